@@ -1,0 +1,44 @@
+# galaxy10: the front door. `make run` and `make test` are all a newcomer needs.
+# Both create .venv on first use (from pyproject.toml) and reuse it afterwards.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PRESET ?= small
+SEED   ?= 0
+
+.PHONY: help setup run data data-full test lint gallery clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.10+ not found (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install galaxy10 with its dev tools
+
+data: setup  ## make the default (synthetic) data set, PRESET=small|medium|full|tiny
+	$(BIN)/python -m galaxy10 synth --preset $(PRESET) --seed $(SEED)
+
+data-full: setup  ## the full-size synthetic set (17,736 images, about 3.5 GB)
+	$(BIN)/python -m galaxy10 synth --preset full --seed $(SEED) --workers 2
+
+run: data  ## set up, make the default data, run the pipeline
+
+test: setup  ## run every test
+	$(BIN)/python -m pytest
+
+lint: setup  ## ruff
+	$(BIN)/ruff check .
+
+gallery: setup  ## real-vs-synthetic example grid (needs ../shared/data/real-sample)
+	$(BIN)/python -m galaxy10 gallery
+
+clean:  ## remove caches (keeps data/, models/ and .venv)
+	rm -rf .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

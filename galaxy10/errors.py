@@ -1,0 +1,60 @@
+"""Exceptions raised by galaxy10.
+
+Every failure a user can cause (a bad file, a bad image, a missing model) is reported as one
+of these, with a message that names the file and what is wrong, so that no traceback from
+inside h5py, Pillow or Keras reaches the user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Galaxy10Error(Exception):
+    """Base class of every error galaxy10 raises on purpose.
+
+    In Jupyter these show as one line (IPython's ``_render_traceback_`` hook) instead of a
+    traceback: the message already says which file is wrong and what to do.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class GalaxyDataError(Galaxy10Error, ValueError):
+    """A data file is missing, unreadable or does not follow the Galaxy10 schema.
+
+    Parameters
+    ----------
+    path : str or Path
+        The offending file; it is named first in the message.
+    fault : str
+        What is wrong with it, in plain words.
+    """
+
+    def __init__(self, path: str | Path, fault: str) -> None:
+        self.path = Path(path)
+        self.fault = fault
+        super().__init__(f"{self.path}: {fault}")
+
+
+class ModelError(Galaxy10Error):
+    """A model file is missing or is not a usable galaxy10 Keras model."""
+
+    def __init__(self, path: str | Path, fault: str) -> None:
+        self.path = Path(path)
+        self.fault = fault
+        super().__init__(f"{self.path}: {fault}")
+
+
+class ImageError(Galaxy10Error, ValueError):
+    """An image file (an upload, an import) cannot be decoded as a picture."""
+
+    def __init__(self, path: str | Path, fault: str) -> None:
+        self.path = Path(path) if path else Path("<upload>")
+        self.fault = fault
+        super().__init__(f"{self.path}: {fault}")
+
+
+class MissingStepError(Galaxy10Error):
+    """An earlier pipeline step's output is missing; the message names the step to run."""

@@ -1,0 +1,136 @@
+"""Load a trained model once and classify 256 px cut-outs with its own preprocessing.
+
+A model is stored as a bundle of two files: ``NAME.keras`` (the network) and ``NAME.json``
+(what it needs around it: the image preprocessing, the seed pipeline's MinMax parameters,
+whether to average test-time views, the class names and where its training data came from).
+The widget, the ``predict`` command and the evaluation notebook all go through
+:class:`Predictor`, so a picture is always preprocessed exactly as in training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galaxy10.atomic import write_json
+from galaxy10.classes import CLASS_NAMES
+from galaxy10.errors import ModelError
+from galaxy10.preprocess import (
+    ImageConfig,
+    minmax_from_dict,
+    minmax_to_dict,
+    seed_features,
+    transform,
+)
+
+BUNDLE_VERSION = 1
+
+
+def save_bundle(model, path: str | os.PathLike[str], *, kind: str, config: ImageConfig,
+                scaler=None, tta: bool = False, **extra: Any) -> Path:
+    """Save ``model`` as ``path`` (``.keras``) plus its parameters ``path.with_suffix('.json')``.
+
+    Parameters
+    ----------
+    kind : {"seed", "galaxy"}
+        ``"seed"``: input is the original's MinMax-scaled 64x64 grey pixels (``scaler``
+        required); ``"galaxy"``: input is uint8 images preprocessed by ``config``.
+    tta : bool
+        Average the 8 flip/rotation views at prediction time.
+    extra
+        Further JSON-able facts (data source, metrics, profile), kept for provenance.
+    """
+    from galaxy10.models import save_model
+
+    if kind not in ("seed", "galaxy"):
+        raise ValueError(f"kind must be 'seed' or 'galaxy', got {kind!r}")
+    if kind == "seed" and scaler is None:
+        raise ValueError("a seed-pipeline model needs its fitted MinMax scaler")
+    path = Path(path)
+    save_model(model, path)
+    params = {"bundle_version": BUNDLE_VERSION, "kind": kind, "image": config.to_dict(),
+              "tta": bool(tta), "class_names": list(CLASS_NAMES), "model_file": path.name,
+              **extra}
+    if scaler is not None:
+        params["scaler"] = minmax_to_dict(scaler)
+    write_json(path.with_suffix(".json"), params)
+    return path
+
+
+class Predictor:
+    """A trained model and its preprocessing, loaded once.
+
+    Parameters
+    ----------
+    model_path : path-like
+        The ``.keras`` file; its parameters are read from the ``.json`` beside it.
+
+    Raises
+    ------
+    ModelError
+        If either file is missing or unusable; the message says which notebook or command
+        trains a model.
+    """
+
+    def __init__(self, model_path: str | os.PathLike[str]) -> None:
+        from galaxy10.models import load_model
+
+        self.model_path = Path(model_path)
+        params_path = self.model_path.with_suffix(".json")
+        if not self.model_path.is_file():
+            raise ModelError(self.model_path, "model file not found; train one with "
+                                              "notebooks/04_cnn.ipynb or `python -m galaxy10 "
+                                              "train`")
+        try:
+            self.params: dict[str, Any] = json.loads(params_path.read_text(encoding="utf-8"))
+            self.kind: str = self.params["kind"]
+            self.config = ImageConfig.from_dict(self.params["image"])
+            self.scaler = (minmax_from_dict(self.params["scaler"]) if self.kind == "seed"
+                           else None)
+        except FileNotFoundError:
+            raise ModelError(params_path, "the model's parameter file is missing") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(params_path, f"not a galaxy10 model parameter file ({exc})") from None
+        self.tta: bool = bool(self.params.get("tta", False))
+        self.model = load_model(self.model_path)
+        expected = (64, 64, 1) if self.kind == "seed" else self.config.shape
+        got = tuple(self.model.input_shape[1:])
+        if got != expected:
+            raise ModelError(self.model_path, f"model input {got} does not match its "
+                                              f"parameters {expected}")
+
+    @property
+    def name(self) -> str:
+        """The bundle's name (file stem), e.g. ``seed_cnn``."""
+        return self.model_path.stem
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """Model input for a batch of (k, H, W, 3) uint8 RGB cut-outs."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if self.kind == "seed":
+            scaled = self.scaler.transform(seed_features(images).astype(np.float64))
+            return scaled.astype(np.float32).reshape(-1, 64, 64, 1)
+        return transform(images, self.config)
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """Class probabilities, shape (k, 10), float32."""
+        from galaxy10.train import predict_tta
+
+        x = self.preprocess(images)
+        if self.tta:
+            return predict_tta(self.model, x, batch_size=batch_size)
+        out = [self.model.predict_on_batch(x[i:i + batch_size]) for i in range(0, len(x),
+                                                                                  batch_size)]
+        return np.concatenate(out).astype(np.float32)
+
+    def predict_file(self, source, name: str | None = None) -> np.ndarray:
+        """Probabilities (10,) for one picture file or its bytes (any size, JPEG/PNG...)."""
+        from galaxy10.images import load_cutout
+
+        return self.predict_proba(load_cutout(source, name)[None])[0]

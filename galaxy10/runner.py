@@ -1,0 +1,94 @@
+"""Run the numbered notebooks headless with papermill, in order, into ``reports/``.
+
+Each executed notebook is written atomically: papermill executes into a temporary file and
+the result replaces ``reports/NN_name.ipynb`` only when the notebook ran without error. A
+failing notebook is kept as ``reports/NN_name.failed.ipynb`` for inspection, and the run stops
+there with one line naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from galaxy10.atomic import atomic_path
+from galaxy10.errors import Galaxy10Error
+from galaxy10.paths import get_reports_home, project_root
+from galaxy10.pipeline import NOTEBOOKS
+
+logger = logging.getLogger(__name__)
+
+
+class NotebookError(Galaxy10Error):
+    """A notebook failed while running headless; the message names the saved copy."""
+
+
+def select_notebooks(only: str | Sequence[str] | None = None) -> list[str]:
+    """Notebook names to run: all, or those whose number or name is listed (``"01,04"``)."""
+    if not only:
+        return list(NOTEBOOKS)
+    wanted = [w.strip() for w in (only.split(",") if isinstance(only, str) else only) if w.strip()]
+    chosen = [nb for nb in NOTEBOOKS if any(nb == w or nb.split("_")[0] == w.zfill(2)
+                                            for w in wanted)]
+    unknown = [w for w in wanted if not any(nb == w or nb.split("_")[0] == w.zfill(2)
+                                            for nb in NOTEBOOKS)]
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}; choose from {', '.join(NOTEBOOKS)}")
+    return chosen
+
+
+def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto", seed: int = 0,
+                  only: str | Sequence[str] | None = None,
+                  reports_dir: str | os.PathLike[str] | None = None,
+                  models_dir: str | os.PathLike[str] | None = None,
+                  notebooks_dir: str | os.PathLike[str] | None = None,
+                  progress: bool = True, kernel_name: str | None = None) -> dict[str, float]:
+    """Execute the notebooks with papermill; return seconds per notebook.
+
+    Parameters are injected into each notebook's ``parameters`` cell; relative paths are
+    made absolute first, because papermill runs each notebook from the ``notebooks/`` folder.
+    """
+    import papermill as pm
+
+    # kernels inherit this: keep TensorFlow's C++ start-up chatter out of batch logs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    root = project_root()
+    nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
+    reports = get_reports_home(reports_dir).resolve()
+    params = {"data": _absolute(data), "profile": profile, "seed": int(seed),
+              "reports_dir": os.fspath(reports),
+              "models_dir": os.fspath(Path(models_dir).resolve()) if models_dir else None}
+    timings: dict[str, float] = {}
+    for name in select_notebooks(only):
+        source = nb_dir / f"{name}.ipynb"
+        target = reports / f"{name}.ipynb"
+        failed = reports / f"{name}.failed.ipynb"
+        logger.info("running %s", source)
+        if progress:
+            print(f"[galaxy10] {name}: running ({profile} profile)...", flush=True)
+        start = time.perf_counter()
+        with atomic_path(target, suffix=".ipynb") as tmp:
+            try:
+                pm.execute_notebook(source, tmp, parameters=params, cwd=nb_dir,
+                                    kernel_name=kernel_name, progress_bar=False,
+                                    request_save_on_cell_execute=False)
+            except pm.PapermillExecutionError as exc:
+                os.replace(tmp, failed)
+                raise NotebookError(f"{source.name} failed at cell {exc.exec_count} "
+                                    f"({exc.ename}: {exc.evalue}); executed copy: "
+                                    f"{failed}") from None
+        failed.unlink(missing_ok=True)
+        timings[name] = time.perf_counter() - start
+        if progress:
+            print(f"[galaxy10] {name}: done in {timings[name]:.0f} s -> {target}", flush=True)
+    return timings
+
+
+def _absolute(data: str | os.PathLike[str]) -> str:
+    text = os.fspath(data)
+    if text in ("auto", "real", "synthetic"):
+        return text
+    return os.fspath(Path(text).expanduser().resolve())

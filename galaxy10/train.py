@@ -1,0 +1,260 @@
+"""Training: the original's cross-validation and random search, and the modern CNN's loop.
+
+Every function takes a seed; :func:`set_seed` seeds Python, NumPy and TensorFlow and turns on
+TensorFlow's deterministic ops, so the same parameters give the same numbers on the same
+machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402  (after the log-level setting)
+import numpy as np  # noqa: E402
+
+from galaxy10.classes import N_CLASSES  # noqa: E402
+from galaxy10.resample import class_weights, stratified_folds  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    keras.utils.set_random_seed(int(seed))
+    try:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    except (ImportError, AttributeError):  # other Keras backends
+        pass
+
+
+def as_seed_images(features: np.ndarray) -> np.ndarray:
+    """Scaled seed features (n, 4096) as the seed CNN's input (n, 64, 64, 1), float32."""
+    return np.asarray(features, dtype=np.float32).reshape(-1, 64, 64, 1)
+
+
+# -- classical baselines -------------------------------------------------------------------
+def classical_models(random_state: int = 101) -> dict[str, Any]:
+    """The original's four baselines (plus the constant one), with its seeds and defaults."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    return {
+        "Constant (majority)": DummyClassifier(strategy="most_frequent"),
+        "RandomForest": RandomForestClassifier(random_state=random_state, n_jobs=-1),
+        "KNN": KNeighborsClassifier(),
+        "DecisionTree": DecisionTreeClassifier(random_state=random_state),
+        "LogisticRegression": LogisticRegression(),  # did not converge in the original either
+    }
+
+
+def classical_baselines(x: np.ndarray, y: np.ndarray, n_splits: int = 3,
+                        random_state: int = 101) -> dict[str, dict[str, Any]]:
+    """3-fold stratified CV accuracy of each baseline, as in the original.
+
+    Returns ``{name: {"fold_scores": [...], "mean": float, "seconds": float}}``.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    out = {}
+    for name, model in classical_models(random_state).items():
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scores = cross_val_score(model, x, y, cv=folds, scoring="accuracy")
+        out[name] = {"fold_scores": scores.tolist(), "mean": float(scores.mean()),
+                     "seconds": time.perf_counter() - start}
+    return out
+
+
+# -- Keras cross-validation ----------------------------------------------------------------
+@dataclass
+class CVResult:
+    """Fold scores of one Keras configuration."""
+
+    params: dict[str, Any]
+    fold_scores: list[float] = field(default_factory=list)
+    histories: list[dict[str, list[float]]] = field(default_factory=list)
+    seconds: float = 0.0
+    last_model: Any = None
+
+    @property
+    def mean(self) -> float:
+        """Mean validation accuracy over the folds."""
+        return float(np.mean(self.fold_scores))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (without the model)."""
+        return {"params": self.params, "fold_scores": self.fold_scores, "mean": self.mean,
+                "histories": self.histories, "seconds": self.seconds}
+
+
+def cross_validate_keras(build: Callable[..., Any], x: np.ndarray, y: np.ndarray, *,
+                         n_splits: int = 5, epochs: int = 20, batch_size: int = 32,
+                         seed: int = 0, random_state: int = 101,
+                         params: dict[str, Any] | None = None, verbose: int = 0) -> CVResult:
+    """Stratified k-fold CV of ``build(**params)``: a fresh model per fold, validation accuracy.
+
+    Fold ``k`` is seeded with ``seed + k``, so folds differ but the run is reproducible.
+    The last fold's model is kept, because the original kept it as its "best model".
+    """
+    params = dict(params or {})
+    result = CVResult(params=params)
+    start = time.perf_counter()
+    for k, (tr, va) in enumerate(stratified_folds(y, n_splits, random_state)):
+        set_seed(seed + k)
+        model = build(**params)
+        hist = model.fit(x[tr], y[tr], epochs=epochs, batch_size=batch_size,
+                         validation_data=(x[va], y[va]), verbose=verbose, shuffle=True)
+        _, acc = model.evaluate(x[va], y[va], batch_size=256, verbose=0)
+        result.fold_scores.append(float(acc))
+        result.histories.append({k2: [float(v) for v in vals] for k2, vals in hist.history.items()})
+        result.last_model = model
+        logger.info("fold %d/%d %s: %.3f", k + 1, n_splits, params, acc)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+SEED_SEARCH_SPACE = {"filter01": [16, 32, 48, 64], "filter02": [16, 32, 48, 64],
+                     "activation01": ["relu", "tanh"]}
+"""The original's random-search space over the seed CNN."""
+
+
+def seed_search_params(n_iter: int = 6, random_state: int = 101) -> list[dict[str, Any]]:
+    """The combinations a seeded ``ParameterSampler`` draws (the original had no seed)."""
+    from sklearn.model_selection import ParameterSampler
+
+    return list(ParameterSampler(SEED_SEARCH_SPACE, n_iter=n_iter, random_state=random_state))
+
+
+# -- the modern CNN ------------------------------------------------------------------------
+def dihedral(images: np.ndarray, view: int) -> np.ndarray:
+    """One of the 8 flip/90-degree-rotation views of a batch (n, H, W, C); view 0 is identity.
+
+    Galaxies have no up or down, so all eight views show the same object.
+    """
+    out = np.rot90(images, k=view % 4, axes=(1, 2))
+    return out[:, :, ::-1] if view >= 4 else out
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Batches of uint8 images (an array or a read-only memmap) with random dihedral views.
+
+    Reads only one batch at a time from ``x``, so a memory-mapped cache never becomes a float
+    copy in memory. The shuffle order and the views are drawn from ``seed`` and the epoch.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: int = 0,
+                 augment: bool = True, shuffle: bool = True,
+                 sample_weight: np.ndarray | None = None) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x, self.y = x, np.asarray(y)
+        self.batch_size, self.seed = batch_size, seed
+        self.augment, self.shuffle = augment, shuffle
+        self.sample_weight = sample_weight
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.y))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        rows = np.sort(self._order[i * self.batch_size:(i + 1) * self.batch_size])
+        images = np.asarray(self.x[rows])
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            views = rng.integers(0, 8, size=len(rows))
+            images = np.stack([dihedral(img[None], v)[0] for img, v in zip(images, views,
+                                                                              strict=True)])
+        if self.sample_weight is None:
+            return images, self.y[rows]
+        return images, self.y[rows], self.sample_weight[rows]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._make_order()
+
+
+def predict_tta(model, x: np.ndarray, batch_size: int = 128, views: int = 8) -> np.ndarray:
+    """Class probabilities averaged over the first ``views`` dihedral views of each image."""
+    probs = np.zeros((len(x), N_CLASSES), dtype=np.float64)
+    for start in range(0, len(x), batch_size):
+        batch = np.asarray(x[start:start + batch_size])
+        for view in range(views):
+            probs[start:start + len(batch)] += model.predict_on_batch(dihedral(batch, view))
+    return (probs / views).astype(np.float32)
+
+
+def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_size: int = 32,
+                     val_fraction: float = 0.1, patience: int = 6, seed: int = 0,
+                     augment: bool = True, weighted: bool = True,
+                     build_kwargs: dict[str, Any] | None = None, verbose: int = 0):
+    """Train :func:`~galaxy10.models.build_galaxy_cnn` on uint8 images ``x`` (array or memmap).
+
+    A stratified validation split is carved from ``x`` (training data only), early stopping
+    watches its loss and restores the best weights; ``weighted`` applies balanced class
+    weights so that using all (imbalanced) data does not favour the big classes.
+
+    Returns
+    -------
+    model, history : keras.Model, dict
+    """
+    from sklearn.model_selection import train_test_split
+
+    from galaxy10.models import build_galaxy_cnn
+
+    set_seed(seed)
+    y = np.asarray(y)
+    rows = np.arange(len(y))
+    tr, va = train_test_split(rows, test_size=val_fraction, random_state=seed, stratify=y)
+    tr, va = np.sort(tr), np.sort(va)
+    weights = None
+    if weighted:
+        cw = class_weights(y[tr])
+        weights = np.array([cw[int(label)] for label in y], dtype=np.float32)
+    model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, **(build_kwargs or {}))
+    train_data = AugmentedBatches(_Rows(x, tr), y[tr], batch_size, seed=seed, augment=augment,
+                                  sample_weight=None if weights is None else weights[tr])
+    x_val = np.asarray(x[va])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                         restore_best_weights=True)
+    start = time.perf_counter()
+    hist = model.fit(train_data, validation_data=(x_val, y[va]), epochs=epochs,
+                     callbacks=[stop], verbose=verbose)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    history["seconds"] = time.perf_counter() - start
+    history["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+    return model, history
+
+
+class _Rows:
+    """A lazy view of rows ``rows`` of ``x`` (avoids copying a memmap's training rows)."""
+
+    def __init__(self, x: np.ndarray, rows: np.ndarray) -> None:
+        self.x, self.rows = x, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.x[self.rows[i]]

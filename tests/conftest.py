@@ -1,0 +1,45 @@
+"""Shared fixtures: small Galaxy10-schema files made on the fly, and the real sample's path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-sample"
+
+
+def write_h5(path: Path, images=None, ans=None, n: int = 20, size: int = 32, **extra) -> Path:
+    """Write an HDF5 file with raw h5py (so tests can also write schema-breaking files)."""
+    rng = np.random.default_rng(0)
+    if images is None:
+        images = rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
+    if ans is None:
+        ans = (np.arange(n if images is False else len(images)) % 10).astype(np.uint8)
+    with h5py.File(path, "w") as f:
+        if images is not False:
+            f.create_dataset("images", data=images)
+        if ans is not False:
+            f.create_dataset("ans", data=ans)
+        for key, value in extra.items():
+            f.create_dataset(key, data=value)
+    return path
+
+
+@pytest.fixture
+def small_h5(tmp_path: Path) -> Path:
+    """A valid 20-image file of 32 px RGB noise with labels 0-9 twice."""
+    return write_h5(tmp_path / "small.h5")
+
+
+@pytest.fixture
+def real_sample() -> Path:
+    """The 1,000 real images; absent folder skips locally but fails in CI."""
+    if not (REAL_SAMPLE / "manifest.csv").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"real sample missing at {REAL_SAMPLE} (required in CI)")
+        pytest.skip(f"real sample not found at {REAL_SAMPLE}")
+    return REAL_SAMPLE

@@ -1,0 +1,116 @@
+"""The real-data download, against a local HTTP server on 127.0.0.1 (no internet)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from galaxy10 import GalaxyDataError
+from galaxy10.data import RemoteFile, fetch, real_data_path, resolve_data
+
+PAYLOAD = b"galaxy10 test payload " * 5000  # 110 kB
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves PAYLOAD at /file.h5; /drop.h5 promises more bytes than it sends, then hangs up."""
+
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).requests.append(self.path)
+        if self.path == "/drop.h5" and len(type(self).requests) == 1:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[: len(PAYLOAD) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if self.path in ("/file.h5", "/drop.h5"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+            return
+        self.send_error(404)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Handler.requests = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def remote(url: str, name: str = "Galaxy10_DECals.h5", sha: str | None = None) -> RemoteFile:
+    return RemoteFile(name=name, url=url, sha256=sha or hashlib.sha256(PAYLOAD).hexdigest(),
+                      size=len(PAYLOAD))
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_verifies_and_is_not_repeated(tmp_path, server):
+    path = fetch(tmp_path, remote=remote(f"{server}/file.h5"), progressbar=False, retries=0)
+    assert path == tmp_path / "raw" / "Galaxy10_DECals.h5"
+    assert path.read_bytes() == PAYLOAD
+    again = fetch(tmp_path, remote=remote(f"{server}/file.h5"), progressbar=False, retries=0)
+    assert again == path and _Handler.requests == ["/file.h5"]  # verified file reused
+    assert leftovers(path.parent) == ["Galaxy10_DECals.h5"]
+
+
+def test_checksum_mismatch_leaves_no_file(tmp_path, server):
+    bad = remote(f"{server}/file.h5", sha="0" * 64)
+    with pytest.raises(GalaxyDataError, match="failed its checksum") as info:
+        fetch(tmp_path, remote=bad, progressbar=False, retries=0)
+    assert str(info.value).startswith(str(tmp_path / "raw" / "Galaxy10_DECals.h5"))
+    assert leftovers(tmp_path / "raw") == []
+
+
+def test_mismatch_keeps_an_earlier_good_file(tmp_path, server):
+    good = fetch(tmp_path, remote=remote(f"{server}/file.h5"), progressbar=False, retries=0)
+    # the server now serves something else under a new checksum: the download fails...
+    with pytest.raises(GalaxyDataError):
+        fetch(tmp_path, remote=remote(f"{server}/missing.h5", sha="1" * 64), progressbar=False,
+              retries=0)
+    # ...and the verified file is still there, byte for byte
+    assert good.read_bytes() == PAYLOAD
+    assert leftovers(good.parent) == ["Galaxy10_DECals.h5"]
+
+
+def test_dropped_connection_leaves_no_partial_file_and_rerun_succeeds(tmp_path, server):
+    with pytest.raises(GalaxyDataError, match="download from"):
+        fetch(tmp_path, remote=remote(f"{server}/drop.h5"), progressbar=False, retries=0)
+    assert leftovers(tmp_path / "raw") == []
+    path = fetch(tmp_path, remote=remote(f"{server}/drop.h5"), progressbar=False, retries=0)
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_retries_are_bounded(tmp_path, server):
+    with pytest.raises(GalaxyDataError):
+        fetch(tmp_path, remote=remote(f"{server}/missing.h5"), progressbar=False, retries=1)
+    assert _Handler.requests == ["/missing.h5", "/missing.h5"]
+
+
+def test_no_download_when_not_allowed(tmp_path, monkeypatch):
+    with pytest.raises(GalaxyDataError, match="python -m galaxy10 fetch"):
+        fetch(tmp_path, download_if_missing=False)
+    monkeypatch.setenv("GALAXY10_DATA", str(tmp_path / "elsewhere"))
+    assert real_data_path() == tmp_path / "elsewhere" / "raw" / "Galaxy10_DECals.h5"
+    with pytest.raises(GalaxyDataError, match="real data file not found"):
+        resolve_data("real")

@@ -86,6 +86,47 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from galaxy10.classes import CLASS_NAMES
+    from galaxy10.paths import get_models_home
+    from galaxy10.predict import Predictor
+
+    predictor = Predictor(args.model or get_models_home() / "galaxy_cnn.keras")
+    status = 0
+    for image in args.images:
+        try:
+            probs = predictor.predict_file(image)
+        except Galaxy10Error as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        k = int(probs.argmax())
+        print(f"{image}\t{k} {CLASS_NAMES[k]}\t{probs[k]:.3f}")
+    return status
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from galaxy10.paths import project_root
+    from galaxy10.predict import Predictor
+
+    notebook = project_root() / "notebooks" / "app.ipynb"
+    if not notebook.is_file():
+        raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
+    if args.model:
+        Predictor(args.model)  # fail early, in one line, on a bad model
+    env = dict(os.environ, GALAXY10_SEED=str(args.seed), TF_CPP_MIN_LOG_LEVEL="3")
+    if args.model:
+        env["GALAXY10_MODEL"] = os.fspath(Path(args.model).resolve())
+    print(f"Serving the galaxy button at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)",
+          flush=True)
+    command = [sys.executable, "-m", "voila", os.fspath(notebook), f"--port={args.port}",
+               "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light"]
+    return subprocess.call(command, env=env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
     parser = argparse.ArgumentParser(
@@ -136,6 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--models-dir", help="default: models/")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("predict", help="classify image files with a trained model")
+    p.add_argument("images", nargs="+", type=Path, help="JPEG/PNG files")
+    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
+    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_app)
 
     p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")
     p.add_argument("--real", type=Path, default=REAL_SAMPLE_DEFAULT,

@@ -43,3 +43,29 @@ def real_sample() -> Path:
             pytest.fail(f"real sample missing at {REAL_SAMPLE} (required in CI)")
         pytest.skip(f"real sample not found at {REAL_SAMPLE}")
     return REAL_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def model_bundle(tmp_path_factory):
+    """A small synthetic file, its splits and an (untrained) modern-CNN bundle beside them.
+
+    The widget and the page only need *a* model: the tests check that what is shown is what
+    the model predicts, not that it predicts well, so no training time is spent here.
+    """
+    from galaxy10 import synthetic
+    from galaxy10.models import build_galaxy_cnn
+    from galaxy10.pipeline import open_run
+    from galaxy10.predict import save_bundle
+    from galaxy10.preprocess import ImageConfig
+
+    root = tmp_path_factory.mktemp("bundle")
+    data = synthetic.generate(root / "synthetic.h5", n=300, seed=1, progress=False)
+    run = open_run(data, "smoke", seed=0, reports_dir=root / "reports",
+                   models_dir=root / "models", progress=False)
+    run.make_splits()
+    config = ImageConfig(size=32, color="rgb", crop=0.5)
+    model = build_galaxy_cnn(config.shape, filters=(4, 8), seed=0)
+    path = save_bundle(model, run.model_path("galaxy_cnn"), kind="galaxy", config=config,
+                       tta=True, data=run.data_facts())
+    run.galaxies.close()
+    return {"model": path, "data": data, "models_dir": root / "models", "root": root}

@@ -1,0 +1,99 @@
+"""The served page: Voilà on a free local port, driven by headless Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOT = ROOT / "reports" / "figures" / "app_screenshot.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs it with apt)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.mark.slow
+def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    env = dict(os.environ, GALAXY10_MODEL=str(model_bundle["model"]), GALAXY10_SEED="0",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    log = open(tmp_path / "voila.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "app.ipynb"), f"--port={port}",
+         "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_http(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=chromium_path,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                      "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(url, timeout=180_000)
+            button = page.get_by_role("button", name="Show me a random galaxy")
+            button.wait_for(timeout=180_000)
+            button.click()
+            page.get_by_text("Tally: 1 right of 1").or_(page.get_by_text("Tally: 0 right of 1")) \
+                .wait_for(timeout=60_000)
+            first = page.locator("img").first.get_attribute("src")
+            first_text = page.inner_text("body")
+            button.click()
+            page.get_by_text(" of 2").wait_for(timeout=60_000)
+            second = page.locator("img").first.get_attribute("src")
+            body = page.inner_text("body")
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            browser.close()
+        assert "Predicted:" in body and "True class:" in body
+        from galaxy10 import CLASS_NAMES
+
+        assert any(name in body for name in CLASS_NAMES)
+        assert first and second and first != second, "the image did not change"
+        assert first_text != body
+        assert SCREENSHOT.stat().st_size > 10_000
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

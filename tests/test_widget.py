@@ -1,0 +1,113 @@
+"""The prediction button, driven without a browser."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from galaxy10 import CLASS_NAMES, Galaxy10File, ModelError
+from galaxy10.errors import MissingStepError
+from galaxy10.predict import Predictor
+from galaxy10.widget import BUTTON_TEXT, GalaxyButton, button_from_model
+
+
+@pytest.fixture
+def button(model_bundle):
+    return button_from_model(model_bundle["model"], seed=3)
+
+
+def test_click_shows_a_test_galaxy_its_true_class_and_the_models_prediction(button, model_bundle):
+    with np.load(model_bundle["models_dir"] / "splits.npz") as npz:
+        test_rows = set(npz["test"].tolist())
+    for expected_total in (1, 2, 3):
+        button.button.click()
+        index = button.shown_index
+        assert index in test_rows  # never a training image
+        with Galaxy10File(model_bundle["data"]) as f:
+            true = int(f.labels[index])
+            image = f.image(index)
+        assert button.shown_true == true
+        assert f"{true} {CLASS_NAMES[true]}" in button.result.value
+        probs = Predictor(model_bundle["model"]).predict_proba(image[None])[0]
+        np.testing.assert_allclose(button.shown_probs, probs, rtol=1e-5, atol=1e-6)
+        pred = int(probs.argmax())
+        assert button.shown_pred == pred
+        assert f"Predicted:</b> {pred} {CLASS_NAMES[pred]}" in button.result.value
+        assert button.total == expected_total
+        assert f"of {expected_total}</b>" in button.tally.value
+        assert button.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "Top 3 probabilities" in button.bars.value
+
+
+def test_same_seed_same_sequence(model_bundle):
+    a, b = (button_from_model(model_bundle["model"], seed=7) for _ in range(2))
+    assert [a.show_random() for _ in range(5)] == [b.show_random() for _ in range(5)]
+
+
+def test_model_is_loaded_once(button, monkeypatch):
+    import galaxy10.models
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a click reloaded the model")
+
+    monkeypatch.setattr(galaxy10.models, "load_model", fail)
+    button.button.click()
+    button.button.click()
+    assert button.total == 2
+
+
+def test_labels_are_full_text(button):
+    assert button.button.description == BUTTON_TEXT
+    assert button.button.layout.width == "auto"
+
+
+def test_upload_of_a_non_image_gives_a_message(button):
+    assert button.classify_bytes(b"%PDF-1.4 not a picture", "notes.pdf") is None
+    assert "Could not classify notes.pdf" in button.message.value
+    assert "not a readable image" in button.message.value
+    assert "Traceback" not in button.message.value
+    assert button.total == 0
+
+
+def test_upload_of_a_picture_is_classified(button):
+    buf = io.BytesIO()
+    Image.fromarray(np.full((120, 90, 3), 40, np.uint8)).save(buf, format="JPEG")
+    probs = button.classify_bytes(buf.getvalue(), "mine.jpg")
+    assert probs.shape == (10,) and abs(float(probs.sum()) - 1) < 1e-4
+    assert "Your image:</b> mine.jpg" in button.result.value
+    # through the FileUpload widget's observer too
+    button.upload.value = ({"name": "again.jpg", "type": "image/jpeg", "size": len(buf.getvalue()),
+                            "content": memoryview(buf.getvalue()),
+                            "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    assert "again.jpg" in button.result.value
+
+
+def test_missing_model_says_how_to_train_one(tmp_path):
+    with pytest.raises(ModelError, match="notebooks/04_cnn.ipynb"):
+        button_from_model(tmp_path / "nothing.keras")
+
+
+def test_not_a_keras_file_is_a_model_error(tmp_path, model_bundle):
+    fake = tmp_path / "fake.keras"
+    fake.write_bytes(b"PK\x03\x04 this is not a keras archive")
+    fake.with_suffix(".json").write_text(model_bundle["model"].with_suffix(".json").read_text())
+    with pytest.raises(ModelError, match="fake.keras: not a loadable Keras model"):
+        Predictor(fake)
+
+
+def test_missing_splits_names_the_notebook(tmp_path, model_bundle):
+    import shutil
+
+    for suffix in (".keras", ".json"):
+        shutil.copy(model_bundle["model"].with_suffix(suffix), tmp_path / f"m{suffix}")
+    with pytest.raises(MissingStepError, match="01_eda"):
+        button_from_model(tmp_path / "m.keras")
+
+
+def test_empty_rows_rejected(model_bundle):
+    with Galaxy10File(model_bundle["data"]) as f, pytest.raises(ValueError):
+        GalaxyButton(Predictor(model_bundle["model"]), f, np.array([], dtype=int))

@@ -1,0 +1,137 @@
+"""Atomic writes: a writer killed with SIGKILL leaves the old file or nothing, never a torso."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from galaxy10.atomic import atomic_path, write_json
+
+# Each writer runs in a child process. `HOLD` is patched in to pause the writer at its most
+# dangerous moment (data half written, or written but not yet renamed) and say so in a file;
+# the test then kills the child with SIGKILL and inspects the final path.
+PRELUDE = """
+import os, sys, time, pathlib
+import numpy as np
+READY = pathlib.Path(sys.argv[1])
+TARGET = pathlib.Path(sys.argv[2])
+
+def HOLD(*args, **kwargs):
+    READY.write_text("ready")
+    time.sleep(600)
+
+import galaxy10.atomic
+galaxy10.atomic.os.replace = HOLD  # every artefact writer renames through here
+"""
+
+WRITERS = {
+    "synthetic data": """
+from galaxy10 import synthetic
+synthetic.generate(TARGET, n=40, seed=0, progress=False)
+""",
+    "synthetic data, mid-generation": """
+import galaxy10.atomic, os
+galaxy10.atomic.os.replace = os.replace
+from galaxy10 import synthetic
+real_render = synthetic.render_galaxy
+count = [0]
+def slow(label, rng):
+    count[0] += 1
+    if count[0] == 30:
+        HOLD()
+    return real_render(label, rng)
+synthetic.render_galaxy = slow
+synthetic.generate(TARGET, n=60, seed=0, progress=False, chunk_size=8)
+""",
+    "metrics json": """
+from galaxy10.report import update_metrics
+update_metrics(TARGET, "section", {"x": list(range(100000))})
+""",
+    "preprocessed cache": """
+import h5py
+from galaxy10.cache import cached_images
+from galaxy10.preprocess import ImageConfig
+from galaxy10.reader import Galaxy10File
+src = TARGET.parent / "src.h5"
+with h5py.File(src, "w") as f:
+    f["images"] = np.zeros((8, 32, 32, 3), np.uint8)
+    f["ans"] = np.arange(8, dtype=np.uint8)
+cached_images(Galaxy10File(src), ImageConfig(size=16), cache_dir=TARGET.parent)
+""",
+    "keras model": """
+from galaxy10.models import build_galaxy_cnn, save_model
+save_model(build_galaxy_cnn((16, 16, 3), filters=(4,)), TARGET)
+""",
+    "imported images": """
+from PIL import Image
+from galaxy10.importer import import_images
+src = TARGET.parent / "imgs" / "3"
+src.mkdir(parents=True)
+for i in range(5):
+    Image.fromarray(np.full((40, 40, 3), i * 20, np.uint8)).save(src / f"{i}.png")
+import_images(src.parent, TARGET, progress=False)
+""",
+}
+TARGETS = {"synthetic data": "data.h5", "synthetic data, mid-generation": "data.h5",
+           "metrics json": "metrics.json", "preprocessed cache": "cache.npy",
+           "keras model": "model.keras", "imported images": "imported.h5"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("had_old_file", [True, False], ids=["old-file", "no-file"])
+def test_sigkill_mid_write_leaves_old_file_or_nothing(tmp_path, writer, had_old_file):
+    target = tmp_path / TARGETS[writer]
+    ready = tmp_path / "ready"
+    old = b"the user's earlier complete file"
+    if had_old_file and writer != "preprocessed cache":
+        target.write_bytes(old)
+    script = tmp_path / "writer.py"
+    script.write_text(textwrap.dedent(PRELUDE) + textwrap.dedent(WRITERS[writer]))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, str(script), str(ready), str(target)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "writer never reached its pause point"
+        time.sleep(0.05)
+    # the temporary file exists and holds data at this point
+    temps = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+    assert temps and all(p.stat().st_size > 0 for p in temps), temps
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    finals = [p for p in tmp_path.iterdir() if p.name.startswith("cache_") and ".tmp" not in p.name]
+    if writer == "preprocessed cache":
+        assert finals == []  # no cache file appeared under its real name
+    elif had_old_file:
+        assert target.read_bytes() == old
+    else:
+        assert not target.exists()
+
+
+def test_atomic_path_removes_temp_on_error(tmp_path):
+    target = tmp_path / "x.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+    assert target.read_text().strip() == '{\n  "a": 1\n}'
+
+
+def test_npz_has_no_pickled_objects(tmp_path):
+    from galaxy10.atomic import write_npz
+
+    path = write_npz(tmp_path / "s.npz", a=np.arange(3))
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["a"], np.arange(3))
+    assert isinstance(path, Path)

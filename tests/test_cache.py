@@ -1,0 +1,52 @@
+"""The preprocessed cache: exact, reused when valid, rebuilt when corrupt or stale."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import write_h5
+
+from galaxy10 import Galaxy10File
+from galaxy10.cache import cached_images
+from galaxy10.preprocess import ImageConfig, transform
+
+
+def make(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (12, 64, 64, 3), dtype=np.uint8)
+    path = write_h5(tmp_path / "src.h5", images=images, ans=np.arange(12, dtype=np.uint8) % 10)
+    return path, images
+
+
+def test_cache_equals_direct_transform_and_is_reused(tmp_path):
+    path, images = make(tmp_path)
+    cfg = ImageConfig(size=16, color="rgb", crop=0.5)
+    rows = np.array([9, 2, 5, 0])
+    with Galaxy10File(path) as f:
+        first = cached_images(f, cfg, rows, cache_dir=tmp_path / "c", batch_size=3)
+        np.testing.assert_array_equal(first, transform(images[rows], cfg))
+        assert isinstance(first, np.memmap) and not first.flags.writeable
+        npy = next((tmp_path / "c").glob("*.npy"))
+        stamp = npy.stat().st_mtime_ns
+        again = cached_images(f, cfg, rows, cache_dir=tmp_path / "c")
+        np.testing.assert_array_equal(again, first)
+        assert npy.stat().st_mtime_ns == stamp  # reused, not rebuilt
+        other = cached_images(f, ImageConfig(size=8), rows, cache_dir=tmp_path / "c")
+        assert other.shape == (4, 8, 8, 3) and len(list((tmp_path / "c").glob("*.npy"))) == 2
+
+
+def test_corrupt_cache_is_rebuilt_not_trusted(tmp_path):
+    path, images = make(tmp_path)
+    cfg = ImageConfig(size=16)
+    with Galaxy10File(path) as f:
+        cached_images(f, cfg, cache_dir=tmp_path / "c")
+        npy = next((tmp_path / "c").glob("*.npy"))
+        data = bytearray(npy.read_bytes())
+        data[-50:] = bytes(50)  # silent corruption in the pixel data
+        npy.write_bytes(bytes(data))
+        fixed = cached_images(f, cfg, cache_dir=tmp_path / "c")
+        np.testing.assert_array_equal(fixed, transform(images, cfg))
+        npy.write_bytes(npy.read_bytes()[:100])  # truncated
+        np.testing.assert_array_equal(cached_images(f, cfg, cache_dir=tmp_path / "c"),
+                                      transform(images, cfg))
+        npy.with_suffix(".json").write_text("{not json")
+        np.testing.assert_array_equal(cached_images(f, cfg, cache_dir=tmp_path / "c"),
+                                      transform(images, cfg))

@@ -1,0 +1,95 @@
+"""The notebooks: committed clean, thin, parameterised, and all five run headless (smoke)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from galaxy10.pipeline import NOTEBOOKS
+
+NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+ALL = sorted(NB_DIR.glob("*.ipynb"))
+
+
+def test_every_numbered_notebook_exists():
+    assert [p.stem for p in ALL if p.stem[:2].isdigit()] == list(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_committed_clean_parameterised_and_thin(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged"
+    source = "\n".join(c.source for c in code)
+    assert not re.search(r"^\s*(def|class)\s+\w+", source, re.M), "logic belongs in galaxy10"
+    assert nb.metadata["kernelspec"]["name"] == "python3"  # Voila and papermill need it
+
+
+def _walk_numbers(obj, path=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _walk_numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _walk_numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, float):
+        yield path, obj
+
+
+@pytest.mark.slow
+def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
+    from galaxy10 import synthetic
+    from galaxy10.runner import run_notebooks
+
+    data = synthetic.generate(tmp_path / "data.h5", n=600, seed=2, progress=False)
+    reports, models = tmp_path / "reports", tmp_path / "models"
+    timings = run_notebooks("smoke", data=data, seed=0, reports_dir=reports, models_dir=models,
+                            progress=False)
+    assert list(timings) == list(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        nb = nbformat.read(reports / f"{name}.ipynb", as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[:1]}"
+        assert "injected-parameters" in nb.cells[2].metadata.get("tags", []) or any(
+            "injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert set(metrics) >= {"eda", "baselines", "ffn", "cnn", "evaluation"}
+    for section in metrics.values():
+        assert section["data"]["source"] == "synthetic"
+        assert section["data"]["path"] == str(data)
+    ev = metrics["evaluation"]["models"]
+    assert set(ev) == {"random_forest", "seed_cnn_lastfold", "seed_cnn", "galaxy_cnn"}
+    for model in ev.values():
+        for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+            assert 0.0 <= model[key] <= 1.0
+        lo, hi = model["balanced_accuracy_ci95"]
+        assert 0.0 <= lo <= model["balanced_accuracy"] <= hi <= 1.0
+    for where, value in _walk_numbers({k: metrics[k] for k in ("baselines", "ffn")}):
+        if "score" in where or where.endswith(".mean"):
+            assert 0.0 <= value <= 1.0, where
+    figures = {p.name for p in (reports / "figures").glob("*.png")}
+    assert {"01_class_counts.png", "01_gallery.png", "02_baselines.png",
+            "03_ffn_learning_curves.png", "04_seed_cnn_learning_curves.png",
+            "05_confusion_matrix.png", "05_mistakes.png"} <= figures
+    for name in ("seed_cnn", "seed_cnn_lastfold", "galaxy_cnn"):
+        assert (models / f"{name}.keras").is_file() and (models / f"{name}.json").is_file()
+    assert not list(reports.glob("*.failed.ipynb"))
+
+
+def test_a_missing_step_names_the_notebook_to_run_first(tmp_path):
+    from galaxy10 import synthetic
+    from galaxy10.runner import NotebookError, run_notebooks
+
+    data = synthetic.generate(tmp_path / "data.h5", n=300, seed=2, progress=False)
+    with pytest.raises(NotebookError) as info:
+        run_notebooks("smoke", data=data, only="02", reports_dir=tmp_path / "r",
+                      models_dir=tmp_path / "m", progress=False)
+    assert "run notebooks/01_eda.ipynb first" in str(info.value)
+    assert (tmp_path / "r" / "02_classical_baselines.failed.ipynb").is_file()
+    assert not (tmp_path / "r" / "02_classical_baselines.ipynb").exists()

@@ -1,0 +1,95 @@
+"""Property-based tests (hypothesis) of resampling and preprocessing invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from galaxy10.preprocess import ImageConfig, fit_minmax, seed_features, transform
+from galaxy10.resample import class_weights, make_splits, split_indices, undersample_indices
+from galaxy10.train import dihedral
+
+counts_strategy = st.lists(st.integers(5, 60), min_size=10, max_size=10)
+
+
+def labels_from(counts, seed):
+    labels = np.repeat(np.arange(10), counts).astype(np.uint8)
+    return np.random.default_rng(seed).permutation(labels)
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=counts_strategy, seed=st.integers(0, 2**16), state=st.integers(0, 2**16))
+def test_undersampling_balances_to_the_smallest_class(counts, seed, state):
+    labels = labels_from(counts, seed)
+    rows = undersample_indices(labels, random_state=state)
+    assert rows.dtype == np.int64 and np.unique(rows).size == rows.size
+    assert rows.min() >= 0 and rows.max() < labels.size
+    np.testing.assert_array_equal(np.bincount(labels[rows], minlength=10), [min(counts)] * 10)
+    np.testing.assert_array_equal(rows, undersample_indices(labels, random_state=state))
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=counts_strategy, seed=st.integers(0, 2**16), state=st.integers(0, 2**16))
+def test_split_is_stratified_disjoint_and_deterministic(counts, seed, state):
+    labels = labels_from(counts, seed)
+    rows = np.arange(labels.size)
+    train, test = split_indices(rows, labels, random_state=state)
+    assert not set(train) & set(test) and len(train) + len(test) == labels.size
+    expected = np.array(counts) * 0.2
+    assert np.all(np.abs(np.bincount(labels[test], minlength=10) - expected) <= 1.0)
+    again = split_indices(rows, labels, random_state=state)
+    np.testing.assert_array_equal(test, again[1])
+    splits = make_splits(labels, undersample_state=state, split_state=state)
+    assert set(splits.all_train) == set(rows) - set(splits.test)
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=st.lists(st.integers(0, 500), min_size=10, max_size=10).filter(lambda c: sum(c) > 0))
+def test_class_weights_equalise_total_weight(counts):
+    labels = np.repeat(np.arange(10), counts)
+    w = class_weights(labels)
+    totals = [w[k] * c for k, c in enumerate(counts) if c]
+    np.testing.assert_allclose(totals, totals[0])
+    assert sum(totals) == np.float64(sum(totals)) and abs(sum(totals) - labels.size) < 1e-6 * labels.size
+    assert all(w[k] == 0 for k, c in enumerate(counts) if c == 0)
+
+
+image_batches = st.tuples(st.integers(1, 3), st.integers(8, 80), st.integers(8, 80)).flatmap(
+    lambda s: arrays(np.uint8, (s[0], s[1], s[2], 3)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(images=image_batches, size=st.integers(8, 48), color=st.sampled_from(["rgb", "grey",
+                                                                             "seed-grey"]),
+       crop=st.floats(0.2, 1.0), interpolation=st.sampled_from(["linear", "area"]))
+def test_transform_shapes_dtypes_and_ranges(images, size, color, crop, interpolation):
+    config = ImageConfig(size=size, color=color, crop=crop, interpolation=interpolation)
+    out = transform(images, config)
+    assert out.shape == (len(images), size, size, config.channels) and out.dtype == np.uint8
+    # resizing interpolates: values stay within the input's range
+    assert out.min() >= images.min() and out.max() <= images.max()
+    np.testing.assert_array_equal(out, transform(images, config))
+
+
+@settings(max_examples=30, deadline=None)
+@given(images=image_batches)
+def test_seed_features_and_minmax_range(images):
+    feats = seed_features(images)
+    assert feats.shape == (len(images), 4096) and feats.dtype == np.uint8
+    scaled = fit_minmax(feats).transform(feats.astype(np.float64))
+    assert scaled.min() >= -1e-12 and scaled.max() <= 1.0 + 1e-12  # float rounding only
+
+
+@settings(max_examples=30, deadline=None)
+@given(images=arrays(np.uint8, st.tuples(st.integers(1, 2), st.just(6), st.just(6),
+                                           st.sampled_from([1, 3]))))
+def test_dihedral_views_are_the_eight_symmetries(images):
+    views = [dihedral(images, v) for v in range(8)]
+    for v in views:
+        assert v.shape == images.shape
+        np.testing.assert_array_equal(np.sort(v, axis=None), np.sort(images, axis=None))
+    np.testing.assert_array_equal(views[0], images)
+    # four rotations bring an image back
+    np.testing.assert_array_equal(dihedral(dihedral(dihedral(views[1], 1), 1), 1), images)

@@ -127,6 +127,125 @@ def _cmd_app(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from galaxy10 import bench
+
+    if args.what == "memory":
+        from galaxy10.data import resolve_data
+
+        data = resolve_data(args.data or "synthetic", preset="full", seed=0)
+        print(f"memory benchmark on {data} (each path in a fresh process)...", flush=True)
+        results = bench.bench_memory(data)
+        print(bench.format_memory(results))
+        path = bench.record("memory", {"data": str(data), "paths": results})
+    elif args.what == "inference":
+        results = bench.bench_inference(args.models_dir)
+        for name, r in results.items():
+            print(f"{name:<12} " + ("  ".join(f"{k}={v:.0f}" if isinstance(v, float) else
+                                             f"{k}={v}" for k, v in r.items())))
+        path = bench.record("inference", results)
+    elif args.what == "button":
+        r = bench.bench_button(args.model)
+        print(f"button ({r['model']}, {r['tta_views']} view(s)): click-to-result median "
+              f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
+              f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
+        path = bench.record("button", r)
+    else:
+        path = _bench_accuracy(args)
+    print(f"figures written to {path}")
+    return 0
+
+
+def _bench_accuracy(args: argparse.Namespace) -> Path:
+    import tempfile
+
+    import numpy as np
+
+    from galaxy10.compare import COMPARE_PROFILES, compare, format_table
+    from galaxy10.data import resolve_data
+    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.paths import get_models_home, get_reports_home
+    from galaxy10.predict import Predictor
+    from galaxy10.reader import Galaxy10File
+    from galaxy10.report import update_metrics
+    from galaxy10.resample import make_splits, split_indices
+
+    settings = COMPARE_PROFILES[args.profile]
+    preset = {"full": "full", "quick": "medium", "smoke": "small"}[args.profile]
+    data = resolve_data(args.data or "synthetic", preset=preset, seed=args.seed)
+    out_dir = get_models_home(args.models_dir) / f"bench_{args.profile}"
+    report: dict = {"profile": args.profile}
+    with Galaxy10File(data) as f:
+        splits = make_splits(f.labels)
+        result = compare(f, splits.seed_train, splits.all_train, splits.test, settings,
+                         seed=args.seed, models_out=out_dir)
+        print(format_table(result, f"== {data.name}: {f.source} data, same split, "
+                                   f"{len(splits.test)} test images =="), flush=True)
+        report["main"] = {"data": str(data), "source": f.source, **result}
+    real = Path(args.real_sample) if args.real_sample else None
+    if real is not None and (real / "manifest.csv").is_file():
+        from galaxy10.importer import import_images
+
+        with tempfile.TemporaryDirectory() as tmp:
+            real_h5 = import_images(real, Path(tmp) / "real_sample.h5", progress=False)
+            with Galaxy10File(real_h5) as f:
+                train, test = split_indices(np.arange(len(f)), f.labels)  # stratified 80/20, 101
+                real_result = compare(f, train, train, test, settings, seed=args.seed,
+                                      cache_dir=tmp, models_out=Path(tmp))
+                print(format_table(real_result, f"== real sample ({len(f)} images), fixed "
+                                                "stratified 80/20 split, random_state=101 =="))
+                report["real_sample"] = {"split": "stratified 80/20, random_state=101",
+                                         **real_result}
+                # sim-to-real: the synthetic-trained modern CNN on every real image
+                pred = Predictor(result["galaxy_cnn_bundle"])
+                probs = np.concatenate([pred.predict_proba(imgs) for _, imgs in
+                                        f.iter_batches(batch_size=128)])
+                s2r = evaluate_predictions(f.labels.astype(np.int64), probs,
+                                           settings.bootstrap, args.seed)
+                print(f"== sim-to-real: modern CNN trained on {data.name}, tested on all "
+                      f"{len(f)} real images: accuracy {s2r['accuracy']:.3f}, balanced "
+                      f"accuracy {s2r['balanced_accuracy']:.3f} (chance 0.100) ==")
+                report["sim_to_real"] = s2r
+    elif real is not None:
+        print(f"(real sample not found at {real}: skipped the real-pixel comparison)")
+    update_metrics(get_reports_home(args.reports_dir) / "metrics.json",
+                   f"bench_accuracy_{args.profile}", report)
+    from galaxy10 import bench
+
+    return bench.record(f"accuracy_{args.profile}", {
+        k: {"ratio": v.get("ratio_balanced_accuracy_new_over_seed")} for k, v in report.items()
+        if isinstance(v, dict) and "models" in v})
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from galaxy10.compare import COMPARE_PROFILES, train_galaxy
+    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.predict import Predictor, save_bundle
+    from galaxy10.reader import Galaxy10File
+    from galaxy10.resample import make_splits
+
+    settings = COMPARE_PROFILES[args.profile]
+    if args.epochs:
+        from dataclasses import replace
+
+        settings = replace(settings, galaxy_epochs=args.epochs)
+    with Galaxy10File(args.data) as f:
+        splits = make_splits(f.labels)
+        print(f"training the modern CNN on {len(splits.all_train):,} images of {f.path} "
+              f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
+        model, config, history = train_galaxy(f, splits.all_train, settings, seed=args.seed)
+        facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
+        out = save_bundle(model, args.out, kind="galaxy", config=config, tta=True, data=facts,
+                          test_rows=splits.test.tolist(), history=history)
+        r = evaluate_predictions(f.labels[splits.test], Predictor(out).predict_proba(
+            f.read(splits.test)), settings.bootstrap, args.seed)
+    lo, hi = r["balanced_accuracy_ci95"]
+    print(f"saved {out} (+ {out.with_suffix('.json').name}); test accuracy {r['accuracy']:.3f}, "
+          f"balanced accuracy {r['balanced_accuracy']:.3f} [{lo:.3f}, {hi:.3f}], "
+          f"{history['seconds']:.0f} s training")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
     parser = argparse.ArgumentParser(
@@ -188,6 +307,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_app)
+
+    p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
+    p.add_argument("--data", type=Path, required=True, help="a Galaxy10 .h5 file")
+    p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
+    p.add_argument("--profile", choices=["smoke", "quick", "full"], default="full")
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures: memory, inference, "
+                                     "button, accuracy")
+    p.add_argument("what", choices=["memory", "inference", "button", "accuracy"])
+    p.add_argument("--data", help="a Galaxy10 .h5 file (default: the synthetic set)")
+    p.add_argument("--profile", choices=["smoke", "quick", "full"], default="quick",
+                   help="accuracy: training budget and data size")
+    p.add_argument("--real-sample", default=str(REAL_SAMPLE_DEFAULT),
+                   help="accuracy: folder of real images (class folders + manifest.csv)")
+    p.add_argument("--model", type=Path, help="button: model bundle (default "
+                                              "models/galaxy_cnn.keras)")
+    p.add_argument("--models-dir", help="default: models/")
+    p.add_argument("--reports-dir", help="default: reports/")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")
     p.add_argument("--real", type=Path, default=REAL_SAMPLE_DEFAULT,

@@ -206,6 +206,9 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None,
         raise MissingStepError(f"{model_path.with_suffix('.json')} does not name its data file; "
                                "retrain it with notebooks/04_cnn.ipynb")
     galaxies = Galaxy10File(data_path)
+    if predictor.params.get("test_rows"):  # bundles made by `python -m galaxy10 train`
+        return GalaxyButton(predictor, galaxies, np.asarray(predictor.params["test_rows"]),
+                            seed=seed)
     splits_path = model_path.parent / "splits.npz"
     if not splits_path.is_file():
         raise MissingStepError(f"{splits_path} not found: run notebooks/01_eda.ipynb first")

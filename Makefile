@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed-stamp
 PRESET ?= small
 SEED   ?= 0
 
-.PHONY: help setup run data data-full test lint gallery clean
+PROFILE ?= quick
+
+.PHONY: help setup run data data-full test lint gallery app bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,7 +30,8 @@ data: setup  ## make the default (synthetic) data set, PRESET=small|medium|full|
 data-full: setup  ## the full-size synthetic set (17,736 images, about 3.5 GB)
 	$(BIN)/python -m galaxy10 synth --preset full --seed $(SEED) --workers 2
 
-run: data  ## set up, make the default data, run the pipeline
+run: setup  ## set up, make the default data, run the notebooks (PROFILE=quick|smoke|faithful)
+	$(BIN)/python -m galaxy10 run --profile $(PROFILE) --seed $(SEED)
 
 test: setup  ## run every test
 	$(BIN)/python -m pytest
@@ -38,6 +41,14 @@ lint: setup  ## ruff
 
 gallery: setup  ## real-vs-synthetic example grid (needs ../shared/data/real-sample)
 	$(BIN)/python -m galaxy10 gallery
+
+app: setup  ## serve the random-galaxy button page with Voila on http://127.0.0.1:8866/
+	$(BIN)/python -m galaxy10 app
+
+bench: setup  ## memory, inference and button benchmarks (print figures, write reports/benchmarks.json)
+	$(BIN)/python -m galaxy10 bench memory
+	$(BIN)/python -m galaxy10 bench inference
+	$(BIN)/python -m galaxy10 bench button
 
 clean:  ## remove caches (keeps data/, models/ and .venv)
 	rm -rf .pytest_cache .ruff_cache .hypothesis

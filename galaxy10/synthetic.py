@@ -624,24 +624,48 @@ def generate(path: str | os.PathLike[str], n: int | None = None, *, preset: str 
     from tqdm.auto import tqdm
 
     path = Path(path)
+    jobs = _chunks(labels, int(seed), int(chunk_size))
     with Galaxy10Writer(path, n, IMAGE_SHAPE, source="synthetic", attrs=attrs,
                         with_metadata=True) as writer, \
             tqdm(total=n, disable=not progress, unit="img", desc="synthetic") as bar:
-        jobs = _chunks(labels, int(seed), int(chunk_size))
-        if workers == 1:
-            results: Iterator = map(_render_chunk, jobs)
-            pool = None
-        else:
-            import multiprocessing
-
-            pool = multiprocessing.get_context("spawn").Pool(workers)
-            results = pool.imap(_render_chunk, jobs)
-        try:
-            for start, images, meta in results:
-                writer.write(start, images, labels[start:start + len(images)], meta)
-                bar.update(len(images))
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
+        results = (map(_render_chunk, jobs) if workers == 1 or n <= chunk_size
+                   else _parallel(jobs, workers))
+        for start, images, meta in results:
+            writer.write(start, images, labels[start:start + len(images)], meta)
+            bar.update(len(images))
     return path
+
+
+def _parallel(jobs: Iterator[tuple[np.ndarray, int, int]], workers: int
+              ) -> Iterator[tuple[int, np.ndarray, dict[str, np.ndarray]]]:
+    """Render chunks in ``workers`` processes, in order, with at most 2 chunks per worker
+    in flight, so memory stays bounded even when writing is slower than rendering.
+
+    Processes are spawned (not forked: a fork of a process running TensorFlow, OpenCV or
+    tqdm threads can deadlock); a worker that cannot start, e.g. because a script without
+    an ``if __name__ == "__main__":`` guard re-runs itself, raises an error instead of
+    hanging.
+    """
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        pending: deque = deque()
+        try:
+            for job in jobs:
+                pending.append(pool.submit(_render_chunk, job))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                "synthetic generation: a worker process died or could not start; when "
+                "calling generate(workers > 1) from a script, put the call under "
+                "'if __name__ == \"__main__\":', or use workers=1") from exc
+        finally:
+            for future in pending:
+                future.cancel()

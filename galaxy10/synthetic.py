@@ -56,7 +56,7 @@ PRESETS: dict[str, int] = {"full": 17736, "medium": 4434, "small": 1774, "tiny":
 """Named set sizes: ``full`` has exactly the real class counts; the others are 1/4, 1/10 and
 a 200-image set for smoke tests."""
 
-GENERATOR_VERSION: str = "1.0"
+GENERATOR_VERSION: str = "1.1"
 """Bumped whenever the pixels for a given (seed, row, label) change, and recorded in every
 file, so that results computed on an older synthetic file can be told apart."""
 

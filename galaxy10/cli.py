@@ -246,6 +246,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_results(args: argparse.Namespace) -> int:
+    import json
+
+    from galaxy10.paths import get_reports_home
+    from galaxy10.report import results_markdown
+
+    folder = get_reports_home(args.reports_dir)
+    docs = {}
+    for name in ("metrics", "benchmarks"):
+        path = folder / f"{name}.json"
+        docs[name] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    print(results_markdown(docs["metrics"], docs["benchmarks"]) or
+          f"no results yet in {folder}: run `python -m galaxy10 run` first")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
     parser = argparse.ArgumentParser(
@@ -330,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("results", help="print README tables from reports/metrics.json and "
+                                       "benchmarks.json")
+    p.add_argument("--reports-dir", help="default: reports/")
+    p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")
     p.add_argument("--real", type=Path, default=REAL_SAMPLE_DEFAULT,

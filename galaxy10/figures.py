@@ -36,10 +36,21 @@ def _in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ != "TerminalInteractiveShell"
 
 
-def save_figure(fig, path: str | os.PathLike[str], dpi: int = 110) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically and return the path."""
+def save_figure(fig, path: str | os.PathLike[str], dpi: int = 110, colors: int | None = None
+                ) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically and return the path.
+
+    ``colors`` quantises the PNG to a palette of that many colours (Pillow), which keeps image
+    grids small enough to commit beside the README.
+    """
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        if colors:
+            from PIL import Image
+
+            with Image.open(tmp) as img:
+                small = img.convert("RGB").quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
+            small.save(tmp, format="PNG", optimize=True)
     return Path(path)
 
 
@@ -62,7 +73,8 @@ def class_gallery(columns: Sequence[tuple[str, Mapping[int, np.ndarray]]], per_c
     n_blocks = len(columns)
     n_cols = n_blocks * per_class
     fig, axes = plt.subplots(N_CLASSES, n_cols, figsize=(1.25 * n_cols + 1.8, 1.3 * N_CLASSES),
-                             squeeze=False, gridspec_kw={"wspace": 0.04, "hspace": 0.08})
+                             squeeze=False, gridspec_kw={"wspace": 0.04, "hspace": 0.08},
+                             layout="constrained")
     for b, (heading, by_class) in enumerate(columns):
         for label in range(N_CLASSES):
             images = by_class.get(label, np.empty((0,)))
@@ -80,7 +92,7 @@ def class_gallery(columns: Sequence[tuple[str, Mapping[int, np.ndarray]]], per_c
                     ax.set_ylabel(f"{label} {CLASS_NAMES[label]}", rotation=0, ha="right",
                                   va="center", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=13, y=0.995)
+        fig.suptitle(title, fontsize=13)
     return fig
 
 

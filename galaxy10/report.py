@@ -93,7 +93,7 @@ def real_vs_synthetic_gallery(real: str | os.PathLike[str], synthetic: str | os.
                          (f"synthetic ({Path(synth_path).name})", synth_by_class)],
                         per_class=per_class,
                         title=f"Real vs synthetic cut-outs, {per_class} per class — right: {synth_source}")
-    return save_figure(fig, out, dpi=80)
+    return save_figure(fig, out, dpi=80, colors=256)
 
 
 # -- metrics.json ------------------------------------------------------------------------
@@ -112,3 +112,96 @@ def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str,
             doc = {}
     doc[section] = values
     return write_json(path, doc)
+
+
+# -- README tables from metrics.json / benchmarks.json ----------------------------------------
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
+    """Markdown tables of a run's numbers, for the README (every figure from the JSON files)."""
+    from galaxy10.reference import (
+        ORIGINAL_CNN_CV_MEAN,
+        ORIGINAL_CNN_TEST,
+        ORIGINAL_CV,
+        ORIGINAL_FFN_MEAN,
+    )
+
+    out: list[str] = []
+    ev = metrics.get("evaluation")
+    if ev:
+        data = ev["data"]
+        src = f"{data['source']}, {data['n_images']:,} images, profile {data['profile']}"
+        cv = metrics.get("cnn", {})
+        rows = [
+            ("RandomForest, 3-fold CV accuracy", ORIGINAL_CV["RandomForest"],
+             metrics.get("baselines", {}).get("models", {}).get("RandomForest", {}).get("mean")),
+            ("Feed-forward net, CV accuracy", ORIGINAL_FFN_MEAN, metrics.get("ffn", {}).get("mean")),
+            ("Seed CNN, CV accuracy", ORIGINAL_CNN_CV_MEAN, cv.get("seed_cnn_cv", {}).get("mean")),
+            ("Seed CNN (last fold of best search), test accuracy", ORIGINAL_CNN_TEST,
+             ev["models"]["seed_cnn_lastfold"]["accuracy"]),
+        ]
+        out += [f"| same procedure | original (real data) | this repo ({src}) |", "|---|---|---|"]
+        out += [f"| {name} | {_fmt(a)} | {_fmt(b)} |" for name, a, b in rows]
+        out += ["", f"Test set ({ev['n_test']} images), {src}:", "",
+                "| model | accuracy | balanced accuracy [95% CI] | macro F1 |", "|---|---|---|---|"]
+        names = {"random_forest": "RandomForest (seed features)",
+                 "seed_cnn_lastfold": "Seed CNN, last fold (original's choice)",
+                 "seed_cnn": "Seed CNN, refitted on all training rows",
+                 "galaxy_cnn": "Modern CNN (colour, all data, augmentation, TTA)"}
+        for key, label in names.items():
+            r = ev["models"].get(key)
+            if r:
+                lo, hi = r["balanced_accuracy_ci95"]
+                out.append(f"| {label} | {_fmt(r['accuracy'])} | {_fmt(r['balanced_accuracy'])} "
+                           f"[{_fmt(lo)}, {_fmt(hi)}] | {_fmt(r['macro_f1'])} |")
+    for key in sorted(k for k in metrics if k.startswith("bench_accuracy_")):
+        bench = metrics[key]
+        out += ["", f"Seed CNN vs modern CNN, `bench accuracy --profile {bench['profile']}`:", "",
+                "| data | model | accuracy | balanced accuracy [95% CI] | macro F1 | training s "
+                "| inference images/s | new/seed |", "|---|---|---|---|---|---|---|---|"]
+        for part, label in (("main", None), ("real_sample", "real sample (1,000)")):
+            res = bench.get(part)
+            if not res:
+                continue
+            where = label or f"{res.get('source', '?')} ({Path(res['data']).name})"
+            for model, r in res["models"].items():
+                lo, hi = r["balanced_accuracy_ci95"]
+                ratio = (_fmt(res["ratio_balanced_accuracy_new_over_seed"], 2) + "x"
+                         if model == "galaxy_cnn" else "")
+                out.append(f"| {where} | {model} | {_fmt(r['accuracy'])} | "
+                           f"{_fmt(r['balanced_accuracy'])} [{_fmt(lo)}, {_fmt(hi)}] | "
+                           f"{_fmt(r['macro_f1'])} | {r['train_seconds']:.0f} | "
+                           f"{r['inference_images_per_s']:.0f} | {ratio} |")
+        s2r = bench.get("sim_to_real")
+        if s2r:
+            out += ["", f"Sim-to-real (modern CNN trained on synthetic data only, tested on "
+                        f"{s2r['n_test']:,} real images): accuracy {_fmt(s2r['accuracy'])}, "
+                        f"balanced accuracy {_fmt(s2r['balanced_accuracy'])} (chance 0.100)."]
+    if benchmarks:
+        mem = benchmarks.get("memory")
+        if mem:
+            m = mem["machine"]
+            out += ["", f"Memory benchmark on {Path(mem['data']).name} ({m['cpu_cores']} cores, "
+                        f"{m['memory_gib']} GiB):", "",
+                    "| path | images | peak RSS | wall time | images/s |", "|---|---|---|---|---|"]
+            for name, r in mem["paths"].items():
+                if "peak_rss_mb" in r:
+                    out.append(f"| {name} | {r['images']:,} | {r['peak_rss_mb']:,.0f} MB | "
+                               f"{r['seconds']:.1f} s | {r['images_per_s']:,.0f} |")
+        inf = benchmarks.get("inference")
+        if inf:
+            out += ["", "| model | batch inference images/s (model) | end to end incl. "
+                        "preprocessing and TTA |", "|---|---|---|"]
+            for name, r in inf.items():
+                if isinstance(r, dict) and "model_images_per_s" in r:
+                    out.append(f"| {name} | {r['model_images_per_s']:,.0f} | "
+                               f"{r['end_to_end_images_per_s']:,.0f} |")
+        btn = benchmarks.get("button")
+        if btn:
+            out += ["", f"Button ({btn['model']}, {btn['tta_views']} views): click-to-result "
+                        f"median {btn['click_median_ms']:.0f} ms, p95 {btn['click_p95_ms']:.0f} ms "
+                        f"over {btn['clicks']} clicks; one-image prediction "
+                        f"{btn['predict_one_median_ms']:.0f} ms."]
+    return "\n".join(out)

@@ -29,18 +29,17 @@ class CompareSettings:
     """Training budget of one comparison."""
 
     seed_epochs: int = 20
-    galaxy_size: int = 96
+    galaxy_size: int = 64
     galaxy_crop: float = 0.5
-    galaxy_epochs: int = 30
-    galaxy_patience: int = 6
+    galaxy_epochs: int = 15
+    galaxy_patience: int = 4
     batch_size: int = 32
     bootstrap: int = 1000
 
 
 COMPARE_PROFILES = {
     "smoke": CompareSettings(seed_epochs=1, galaxy_size=32, galaxy_epochs=1, bootstrap=50),
-    "quick": CompareSettings(seed_epochs=10, galaxy_size=64, galaxy_epochs=12,
-                             galaxy_patience=4),
+    "quick": CompareSettings(seed_epochs=10, galaxy_epochs=10),
     "full": CompareSettings(),
 }
 

@@ -85,8 +85,10 @@ def build_galaxy_cnn(input_shape: tuple[int, int, int] = (96, 96, 3),
     """A small modern CNN for galaxy cut-outs.
 
     Input is uint8 pixels; ``Rescaling(1/255)`` inside the model makes the saved model
-    self-contained. Each block is Conv-BN-ReLU x 2 then max-pooling; global average pooling
-    makes the head independent of the input size and has few parameters, dropout regularises.
+    self-contained. Each block is Conv-BN-ReLU then max-pooling (one convolution per block
+    keeps a training epoch over all 17,736 images within about a minute on 2 CPU cores);
+    global average pooling makes the head independent of the input size and has few
+    parameters, dropout regularises.
     Augmentation (flips, 90-degree rotations) is applied to the training batches by
     :mod:`galaxy10.train`, so inference is plain.
     """
@@ -97,10 +99,9 @@ def build_galaxy_cnn(input_shape: tuple[int, int, int] = (96, 96, 3),
     inputs = keras.Input(input_shape, name="pixels")
     x = layers.Rescaling(1.0 / 255)(inputs)
     for i, width in enumerate(filters):
-        for j in range(2 if i else 1):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.Activation("relu")(x)
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)

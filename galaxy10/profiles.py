@@ -25,10 +25,10 @@ class Profile:
     search_folds: int = 5
     search_epochs: int = 20
     batch_size: int = 32
-    galaxy_size: int = 96         #: modern CNN input side (px) after a central crop
+    galaxy_size: int = 64         #: modern CNN input side (px) after a central crop
     galaxy_crop: float = 0.5
-    galaxy_epochs: int = 40
-    galaxy_patience: int = 6
+    galaxy_epochs: int = 15
+    galaxy_patience: int = 4
     galaxy_filters: tuple[int, ...] = (32, 64, 128, 128)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
 
@@ -44,7 +44,7 @@ PROFILES: dict[str, Profile] = {
                      galaxy_filters=(8, 16), bootstrap=50),
     "quick": Profile("quick", preset="medium", ffn_folds=3, ffn_epochs=10, cnn_folds=3,
                      cnn_epochs=15, search_iter=3, search_folds=3, search_epochs=10,
-                     galaxy_size=64, galaxy_epochs=12, galaxy_patience=4),
+                     galaxy_epochs=10),
     "faithful": Profile("faithful", preset="full"),
 }
 

@@ -103,13 +103,19 @@ def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str,
     ``metrics.json`` is shared by the notebooks: each writes its own section, so rerunning one
     notebook updates its numbers without losing the others'.
     """
+    import logging
+    import os as _os
+
     path = Path(path)
     doc: dict[str, Any] = {}
     if path.is_file():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            doc = {}
+            aside = path.with_name(path.name + ".corrupt")
+            _os.replace(path, aside)  # keep what was there; never silently drop it
+            logging.getLogger(__name__).warning("%s was not valid JSON; moved to %s", path,
+                                                aside)
     doc[section] = values
     return write_json(path, doc)
 

@@ -184,8 +184,9 @@ class AugmentedBatches(keras.utils.PyDataset):
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             views = rng.integers(0, 8, size=len(rows))
-            images = np.stack([dihedral(img[None], v)[0] for img, v in zip(images, views,
-                                                                              strict=True)])
+            for view in np.unique(views):  # one vectorised flip/rotation per view drawn
+                pick = views == view
+                images[pick] = dihedral(images[pick], int(view))
         if self.sample_weight is None:
             return images, self.y[rows]
         return images, self.y[rows], self.sample_weight[rows]

@@ -45,3 +45,26 @@ def test_import_is_cheap():
             "'sklearn'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_corrupt_metrics_file_is_kept_aside(tmp_path):
+    from galaxy10.report import update_metrics
+
+    path = tmp_path / "metrics.json"
+    path.write_text("{half a json")
+    update_metrics(path, "eda", {"n": 1})
+    assert (tmp_path / "metrics.json.corrupt").read_text() == "{half a json"
+    update_metrics(path, "ffn", {"mean": 0.3})
+    import json
+
+    assert json.loads(path.read_text()) == {"eda": {"n": 1}, "ffn": {"mean": 0.3}}
+
+
+def test_results_tables_come_from_metrics(tmp_path):
+    from galaxy10.report import results_markdown
+
+    assert results_markdown({}, {}) == ""
+    bench = {"button": {"model": "galaxy_cnn", "tta_views": 8, "click_median_ms": 41.2,
+                        "click_p95_ms": 55.0, "clicks": 50, "predict_one_median_ms": 30.4}}
+    text = results_markdown({}, bench)
+    assert "median 41 ms, p95 55 ms over 50 clicks" in text

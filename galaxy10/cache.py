@@ -100,14 +100,27 @@ def _build(galaxies: Galaxy10File, config: ImageConfig, rows: np.ndarray, npy: P
            shape: tuple[int, ...], batch_size: int, progress: bool) -> None:
     from tqdm.auto import tqdm
 
-    with atomic_path(npy, suffix=".npy") as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+    # Plain file writes (not a writable memmap): dirty mapped pages would count towards the
+    # process's resident memory, written blocks do not.
+    with atomic_path(npy, suffix=".npy") as tmp, open(tmp, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                 "fortran_order": False, "shape": shape})
+        offset = fh.tell()
+        row_bytes = int(np.prod(shape[1:]))
         order = np.argsort(rows, kind="stable")  # read in file order, write in asked order
         with tqdm(total=rows.size, desc=f"cache {config.size}px {config.color}", unit="img",
                   disable=not progress, leave=False) as bar:
             for start in range(0, rows.size, batch_size):
                 pos = order[start:start + batch_size]
-                out[pos] = transform(galaxies.read(rows[pos]), config)
+                batch = transform(galaxies.read(rows[pos]), config)
+                if np.all(np.diff(pos) == 1):  # the usual case: rows already sorted
+                    fh.seek(offset + int(pos[0]) * row_bytes)
+                    fh.write(batch.tobytes())
+                else:
+                    for p, img in zip(pos, batch, strict=True):
+                        fh.seek(offset + int(p) * row_bytes)
+                        fh.write(img.tobytes())
                 bar.update(pos.size)
-        out.flush()
-        del out
+        fh.flush()
+        os.fsync(fh.fileno())

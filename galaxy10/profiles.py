@@ -30,6 +30,7 @@ class Profile:
     galaxy_epochs: int = 15
     galaxy_patience: int = 4
     galaxy_filters: tuple[int, ...] = (32, 64, 128, 128)
+    ablation_epochs: int = 6      #: epochs per ablation variant (0: skip the ablation)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
 
     def to_dict(self) -> dict:
@@ -41,10 +42,10 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", preset="small", baseline_folds=2, ffn_folds=2, ffn_epochs=1,
                      cnn_folds=2, cnn_epochs=1, search_iter=2, search_folds=2, search_epochs=1,
                      galaxy_size=32, galaxy_epochs=1, galaxy_patience=1,
-                     galaxy_filters=(8, 16), bootstrap=50),
+                     galaxy_filters=(8, 16), ablation_epochs=1, bootstrap=50),
     "quick": Profile("quick", preset="medium", ffn_folds=3, ffn_epochs=10, cnn_folds=3,
                      cnn_epochs=15, search_iter=3, search_folds=3, search_epochs=10,
-                     galaxy_epochs=10),
+                     galaxy_epochs=10, ablation_epochs=4),
     "faithful": Profile("faithful", preset="full"),
 }
 

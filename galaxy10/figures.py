@@ -171,8 +171,8 @@ def score_bars(scores: Mapping[str, Sequence[float]], title: str, reference: Map
     stds = [float(np.std(scores[n])) for n in names]
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(names)), 4))
     ax.bar(names, means, yerr=stds, capsize=4, color="#4c72b0", label="this run (mean ± sd)")
-    for i, m in enumerate(means):
-        ax.text(i, m + 0.01, f"{m:.3f}", ha="center", va="bottom", fontsize=8)
+    for i, (m, sd) in enumerate(zip(means, stds, strict=True)):
+        ax.text(i + 0.28, m + sd + 0.01, f"{m:.3f}", ha="center", va="bottom", fontsize=8)
     if reference:
         xs = [i for i, n in enumerate(names) if n in reference]
         ax.scatter(xs, [reference[names[i]] for i in xs], marker="D", color="#dd8452", zorder=3,

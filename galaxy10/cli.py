@@ -208,13 +208,8 @@ def _bench_accuracy(args: argparse.Namespace) -> Path:
                 report["sim_to_real"] = s2r
     elif real is not None:
         print(f"(real sample not found at {real}: skipped the real-pixel comparison)")
-    update_metrics(get_reports_home(args.reports_dir) / "metrics.json",
-                   f"bench_accuracy_{args.profile}", report)
-    from galaxy10 import bench
-
-    return bench.record(f"accuracy_{args.profile}", {
-        k: {"ratio": v.get("ratio_balanced_accuracy_new_over_seed")} for k, v in report.items()
-        if isinstance(v, dict) and "models" in v})
+    return update_metrics(get_reports_home(args.reports_dir) / "metrics.json",
+                          f"bench_accuracy_{args.profile}", report)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -35,11 +35,21 @@ class CompareSettings:
     galaxy_patience: int = 4
     batch_size: int = 32
     bootstrap: int = 1000
+    small_data_below: int = 5000     #: fewer training images than this get the budget below
+    small_data_epochs: int = 60      #: an epoch of 800 images is a few seconds: allow more
+    small_data_patience: int = 10
+
+    def galaxy_budget(self, n_train: int) -> tuple[int, int]:
+        """(max epochs, early-stopping patience) of the modern CNN for ``n_train`` images."""
+        if n_train < self.small_data_below:
+            return self.small_data_epochs, self.small_data_patience
+        return self.galaxy_epochs, self.galaxy_patience
 
 
 COMPARE_PROFILES = {
-    "smoke": CompareSettings(seed_epochs=1, galaxy_size=32, galaxy_epochs=1, bootstrap=50),
-    "quick": CompareSettings(seed_epochs=10, galaxy_epochs=10),
+    "smoke": CompareSettings(seed_epochs=1, galaxy_size=32, galaxy_epochs=1, bootstrap=50,
+                             small_data_epochs=1, small_data_patience=1),
+    "quick": CompareSettings(seed_epochs=10, galaxy_epochs=10, small_data_epochs=30),
     "full": CompareSettings(),
 }
 
@@ -78,8 +88,8 @@ def train_galaxy(galaxies: Galaxy10File, train_rows: np.ndarray, settings: Compa
     config = ImageConfig(size=settings.galaxy_size, color="rgb", crop=settings.galaxy_crop)
     x = cached_images(galaxies, config, np.sort(train_rows), cache_dir=cache_dir)
     y = galaxies.labels[np.sort(train_rows)].astype(np.int64)
-    model, history = train_galaxy_cnn(x, y, epochs=settings.galaxy_epochs,
-                                      patience=settings.galaxy_patience, seed=seed,
+    epochs, patience = settings.galaxy_budget(len(y))
+    model, history = train_galaxy_cnn(x, y, epochs=epochs, patience=patience, seed=seed,
                                       batch_size=settings.batch_size, augment=augment)
     return model, config, history
 

@@ -227,7 +227,11 @@ def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_si
     set_seed(seed)
     y = np.asarray(y)
     rows = np.arange(len(y))
-    tr, va = train_test_split(rows, test_size=val_fraction, random_state=seed, stratify=y)
+    # at least one validation image per class; stratify when every class can be split
+    n_val = max(int(round(val_fraction * len(y))), len(np.unique(y)))
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    tr, va = train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
     tr, va = np.sort(tr), np.sort(va)
     weights = None
     if weighted:

@@ -91,7 +91,7 @@ TARGETS = {"synthetic data": "data.h5", "synthetic data, mid-generation": "data.
 def test_sigkill_mid_write_leaves_old_file_or_nothing(tmp_path, writer, had_old_file):
     target = tmp_path / TARGETS[writer]
     ready = tmp_path / "ready"
-    old = b"the user's earlier complete file"
+    old = b'{"earlier": "the user\'s complete file"}'  # valid JSON: metrics.json merges it
     if had_old_file and writer != "preprocessed cache":
         target.write_bytes(old)
     script = tmp_path / "writer.py"

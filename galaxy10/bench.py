@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from galaxy10.atomic import write_json
-
 
 def machine() -> dict[str, Any]:
     """Cores, memory and software of this machine, stored with every benchmark."""
@@ -44,11 +42,11 @@ def record(section: str, values: dict[str, Any], path: str | os.PathLike[str] | 
            ) -> Path:
     """Merge ``values`` (with the machine's description) into ``reports/benchmarks.json``."""
     from galaxy10.paths import get_reports_home
+    from galaxy10.report import update_metrics
 
     path = Path(path) if path else get_reports_home() / "benchmarks.json"
-    doc = json.loads(path.read_text()) if path.is_file() else {}
-    doc[section] = {"machine": machine(), "measured": time.strftime("%Y-%m-%d %H:%M"), **values}
-    return write_json(path, doc)
+    return update_metrics(path, section, {"machine": machine(),
+                                          "measured": time.strftime("%Y-%m-%d %H:%M"), **values})
 
 
 def _peak_rss_mb() -> float:

@@ -108,12 +108,10 @@ def _build(galaxies: Galaxy10File, config: ImageConfig, rows: np.ndarray, npy: P
                  "fortran_order": False, "shape": shape})
         offset = fh.tell()
         row_bytes = int(np.prod(shape[1:]))
-        order = np.argsort(rows, kind="stable")  # read in file order, write in asked order
         with tqdm(total=rows.size, desc=f"cache {config.size}px {config.color}", unit="img",
                   disable=not progress, leave=False) as bar:
-            for start in range(0, rows.size, batch_size):
-                pos = order[start:start + batch_size]
-                batch = transform(galaxies.read(rows[pos]), config)
+            for pos, images in galaxies.iter_file_order(rows, batch_size):
+                batch = transform(images, config)
                 if np.all(np.diff(pos) == 1):  # the usual case: rows already sorted
                     fh.seek(offset + int(pos[0]) * row_bytes)
                     fh.write(batch.tobytes())

@@ -123,20 +123,12 @@ class Run:
         splits = make_splits(self.galaxies.labels)
         write_npz(self.splits_path, **splits.as_arrays(),
                   n_images=np.array(len(self.galaxies)),
-                  labels_digest=np.array(_labels_digest(self.galaxies.labels)))
+                  labels_digest=np.array(labels_digest(self.galaxies.labels)))
         return splits
 
     def splits(self) -> Splits:
         """The splits saved by notebook 01 for this data file."""
-        if not self.splits_path.is_file():
-            raise MissingStepError(f"{self.splits_path} not found: run notebooks/01_eda.ipynb "
-                                   "first")
-        with np.load(self.splits_path, allow_pickle=False) as npz:
-            if str(npz["labels_digest"]) != _labels_digest(self.galaxies.labels):
-                raise MissingStepError(f"{self.splits_path} was made for another data file: "
-                                       "run notebooks/01_eda.ipynb first with this data")
-            return Splits(seed_train=npz["seed_train"], test=npz["test"],
-                          all_train=npz["all_train"])
+        return load_splits(self.splits_path, self.galaxies.labels)
 
     def seed_arrays(self, progress: bool = False) -> SeedArrays:
         """Seed-faithful features of the train and test rows, scaled by train-only MinMax.
@@ -158,10 +150,29 @@ class Run:
             y_test=labels[splits.test].astype(np.int64), scaler=scaler)
 
 
-def _labels_digest(labels: np.ndarray) -> str:
+def labels_digest(labels: np.ndarray) -> str:
+    """Short fingerprint of a file's labels: ties saved splits to the file they came from."""
     import hashlib
 
     return hashlib.sha256(np.ascontiguousarray(labels, dtype=np.uint8)).hexdigest()[:16]
+
+
+def load_splits(path: Path, labels: np.ndarray) -> Splits:
+    """Splits saved by notebook 01, checked to belong to the file with these ``labels``.
+
+    Raises
+    ------
+    MissingStepError
+        If the file is missing or was made for another data file; names notebook 01.
+    """
+    if not path.is_file():
+        raise MissingStepError(f"{path} not found: run notebooks/01_eda.ipynb first")
+    with np.load(path, allow_pickle=False) as npz:
+        if str(npz["labels_digest"]) != labels_digest(labels):
+            raise MissingStepError(f"{path} was made for another data file: "
+                                   "run notebooks/01_eda.ipynb first with this data")
+        return Splits(seed_train=npz["seed_train"], test=npz["test"],
+                      all_train=npz["all_train"])
 
 
 def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick",

@@ -68,11 +68,8 @@ def seed_features_from_file(galaxies, indices: np.ndarray, batch_size: int = 256
     indices = np.asarray(indices, dtype=np.int64)
     out = np.empty((indices.size, SEED_FEATURES), dtype=np.uint8)
     bar = _progress(indices.size, "seed features", progress)
-    # reading in sorted order is fastest; results are scattered back to the asked order
-    order = np.argsort(indices, kind="stable")
-    for start in range(0, indices.size, batch_size):
-        pos = order[start:start + batch_size]
-        out[pos] = seed_features(galaxies.read(indices[pos]))
+    for pos, images in galaxies.iter_file_order(indices, batch_size):
+        out[pos] = seed_features(images)
         bar.update(pos.size)
     bar.close()
     return out

@@ -272,6 +272,20 @@ class Galaxy10File:
             yield chunk, self.read(chunk)
 
 
+    def iter_file_order(self, indices: Sequence[int] | np.ndarray, batch_size: int = 256
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(positions, images)`` with ``images = self.read(indices[positions])``.
+
+        Batches follow the file's row order (the fastest way through HDF5) whatever the order
+        of ``indices``; ``positions`` says where each image belongs in the caller's output.
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        order = np.argsort(idx, kind="stable")
+        for start in range(0, idx.size, batch_size):
+            pos = order[start:start + batch_size]
+            yield pos, self.read(idx[pos])
+
+
 def open_galaxy10(path: str | os.PathLike[str]) -> Galaxy10File:
     """Open ``path`` as a :class:`Galaxy10File` (same as calling the class)."""
     return Galaxy10File(path)

@@ -197,7 +197,7 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None,
     """
     from galaxy10.errors import MissingStepError
     from galaxy10.paths import get_models_home
-    from galaxy10.pipeline import _labels_digest
+    from galaxy10.pipeline import load_splits
 
     model_path = Path(model_path) if model_path else get_models_home() / "galaxy_cnn.keras"
     predictor = Predictor(model_path)
@@ -209,12 +209,5 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None,
     if predictor.params.get("test_rows"):  # bundles made by `python -m galaxy10 train`
         return GalaxyButton(predictor, galaxies, np.asarray(predictor.params["test_rows"]),
                             seed=seed)
-    splits_path = model_path.parent / "splits.npz"
-    if not splits_path.is_file():
-        raise MissingStepError(f"{splits_path} not found: run notebooks/01_eda.ipynb first")
-    with np.load(splits_path, allow_pickle=False) as npz:
-        if str(npz["labels_digest"]) != _labels_digest(galaxies.labels):
-            raise MissingStepError(f"{splits_path} belongs to another data file than "
-                                   f"{data_path}: rerun notebooks 01 and 04")
-        test = npz["test"]
+    test = load_splits(model_path.parent / "splits.npz", galaxies.labels).test
     return GalaxyButton(predictor, galaxies, test, seed=seed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from galaxy10.classes import N_CLASSES
 from galaxy10.errors import ModelError
@@ -81,7 +82,7 @@ def build_seed_cnn(filter01: int = 32, filter02: int = 32, activation01: str = "
 
 def build_galaxy_cnn(input_shape: tuple[int, int, int] = (96, 96, 3),
                      filters: tuple[int, ...] = (32, 64, 128, 128), dropout: float = 0.3,
-                     learning_rate: float = 1e-3, seed: int | None = None):
+                     learning_rate: Any = 1e-3, seed: int | None = None):
     """A small modern CNN for galaxy cut-outs.
 
     Input is uint8 pixels; ``Rescaling(1/255)`` inside the model makes the saved model
@@ -90,7 +91,8 @@ def build_galaxy_cnn(input_shape: tuple[int, int, int] = (96, 96, 3),
     global average pooling makes the head independent of the input size and has few
     parameters, dropout regularises.
     Augmentation (flips, 90-degree rotations) is applied to the training batches by
-    :mod:`galaxy10.train`, so inference is plain.
+    :mod:`galaxy10.train`, so inference is plain. ``learning_rate`` is a float or a Keras
+    learning-rate schedule (:func:`galaxy10.train.train_galaxy_cnn` passes a cosine decay).
     """
     keras = _keras()
     if seed is not None:

@@ -46,7 +46,7 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile("quick", preset="medium", ffn_folds=3, ffn_epochs=10, cnn_folds=3,
                      cnn_epochs=15, search_iter=3, search_folds=3, search_epochs=10,
                      galaxy_epochs=10, ablation_epochs=4),
-    "faithful": Profile("faithful", preset="full"),
+    "faithful": Profile("faithful", preset="full", ablation_epochs=4),
 }
 
 

@@ -208,13 +208,17 @@ def predict_tta(model, x: np.ndarray, batch_size: int = 128, views: int = 8) -> 
 
 def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_size: int = 32,
                      val_fraction: float = 0.1, patience: int = 6, seed: int = 0,
-                     augment: bool = True, weighted: bool = True,
+                     augment: bool = True, weighted: bool = True, learning_rate: float = 1e-3,
                      build_kwargs: dict[str, Any] | None = None, verbose: int = 0):
     """Train :func:`~galaxy10.models.build_galaxy_cnn` on uint8 images ``x`` (array or memmap).
 
     A stratified validation split is carved from ``x`` (training data only), early stopping
     watches its loss and restores the best weights; ``weighted`` applies balanced class
     weights so that using all (imbalanced) data does not favour the big classes.
+    The learning rate decays from ``learning_rate`` along a cosine to 5% of it over the
+    ``epochs`` budget: with a constant rate the validation loss of a short CPU budget stays
+    noisy and early stopping ends training on a lucky epoch, while the decayed last epochs
+    settle on a better, steadier model.
 
     Returns
     -------
@@ -237,9 +241,12 @@ def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_si
     if weighted:
         cw = class_weights(y[tr])
         weights = np.array([cw[int(label)] for label in y], dtype=np.float32)
-    model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, **(build_kwargs or {}))
     train_data = AugmentedBatches(_Rows(x, tr), y[tr], batch_size, seed=seed, augment=augment,
                                   sample_weight=None if weights is None else weights[tr])
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=max(1, epochs * len(train_data)), alpha=0.05)
+    model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, learning_rate=schedule,
+                             **(build_kwargs or {}))
     x_val = np.asarray(x[va])
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                          restore_best_weights=True)

@@ -82,9 +82,52 @@ def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto",
                                     f"{failed}") from None
         failed.unlink(missing_ok=True)
         timings[name] = time.perf_counter() - start
+        _record_timings(reports / "metrics.json", params, timings)
         if progress:
             print(f"[galaxy10] {name}: done in {timings[name]:.0f} s -> {target}", flush=True)
     return timings
+
+
+def _record_timings(metrics: Path, params: dict, timings: dict[str, float]) -> None:
+    """Write the ``run`` section of metrics.json: wall time per notebook and where it ran.
+
+    The README quotes a run's wall time; recording it beside the numbers it produced (with
+    the commit and the number of CPU cores) keeps that figure traceable. Timings of an
+    earlier run with the same profile and data are kept for notebooks not rerun (``--only``).
+    """
+    import json
+
+    from galaxy10.report import update_metrics
+
+    seconds: dict[str, float] = {}
+    try:
+        previous = json.loads(metrics.read_text(encoding="utf-8")).get("run", {})
+        if (previous.get("profile"), previous.get("data_path")) == (params["profile"],
+                                                                     params["data"]):
+            seconds.update(previous.get("notebook_seconds", {}))
+    except (OSError, ValueError, AttributeError):
+        pass
+    seconds.update({k: round(v, 1) for k, v in timings.items()})
+    update_metrics(metrics, "run", {
+        "profile": params["profile"], "data_path": params["data"], "seed": params["seed"],
+        "notebook_seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
+        "cpu_count": os.cpu_count(), "commit": _git_commit(),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
+
+def _git_commit() -> str | None:
+    """The checkout's commit (with ``+dirty`` when it has changes), or None outside git."""
+    import subprocess
+
+    try:
+        root = project_root()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, text=True, capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty.strip() else "")
 
 
 def _absolute(data: str | os.PathLike[str]) -> str:

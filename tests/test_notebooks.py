@@ -59,7 +59,11 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
         assert "injected-parameters" in nb.cells[2].metadata.get("tags", []) or any(
             "injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     metrics = json.loads((reports / "metrics.json").read_text())
-    assert set(metrics) >= {"eda", "baselines", "ffn", "cnn", "evaluation"}
+    assert set(metrics) >= {"eda", "baselines", "ffn", "cnn", "evaluation", "run"}
+    run = metrics.pop("run")
+    assert run["profile"] == "smoke" and run["data_path"] == str(data)
+    assert list(run["notebook_seconds"]) == list(NOTEBOOKS)
+    assert run["total_seconds"] == pytest.approx(sum(run["notebook_seconds"].values()), abs=0.5)
     for section in metrics.values():
         assert section["data"]["source"] == "synthetic"
         assert section["data"]["path"] == str(data)

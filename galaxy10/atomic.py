@@ -4,6 +4,10 @@ A killed process or a failed write therefore leaves either the previous complete
 nothing at the final path, never a half-written one. ``os.replace`` is atomic on POSIX and
 Windows when source and target are on the same file system, which is why the temporary file
 lives in the target's own folder.
+
+A process killed outright (SIGKILL, power loss) cannot remove its temporary file. Temporary
+names therefore carry the host and process id of their writer, and the next write to the same
+target removes the leftovers of writers on this host that no longer run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,15 +40,16 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     Yields
     ------
     Path
-        A fresh path in the target's folder, named ``.<name>.<random>.tmp<suffix>``.
+        A fresh path in the target's folder, named ``.<name>.<host>-<pid>.<random>.tmp<suffix>``.
         Whatever is written there becomes ``target`` on success, and is removed on any
         exception, ``KeyboardInterrupt`` included.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = target.suffix if suffix is None else suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}",
-                                    dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_writer_tag()}.",
+                                    suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # writers such as h5py and Keras want to create the file themselves
@@ -52,6 +59,49 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _writer_tag(pid: int | None = None) -> str:
+    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid() if pid is None else pid}"
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files of ``target`` left by killed writers on this host.
+
+    Only files named by :func:`atomic_path` for this target, written on this host by a
+    process id that no longer exists, are removed; a writer still running keeps its file.
+    Returns the removed paths.
+    """
+    target = Path(target)
+    host = _writer_tag(0)[:-2]  # "<host>"
+    pattern = re.compile(re.escape(f".{target.name}.{host}-") + r"(\d+)\.[^.]+\.tmp")
+    removed = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = pattern.match(path.name)
+        if match and not _process_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill(pid, 0) would signal it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True  # unknown: keep the file
+    return True
 
 
 def write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:

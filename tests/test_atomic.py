@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxy10.atomic import atomic_path, write_json
+from galaxy10.atomic import _writer_tag, atomic_path, remove_stale_temporaries, write_json
 
 # Each writer runs in a child process. `HOLD` is patched in to pause the writer at its most
 # dangerous moment (data half written, or written but not yet renamed) and say so in a file;
@@ -116,6 +116,24 @@ def test_sigkill_mid_write_leaves_old_file_or_nothing(tmp_path, writer, had_old_
         assert target.read_bytes() == old
     else:
         assert not target.exists()
+    # the killed writer's temporary files are cleaned up by the next write to the same target
+    host = "." + _writer_tag(0)[:-2] + "-"
+    for temp in temps:
+        remove_stale_temporaries(tmp_path / temp.name[1:temp.name.index(host)])
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+def test_only_temporaries_of_dead_writers_are_removed(tmp_path):
+    target = tmp_path / "metrics.json"
+    mine = tmp_path / f".metrics.json.{_writer_tag()}.abc123.tmp.json"
+    dead = tmp_path / f".metrics.json.{_writer_tag(2**31 - 5)}.def456.tmp.json"
+    other_host = tmp_path / ".metrics.json.elsewhere-12.ghi789.tmp.json"
+    other_target = tmp_path / f".model.keras.{_writer_tag(2**31 - 5)}.jkl012.tmp.keras"
+    for path in (mine, dead, other_host, other_target):
+        path.write_text("partial")
+    write_json(target, {"a": 1})
+    assert not dead.exists()
+    assert mine.exists() and other_host.exists() and other_target.exists()
 
 
 def test_atomic_path_removes_temp_on_error(tmp_path):

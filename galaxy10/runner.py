@@ -116,14 +116,16 @@ def _record_timings(metrics: Path, params: dict, timings: dict[str, float]) -> N
 
 
 def _git_commit() -> str | None:
-    """The checkout's commit (with ``+dirty`` when it has changes), or None outside git."""
+    """The checkout's commit (``+dirty`` when files outside reports/ changed), or None."""
     import subprocess
 
     try:
         root = project_root()
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # reports/ is written by the run itself (metrics.json is tracked): not a code change
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)reports"],
                                cwd=root, text=True, capture_output=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return None

@@ -93,3 +93,26 @@ def test_results_quote_the_run_wall_time_and_the_ablation():
     assert "| grey instead of colour | 64x64x1 | 11,000 | 0.550 | -0.150 |" in text
     metrics["run"]["profile"] = "quick"  # timings of another run are not quoted
     assert "Wall time" not in results_markdown(metrics)
+
+
+def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path, monkeypatch):
+    import subprocess
+
+    from galaxy10.runner import _git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "galaxy10"\n')
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "metrics.json").write_text("{}")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    monkeypatch.chdir(tmp_path)
+    clean = _git_commit()
+    assert clean and "+" not in clean
+    (tmp_path / "reports" / "metrics.json").write_text('{"run": {}}')  # the run's own output
+    assert _git_commit() == clean
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "galaxy10"\n# edited\n')
+    assert _git_commit() == clean + "+dirty"

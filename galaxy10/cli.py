@@ -249,9 +249,16 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
     folder = get_reports_home(args.reports_dir)
     docs = {}
-    for name in ("metrics", "benchmarks"):
-        path = folder / f"{name}.json"
+    for name, path in (("metrics", folder / "metrics.json"),
+                       ("benchmarks", folder / "benchmarks.json"),
+                       ("quick", folder / "quick" / "metrics.json")):
         docs[name] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if args.update_readme:
+        from galaxy10.report import readme_results, update_readme
+
+        block = readme_results(docs["metrics"], docs["benchmarks"], docs["quick"])
+        print(f"results block of {update_readme(args.update_readme, block)} updated")
+        return 0
     print(results_markdown(docs["metrics"], docs["benchmarks"]) or
           f"no results yet in {folder}: run `python -m galaxy10 run` first")
     return 0
@@ -345,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="print README tables from reports/metrics.json and "
                                        "benchmarks.json")
     p.add_argument("--reports-dir", help="default: reports/")
+    p.add_argument("--update-readme", type=Path, metavar="README",
+                   help="rewrite the results block of this README instead of printing")
     p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")

@@ -157,7 +157,8 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
             ("Seed CNN (last fold of best search), test accuracy", ORIGINAL_CNN_TEST,
              ev["models"]["seed_cnn_lastfold"]["accuracy"]),
         ]
-        out += [f"| same procedure | original (real data) | this repo ({src}) |", "|---|---|---|"]
+        out += [f"### The original analysis, same procedure ({src})", "",
+                f"| same procedure | original (real data) | this repo ({src}) |", "|---|---|---|"]
         out += [f"| {name} | {_fmt(a)} | {_fmt(b)} |" for name, a, b in rows]
         run = metrics.get("run")
         if run and run.get("profile") == data["profile"]:
@@ -176,7 +177,8 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
                            f"[{_fmt(lo)}, {_fmt(hi)}] | {_fmt(r['macro_f1'])} |")
     ablation = metrics.get("cnn", {}).get("ablation", {})
     if ablation.get("variants"):
-        out += ["", f"Ablation of the modern CNN ({ablation['epochs']} epochs per variant, balanced "
+        out += ["", "### Which ingredient helps: ablation", "",
+                f"Ablation of the modern CNN ({ablation['epochs']} epochs per variant, balanced "
                     "accuracy on a validation split of the training rows):", "",
                 "| variant | input | training images | balanced accuracy | change |",
                 "|---|---|---|---|---|"]
@@ -186,7 +188,7 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
                        f"{r['delta_vs_full']:+.3f} |")
     for key in sorted(k for k in metrics if k.startswith("bench_accuracy_")):
         bench = metrics[key]
-        out += ["", f"Seed CNN vs modern CNN, `bench accuracy --profile {bench['profile']}`:", "",
+        out += ["", f"### Seed CNN vs modern CNN: `bench accuracy --profile {bench['profile']}`", "",
                 "| data | model | accuracy | balanced accuracy [95% CI] | macro F1 | training s "
                 "| inference images/s | new/seed |", "|---|---|---|---|---|---|---|---|"]
         for part, label in (("main", None), ("real_sample", "real sample (1,000)")):
@@ -202,12 +204,18 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
                            f"{_fmt(r['balanced_accuracy'])} [{_fmt(lo)}, {_fmt(hi)}] | "
                            f"{_fmt(r['macro_f1'])} | {r['train_seconds']:.0f} | "
                            f"{r['inference_images_per_s']:.0f} | {ratio} |")
+        real = bench.get("real_sample")
+        if real and real.get("split"):
+            out += ["", f"Real sample: {real['split']}, {real['n_test']} test images."]
         s2r = bench.get("sim_to_real")
         if s2r:
+            lo, hi = s2r["accuracy_ci95"]
             out += ["", f"Sim-to-real (modern CNN trained on synthetic data only, tested on "
-                        f"{s2r['n_test']:,} real images): accuracy {_fmt(s2r['accuracy'])}, "
-                        f"balanced accuracy {_fmt(s2r['balanced_accuracy'])} (chance 0.100)."]
+                        f"{s2r['n_test']:,} real images): accuracy {_fmt(s2r['accuracy'])} "
+                        f"[95% CI {_fmt(lo)}, {_fmt(hi)}], balanced accuracy "
+                        f"{_fmt(s2r['balanced_accuracy'])} (chance 0.100)."]
     if benchmarks:
+        out += ["", "### Speed and memory"]
         mem = benchmarks.get("memory")
         if mem:
             m = mem["machine"]
@@ -232,4 +240,57 @@ def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None 
                         f"median {btn['click_median_ms']:.0f} ms, p95 {btn['click_p95_ms']:.0f} ms "
                         f"over {btn['clicks']} clicks; one-image prediction "
                         f"{btn['predict_one_median_ms']:.0f} ms."]
-    return "\n".join(out)
+    return "\n".join(out).strip("\n")
+
+
+def quick_run_markdown(quick: dict[str, Any]) -> str:
+    """One paragraph on a quick-profile run (``make run``): wall time and the headline result."""
+    ev, run = quick.get("evaluation"), quick.get("run")
+    if not ev or not run:
+        return ""
+    data, models = ev["data"], ev["models"]
+    text = (f"`make run` (profile {run['profile']}, {data['n_images']:,} {data['source']} images, "
+            f"{ev['n_test']} test images): the notebooks took {run['total_seconds'] / 60:.1f} min "
+            f"on {run['cpu_count']} CPU cores (commit {run['commit']}).")
+    new, old = models.get("galaxy_cnn"), models.get("seed_cnn_lastfold")
+    if new and old:
+        text += (f" Test balanced accuracy: modern CNN {_fmt(new['balanced_accuracy'])}, "
+                 f"seed CNN (last fold) {_fmt(old['balanced_accuracy'])}.")
+    return text
+
+
+README_START = "<!-- results:start: written by `python -m galaxy10 results --update-readme` -->"
+README_END = "<!-- results:end -->"
+
+
+def readme_results(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None,
+                   quick: dict[str, Any] | None = None) -> str:
+    """The README's generated results block (tables and the quick run's paragraph)."""
+    parts = [results_markdown(metrics, benchmarks)]
+    if quick:
+        parts.append("### The quick profile\n\n" + quick_run_markdown(quick))
+    return "\n\n".join(p for p in parts if p)
+
+
+def readme_block(text: str, path: str | os.PathLike[str] = "README.md") -> str:
+    """The generated block between the results markers of a README's ``text``."""
+    from galaxy10.errors import Galaxy10Error
+
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise Galaxy10Error(f"{path}: no results block; add the lines {README_START!r} and "
+                            f"{README_END!r} where the results belong")
+    return text[start + len(README_START):end].strip("\n")
+
+
+def update_readme(path: str | os.PathLike[str], block: str) -> Path:
+    """Replace the results block of the README at ``path`` with ``block`` (atomic rewrite)."""
+    from galaxy10.atomic import write_text
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    old = readme_block(text, path)
+    if old == block:
+        return path
+    start, end = text.find(README_START) + len(README_START), text.find(README_END)
+    return write_text(path, text[:start] + "\n" + block + "\n" + text[end:])

@@ -1,0 +1,45 @@
+"""README's results block is generated from the committed reports, and stays in sync with them."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from galaxy10.errors import Galaxy10Error
+from galaxy10.report import README_END, README_START, readme_block, readme_results, update_readme
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _committed_json(relative: str) -> dict:
+    """The committed version (a local `make run` rewrites the working copy; that is fine)."""
+    try:
+        text = subprocess.run(["git", "show", f"HEAD:{relative}"], cwd=ROOT, text=True,
+                              capture_output=True, check=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):  # not a git checkout: use the files
+        path = ROOT / relative
+        text = path.read_text(encoding="utf-8") if path.is_file() else "{}"
+    return json.loads(text)
+
+
+def test_readme_results_match_the_committed_reports():
+    expected = readme_results(_committed_json("reports/metrics.json"),
+                              _committed_json("reports/benchmarks.json"),
+                              _committed_json("reports/quick/metrics.json"))
+    assert "faithful" in expected and "bench accuracy" in expected
+    assert readme_block((ROOT / "README.md").read_text(encoding="utf-8")) == expected, (
+        "README.md's results block is stale: run `python -m galaxy10 results --update-readme "
+        "README.md` and commit")
+
+
+def test_update_readme_rewrites_only_the_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\nintro\n\n{README_START}\nold\n{README_END}\n\nafter\n")
+    update_readme(readme, "| new | table |")
+    assert readme.read_text() == (f"# title\n\nintro\n\n{README_START}\n| new | table |\n"
+                                  f"{README_END}\n\nafter\n")
+    (tmp_path / "plain.md").write_text("# no markers\n")
+    with pytest.raises(Galaxy10Error, match="plain.md: no results block"):
+        update_readme(tmp_path / "plain.md", "x")
+    assert (tmp_path / "plain.md").read_text() == "# no markers\n"

@@ -115,17 +115,21 @@ def _record_timings(metrics: Path, params: dict, timings: dict[str, float]) -> N
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
+_CODE_PATHS = ("galaxy10", "notebooks", "pyproject.toml", "environment.yml")
+
+
 def _git_commit() -> str | None:
-    """The checkout's commit (``+dirty`` when files outside reports/ changed), or None."""
+    """The checkout's commit (``+dirty`` when its code has changes), or None outside git."""
     import subprocess
 
     try:
         root = project_root()
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True, timeout=10).stdout.strip()
-        # reports/ is written by the run itself (metrics.json is tracked): not a code change
+        # only what decides the numbers: the package, the notebooks and the dependencies
+        # (reports/ is written by the run itself; README edits change nothing)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":(exclude)reports"],
+                                *_CODE_PATHS],
                                cwd=root, text=True, capture_output=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return None

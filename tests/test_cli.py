@@ -106,6 +106,7 @@ def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path, monkeypatc
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "galaxy10"\n')
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "metrics.json").write_text("{}")
+    (tmp_path / "README.md").write_text("readme\n")
     git("init", "-q")
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
@@ -113,6 +114,7 @@ def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path, monkeypatc
     clean = _git_commit()
     assert clean and "+" not in clean
     (tmp_path / "reports" / "metrics.json").write_text('{"run": {}}')  # the run's own output
+    (tmp_path / "README.md").write_text("edited while the run ran\n")
     assert _git_commit() == clean
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "galaxy10"\n# edited\n')
     assert _git_commit() == clean + "+dirty"

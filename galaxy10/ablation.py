@@ -27,7 +27,7 @@ class Variant:
 
     name: str
     color: str = "rgb"
-    size: int | None = None          #: None: the profile's size
+    scale: float = 1.0               #: input side as a fraction of the profile's size
     rows: str = "all_train"          #: "all_train" or "seed_train" (undersampled)
     augment: bool = True
     jitter: bool = True              #: zoom and brightness/colour jitter (with ``augment``)
@@ -37,7 +37,7 @@ class Variant:
 VARIANTS: tuple[Variant, ...] = (
     Variant("full recipe"),
     Variant("grey instead of colour", color="grey"),
-    Variant("half the input size", size=-1),
+    Variant("half the input size", scale=0.5),
     Variant("undersampled rows only", rows="seed_train"),
     Variant("no zoom or brightness jitter", jitter=False),
     Variant("no augmentation", augment=False),
@@ -69,8 +69,7 @@ def run_ablation(galaxies: Galaxy10File, splits: Splits, *, size: int, crop: flo
     trained: dict[tuple, Any] = {}
     results = []
     for v in variants:
-        side = size if v.size is None else (max(16, size // 2) if v.size == -1 else v.size)
-        config = ImageConfig(size=side, color=v.color, crop=crop)
+        config = ImageConfig(size=max(16, int(size * v.scale)), color=v.color, crop=crop)
         rows = rest if v.rows == "all_train" else seed_rest
         key = (config, v.rows, v.augment, v.jitter)
         start = time.perf_counter()

@@ -61,9 +61,12 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
             tmp.unlink()
 
 
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+
+
 def _writer_tag(pid: int | None = None) -> str:
-    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
-    return f"{host}-{os.getpid() if pid is None else pid}"
+    return f"{_host_tag()}-{os.getpid() if pid is None else pid}"
 
 
 def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
@@ -74,8 +77,7 @@ def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     Returns the removed paths.
     """
     target = Path(target)
-    host = _writer_tag(0)[:-2]  # "<host>"
-    pattern = re.compile(re.escape(f".{target.name}.{host}-") + r"(\d+)\.[^.]+\.tmp")
+    pattern = re.compile(re.escape(f".{target.name}.{_host_tag()}-") + r"(\d+)\.[^.]+\.tmp")
     removed = []
     try:
         entries = list(target.parent.iterdir())

@@ -123,8 +123,7 @@ def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str,
         except (OSError, ValueError):
             aside = path.with_name(path.name + ".corrupt")
             os.replace(path, aside)  # keep what was there; never silently drop it
-            logger.warning("%s was not valid JSON; moved to %s", path,
-                                                aside)
+            logger.warning("%s was not valid JSON; moved to %s", path, aside)
     doc[section] = values
     return write_json(path, doc)
 
@@ -272,15 +271,21 @@ def readme_results(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = 
     return "\n\n".join(p for p in parts if p)
 
 
-def readme_block(text: str, path: str | os.PathLike[str] = "README.md") -> str:
-    """The generated block between the results markers of a README's ``text``."""
+def _block_span(text: str, path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Where the generated block lies in ``text``: after the start marker, up to the end one."""
     from galaxy10.errors import Galaxy10Error
 
     start, end = text.find(README_START), text.find(README_END)
     if start < 0 or end < start:
         raise Galaxy10Error(f"{path}: no results block; add the lines {README_START!r} and "
                             f"{README_END!r} where the results belong")
-    return text[start + len(README_START):end].strip("\n")
+    return start + len(README_START), end
+
+
+def readme_block(text: str, path: str | os.PathLike[str] = "README.md") -> str:
+    """The generated block between the results markers of a README's ``text``."""
+    start, end = _block_span(text, path)
+    return text[start:end].strip("\n")
 
 
 def update_readme(path: str | os.PathLike[str], block: str) -> Path:
@@ -289,8 +294,7 @@ def update_readme(path: str | os.PathLike[str], block: str) -> Path:
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    old = readme_block(text, path)
-    if old == block:
+    start, end = _block_span(text, path)
+    if text[start:end].strip("\n") == block:
         return path
-    start, end = text.find(README_START) + len(README_START), text.find(README_END)
     return write_text(path, text[:start] + "\n" + block + "\n" + text[end:])

@@ -6,7 +6,8 @@ The public API is re-exported here lazily (PEP 562): ``import galaxy10`` loads n
 Modules, one per concern: :mod:`~galaxy10.data` (fetch, choose data), :mod:`~galaxy10.reader`
 (lazy HDF5 reader), :mod:`~galaxy10.synthetic` (the synthetic default data),
 :mod:`~galaxy10.importer` (image folders to HDF5), :mod:`~galaxy10.resample`,
-:mod:`~galaxy10.preprocess`, :mod:`~galaxy10.report`, :mod:`~galaxy10.cli`.
+:mod:`~galaxy10.preprocess`, :mod:`~galaxy10.metrics`, :mod:`~galaxy10.results`,
+:mod:`~galaxy10.cli`.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ def machine() -> dict[str, Any]:
 def record(section: str, values: dict[str, Any], path: str | os.PathLike[str] | None = None
            ) -> Path:
     """Merge ``values`` (with the machine's description) into ``reports/benchmarks.json``."""
+    from galaxy10.metrics import update_metrics
     from galaxy10.paths import get_reports_home
-    from galaxy10.report import update_metrics
 
     path = Path(path) if path else get_reports_home() / "benchmarks.json"
     return update_metrics(path, section, {"machine": machine(),

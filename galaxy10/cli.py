@@ -48,7 +48,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _print_info(path: str | Path) -> None:
-    from galaxy10.report import describe_file
+    from galaxy10.reader import describe_file
 
     print(describe_file(path))
 
@@ -62,10 +62,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_gallery(args: argparse.Namespace) -> int:
-    from galaxy10.report import real_vs_synthetic_gallery
+    from galaxy10.data import resolve_data
+    from galaxy10.figures import real_vs_synthetic_gallery
 
-    path = real_vs_synthetic_gallery(args.real, args.synthetic, args.out, per_class=args.per_class,
-                                     seed=args.seed)
+    path = real_vs_synthetic_gallery(args.real, resolve_data(args.synthetic), args.out,
+                                     per_class=args.per_class, seed=args.seed)
     print(f"wrote {path}")
     return 0
 
@@ -164,10 +165,10 @@ def _bench_accuracy(args: argparse.Namespace) -> Path:
     from galaxy10.compare import COMPARE_PROFILES, compare, format_table
     from galaxy10.data import resolve_data
     from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.metrics import update_metrics
     from galaxy10.paths import get_models_home, get_reports_home
     from galaxy10.predict import Predictor
     from galaxy10.reader import Galaxy10File
-    from galaxy10.report import update_metrics
     from galaxy10.resample import make_splits, split_indices
 
     settings = COMPARE_PROFILES[args.profile]
@@ -242,19 +243,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    import json
-
+    from galaxy10.metrics import read_metrics
     from galaxy10.paths import get_reports_home
-    from galaxy10.report import results_markdown
+    from galaxy10.results import results_markdown
 
     folder = get_reports_home(args.reports_dir)
-    docs = {}
-    for name, path in (("metrics", folder / "metrics.json"),
-                       ("benchmarks", folder / "benchmarks.json"),
-                       ("quick", folder / "quick" / "metrics.json")):
-        docs[name] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    docs = {name: read_metrics(folder / relative) for name, relative in (
+        ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
+        ("quick", "quick/metrics.json"))}
     if args.update_readme:
-        from galaxy10.report import readme_results, update_readme
+        from galaxy10.results import readme_results, update_readme
 
         block = readme_results(docs["metrics"], docs["benchmarks"], docs["quick"])
         print(f"results block of {update_readme(args.update_readme, block)} updated")

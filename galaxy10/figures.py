@@ -248,3 +248,51 @@ def prediction_gallery(images: np.ndarray, y_true: Sequence[int], y_pred: Sequen
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# -- real vs synthetic ----------------------------------------------------------------------
+def _real_examples(real: Path, per_class: int, seed: int) -> dict[int, np.ndarray]:
+    """Example images from a class-folder tree, a CSV manifest or a Galaxy10 .h5 file."""
+    from galaxy10.images import load_cutout
+    from galaxy10.importer import list_images
+    from galaxy10.reader import Galaxy10File
+
+    if real.suffix.lower() in (".h5", ".hdf5"):
+        with Galaxy10File(real) as f:
+            return examples_by_class(f.labels, f.read, per_class, seed)
+    if real.is_dir() and (real / "manifest.csv").is_file():
+        real = real / "manifest.csv"
+    pairs = list_images(real)
+    labels = np.array([label for _, label in pairs])
+    return examples_by_class(labels, lambda rows: np.stack([load_cutout(pairs[i][0]) for i in rows]),
+                             per_class, seed)
+
+
+def real_vs_synthetic_gallery(real: str | os.PathLike[str], synthetic: str | os.PathLike[str],
+                              out: str | os.PathLike[str], per_class: int = 5,
+                              seed: int = 0) -> Path:
+    """Save a side-by-side grid of real and synthetic examples of every class (PNG).
+
+    Parameters
+    ----------
+    real : path-like
+        Real images: a class-folder tree, a CSV manifest or a Galaxy10 ``.h5`` file.
+    synthetic : path-like
+        A synthetic Galaxy10 ``.h5`` file (the caller resolves the default set, so drawing
+        a figure never generates data).
+    out : path-like
+        PNG to write (atomically).
+    """
+    from galaxy10.classes import source_label
+    from galaxy10.reader import Galaxy10File
+
+    real_by_class = _real_examples(Path(real), per_class, seed)
+    synth_path = Path(synthetic)
+    with Galaxy10File(synth_path) as f:
+        synth_by_class = examples_by_class(f.labels, f.read, per_class, seed)
+        synth_source = source_label(f.source)
+    fig = class_gallery([("real (Galaxy10 DECaLS sample)", real_by_class),
+                         (f"synthetic ({Path(synth_path).name})", synth_by_class)],
+                        per_class=per_class,
+                        title=f"Real vs synthetic cut-outs, {per_class} per class — right: {synth_source}")
+    return save_figure(fig, out, dpi=80, colors=256)

@@ -8,7 +8,6 @@ output raise :class:`~galaxy10.errors.MissingStepError` naming the notebook to r
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from galaxy10.atomic import write_npz
+from galaxy10.classes import source_label
 from galaxy10.errors import MissingStepError
+from galaxy10.metrics import read_metrics, update_metrics
 from galaxy10.paths import get_models_home, get_reports_home
 from galaxy10.profiles import Profile, get_profile
 from galaxy10.reader import Galaxy10File
-from galaxy10.report import source_label, update_metrics
 from galaxy10.resample import Splits, make_splits
 
 logger = logging.getLogger(__name__)
@@ -97,9 +97,7 @@ class Run:
 
     def metrics(self) -> dict[str, Any]:
         """Everything recorded so far in ``metrics.json`` (empty if none)."""
-        if not self.metrics_path.is_file():
-            return {}
-        return json.loads(self.metrics_path.read_text(encoding="utf-8"))
+        return read_metrics(self.metrics_path)
 
     def model_path(self, name: str) -> Path:
         """``models/<name>.keras``."""

@@ -289,3 +289,25 @@ class Galaxy10File:
 def open_galaxy10(path: str | os.PathLike[str]) -> Galaxy10File:
     """Open ``path`` as a :class:`Galaxy10File` (same as calling the class)."""
     return Galaxy10File(path)
+
+
+def describe_file(path: str | os.PathLike[str]) -> str:
+    """A per-class summary of a Galaxy10 file: data source, shapes and counts (``info``)."""
+    from galaxy10.classes import CLASS_NAMES, source_label
+
+    with Galaxy10File(path) as f:
+        counts = f.class_counts()
+        lines = [f"{f.path}", f"  data source : {source_label(f.source)}",
+                 f"  images      : {len(f):,} x {f.image_shape} uint8"]
+        attrs = f.attrs
+        if f.source == "synthetic":
+            lines.append(f"  generator   : version {attrs.get('generator_version')}, "
+                         f"preset {attrs.get('preset')}, seed {attrs.get('seed')}")
+        extra = [name for name in ("ra", "dec", "redshift", "pxscale")
+                 if f.metadata(name) is not None]
+        lines.append(f"  metadata    : {', '.join(extra) if extra else 'none'}")
+        lines.append("  class                              count  share")
+        for label in range(N_CLASSES):
+            lines.append(f"  {label} {CLASS_NAMES[label]:<31} {counts[label]:>6,}  "
+                         f"{counts[label] / len(f):6.1%}")
+    return "\n".join(lines)

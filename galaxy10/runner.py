@@ -95,17 +95,16 @@ def _record_timings(metrics: Path, params: dict, timings: dict[str, float]) -> N
     the commit and the number of CPU cores) keeps that figure traceable. Timings of an
     earlier run with the same profile and data are kept for notebooks not rerun (``--only``).
     """
-    import json
-
-    from galaxy10.report import update_metrics
+    from galaxy10.errors import Galaxy10Error
+    from galaxy10.metrics import read_metrics, update_metrics
 
     seconds: dict[str, float] = {}
     try:
-        previous = json.loads(metrics.read_text(encoding="utf-8")).get("run", {})
+        previous = read_metrics(metrics).get("run", {})
         if (previous.get("profile"), previous.get("data_path")) == (params["profile"],
                                                                      params["data"]):
             seconds.update(previous.get("notebook_seconds", {}))
-    except (OSError, ValueError, AttributeError):
+    except (Galaxy10Error, AttributeError):
         pass
     seconds.update({k: round(v, 1) for k, v in timings.items()})
     update_metrics(metrics, "run", {

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from galaxy10.classes import CLASS_NAMES
+from galaxy10.classes import CLASS_NAMES, source_label
 from galaxy10.errors import Galaxy10Error
 from galaxy10.predict import Predictor
 from galaxy10.reader import Galaxy10File
-from galaxy10.report import source_label
 
 BUTTON_TEXT = "Show me a random galaxy"
 

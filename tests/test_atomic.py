@@ -52,7 +52,7 @@ synthetic.render_galaxy = slow
 synthetic.generate(TARGET, n=60, seed=0, progress=False, chunk_size=8)
 """,
     "metrics json": """
-from galaxy10.report import update_metrics
+from galaxy10.metrics import update_metrics
 update_metrics(TARGET, "section", {"x": list(range(100000))})
 """,
     "preprocessed cache": """

@@ -48,7 +48,7 @@ def test_import_is_cheap():
 
 
 def test_corrupt_metrics_file_is_kept_aside(tmp_path):
-    from galaxy10.report import update_metrics
+    from galaxy10.metrics import update_metrics
 
     path = tmp_path / "metrics.json"
     path.write_text("{half a json")
@@ -61,7 +61,7 @@ def test_corrupt_metrics_file_is_kept_aside(tmp_path):
 
 
 def test_results_tables_come_from_metrics(tmp_path):
-    from galaxy10.report import results_markdown
+    from galaxy10.results import results_markdown
 
     assert results_markdown({}, {}) == ""
     bench = {"button": {"model": "galaxy_cnn", "tta_views": 8, "click_median_ms": 41.2,
@@ -71,7 +71,7 @@ def test_results_tables_come_from_metrics(tmp_path):
 
 
 def test_results_quote_the_run_wall_time_and_the_ablation():
-    from galaxy10.report import results_markdown
+    from galaxy10.results import results_markdown
 
     row = {"accuracy": 0.5, "balanced_accuracy": 0.5, "balanced_accuracy_ci95": [0.4, 0.6],
            "macro_f1": 0.5}

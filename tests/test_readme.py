@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from galaxy10.errors import Galaxy10Error
-from galaxy10.report import README_END, README_START, readme_block, readme_results, update_readme
+from galaxy10.results import README_END, README_START, readme_block, readme_results, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 

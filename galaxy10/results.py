@@ -1,0 +1,211 @@
+"""The README's results block, built from the committed reference reports.
+
+Every number in the README comes from a run's JSON files: each function below renders one
+section (the original's procedure, the ablation, ``bench accuracy``, speed and memory, the
+quick run) from them, and :func:`readme_results` joins the sections into the block between
+the README's markers. A test checks that the committed README still matches the committed
+reports, so a figure cannot drift from the run that produced it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from galaxy10.classes import MODEL_LABELS
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def same_procedure_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The original's procedure side by side with this repository's, and the test-set table."""
+    from galaxy10.reference import (
+        ORIGINAL_CNN_CV_MEAN,
+        ORIGINAL_CNN_TEST,
+        ORIGINAL_CV,
+        ORIGINAL_FFN_MEAN,
+    )
+
+    ev = metrics.get("evaluation")
+    if not ev:
+        return []
+    data = ev["data"]
+    src = f"{data['source']}, {data['n_images']:,} images, profile {data['profile']}"
+    cv = metrics.get("cnn", {})
+    rows = [
+        ("RandomForest, 3-fold CV accuracy", ORIGINAL_CV["RandomForest"],
+         metrics.get("baselines", {}).get("models", {}).get("RandomForest", {}).get("mean")),
+        ("Feed-forward net, CV accuracy", ORIGINAL_FFN_MEAN, metrics.get("ffn", {}).get("mean")),
+        ("Seed CNN, CV accuracy", ORIGINAL_CNN_CV_MEAN, cv.get("seed_cnn_cv", {}).get("mean")),
+        ("Seed CNN (last fold of best search), test accuracy", ORIGINAL_CNN_TEST,
+         ev["models"]["seed_cnn_lastfold"]["accuracy"]),
+    ]
+    out = [f"### The original analysis, same procedure ({src})", "",
+           f"| same procedure | original (real data) | this repo ({src}) |", "|---|---|---|"]
+    out += [f"| {name} | {_fmt(a)} | {_fmt(b)} |" for name, a, b in rows]
+    run = metrics.get("run")
+    if run and run.get("profile") == data["profile"]:
+        parts = ", ".join(f"{name[:2]} {sec / 60:.1f}"
+                          for name, sec in run["notebook_seconds"].items())
+        out += ["", f"Wall time of this run: {run['total_seconds'] / 60:.1f} min on "
+                    f"{run['cpu_count']} CPU cores (minutes per notebook: {parts}; commit "
+                    f"{run['commit']}, finished {run['finished_utc']})."]
+    out += ["", f"Test set ({ev['n_test']} images), {src}:", "",
+            "| model | accuracy | balanced accuracy [95% CI] | macro F1 |", "|---|---|---|---|"]
+    for key, label in MODEL_LABELS.items():
+        r = ev["models"].get(key)
+        if r:
+            lo, hi = r["balanced_accuracy_ci95"]
+            out.append(f"| {label} | {_fmt(r['accuracy'])} | {_fmt(r['balanced_accuracy'])} "
+                       f"[{_fmt(lo)}, {_fmt(hi)}] | {_fmt(r['macro_f1'])} |")
+    return out
+
+
+def ablation_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The ablation table of notebook 04 (one row per variant)."""
+    ablation = metrics.get("cnn", {}).get("ablation", {})
+    if not ablation.get("variants"):
+        return []
+    out = ["### Which ingredient helps: ablation", "",
+           f"Ablation of the modern CNN ({ablation['epochs']} epochs per variant, balanced "
+           "accuracy on a validation split of the training rows):", "",
+           "| variant | input | training images | balanced accuracy | change |",
+           "|---|---|---|---|---|"]
+    for r in ablation["variants"]:
+        out.append(f"| {r['name']} | {'x'.join(str(n) for n in r['input'])} | "
+                   f"{r['n_train']:,} | {_fmt(r['balanced_accuracy'])} | "
+                   f"{r['delta_vs_full']:+.3f} |")
+    return out
+
+
+def bench_accuracy_markdown(bench: dict[str, Any]) -> list[str]:
+    """One ``bench accuracy`` section: both models on the synthetic and real test sets."""
+    out = [f"### Seed CNN vs modern CNN: `bench accuracy --profile {bench['profile']}`", "",
+           "| data | model | accuracy | balanced accuracy [95% CI] | macro F1 | training s "
+           "| inference images/s | new/seed |", "|---|---|---|---|---|---|---|---|"]
+    for part, label in (("main", None), ("real_sample", "real sample (1,000)")):
+        res = bench.get(part)
+        if not res:
+            continue
+        where = label or f"{res.get('source', '?')} ({Path(res['data']).name})"
+        for model, r in res["models"].items():
+            lo, hi = r["balanced_accuracy_ci95"]
+            ratio = (_fmt(res["ratio_balanced_accuracy_new_over_seed"], 2) + "x"
+                     if model == "galaxy_cnn" else "")
+            out.append(f"| {where} | {model} | {_fmt(r['accuracy'])} | "
+                       f"{_fmt(r['balanced_accuracy'])} [{_fmt(lo)}, {_fmt(hi)}] | "
+                       f"{_fmt(r['macro_f1'])} | {r['train_seconds']:.0f} | "
+                       f"{r['inference_images_per_s']:.0f} | {ratio} |")
+    real = bench.get("real_sample")
+    if real and real.get("split"):
+        out += ["", f"Real sample: {real['split']}, {real['n_test']} test images."]
+    s2r = bench.get("sim_to_real")
+    if s2r:
+        lo, hi = s2r["accuracy_ci95"]
+        out += ["", f"Sim-to-real (modern CNN trained on synthetic data only, tested on "
+                    f"{s2r['n_test']:,} real images): accuracy {_fmt(s2r['accuracy'])} "
+                    f"[95% CI {_fmt(lo)}, {_fmt(hi)}], balanced accuracy "
+                    f"{_fmt(s2r['balanced_accuracy'])} (chance 0.100)."]
+    return out
+
+
+def speed_memory_markdown(benchmarks: dict[str, Any]) -> list[str]:
+    """``bench memory``, ``bench inference`` and ``bench button`` figures."""
+    if not benchmarks:
+        return []
+    out = ["### Speed and memory"]
+    mem = benchmarks.get("memory")
+    if mem:
+        m = mem["machine"]
+        out += ["", f"Memory benchmark on {Path(mem['data']).name} ({m['cpu_cores']} cores, "
+                    f"{m['memory_gib']} GiB):", "",
+                "| path | images | peak RSS | wall time | images/s |", "|---|---|---|---|---|"]
+        for name, r in mem["paths"].items():
+            if "peak_rss_mb" in r:
+                out.append(f"| {name} | {r['images']:,} | {r['peak_rss_mb']:,.0f} MB | "
+                           f"{r['seconds']:.1f} s | {r['images_per_s']:,.0f} |")
+    inf = benchmarks.get("inference")
+    if inf:
+        out += ["", "| model | batch inference images/s (model) | end to end incl. "
+                    "preprocessing and TTA |", "|---|---|---|"]
+        for name, r in inf.items():
+            if isinstance(r, dict) and "model_images_per_s" in r:
+                out.append(f"| {name} | {r['model_images_per_s']:,.0f} | "
+                           f"{r['end_to_end_images_per_s']:,.0f} |")
+    btn = benchmarks.get("button")
+    if btn:
+        out += ["", f"Button ({btn['model']}, {btn['tta_views']} views): click-to-result "
+                    f"median {btn['click_median_ms']:.0f} ms, p95 {btn['click_p95_ms']:.0f} ms "
+                    f"over {btn['clicks']} clicks; one-image prediction "
+                    f"{btn['predict_one_median_ms']:.0f} ms."]
+    return out
+
+
+def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
+    """Markdown tables of a run's numbers, for the README (every figure from the JSON files)."""
+    sections = [same_procedure_markdown(metrics), ablation_markdown(metrics)]
+    sections += [bench_accuracy_markdown(metrics[key])
+                 for key in sorted(k for k in metrics if k.startswith("bench_accuracy_"))]
+    sections.append(speed_memory_markdown(benchmarks or {}))
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)
+
+
+def quick_run_markdown(quick: dict[str, Any]) -> str:
+    """One paragraph on a quick-profile run (``make run``): wall time and the headline result."""
+    ev, run = quick.get("evaluation"), quick.get("run")
+    if not ev or not run:
+        return ""
+    data, models = ev["data"], ev["models"]
+    text = (f"`make run` (profile {run['profile']}, {data['n_images']:,} {data['source']} images, "
+            f"{ev['n_test']} test images): the notebooks took {run['total_seconds'] / 60:.1f} min "
+            f"on {run['cpu_count']} CPU cores (commit {run['commit']}).")
+    new, old = models.get("galaxy_cnn"), models.get("seed_cnn_lastfold")
+    if new and old:
+        text += (f" Test balanced accuracy: modern CNN {_fmt(new['balanced_accuracy'])}, "
+                 f"seed CNN (last fold) {_fmt(old['balanced_accuracy'])}.")
+    return text
+
+
+README_START = "<!-- results:start: written by `python -m galaxy10 results --update-readme` -->"
+README_END = "<!-- results:end -->"
+
+
+def readme_results(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None,
+                   quick: dict[str, Any] | None = None) -> str:
+    """The README's generated results block (tables and the quick run's paragraph)."""
+    parts = [results_markdown(metrics, benchmarks)]
+    if quick:
+        parts.append("### The quick profile\n\n" + quick_run_markdown(quick))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _block_span(text: str, path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Where the generated block lies in ``text``: after the start marker, up to the end one."""
+    from galaxy10.errors import Galaxy10Error
+
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise Galaxy10Error(f"{path}: no results block; add the lines {README_START!r} and "
+                            f"{README_END!r} where the results belong")
+    return start + len(README_START), end
+
+
+def readme_block(text: str, path: str | os.PathLike[str] = "README.md") -> str:
+    """The generated block between the results markers of a README's ``text``."""
+    start, end = _block_span(text, path)
+    return text[start:end].strip("\n")
+
+
+def update_readme(path: str | os.PathLike[str], block: str) -> Path:
+    """Replace the results block of the README at ``path`` with ``block`` (atomic rewrite)."""
+    from galaxy10.atomic import write_text
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start, end = _block_span(text, path)
+    if text[start:end].strip("\n") == block:
+        return path
+    return write_text(path, text[:start] + "\n" + block + "\n" + text[end:])

@@ -17,6 +17,7 @@ import numpy as np
 
 from galaxy10.evaluate import balanced_accuracy
 from galaxy10.preprocess import ImageConfig
+from galaxy10.profiles import Profile
 from galaxy10.reader import Galaxy10File
 from galaxy10.resample import Splits
 
@@ -45,20 +46,22 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
-def run_ablation(galaxies: Galaxy10File, splits: Splits, *, size: int, crop: float,
-                 epochs: int, patience: int, seed: int = 0, batch_size: int = 32,
-                 filters: tuple[int, ...] = (32, 64, 128, 128), val_fraction: float = 0.2,
-                 cache_dir: str | os.PathLike[str] | None = None,
+def run_ablation(galaxies: Galaxy10File, splits: Splits, profile: Profile, *, seed: int = 0,
+                 val_fraction: float = 0.2, cache_dir: str | os.PathLike[str] | None = None,
                  variants: tuple[Variant, ...] = VARIANTS) -> list[dict[str, Any]]:
     """Train every variant and score it on a validation split of the training rows.
+
+    The recipe's numbers come from ``profile``: input size and crop, filters, batch size,
+    patience, and ``ablation_epochs`` epochs per variant.
 
     Returns one dict per variant: ``name``, ``balanced_accuracy``, ``accuracy``,
     ``delta_vs_full`` (balanced accuracy minus the full recipe's), ``n_train``, ``seconds``.
     """
     from sklearn.model_selection import train_test_split
 
+    from galaxy10.augment import predict_tta
     from galaxy10.cache import cached_images
-    from galaxy10.train import predict_tta, train_galaxy_cnn
+    from galaxy10.train import train_galaxy_cnn
 
     labels = galaxies.labels
     rest, val = train_test_split(splits.all_train, test_size=val_fraction, random_state=seed,
@@ -69,16 +72,19 @@ def run_ablation(galaxies: Galaxy10File, splits: Splits, *, size: int, crop: flo
     trained: dict[tuple, Any] = {}
     results = []
     for v in variants:
-        config = ImageConfig(size=max(16, int(size * v.scale)), color=v.color, crop=crop)
+        config = ImageConfig(size=max(16, int(profile.galaxy_size * v.scale)), color=v.color,
+                             crop=profile.galaxy_crop)
         rows = rest if v.rows == "all_train" else seed_rest
         key = (config, v.rows, v.augment, v.jitter)
         start = time.perf_counter()
         if key not in trained:  # "no TTA" reuses the full recipe's model
             x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
-            model, _ = train_galaxy_cnn(x, labels[rows].astype(np.int64), epochs=epochs,
-                                        patience=patience, seed=seed, batch_size=batch_size,
-                                        augment=v.augment, jitter=None if v.jitter else {},
-                                        build_kwargs={"filters": filters})
+            model, _ = train_galaxy_cnn(x, labels[rows].astype(np.int64),
+                                        epochs=profile.ablation_epochs,
+                                        patience=profile.galaxy_patience, seed=seed,
+                                        batch_size=profile.batch_size, augment=v.augment,
+                                        jitter=None if v.jitter else {},
+                                        build_kwargs={"filters": profile.galaxy_filters})
             trained[key] = model
         x_val = cached_images(galaxies, config, val, cache_dir=cache_dir)
         model = trained[key]

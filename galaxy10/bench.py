@@ -6,6 +6,8 @@
   (c) all rows to 64 px grey and to 128 px RGB, streamed into the uint8 cache.
 * ``inference``: batch inference images/s of the saved models.
 * ``button``: click-to-result latency of the prediction button (model warm).
+* ``accuracy``: the seed-faithful CNN and the modern CNN trained on the same split and scored
+  on the same held-out images, on the synthetic set and on a folder of real images.
 
 Results are printed as a table and merged into ``reports/benchmarks.json`` with a description
 of the machine, so a figure always says where it was measured.
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from galaxy10.profiles import Profile
 
 
 def machine() -> dict[str, Any]:
@@ -200,6 +204,264 @@ def bench_button(model_path: str | os.PathLike[str] | None = None, clicks: int =
             "click_median_ms": float(np.median(ms)), "click_p95_ms": float(np.percentile(ms, 95)),
             "predict_one_median_ms": float(np.median(single) * 1000),
             "tta_views": 8 if button.predictor.tta else 1}
+
+
+# -- accuracy: the seed CNN and the modern CNN on the same split ------------------------------
+def _timed_predict(fn, x) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    out = fn(x)
+    return out, len(x) / (time.perf_counter() - start)
+
+
+def compare(galaxies, seed_train: np.ndarray, all_train: np.ndarray,
+            test: np.ndarray, profile: Profile, seed: int = 0,
+            cache_dir: str | os.PathLike[str] | None = None,
+            models_out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Train the seed CNN and the modern CNN and score both on ``test``.
+
+    The models are scored as they come out of training; both bundles are saved only when
+    ``models_out`` names a folder (``result["bundles"]`` then holds their paths), and the
+    trained modern CNN is returned as ``result["galaxy_predictor"]`` for further scoring.
+    """
+    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.predict import Predictor, save_bundle
+    from galaxy10.preprocess import SEED_CONFIG
+    from galaxy10.train import train_galaxy, train_seed_cnn
+
+    test_images = galaxies.read(test)
+    y_test = galaxies.labels[test].astype(np.int64)
+    seed_model, scaler, seed_seconds = train_seed_cnn(galaxies, seed_train, profile, seed)
+    galaxy_model, config, history = train_galaxy(galaxies, all_train, profile, seed, cache_dir)
+    seed_pred = Predictor.in_memory(seed_model, kind="seed", config=SEED_CONFIG, scaler=scaler,
+                                    name="seed_cnn")
+    galaxy_pred = Predictor.in_memory(galaxy_model, kind="galaxy", config=config, tta=True,
+                                      name="galaxy_cnn")
+    bundles = {}
+    if models_out is not None:
+        folder = Path(models_out)
+        facts = {"path": os.fspath(galaxies.path), "source": galaxies.source,
+                 "n_images": len(galaxies)}
+        test_rows = np.asarray(test).tolist()
+        bundles["seed_cnn"] = os.fspath(save_bundle(
+            seed_model, folder / "seed_cnn.keras", kind="seed", config=SEED_CONFIG,
+            scaler=scaler, data=facts, test_rows=test_rows))
+        bundles["galaxy_cnn"] = os.fspath(save_bundle(
+            galaxy_model, folder / "galaxy_cnn.keras", kind="galaxy", config=config, tta=True,
+            data=facts, test_rows=test_rows, history=history))
+    rows = {}
+    for name, pred, seconds, n_train in (
+            ("seed_cnn", seed_pred, seed_seconds, len(seed_train)),
+            ("galaxy_cnn", galaxy_pred, history["seconds"], len(all_train))):
+        probs, rate = _timed_predict(pred.predict_proba, test_images)
+        rows[name] = {**evaluate_predictions(y_test, probs, profile.bootstrap, seed),
+                      "train_seconds": seconds, "n_train": int(n_train),
+                      "inference_images_per_s": rate, "probabilities": probs}
+    no_tta = Predictor.in_memory(galaxy_model, kind="galaxy", config=config, tta=False)
+    probs, rate = _timed_predict(no_tta.predict_proba, test_images)
+    rows["galaxy_cnn_no_tta"] = {**evaluate_predictions(y_test, probs, profile.bootstrap, seed),
+                                 "train_seconds": history["seconds"], "n_train": len(all_train),
+                                 "inference_images_per_s": rate}
+    for row in rows.values():
+        row.pop("probabilities", None)
+    ratio = rows["galaxy_cnn"]["balanced_accuracy"] / max(rows["seed_cnn"]["balanced_accuracy"],
+                                                          1e-9)
+    return {"models": rows, "ratio_balanced_accuracy_new_over_seed": ratio,
+            "profile": profile.to_dict(), "n_test": int(len(test)), "bundles": bundles,
+            "galaxy_history": history, "galaxy_predictor": galaxy_pred}
+
+
+def format_table(result: dict[str, Any], title: str) -> str:
+    """The comparison as a text table."""
+    lines = [title, f"{'model':<20} {'acc':>6} {'bal.acc':>8} {'95% CI':>13} {'macroF1':>8} "
+                    f"{'train s':>8} {'infer/s':>8}"]
+    for name, r in result["models"].items():
+        lo, hi = r["balanced_accuracy_ci95"]
+        lines.append(f"{name:<20} {r['accuracy']:>6.3f} {r['balanced_accuracy']:>8.3f} "
+                     f"{lo:>6.3f}-{hi:<6.3f} {r['macro_f1']:>8.3f} {r['train_seconds']:>8.0f} "
+                     f"{r['inference_images_per_s']:>8.0f}")
+    lines.append(f"balanced accuracy new/seed: {result['ratio_balanced_accuracy_new_over_seed']:.2f}x"
+                 f" (n_test = {result['n_test']})")
+    return "\n".join(lines)
+
+
+def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int = 0,
+                   real_sample: str | os.PathLike[str] | None = None,
+                   models_out: str | os.PathLike[str] | None = None,
+                   progress: bool = True) -> dict[str, Any]:
+    """``bench accuracy``: both models on ``data``'s seed-faithful split, then on real images.
+
+    With a ``real_sample`` folder (class folders + ``manifest.csv``), both models are also
+    trained and tested on its fixed stratified 80/20 split (``random_state=101``), and the
+    modern CNN trained on ``data`` is scored on every real image (sim-to-real).
+    Returns the ``bench_accuracy_<profile>`` section of the metrics.
+    """
+    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.reader import Galaxy10File
+    from galaxy10.resample import make_splits, split_indices
+
+    say = print if progress else (lambda *a, **k: None)
+    report: dict[str, Any] = {"profile": profile.name}
+    with Galaxy10File(data) as f:
+        splits = make_splits(f.labels)
+        result = compare(f, splits.seed_train, splits.all_train, splits.test, profile,
+                         seed=seed, models_out=models_out)
+        synthetic_predictor = result.pop("galaxy_predictor")
+        say(format_table(result, f"== {Path(data).name}: {f.source} data, same split, "
+                                 f"{len(splits.test)} test images =="), flush=True)
+        report["main"] = {"data": os.fspath(data), "source": f.source, **result}
+    real = Path(real_sample) if real_sample else None
+    if real is not None and (real / "manifest.csv").is_file():
+        from galaxy10.importer import import_images
+
+        with tempfile.TemporaryDirectory() as tmp:
+            real_h5 = import_images(real, Path(tmp) / "real_sample.h5", progress=False)
+            with Galaxy10File(real_h5) as f:
+                train, test = split_indices(np.arange(len(f)), f.labels)  # stratified 80/20, 101
+                real_result = compare(f, train, train, test, profile, seed=seed, cache_dir=tmp)
+                real_result.pop("galaxy_predictor")
+                say(format_table(real_result, f"== real sample ({len(f)} images), fixed "
+                                              "stratified 80/20 split, random_state=101 =="))
+                report["real_sample"] = {"split": "stratified 80/20, random_state=101",
+                                         **real_result}
+                probs = np.concatenate([synthetic_predictor.predict_proba(imgs)
+                                        for _, imgs in f.iter_batches(batch_size=128)])
+                s2r = evaluate_predictions(f.labels.astype(np.int64), probs, profile.bootstrap,
+                                           seed)
+                say(f"== sim-to-real: modern CNN trained on {Path(data).name}, tested on all "
+                    f"{len(f)} real images: accuracy {s2r['accuracy']:.3f}, balanced "
+                    f"accuracy {s2r['balanced_accuracy']:.3f} (chance 0.100) ==")
+                report["sim_to_real"] = s2r
+    elif real is not None:
+        say(f"(real sample not found at {real}: skipped the real-pixel comparison)")
+    return report
+
+
+# -- real images: cross-validation of every model, and robustness to other sources ------------
+REAL_CV_MODELS = ("seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned")
+"""The models ``bench real`` trains on every fold, in its table's order."""
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation over folds (sd 0 for one fold)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
+
+
+def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
+               init: str | os.PathLike[str] | None = None, seed: int = 0,
+               folds: int | None = None, shifts: bool = True,
+               finetune_jitter: dict[str, Any] | None = None,
+               scratch_jitter: dict[str, Any] | None = None,
+               say=print) -> dict[str, Any]:
+    """Stratified k-fold CV of every model on a file of real images, and their robustness.
+
+    On each fold, trained on the fold's training images under the profile's budget rules:
+    the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
+    synthetic-pre-trained bundle) the modern CNN fine-tuned from it. Each is scored on the
+    fold's test images as they are and after each change in :data:`galaxy10.shifts.SHIFTS`.
+
+    Returns
+    -------
+    dict
+        The ``real_cv`` section: per model the mean and sd over folds of balanced accuracy
+        and macro-F1, per-class recall, training seconds, and per shift the balanced
+        accuracy; plus the folds' raw figures.
+    """
+    import tempfile
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from galaxy10.classes import CLASS_NAMES
+    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.predict import Predictor
+    from galaxy10.preprocess import SEED_CONFIG
+    from galaxy10.reader import Galaxy10File
+    from galaxy10.shifts import SHIFTS, apply_shift
+    from galaxy10.train import finetune_from_bundle, train_galaxy, train_seed_cnn
+
+    n_folds = int(folds or profile.cv_folds)
+    models = [m for m in REAL_CV_MODELS if init is not None or m != "galaxy_cnn_finetuned"]
+    per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir:
+        labels = f.labels.astype(np.int64)
+        images = f.read(np.arange(len(f)))
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        for k, (train, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+            views = {"unshifted": images[test]}
+            if shifts:
+                views.update({name: apply_shift(images[test], name, seed=seed + k)
+                              for name in SHIFTS})
+            for name in models:
+                start = time.perf_counter()
+                if name == "seed_cnn":
+                    model, scaler, _ = train_seed_cnn(f, train, profile, seed + k)
+                    predictor = Predictor.in_memory(model, kind="seed", config=SEED_CONFIG,
+                                                    scaler=scaler)
+                elif name == "galaxy_cnn_scratch":
+                    model, config, _ = train_galaxy(f, train, profile, seed + k, cache_dir,
+                                                    jitter=scratch_jitter)
+                    predictor = Predictor.in_memory(model, kind="galaxy", config=config, tta=True)
+                else:
+                    model, config, _, _ = finetune_from_bundle(init, f, train, profile, seed + k,
+                                                               cache_dir, jitter=finetune_jitter)
+                    predictor = Predictor.in_memory(model, kind="galaxy", config=config, tta=True)
+                seconds = time.perf_counter() - start
+                # the spread over folds is the uncertainty here: no bootstrap per fold
+                scores = evaluate_predictions(labels[test], predictor.predict_proba(
+                    views["unshifted"]), n_boot=1, seed=seed)
+                row = {"balanced_accuracy": scores["balanced_accuracy"],
+                       "macro_f1": scores["macro_f1"], "train_seconds": seconds,
+                       "recall": [scores["per_class"][c]["recall"] for c in CLASS_NAMES],
+                       "shifts": {}}
+                for shift, shifted in views.items():
+                    if shift != "unshifted":
+                        pred = predictor.predict_proba(shifted).argmax(axis=1)
+                        row["shifts"][shift] = evaluate_predictions(
+                            labels[test], pred, n_boot=1, seed=seed)["balanced_accuracy"]
+                per_fold[name].append(row)
+                say(f"fold {k + 1}/{n_folds} {name:<22} balanced accuracy "
+                    f"{row['balanced_accuracy']:.3f}"
+                    + (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
+                       if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
+                del model, predictor
+    out: dict[str, Any] = {"n_images": int(len(labels)), "folds": n_folds,
+                           "cv": f"StratifiedKFold({n_folds}, shuffle=True, random_state={seed})",
+                           "profile": profile.name, "init": os.fspath(init) if init else None,
+                           "finetune_jitter": finetune_jitter, "scratch_jitter": scratch_jitter,
+                           "models": {}}
+    for name, rows in per_fold.items():
+        summary: dict[str, Any] = {
+            key: _summary([r[key] for r in rows])
+            for key in ("balanced_accuracy", "macro_f1", "train_seconds")}
+        summary["recall"] = dict(zip(CLASS_NAMES, np.mean([r["recall"] for r in rows],
+                                                          axis=0).tolist(), strict=True))
+        if rows[0]["shifts"]:
+            by_shift = {s: _summary([r["shifts"][s] for r in rows]) for s in rows[0]["shifts"]}
+            mean_shifted = float(np.mean([v["mean"] for v in by_shift.values()]))
+            worst = min(by_shift, key=lambda s: by_shift[s]["mean"])
+            summary["shift"] = {"by_shift": by_shift, "mean": mean_shifted,
+                                "relative": mean_shifted / max(
+                                    summary["balanced_accuracy"]["mean"], 1e-9),
+                                "worst": worst, "worst_mean": by_shift[worst]["mean"]}
+        summary["folds"] = rows
+        out["models"][name] = summary
+    return out
+
+
+def format_real_cv(result: dict[str, Any]) -> str:
+    """``bench real``'s table: mean +- sd over folds, and the mean under shifts."""
+    lines = [f"== real images, {result['n_images']} in {result['folds']}-fold CV "
+             f"({result['cv']}), profile {result['profile']} ==",
+             f"{'model':<22} {'bal.acc':>15} {'macro F1':>15} {'train s':>9} "
+             f"{'shifted':>8} {'worst shift':>22}"]
+    for name, r in result["models"].items():
+        ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
+        shift = r.get("shift")
+        tail = (f"{shift['mean']:>8.3f} {shift['worst']:>14} {shift['worst_mean']:.3f}"
+                if shift else "")
+        lines.append(f"{name:<22} {ba['mean']:>7.3f} +- {ba['sd']:.3f} {f1['mean']:>7.3f} +- "
+                     f"{f1['sd']:.3f} {sec['mean']:>9.0f} {tail}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # the memory benchmark's child process

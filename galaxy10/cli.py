@@ -73,8 +73,8 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from galaxy10.data import resolve_data
+    from galaxy10.notebook_runner import run_notebooks
     from galaxy10.profiles import get_profile
-    from galaxy10.runner import run_notebooks
 
     profile = get_profile(args.profile)
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
@@ -131,6 +131,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from galaxy10 import bench
 
+    if args.profile is None:
+        args.profile = "faithful" if args.what == "real" else "quick"
     if args.what == "memory":
         from galaxy10.data import resolve_data
 
@@ -151,6 +153,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
               f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
               f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
         path = bench.record("button", r)
+    elif args.what == "real":
+        path = _bench_real(args)
     else:
         path = _bench_accuracy(args)
     print(f"figures written to {path}")
@@ -158,83 +162,82 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_accuracy(args: argparse.Namespace) -> Path:
-    import tempfile
-
-    import numpy as np
-
-    from galaxy10.compare import COMPARE_PROFILES, compare, format_table
+    from galaxy10.bench import bench_accuracy
     from galaxy10.data import resolve_data
-    from galaxy10.evaluate import evaluate_predictions
     from galaxy10.metrics import update_metrics
     from galaxy10.paths import get_models_home, get_reports_home
-    from galaxy10.predict import Predictor
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.resample import make_splits, split_indices
+    from galaxy10.profiles import get_profile
 
-    settings = COMPARE_PROFILES[args.profile]
-    preset = {"full": "full", "quick": "medium", "smoke": "small"}[args.profile]
-    data = resolve_data(args.data or "synthetic", preset=preset, seed=args.seed)
-    out_dir = get_models_home(args.models_dir) / f"bench_{args.profile}"
-    report: dict = {"profile": args.profile}
-    with Galaxy10File(data) as f:
-        splits = make_splits(f.labels)
-        result = compare(f, splits.seed_train, splits.all_train, splits.test, settings,
-                         seed=args.seed, models_out=out_dir)
-        print(format_table(result, f"== {data.name}: {f.source} data, same split, "
-                                   f"{len(splits.test)} test images =="), flush=True)
-        report["main"] = {"data": str(data), "source": f.source, **result}
-    real = Path(args.real_sample) if args.real_sample else None
-    if real is not None and (real / "manifest.csv").is_file():
+    profile = get_profile(args.profile)
+    data = resolve_data(args.data or "synthetic", preset=profile.preset, seed=args.seed)
+    report = bench_accuracy(data, profile, seed=args.seed, real_sample=args.real_sample,
+                            models_out=get_models_home(args.models_dir) / f"bench_{profile.name}")
+    return update_metrics(get_reports_home(args.reports_dir) / "metrics.json",
+                          f"bench_accuracy_{profile.name}", report)
+
+
+def _jitter(name: str) -> dict:
+    from galaxy10.augment import JITTERS
+
+    return JITTERS[name]
+
+
+def _real_h5(real: str | Path | None, tmp: str) -> Path:
+    """A Galaxy10 file of labelled real images: ``real`` as given, or imported into ``tmp``."""
+    from galaxy10.paths import default_real_sample
+
+    path = Path(real) if real else default_real_sample()
+    if path.is_file() and path.suffix.lower() in (".h5", ".hdf5"):
+        return path
+    if path.is_dir() and ((path / "manifest.csv").is_file() or (path / "0").is_dir()):
         from galaxy10.importer import import_images
 
-        with tempfile.TemporaryDirectory() as tmp:
-            real_h5 = import_images(real, Path(tmp) / "real_sample.h5", progress=False)
-            with Galaxy10File(real_h5) as f:
-                train, test = split_indices(np.arange(len(f)), f.labels)  # stratified 80/20, 101
-                real_result = compare(f, train, train, test, settings, seed=args.seed,
-                                      cache_dir=tmp, models_out=Path(tmp))
-                print(format_table(real_result, f"== real sample ({len(f)} images), fixed "
-                                                "stratified 80/20 split, random_state=101 =="))
-                report["real_sample"] = {"split": "stratified 80/20, random_state=101",
-                                         **real_result}
-                # sim-to-real: the synthetic-trained modern CNN on every real image
-                pred = Predictor(result["galaxy_cnn_bundle"])
-                probs = np.concatenate([pred.predict_proba(imgs) for _, imgs in
-                                        f.iter_batches(batch_size=128)])
-                s2r = evaluate_predictions(f.labels.astype(np.int64), probs,
-                                           settings.bootstrap, args.seed)
-                print(f"== sim-to-real: modern CNN trained on {data.name}, tested on all "
-                      f"{len(f)} real images: accuracy {s2r['accuracy']:.3f}, balanced "
-                      f"accuracy {s2r['balanced_accuracy']:.3f} (chance 0.100) ==")
-                report["sim_to_real"] = s2r
-    elif real is not None:
-        print(f"(real sample not found at {real}: skipped the real-pixel comparison)")
-    return update_metrics(get_reports_home(args.reports_dir) / "metrics.json",
-                          f"bench_accuracy_{args.profile}", report)
+        source = path / "manifest.csv" if (path / "manifest.csv").is_file() else path
+        return import_images(source, Path(tmp) / "real_images.h5", progress=False)
+    raise Galaxy10Error(
+        f"{path}: no labelled real images there. Put JPEG/PNG cut-outs in class folders 0-9 "
+        "and run `python -m galaxy10 import FOLDER --out real.h5`, then pass --real real.h5 "
+        "(or set GALAXY10_REAL_SAMPLE)")
+
+
+def _lineage(f, stage: str, **facts) -> dict:
+    """One step of a bundle's history: what it was trained on, and how."""
+    return {"stage": stage, "data": {"path": str(f.path.resolve()), "source": f.source,
+                                     "n_images": len(f)}, **facts}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from galaxy10.compare import COMPARE_PROFILES, train_galaxy
     from galaxy10.evaluate import evaluate_predictions
     from galaxy10.predict import Predictor, save_bundle
+    from galaxy10.profiles import get_profile
     from galaxy10.reader import Galaxy10File
     from galaxy10.resample import make_splits
+    from galaxy10.train import finetune_from_bundle, train_galaxy
 
-    settings = COMPARE_PROFILES[args.profile]
-    if args.epochs:
-        from dataclasses import replace
-
-        settings = replace(settings, galaxy_epochs=args.epochs)
+    profile = get_profile(args.profile).with_overrides(
+        galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
+    jitter = _jitter(args.jitter or ("none" if args.init else "default"))
     with Galaxy10File(args.data) as f:
         splits = make_splits(f.labels)
-        print(f"training the modern CNN on {len(splits.all_train):,} images of {f.path} "
-              f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
-        model, config, history = train_galaxy(f, splits.all_train, settings, seed=args.seed)
+        verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
+        print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
+              f"{len(splits.test):,} held out for testing", flush=True)
+        step = _lineage(f, "fine-tune" if args.init else "train", jitter=jitter,
+                        profile=profile.name)
+        if args.init:
+            model, config, history, pre = finetune_from_bundle(
+                args.init, f, splits.all_train, profile, seed=args.seed, jitter=jitter,
+                progress=not args.quiet)
+            lineage = [*pre.get("lineage", []), step]
+        else:
+            model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
+                                                  jitter=jitter, progress=not args.quiet)
+            lineage = [step]
         facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
         out = save_bundle(model, args.out, kind="galaxy", config=config, tta=True, data=facts,
-                          test_rows=splits.test.tolist(), history=history)
+                          test_rows=splits.test.tolist(), history=history, lineage=lineage)
         r = evaluate_predictions(f.labels[splits.test], Predictor(out).predict_proba(
-            f.read(splits.test)), settings.bootstrap, args.seed)
+            f.read(splits.test)), profile.bootstrap, args.seed)
     lo, hi = r["balanced_accuracy_ci95"]
     print(f"saved {out} (+ {out.with_suffix('.json').name}); test accuracy {r['accuracy']:.3f}, "
           f"balanced accuracy {r['balanced_accuracy']:.3f} [{lo:.3f}, {hi:.3f}], "
@@ -242,12 +245,95 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import numpy as np
+
+    from galaxy10.data import resolve_data
+    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.metrics import update_metrics
+    from galaxy10.paths import get_models_home, get_reports_home
+    from galaxy10.predict import Predictor, save_bundle
+    from galaxy10.profiles import get_profile
+    from galaxy10.reader import Galaxy10File
+    from galaxy10.resample import make_splits
+    from galaxy10.train import train_galaxy
+
+    profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs)
+    jitter = _jitter(args.jitter)
+    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
+    out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"
+    report: dict = {"profile": profile.name, "jitter": jitter, "bundle": str(out)}
+    with Galaxy10File(data) as f:
+        splits = make_splits(f.labels)
+        print(f"pre-training the modern CNN on {len(splits.all_train):,} images of {f.path} "
+              f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
+        model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
+                                              jitter=jitter, progress=not args.quiet)
+        step = _lineage(f, "pre-train", jitter=jitter, profile=profile.name)
+        facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
+        save_bundle(model, out, kind="galaxy", config=config, tta=True, data=facts,
+                    test_rows=splits.test.tolist(), history=history, lineage=[step])
+        predictor = Predictor(out)
+        r = evaluate_predictions(f.labels[splits.test], predictor.predict_proba(
+            f.read(splits.test)), profile.bootstrap, args.seed)
+        report.update(data=facts, seconds=history["seconds"], test=r)
+    print(f"saved {out}; {f.source} test balanced accuracy {r['balanced_accuracy']:.3f} "
+          f"({history['seconds']:.0f} s training)", flush=True)
+    if args.real != "none":
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                real = _real_h5(args.real, tmp)
+            except Galaxy10Error as exc:
+                print(f"(sim-to-real skipped: {exc})")
+                real = None
+            if real is not None:
+                with Galaxy10File(real) as g:
+                    probs = np.concatenate([predictor.predict_proba(imgs)
+                                            for _, imgs in g.iter_batches(batch_size=128)])
+                    s2r = evaluate_predictions(g.labels.astype(np.int64), probs,
+                                               profile.bootstrap, args.seed)
+                report["sim_to_real"] = s2r
+                print(f"sim-to-real: balanced accuracy {s2r['balanced_accuracy']:.3f} on "
+                      f"{s2r['n_test']:,} real images (chance 0.100)")
+    path = update_metrics(get_reports_home(args.reports_dir) / "metrics.json", "pretrain", report)
+    print(f"figures written to {path}")
+    return 0
+
+
+def _bench_real(args: argparse.Namespace) -> Path:
+    import tempfile
+
+    from galaxy10.bench import bench_real, format_real_cv
+    from galaxy10.metrics import update_metrics
+    from galaxy10.paths import get_models_home, get_reports_home
+    from galaxy10.profiles import get_profile
+
+    profile = get_profile(args.profile)
+    init = None
+    if args.init != "none":
+        init = Path(args.init) if args.init else get_models_home() / "pretrained_synthetic.keras"
+        if not init.is_file():
+            raise Galaxy10Error(f"{init}: no pre-trained bundle; make it with `python -m "
+                                "galaxy10 pretrain` (about 16 min on 2 CPU cores), or pass "
+                                "--init none to leave the fine-tuned model out")
+    with tempfile.TemporaryDirectory() as tmp:
+        real = _real_h5(args.real, tmp)
+        result = bench_real(real, profile, init=init, seed=args.seed, folds=args.folds,
+                            shifts=not args.no_shifts,
+                            finetune_jitter=_jitter(args.finetune_jitter),
+                            scratch_jitter=_jitter(args.scratch_jitter))
+    print(format_real_cv(result))
+    return update_metrics(get_reports_home(args.reports_dir) / "metrics.json", "real_cv", result)
+
+
 def _cmd_results(args: argparse.Namespace) -> int:
     from galaxy10.metrics import read_metrics
-    from galaxy10.paths import get_reports_home
+    from galaxy10.paths import reference_reports_dir
     from galaxy10.results import results_markdown
 
-    folder = get_reports_home(args.reports_dir)
+    folder = Path(args.reports_dir) if args.reports_dir else reference_reports_dir()
     docs = {name: read_metrics(folder / relative) for name, relative in (
         ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
         ("quick", "quick/metrics.json"))}
@@ -264,6 +350,9 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
+    from galaxy10.augment import JITTERS
+    from galaxy10.profiles import CHOICES
+
     parser = argparse.ArgumentParser(
         prog="python -m galaxy10",
         description="Galaxy10 DECaLS: fetch or synthesise the data, inspect it, import images.")
@@ -301,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="execute the numbered notebooks headless (papermill) into "
                                    "reports/")
-    p.add_argument("--profile", choices=["smoke", "quick", "faithful"], default="quick",
+    p.add_argument("--profile", choices=CHOICES, default="quick",
                    help="smoke: seconds; quick: ~15 min on 2 cores; faithful: the original's "
                         "settings on the full-size data")
     p.add_argument("--data", default="auto",
@@ -327,19 +416,56 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
     p.add_argument("--data", type=Path, required=True, help="a Galaxy10 .h5 file")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
-    p.add_argument("--profile", choices=["smoke", "quick", "full"], default="full")
+    p.add_argument("--profile", choices=CHOICES, default="faithful",
+                   help="training budget (default faithful; 'full' is another name for it)")
     p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
+                                             "`pretrain`) instead of training from scratch")
+    p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
+                   "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
+                   "blur, JPEG) or none; default: 'default', and 'none' with --init")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("pretrain", help="pre-train the modern CNN on the synthetic set, for "
+                                        "`train --init` and `bench real`")
+    p.add_argument("--data", default="synthetic", help="a Galaxy10 .h5 file or 'synthetic' "
+                                                      "(default: the profile's synthetic set)")
+    p.add_argument("--out", type=Path, help="bundle to write (default "
+                                            "models/pretrained_synthetic.keras)")
+    p.add_argument("--profile", choices=CHOICES, default="faithful")
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--jitter", choices=sorted(JITTERS), default="robust",
+                   help="augmentation beyond flips and rotations (default robust)")
+    p.add_argument("--real", default=None, help="labelled real images (folder or .h5) to score "
+                   "sim-to-real on; default $GALAXY10_REAL_SAMPLE or the shared sample; 'none'")
+    p.add_argument("--reports-dir", help="default: reports/")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    p.set_defaults(func=_cmd_pretrain)
+
     p = sub.add_parser("bench", help="benchmarks that print figures: memory, inference, "
-                                     "button, accuracy")
-    p.add_argument("what", choices=["memory", "inference", "button", "accuracy"])
+                                     "button, accuracy, real")
+    p.add_argument("what", choices=["memory", "inference", "button", "accuracy", "real"])
     p.add_argument("--data", help="a Galaxy10 .h5 file (default: the synthetic set)")
-    p.add_argument("--profile", choices=["smoke", "quick", "full"], default="quick",
-                   help="accuracy: training budget and data size")
+    p.add_argument("--profile", choices=CHOICES, default=None,
+                   help="accuracy, real: training budget and data size (default: quick for "
+                        "accuracy, faithful for real)")
     p.add_argument("--real-sample", default=str(REAL_SAMPLE_DEFAULT),
                    help="accuracy: folder of real images (class folders + manifest.csv)")
+    p.add_argument("--real", help="real: labelled real images, a folder (class folders 0-9 or "
+                                  "manifest.csv) or a Galaxy10 .h5 (default "
+                                  "$GALAXY10_REAL_SAMPLE, else the shared sample)")
+    p.add_argument("--init", help="real: the synthetic-pre-trained bundle to fine-tune (default "
+                                  "models/pretrained_synthetic.keras; 'none' to leave it out)")
+    p.add_argument("--folds", type=int, help="real: cross-validation folds (default 5)")
+    p.add_argument("--no-shifts", action="store_true",
+                   help="real: skip scoring under other sources' shifts")
+    p.add_argument("--finetune-jitter", choices=sorted(JITTERS), default="none",
+                   help="real: augmentation of the fine-tuned model (default none)")
+    p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
+                   help="real: augmentation of the from-scratch model (default none)")
     p.add_argument("--model", type=Path, help="button: model bundle (default "
                                               "models/galaxy_cnn.keras)")
     p.add_argument("--models-dir", help="default: models/")
@@ -347,9 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser("results", help="print README tables from reports/metrics.json and "
-                                       "benchmarks.json")
-    p.add_argument("--reports-dir", help="default: reports/")
+    p = sub.add_parser("results", help="print README tables from the reference results "
+                                       "(reports/reference/metrics.json, benchmarks.json)")
+    p.add_argument("--reports-dir", help="default: reports/reference/ (committed); e.g. "
+                                         "reports/ for your own run")
     p.add_argument("--update-readme", type=Path, metavar="README",
                    help="rewrite the results block of this README instead of printing")
     p.set_defaults(func=_cmd_results)

@@ -17,6 +17,8 @@ ENV_DATA_HOME = "GALAXY10_DATA"
 """Environment variable naming the data folder (default ``<project>/data``)."""
 ENV_MODELS_HOME = "GALAXY10_MODELS"
 """Environment variable naming the folder of trained models (default ``<project>/models``)."""
+ENV_REAL_SAMPLE = "GALAXY10_REAL_SAMPLE"
+"""Environment variable naming a folder (or Galaxy10 .h5 file) of labelled real images."""
 
 
 def project_root(start: str | os.PathLike[str] | None = None) -> Path:
@@ -53,6 +55,26 @@ def get_models_home(models_home: str | os.PathLike[str] | None = None) -> Path:
     folder = folder.expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def default_real_sample() -> Path:
+    """Where ``bench real`` and ``pretrain`` look for labelled real images by default.
+
+    ``$GALAXY10_REAL_SAMPLE``, else the project's shared 1,000-image sample beside the
+    checkout (``../shared/data/real-sample``), which exists only on the team's machines.
+    """
+    env = os.environ.get(ENV_REAL_SAMPLE)
+    if env:
+        return Path(env).expanduser()
+    return project_root().parent / "shared" / "data" / "real-sample"
+
+
+def reference_reports_dir() -> Path:
+    """``<project>/reports/reference``: the committed results that the README quotes.
+
+    Runs write to :func:`get_reports_home` (git-ignored) unless told to write here.
+    """
+    return project_root() / "reports" / "reference"
 
 
 def get_reports_home(reports_home: str | os.PathLike[str] | None = None) -> Path:

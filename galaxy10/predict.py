@@ -95,8 +95,27 @@ class Predictor:
             raise ModelError(params_path, "the model's parameter file is missing") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(params_path, f"not a galaxy10 model parameter file ({exc})") from None
+        self._attach(load_model(self.model_path))
+
+    @classmethod
+    def in_memory(cls, model, *, kind: str, config: ImageConfig, scaler=None, tta: bool = False,
+                  name: str = "model") -> Predictor:
+        """A predictor for a model that was just trained, without saving a bundle first.
+
+        Benchmarks score models as they come out of training; going through ``.keras`` files
+        would only cost time and temporary files.
+        """
+        self = cls.__new__(cls)
+        self.model_path = Path(f"{name}.keras")
+        self.params = {"kind": kind, "image": config.to_dict(), "tta": bool(tta)}
+        self.kind, self.config, self.scaler = kind, config, scaler
+        self._attach(model)
+        return self
+
+    def _attach(self, model) -> None:
+        """Use ``model``; check that its input matches the parameters."""
         self.tta: bool = bool(self.params.get("tta", False))
-        self.model = load_model(self.model_path)
+        self.model = model
         expected = (64, 64, 1) if self.kind == "seed" else self.config.shape
         got = tuple(self.model.input_shape[1:])
         if got != expected:
@@ -120,7 +139,7 @@ class Predictor:
 
     def predict_proba(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
         """Class probabilities, shape (k, 10), float32."""
-        from galaxy10.train import predict_tta
+        from galaxy10.augment import predict_tta
 
         x = self.preprocess(images)
         if self.tta:

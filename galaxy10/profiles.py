@@ -1,13 +1,17 @@
-"""Run profiles: how much data and compute each pipeline step gets.
+"""Run profiles: how much data and compute each step gets, for every command and notebook.
 
 ``faithful`` is the original analysis' exact settings on the full-size data; ``quick`` is a
 reduced run that finishes within about 15 minutes on 2 CPU cores; ``smoke`` runs every step
-in seconds, for tests. Every profile runs the same code, only the numbers change.
+in seconds, for tests. Every profile runs the same code, only the numbers change. ``run``,
+``train`` and every ``bench`` take their ``--profile`` choices from :data:`PROFILES` (``full``
+is accepted as another name of ``faithful``), and a notebook's parameters cell may override
+any number (:meth:`Profile.with_overrides`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,15 +27,45 @@ class Profile:
     cnn_epochs: int = 20
     search_iter: int = 6          #: random-search combinations (original: 6)
     search_folds: int = 5
-    search_epochs: int = 20
+    search_epochs: int = 20       #: also the seed CNN's epochs when it is refitted or benchmarked
     batch_size: int = 32
     galaxy_size: int = 64         #: modern CNN input side (px) after a central crop
     galaxy_crop: float = 0.5
     galaxy_epochs: int = 15
     galaxy_patience: int = 4
     galaxy_filters: tuple[int, ...] = (32, 64, 128, 128)
+    small_data_below: int = 5000  #: fewer training images than this get the budget below
+    small_data_epochs: int = 60   #: an epoch of 800 images is a few seconds: allow more
+    small_data_patience: int = 10
+    finetune_epochs: int = 20     #: fine-tuning a pre-trained bundle on (few) real images
+    finetune_head_epochs: int = 3  #: of which the first train only the new head
+    finetune_learning_rate: float = 3e-4
     ablation_epochs: int = 6      #: epochs per ablation variant (0: skip the ablation)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
+    cv_folds: int = 5             #: folds of ``bench real``'s cross-validation
+
+    def galaxy_budget(self, n_train: int) -> tuple[int, int]:
+        """(max epochs, early-stopping patience) of the modern CNN for ``n_train`` images."""
+        if n_train < self.small_data_below:
+            return self.small_data_epochs, self.small_data_patience
+        return self.galaxy_epochs, self.galaxy_patience
+
+    def with_overrides(self, **overrides: Any) -> Profile:
+        """This profile with some numbers replaced; ``None`` values keep the profile's.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a profile setting (the message lists them).
+        """
+        known = {f.name for f in fields(self)} - {"name", "preset"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown profile setting(s) {', '.join(unknown)}; "
+                             f"choose from {', '.join(sorted(known))}")
+        changes = {k: (tuple(v) if isinstance(v, list) else v)
+                   for k, v in overrides.items() if v is not None}
+        return replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict:
         """Plain-JSON form, recorded in metrics.json."""
@@ -42,17 +76,26 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", preset="small", baseline_folds=2, ffn_folds=2, ffn_epochs=1,
                      cnn_folds=2, cnn_epochs=1, search_iter=2, search_folds=2, search_epochs=1,
                      galaxy_size=32, galaxy_epochs=1, galaxy_patience=1,
-                     galaxy_filters=(8, 16), ablation_epochs=1, bootstrap=50),
+                     galaxy_filters=(8, 16), small_data_epochs=1, small_data_patience=1,
+                     finetune_epochs=2, finetune_head_epochs=1, ablation_epochs=1,
+                     bootstrap=50, cv_folds=2),
     "quick": Profile("quick", preset="medium", ffn_folds=3, ffn_epochs=10, cnn_folds=3,
                      cnn_epochs=15, search_iter=3, search_folds=3, search_epochs=10,
-                     galaxy_epochs=10, ablation_epochs=4),
+                     galaxy_epochs=10, small_data_epochs=30, finetune_epochs=10,
+                     ablation_epochs=4),
     "faithful": Profile("faithful", preset="full", ablation_epochs=4),
 }
 
+ALIASES: dict[str, str] = {"full": "faithful"}
+"""Other names of profiles (``bench accuracy --profile full`` predates the one system)."""
+
+CHOICES: list[str] = [*PROFILES, *ALIASES]
+"""What ``--profile`` accepts on the command line."""
+
 
 def get_profile(name: str) -> Profile:
-    """The profile called ``name``; a clear error lists the choices."""
+    """The profile called ``name`` (or an alias of it); a clear error lists the choices."""
     try:
-        return PROFILES[name]
+        return PROFILES[ALIASES.get(name, name)]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}") from None
+        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(CHOICES)}") from None

@@ -14,19 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402  (after the log-level setting)
-import numpy as np  # noqa: E402
-
-from galaxy10.classes import N_CLASSES  # noqa: E402
-from galaxy10.resample import class_weights, stratified_folds  # noqa: E402
+from galaxy10.resample import class_weights, stratified_folds
 
 logger = logging.getLogger(__name__)
 
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    import keras
+
     keras.utils.set_random_seed(int(seed))
     try:
         import tensorflow as tf
@@ -39,47 +37,6 @@ def set_seed(seed: int) -> None:
 def as_seed_images(features: np.ndarray) -> np.ndarray:
     """Scaled seed features (n, 4096) as the seed CNN's input (n, 64, 64, 1), float32."""
     return np.asarray(features, dtype=np.float32).reshape(-1, 64, 64, 1)
-
-
-# -- classical baselines -------------------------------------------------------------------
-def classical_models(random_state: int = 101) -> dict[str, Any]:
-    """The original's four baselines (plus the constant one), with its seeds and defaults."""
-    from sklearn.dummy import DummyClassifier
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.tree import DecisionTreeClassifier
-
-    return {
-        "Constant (majority)": DummyClassifier(strategy="most_frequent"),
-        "RandomForest": RandomForestClassifier(random_state=random_state, n_jobs=-1),
-        "KNN": KNeighborsClassifier(),
-        "DecisionTree": DecisionTreeClassifier(random_state=random_state),
-        "LogisticRegression": LogisticRegression(),  # did not converge in the original either
-    }
-
-
-def classical_baselines(x: np.ndarray, y: np.ndarray, n_splits: int = 3,
-                        random_state: int = 101) -> dict[str, dict[str, Any]]:
-    """3-fold stratified CV accuracy of each baseline, as in the original.
-
-    Returns ``{name: {"fold_scores": [...], "mean": float, "seconds": float}}``.
-    """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
-    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    out = {}
-    for name, model in classical_models(random_state).items():
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            scores = cross_val_score(model, x, y, cv=folds, scoring="accuracy")
-        out[name] = {"fold_scores": scores.tolist(), "mean": float(scores.mean()),
-                     "seconds": time.perf_counter() - start}
-    return out
 
 
 # -- Keras cross-validation ----------------------------------------------------------------
@@ -143,189 +100,250 @@ def seed_search_params(n_iter: int = 6, random_state: int = 101) -> list[dict[st
 
 
 # -- the modern CNN ------------------------------------------------------------------------
-def dihedral(images: np.ndarray, view: int) -> np.ndarray:
-    """One of the 8 flip/90-degree-rotation views of a batch (n, H, W, C); view 0 is identity.
+def validation_split(y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) positions of ``y``, stratified when every class can be split.
 
-    Galaxies have no up or down, so all eight views show the same object.
+    At least one validation image per class, so early stopping and calibration see them all.
     """
-    out = np.rot90(images, k=view % 4, axes=(1, 2))
-    return out[:, :, ::-1] if view >= 4 else out
+    from sklearn.model_selection import train_test_split
+
+    y = np.asarray(y)
+    n_val = max(int(round(val_fraction * len(y))), len(np.unique(y)))
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    tr, va = train_test_split(np.arange(len(y)), test_size=n_val, random_state=seed,
+                              stratify=stratify)
+    return np.sort(tr), np.sort(va)
 
 
-DEFAULT_JITTER: dict[str, Any] = {"zoom": (0.75, 1.33), "brightness": (0.6, 1.6), "colour": 0.1}
-"""Zoom and brightness/colour jitter of the modern CNN's training batches.
+def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
+                   batch_size: int = 32, val_fraction: float = 0.1, patience: int = 4,
+                   seed: int = 0, augment: bool = True, weighted: bool = True,
+                   learning_rate: float = 1e-3, jitter: dict[str, Any] | None = None,
+                   verbose: int = 0, callbacks: list | None = None) -> dict[str, Any]:
+    """Train ``model`` (any Keras classifier of uint8 images) on ``x`` (array or memmap).
 
-Chosen in a one-off controlled comparison (full-size synthetic set, same split, 15 epochs, only
-the jitter changed; run on a GPU with Keras' JAX backend, recorded in the session note of
-2026-11-25, not in metrics.json): it cost about 0.02 of synthetic balanced accuracy and raised
-the synthetic-trained model's accuracy on the 1,000 real images from 0.25 to 0.33. The
-ablation in notebook 04 and ``bench accuracy`` measure its effect with this package's own runs.
-"""
-
-
-def jitter_zoom(images: np.ndarray, rng: np.random.Generator,
-                zoom: tuple[float, float]) -> np.ndarray:
-    """Rescale each image about its centre by a factor drawn log-uniformly from ``zoom``.
-
-    Galaxies of one class come at many distances, so apparent size is not a class property;
-    zooming teaches the model that (and narrows the gap between synthetic and real sizes).
-    Borders are filled by reflection, which continues the sky rather than adding black edges.
-    """
-    import cv2
-
-    out = np.empty_like(images)
-    height, width = images.shape[1:3]
-    factors = np.exp(rng.uniform(np.log(zoom[0]), np.log(zoom[1]), size=len(images)))
-    for k, factor in enumerate(factors):
-        matrix = cv2.getRotationMatrix2D((width / 2 - 0.5, height / 2 - 0.5), 0.0, float(factor))
-        warped = cv2.warpAffine(images[k], matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REFLECT_101)
-        out[k] = warped.reshape(images.shape[1:])
-    return out
-
-
-def jitter_photometry(images: np.ndarray, rng: np.random.Generator,
-                      brightness: tuple[float, float], colour: float) -> np.ndarray:
-    """Scale each image by a random brightness and each colour channel by a random gain.
-
-    Surveys differ in depth and colour calibration, and simulated galaxies never match real
-    ones exactly in flux or colour; these jitters make brightness and tint weak cues.
-    Returns float32 pixels in [0, 255] (the model's ``Rescaling`` accepts them).
-    """
-    n, channels = len(images), images.shape[-1]
-    gain = np.exp(rng.uniform(np.log(brightness[0]), np.log(brightness[1]), size=(n, 1, 1, 1)))
-    if colour and channels > 1:
-        gain = gain * rng.uniform(1 - colour, 1 + colour, size=(n, 1, 1, channels))
-    return np.clip(images.astype(np.float32) * gain.astype(np.float32), 0, 255)
-
-
-class AugmentedBatches(keras.utils.PyDataset):
-    """Batches of uint8 images (an array or a read-only memmap) with random dihedral views.
-
-    Reads only one batch at a time from ``x``, so a memory-mapped cache never becomes a float
-    copy in memory. The shuffle order and the views are drawn from ``seed`` and the epoch.
-    Optional ``zoom`` (factor range) and ``brightness``/``colour`` jitters are drawn the same
-    way (see :func:`jitter_zoom` and :func:`jitter_photometry`).
-    """
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: int = 0,
-                 augment: bool = True, shuffle: bool = True,
-                 sample_weight: np.ndarray | None = None,
-                 zoom: tuple[float, float] | None = None,
-                 brightness: tuple[float, float] | None = None, colour: float = 0.0) -> None:
-        super().__init__(workers=1, use_multiprocessing=False)
-        self.x, self.y = x, np.asarray(y)
-        self.batch_size, self.seed = batch_size, seed
-        self.augment, self.shuffle = augment, shuffle
-        self.zoom, self.brightness, self.colour = zoom, brightness, colour
-        self.sample_weight = sample_weight
-        self.epoch = 0
-        self._order = self._make_order()
-
-    def _make_order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.y))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
-
-    def __len__(self) -> int:
-        return -(-len(self.y) // self.batch_size)
-
-    def __getitem__(self, i: int):
-        rows = np.sort(self._order[i * self.batch_size:(i + 1) * self.batch_size])
-        images = np.asarray(self.x[rows])
-        if self.augment:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            views = rng.integers(0, 8, size=len(rows))
-            for view in np.unique(views):  # one vectorised flip/rotation per view drawn
-                pick = views == view
-                images[pick] = dihedral(images[pick], int(view))
-            if self.zoom is not None:
-                images = jitter_zoom(images, rng, self.zoom)
-            if self.brightness is not None:
-                images = jitter_photometry(images, rng, self.brightness, self.colour)
-        if self.sample_weight is None:
-            return images, self.y[rows]
-        return images, self.y[rows], self.sample_weight[rows]
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = self._make_order()
-
-
-def predict_tta(model, x: np.ndarray, batch_size: int = 128, views: int = 8) -> np.ndarray:
-    """Class probabilities averaged over the first ``views`` dihedral views of each image."""
-    probs = np.zeros((len(x), N_CLASSES), dtype=np.float64)
-    for start in range(0, len(x), batch_size):
-        batch = np.asarray(x[start:start + batch_size])
-        for view in range(views):
-            probs[start:start + len(batch)] += model.predict_on_batch(dihedral(batch, view))
-    return (probs / views).astype(np.float32)
-
-
-def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_size: int = 32,
-                     val_fraction: float = 0.1, patience: int = 6, seed: int = 0,
-                     augment: bool = True, weighted: bool = True, learning_rate: float = 1e-3,
-                     jitter: dict[str, Any] | None = None,
-                     build_kwargs: dict[str, Any] | None = None, verbose: int = 0):
-    """Train :func:`~galaxy10.models.build_galaxy_cnn` on uint8 images ``x`` (array or memmap).
-
+    The model is built by the caller (notebook 04 shows it before training; fine-tuning passes
+    a pre-trained one) and compiled here with Adam and a cosine-decayed learning rate.
     A stratified validation split is carved from ``x`` (training data only), early stopping
     watches its loss and restores the best weights; ``weighted`` applies balanced class
     weights so that using all (imbalanced) data does not favour the big classes.
     The learning rate decays from ``learning_rate`` along a cosine to 5% of it over the
     ``epochs`` budget: with a constant rate the validation loss of a short CPU budget stays
     noisy and early stopping ends training on a lucky epoch, while the decayed last epochs
-    settle on a better, steadier model. ``jitter`` holds the zoom and photometric settings of
-    :class:`AugmentedBatches` (None: :data:`DEFAULT_JITTER`; ``{}``: flips and rotations only).
+    settle on a better, steadier model. ``jitter`` holds the extra augmentation settings of
+    :class:`~galaxy10.augment.AugmentedBatches` (None: :data:`~galaxy10.augment.DEFAULT_JITTER`;
+    ``{}``: flips and rotations only).
 
     Returns
     -------
-    model, history : keras.Model, dict
+    history : dict
+        Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch``, ``val_rows``
+        (positions in ``x`` of the validation images, for calibration).
     """
-    from sklearn.model_selection import train_test_split
+    import keras
 
-    from galaxy10.models import build_galaxy_cnn
+    from galaxy10.augment import DEFAULT_JITTER, AugmentedBatches, RowView
 
     set_seed(seed)
     y = np.asarray(y)
-    rows = np.arange(len(y))
-    # at least one validation image per class; stratify when every class can be split
-    n_val = max(int(round(val_fraction * len(y))), len(np.unique(y)))
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    tr, va = train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
-    tr, va = np.sort(tr), np.sort(va)
+    tr, va = validation_split(y, val_fraction, seed)
     weights = None
     if weighted:
         cw = class_weights(y[tr])
-        weights = np.array([cw[int(label)] for label in y], dtype=np.float32)
-    train_data = AugmentedBatches(_Rows(x, tr), y[tr], batch_size, seed=seed, augment=augment,
-                                  sample_weight=None if weights is None else weights[tr],
+        weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
+    train_data = AugmentedBatches(RowView(x, tr), y[tr], batch_size, seed=seed, augment=augment,
+                                  sample_weight=weights,
                                   **(DEFAULT_JITTER if jitter is None else jitter))
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=max(1, epochs * len(train_data)), alpha=0.05)
-    model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, learning_rate=schedule,
-                             **(build_kwargs or {}))
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x_val = np.asarray(x[va])
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                          restore_best_weights=True)
     start = time.perf_counter()
     hist = model.fit(train_data, validation_data=(x_val, y[va]), epochs=epochs,
-                     callbacks=[stop], verbose=verbose)
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+                     callbacks=[stop, *(callbacks or [])], verbose=verbose)
+    history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history["seconds"] = time.perf_counter() - start
-    history["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
-    return model, history
+    history["best_epoch"] = (int(np.argmin(history["val_loss"])) + 1
+                             if history.get("val_loss") else 0)  # 0: no epoch was run
+    history["val_rows"] = va.tolist()
+    return history
 
 
-class _Rows:
-    """A lazy view of rows ``rows`` of ``x`` (avoids copying a memmap's training rows)."""
+def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, build_kwargs: dict[str, Any] | None = None,
+                     seed: int = 0, **fit_kwargs: Any):
+    """Build :func:`~galaxy10.models.build_galaxy_cnn` for ``x``'s shape and fit it.
 
-    def __init__(self, x: np.ndarray, rows: np.ndarray) -> None:
-        self.x, self.rows = x, rows
+    ``fit_kwargs`` go to :func:`fit_galaxy_cnn` (epochs, patience, augment, jitter...).
 
-    def __len__(self) -> int:
-        return len(self.rows)
+    Returns
+    -------
+    model, history : keras.Model, dict
+    """
+    from galaxy10.models import build_galaxy_cnn
 
-    def __getitem__(self, i):
-        return self.x[self.rows[i]]
+    set_seed(seed)
+    model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, **(build_kwargs or {}))
+    return model, fit_galaxy_cnn(model, x, y, seed=seed, **fit_kwargs)
+
+
+# -- training on a Galaxy10 file (the train command and the benchmarks) --------------------
+def train_seed_cnn(galaxies, train_rows: np.ndarray, profile, seed: int = 0):
+    """Seed-faithful features + MinMax + the original CNN (default filters), trained once.
+
+    Returns
+    -------
+    model, scaler, seconds
+    """
+    from galaxy10.models import build_seed_cnn
+    from galaxy10.preprocess import fit_minmax, seed_features_from_file
+
+    raw = seed_features_from_file(galaxies, train_rows)
+    scaler = fit_minmax(raw)
+    x = as_seed_images(scaler.transform(raw.astype(np.float64)))
+    y = galaxies.labels[train_rows].astype(np.int64)
+    set_seed(seed)
+    model = build_seed_cnn(seed=seed)
+    start = time.perf_counter()
+    model.fit(x, y, epochs=profile.search_epochs, batch_size=profile.batch_size, verbose=0)
+    return model, scaler, time.perf_counter() - start
+
+
+def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
+                 cache_dir=None, *, augment: bool = True, jitter: dict[str, Any] | None = None,
+                 progress: bool = False):
+    """The modern CNN on the cached, preprocessed ``train_rows`` of ``galaxies``.
+
+    The epoch budget follows the number of images (:meth:`Profile.galaxy_budget`);
+    ``progress`` prints a line per epoch (:func:`epoch_progress`).
+
+    Returns
+    -------
+    model, config, history
+    """
+    from galaxy10.cache import cached_images
+    from galaxy10.preprocess import ImageConfig
+
+    rows = np.sort(train_rows)
+    config = ImageConfig(size=profile.galaxy_size, color="rgb", crop=profile.galaxy_crop)
+    x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
+    y = galaxies.labels[rows].astype(np.int64)
+    epochs, patience = profile.galaxy_budget(len(y))
+    model, history = train_galaxy_cnn(x, y, epochs=epochs, patience=patience, seed=seed,
+                                      batch_size=profile.batch_size, augment=augment,
+                                      jitter=jitter,
+                                      callbacks=[epoch_progress(epochs)] if progress else None,
+                                      build_kwargs={"filters": profile.galaxy_filters})
+    return model, config, history
+
+
+# -- pre-training and fine-tuning ----------------------------------------------------------
+def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 20,
+                        head_epochs: int = 3, learning_rate: float = 3e-4,
+                        head_learning_rate: float = 1e-3, patience: int = 10,
+                        batch_size: int = 32, seed: int = 0,
+                        jitter: dict[str, Any] | None = None,
+                        progress: bool = False) -> dict[str, Any]:
+    """Fine-tune a pre-trained modern CNN on (few) labelled images ``x``.
+
+    Two phases, as usual for transfer learning: first only the classifier head trains
+    (``head_epochs`` at ``head_learning_rate``, every other layer frozen, batch
+    normalisation in inference mode), so that large early gradients from a head that does not
+    fit the new images yet cannot wreck the pre-trained features; then every layer trains
+    at the lower ``learning_rate`` with a cosine decay over ``epochs``. ``jitter`` is the
+    augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
+    :data:`~galaxy10.augment.ROBUST_JITTER` for other sources' looks).
+
+    Returns
+    -------
+    history : dict
+        As :func:`fit_galaxy_cnn`'s, for the second phase, plus ``head`` (the first
+        phase's history) and ``seconds`` for both.
+    """
+    jitter = {} if jitter is None else jitter
+    head_history: dict[str, Any] = {}
+    if head_epochs > 0:
+        head = model.layers[-1]
+        for layer in model.layers:
+            layer.trainable = layer is head
+        head_history = fit_galaxy_cnn(model, x, y, epochs=head_epochs, patience=head_epochs,
+                                      batch_size=batch_size, seed=seed,
+                                      learning_rate=head_learning_rate, jitter=jitter,
+                                      callbacks=[epoch_progress(head_epochs, "head only: ")]
+                                      if progress else None)
+        for layer in model.layers:
+            layer.trainable = True
+    history = fit_galaxy_cnn(model, x, y, epochs=epochs, patience=patience,
+                             batch_size=batch_size, seed=seed + 1, learning_rate=learning_rate,
+                             jitter=jitter,
+                             callbacks=[epoch_progress(epochs, "all layers: ")] if progress
+                             else None)
+    history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
+    history["seconds"] += head_history.get("seconds", 0.0)
+    return history
+
+
+def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.ndarray,
+                         profile, seed: int = 0, cache_dir=None, *,
+                         jitter: dict[str, Any] | None = None, progress: bool = False):
+    """Load the pre-trained bundle ``init`` and fine-tune it on ``train_rows`` of ``galaxies``.
+
+    The images are preprocessed as the bundle's were (its ``image`` parameters), so a
+    fine-tuned model keeps its pre-training's input. Budget: the profile's ``finetune_*``.
+
+    Returns
+    -------
+    model, config, history, params : the model, its ImageConfig, the history, and the
+        pre-trained bundle's JSON parameters (for its lineage)
+    """
+    from galaxy10.cache import cached_images
+    from galaxy10.errors import ModelError
+    from galaxy10.predict import Predictor
+
+    pre = Predictor(init)
+    if pre.kind != "galaxy":
+        raise ModelError(pre.model_path, "only a modern-CNN bundle (kind 'galaxy') can be "
+                                         "fine-tuned; make one with `python -m galaxy10 pretrain`")
+    rows = np.sort(train_rows)
+    x = cached_images(galaxies, pre.config, rows, cache_dir=cache_dir)
+    y = galaxies.labels[rows].astype(np.int64)
+    history = finetune_galaxy_cnn(pre.model, x, y, epochs=profile.finetune_epochs,
+                                  head_epochs=profile.finetune_head_epochs,
+                                  learning_rate=profile.finetune_learning_rate,
+                                  patience=profile.small_data_patience,
+                                  batch_size=profile.batch_size, seed=seed, jitter=jitter,
+                                  progress=progress)
+    return pre.model, pre.config, history, pre.params
+
+
+# -- progress ----------------------------------------------------------------------------------
+def epoch_progress(epochs: int, label: str = "", stream=None):
+    """A Keras callback that prints one line per epoch: losses, validation score, time left.
+
+    Training on 2 CPU cores takes minutes; a command that prints nothing for that long looks
+    hung. The line goes to ``stream`` (default stderr, so that a command's answer on stdout
+    stays clean).
+    """
+    import sys
+
+    import keras
+
+    class _EpochLine(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            done = epoch + 1
+            elapsed = time.perf_counter() - self.start
+            left = elapsed / done * (epochs - done)
+            scores = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "val_loss", "val_accuracy")
+                               if k in logs)
+            print(f"{label}epoch {done}/{epochs}  {scores}  {elapsed:.0f} s, "
+                  f"at most {left:.0f} s left", file=stream or sys.stderr, flush=True)
+
+    return _EpochLine()

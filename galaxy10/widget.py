@@ -176,7 +176,7 @@ class GalaxyButton:
 
 
 def button_from_run(run, model: str = "galaxy_cnn", seed: int | None = None) -> GalaxyButton:
-    """Build the panel for a :class:`~galaxy10.pipeline.Run`: its test rows and saved model."""
+    """Build the panel for a :class:`~galaxy10.session.Run`: its test rows and saved model."""
     path = run.require_model(model)
     return GalaxyButton(Predictor(path), run.galaxies, run.splits().test,
                         seed=run.seed if seed is None else seed)
@@ -196,7 +196,7 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None,
     """
     from galaxy10.errors import MissingStepError
     from galaxy10.paths import get_models_home
-    from galaxy10.pipeline import load_splits
+    from galaxy10.session import load_splits
 
     model_path = Path(model_path) if model_path else get_models_home() / "galaxy_cnn.keras"
     predictor = Predictor(model_path)

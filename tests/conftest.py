@@ -54,9 +54,9 @@ def model_bundle(tmp_path_factory):
     """
     from galaxy10 import synthetic
     from galaxy10.models import build_galaxy_cnn
-    from galaxy10.pipeline import open_run
     from galaxy10.predict import save_bundle
     from galaxy10.preprocess import ImageConfig
+    from galaxy10.session import open_run
 
     root = tmp_path_factory.mktemp("bundle")
     data = synthetic.generate(root / "synthetic.h5", n=300, seed=1, progress=False)

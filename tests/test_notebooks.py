@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from galaxy10.pipeline import NOTEBOOKS
+from galaxy10.session import NOTEBOOKS
 
-NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
 ALL = sorted(NB_DIR.glob("*.ipynb"))
 
 
@@ -41,16 +46,43 @@ def _walk_numbers(obj, path=""):
         yield path, obj
 
 
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, text=True, capture_output=True, check=True,
+                          timeout=60).stdout
+
+
+def _clone_with_working_changes(dest: Path) -> Path:
+    """A fresh git repository holding this checkout's files as they are now.
+
+    Like a clone of main, but with uncommitted edits included, so the test checks the code
+    under test rather than the last commit.
+    """
+    files = _git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=ROOT)
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    _git("init", "-q", cwd=dest)
+    _git("add", "-A", cwd=dest)
+    _git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm",
+         "snapshot", cwd=dest)
+    return dest
+
+
 @pytest.mark.slow
 def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
+    """`python -m galaxy10 run` in a clone: every notebook runs, and git status stays clean."""
     from galaxy10 import synthetic
-    from galaxy10.runner import run_notebooks
 
+    clone = _clone_with_working_changes(tmp_path / "clone")
     data = synthetic.generate(tmp_path / "data.h5", n=600, seed=2, progress=False)
-    reports, models = tmp_path / "reports", tmp_path / "models"
-    timings = run_notebooks("smoke", data=data, seed=0, reports_dir=reports, models_dir=models,
-                            progress=False)
-    assert list(timings) == list(NOTEBOOKS)
+    env = {**os.environ, "PYTHONPATH": str(clone), "GALAXY10_DATA": str(tmp_path / "data_home")}
+    done = subprocess.run([sys.executable, "-m", "galaxy10", "run", "--profile", "smoke",
+                           "--data", str(data)], cwd=clone, env=env, text=True,
+                          capture_output=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _git("status", "--porcelain", cwd=clone) == "", "a run changed committed files"
+    reports, models = clone / "reports", clone / "models"
     for name in NOTEBOOKS:
         nb = nbformat.read(reports / f"{name}.ipynb", as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
@@ -88,7 +120,7 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
 
 def test_a_missing_step_names_the_notebook_to_run_first(tmp_path):
     from galaxy10 import synthetic
-    from galaxy10.runner import NotebookError, run_notebooks
+    from galaxy10.notebook_runner import NotebookError, run_notebooks
 
     data = synthetic.generate(tmp_path / "data.h5", n=300, seed=2, progress=False)
     with pytest.raises(NotebookError) as info:

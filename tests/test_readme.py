@@ -24,9 +24,9 @@ def _committed_json(relative: str) -> dict:
 
 
 def test_readme_results_match_the_committed_reports():
-    expected = readme_results(_committed_json("reports/metrics.json"),
-                              _committed_json("reports/benchmarks.json"),
-                              _committed_json("reports/quick/metrics.json"))
+    expected = readme_results(_committed_json("reports/reference/metrics.json"),
+                              _committed_json("reports/reference/benchmarks.json"),
+                              _committed_json("reports/reference/quick/metrics.json"))
     assert "faithful" in expected and "bench accuracy" in expected
     assert readme_block((ROOT / "README.md").read_text(encoding="utf-8")) == expected, (
         "README.md's results block is stale: run `python -m galaxy10 results --update-readme "

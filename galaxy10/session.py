@@ -1,4 +1,4 @@
-"""The notebooks' shared steps: open a run, make or load the splits, build the features.
+"""The notebooks' session: open a run, make or load the splits, build the features.
 
 A notebook calls :func:`open_run` with its parameters and gets a :class:`Run` that knows the
 data file (and whether it is real or synthetic), the profile, where figures, metrics and
@@ -69,6 +69,16 @@ class Run:
                 "n_images": len(self.galaxies), "profile": self.profile.name, "seed": self.seed,
                 "synthetic": {k: v for k, v in self.galaxies.attrs.items()
                               if k in ("generator_version", "preset", "seed")} or None}
+
+    def _repr_markdown_(self) -> str:
+        """What a notebook shows when its set-up cell ends with ``run``: the data and profile."""
+        changed = {k: v for k, v in self.profile.to_dict().items()
+                   if v != getattr(get_profile(self.profile.name), k)}
+        extra = (" Overridden: " + ", ".join(f"`{k}={v}`" for k, v in changed.items()) + "."
+                 if changed else "")
+        return (f"**Data:** `{self.data_path}` ({len(self.galaxies):,} images): "
+                f"**{self.source_label}**. Profile **{self.profile.name}**, seed {self.seed}."
+                + extra)
 
     def title(self, text: str) -> str:
         """A figure title that names the data source."""
@@ -175,7 +185,8 @@ def load_splits(path: Path, labels: np.ndarray) -> Splits:
 
 def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick",
              seed: int = 0, reports_dir: str | os.PathLike[str] | None = None,
-             models_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> Run:
+             models_dir: str | os.PathLike[str] | None = None, progress: bool = True,
+             **overrides) -> Run:
     """Start a notebook's run.
 
     Parameters
@@ -188,10 +199,13 @@ def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick
         Seed of the synthetic data and of every training step.
     reports_dir, models_dir : path-like, optional
         Default ``<project>/reports`` and ``<project>/models``.
+    **overrides
+        Profile numbers to change, e.g. ``galaxy_epochs=30``; ``None`` keeps the profile's
+        (so a notebook's parameters cell can say ``galaxy_epochs = None``).
     """
     from galaxy10.data import resolve_data
 
-    prof = get_profile(profile)
+    prof = get_profile(profile).with_overrides(**overrides)
     path = resolve_data(data, preset=prof.preset, seed=seed, progress=progress)
     galaxies = Galaxy10File(path)
     reports = get_reports_home(reports_dir)

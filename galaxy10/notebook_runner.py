@@ -17,7 +17,7 @@ from pathlib import Path
 from galaxy10.atomic import atomic_path
 from galaxy10.errors import Galaxy10Error
 from galaxy10.paths import get_reports_home, project_root
-from galaxy10.pipeline import NOTEBOOKS
+from galaxy10.session import NOTEBOOKS
 
 logger = logging.getLogger(__name__)
 

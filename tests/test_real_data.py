@@ -1,0 +1,168 @@
+"""Real-data features: other sources' shifts, robust augmentation, fine-tuning, bench real."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from galaxy10 import shifts
+from galaxy10.cli import main
+
+
+def _sky(n: int = 4, size: int = 64, sigma: float = 3.0, seed: int = 0) -> np.ndarray:
+    """Noisy dark sky with a bright centred blob: a stand-in cut-out."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    blob = 150 * np.exp(-(xx ** 2 + yy ** 2) / (2 * (size / 10) ** 2))
+    images = 30 + blob[None, :, :, None] + rng.normal(0, sigma, (n, size, size, 3))
+    return np.clip(np.rint(images), 0, 255).astype(np.uint8)
+
+
+def test_noise_shift_scales_the_measured_noise():
+    x = _sky(sigma=3.0)
+    before = shifts.background_sigma(x)
+    assert before == pytest.approx(3.0, rel=0.15)
+    after = shifts.background_sigma(shifts.add_noise(x, 2.0, np.random.default_rng(1)))
+    np.testing.assert_allclose(after / before, 2.0, rtol=0.15)
+
+
+def test_gamma_below_one_brightens_and_keeps_black_and_white():
+    x = _sky()
+    bright = shifts.gamma_stretch(x, 0.7)
+    assert bright.mean() > x.mean()
+    edges = shifts.gamma_stretch(np.array([[0, 255]], dtype=np.uint8), 1.4)
+    assert edges.tolist() == [[0, 255]]
+
+
+def test_rescale_keeps_the_galaxy_centred_and_changes_its_size():
+    x = _sky(n=1)
+    centre = (x[0, ..., 0] > 100).sum()
+    larger = (shifts.rescale(x, 1.25)[0, ..., 0] > 100).sum()
+    smaller = (shifts.rescale(x, 0.8)[0, ..., 0] > 100).sum()
+    assert larger == pytest.approx(centre * 1.25 ** 2, rel=0.2)
+    assert smaller == pytest.approx(centre * 0.8 ** 2, rel=0.2)
+    big = shifts.rescale(x, 1.25)[0, ..., 0]
+    ys, xs = np.nonzero(big > 100)
+    assert abs(ys.mean() - 31.5) < 1 and abs(xs.mean() - 31.5) < 1
+
+
+def test_blur_and_jpeg_change_pixels_but_not_shape():
+    x = _sky()
+    for name in shifts.SHIFTS:
+        out = shifts.apply_shift(x, name, seed=0)
+        assert out.shape == x.shape and out.dtype == np.uint8
+        assert not np.array_equal(out, x), name
+    assert shifts.blur(x, 1.5).std() < x.std()
+    with pytest.raises(ValueError, match="unknown shift"):
+        shifts.apply_shift(x, "fisheye")
+
+
+def test_noise_shift_is_seeded():
+    x = _sky()
+    np.testing.assert_array_equal(shifts.apply_shift(x, "noise x2", seed=3),
+                                  shifts.apply_shift(x, "noise x2", seed=3))
+
+
+def test_robust_jitter_is_seeded_and_varies_per_image():
+    from galaxy10.augment import ROBUST_JITTER, AugmentedBatches
+
+    x = np.repeat(_sky(n=1), 8, axis=0)
+    a, b = (AugmentedBatches(x, np.arange(8), 8, seed=5, **ROBUST_JITTER)[0][0] for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.uint8
+    centres = a[:, 28:36, 28:36].reshape(8, -1).mean(axis=1)
+    assert len(np.unique(np.round(centres, 1))) > 4  # each image got its own change
+
+
+def test_profile_overrides_replace_only_given_numbers():
+    from galaxy10.profiles import get_profile
+
+    quick = get_profile("quick")
+    changed = quick.with_overrides(galaxy_epochs=3, galaxy_size=None, galaxy_filters=[8, 16])
+    assert (changed.galaxy_epochs, changed.galaxy_size) == (3, quick.galaxy_size)
+    assert changed.galaxy_filters == (8, 16)
+    assert get_profile("full") is get_profile("faithful")
+    with pytest.raises(ValueError, match="unknown profile setting"):
+        quick.with_overrides(epochz=3)
+
+
+def test_finetuning_warms_up_the_head_first():
+    from galaxy10.models import build_galaxy_cnn
+    from galaxy10.train import finetune_galaxy_cnn
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(60, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 6)
+    model = build_galaxy_cnn((16, 16, 3), filters=(4, 8), seed=0)
+    conv_before = model.get_layer("conv0").get_weights()[0].copy()
+    head = finetune_galaxy_cnn(model, x, y, epochs=0, head_epochs=1, patience=1,
+                               batch_size=16)["head"]
+    assert len(head["loss"]) == 1
+    # epochs=0 trains nothing after the head phase: the features are untouched...
+    np.testing.assert_array_equal(model.get_layer("conv0").get_weights()[0], conv_before)
+    assert all(layer.trainable for layer in model.layers)  # ...and unfrozen again
+    history = finetune_galaxy_cnn(model, x, y, epochs=1, head_epochs=0, patience=1,
+                                  batch_size=16)
+    assert not np.array_equal(model.get_layer("conv0").get_weights()[0], conv_before)
+    assert len(history["loss"]) == 1 and history["val_rows"]
+
+
+@pytest.fixture(scope="module")
+def tiny_real(tmp_path_factory):
+    """A 300-image Galaxy10 file standing in for real images (at least 5 per class)."""
+    from galaxy10 import synthetic
+
+    root = tmp_path_factory.mktemp("real")
+    return synthetic.generate(root / "real.h5", n=300, seed=4, progress=False)
+
+
+@pytest.mark.slow
+def test_pretrain_then_train_init_records_the_lineage(tmp_path, tiny_real, capsys):
+    from galaxy10 import synthetic
+
+    synth = synthetic.generate(tmp_path / "synth.h5", n=300, seed=5, progress=False)
+    pre = tmp_path / "pre.keras"
+    assert main(["pretrain", "--data", str(synth), "--out", str(pre), "--profile", "smoke",
+                 "--real", str(tiny_real), "--reports-dir", str(tmp_path / "r"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "sim-to-real: balanced accuracy" in out
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["pretrain"]["sim_to_real"]["n_test"] == 300
+    tuned = tmp_path / "tuned.keras"
+    assert main(["train", "--data", str(tiny_real), "--init", str(pre), "--out", str(tuned),
+                 "--profile", "smoke"]) == 0
+    captured = capsys.readouterr()
+    assert "epoch 1/" in captured.err  # progress per epoch, on stderr
+    lineage = json.loads(tuned.with_suffix(".json").read_text())["lineage"]
+    assert [step["stage"] for step in lineage] == ["pre-train", "fine-tune"]
+    assert lineage[0]["data"]["path"] == str(synth.resolve())
+    assert lineage[1]["data"]["path"] == str(tiny_real.resolve())
+    assert lineage[0]["jitter"]["gamma"] == [0.7, 1.4] and lineage[1]["jitter"] == {}
+
+
+@pytest.mark.slow
+def test_bench_real_cross_validates_every_model_and_scores_shifts(tmp_path, tiny_real,
+                                                                  model_bundle, capsys):
+    reports = tmp_path / "reports"
+    assert main(["bench", "real", "--real", str(tiny_real), "--init", str(model_bundle["model"]),
+                 "--profile", "smoke", "--folds", "2", "--reports-dir", str(reports)]) == 0
+    table = capsys.readouterr().out
+    assert "galaxy_cnn_finetuned" in table and "+-" in table
+    cv = json.loads((reports / "metrics.json").read_text())["real_cv"]
+    assert set(cv["models"]) == {"seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned"}
+    for r in cv["models"].values():
+        assert len(r["folds"]) == 2
+        scores = [f["balanced_accuracy"] for f in r["folds"]]
+        assert r["balanced_accuracy"]["mean"] == pytest.approx(np.mean(scores))
+        assert r["balanced_accuracy"]["sd"] == pytest.approx(np.std(scores, ddof=1))
+        assert set(r["shift"]["by_shift"]) == set(shifts.SHIFTS)
+        assert r["shift"]["worst_mean"] == min(v["mean"] for v in r["shift"]["by_shift"].values())
+        assert len(r["recall"]) == 10
+
+
+def test_bench_real_without_real_images_says_how_to_make_them(tmp_path, capsys):
+    code = main(["bench", "real", "--real", str(tmp_path / "nowhere"), "--init", "none"])
+    err = capsys.readouterr().err
+    assert code == 2 and "python -m galaxy10 import" in err and "Traceback" not in err

@@ -38,6 +38,7 @@ _EXPORTS = {
     "ImageConfig": "galaxy10.preprocess",
     "seed_features": "galaxy10.preprocess",
     "transform": "galaxy10.preprocess",
+    "measure_realism": "galaxy10.realism",
 }
 
 __all__ = sorted(_EXPORTS)

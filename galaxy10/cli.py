@@ -348,6 +348,25 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_realism(args: argparse.Namespace) -> int:
+    import os
+
+    from galaxy10.paths import get_reports_home
+    from galaxy10.realism import format_table, measure_realism
+
+    real = args.real or Path(os.environ.get("GALAXY10_REAL_SAMPLE") or REAL_SAMPLE_DEFAULT)
+    reports = get_reports_home(args.reports_dir)
+    figure = args.out_figure or reports / "figures" / "realism_by_class.png"
+    result = measure_realism(real, args.synthetic, per_class=args.per_class, seed=args.seed,
+                             out_figure=figure, metrics_path=reports / "metrics.json")
+    print(f"real: {real} ({result['n_real']} images); synthetic: {result['synthetic_source']} "
+          f"({result['n_synthetic']} images)")
+    print("KS distance, real vs synthetic, per statistic (rows) and class (columns):")
+    print(format_table(result))
+    print(f"wrote {figure} and the 'realism' section of {reports / 'metrics.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
     from galaxy10.augment import JITTERS
@@ -490,6 +509,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_gallery)
+
+    p = sub.add_parser("realism", help="per-class KS distances between real and synthetic "
+                                       "image statistics (table, figure, metrics.json)")
+    p.add_argument("--real", type=Path, help="real images: class folders 0-9, CSV manifest or "
+                   f".h5 (default $GALAXY10_REAL_SAMPLE or {REAL_SAMPLE_DEFAULT})")
+    p.add_argument("--synthetic", default="full", metavar="FILE.h5|PRESET",
+                   help="a synthetic .h5 file, or a preset whose rows are rendered directly "
+                        "(default full)")
+    p.add_argument("--per-class", type=int, default=100, help="images per class (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-figure", type=Path,
+                   help="PNG (default <reports-dir>/figures/realism_by_class.png)")
+    p.add_argument("--reports-dir", help="default: reports/")
+    p.set_defaults(func=_cmd_realism)
     return parser
 
 

@@ -56,7 +56,7 @@ PRESETS: dict[str, int] = {"full": 17736, "medium": 4434, "small": 1774, "tiny":
 """Named set sizes: ``full`` has exactly the real class counts; the others are 1/4, 1/10 and
 a 200-image set for smoke tests."""
 
-GENERATOR_VERSION: str = "1.1"
+GENERATOR_VERSION: str = "1.2"
 """Bumped whenever the pixels for a given (seed, row, label) change, and recorded in every
 file, so that results computed on an older synthetic file can be told apart."""
 
@@ -85,9 +85,10 @@ _NEIGHBOURS: dict[int, tuple[int, ...]] = {
 }
 
 # Colours (relative flux in R, G, B = z, r, g bands): old stars red, young stars blue.
-_RED = np.array([1.00, 0.74, 0.46], dtype=np.float32)
-_DISC = np.array([0.88, 0.90, 1.00], dtype=np.float32)
-_BLUE = np.array([0.64, 0.86, 1.15], dtype=np.float32)
+_RED = np.array([1.00, 0.88, 0.70], dtype=np.float32)
+_DISC = np.array([0.90, 0.93, 0.93], dtype=np.float32)
+_BLUE = np.array([0.76, 0.90, 1.04], dtype=np.float32)
+_DUST = np.array([1.06, 1.0, 0.92], dtype=np.float32)
 _TILT = np.array([1.0, 0.0, -1.0], dtype=np.float32)
 _STAR_RED = np.array([1.3, 0.55, 0.28], dtype=np.float32)
 _STAR_BLUE = np.array([0.62, 0.86, 1.2], dtype=np.float32)
@@ -234,22 +235,28 @@ def _disc_geometry(rng: np.random.Generator, inc_deg: tuple[float, float]
 
 
 def _smooth(st: _Stamp, rng: np.random.Generator, scale: float, flux: float,
-            q_range: tuple[float, float]) -> None:
-    """Elliptical: one red Sérsic spheroid; classes 2-4 differ only by axis ratio."""
+            q_range: tuple[float, float], red: float = 1.0) -> None:
+    """Elliptical: one Sérsic spheroid; classes 2-4 differ by axis ratio, and (as measured
+    on the real sample, :mod:`galaxy10.realism`) the flatter ones are smaller and bluer."""
     re = scale * rng.uniform(4.0, 10.0)
     n = rng.uniform(2.0, 5.0)
     q = rng.uniform(*q_range)
     pa = rng.uniform(0, math.pi)
-    colour = _jitter(rng, _RED)
+    colour = _jitter(rng, red * _RED + (1.0 - red) * _DISC)
     st.add(_sersic(st, re, n, q, pa), flux, colour)
     if q < 0.55 and rng.random() < 0.35:  # lenticular-like faint disc along a cigar
         st.add(_sersic(st, 2.2 * re, 1.0, q * 0.7, pa), 0.25 * flux, _jitter(rng, _DISC))
 
 
 def _spiral(st: _Stamp, rng: np.random.Generator, scale: float, flux: float, *,
-            pitch_deg: tuple[float, float], bar: float) -> None:
-    """Disc galaxy: bulge + exponential disc with log-spiral arms, optional bar, clumps."""
-    pa, cosi = _disc_geometry(rng, (0.0, 68.0))
+            pitch_deg: tuple[float, float], bar: float, inc_max: float = 68.0,
+            red: float = 0.0) -> None:
+    """Disc galaxy: bulge + exponential disc with log-spiral arms, optional bar, clumps.
+
+    ``red`` tints the disc towards the bulge colour (barred spirals are redder on the real
+    sample); ``inc_max`` caps the inclination (they are also seen more face-on).
+    """
+    pa, cosi = _disc_geometry(rng, (0.0, inc_max))
     h = scale * rng.uniform(7.0, 16.0)
     bt = rng.uniform(0.08, 0.45)
     u, v = st.rotated(pa)
@@ -268,7 +275,7 @@ def _spiral(st: _Stamp, rng: np.random.Generator, scale: float, flux: float, *,
     arms = disc * crest ** sharp * taper
     base = disc * (1.0 - 0.6 * amp * taper)
     dflux = flux * (1 - bt)
-    st.add(base.astype(np.float32), dflux * 0.55, _jitter(rng, _DISC))
+    st.add(base.astype(np.float32), dflux * 0.55, _jitter(rng, red * _RED + (1 - red) * _DISC))
     st.add(arms.astype(np.float32), dflux * 0.45 * amp, _jitter(rng, _BLUE))
     # bulge
     re_b = max(1.2, h * rng.uniform(0.2, 0.5))
@@ -306,12 +313,14 @@ def _edge_on(st: _Stamp, rng: np.random.Generator, scale: float, flux: float, *,
     disc = np.exp(-np.abs(u) / h - np.abs(v) / (q * h))
     if rng.random() < 0.5:
         disc = disc * (1 - rng.uniform(0.3, 0.7) * np.exp(-(v / (0.3 * q * h + 0.5)) ** 2))
-    colour = _jitter(rng, _DISC if bt < 0.2 else 0.5 * (_DISC + _RED))
+    # bulge-rich edge-ons are reddened by their dust lane (redder than ellipticals, as on the
+    # real sample); bulgeless ones are young, blue discs
+    colour = _jitter(rng, 0.6 * _DISC + 0.4 * _BLUE if bt < 0.2 else _RED * _DUST)
     st.add(disc.astype(np.float32), flux * (1 - bt), colour)
     if bt > 0:
         re_b = max(1.5, h * rng.uniform(0.25, 0.55))
         st.add(_sersic(st, re_b, rng.uniform(1.5, 4.0), rng.uniform(0.55, 0.9), pa),
-               flux * bt, _jitter(rng, _RED))
+               flux * bt, _jitter(rng, _RED * _DUST if bt >= 0.2 else _RED))
 
 
 def _tail(st: _Stamp, rng: np.random.Generator, x0: float, y0: float, length: float,
@@ -339,21 +348,22 @@ def _merging(st: _Stamp, rng: np.random.Generator, scale: float, flux: float, *,
     re1 = scale * rng.uniform(3.0, 7.0)
     sep = re1 * rng.uniform(*sep_range)
     ang = rng.uniform(0, 2 * math.pi)
-    centres = [(-0.4 * sep * math.cos(ang), -0.4 * sep * math.sin(ang)),
-               (0.6 * sep * math.cos(ang), 0.6 * sep * math.sin(ang))]
+    # the cut-out is centred on the primary nucleus, as the real ones are
+    centres = [(-0.15 * sep * math.cos(ang), -0.15 * sep * math.sin(ang)),
+               (0.85 * sep * math.cos(ang), 0.85 * sep * math.sin(ang))]
     if n_gal == 3:
         a2 = ang + rng.uniform(1.0, 2.0)
         centres.append((sep * math.cos(a2), sep * math.sin(a2)))
     for idx, (dx, dy) in enumerate(centres):
         frac = 1.0 if idx == 0 else rng.uniform(0.25, 1.0)
         re = re1 * (1.0 if idx == 0 else rng.uniform(0.5, 1.1))
-        colour = _jitter(rng, _RED if rng.random() < 0.6 else 0.5 * (_RED + _DISC))
-        st.add(_sersic(st, re, rng.uniform(1.0, 4.0), rng.uniform(0.5, 1.0),
+        colour = _jitter(rng, _RED if rng.random() < 0.9 else 0.5 * (_RED + _DISC))
+        st.add(_sersic(st, re, rng.uniform(2.0, 5.0), rng.uniform(0.5, 1.0),
                        rng.uniform(0, math.pi), dx, dy), flux * 0.5 * frac, colour)
         # a distorted envelope around each nucleus
         st.add(_sersic(st, 2.5 * re, 1.0, rng.uniform(0.4, 0.9), rng.uniform(0, math.pi),
                        dx + rng.normal(0, re), dy + rng.normal(0, re)),
-               flux * 0.2 * frac, _jitter(rng, 0.5 * (_RED + _DISC)))
+               flux * 0.2 * frac, _jitter(rng, 0.8 * _RED + 0.2 * _DISC))
     for _ in range(rng.poisson(tails)):
         dx, dy = centres[int(rng.integers(0, len(centres)))]
         _tail(st, rng, dx, dy, scale * rng.uniform(15, 45), flux * rng.uniform(0.1, 0.3),
@@ -364,7 +374,7 @@ def _disturbed(st: _Stamp, rng: np.random.Generator, scale: float, flux: float, 
                tails: float) -> None:
     """Lopsided, clumpy galaxy: off-centre discs, scattered blue knots, perhaps a plume."""
     h = scale * rng.uniform(4.0, 10.0)
-    pa, cosi = _disc_geometry(rng, (0.0, 70.0))
+    pa, cosi = _disc_geometry(rng, (35.0, 80.0))
     q = max(cosi, 0.3)
     st.add(_sersic(st, max(1.2, 0.3 * h), rng.uniform(1.0, 3.0), rng.uniform(0.6, 1.0), pa),
            flux * rng.uniform(0.1, 0.35), _jitter(rng, _RED))
@@ -386,28 +396,30 @@ def _disturbed(st: _Stamp, rng: np.random.Generator, scale: float, flux: float, 
 def _render_morphology(morph: int, st: _Stamp, rng: np.random.Generator, scale: float,
                        flux: float) -> None:
     """Draw the galaxy of class ``morph`` into the stamp; parameter ranges overlap."""
+    # size and flux factors per class follow the real sample's medians (galaxy10.realism)
     if morph == 0:
-        _disturbed(st, rng, scale, flux, tails=0.5)
+        _disturbed(st, rng, scale * 1.4, flux, tails=0.5)
     elif morph == 1:
-        _merging(st, rng, scale, flux, tails=1.5, sep_range=(1.0, 4.0))
+        _merging(st, rng, scale, flux * 1.3, tails=1.5, sep_range=(2.0, 6.0))
     elif morph == 2:
-        _smooth(st, rng, scale * 1.1, flux, (0.72, 1.0))
+        _smooth(st, rng, scale * 0.95, flux * 0.8, (0.72, 1.0))
     elif morph == 3:
-        _smooth(st, rng, scale, flux, (0.42, 0.82))
+        _smooth(st, rng, scale * 0.62, flux * 0.5, (0.42, 0.82), red=0.35)
     elif morph == 4:
-        _smooth(st, rng, scale * 0.9, flux, (0.18, 0.5))
+        _smooth(st, rng, scale * 0.62, flux * 0.6, (0.18, 0.5), red=0.35)
     elif morph == 5:
-        _spiral(st, rng, scale, flux, pitch_deg=(9.0, 30.0), bar=rng.uniform(0.25, 1.0))
+        _spiral(st, rng, scale, flux * 1.3, pitch_deg=(9.0, 30.0), bar=rng.uniform(0.25, 1.0),
+                inc_max=55.0, red=0.9)
     elif morph == 6:
         bar = rng.uniform(0.0, 0.25) if rng.random() < 0.2 else 0.0
-        _spiral(st, rng, scale * 1.1, flux, pitch_deg=(6.0, 17.0), bar=bar)
+        _spiral(st, rng, scale * 1.1, flux * 1.3, pitch_deg=(6.0, 17.0), bar=bar)
     elif morph == 7:
         bar = rng.uniform(0.0, 0.25) if rng.random() < 0.2 else 0.0
-        _spiral(st, rng, scale * 0.9, flux, pitch_deg=(15.0, 35.0), bar=bar)
+        _spiral(st, rng, scale * 0.78, flux * 0.75, pitch_deg=(15.0, 35.0), bar=bar)
     elif morph == 8:
-        _edge_on(st, rng, scale * 1.2, flux, bt_range=(0.0, 0.22))
+        _edge_on(st, rng, scale * 1.6, flux, bt_range=(0.0, 0.22))
     else:
-        _edge_on(st, rng, scale * 1.1, flux, bt_range=(0.18, 0.6))
+        _edge_on(st, rng, scale * 0.95, flux, bt_range=(0.25, 0.7))
 
 
 # -- the scene: stars, neighbours, PSF, noise, stretch ------------------------------------
@@ -453,7 +465,7 @@ def _render(label: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str,
         morph = int(rng.choice(_NEIGHBOURS[label]))
     # apparent size shrinks and flux fades with distance, plus intrinsic scatter
     scale = float(np.clip((0.05 / z) ** 0.5 * rng.lognormal(0.0, 0.18), 0.55, 1.7))
-    flux = float(50000.0 * scale ** 2 * rng.lognormal(0.0, 0.4))
+    flux = float(125000.0 * scale ** 2 * rng.lognormal(0.0, 0.4))
 
     frame = np.zeros(IMAGE_SHAPE, dtype=np.float32)
     half = int(min(_SIZE // 2 - 2, max(24, round(70 * scale))))
@@ -469,7 +481,7 @@ def _render(label: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str,
         if abs(x - _CENTRE) + abs(y - _CENTRE) < 30 and rng.random() < 0.7:
             continue
         _small_galaxy(frame, rng, x, y, float(min(600 * rng.pareto(1.0) + 150, 6000)))
-    n_star = rng.poisson(rng.uniform(20, 55))
+    n_star = rng.poisson(rng.uniform(15, 48))
     if n_star:
         sx = rng.integers(0, _SIZE, n_star)
         sy = rng.integers(0, _SIZE, n_star)
@@ -487,14 +499,15 @@ def _render(label: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str,
     noise = rng.standard_normal((_SIZE // 2 + 2, _SIZE // 2 + 2, 3), dtype=np.float32)
     noise = cv2.resize(noise, (_SIZE + 4, _SIZE + 4), interpolation=cv2.INTER_LINEAR)
     noise = noise[2:-2, 2:-2]
-    sigma = rng.uniform(0.8, 1.3)
+    # as on the real cut-outs: a third at the survey's noise floor, the rest spread up to ~2x
+    sigma = rng.uniform(0.75, 0.82) if rng.random() < 0.35 else rng.uniform(0.86, 1.6)
     frame += noise * np.float32(sigma / 0.625)
 
     # Lupton-style asinh stretch of the mean intensity, colours kept as flux ratios (as in
     # the Legacy Survey cut-outs): sky ~30 counts with noise ~7, cores near saturation
     beta = np.float32(5.0)
     gain = (rng.uniform(34.0, 42.0) * np.exp(rng.normal(0, 0.03, 3))).astype(np.float32)
-    sky = np.float32(rng.uniform(22.0, 34.0))
+    sky = np.float32(rng.normal(32.7, 0.8))
     frame /= beta
     x = cv2.transform(frame, _MEAN_RGB)  # mean of the channels, fast
     small = np.abs(x) < 1e-3

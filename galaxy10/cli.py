@@ -349,12 +349,10 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_realism(args: argparse.Namespace) -> int:
-    import os
-
-    from galaxy10.paths import get_reports_home
+    from galaxy10.paths import default_real_sample, get_reports_home
     from galaxy10.realism import format_table, measure_realism
 
-    real = args.real or Path(os.environ.get("GALAXY10_REAL_SAMPLE") or REAL_SAMPLE_DEFAULT)
+    real = args.real or default_real_sample()
     reports = get_reports_home(args.reports_dir)
     figure = args.out_figure or reports / "figures" / "realism_by_class.png"
     result = measure_realism(real, args.synthetic, per_class=args.per_class, seed=args.seed,

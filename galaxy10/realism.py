@@ -487,7 +487,7 @@ def measure_realism(real: str | os.PathLike[str], synthetic_source: str | os.Pat
 
         plt.close(fig)
     if metrics_path is not None:
-        from galaxy10.report import update_metrics
+        from galaxy10.metrics import update_metrics
 
         update_metrics(metrics_path, "realism", metrics_section(result))
     return result

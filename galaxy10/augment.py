@@ -122,8 +122,13 @@ Unlike :data:`DEFAULT_JITTER` it leaves brightness and colour alone, which real-
 fine-tuning needs (they carry class information on real cut-outs).
 """
 
-JITTERS: dict[str, dict[str, Any]] = {"default": DEFAULT_JITTER, "robust": ROBUST_JITTER,
-                                      "none": {}}
+FULL_JITTER: dict[str, Any] = {**DEFAULT_JITTER, **{k: v for k, v in ROBUST_JITTER.items()
+                                                    if k != "zoom"}}
+"""Everything at once, for pre-training on synthetic images: zoom, brightness and colour
+(the generator's fluxes and colours are not the sky's) plus the other sources' changes."""
+
+JITTERS: dict[str, dict[str, Any]] = {"none": {}, "default": DEFAULT_JITTER,
+                                      "robust": ROBUST_JITTER, "full": FULL_JITTER}
 """Named augmentation settings, as the command line's ``--jitter`` chooses them."""
 
 

@@ -337,10 +337,6 @@ def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int 
 
 
 # -- real images: cross-validation of every model, and robustness to other sources ------------
-REAL_CV_MODELS = ("seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned")
-"""The models ``bench real`` trains on every fold, in its table's order."""
-
-
 def _summary(values: list[float]) -> dict[str, float]:
     """Mean and sample standard deviation over folds (sd 0 for one fold)."""
     arr = np.asarray(values, dtype=np.float64)
@@ -350,15 +346,18 @@ def _summary(values: list[float]) -> dict[str, float]:
 def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                init: str | os.PathLike[str] | None = None, seed: int = 0,
                folds: int | None = None, shifts: bool = True,
-               finetune_jitter: dict[str, Any] | None = None,
+               finetune_jitters: dict[str, dict[str, Any]] | None = None,
                scratch_jitter: dict[str, Any] | None = None,
                say=print) -> dict[str, Any]:
     """Stratified k-fold CV of every model on a file of real images, and their robustness.
 
     On each fold, trained on the fold's training images under the profile's budget rules:
     the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
-    synthetic-pre-trained bundle) the modern CNN fine-tuned from it. Each is scored on the
-    fold's test images as they are and after each change in :data:`galaxy10.shifts.SHIFTS`.
+    synthetic-pre-trained bundle) the modern CNN fine-tuned from it, once per named
+    augmentation in ``finetune_jitters`` (default ``{"none": {}}``; the model is called
+    ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``). Each is scored
+    on the fold's test images as they are and after each change in
+    :data:`galaxy10.shifts.SHIFTS`.
 
     Returns
     -------
@@ -380,7 +379,10 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     from galaxy10.train import finetune_from_bundle, train_galaxy, train_seed_cnn
 
     n_folds = int(folds or profile.cv_folds)
-    models = [m for m in REAL_CV_MODELS if init is not None or m != "galaxy_cnn_finetuned"]
+    finetune_jitters = {"none": {}} if finetune_jitters is None else finetune_jitters
+    tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
+             for key, jit in finetune_jitters.items()} if init is not None else {}
+    models = ["seed_cnn", "galaxy_cnn_scratch", *tuned]
     per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
     with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir:
         labels = f.labels.astype(np.int64)
@@ -403,7 +405,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                     predictor = Predictor.in_memory(model, kind="galaxy", config=config, tta=True)
                 else:
                     model, config, _, _ = finetune_from_bundle(init, f, train, profile, seed + k,
-                                                               cache_dir, jitter=finetune_jitter)
+                                                               cache_dir, jitter=tuned[name])
                     predictor = Predictor.in_memory(model, kind="galaxy", config=config, tta=True)
                 seconds = time.perf_counter() - start
                 # the spread over folds is the uncertainty here: no bootstrap per fold
@@ -427,8 +429,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     out: dict[str, Any] = {"n_images": int(len(labels)), "folds": n_folds,
                            "cv": f"StratifiedKFold({n_folds}, shuffle=True, random_state={seed})",
                            "profile": profile.name, "init": os.fspath(init) if init else None,
-                           "finetune_jitter": finetune_jitter, "scratch_jitter": scratch_jitter,
-                           "models": {}}
+                           "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
+                           "model_order": models, "models": {}}
     for name, rows in per_fold.items():
         summary: dict[str, Any] = {
             key: _summary([r[key] for r in rows])
@@ -454,7 +456,8 @@ def format_real_cv(result: dict[str, Any]) -> str:
              f"({result['cv']}), profile {result['profile']} ==",
              f"{'model':<22} {'bal.acc':>15} {'macro F1':>15} {'train s':>9} "
              f"{'shifted':>8} {'worst shift':>22}"]
-    for name, r in result["models"].items():
+    for name in result.get("model_order", result["models"]):
+        r = result["models"][name]
         ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
         shift = r.get("shift")
         tail = (f"{shift['mean']:>8.3f} {shift['worst']:>14} {shift['worst_mean']:.3f}"

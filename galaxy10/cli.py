@@ -322,7 +322,8 @@ def _bench_real(args: argparse.Namespace) -> Path:
         real = _real_h5(args.real, tmp)
         result = bench_real(real, profile, init=init, seed=args.seed, folds=args.folds,
                             shifts=not args.no_shifts,
-                            finetune_jitter=_jitter(args.finetune_jitter),
+                            finetune_jitters={name: _jitter(name)
+                                              for name in args.finetune_jitter},
                             scratch_jitter=_jitter(args.scratch_jitter))
     print(format_real_cv(result))
     return update_metrics(get_reports_home(args.reports_dir) / "metrics.json", "real_cv", result)
@@ -440,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "`pretrain`) instead of training from scratch")
     p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
-                   "blur, JPEG) or none; default: 'default', and 'none' with --init")
+                   "blur, JPEG), full (both) or none; default: 'default', and 'none' with "
+                   "--init")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_train)
@@ -453,8 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "models/pretrained_synthetic.keras)")
     p.add_argument("--profile", choices=CHOICES, default="faithful")
     p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
-    p.add_argument("--jitter", choices=sorted(JITTERS), default="robust",
-                   help="augmentation beyond flips and rotations (default robust)")
+    p.add_argument("--jitter", choices=sorted(JITTERS), default="full",
+                   help="augmentation beyond flips and rotations (default full: zoom, "
+                        "brightness, colour, stretch, noise, blur, JPEG)")
     p.add_argument("--real", default=None, help="labelled real images (folder or .h5) to score "
                    "sim-to-real on; default $GALAXY10_REAL_SAMPLE or the shared sample; 'none'")
     p.add_argument("--reports-dir", help="default: reports/")
@@ -479,8 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, help="real: cross-validation folds (default 5)")
     p.add_argument("--no-shifts", action="store_true",
                    help="real: skip scoring under other sources' shifts")
-    p.add_argument("--finetune-jitter", choices=sorted(JITTERS), default="none",
-                   help="real: augmentation of the fine-tuned model (default none)")
+    p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+",
+                   default=["none", "robust"],
+                   help="real: augmentation(s) of the fine-tuned model; one model per name "
+                        "(default: none robust)")
     p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
                    help="real: augmentation of the from-scratch model (default none)")
     p.add_argument("--model", type=Path, help="button: model bundle (default "

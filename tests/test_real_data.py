@@ -151,7 +151,9 @@ def test_bench_real_cross_validates_every_model_and_scores_shifts(tmp_path, tiny
     table = capsys.readouterr().out
     assert "galaxy_cnn_finetuned" in table and "+-" in table
     cv = json.loads((reports / "metrics.json").read_text())["real_cv"]
-    assert set(cv["models"]) == {"seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned"}
+    assert cv["model_order"] == ["seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned",
+                                 "galaxy_cnn_finetuned_robust"]
+    assert set(cv["models"]) == set(cv["model_order"])
     for r in cv["models"].values():
         assert len(r["folds"]) == 2
         scores = [f["balanced_accuracy"] for f in r["folds"]]

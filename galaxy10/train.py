@@ -133,7 +133,7 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     ``epochs`` budget: with a constant rate the validation loss of a short CPU budget stays
     noisy and early stopping ends training on a lucky epoch, while the decayed last epochs
     settle on a better, steadier model. ``jitter`` holds the extra augmentation settings of
-    :class:`~galaxy10.augment.AugmentedBatches` (None: :data:`~galaxy10.augment.DEFAULT_JITTER`;
+    :class:`~galaxy10.batches.AugmentedBatches` (None: :data:`~galaxy10.augment.DEFAULT_JITTER`;
     ``{}``: flips and rotations only).
 
     Returns
@@ -144,7 +144,8 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     """
     import keras
 
-    from galaxy10.augment import DEFAULT_JITTER, AugmentedBatches, RowView
+    from galaxy10.augment import DEFAULT_JITTER
+    from galaxy10.batches import AugmentedBatches, RowView
 
     set_seed(seed)
     y = np.asarray(y)

@@ -66,7 +66,8 @@ def test_noise_shift_is_seeded():
 
 
 def test_robust_jitter_is_seeded_and_varies_per_image():
-    from galaxy10.augment import ROBUST_JITTER, AugmentedBatches
+    from galaxy10.augment import ROBUST_JITTER
+    from galaxy10.batches import AugmentedBatches
 
     x = np.repeat(_sky(n=1), 8, axis=0)
     a, b = (AugmentedBatches(x, np.arange(8), 8, seed=5, **ROBUST_JITTER)[0][0] for _ in range(2))

@@ -20,7 +20,8 @@ def test_learning_rate_decays_to_a_floor_over_the_budget():
 
 
 def test_zoom_and_photometric_jitter_are_seeded_and_keep_pixels_valid():
-    from galaxy10.augment import AugmentedBatches, jitter_photometry, jitter_zoom
+    from galaxy10.augment import jitter_photometry, jitter_zoom
+    from galaxy10.batches import AugmentedBatches
 
     x = np.zeros((8, 32, 32, 3), dtype=np.uint8)
     x[:, 12:20, 12:20] = 200  # a bright centred square

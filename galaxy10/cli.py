@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from galaxy10.boundary import OneLineParser, count, notebook_list, port, run_command, seed
 from galaxy10.errors import Galaxy10Error
 
 REAL_SAMPLE_DEFAULT = Path("../shared/data/real-sample")
@@ -36,6 +37,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                 workers=args.workers)
     else:
         out = args.out or Path(f"galaxy10_synthetic_n{args.n}_seed{args.seed}.h5")
+        _check_out(out, "h5", args.force)
         path = synthetic.generate(out, n=args.n, preset=args.preset, seed=args.seed,
                                   progress=not args.quiet, workers=args.workers)
     _print_info(path)
@@ -53,10 +55,22 @@ def _print_info(path: str | Path) -> None:
     print(describe_file(path))
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
-    from galaxy10.importer import import_images
+def _check_out(out: Path, kind: str, force: bool, inputs=(), companions=()) -> None:
+    from galaxy10.outputs import check_output
 
-    path = import_images(args.source, args.out, progress=not args.quiet)
+    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions)
+    if note:
+        print(note, file=sys.stderr)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from galaxy10.importer import import_images, plan_import
+
+    _check_out(args.out, "h5", args.force, inputs=[args.source])
+    plan = plan_import(args.source, strict=args.strict)
+    for line in plan.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    path = import_images(args.source, args.out, progress=not args.quiet, plan=plan)
     _print_info(path)
     return 0
 
@@ -64,6 +78,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_gallery(args: argparse.Namespace) -> int:
     from galaxy10.report import real_vs_synthetic_gallery
 
+    _check_out(args.out, "figure", args.force, inputs=[args.real, args.synthetic])
     path = real_vs_synthetic_gallery(args.real, args.synthetic, args.out, per_class=args.per_class,
                                      seed=args.seed)
     print(f"wrote {path}")
@@ -132,8 +147,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.what == "memory":
         from galaxy10.data import resolve_data
+        from galaxy10.reader import Galaxy10File
 
         data = resolve_data(args.data or "synthetic", preset="full", seed=0)
+        Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
         print(f"memory benchmark on {data} (each path in a fresh process)...", flush=True)
         results = bench.bench_memory(data)
         print(bench.format_memory(results))
@@ -214,6 +231,7 @@ def _bench_accuracy(args: argparse.Namespace) -> Path:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from galaxy10.compare import COMPARE_PROFILES, train_galaxy
+    from galaxy10.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.evaluate import evaluate_predictions
     from galaxy10.predict import Predictor, save_bundle
     from galaxy10.reader import Galaxy10File
@@ -224,8 +242,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = replace(settings, galaxy_epochs=args.epochs)
+    _check_out(args.out, "bundle", args.force, inputs=[args.data],
+               companions=[args.out.with_suffix(".json")])
     with Galaxy10File(args.data) as f:
-        splits = make_splits(f.labels)
+        try:
+            splits = make_splits(f.labels)
+        except NotEnoughDataError as exc:
+            raise GalaxyDataError(args.data, f"too little to train on: {exc}") from None
         print(f"training the modern CNN on {len(splits.all_train):,} images of {f.path} "
               f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
         model, config, history = train_galaxy(f, splits.all_train, settings, seed=args.seed)
@@ -266,10 +289,13 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m galaxy10",
         description="Galaxy10 DECaLS: fetch or synthesise the data, inspect it, import images.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress details (and show tracebacks, like --debug)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("fetch", help="download and verify the real Galaxy10_DECals.h5 (2.7 GB)")
@@ -282,10 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="generate the synthetic data set (the default data)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small",
                    help="size preset: " + ", ".join(f"{k}={v}" for k, v in PRESETS.items()))
-    p.add_argument("--n", type=int, help="number of images (overrides --preset's size)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--n", type=count, help="number of images (overrides --preset's size)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", type=Path, help="output file (default: cached under data/synthetic/)")
-    p.add_argument("--workers", type=int, default=1, help="processes to render with")
+    p.add_argument("--workers", type=count, default=1, help="processes to render with")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that galaxy10 did not write")
     p.add_argument("--data-home", help="data folder (default: $GALAXY10_DATA or ./data)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
@@ -298,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
                                       "manifest file,label) into a Galaxy10 HDF5 file")
     p.add_argument("source", type=Path, help="folder with sub-folders 0-9, or a CSV manifest")
     p.add_argument("--out", type=Path, required=True, help="HDF5 file to write")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that galaxy10 did not write")
+    p.add_argument("--strict", action="store_true",
+                   help="fail instead of ignoring folders, files or images it cannot use")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_import)
 
@@ -309,8 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="auto",
                    help="a Galaxy10 .h5 file, 'real', 'synthetic' or 'auto' (default: the real "
                         "file if downloaded, else the synthetic set)")
-    p.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,04")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", type=notebook_list,
+                   help="comma-separated notebook numbers, e.g. 01,04")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--models-dir", help="default: models/")
     p.set_defaults(func=_cmd_run)
@@ -322,16 +355,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
     p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
-    p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--port", type=port, default=8866)
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_app)
 
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
     p.add_argument("--data", type=Path, required=True, help="a Galaxy10 .h5 file")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
     p.add_argument("--profile", choices=["smoke", "quick", "full"], default="full")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=count,
+                   help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out (or its .json) that galaxy10 did not write")
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: memory, inference, "
@@ -346,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "models/galaxy_cnn.keras)")
     p.add_argument("--models-dir", help="default: models/")
     p.add_argument("--reports-dir", help="default: reports/")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("results", help="print README tables from reports/metrics.json and "
@@ -362,8 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", default="synthetic",
                    help="synthetic .h5 file, or 'synthetic' for the default set")
     p.add_argument("--out", type=Path, default=Path("reports/figures/gallery_real_vs_synthetic.png"))
-    p.add_argument("--per-class", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-class", type=count, default=5)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that galaxy10 did not write")
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_gallery)
     return parser
 
@@ -373,17 +411,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, already printed in one line)
+        return exc.code if isinstance(exc.code, int) else 2
     # SIGTERM (a killed job, a closed terminal) unwinds like Ctrl-C, so atomic writers can
     # remove their temporary files; SIGKILL cannot be caught, but never leaves a torso either.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except Galaxy10Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.func, args, debug=args.debug or args.verbose)

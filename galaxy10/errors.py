@@ -58,3 +58,11 @@ class ImageError(Galaxy10Error, ValueError):
 
 class MissingStepError(Galaxy10Error):
     """An earlier pipeline step's output is missing; the message names the step to run."""
+
+
+class NotEnoughDataError(Galaxy10Error, ValueError):
+    """The data are too few, or miss classes, for the requested split or training."""
+
+
+class SettingError(Galaxy10Error):
+    """An environment variable or setting names an unusable place; the message names it."""

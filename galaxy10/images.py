@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from galaxy10.classes import IMAGE_SHAPE
-from galaxy10.errors import ImageError
+from galaxy10.errors import ImageError, ImageTooLargeError
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff",
                                             ".webp"})
@@ -27,7 +27,7 @@ small enough that one decoded picture (at most 200 MB of RGB) cannot exhaust mem
 def _check_size(img, label: str) -> None:
     w, h = img.size
     if w < 1 or h < 1 or max(w, h) > MAX_SIDE:
-        raise ImageError(label, f"image is {w} x {h} px; galaxy10 accepts 1 to {MAX_SIDE} px a "
+        raise ImageTooLargeError(label, f"image is {w} x {h} px; galaxy10 accepts 1 to {MAX_SIDE} px a "
                                 "side (crop or shrink it first)")
 
 
@@ -61,7 +61,8 @@ def probe_image(path: str | os.PathLike[str]) -> None:
     Raises
     ------
     ImageError
-        If the file is missing, empty, not a picture, or larger than :data:`MAX_SIDE`.
+        If the file is missing, empty or not a picture; :class:`ImageTooLargeError` if it is
+        larger than :data:`MAX_SIDE` pixels a side.
     """
     from PIL import Image
 
@@ -73,7 +74,7 @@ def probe_image(path: str | os.PathLike[str]) -> None:
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(label, _bomb_text(exc)) from None
+        raise ImageTooLargeError(label, _bomb_text(exc)) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(label, f"not a readable image ({type(exc).__name__}: {exc})") from None
 
@@ -136,7 +137,7 @@ def decode_image(source: str | os.PathLike[str] | bytes, name: str | None = None
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(label, _bomb_text(exc)) from None
+        raise ImageTooLargeError(label, _bomb_text(exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageError(label, f"not a readable image ({type(exc).__name__}: {exc})") from None
 

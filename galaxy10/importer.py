@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from galaxy10.classes import IMAGE_SHAPE, N_CLASSES
-from galaxy10.errors import GalaxyDataError, ImageError
+from galaxy10.errors import GalaxyDataError, ImageTooLargeError
 from galaxy10.images import IMAGE_SUFFIXES, load_cutout, probe_image
 from galaxy10.writer import Galaxy10Writer
 
@@ -40,7 +40,7 @@ class ImportPlan:
         Folders and files of the source that are not part of the layout (``01/``,
         ``spiral/``, a text file in a class folder), with the reason.
     refused : list of (Path, str)
-        Listed images whose header shows they cannot be used (unreadable, too large).
+        Listed images whose header shows unreasonable dimensions (see ``MAX_SIDE``).
     """
 
     pairs: list[tuple[Path, int]]
@@ -116,13 +116,15 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
     strict : bool, default False
         Raise instead of leaving anything out, so that nothing is lost silently.
     check_images : bool, default True
-        Read every image's header (not its pixels) and refuse unreadable or oversized ones
-        here, so that one bad file does not stop the import of the others.
+        Read every image's header (not its pixels): oversized images are refused here, so
+        that one of them does not stop the import of the others; an unreadable image raises.
 
     Raises
     ------
     GalaxyDataError
         On a bad folder or manifest; with ``strict``, when anything would be left out.
+    ImageError
+        If an image is missing or not a picture (named), before anything is written.
     """
     source = Path(source)
     pairs, ignored = _scan(source)
@@ -132,7 +134,7 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
         for path, label in pairs:
             try:
                 probe_image(path)
-            except ImageError as exc:
+            except ImageTooLargeError as exc:  # skipped; an unreadable file still stops it
                 refused.append((path, exc.fault))
             else:
                 kept.append((path, label))
@@ -145,7 +147,7 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
                                       f"be left out (first: {first[0]}: {first[1]}); --strict "
                                       "imports all or nothing")
     if not pairs:
-        raise GalaxyDataError(source, f"none of its {len(refused)} image(s) can be read "
+        raise GalaxyDataError(source, f"none of its {len(refused)} image(s) can be used "
                                       f"(first: {refused[0][0]}: {refused[0][1]})")
     return plan
 

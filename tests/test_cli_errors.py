@@ -287,6 +287,9 @@ def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
     config = ImageConfig(size=16, color="rgb")
     model = save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0),
                         tmp_path / "m.keras", kind="galaxy", config=config)
+    from galaxy10.outputs import check_output
+
+    assert "a model bundle that galaxy10 wrote" in check_output(model, kind="bundle")
     bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)
     good = _png(tmp_path / "good.png")
     assert main(["predict", str(bomb), str(good), "--model", str(model)]) == 2
@@ -307,3 +310,22 @@ def test_failed_benchmark_keeps_earlier_figures(tmp_path):
     assert path.read_bytes() == before
     record("memory", {"data": "x.h5", "paths": {"b": {"peak_rss_mb": 1.0}}}, path)
     assert json.loads(path.read_text())["memory"]["paths"] == {"b": {"peak_rss_mb": 1.0}}
+
+
+def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from galaxy10.figures import save_figure
+    from galaxy10.outputs import OutputError, check_output
+
+    fig = plt.figure(figsize=(1, 1))
+    for colors in (None, 16):  # the palette-quantised PNG keeps the marker too
+        path = save_figure(fig, tmp_path / f"f{colors}.png", colors=colors)
+        assert "a figure that galaxy10 wrote" in check_output(path, kind="figure")
+    plt.close(fig)
+    other = _png(tmp_path / "photo.png")
+    with pytest.raises(OutputError, match="not a figure that galaxy10 wrote"):
+        check_output(other, kind="figure")

@@ -99,7 +99,7 @@ def describe(exc: BaseException) -> str | None:
 
 
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-                debug: bool = False) -> int:
+                debug: bool = False, verbose: bool = False) -> int:
     """Run a sub-command; map its failure to one line on stderr and an exit status.
 
     Parameters
@@ -109,7 +109,9 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
     args : argparse.Namespace
         Parsed arguments passed to ``func``.
     debug : bool, default False
-        Also print the traceback (``--debug`` or ``-v``), for bug reports.
+        Also print the traceback of any failure (``--debug``), for bug reports.
+    verbose : bool, default False
+        Print the traceback of a bug, but keep user errors to their one line (``-v``).
 
     Returns
     -------
@@ -123,12 +125,12 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         return 130
     except Exception as exc:  # noqa: BLE001 - this is the boundary: nothing passes it raw
         message = describe(exc)
-        if debug:
+        if debug or (verbose and message is None):
             traceback.print_exc()
         if message is not None:
             print(f"error: {message}", file=sys.stderr)
             return USER_ERROR
-        hint = "" if debug else "; run again with --debug to see the traceback"
+        hint = "" if debug or verbose else "; run again with --debug to see the traceback"
         text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: internal error, a bug in galaxy10 ({text}){hint}", file=sys.stderr)
         return BUG

@@ -420,4 +420,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    return run_command(args.func, args, debug=args.debug or args.verbose)
+    return run_command(args.func, args, debug=args.debug, verbose=args.verbose)

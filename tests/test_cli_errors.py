@@ -224,6 +224,12 @@ def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
         assert main([flag, "info", "data.h5"]) == 1
         err = capsys.readouterr().err
         assert "Traceback" in err and "None.shape" in err
+    # a user's mistake stays one line under -v; --debug shows where it was raised
+    assert main(["-v", "import", "nowhere", "--out", "new.h5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: nowhere: not found (expected")
+    assert main(["--debug", "import", "nowhere", "--out", "new.h5"]) == 2
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_import_lists_what_it_skips_and_imports_the_rest(world, tmp_path, capsys):

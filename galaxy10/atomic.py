@@ -45,11 +45,15 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         exception, ``KeyboardInterrupt`` included.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     suffix = target.suffix if suffix is None else suffix
-    remove_stale_temporaries(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_writer_tag()}.",
-                                    suffix=f".tmp{suffix}", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_writer_tag()}.",
+                                        suffix=f".tmp{suffix}", dir=target.parent)
+    except OSError as exc:  # name the file the user asked for, not a temporary name
+        raise OSError(exc.errno, f"cannot write here ({exc.strerror or exc})",
+                      os.fspath(target)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # writers such as h5py and Keras want to create the file themselves

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from galaxy10.errors import Galaxy10Error
 from galaxy10.profiles import Profile
 
 
@@ -44,13 +45,37 @@ def machine() -> dict[str, Any]:
 
 def record(section: str, values: dict[str, Any], path: str | os.PathLike[str] | None = None
            ) -> Path:
-    """Merge ``values`` (with the machine's description) into ``reports/benchmarks.json``."""
+    """Merge ``values`` (with the machine's description) into ``reports/benchmarks.json``.
+
+    Raises
+    ------
+    BenchmarkError
+        If any measurement in ``values`` failed (an ``"error"`` entry): earlier figures are
+        kept rather than replaced by error entries.
+    """
     from galaxy10.metrics import update_metrics
     from galaxy10.paths import get_reports_home
 
+    failed = _failures(values)
+    if failed:
+        raise BenchmarkError(f"{section} benchmark failed ({'; '.join(failed[:3])}); "
+                             "nothing recorded, earlier figures are kept")
     path = Path(path) if path else get_reports_home() / "benchmarks.json"
     return update_metrics(path, section, {"machine": machine(),
                                           "measured": time.strftime("%Y-%m-%d %H:%M"), **values})
+
+
+class BenchmarkError(Galaxy10Error):
+    """A benchmark could not measure something; its figures are not recorded."""
+
+
+def _failures(values: Any, where: str = "") -> list[str]:
+    """``"name: error"`` for every nested dict that carries an ``"error"`` entry."""
+    if not isinstance(values, dict):
+        return []
+    if "error" in values:
+        return [f"{where or 'run'}: {values['error']}"]
+    return [f for key, value in values.items() for f in _failures(value, str(key))]
 
 
 def _peak_rss_mb() -> float:

@@ -12,6 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from galaxy10.boundary import (
+    OneLineParser,
+    count,
+    folds,
+    notebook_list,
+    port,
+    run_command,
+    seed,
+)
 from galaxy10.errors import Galaxy10Error
 
 REAL_SAMPLE_DEFAULT = Path("../shared/data/real-sample")
@@ -36,6 +45,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                 workers=args.workers)
     else:
         out = args.out or Path(f"galaxy10_synthetic_n{args.n}_seed{args.seed}.h5")
+        _check_out(out, "h5", args.force)
         path = synthetic.generate(out, n=args.n, preset=args.preset, seed=args.seed,
                                   progress=not args.quiet, workers=args.workers)
     _print_info(path)
@@ -53,10 +63,22 @@ def _print_info(path: str | Path) -> None:
     print(describe_file(path))
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
-    from galaxy10.importer import import_images
+def _check_out(out: Path, kind: str, force: bool, inputs=(), companions=()) -> None:
+    from galaxy10.outputs import check_output
 
-    path = import_images(args.source, args.out, progress=not args.quiet)
+    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions)
+    if note:
+        print(note, file=sys.stderr)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from galaxy10.importer import import_images, plan_import
+
+    _check_out(args.out, "h5", args.force, inputs=[args.source])
+    plan = plan_import(args.source, strict=args.strict)
+    for line in plan.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    path = import_images(args.source, args.out, progress=not args.quiet, plan=plan)
     _print_info(path)
     return 0
 
@@ -65,6 +87,7 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
     from galaxy10.data import resolve_data
     from galaxy10.figures import real_vs_synthetic_gallery
 
+    _check_out(args.out, "figure", args.force, inputs=[args.real, args.synthetic])
     path = real_vs_synthetic_gallery(args.real, resolve_data(args.synthetic), args.out,
                                      per_class=args.per_class, seed=args.seed)
     print(f"wrote {path}")
@@ -135,8 +158,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         args.profile = "faithful" if args.what == "real" else "quick"
     if args.what == "memory":
         from galaxy10.data import resolve_data
+        from galaxy10.reader import Galaxy10File
 
         data = resolve_data(args.data or "synthetic", preset="full", seed=0)
+        Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
         print(f"memory benchmark on {data} (each path in a fresh process)...", flush=True)
         results = bench.bench_memory(data)
         print(bench.format_memory(results))
@@ -207,6 +232,7 @@ def _lineage(f, stage: str, **facts) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from galaxy10.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.evaluate import evaluate_predictions
     from galaxy10.predict import Predictor, save_bundle
     from galaxy10.profiles import get_profile
@@ -217,8 +243,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile).with_overrides(
         galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
     jitter = _jitter(args.jitter or ("none" if args.init else "default"))
+    _check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
+               companions=[args.out.with_suffix(".json")])
     with Galaxy10File(args.data) as f:
-        splits = make_splits(f.labels)
+        try:
+            splits = make_splits(f.labels)
+        except NotEnoughDataError as exc:
+            raise GalaxyDataError(args.data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
         print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
               f"{len(splits.test):,} held out for testing", flush=True)
@@ -264,6 +295,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     jitter = _jitter(args.jitter)
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"
+    _check_out(out, "bundle", args.force, inputs=[data], companions=[out.with_suffix(".json")])
     report: dict = {"profile": profile.name, "jitter": jitter, "bundle": str(out)}
     with Galaxy10File(data) as f:
         splits = make_splits(f.labels)
@@ -331,10 +363,10 @@ def _bench_real(args: argparse.Namespace) -> Path:
 
 def _cmd_results(args: argparse.Namespace) -> int:
     from galaxy10.metrics import read_metrics
-    from galaxy10.paths import reference_reports_dir
+    from galaxy10.paths import get_reports_home, reference_reports_dir
     from galaxy10.results import results_markdown
 
-    folder = Path(args.reports_dir) if args.reports_dir else reference_reports_dir()
+    folder = get_reports_home(args.reports_dir) if args.reports_dir else reference_reports_dir()
     docs = {name: read_metrics(folder / relative) for name, relative in (
         ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
         ("quick", "quick/metrics.json"))}
@@ -371,10 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     from galaxy10.augment import JITTERS
     from galaxy10.profiles import CHOICES
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m galaxy10",
         description="Galaxy10 DECaLS: fetch or synthesise the data, inspect it, import images.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress details (and show tracebacks, like --debug)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("fetch", help="download and verify the real Galaxy10_DECals.h5 (2.7 GB)")
@@ -387,10 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="generate the synthetic data set (the default data)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small",
                    help="size preset: " + ", ".join(f"{k}={v}" for k, v in PRESETS.items()))
-    p.add_argument("--n", type=int, help="number of images (overrides --preset's size)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--n", type=count, help="number of images (overrides --preset's size)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", type=Path, help="output file (default: cached under data/synthetic/)")
-    p.add_argument("--workers", type=int, default=1, help="processes to render with")
+    p.add_argument("--workers", type=count, default=1, help="processes to render with")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that galaxy10 did not write")
     p.add_argument("--data-home", help="data folder (default: $GALAXY10_DATA or ./data)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
@@ -403,6 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
                                       "manifest file,label) into a Galaxy10 HDF5 file")
     p.add_argument("source", type=Path, help="folder with sub-folders 0-9, or a CSV manifest")
     p.add_argument("--out", type=Path, required=True, help="HDF5 file to write")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that galaxy10 did not write")
+    p.add_argument("--strict", action="store_true",
+                   help="fail instead of ignoring folders, files or images it cannot use")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_import)
 
@@ -414,8 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="auto",
                    help="a Galaxy10 .h5 file, 'real', 'synthetic' or 'auto' (default: the real "
                         "file if downloaded, else the synthetic set)")
-    p.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,04")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", type=notebook_list,
+                   help="comma-separated notebook numbers, e.g. 01,04")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--models-dir", help="default: models/")
     p.set_defaults(func=_cmd_run)
@@ -427,8 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
     p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
-    p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--port", type=port, default=8866)
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_app)
 
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
@@ -436,14 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
     p.add_argument("--profile", choices=CHOICES, default="faithful",
                    help="training budget (default faithful; 'full' is another name for it)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--epochs", type=count,
+                   help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
                                              "`pretrain`) instead of training from scratch")
     p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
                    "blur, JPEG), full (both) or none; default: 'default', and 'none' with "
                    "--init")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out (or its .json) that galaxy10 did not write")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_train)
 
@@ -454,14 +499,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="bundle to write (default "
                                             "models/pretrained_synthetic.keras)")
     p.add_argument("--profile", choices=CHOICES, default="faithful")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--epochs", type=count, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--jitter", choices=sorted(JITTERS), default="full",
                    help="augmentation beyond flips and rotations (default full: zoom, "
                         "brightness, colour, stretch, noise, blur, JPEG)")
     p.add_argument("--real", default=None, help="labelled real images (folder or .h5) to score "
                    "sim-to-real on; default $GALAXY10_REAL_SAMPLE or the shared sample; 'none'")
     p.add_argument("--reports-dir", help="default: reports/")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out (or its .json) that galaxy10 did not write")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(func=_cmd_pretrain)
 
@@ -479,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "$GALAXY10_REAL_SAMPLE, else the shared sample)")
     p.add_argument("--init", help="real: the synthetic-pre-trained bundle to fine-tune (default "
                                   "models/pretrained_synthetic.keras; 'none' to leave it out)")
-    p.add_argument("--folds", type=int, help="real: cross-validation folds (default 5)")
+    p.add_argument("--folds", type=folds, help="real: cross-validation folds (default 5)")
     p.add_argument("--no-shifts", action="store_true",
                    help="real: skip scoring under other sources' shifts")
     p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+",
@@ -492,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "models/galaxy_cnn.keras)")
     p.add_argument("--models-dir", help="default: models/")
     p.add_argument("--reports-dir", help="default: reports/")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("results", help="print README tables from the reference results "
@@ -509,8 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", default="synthetic",
                    help="synthetic .h5 file, or 'synthetic' for the default set")
     p.add_argument("--out", type=Path, default=Path("reports/figures/gallery_real_vs_synthetic.png"))
-    p.add_argument("--per-class", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-class", type=count, default=5)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that galaxy10 did not write")
+    p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_gallery)
 
     p = sub.add_parser("realism", help="per-class KS distances between real and synthetic "
@@ -520,8 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", default="full", metavar="FILE.h5|PRESET",
                    help="a synthetic .h5 file, or a preset whose rows are rendered directly "
                         "(default full)")
-    p.add_argument("--per-class", type=int, default=100, help="images per class (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-class", type=count, default=100,
+                   help="images per class (default 100)")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out-figure", type=Path,
                    help="PNG (default <reports-dir>/figures/realism_by_class.png)")
     p.add_argument("--reports-dir", help="default: reports/")
@@ -534,17 +584,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, already printed in one line)
+        return exc.code if isinstance(exc.code, int) else 2
     # SIGTERM (a killed job, a closed terminal) unwinds like Ctrl-C, so atomic writers can
     # remove their temporary files; SIGKILL cannot be caught, but never leaves a torso either.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except Galaxy10Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.func, args, debug=args.debug, verbose=args.verbose)

@@ -56,5 +56,21 @@ class ImageError(Galaxy10Error, ValueError):
         super().__init__(f"{self.path}: {fault}")
 
 
+class ImageTooLargeError(ImageError):
+    """An image whose dimensions are unreasonable (a decompression bomb, a huge mosaic).
+
+    Batch commands skip such a file with a warning and go on with the others, whereas an
+    unreadable file stops them: it usually means the whole folder is not what was meant.
+    """
+
+
 class MissingStepError(Galaxy10Error):
     """An earlier pipeline step's output is missing; the message names the step to run."""
+
+
+class NotEnoughDataError(Galaxy10Error, ValueError):
+    """The data are too few, or miss classes, for the requested split or training."""
+
+
+class SettingError(Galaxy10Error):
+    """An environment variable or setting names an unusable place; the message names it."""

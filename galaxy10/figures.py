@@ -43,14 +43,19 @@ def save_figure(fig, path: str | os.PathLike[str], dpi: int = 110, colors: int |
     ``colors`` quantises the PNG to a palette of that many colours (Pillow), which keeps image
     grids small enough to commit beside the README.
     """
+    # the Software chunk tells galaxy10.outputs that this PNG may be replaced by a later run
+    software = "galaxy10 (matplotlib)"
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png",
+                    metadata={"Software": software})
         if colors:
-            from PIL import Image
+            from PIL import Image, PngImagePlugin
 
             with Image.open(tmp) as img:
                 small = img.convert("RGB").quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
-            small.save(tmp, format="PNG", optimize=True)
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Software", software)
+            small.save(tmp, format="PNG", optimize=True, pnginfo=info)
     return Path(path)
 
 

@@ -19,6 +19,8 @@ ENV_MODELS_HOME = "GALAXY10_MODELS"
 """Environment variable naming the folder of trained models (default ``<project>/models``)."""
 ENV_REAL_SAMPLE = "GALAXY10_REAL_SAMPLE"
 """Environment variable naming a folder (or Galaxy10 .h5 file) of labelled real images."""
+ENV_REPORTS_HOME = "GALAXY10_REPORTS"
+"""Environment variable naming the reports folder (default ``<project>/reports``)."""
 
 
 def project_root(start: str | os.PathLike[str] | None = None) -> Path:
@@ -38,23 +40,53 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
     return here
 
 
+def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path) -> Path:
+    """The first of ``given``, ``$env``, ``default``; created, and checked to be writable.
+
+    A folder that cannot be used raises one :class:`~galaxy10.errors.SettingError` that
+    names where it came from (the environment variable, when that was it), instead of an
+    ``OSError`` from deep inside a later write.
+    """
+    from_env = env if not given and env and os.environ.get(env) else None
+    folder = Path(given or (os.environ.get(env) if env else None) or default).expanduser()
+    origin = f"{from_env}={folder}" if from_env else str(folder)
+    if folder.exists() and not folder.is_dir():
+        raise _setting_error(origin, "names a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _setting_error(origin, f"cannot create this folder ({exc.strerror or exc})"
+                             ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _setting_error(origin, "folder is not writable")
+    return folder
+
+
+def _setting_error(origin: str, fault: str) -> Exception:
+    from galaxy10.errors import SettingError
+
+    return SettingError(f"{origin}: {fault}")
+
+
 def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     """Return the data folder: ``data_home``, else ``$GALAXY10_DATA``, else ``<project>/data``.
 
     The folder is created on demand, so that a first download or generation just works.
+
+    Raises
+    ------
+    SettingError
+        If the folder names a file, cannot be created or is not writable.
     """
-    folder = Path(data_home or os.environ.get(ENV_DATA_HOME) or project_root() / "data")
-    folder = folder.expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return _folder(data_home, ENV_DATA_HOME, project_root() / "data")
 
 
 def get_models_home(models_home: str | os.PathLike[str] | None = None) -> Path:
-    """Return the models folder: argument, else ``$GALAXY10_MODELS``, else ``<project>/models``."""
-    folder = Path(models_home or os.environ.get(ENV_MODELS_HOME) or project_root() / "models")
-    folder = folder.expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Return the models folder: argument, else ``$GALAXY10_MODELS``, else ``<project>/models``.
+
+    Raises :class:`~galaxy10.errors.SettingError` like :func:`get_data_home`.
+    """
+    return _folder(models_home, ENV_MODELS_HOME, project_root() / "models")
 
 
 def default_real_sample() -> Path:
@@ -78,7 +110,9 @@ def reference_reports_dir() -> Path:
 
 
 def get_reports_home(reports_home: str | os.PathLike[str] | None = None) -> Path:
-    """Return the reports folder (argument, else ``<project>/reports``), created on demand."""
-    folder = Path(reports_home or project_root() / "reports").expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Return the reports folder: argument, else ``$GALAXY10_REPORTS``, else ``<project>/reports``.
+
+    Created on demand; raises :class:`~galaxy10.errors.SettingError` like
+    :func:`get_data_home`.
+    """
+    return _folder(reports_home, ENV_REPORTS_HOME, project_root() / "reports")

@@ -172,7 +172,17 @@ class ImageConfig:
 
     @classmethod
     def from_dict(cls, params: dict) -> ImageConfig:
-        """Inverse of :meth:`to_dict`; ignores unknown keys from newer versions."""
+        """Inverse of :meth:`to_dict`; ignores unknown keys from newer versions.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` is not a mapping (a hand-edited JSON with a list or null there),
+            or a value has the wrong type; callers turn it into an error naming their file.
+        """
+        if not isinstance(params, dict):
+            raise TypeError(f"'image' must be a JSON object, got {type(params).__name__}: "
+                            f"{str(params)[:40]}")
         names = {"size", "color", "crop", "interpolation"}
         return cls(**{k: v for k, v in params.items() if k in names})
 

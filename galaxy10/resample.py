@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from galaxy10.classes import N_CLASSES
+from galaxy10.errors import NotEnoughDataError
 
 SEED_UNDERSAMPLE_STATE = 888
 SEED_SPLIT_STATE = 101
@@ -98,10 +99,14 @@ def make_splits(labels: np.ndarray, undersample_state: int = SEED_UNDERSAMPLE_ST
                 test_size: float = SEED_TEST_SIZE) -> Splits:
     """Seed-faithful undersampling and split, plus the all-data training rows."""
     labels = np.asarray(labels)
-    smallest = int(np.bincount(labels, minlength=N_CLASSES).min())
+    counts = np.bincount(labels, minlength=N_CLASSES)
+    smallest = int(counts.min())
     if smallest < 5:
-        raise ValueError(f"the smallest class has {smallest} image(s); the seed-faithful "
-                         "undersampling and 80/20 split need at least 5 per class")
+        short = [str(k) for k in range(N_CLASSES) if counts[k] < 5]
+        raise NotEnoughDataError(
+            f"{labels.size} image(s) in {int((counts > 0).sum())} class(es); the seed-faithful "
+            "undersampling and 80/20 split need at least 5 images of every class 0-9 "
+            f"(short: class {', '.join(short)})")
     kept = undersample_indices(labels, undersample_state)
     seed_train, test = split_indices(kept, labels, test_size, split_state)
     all_train = np.setdiff1d(np.arange(labels.size), test)

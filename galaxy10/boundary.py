@@ -1,0 +1,141 @@
+"""The command line's error boundary: every failure a user can cause is one line, exit 2.
+
+Three layers, so that no traceback from argparse, h5py, Pillow or the csv module reaches a
+user who made a typo:
+
+* :class:`OneLineParser` reports bad arguments as ``error: argument --n: ...`` (argparse's own
+  usage block is two lines more and does not start with ``error:``);
+* argparse ``type=`` callables (:func:`count`, :func:`seed`, :func:`port`,
+  :func:`notebook_list`) reject bad values at parse time, before any work starts;
+* :func:`run_command` turns a :class:`~galaxy10.errors.Galaxy10Error`, an ``OSError`` (with the
+  file it names), a ``csv.Error`` or a Pillow refusal into ``error: <what>: <why>`` with exit
+  status 2. Anything else is a bug in galaxy10: one line saying so and how to see the
+  traceback (``--debug``), exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable
+from typing import NoReturn
+
+from galaxy10.errors import Galaxy10Error
+
+USER_ERROR = 2
+"""Exit status of a failure caused by the arguments, files or environment."""
+BUG = 1
+"""Exit status of an unexpected exception (a bug in galaxy10)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are the house's one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: <message>`` and how to get help, then exit with status 2."""
+        self.exit(USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number of at least 1 (images, workers, epochs, examples)."""
+    return _int_at_least(text, 1)
+
+
+def folds(text: str) -> int:
+    """argparse type: a number of cross-validation folds, at least 2."""
+    return _int_at_least(text, 2)
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, a whole number of at least 0 (NumPy's requirement)."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port number, 1-65535."""
+    value = _int_at_least(text, 1)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def notebook_list(text: str) -> str:
+    """argparse type: comma-separated notebook numbers or names that exist (``01,04``)."""
+    from galaxy10.notebook_runner import select_notebooks
+
+    try:
+        if not select_notebooks(text):
+            raise ValueError("no notebook named")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def describe(exc: BaseException) -> str | None:
+    """The one-line message for an exception a user can cause, or None for a bug."""
+    if isinstance(exc, Galaxy10Error):
+        return str(exc)
+    import csv
+
+    if isinstance(exc, csv.Error):
+        return f"CSV file: {exc}"
+    pil = sys.modules.get("PIL.Image")
+    if pil is not None and isinstance(exc, pil.DecompressionBombError):
+        return f"image refused as a possible decompression bomb ({exc})"
+    if pil is not None and isinstance(exc, pil.UnidentifiedImageError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        why = exc.strerror or str(exc) or type(exc).__name__
+        if exc.filename is not None:
+            return f"{exc.filename}: {why}"
+        return why
+    return None
+
+
+def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace,
+                debug: bool = False, verbose: bool = False) -> int:
+    """Run a sub-command; map its failure to one line on stderr and an exit status.
+
+    Parameters
+    ----------
+    func : callable
+        The sub-command; returns its exit status.
+    args : argparse.Namespace
+        Parsed arguments passed to ``func``.
+    debug : bool, default False
+        Also print the traceback of any failure (``--debug``), for bug reports.
+    verbose : bool, default False
+        Print the traceback of a bug, but keep user errors to their one line (``-v``).
+
+    Returns
+    -------
+    int
+        ``func``'s status; 2 for a user error; 1 for a bug; 130 on Ctrl-C.
+    """
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - this is the boundary: nothing passes it raw
+        message = describe(exc)
+        if debug or (verbose and message is None):
+            traceback.print_exc()
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return USER_ERROR
+        hint = "" if debug or verbose else "; run again with --debug to see the traceback"
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: internal error, a bug in galaxy10 ({text}){hint}", file=sys.stderr)
+        return BUG

@@ -1,0 +1,178 @@
+"""Decide whether a command may write its output file: never over what galaxy10 did not make.
+
+Every ``--out`` of the command line goes through :func:`check_output` before any work starts,
+so that a typo (``--out README.md``, ``--out notes.txt``, ``--out`` naming the input manifest)
+costs an error line instead of a user's file. A file may be replaced only when galaxy10 can
+tell that it wrote it itself:
+
+* an HDF5 data set carrying the ``galaxy10_source`` attribute that
+  :class:`~galaxy10.writer.Galaxy10Writer` records;
+* a model bundle: ``NAME.keras`` with a ``NAME.json`` beside it that holds ``bundle_version``
+  (:func:`~galaxy10.predict.save_bundle`);
+* a PNG figure carrying the ``Software: galaxy10`` text chunk that
+  :func:`~galaxy10.figures.save_figure` writes, or any PNG in the project's own
+  ``reports/figures/`` folder (figures committed before the marker existed).
+
+Everything else needs ``force=True`` (``--force``). Outputs equal to an input are refused even
+with ``force``, since the input would be destroyed while it is being read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from galaxy10.errors import Galaxy10Error
+
+OutputKind = Literal["h5", "bundle", "figure"]
+FIGURE_MARKER = "galaxy10"
+"""Value of the PNG ``Software`` text chunk written by :func:`galaxy10.figures.save_figure`."""
+
+
+class OutputError(Galaxy10Error):
+    """An output path that galaxy10 refuses to write; the message names it and says why."""
+
+    def __init__(self, path: str | os.PathLike[str], fault: str) -> None:
+        self.path = Path(path)
+        self.fault = fault
+        super().__init__(f"{self.path}: {fault}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_folder(path: Path) -> None:
+    """Refuse a target whose folder cannot exist or cannot be written."""
+    folder = path.parent
+    while not folder.exists():
+        if folder.is_symlink():  # a dangling link: mkdir would fail on it
+            raise OutputError(path, f"cannot create the folder {folder} (broken link)")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(path, f"{folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(path, f"cannot write in {folder} (permission denied)")
+
+
+def is_galaxy10_h5(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is an HDF5 file that galaxy10 wrote (it has ``galaxy10_source``)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                return False
+        import h5py
+
+        from galaxy10.reader import SOURCE_ATTR
+
+        with h5py.File(path, "r") as f:
+            return SOURCE_ATTR in f.attrs
+    except (OSError, ValueError):
+        return False
+
+
+def _is_bundle_json(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "bundle_version" in doc
+
+
+def is_galaxy10_bundle(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a ``.keras`` archive with galaxy10's bundle JSON beside it."""
+    path = Path(path)
+    return (path.is_file() and zipfile.is_zipfile(path)
+            and _is_bundle_json(path.with_suffix(".json")))
+
+
+def is_galaxy10_figure(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a PNG that galaxy10 saved (marker chunk, or in its reports folder)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+                return False
+        from PIL import Image
+
+        with Image.open(path) as img:
+            if str(img.info.get("Software", "")).startswith(FIGURE_MARKER):
+                return True
+    except (OSError, ValueError, SyntaxError):
+        return False
+    from galaxy10.paths import project_root
+
+    figures = project_root() / "reports" / "figures"
+    return figures.is_dir() and path.resolve().parent == figures.resolve()
+
+
+_KIND_TEST = {"h5": (is_galaxy10_h5, "a Galaxy10 HDF5 file that galaxy10 wrote"),
+              "bundle": (is_galaxy10_bundle, "a model bundle that galaxy10 wrote"),
+              "figure": (is_galaxy10_figure, "a figure that galaxy10 wrote")}
+
+
+def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
+                 inputs: Iterable[str | os.PathLike[str] | None] = (), force: bool = False,
+                 companions: Iterable[str | os.PathLike[str]] = ()) -> str | None:
+    """Check that ``path`` may be written; say so when it replaces an earlier galaxy10 file.
+
+    Parameters
+    ----------
+    path : path-like
+        The output file a command is about to write.
+    kind : {"h5", "bundle", "figure"}
+        What the command writes, which decides what an existing file must be to be replaced.
+    inputs : iterable of path-like
+        Files and folders the command reads (None entries are ignored). The output may not be
+        any of them, nor a companion of ``path`` (a bundle's JSON) be one.
+    force : bool, default False
+        Allow replacing a file galaxy10 did not make (never an input).
+    companions : iterable of path-like
+        Further files written beside ``path`` (a bundle's ``.json``); checked the same way.
+
+    Returns
+    -------
+    str or None
+        A sentence to print when an existing file will be replaced, else None.
+
+    Raises
+    ------
+    OutputError
+        If ``path`` is a folder, lies under a file or an unwritable folder, equals an input,
+        or is an existing file galaxy10 did not write and ``force`` is False.
+    """
+    path = Path(path).expanduser()
+    targets = [path, *(Path(c).expanduser() for c in companions)]
+    for target in targets:
+        for given in inputs:
+            if given is not None and _same(target, Path(given).expanduser()):
+                raise OutputError(target, "is also an input of this command; writing it would "
+                                          "destroy the input (choose another --out)")
+    if path.is_dir():
+        raise OutputError(path, "is a folder; --out needs a file name")
+    _check_folder(path)
+    test, what = _KIND_TEST[kind]
+    existing = [t for t in targets if t.exists() or t.is_symlink()]
+    if not existing:
+        return None
+    for target in existing:
+        if target.is_dir():
+            raise OutputError(target, "is a folder; --out needs a file name")
+    if path.exists():
+        ours = test(path)
+    else:  # only a companion is there: a bundle's JSON left behind is still galaxy10's
+        ours = kind == "bundle" and all(_is_bundle_json(t) for t in existing)
+    if not ours and not force:
+        raise OutputError(existing[0], f"already exists and is not {what}; galaxy10 does not "
+                                       "overwrite files it did not make (choose another --out, "
+                                       "or add --force)")
+    names = ", ".join(str(t) for t in existing)
+    return f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"

@@ -1,0 +1,337 @@
+"""Every command, misused: one ``error:`` line, a known exit status, no traceback, no lost file.
+
+The table below is the hostile-user audit of issue #13 turned into a regression test: each row
+runs the command line in-process on a small world of files (a 40-image synthetic set, tiny
+PNGs, manifests, fake model bundles, a user's notes) and checks that the run fails the way the
+README promises, and that every file that was there is byte-for-byte unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from galaxy10 import cli
+from galaxy10.cli import main
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` (a decompression bomb's calling card)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+def _png(path: Path, value: int = 40, size: int = 48) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(value)
+    Image.fromarray(rng.integers(0, value + 1, (size, size, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _fake_bundle(folder: Path, name: str, image) -> Path:
+    (folder / f"{name}.keras").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+    (folder / f"{name}.json").write_text(json.dumps({"bundle_version": 1, "kind": "galaxy",
+                                                     "image": image}))
+    return folder / f"{name}.keras"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """The files a user has: data sets, images, manifests, bundles, notes, earlier figures."""
+    from galaxy10 import synthetic
+    from galaxy10.writer import Galaxy10Writer
+
+    root = tmp_path_factory.mktemp("world")
+    synthetic.generate(root / "data.h5", n=40, seed=0, progress=False)
+    synthetic.generate(root / "three.h5", n=3, seed=0, progress=False)
+    with Galaxy10Writer(root / "oneclass.h5", 12, source="imported") as w:
+        w.write(0, np.zeros((12, 256, 256, 3), np.uint8), np.zeros(12, np.uint8))
+    (root / "notes.txt").write_text("my notes, not galaxy10's\n")
+    (root / "README.md").write_text("# my project\n")
+    (root / "outdir").mkdir()
+    for label in (0, 1):
+        _png(root / "imgs" / str(label) / f"{label}.png", value=30 + label)
+    (root / "imgs" / "manifest.csv").write_text("file,label\n0/0.png,0\n1/1.png,1\n")
+    _png(root / "mixed" / "0" / "a.png")
+    _png(root / "mixed" / "01" / "b.png")
+    _png(root / "mixed" / "spiral" / "c.png")
+    (root / "onlybomb" / "3").mkdir(parents=True)
+    _png_header_only(root / "onlybomb" / "3" / "bomb.png", 20000, 20000)
+    (root / "empty").mkdir()
+    (root / "one_field.csv").write_text("file,label\nimgs/0/0.png\n")
+    (root / "huge.csv").write_text("file,label\n" + "x" * 200_000 + ",1\n")
+    (root / "badlabel.csv").write_text("file,label\nimgs/0/0.png,12\n")
+    (root / "models").mkdir()
+    _fake_bundle(root / "models", "list", [64, "rgb"])
+    _fake_bundle(root / "models", "null", None)
+    (root / "models" / "user.json").write_text('{"mine": true}\n')
+    (root / "reports").mkdir()
+    (root / "reports" / "benchmarks.json").write_text('{"memory": {"paths": {"a": 1}}}\n')
+    _png(root / "photo.png")
+    return root
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# (id, argv, environment, exit status, text the error line must contain)
+CASES = [
+    # arguments rejected at parse time
+    ("no-command", [], {}, 2, "required: COMMAND"),
+    ("unknown-command", ["frobnicate"], {}, 2, "invalid choice"),
+    ("synth-n-0", ["synth", "--n", "0"], {}, 2, "argument --n: must be at least 1"),
+    ("synth-n-negative", ["synth", "--n", "-5"], {}, 2, "argument --n"),
+    ("synth-n-text", ["synth", "--n", "many"], {}, 2, "'many' is not a whole number"),
+    ("synth-workers-0", ["synth", "--n", "4", "--workers", "0"], {}, 2, "argument --workers"),
+    ("synth-seed-negative", ["synth", "--seed", "-1"], {}, 2, "argument --seed"),
+    ("train-epochs-0", ["train", "--data", "data.h5", "--out", "m.keras", "--epochs", "0"], {},
+     2, "argument --epochs"),
+    ("gallery-per-class-0", ["gallery", "--per-class", "0"], {}, 2, "argument --per-class"),
+    ("run-only-99", ["run", "--only", "99"], {}, 2, "unknown notebook(s) ['99']"),
+    ("run-only-text", ["run", "--only", "eda,x"], {}, 2, "argument --only"),
+    ("app-port-0", ["app", "--port", "0"], {}, 2, "argument --port"),
+    ("app-port-huge", ["app", "--port", "70000"], {}, 2, "at most 65535"),
+    # --out that would destroy something
+    ("synth-out-readme", ["synth", "--n", "2", "--out", "README.md", "-q"], {}, 2,
+     "README.md: already exists and is not a Galaxy10 HDF5 file"),
+    ("synth-out-folder", ["synth", "--n", "2", "--out", "outdir", "-q"], {}, 2, "is a folder"),
+    ("synth-out-under-file", ["synth", "--n", "2", "--out", "notes.txt/sub/o.h5", "-q"], {}, 2,
+     "notes.txt is a file, not a folder"),
+    ("synth-out-proc", ["synth", "--n", "2", "--out", "/proc/galaxy10/o.h5", "-q"], {}, 2,
+     "/proc/galaxy10/o.h5"),
+    ("import-out-notes", ["import", "imgs", "--out", "notes.txt", "-q"], {}, 2,
+     "notes.txt: already exists"),
+    ("import-out-manifest", ["import", "imgs/manifest.csv", "--out", "imgs/manifest.csv", "-q"],
+     {}, 2, "is also an input"),
+    ("import-out-source", ["import", "imgs", "--out", "imgs", "-q"], {}, 2, "is also an input"),
+    ("import-out-folder", ["import", "imgs", "--out", "outdir", "-q"], {}, 2, "is a folder"),
+    ("import-out-under-file", ["import", "imgs", "--out", "notes.txt/x.h5", "-q"], {}, 2,
+     "is a file, not a folder"),
+    ("import-out-proc", ["import", "imgs", "--out", "/proc/x.h5", "-q"], {}, 2, "/proc/x.h5"),
+    ("import-force-over-input", ["import", "imgs/manifest.csv", "--out", "imgs/manifest.csv",
+                                 "--force", "-q"], {}, 2, "is also an input"),
+    ("train-out-notes", ["train", "--data", "data.h5", "--out", "notes.txt"], {}, 2,
+     "notes.txt: already exists and is not a model bundle"),
+    ("train-out-data", ["train", "--data", "data.h5", "--out", "data.h5"], {}, 2,
+     "is also an input"),
+    ("train-json-beside", ["train", "--data", "data.h5", "--out", "models/user.keras"], {}, 2,
+     "models/user.json: already exists"),
+    ("gallery-out-notes", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
+                           "notes.txt"], {}, 2, "notes.txt: already exists and is not a figure"),
+    ("gallery-out-input", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
+                           "data.h5"], {}, 2, "is also an input"),
+    # bad input files
+    ("info-missing", ["info", "missing.h5"], {}, 2, "missing.h5: file not found"),
+    ("info-text", ["info", "notes.txt"], {}, 2, "notes.txt: not an HDF5 file"),
+    ("import-missing", ["import", "nowhere", "--out", "new.h5", "-q"], {}, 2, "nowhere: not found"),
+    ("import-empty", ["import", "empty", "--out", "new.h5", "-q"], {}, 2, "holds no images"),
+    ("import-one-field", ["import", "one_field.csv", "--out", "new.h5", "-q"], {}, 2,
+     "one_field.csv: line 2: 1 field(s), expected 2"),
+    ("import-huge-field", ["import", "huge.csv", "--out", "new.h5", "-q"], {}, 2,
+     "huge.csv: line 2: not valid CSV"),
+    ("import-bad-label", ["import", "badlabel.csv", "--out", "new.h5", "-q"], {}, 2,
+     "badlabel.csv: line 2: label 12 is outside 0-9"),
+    ("import-strict", ["import", "mixed", "--out", "new.h5", "--strict", "-q"], {}, 2,
+     "2 entries would be left out"),
+    ("import-only-bomb", ["import", "onlybomb", "--out", "new.h5", "-q"], {}, 2,
+     "decompression bomb"),
+    ("predict-model-missing", ["predict", "photo.png", "--model", "models/none.keras"], {}, 2,
+     "none.keras: model file not found"),
+    ("predict-image-list", ["predict", "photo.png", "--model", "models/list.keras"], {}, 2,
+     "list.json: not a galaxy10 model parameter file ('image' must be a JSON object, got list"),
+    ("predict-image-null", ["predict", "photo.png", "--model", "models/null.keras"], {}, 2,
+     "null.json: not a galaxy10 model parameter file ('image' must be a JSON object, got "
+     "NoneType"),
+    ("train-three-images", ["train", "--data", "three.h5", "--out", "m.keras"], {}, 2,
+     "three.h5: too little to train on: 3 image(s) in 3 class(es)"),
+    ("train-one-class", ["train", "--data", "oneclass.h5", "--out", "m.keras"], {}, 2,
+     "need at least 5 images of every class 0-9"),
+    ("bench-memory-missing", ["bench", "memory", "--data", "missing.h5"],
+     {"GALAXY10_REPORTS": "reports"}, 2, "missing.h5: file not found"),
+    ("results-reports-file", ["results", "--reports-dir", "notes.txt"], {}, 2,
+     "notes.txt: names a file, not a folder"),
+    # environment variables naming unusable places
+    ("env-data-file", ["synth", "-q"], {"GALAXY10_DATA": "notes.txt"}, 2,
+     "GALAXY10_DATA=notes.txt: names a file, not a folder"),
+    ("env-data-proc", ["synth", "-q"], {"GALAXY10_DATA": "/proc/galaxy10"}, 2,
+     "GALAXY10_DATA=/proc/galaxy10: cannot create this folder"),
+    ("env-models-file", ["bench", "inference"], {"GALAXY10_MODELS": "README.md"}, 2,
+     "GALAXY10_MODELS=README.md: names a file"),
+    ("env-models-under-file", ["bench", "inference"], {"GALAXY10_MODELS": "notes.txt/models"}, 2,
+     "GALAXY10_MODELS=notes.txt/models: cannot create this folder"),
+    ("env-reports-file", ["realism"], {"GALAXY10_REPORTS": "notes.txt"}, 2,
+     "GALAXY10_REPORTS=notes.txt: names a file"),
+]
+
+@pytest.mark.parametrize(("argv", "env", "status", "expected"),
+                         [pytest.param(*c[1:], id=c[0]) for c in CASES])
+def test_misuse_is_one_line_and_changes_nothing(world, monkeypatch, capsys, argv, env, status,
+                                                expected):
+    monkeypatch.chdir(world)
+    for name in ("GALAXY10_DATA", "GALAXY10_MODELS", "GALAXY10_REPORTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = _hashes(world)
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, err
+    assert err.strip().splitlines()[-1] == error_lines[0]
+    assert expected in error_lines[0]
+    assert _hashes(world) == before
+
+
+def test_no_traceback_reaches_a_real_terminal(world):
+    out = subprocess.run([sys.executable, "-m", "galaxy10", "import", "one_field.csv", "--out",
+                          "new.h5", "-q"], capture_output=True, text=True, timeout=60, cwd=world)
+    assert out.returncode == 2
+    assert out.stderr == f"error: {Path('one_field.csv')}: line 2: 1 field(s), expected 2 " \
+                         "(file, label)\n"
+    assert not (world / "new.h5").exists()
+
+
+def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
+    def broken(args):
+        return None.shape  # an AttributeError: galaxy10's fault, not the user's
+
+    monkeypatch.chdir(world)
+    monkeypatch.setattr(cli, "_cmd_info", broken)
+    assert main(["info", "data.h5"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: internal error, a bug in galaxy10 (AttributeError")
+    assert "--debug" in err
+    for flag in ("--debug", "-v"):
+        assert main([flag, "info", "data.h5"]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "None.shape" in err
+    # a user's mistake stays one line under -v; --debug shows where it was raised
+    assert main(["-v", "import", "nowhere", "--out", "new.h5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: nowhere: not found (expected")
+    assert main(["--debug", "import", "nowhere", "--out", "new.h5"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_import_lists_what_it_skips_and_imports_the_rest(world, tmp_path, capsys):
+    from galaxy10.reader import Galaxy10File
+
+    _png(tmp_path / "src" / "4" / "good.png")
+    _png_header_only(tmp_path / "src" / "4" / "bomb.png", 20000, 20000)
+    _png(tmp_path / "src" / "spiral" / "x.png")
+    (tmp_path / "src" / "4" / "notes.txt").write_text("n")
+    out = tmp_path / "out.h5"
+    assert main(["import", str(tmp_path / "src"), "--out", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 3, err
+    assert "spiral: ignored (not a class folder" in err
+    assert "notes.txt: ignored (not an image file" in err
+    assert "bomb.png: refused" in err and "decompression bomb" in err
+    with Galaxy10File(out) as f:
+        assert len(f) == 1 and f.labels.tolist() == [4]
+    # the file it wrote may be replaced by a later import, and it says so
+    assert main(["import", str(tmp_path / "src" / "4"), "--out", str(out), "-q"]) == 2
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "src"), "--out", str(out), "-q"]) == 0
+    assert f"replacing {out}" in capsys.readouterr().err
+
+
+def test_force_replaces_a_users_file_and_says_so(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert main(["synth", "--n", "2", "--out", str(notes), "-q", "--force"]) == 0
+    assert "(--force)" in capsys.readouterr().err
+    assert notes.read_bytes().startswith(b"\x89HDF")
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    from galaxy10.images import decode_image
+
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    rgb = decode_image(tmp_path / "deep.png")
+    assert rgb.dtype == np.uint8 and rgb.shape == (64, 64, 3)
+    assert (rgb == 255).mean() < 0.01  # clipping made 99.6% of this ramp white
+    expected = np.round(ramp / 65535 * 255).astype(np.uint8)
+    assert np.abs(rgb[..., 0].astype(int) - expected).max() <= 1
+
+
+def test_oversized_images_are_refused_by_name(tmp_path):
+    from galaxy10.errors import ImageError
+    from galaxy10.images import decode_image
+
+    wide = _png_header_only(tmp_path / "wide.png", 9000, 16)
+    with pytest.raises(ImageError, match=r"wide\.png: image is 9000 x 16 px"):
+        decode_image(wide)
+
+
+def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
+    from galaxy10.models import build_galaxy_cnn
+    from galaxy10.predict import save_bundle
+    from galaxy10.preprocess import ImageConfig
+
+    config = ImageConfig(size=16, color="rgb")
+    model = save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0),
+                        tmp_path / "m.keras", kind="galaxy", config=config)
+    from galaxy10.outputs import check_output
+
+    assert "a model bundle that galaxy10 wrote" in check_output(model, kind="bundle")
+    bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    good = _png(tmp_path / "good.png")
+    assert main(["predict", str(bomb), str(good), "--model", str(model)]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{good}\t") and len(out.splitlines()) == 1
+    assert err.splitlines() == [err.splitlines()[0]] and err.startswith(f"error: {bomb}: refused")
+
+
+def test_failed_benchmark_keeps_earlier_figures(tmp_path):
+    from galaxy10.bench import BenchmarkError, record
+
+    path = tmp_path / "benchmarks.json"
+    path.write_text('{"memory": {"paths": {"a": {"peak_rss_mb": 900}}}}\n')
+    before = path.read_bytes()
+    with pytest.raises(BenchmarkError, match="a_original_load_all: boom"):
+        record("memory", {"data": "x.h5", "paths": {"a_original_load_all": {"error": "boom"},
+                                                    "b": {"peak_rss_mb": 1.0}}}, path)
+    assert path.read_bytes() == before
+    record("memory", {"data": "x.h5", "paths": {"b": {"peak_rss_mb": 1.0}}}, path)
+    assert json.loads(path.read_text())["memory"]["paths"] == {"b": {"peak_rss_mb": 1.0}}
+
+
+def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from galaxy10.figures import save_figure
+    from galaxy10.outputs import OutputError, check_output
+
+    fig = plt.figure(figsize=(1, 1))
+    for colors in (None, 16):  # the palette-quantised PNG keeps the marker too
+        path = save_figure(fig, tmp_path / f"f{colors}.png", colors=colors)
+        assert "a figure that galaxy10 wrote" in check_output(path, kind="figure")
+    plt.close(fig)
+    other = _png(tmp_path / "photo.png")
+    with pytest.raises(OutputError, match="not a figure that galaxy10 wrote"):
+        check_output(other, kind="figure")

@@ -55,6 +55,9 @@ def describe_file(path: str | os.PathLike[str]) -> str:
         extra = [name for name in ("ra", "dec", "redshift", "pxscale")
                  if f.metadata(name) is not None]
         lines.append(f"  metadata    : {', '.join(extra) if extra else 'none'}")
+        from galaxy10.repack import describe_layout
+
+        lines.append(f"  layout      : {describe_layout(f.layout())}")
         lines.append("  class                              count  share")
         for label in range(N_CLASSES):
             lines.append(f"  {label} {CLASS_NAMES[label]:<31} {counts[label]:>6,}  "

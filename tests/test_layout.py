@@ -121,6 +121,11 @@ def test_repack_copies_everything_in_per_image_chunks(layouts, tmp_path, capsys)
     with Galaxy10File(dst) as f:
         assert f.layout()["fast_random_reads"]
         np.testing.assert_array_equal(f.read([3, 1, 3]), IMAGES[[3, 1, 3]])
+    # an earlier galaxy10 file at the target is replaced, and the output says so
+    assert main(["repack", str(layouts["contiguous"]), "--out", str(dst)]) == 0
+    assert capsys.readouterr().out.startswith(f"replaced {dst}")
+    with h5py.File(dst, "r") as b:
+        assert "ra" not in b and b["images"].chunks == (1, SIZE, SIZE, 3)
 
 
 def test_repack_refuses_source_and_foreign_targets(layouts, tmp_path, capsys):

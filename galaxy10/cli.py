@@ -33,6 +33,32 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
           f"from {GALAXY10_DECALS.url}")
     path = fetch(args.data_home, progressbar=not args.quiet)
     print(f"verified (SHA-256 {GALAXY10_DECALS.sha256[:12]}...): {path}")
+    from galaxy10.repack import repack_hint
+
+    hint = repack_hint(path)
+    if hint:
+        print(hint)
+    return 0
+
+
+def _cmd_repack(args: argparse.Namespace) -> int:
+    from galaxy10.repack import repack
+
+    existed = args.out.exists()
+    path = repack(args.src, args.out, level=args.level)
+    print(f"{'replaced' if existed else 'wrote'} {path} (one image per chunk, gzip level "
+          f"{args.level} + shuffle)")
+    _print_info(path)
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from galaxy10.audit import audit, format_audit
+
+    result = audit(args.source, threshold=args.threshold, batch_size=args.batch_size)
+    print(json.dumps(result, indent=2) if args.json else format_audit(result))
     return 0
 
 
@@ -153,10 +179,19 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from galaxy10 import bench
+    from galaxy10.paths import get_reports_home
 
     if args.profile is None:
         args.profile = "faithful" if args.what == "real" else "quick"
-    if args.what == "memory":
+    records = get_reports_home(args.reports_dir) / "benchmarks.json"
+    if args.what == "layout":
+        from galaxy10.layout_bench import bench_layout, format_layout
+
+        print(f"layout benchmark: {args.n} synthetic images in four layouts...", flush=True)
+        results = bench_layout(args.n, seed=args.seed)
+        print(format_layout(results))
+        path = bench.record("layout", results, records)
+    elif args.what == "memory":
         from galaxy10.data import resolve_data
         from galaxy10.reader import Galaxy10File
 
@@ -165,19 +200,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"memory benchmark on {data} (each path in a fresh process)...", flush=True)
         results = bench.bench_memory(data)
         print(bench.format_memory(results))
-        path = bench.record("memory", {"data": str(data), "paths": results})
+        path = bench.record("memory", {"data": str(data), "paths": results}, records)
     elif args.what == "inference":
         results = bench.bench_inference(args.models_dir)
         for name, r in results.items():
             print(f"{name:<12} " + ("  ".join(f"{k}={v:.0f}" if isinstance(v, float) else
                                              f"{k}={v}" for k, v in r.items())))
-        path = bench.record("inference", results)
+        path = bench.record("inference", results, records)
     elif args.what == "button":
         r = bench.bench_button(args.model)
         print(f"button ({r['model']}, {r['tta_views']} view(s)): click-to-result median "
               f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
               f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
-        path = bench.record("button", r)
+        path = bench.record("button", r, records)
     elif args.what == "real":
         path = _bench_real(args)
     else:
@@ -513,8 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: memory, inference, "
-                                     "button, accuracy, real")
-    p.add_argument("what", choices=["memory", "inference", "button", "accuracy", "real"])
+                                     "button, accuracy, real, layout")
+    p.add_argument("what", choices=["memory", "inference", "button", "accuracy", "real",
+                                    "layout"])
+    p.add_argument("--n", type=count, default=300, help="layout: images per file (default 300)")
     p.add_argument("--data", help="a Galaxy10 .h5 file (default: the synthetic set)")
     p.add_argument("--profile", choices=CHOICES, default=None,
                    help="accuracy, real: training budget and data size (default: quick for "
@@ -541,6 +578,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--seed", type=seed, default=0)
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("repack", help="copy a Galaxy10 file with one image per chunk (gzip), "
+                                      "for fast random reads")
+    p.add_argument("src", type=Path, help="Galaxy10 .h5 file (never modified)")
+    p.add_argument("--out", type=Path, required=True, help="the copy to write")
+    p.add_argument("--level", type=int, choices=range(10), default=4, metavar="0-9",
+                   help="gzip level (default 4)")
+    p.set_defaults(func=_cmd_repack)
+
+    p = sub.add_parser("audit", help="find exact and near-duplicate images, and duplicates "
+                                     "with conflicting labels")
+    p.add_argument("source", type=Path, help="a Galaxy10 .h5 file, a folder of class folders "
+                                             "0-9, or a CSV manifest")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="near-duplicate distance (default: the measured 0.12)")
+    p.add_argument("--batch-size", type=int, default=256, help="images in memory at once")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("results", help="print README tables from the reference results "
                                        "(reports/reference/metrics.json, benchmarks.json)")

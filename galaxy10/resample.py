@@ -140,3 +140,91 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     out = {k: 0.0 for k in range(N_CLASSES)}
     out.update({int(k): float(w) for k, w in zip(present, weights, strict=True)})
     return out
+
+
+# -- duplicate-aware splitting (groups from galaxy10.audit.duplicate_groups) -----------------
+def leaks(train_rows: np.ndarray, test_rows: np.ndarray, groups: np.ndarray) -> int:
+    """How many test images have a duplicate (a row of the same group) in training.
+
+    Parameters
+    ----------
+    train_rows, test_rows : ndarray of int
+        Row indices of a file.
+    groups : ndarray of int, shape (N,)
+        Group id per row of the file, e.g. :func:`galaxy10.audit.duplicate_groups`.
+
+    Returns
+    -------
+    int
+        Test rows whose group also has a member among ``train_rows``. A row present in both
+        lists counts too: it is its own duplicate.
+    """
+    groups = np.asarray(groups)
+    train_groups = groups[np.asarray(train_rows, dtype=np.int64)]
+    return int(np.isin(groups[np.asarray(test_rows, dtype=np.int64)], train_groups).sum())
+
+
+def drop_leaks(train_rows: np.ndarray, test_rows: np.ndarray, groups: np.ndarray
+               ) -> np.ndarray:
+    """``train_rows`` without the rows whose group has a member in ``test_rows``.
+
+    The test set stays exactly as it is (the seed-faithful test rows remain comparable with
+    the original analysis); training loses only the copies of test images.
+
+    Returns
+    -------
+    ndarray of int64
+        The kept training rows, in their given order.
+    """
+    groups = np.asarray(groups)
+    train_rows = np.asarray(train_rows, dtype=np.int64)
+    test_groups = groups[np.asarray(test_rows, dtype=np.int64)]
+    return train_rows[~np.isin(groups[train_rows], test_groups)]
+
+
+def group_aware_test_split(indices: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                           test_size: float = SEED_TEST_SIZE,
+                           random_state: int = SEED_SPLIT_STATE
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/test split of ``indices`` that keeps every group on one side.
+
+    scikit-learn's ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds, shuffled
+    with ``random_state``; its first fold is the test set. Class shares follow the labels as
+    closely as whole groups allow, and the test share is about ``test_size``.
+
+    Parameters
+    ----------
+    indices : ndarray of int
+        Rows of a file to split.
+    labels, groups : ndarray, shape (N,)
+        Label and duplicate-group id of every row of the file.
+    test_size : float, default 0.2
+        In (0, 0.5].
+    random_state : int, default 101
+
+    Returns
+    -------
+    train, test : ndarray of int64
+        Sorted row indices; ``leaks(train, test, groups) == 0``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer groups than folds, or every class has fewer rows than folds.
+    """
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if not 0.0 < test_size <= 0.5:
+        raise ValueError(f"test_size must be in (0, 0.5], got {test_size}")
+    indices = np.asarray(indices, dtype=np.int64)
+    n_splits = max(2, round(1 / test_size))
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():
+        # a class smaller than n_splits is spread as well as it can be; that is expected
+        warnings.filterwarnings("ignore", message="The least populated class",
+                                category=UserWarning)
+        train_pos, test_pos = next(folds.split(indices, np.asarray(labels)[indices],
+                                               np.asarray(groups)[indices]))
+    return np.sort(indices[train_pos]), np.sort(indices[test_pos])

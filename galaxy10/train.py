@@ -315,6 +315,7 @@ def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, epochs: int = 30, batch_si
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history["seconds"] = time.perf_counter() - start
     history["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+    history["val_rows"] = va.tolist()  # positions in x: calibration fits on these (calibrate.py)
     return model, history
 
 

@@ -114,6 +114,9 @@ def compare(galaxies: Galaxy10File, seed_train: np.ndarray, all_train: np.ndarra
     galaxy_path = save_bundle(galaxy_model, folder / "compare_galaxy_cnn.keras", kind="galaxy",
                               config=config, tta=True, data=facts,
                               test_rows=np.asarray(test).tolist())
+    from galaxy10.calibrate import calibrate_from_training  # T and threshold on validation
+
+    calibrate_from_training(galaxy_path, galaxies, np.sort(all_train), config, history, cache_dir)
     seed_pred, galaxy_pred = Predictor(seed_path), Predictor(galaxy_path)
     rows = {}
     for name, pred, seconds, n_train in (

@@ -37,6 +37,11 @@ _EXPORTS = {
     "ImageConfig": "galaxy10.preprocess",
     "seed_features": "galaxy10.preprocess",
     "transform": "galaxy10.preprocess",
+    "fit_temperature": "galaxy10.calibrate",
+    "expected_calibration_error": "galaxy10.calibrate",
+    "calibrate_bundle": "galaxy10.calibrate",
+    "grad_cam": "galaxy10.saliency",
+    "assess": "galaxy10.verdict",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -44,6 +44,11 @@ _EXPORTS = {
     "seed_features": "galaxy10.preprocess",
     "transform": "galaxy10.preprocess",
     "measure_realism": "galaxy10.realism",
+    "fit_temperature": "galaxy10.calibrate",
+    "expected_calibration_error": "galaxy10.calibrate",
+    "calibrate_bundle": "galaxy10.calibrate",
+    "grad_cam": "galaxy10.saliency",
+    "assess": "galaxy10.verdict",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -206,12 +206,16 @@ def bench_inference(models_dir: str | os.PathLike[str] | None = None, n: int = 5
     return out
 
 
-def bench_button(model_path: str | os.PathLike[str] | None = None, clicks: int = 50
-                 ) -> dict[str, Any]:
-    """Click-to-result latency of the button (median, p95) and single-image predict time."""
+def bench_button(model_path: str | os.PathLike[str] | None = None, clicks: int = 50,
+                 overlay: bool = False) -> dict[str, Any]:
+    """Click-to-result latency of the button (median, p95) and single-image predict time.
+
+    ``overlay`` turns on the Grad-CAM "show where the model looked" toggle first.
+    """
     from galaxy10.widget import button_from_model
 
     button = button_from_model(model_path, seed=0)
+    button.show_map.value = bool(overlay)
     button.show_random()  # warm: first call builds the TensorFlow graph
     times = []
     for _ in range(clicks):
@@ -228,7 +232,7 @@ def bench_button(model_path: str | os.PathLike[str] | None = None, clicks: int =
     return {"model": button.predictor.name, "clicks": clicks,
             "click_median_ms": float(np.median(ms)), "click_p95_ms": float(np.percentile(ms, 95)),
             "predict_one_median_ms": float(np.median(single) * 1000),
-            "tta_views": 8 if button.predictor.tta else 1}
+            "tta_views": 8 if button.predictor.tta else 1, "overlay": bool(overlay)}
 
 
 # -- accuracy: the seed CNN and the modern CNN on the same split ------------------------------
@@ -273,6 +277,10 @@ def compare(galaxies, seed_train: np.ndarray, all_train: np.ndarray,
         bundles["galaxy_cnn"] = os.fspath(save_bundle(
             galaxy_model, folder / "galaxy_cnn.keras", kind="galaxy", config=config, tta=True,
             data=facts, test_rows=test_rows, history=history))
+        from galaxy10.calibrate import calibrate_from_training  # T and threshold: validation
+
+        calibrate_from_training(bundles["galaxy_cnn"], galaxies, np.sort(all_train), config,
+                                history, cache_dir)
     rows = {}
     for name, pred, seconds, n_train in (
             ("seed_cnn", seed_pred, seed_seconds, len(seed_train)),

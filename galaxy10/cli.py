@@ -137,21 +137,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
     from galaxy10.classes import CLASS_NAMES
+    from galaxy10.images import load_cutout
     from galaxy10.paths import get_models_home
     from galaxy10.predict import Predictor
+    from galaxy10.verdict import OK, assess
 
     predictor = Predictor(args.model or get_models_home() / "galaxy_cnn.keras")
     status = 0
     for image in args.images:
         try:
-            probs = predictor.predict_file(image)
+            verdict = assess(predictor, load_cutout(image))[0]
         except Galaxy10Error as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 2
             continue
-        k = int(probs.argmax())
-        print(f"{image}\t{k} {CLASS_NAMES[k]}\t{probs[k]:.3f}")
+        k, p = verdict.top3[0]
+        if args.json:
+            print(json.dumps({"image": str(image), "model": predictor.name,
+                              "calibrated": predictor.temperature != 1.0, **verdict.to_dict()}))
+        elif verdict.flag == OK:
+            print(f"{image}\t{k} {CLASS_NAMES[k]}\t{p:.3f}")
+        else:
+            print(f"{image}\t{verdict.flag} (best guess {k} {CLASS_NAMES[k]})\t{p:.3f}\t"
+                  f"{verdict.reason}")
     return status
 
 
@@ -208,11 +219,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                              f"{k}={v}" for k, v in r.items())))
         path = bench.record("inference", results, records)
     elif args.what == "button":
-        r = bench.bench_button(args.model)
-        print(f"button ({r['model']}, {r['tta_views']} view(s)): click-to-result median "
+        r = bench.bench_button(args.model, overlay=args.overlay)
+        print(f"button ({r['model']}, {r['tta_views']} view(s), overlay "
+              f"{'on' if args.overlay else 'off'}): click-to-result median "
               f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
               f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
-        path = bench.record("button", r, records)
+        path = bench.record("button_overlay" if args.overlay else "button", r, records)
     elif args.what == "real":
         path = _bench_real(args)
     else:
@@ -267,6 +279,8 @@ def _lineage(f, stage: str, **facts) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from galaxy10.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.evaluate import evaluate_predictions
     from galaxy10.predict import Predictor, save_bundle
@@ -302,6 +316,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
         out = save_bundle(model, args.out, kind="galaxy", config=config, tta=True, data=facts,
                           test_rows=splits.test.tolist(), history=history, lineage=lineage)
+        from galaxy10.calibrate import calibrate_from_training  # T and threshold on validation
+
+        calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
         r = evaluate_predictions(f.labels[splits.test], Predictor(out).predict_proba(
             f.read(splits.test)), profile.bootstrap, args.seed)
     lo, hi = r["balanced_accuracy_ci95"]
@@ -342,6 +359,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
         save_bundle(model, out, kind="galaxy", config=config, tta=True, data=facts,
                     test_rows=splits.test.tolist(), history=history, lineage=[step])
+        from galaxy10.calibrate import calibrate_from_training
+
+        calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
         predictor = Predictor(out)
         r = evaluate_predictions(f.labels[splits.test], predictor.predict_proba(
             f.read(splits.test)), profile.bootstrap, args.seed)
@@ -500,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="classify image files with a trained model")
     p.add_argument("images", nargs="+", type=Path, help="JPEG/PNG files")
     p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
+    p.add_argument("--json", action="store_true", help="one JSON line per image: top-3 "
+                                                       "calibrated probabilities, flag, model")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
@@ -574,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real: augmentation of the from-scratch model (default none)")
     p.add_argument("--model", type=Path, help="button: model bundle (default "
                                               "models/galaxy_cnn.keras)")
+    p.add_argument("--overlay", action="store_true",
+                   help="button: with the 'show where the model looked' overlay on")
     p.add_argument("--models-dir", help="default: models/")
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--seed", type=seed, default=0)

@@ -255,6 +255,77 @@ def prediction_gallery(images: np.ndarray, y_true: Sequence[int], y_pred: Sequen
     return fig
 
 
+def reliability_diagram(y_true: np.ndarray, curves: Mapping[str, np.ndarray], title: str,
+                        n_bins: int = 15):
+    """Accuracy against stated confidence per bin, one curve per set of probabilities.
+
+    ``curves`` maps a label (e.g. ``"before"``, ``"after (T=1.8)"``) to probabilities
+    (n, 10); the legend quotes each curve's ECE. Points on the diagonal mean "90% stated,
+    90% right"; below it, over-confident. Bars show how many images fall in each bin.
+    """
+    from galaxy10.calibrate import expected_calibration_error, reliability_bins
+
+    plt = _pyplot()
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfect calibration")
+    width = 1.0 / n_bins
+    for k, (label, probs) in enumerate(curves.items()):
+        bins = reliability_bins(probs, y_true, n_bins)
+        conf, acc = np.asarray(bins["confidence"]), np.asarray(bins["accuracy"])
+        keep = np.asarray(bins["count"]) > 0
+        ece = expected_calibration_error(probs, y_true, n_bins)
+        ax.plot(conf[keep], acc[keep], "o-", color=f"C{k}", lw=1.5, ms=4,
+                label=f"{label}: ECE {ece:.3f}")
+        centres = np.asarray(bins["edges"][:-1]) + width / 2
+        hist.bar(centres + (k - 0.5) * width / 2, bins["count"], width=width / 2,
+                 color=f"C{k}", alpha=0.7)
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8, loc="upper left")
+    hist.set_xlabel("stated probability of the top class")
+    hist.set_ylabel("images")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def saliency_grid(images: np.ndarray, overlays: np.ndarray, captions: Sequence[str], title: str,
+                  colours: Sequence[str] | None = None, cols: int = 4):
+    """Pairs of (cut-out, Grad-CAM overlay) with a caption each."""
+    plt = _pyplot()
+    n = len(images)
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2.0 * 2 * cols, 2.3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, cols)
+        axes[r, 2 * c].imshow(images[i])
+        axes[r, 2 * c + 1].imshow(overlays[i])
+        axes[r, 2 * c].set_title(captions[i], fontsize=7, loc="left",
+                                 color=(colours[i] if colours else "black"))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def class_mean_maps(maps: np.ndarray, labels: np.ndarray, title: str):
+    """The mean Grad-CAM map of each true class (maps in [0, 1], same shape)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 5, figsize=(12, 5.2))
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        pick = np.asarray(labels) == k
+        if pick.any():
+            ax.imshow(np.asarray(maps)[pick].mean(axis=0), cmap="jet", vmin=0, vmax=1)
+        ax.set_title(f"{k} {CLASS_NAMES[k]} (n={int(pick.sum())})", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # -- real vs synthetic ----------------------------------------------------------------------
 def _real_examples(real: Path, per_class: int, seed: int) -> dict[int, np.ndarray]:
     """Example images from a class-folder tree, a CSV manifest or a Galaxy10 .h5 file."""

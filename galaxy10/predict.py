@@ -2,7 +2,9 @@
 
 A model is stored as a bundle of two files: ``NAME.keras`` (the network) and ``NAME.json``
 (what it needs around it: the image preprocessing, the seed pipeline's MinMax parameters,
-whether to average test-time views, the class names and where its training data came from).
+whether to average test-time views, the class names and where its training data came from;
+optionally a ``calibration`` record: the softmax temperature and "not sure" threshold fitted on
+validation data by :mod:`galaxy10.calibrate`).
 The widget, the ``predict`` command and the evaluation notebook all go through
 :class:`Predictor`, so a picture is always preprocessed exactly as in training.
 """
@@ -115,6 +117,11 @@ class Predictor:
     def _attach(self, model) -> None:
         """Use ``model``; check that its input matches the parameters."""
         self.tta: bool = bool(self.params.get("tta", False))
+        calibration = self.params.get("calibration") or {}
+        #: softmax temperature fitted on validation data (1.0: bundle not calibrated)
+        self.temperature: float = float(calibration.get("temperature", 1.0))
+        #: calibrated top probability below which an answer is "not sure" (None: no threshold)
+        self.threshold: float | None = calibration.get("threshold")
         self.model = model
         expected = (64, 64, 1) if self.kind == "seed" else self.config.shape
         got = tuple(self.model.input_shape[1:])
@@ -137,16 +144,36 @@ class Predictor:
             return scaled.astype(np.float32).reshape(-1, 64, 64, 1)
         return transform(images, self.config)
 
-    def predict_proba(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
-        """Class probabilities, shape (k, 10), float32."""
+    def predict_proba(self, images: np.ndarray, batch_size: int = 128, *,
+                      calibrated: bool = True, preprocessed: bool = False) -> np.ndarray:
+        """Class probabilities, shape (k, 10), float32.
+
+        Parameters
+        ----------
+        images : ndarray of uint8
+            (k, H, W, 3) cut-outs, or model inputs with ``preprocessed=True``.
+        calibrated : bool, default True
+            Apply the bundle's temperature (a no-op for bundles without one). With TTA the
+            8 views' probabilities are averaged first and the temperature scales the log of
+            the average: the average is the model's best estimate, and the temperature was
+            fitted on exactly that quantity, so calibration matches what is shown.
+        preprocessed : bool, default False
+            ``images`` are already the model's input (e.g. rows of the training cache).
+        """
         from galaxy10.augment import predict_tta
 
-        x = self.preprocess(images)
+        x = np.asarray(images) if preprocessed else self.preprocess(images)
         if self.tta:
-            return predict_tta(self.model, x, batch_size=batch_size)
-        out = [self.model.predict_on_batch(x[i:i + batch_size]) for i in range(0, len(x),
-                                                                                  batch_size)]
-        return np.concatenate(out).astype(np.float32)
+            probs = predict_tta(self.model, x, batch_size=batch_size)
+        else:
+            out = [self.model.predict_on_batch(x[i:i + batch_size])
+                   for i in range(0, len(x), batch_size)]
+            probs = np.concatenate(out).astype(np.float32)
+        if calibrated and self.temperature != 1.0:
+            from galaxy10.calibrate import apply_temperature
+
+            probs = apply_temperature(probs, self.temperature)
+        return probs
 
     def predict_file(self, source, name: str | None = None) -> np.ndarray:
         """Probabilities (10,) for one picture file or its bytes (any size, JPEG/PNG...)."""

@@ -7,6 +7,10 @@ same preprocessing; a bad file gives a message in the panel, never a traceback.
 
 The model is loaded once, when the panel is built (:class:`~galaxy10.predict.Predictor`);
 a click reads one image from the HDF5 file and runs one prediction.
+
+Probabilities are the bundle's calibrated ones; below the bundle's threshold, or for a picture
+that does not look like a galaxy cut-out, the panel says so (:mod:`galaxy10.verdict`). The
+"show where the model looked" checkbox overlays the Grad-CAM map (:mod:`galaxy10.saliency`).
 """
 
 from __future__ import annotations
@@ -102,14 +106,19 @@ class GalaxyButton:
                                    description="Classify my own image",
                                    layout=w.Layout(width="auto", min_width="220px"))
         self.message = w.HTML()
+        self.show_map = w.Checkbox(value=False, description="show where the model looked",
+                                   indent=False, layout=w.Layout(width="auto"))
+        self.shown_image: np.ndarray | None = None
+        self.shown_verdict = None
         source = html.escape(source_label(galaxies.source))
         header = w.HTML(f"<b>Model:</b> {html.escape(predictor.name)} &nbsp; "
                         f"<b>Data:</b> {source}, {self.rows.size:,} test images")
         self.button.on_click(self.show_random)
         self.upload.observe(self._on_upload, names="value")
+        self.show_map.observe(lambda _change: self._draw(), names="value")
         right_panel = w.VBox([self.result, self.bars, self.tally],
                              layout=w.Layout(padding="0 0 0 12px"))
-        self.widget = w.VBox([header, w.HBox([self.button, self.upload]),
+        self.widget = w.VBox([header, w.HBox([self.button, self.upload, self.show_map]),
                               w.HBox([self.image, right_panel]), self.message])
 
     def _ipython_display_(self) -> None:
@@ -118,6 +127,27 @@ class GalaxyButton:
         display(self.widget)
 
     # -- actions ---------------------------------------------------------------------------
+    def _draw(self) -> None:
+        """Show the current cut-out, with the Grad-CAM overlay when the checkbox is on."""
+        if self.shown_image is None:
+            return
+        image = self.shown_image
+        if self.show_map.value:
+            from galaxy10.saliency import predictor_overlay
+
+            image = predictor_overlay(self.predictor, image)
+        self.image.value = png_bytes(image)
+
+    def _verdict_html(self, image: np.ndarray, probs: np.ndarray) -> str:
+        from galaxy10.verdict import NOT_A_CUTOUT, OK, judge
+
+        self.shown_verdict = verdict = judge(probs, image, self.predictor.threshold)
+        if verdict.flag == OK:
+            return ""
+        colour = "#b22222" if verdict.flag == NOT_A_CUTOUT else "#b8860b"
+        return (f"<br><b style='color:{colour}'>{html.escape(verdict.flag)}</b> "
+                f"<span style='color:#666;font-size:12px'>({html.escape(verdict.reason)})</span>")
+
     def show_random(self, _button=None) -> int:
         """Show a random test galaxy with the model's prediction; returns its file row."""
         index = int(self.rng.choice(self.rows))
@@ -131,12 +161,13 @@ class GalaxyButton:
             index, true, pred, probs)
         verdict = ("<span style='color:#2a7a2a'>&#10004; right</span>" if pred == true else
                    "<span style='color:#b22222'>&#10008; wrong</span>")
-        self.image.value = png_bytes(image)
+        self.shown_image = image
+        self._draw()
         self.result.value = (
             f"<div style='font-size:14px;line-height:1.6'>"
             f"<b>True class:</b> {true} {html.escape(CLASS_NAMES[true])}<br>"
             f"<b>Predicted:</b> {pred} {html.escape(CLASS_NAMES[pred])} "
-            f"({probs[pred]:.0%}) {verdict}<br>"
+            f"({probs[pred]:.0%}) {verdict}{self._verdict_html(image, probs)}<br>"
             f"<span style='color:#666;font-size:12px'>test image, file row {index}</span></div>")
         self.bars.value = top3_html(probs, true)
         self.tally.value = (f"Tally: <b>{self.right} right of {self.total}</b> "
@@ -157,11 +188,13 @@ class GalaxyButton:
             return None
         probs = self.predictor.predict_proba(image[None])[0]
         pred = int(np.argmax(probs))
-        self.image.value = png_bytes(image)
+        self.shown_image = image
+        self._draw()
         self.result.value = (
             f"<div style='font-size:14px;line-height:1.6'><b>Your image:</b> "
             f"{html.escape(name)}<br><b>Predicted:</b> {pred} {html.escape(CLASS_NAMES[pred])} "
-            f"({probs[pred]:.0%})<br><span style='color:#666;font-size:12px'>resized to "
+            f"({probs[pred]:.0%}){self._verdict_html(image, probs)}<br>"
+            f"<span style='color:#666;font-size:12px'>resized to "
             f"256 x 256; true class unknown</span></div>")
         self.bars.value = top3_html(probs)
         self.message.value = ""

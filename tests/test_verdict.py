@@ -1,0 +1,85 @@
+"""'not sure' and 'not a galaxy cut-out': photos, blank frames and noise never get a class."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from galaxy10.verdict import NOT_A_CUTOUT, NOT_SURE, OK, assess, cutout_check, judge
+
+
+def _not_galaxies() -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_sample_image
+
+    from galaxy10.images import to_cutout
+
+    rng = np.random.default_rng(0)
+    return {"china.jpg": to_cutout(load_sample_image("china.jpg")),
+            "flower.jpg": to_cutout(load_sample_image("flower.jpg")),
+            "blank black": np.zeros((256, 256, 3), np.uint8),
+            "blank grey": np.full((256, 256, 3), 128, np.uint8),
+            "uniform noise": rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)}
+
+
+@pytest.mark.parametrize("name", list(_not_galaxies()))
+def test_photos_blank_frames_and_noise_are_flagged_by_the_predictor(name, model_bundle):
+    from galaxy10.predict import Predictor
+
+    verdict = assess(Predictor(model_bundle["model"]), _not_galaxies()[name])[0]
+    assert verdict.flag == NOT_A_CUTOUT, verdict.reason
+    assert not verdict.confident
+
+
+def test_synthetic_galaxies_pass_the_cutout_check(model_bundle):
+    from galaxy10.reader import Galaxy10File
+
+    with Galaxy10File(model_bundle["data"]) as f:
+        images = f.read(np.arange(len(f)))
+    assert [cutout_check(img) for img in images] == [None] * len(images)
+
+
+def test_no_real_galaxy_of_the_sample_is_rejected(real_sample):
+    from galaxy10.images import load_cutout
+
+    files = sorted(real_sample.glob("*/*.jpg"))
+    assert len(files) == 1000
+    rejected = [f.name for f in files if cutout_check(load_cutout(f)) is not None]
+    assert rejected == []
+
+
+def test_threshold_turns_a_low_probability_into_not_sure():
+    galaxy_like = np.zeros((256, 256, 3), np.uint8) + 30
+    galaxy_like[118:138, 118:138] = 200
+    probs = np.full(10, 0.05, np.float32)
+    probs[3] = 0.55
+    assert judge(probs, galaxy_like, threshold=0.6).flag == NOT_SURE
+    assert judge(probs, galaxy_like, threshold=0.5).flag == OK
+    assert judge(probs, galaxy_like, threshold=None).flag == OK  # old bundle: no threshold
+    assert [k for k, _ in judge(probs).top3][0] == 3
+
+
+def test_predict_json_prints_top3_flag_and_model(model_bundle, tmp_path, capsys):
+    from PIL import Image
+
+    from galaxy10.cli import main
+    from galaxy10.reader import Galaxy10File
+
+    photo = tmp_path / "china.png"
+    Image.fromarray(_not_galaxies()["china.jpg"]).save(photo)
+    with Galaxy10File(model_bundle["data"]) as f:
+        galaxy = tmp_path / "galaxy.png"
+        Image.fromarray(f.image(0)).save(galaxy)
+    assert main(["predict", str(photo), str(galaxy), "--model", str(model_bundle["model"]),
+                 "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["image"] for r in lines] == [str(photo), str(galaxy)]
+    assert lines[0]["flag"] == NOT_A_CUTOUT and lines[1]["flag"] != NOT_A_CUTOUT
+    for r in lines:
+        assert r["model"] == "galaxy_cnn" and len(r["top3"]) == 3
+        probs = [t["probability"] for t in r["top3"]]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    assert main(["predict", str(photo), "--model", str(model_bundle["model"])]) == 0
+    plain = capsys.readouterr().out
+    assert f"{photo}\tnot a galaxy cut-out (best guess" in plain

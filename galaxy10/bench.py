@@ -384,6 +384,9 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                say=print) -> dict[str, Any]:
     """Stratified k-fold CV of every model on a file of real images, and their robustness.
 
+    Folds keep each group of (near) duplicate images together
+    (:func:`galaxy10.audit.duplicate_groups`), so no test image has a copy in training.
+
     On each fold, trained on the fold's training images under the profile's budget rules:
     the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
     synthetic-pre-trained bundle) the modern CNN fine-tuned from it, once per named
@@ -401,8 +404,9 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     """
     import tempfile
 
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
+    from galaxy10.audit import duplicate_groups
     from galaxy10.classes import CLASS_NAMES
     from galaxy10.evaluate import evaluate_predictions
     from galaxy10.predict import Predictor
@@ -420,8 +424,11 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir:
         labels = f.labels.astype(np.int64)
         images = f.read(np.arange(len(f)))
-        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        for k, (train, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        # (near) duplicates stay on one side of every split: a copy in training would leak
+        groups = duplicate_groups(real_h5)
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        for k, (train, test) in enumerate(splitter.split(np.zeros(len(labels)), labels,
+                                                         groups)):
             views = {"unshifted": images[test]}
             if shifts:
                 views.update({name: apply_shift(images[test], name, seed=seed + k)
@@ -460,7 +467,9 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                        if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
                 del model, predictor
     out: dict[str, Any] = {"n_images": int(len(labels)), "folds": n_folds,
-                           "cv": f"StratifiedKFold({n_folds}, shuffle=True, random_state={seed})",
+                           "cv": f"StratifiedGroupKFold({n_folds}, shuffle=True, "
+                                 f"random_state={seed}), duplicate groups kept together",
+                           "duplicate_rows": int(len(groups) - len(np.unique(groups))),
                            "profile": profile.name, "init": os.fspath(init) if init else None,
                            "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
                            "model_order": models, "models": {}}

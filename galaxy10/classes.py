@@ -64,6 +64,7 @@ MODEL_LABELS = {
     "seed_cnn_lastfold": "Seed CNN, last fold (original's choice)",
     "seed_cnn": "Seed CNN, refitted on all training rows",
     "galaxy_cnn": "Modern CNN (colour, all data, augmentation, TTA)",
+    "galaxy_cnn_finetuned": "Modern CNN pre-trained on synthetic images, fine-tuned",
 }
 """Display names of the models that notebook 05 evaluates, used in every table."""
 

@@ -272,18 +272,12 @@ def _real_h5(real: str | Path | None, tmp: str) -> Path:
         "(or set GALAXY10_REAL_SAMPLE)")
 
 
-def _lineage(f, stage: str, **facts) -> dict:
-    """One step of a bundle's history: what it was trained on, and how."""
-    return {"stage": stage, "data": {"path": str(f.path.resolve()), "source": f.source,
-                                     "n_images": len(f)}, **facts}
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
 
     from galaxy10.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.evaluate import evaluate_predictions
-    from galaxy10.predict import Predictor, save_bundle
+    from galaxy10.predict import Predictor, lineage_step, save_bundle
     from galaxy10.profiles import get_profile
     from galaxy10.reader import Galaxy10File
     from galaxy10.resample import make_splits
@@ -302,7 +296,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
         print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
               f"{len(splits.test):,} held out for testing", flush=True)
-        step = _lineage(f, "fine-tune" if args.init else "train", jitter=jitter,
+        step = lineage_step(f, "fine-tune" if args.init else "train", jitter=jitter,
                         profile=profile.name)
         if args.init:
             model, config, history, pre = finetune_from_bundle(
@@ -337,7 +331,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     from galaxy10.evaluate import evaluate_predictions
     from galaxy10.metrics import update_metrics
     from galaxy10.paths import get_models_home, get_reports_home
-    from galaxy10.predict import Predictor, save_bundle
+    from galaxy10.predict import Predictor, lineage_step, save_bundle
     from galaxy10.profiles import get_profile
     from galaxy10.reader import Galaxy10File
     from galaxy10.resample import make_splits
@@ -355,7 +349,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
               f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
         model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
                                               jitter=jitter, progress=not args.quiet)
-        step = _lineage(f, "pre-train", jitter=jitter, profile=profile.name)
+        step = lineage_step(f, "pre-train", jitter=jitter, profile=profile.name)
         facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
         save_bundle(model, out, kind="galaxy", config=config, tta=True, data=facts,
                     test_rows=splits.test.tolist(), history=history, lineage=[step])

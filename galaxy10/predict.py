@@ -63,6 +63,17 @@ def save_bundle(model, path: str | os.PathLike[str], *, kind: str, config: Image
     return path
 
 
+def lineage_step(galaxies, stage: str, **facts: Any) -> dict[str, Any]:
+    """One step of a bundle's history (its ``lineage``): what it was trained on, and how.
+
+    A fine-tuned bundle's lineage is its pre-trained bundle's lineage plus its own step, so a
+    user can always tell which data (synthetic, then real) shaped a model.
+    """
+    return {"stage": stage, "data": {"path": os.fspath(Path(galaxies.path).resolve()),
+                                     "source": galaxies.source, "n_images": len(galaxies)},
+            **facts}
+
+
 class Predictor:
     """A trained model and its preprocessing, loaded once.
 

@@ -33,7 +33,9 @@ def same_procedure_markdown(metrics: dict[str, Any]) -> list[str]:
     if not ev:
         return []
     data = ev["data"]
-    src = f"{data['source']}, {data['n_images']:,} images, profile {data['profile']}"
+    version = (data.get("synthetic") or {}).get("generator_version")
+    src = (f"{data['source']}{f' (generator v{version})' if version else ''}, "
+           f"{data['n_images']:,} images, profile {data['profile']}")
     cv = metrics.get("cnn", {})
     rows = [
         ("RandomForest, 3-fold CV accuracy", ORIGINAL_CV["RandomForest"],
@@ -144,12 +146,114 @@ def speed_memory_markdown(benchmarks: dict[str, Any]) -> list[str]:
     return out
 
 
+def realism_markdown(metrics: dict[str, Any]) -> list[str]:
+    """How close the synthetic galaxies are to real ones: KS distances, before and after."""
+    now, before = metrics.get("realism"), metrics.get("realism_v1_1")
+    if not now:
+        return []
+    out = ["### How realistic is the synthetic sky? `python -m galaxy10 realism`", "",
+           f"Real sample ({now['n_real']:,} images) against {now['synthetic']} "
+           f"({now['n_synthetic']:,} images): two-sample KS distance per class and statistic "
+           "(0: same distribution, 1: disjoint).", ""]
+    header = "| statistic | " + ("generator v1.1 | " if before else "") + "now |"
+    out += [header, "|---|" + ("---|" if before else "") + "---|"]
+    for name, value in now["per_statistic"].items():
+        old = f"{_fmt(before['per_statistic'].get(name), 2)} | " if before else ""
+        out.append(f"| {name} | {old}{_fmt(value, 2)} |")
+    old = f"**{_fmt(before['median_ks'], 3)}** | " if before else ""
+    out.append(f"| **median over class x statistic** | {old}**{_fmt(now['median_ks'], 3)}** |")
+    out += ["", "![Real vs synthetic statistics by class](reports/reference/figures/"
+                "realism_by_class.png)"]
+    return out
+
+
+def pretrain_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The synthetic pre-training run and how much of it carries over to real images."""
+    pre = metrics.get("pretrain")
+    if not pre:
+        return []
+    data, test = pre["data"], pre["test"]
+    text = (f"Pre-training (`python -m galaxy10 pretrain`, profile {pre['profile']}, augmentation "
+            f"{', '.join(sorted(pre['jitter'])) or 'flips and rotations only'}): "
+            f"{data['n_images']:,} {data['source']} images, {pre['seconds'] / 60:.1f} min on the "
+            f"training machine; synthetic test balanced accuracy {_fmt(test['balanced_accuracy'])}.")
+    s2r = pre.get("sim_to_real")
+    if s2r:
+        lo, hi = s2r["balanced_accuracy_ci95"]
+        text += (f" **Sim-to-real** (this bundle, never shown a real image, on all "
+                 f"{s2r['n_test']:,} real images): balanced accuracy "
+                 f"**{_fmt(s2r['balanced_accuracy'])}** [95% CI {_fmt(lo)}, {_fmt(hi)}] "
+                 "(chance 0.100).")
+    return [text]
+
+
+def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
+    """``bench real``: every model cross-validated on real images, and under other sources."""
+    cv = metrics.get("real_cv")
+    if not cv:
+        return []
+    order = cv.get("model_order", list(cv["models"]))
+    out = [f"### Real galaxies: `python -m galaxy10 bench real` ({cv['folds']}-fold CV on "
+           f"{cv['n_images']:,} real images)", "",
+           f"{cv['cv']}; every model trained on each fold's training images under profile "
+           f"{cv['profile']}'s budget rules, mean ± sd over the folds. \"under shifts\" is the "
+           "mean balanced accuracy over the eight changes other pipelines make (table below).", "",
+           "| model | balanced accuracy | macro F1 | training s per fold | under shifts "
+           "| shifted / unshifted | worst shift |", "|---|---|---|---|---|---|---|"]
+    for name in order:
+        r = cv["models"][name]
+        ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
+        shift = r.get("shift") or {}
+        out.append(f"| {name} | {_fmt(ba['mean'])} ± {_fmt(ba['sd'])} | {_fmt(f1['mean'])} ± "
+                   f"{_fmt(f1['sd'])} | {sec['mean']:.0f} | {_fmt(shift.get('mean'))} | "
+                   f"{_fmt(shift.get('relative'), 2)} | {shift.get('worst', '–')} "
+                   f"({_fmt(shift.get('worst_mean'))}) |")
+    shifted = [n for n in order if cv["models"][n].get("shift")]
+    if shifted:
+        names = list(cv["models"][shifted[0]]["shift"]["by_shift"])
+        out += ["", "Balanced accuracy under each shift (mean over folds):", "",
+                "| shift | " + " | ".join(shifted) + " |", "|---|" + "---|" * len(shifted)]
+        for s in names:
+            out.append(f"| {s} | " + " | ".join(
+                _fmt(cv["models"][n]["shift"]["by_shift"][s]["mean"]) for n in shifted) + " |")
+    classes = list(cv["models"][order[0]]["recall"])
+    out += ["", "Recall per class (mean over folds):", "",
+            "| class | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
+    for c in classes:
+        out.append(f"| {c} | " + " | ".join(_fmt(cv["models"][n]["recall"][c], 2)
+                                           for n in order) + " |")
+    return out
+
+
+def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
+    """``bench layout``: reading speed over four HDF5 layouts."""
+    lay = benchmarks.get("layout")
+    if not lay:
+        return []
+    out = [f"HDF5 layout (`bench layout`, {lay['n']} synthetic images per file; bulk = "
+           f"{lay['bulk_rows']} random rows):", "",
+           "| layout | chunks | one random image | bulk read | bulk, before chunk-aware reading "
+           "| full pass |", "|---|---|---|---|---|---|"]
+    for name in ("contiguous", "per_image", "per_image_gzip", "default_gzip"):
+        r = lay.get(name)
+        if r:
+            chunks = "none" if r["chunks"] is None else "x".join(str(c) for c in r["chunks"])
+            out.append(f"| {name} | {chunks} | {r['image_ms']:.2f} ms | {r['bulk_150_s']:.3f} s "
+                       f"| {r['bulk_150_before_s']:.3f} s | {r['pass_s']:.3f} s |")
+    out += ["", f"Bulk read from h5py's default gzip chunks vs per-image gzip chunks: "
+                f"{lay['ratio_bulk_default_vs_per_image_gzip']:.1f}x (before: "
+                f"{lay['ratio_bulk_before_default_vs_per_image_gzip']:.1f}x)."]
+    return out
+
+
 def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
     """Markdown tables of a run's numbers, for the README (every figure from the JSON files)."""
-    sections = [same_procedure_markdown(metrics), ablation_markdown(metrics)]
+    sections = [real_cv_markdown(metrics), pretrain_markdown(metrics),
+                same_procedure_markdown(metrics), ablation_markdown(metrics)]
     sections += [bench_accuracy_markdown(metrics[key])
                  for key in sorted(k for k in metrics if k.startswith("bench_accuracy_"))]
-    sections.append(speed_memory_markdown(benchmarks or {}))
+    sections += [realism_markdown(metrics), speed_memory_markdown(benchmarks or {}),
+                 layout_markdown(benchmarks or {})]
     return "\n\n".join("\n".join(lines) for lines in sections if lines)
 
 

@@ -23,7 +23,7 @@ from galaxy10.metrics import read_metrics, update_metrics
 from galaxy10.paths import get_models_home, get_reports_home
 from galaxy10.profiles import Profile, get_profile
 from galaxy10.reader import Galaxy10File
-from galaxy10.resample import Splits, make_splits
+from galaxy10.resample import Splits, drop_leaks, make_splits
 
 logger = logging.getLogger(__name__)
 
@@ -121,15 +121,76 @@ class Run:
                                    f"(with the same data and profile)")
         return path
 
+    def evaluation_models(self) -> dict[str, Path]:
+        """The bundles notebook 05 evaluates: the three notebook 04 always trains, plus the
+        fine-tuned one when notebook 04 made it (real data and a pre-trained bundle)."""
+        paths = {name: self.require_model(name)
+                 for name in ("seed_cnn_lastfold", "seed_cnn", "galaxy_cnn")}
+        tuned = self.model_path("galaxy_cnn_finetuned")
+        if tuned.is_file() and tuned.with_suffix(".json").is_file():
+            paths["galaxy_cnn_finetuned"] = tuned
+        return paths
+
+    def finetune_pretrained(self, pretrained: str | os.PathLike[str] | None = None
+                            ) -> dict[str, Any]:
+        """Fine-tune a synthetic-pre-trained bundle on this run's training rows (real data).
+
+        With only a few hundred real images, starting from a network that learnt galaxy
+        shapes on the synthetic sky beats training from scratch (``bench real`` measures it).
+        Synthetic data, or no pre-trained bundle, is said in ``summary`` and trains nothing.
+
+        Returns
+        -------
+        dict
+            ``summary`` (Markdown for the notebook), and after fine-tuning ``bundle``,
+            ``history`` and ``calibration``.
+        """
+        from galaxy10.calibrate import calibrate_from_training
+        from galaxy10.predict import lineage_step, save_bundle
+        from galaxy10.train import finetune_from_bundle
+
+        path = Path(pretrained) if pretrained else self.models_dir / "pretrained_synthetic.keras"
+        if self.source == "synthetic":
+            return {"summary": "_Fine-tuning applies to real images: these are synthetic. Run "
+                               "this notebook with `data` set to a real or imported file._"}
+        if not path.is_file():
+            return {"summary": f"_No pre-trained bundle at `{path}`: make one with `python -m "
+                               "galaxy10 pretrain` (about 16 min on 2 CPU cores), then rerun "
+                               "this notebook._"}
+        splits = self.splits()
+        model, config, history, pre = finetune_from_bundle(path, self.galaxies, splits.all_train,
+                                                           self.profile, seed=self.seed)
+        lineage = [*pre.get("lineage", []), lineage_step(self.galaxies, "fine-tune", jitter={},
+                                                         profile=self.profile.name)]
+        bundle = save_bundle(model, self.model_path("galaxy_cnn_finetuned"), kind="galaxy",
+                             config=config, tta=True, data=self.data_facts(), lineage=lineage)
+        calibration = calibrate_from_training(bundle, self.galaxies, np.sort(splits.all_train),
+                                              config, history)
+        return {"bundle": os.fspath(bundle), "history": history, "calibration": calibration,
+                "summary": f"Fine-tuned `{path.name}` on {len(splits.all_train):,} "
+                           f"{self.source} images in {history['seconds']:.0f} s; saved "
+                           f"`{bundle.name}` (notebook 05 evaluates it)."}
+
     # -- splits ----------------------------------------------------------------------------
     @property
     def splits_path(self) -> Path:
         return self.models_dir / "splits.npz"
 
     def make_splits(self) -> Splits:
-        """Seed-faithful undersampling and split of this file's labels, saved as NPZ."""
+        """Seed-faithful undersampling and split of this file's labels, saved as NPZ.
+
+        The seed-faithful rows stay exactly as the original drew them. The all-data training
+        rows of the modern pipeline leave out every image that has a (near) duplicate in the
+        test set (:func:`galaxy10.audit.duplicate_groups`), so no test image is seen in
+        training; the groups are saved beside the splits for notebook 05's leak count.
+        """
+        from galaxy10.audit import duplicate_groups
+
         splits = make_splits(self.galaxies.labels)
-        write_npz(self.splits_path, **splits.as_arrays(),
+        groups = duplicate_groups(self.data_path)
+        splits = Splits(seed_train=splits.seed_train, test=splits.test,
+                        all_train=drop_leaks(splits.all_train, splits.test, groups))
+        write_npz(self.splits_path, **splits.as_arrays(), groups=groups,
                   n_images=np.array(len(self.galaxies)),
                   labels_digest=np.array(labels_digest(self.galaxies.labels)))
         return splits
@@ -137,6 +198,15 @@ class Run:
     def splits(self) -> Splits:
         """The splits saved by notebook 01 for this data file."""
         return load_splits(self.splits_path, self.galaxies.labels)
+
+    def duplicate_groups(self) -> np.ndarray:
+        """Group id per row (rows sharing an id are duplicates), saved by notebook 01."""
+        self.splits()  # the same checks: saved, and for this file
+        with np.load(self.splits_path, allow_pickle=False) as npz:
+            if "groups" not in npz:
+                raise MissingStepError(f"{self.splits_path} predates the duplicate audit: run "
+                                       "notebooks/01_eda.ipynb again")
+            return npz["groups"]
 
     def seed_arrays(self, progress: bool = False) -> SeedArrays:
         """Seed-faithful features of the train and test rows, scaled by train-only MinMax.

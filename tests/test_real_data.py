@@ -169,3 +169,32 @@ def test_bench_real_without_real_images_says_how_to_make_them(tmp_path, capsys):
     code = main(["bench", "real", "--real", str(tmp_path / "nowhere"), "--init", "none"])
     err = capsys.readouterr().err
     assert code == 2 and "python -m galaxy10 import" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_notebook_session_finetunes_a_pretrained_bundle_on_real_data_only(tmp_path, tiny_real,
+                                                                          model_bundle):
+    import shutil
+
+    import h5py
+
+    from galaxy10.session import open_run
+
+    imported = shutil.copy(tiny_real, tmp_path / "imported.h5")
+    with h5py.File(imported, "r+") as f:
+        f.attrs["galaxy10_source"] = "imported"  # as `python -m galaxy10 import` marks it
+    synthetic_run = open_run(tiny_real, "smoke", reports_dir=tmp_path / "r1",
+                             models_dir=tmp_path / "m1", progress=False)
+    assert "applies to real images" in synthetic_run.finetune_pretrained(model_bundle["model"])[
+        "summary"]
+    run = open_run(imported, "smoke", reports_dir=tmp_path / "r2", models_dir=tmp_path / "m2",
+                   progress=False)
+    assert "python -m galaxy10 pretrain" in run.finetune_pretrained(tmp_path / "none.keras")[
+        "summary"]
+    run.make_splits()
+    tuned = run.finetune_pretrained(model_bundle["model"])
+    params = json.loads((tmp_path / "m2" / "galaxy_cnn_finetuned.json").read_text())
+    assert params["lineage"][-1]["stage"] == "fine-tune"
+    assert params["lineage"][-1]["data"]["source"] == "imported"
+    assert params["calibration"]["temperature"] > 0
+    assert tuned["bundle"].endswith("galaxy_cnn_finetuned.keras")

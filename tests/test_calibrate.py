@@ -83,6 +83,17 @@ def test_unreachable_target_falls_back_to_half_coverage():
     assert record["target_met"] is False and record["fitted_on"] == "validation split, 200 images"
 
 
+def test_a_small_validation_split_keeps_the_temperature_at_one():
+    from galaxy10.calibrate import MIN_TEMPERATURE_IMAGES
+
+    probs, y = _overconfident(MIN_TEMPERATURE_IMAGES - 1)
+    small = fit_calibration(probs, y)
+    assert small["temperature"] == 1.0 and "temperature kept at 1" in small["fitted_on"]
+    assert small["ece_after"] == pytest.approx(small["ece_before"])
+    probs, y = _overconfident(MIN_TEMPERATURE_IMAGES)
+    assert fit_calibration(probs, y)["temperature"] > 1.2  # over-confident: softened
+
+
 def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(model_bundle,
                                                                             tmp_path):
     import shutil
@@ -95,7 +106,7 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
         shutil.copy(model_bundle["model"].with_suffix(suffix), tmp_path / f"m{suffix}")
     path = tmp_path / "m.keras"
     with Galaxy10File(model_bundle["data"]) as f:
-        images, labels = f.read(np.arange(40)), f.labels[:40].astype(np.int64)
+        images, labels = f.read(np.arange(240)), f.labels[:240].astype(np.int64)
     old = Predictor(path)
     assert old.temperature == 1.0 and old.threshold is None
     raw = old.predict_proba(images)

@@ -192,6 +192,31 @@ def score_bars(scores: Mapping[str, Sequence[float]], title: str, reference: Map
     return fig
 
 
+def per_class_recall(recalls: Mapping[str, Sequence[float]], title: str):
+    """Grouped bars: the recall of each class for each model (e.g. seed CNN vs modern CNN).
+
+    A single accuracy hides which classes a model has learnt; recall per class shows where
+    the gain of a new recipe comes from (and which classes stay hard for every model).
+    """
+    plt = _pyplot()
+    names = list(recalls)
+    width = 0.8 / max(len(names), 1)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    xs = np.arange(N_CLASSES)
+    for k, name in enumerate(names):
+        ax.bar(xs + (k - (len(names) - 1) / 2) * width, recalls[name], width=width,
+               color=f"C{k}", label=name)
+    ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10 classes)")
+    ax.set_xticks(xs, [f"{k} {CLASS_NAMES[k]}" for k in range(N_CLASSES)], rotation=30,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("recall (test set)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def learning_curves(histories: Sequence[Mapping[str, Sequence[float]]], title: str):
     """Training and validation accuracy per epoch for every fold."""
     plt = _pyplot()

@@ -196,7 +196,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         args.profile = "faithful" if args.what == "real" else "quick"
     records = get_reports_home(args.reports_dir) / "benchmarks.json"
     if args.what == "layout":
-        from galaxy10.layout_bench import bench_layout, format_layout
+        from galaxy10.bench import bench_layout, format_layout
 
         print(f"layout benchmark: {args.n} synthetic images in four layouts...", flush=True)
         results = bench_layout(args.n, seed=args.seed)

@@ -234,7 +234,7 @@ def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
            f"{lay['bulk_rows']} random rows):", "",
            "| layout | chunks | one random image | bulk read | bulk, before chunk-aware reading "
            "| full pass |", "|---|---|---|---|---|---|"]
-    for name in ("contiguous", "per_image", "per_image_gzip", "default_gzip"):
+    for name in ("contiguous", "per_image_chunks", "per_image_gzip", "default_gzip"):
         r = lay.get(name)
         if r:
             chunks = "none" if r["chunks"] is None else "x".join(str(c) for c in r["chunks"])

@@ -15,7 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOT = ROOT / "reports" / "figures" / "app_screenshot.png"
+SCREENSHOT = Path(os.environ.get("GALAXY10_SCREENSHOT")
+                  or ROOT / "reports" / "figures" / "app_screenshot.png")
+"""Where the page's screenshot goes; the README's picture is this test run with
+``GALAXY10_SCREENSHOT=reports/reference/figures/button_page.png`` and
+``GALAXY10_SCREENSHOT_MODEL`` naming the reference run's ``galaxy_cnn.keras``."""
 
 
 def free_port() -> int:
@@ -51,8 +55,8 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    env = dict(os.environ, GALAXY10_MODEL=str(model_bundle["model"]), GALAXY10_SEED="0",
-               TF_CPP_MIN_LOG_LEVEL="3")
+    model = os.environ.get("GALAXY10_SCREENSHOT_MODEL") or str(model_bundle["model"])
+    env = dict(os.environ, GALAXY10_MODEL=model, GALAXY10_SEED="0", TF_CPP_MIN_LOG_LEVEL="3")
     log = open(tmp_path / "voila.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "app.ipynb"), f"--port={port}",
@@ -80,6 +84,10 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
             page.get_by_text(" of 2").wait_for(timeout=60_000)
             second = page.locator("img").first.get_attribute("src")
             body = page.inner_text("body")
+            page.get_by_text("show where the model looked").click()  # the Grad-CAM overlay
+            page.wait_for_function(f"document.querySelector('img').src !== {second!r}",
+                                   timeout=60_000)
+            overlaid = page.locator("img").first.get_attribute("src")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             browser.close()
@@ -89,6 +97,7 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
         assert any(name in body for name in CLASS_NAMES)
         assert first and second and first != second, "the image did not change"
         assert first_text != body
+        assert overlaid != second, "the overlay toggle did not redraw the image"
         assert SCREENSHOT.stat().st_size > 10_000
     finally:
         proc.terminate()

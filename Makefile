@@ -10,7 +10,7 @@ SEED   ?= 0
 
 PROFILE ?= quick
 
-.PHONY: help setup run data data-full test lint gallery app bench clean
+.PHONY: help setup run data data-full test lint gallery app pretrain bench-real bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ gallery: setup  ## real-vs-synthetic example grid (needs ../shared/data/real-sam
 
 app: setup  ## serve the random-galaxy button page with Voila on http://127.0.0.1:8866/
 	$(BIN)/python -m galaxy10 app
+
+pretrain: setup  ## pre-train the modern CNN on the full synthetic set (models/pretrained_synthetic.keras)
+	$(BIN)/python -m galaxy10 pretrain
+
+bench-real: setup  ## cross-validate every model on the real images, and under other sources' shifts
+	$(BIN)/python -m galaxy10 bench real
 
 bench: setup  ## memory, inference and button benchmarks (print figures, write reports/benchmarks.json)
 	$(BIN)/python -m galaxy10 bench memory

@@ -129,7 +129,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     _print_info(path)
     timings = run_notebooks(profile.name, data=path, seed=args.seed, only=args.only,
-                            reports_dir=args.reports_dir, models_dir=args.models_dir)
+                            reports_dir=args.reports_dir, models_dir=args.models_dir,
+                            progress=not args.quiet)
     total = sum(timings.values())
     print(f"[galaxy10] {len(timings)} notebook(s) in {total:.0f} s; executed notebooks, figures "
           f"and metrics.json are in {args.reports_dir or 'reports/'}")
@@ -195,10 +196,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.profile is None:
         args.profile = "faithful" if args.what == "real" else "quick"
     records = get_reports_home(args.reports_dir) / "benchmarks.json"
+
+    def say(line: str) -> None:  # progress, silenced by -q (the figures always print)
+        if not args.quiet:
+            print(line, flush=True)
+
     if args.what == "layout":
         from galaxy10.layout_bench import bench_layout, format_layout
 
-        print(f"layout benchmark: {args.n} synthetic images in four layouts...", flush=True)
+        say(f"layout benchmark: {args.n} synthetic images in four layouts...")
         results = bench_layout(args.n, seed=args.seed)
         print(format_layout(results))
         path = bench.record("layout", results, records)
@@ -208,7 +214,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         data = resolve_data(args.data or "synthetic", preset="full", seed=0)
         Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
-        print(f"memory benchmark on {data} (each path in a fresh process)...", flush=True)
+        say(f"memory benchmark on {data} (each path in a fresh process)...")
         results = bench.bench_memory(data)
         print(bench.format_memory(results))
         path = bench.record("memory", {"data": str(data), "paths": results}, records)
@@ -300,6 +306,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         except NotEnoughDataError as exc:
             raise GalaxyDataError(args.data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
+        if not args.quiet:
+            from galaxy10.device import describe_device
+
+            print(describe_device(), flush=True)
         print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
               f"{len(splits.test):,} held out for testing", flush=True)
         step = _lineage(f, "fine-tune" if args.init else "train", jitter=jitter,
@@ -515,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--models-dir", help="default: models/")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-notebook progress")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("predict", help="classify image files with a trained model")
@@ -601,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", help="default: models/")
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("repack", help="copy a Galaxy10 file with one image per chunk (gzip), "
@@ -658,10 +670,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TF_COMMANDS = frozenset({"predict", "train", "pretrain", "bench"})
+"""Commands that load TensorFlow in this process: imported quietly before they run."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.quiet`):
+    ``TF_CPP_MIN_LOG_LEVEL=3`` is set first (unless the user set it; notebook kernels and
+    Voila inherit it), and the commands that load TensorFlow import it with those lines
+    filtered out, except under ``-v``.
+    """
     import signal
 
+    from galaxy10.quiet import import_tensorflow_quietly, quiet_environment
+
+    quiet_environment()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -672,4 +697,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command in TF_COMMANDS and not args.verbose:
+        import_tensorflow_quietly()
     return run_command(args.func, args, debug=args.debug, verbose=args.verbose)

@@ -171,15 +171,21 @@ def _cmd_app(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from galaxy10.paths import project_root
+    from galaxy10.notebook_runner import notebooks_home
     from galaxy10.predict import Predictor
 
-    notebook = project_root() / "notebooks" / "app.ipynb"
+    notebook = notebooks_home() / "app.ipynb"
     if not notebook.is_file():
         raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
     if args.model:
         Predictor(args.model)  # fail early, in one line, on a bad model
+    from galaxy10.paths import get_data_home, get_models_home
+
     env = dict(os.environ, GALAXY10_SEED=str(args.seed), TF_CPP_MIN_LOG_LEVEL="3")
+    # Voila runs the kernel beside the notebook, which is inside site-packages for an
+    # installed package: name this project's folders explicitly
+    env.setdefault("GALAXY10_DATA", os.fspath(get_data_home().resolve()))
+    env.setdefault("GALAXY10_MODELS", os.fspath(get_models_home().resolve()))
     if args.model:
         env["GALAXY10_MODEL"] = os.fspath(Path(args.model).resolve())
     print(f"Serving the galaxy button at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)",

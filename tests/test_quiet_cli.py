@@ -25,9 +25,9 @@ def test_predict_prints_only_its_answer(tmp_path):
     from galaxy10.preprocess import ImageConfig
 
     config = ImageConfig(size=32, color="rgb", crop=0.5)
-    model = save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0),
-                        tmp_path / "tiny.keras", kind="galaxy", config=config, tta=True,
-                        data={"path": "x.h5", "source": "synthetic", "n_images": 1})
+    save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0), tmp_path / "tiny.keras",
+                kind="galaxy", config=config, tta=True,
+                data={"path": "x.h5", "source": "synthetic", "n_images": 1})
     rng = np.random.default_rng(0)
     image = np.zeros((64, 64, 3), dtype=np.uint8)
     image[24:40, 24:40] = rng.integers(100, 255, size=(16, 16, 3), dtype=np.uint8)

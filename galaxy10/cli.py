@@ -237,6 +237,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
               f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
               f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
         path = bench.record("button_overlay" if args.overlay else "button", r, records)
+    elif args.what == "pipeline":
+        say(f"input pipelines: {args.n} random images, NumPy vs tf.data, alone and in one "
+            "training epoch...")
+        results = bench.bench_pipelines(args.n, seed=args.seed)
+        print(bench.format_pipelines(results))
+        path = bench.record("pipeline", results, records)
     elif args.what == "real":
         path = _bench_real(args)
     else:
@@ -587,10 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: memory, inference, "
-                                     "button, accuracy, real, layout")
+                                     "button, accuracy, real, layout, pipeline")
     p.add_argument("what", choices=["memory", "inference", "button", "accuracy", "real",
-                                    "layout"])
-    p.add_argument("--n", type=count, default=300, help="layout: images per file (default 300)")
+                                    "layout", "pipeline"])
+    p.add_argument("--n", type=count, default=300, help="layout: images per file (default "
+                   "300); pipeline: images per measurement (default 300)")
     p.add_argument("--data", help="a Galaxy10 .h5 file (default: the synthetic set)")
     p.add_argument("--profile", choices=CHOICES, default=None,
                    help="accuracy, real: training budget and data size (default: quick for "

@@ -51,6 +51,9 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
           "-w", tmp_path / "dist", src], timeout=300)
     wheel = next((tmp_path / "dist").glob("galaxy10-*.whl"))
+    shutil.rmtree(src / "build", ignore_errors=True)  # setuptools' own leftovers
+    shutil.rmtree(src / "galaxy10.egg-info", ignore_errors=True)
+    checkout_files = _files(src)
 
     # a fresh venv that borrows this environment's heavy dependencies through a .pth file
     # (.pth files inside the borrowed folder, such as an editable galaxy10, are not read)
@@ -89,7 +92,7 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
                    "models/galaxy_cnn.keras"], cwd=work, env=env)
     assert answer.stdout.startswith("galaxy.png\t") and len(answer.stdout.splitlines()) == 1
     assert _files(venv) == installed, "a run wrote inside the installation"
-    assert not (tmp_path / "src" / "reports").exists()
+    assert _files(src) == checkout_files, "a run wrote into the checkout it was built from"
 
 
 def test_outside_a_checkout_without_shipped_notebooks_the_error_says_what_to_do(

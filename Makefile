@@ -9,18 +9,33 @@ PRESET ?= small
 SEED   ?= 0
 
 PROFILE ?= quick
+LOCK    := requirements-lock.txt
 
-.PHONY: help setup run data data-full test lint gallery app pretrain bench-real bench clean
+.PHONY: help setup run data data-full test lint gallery app pretrain bench-real bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# exact versions from the lock file (what CI tests), then galaxy10 itself without resolving again
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "error: Python 3.10+ not found (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
 	touch $(STAMP)
+
+lock:  ## refresh requirements-lock.txt: a fresh Python 3.11 venv, pip install -e '.[dev]', pip freeze
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: make lock needs Python 3.11 (what CI runs); set PYTHON=")'
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions of galaxy10's dependencies and dev tools (Python 3.11, Linux x86_64)."; \
+	  echo "# Made by \`make lock\` (pip freeze of a fresh venv); \`make setup\` installs from it."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .lock-venv
 
 setup: $(STAMP)  ## create .venv and install galaxy10 with its dev tools
 

@@ -129,7 +129,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     _print_info(path)
     timings = run_notebooks(profile.name, data=path, seed=args.seed, only=args.only,
-                            reports_dir=args.reports_dir, models_dir=args.models_dir)
+                            reports_dir=args.reports_dir, models_dir=args.models_dir,
+                            progress=not args.quiet)
     total = sum(timings.values())
     print(f"[galaxy10] {len(timings)} notebook(s) in {total:.0f} s; executed notebooks, figures "
           f"and metrics.json are in {args.reports_dir or 'reports/'}")
@@ -170,15 +171,21 @@ def _cmd_app(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from galaxy10.paths import project_root
+    from galaxy10.notebook_runner import notebooks_home
     from galaxy10.predict import Predictor
 
-    notebook = project_root() / "notebooks" / "app.ipynb"
+    notebook = notebooks_home() / "app.ipynb"
     if not notebook.is_file():
         raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
     if args.model:
         Predictor(args.model)  # fail early, in one line, on a bad model
+    from galaxy10.paths import get_data_home, get_models_home
+
     env = dict(os.environ, GALAXY10_SEED=str(args.seed), TF_CPP_MIN_LOG_LEVEL="3")
+    # Voila runs the kernel beside the notebook, which is inside site-packages for an
+    # installed package: name this project's folders explicitly
+    env.setdefault("GALAXY10_DATA", os.fspath(get_data_home().resolve()))
+    env.setdefault("GALAXY10_MODELS", os.fspath(get_models_home().resolve()))
     if args.model:
         env["GALAXY10_MODEL"] = os.fspath(Path(args.model).resolve())
     print(f"Serving the galaxy button at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)",
@@ -195,10 +202,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.profile is None:
         args.profile = "faithful" if args.what == "real" else "quick"
     records = get_reports_home(args.reports_dir) / "benchmarks.json"
+
+    def say(line: str) -> None:  # progress, silenced by -q (the figures always print)
+        if not args.quiet:
+            print(line, flush=True)
+
     if args.what == "layout":
         from galaxy10.bench import bench_layout, format_layout
 
-        print(f"layout benchmark: {args.n} synthetic images in four layouts...", flush=True)
+        say(f"layout benchmark: {args.n} synthetic images in four layouts...")
         results = bench_layout(args.n, seed=args.seed)
         print(format_layout(results))
         path = bench.record("layout", results, records)
@@ -208,7 +220,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         data = resolve_data(args.data or "synthetic", preset="full", seed=0)
         Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
-        print(f"memory benchmark on {data} (each path in a fresh process)...", flush=True)
+        say(f"memory benchmark on {data} (each path in a fresh process)...")
         results = bench.bench_memory(data)
         print(bench.format_memory(results))
         path = bench.record("memory", {"data": str(data), "paths": results}, records)
@@ -225,6 +237,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
               f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
               f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
         path = bench.record("button_overlay" if args.overlay else "button", r, records)
+    elif args.what == "pipeline":
+        say(f"input pipelines: {args.n} random images, NumPy vs tf.data, alone and in one "
+            "training epoch...")
+        results = bench.bench_pipelines(args.n, seed=args.seed)
+        print(bench.format_pipelines(results))
+        path = bench.record("pipeline", results, records)
     elif args.what == "real":
         path = _bench_real(args)
     else:
@@ -294,6 +312,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         except NotEnoughDataError as exc:
             raise GalaxyDataError(args.data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
+        if not args.quiet:
+            from galaxy10.device import describe_device
+
+            print(describe_device(), flush=True)
         print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
               f"{len(splits.test):,} held out for testing", flush=True)
         step = lineage_step(f, "fine-tune" if args.init else "train", jitter=jitter,
@@ -509,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--models-dir", help="default: models/")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-notebook progress")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("predict", help="classify image files with a trained model")
@@ -564,10 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("bench", help="benchmarks that print figures: memory, inference, "
-                                     "button, accuracy, real, layout")
+                                     "button, accuracy, real, layout, pipeline")
     p.add_argument("what", choices=["memory", "inference", "button", "accuracy", "real",
-                                    "layout"])
-    p.add_argument("--n", type=count, default=300, help="layout: images per file (default 300)")
+                                    "layout", "pipeline"])
+    p.add_argument("--n", type=count, default=300, help="layout: images per file (default "
+                   "300); pipeline: images per measurement (default 300)")
     p.add_argument("--data", help="a Galaxy10 .h5 file (default: the synthetic set)")
     p.add_argument("--profile", choices=CHOICES, default=None,
                    help="accuracy, real: training budget and data size (default: quick for "
@@ -595,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", help="default: models/")
     p.add_argument("--reports-dir", help="default: reports/")
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("repack", help="copy a Galaxy10 file with one image per chunk (gzip), "
@@ -652,10 +677,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TF_COMMANDS = frozenset({"predict", "train", "pretrain", "bench"})
+"""Commands that load TensorFlow in this process: imported quietly before they run."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.quiet`):
+    ``TF_CPP_MIN_LOG_LEVEL=3`` is set first (unless the user set it; notebook kernels and
+    Voila inherit it), and the commands that load TensorFlow import it with those lines
+    filtered out, except under ``-v``.
+    """
     import signal
 
+    from galaxy10.quiet import import_tensorflow_quietly, quiet_environment
+
+    quiet_environment()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -666,4 +704,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command in TF_COMMANDS and not args.verbose:
+        import_tensorflow_quietly()
     return run_command(args.func, args, debug=args.debug, verbose=args.verbose)

@@ -109,7 +109,9 @@ def build_galaxy_cnn(input_shape: tuple[int, int, int] = (96, 96, 3),
         x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(N_CLASSES, activation="softmax", name="probabilities")(x)
+    # float32 even under mixed precision (the gpu profile): a float16 softmax and loss underflow
+    outputs = layers.Dense(N_CLASSES, activation="softmax", name="probabilities",
+                           dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="galaxy_cnn")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -4,6 +4,12 @@ Each executed notebook is written atomically: papermill executes into a temporar
 the result replaces ``reports/NN_name.ipynb`` only when the notebook ran without error. A
 failing notebook is kept as ``reports/NN_name.failed.ipynb`` for inspection, and the run stops
 there with one line naming it.
+
+The notebooks come from the checkout's ``notebooks/`` when run inside one (so that edits
+there count), else from the copy the wheel ships as ``galaxy10/_notebooks/`` (built from the
+same files by ``pyproject.toml``'s package-dir mapping; see :func:`notebooks_home`). Kernels
+run in the project folder (the checkout, or the working directory outside one), so data,
+models and reports land there or where ``GALAXY10_*`` say, never inside the installation.
 """
 
 from __future__ import annotations
@@ -24,6 +30,42 @@ logger = logging.getLogger(__name__)
 
 class NotebookError(Galaxy10Error):
     """A notebook failed while running headless; the message names the saved copy."""
+
+
+def notebooks_home() -> Path:
+    """The folder holding the notebooks: the checkout's ``notebooks/``, else the shipped copy.
+
+    Raises
+    ------
+    Galaxy10Error
+        When neither exists (galaxy10 on ``PYTHONPATH`` outside a checkout); the message
+        says to run from the checkout or to install the package.
+    """
+    checkout = project_root() / "notebooks"
+    if (checkout / f"{NOTEBOOKS[0]}.ipynb").is_file():
+        return checkout
+    shipped = _shipped_notebooks()
+    if shipped is not None:
+        return shipped
+    raise Galaxy10Error(
+        f"the notebooks are not here: {checkout} does not hold them and this galaxy10 "
+        "installation ships none; run from the galaxy10 checkout, or install the package "
+        "(pip install \"galaxy10 @ git+<repository>\")")
+
+
+def _shipped_notebooks() -> Path | None:
+    """The folder of ``galaxy10._notebooks`` (a wheel's copy, or the checkout's through an
+    editable install's mapping), or None when this installation has none."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("galaxy10._notebooks")
+    except ModuleNotFoundError:
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / f"{NOTEBOOKS[0]}.ipynb").is_file():
+            return Path(location)
+    return None
 
 
 def select_notebooks(only: str | Sequence[str] | None = None) -> list[str]:
@@ -49,14 +91,15 @@ def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto",
     """Execute the notebooks with papermill; return seconds per notebook.
 
     Parameters are injected into each notebook's ``parameters`` cell; relative paths are
-    made absolute first, because papermill runs each notebook from the ``notebooks/`` folder.
+    made absolute first. Notebooks come from ``notebooks_dir``, else :func:`notebooks_home`;
+    their kernels run in the project folder (:func:`~galaxy10.paths.project_root`).
     """
     import papermill as pm
 
     # kernels inherit this: keep TensorFlow's C++ start-up chatter out of batch logs
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     root = project_root()
-    nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
+    nb_dir = Path(notebooks_dir) if notebooks_dir else notebooks_home()
     reports = get_reports_home(reports_dir).resolve()
     params = {"data": _absolute(data), "profile": profile, "seed": int(seed),
               "reports_dir": os.fspath(reports),
@@ -72,7 +115,7 @@ def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto",
         start = time.perf_counter()
         with atomic_path(target, suffix=".ipynb") as tmp:
             try:
-                pm.execute_notebook(source, tmp, parameters=params, cwd=nb_dir,
+                pm.execute_notebook(source, tmp, parameters=params, cwd=root,
                                     kernel_name=kernel_name, progress_bar=False,
                                     request_save_on_cell_execute=False)
             except pm.PapermillExecutionError as exc:

@@ -2,7 +2,9 @@
 
 ``faithful`` is the original analysis' exact settings on the full-size data; ``quick`` is a
 reduced run that finishes within about 15 minutes on 2 CPU cores; ``smoke`` runs every step
-in seconds, for tests. Every profile runs the same code, only the numbers change. ``run``,
+in seconds, for tests; ``gpu`` gives the modern CNN a larger input, a bigger network, more
+epochs, mixed precision and augmentation on the device (:mod:`galaxy10.device_batches`).
+Every profile runs the same code, only the numbers change. ``run``,
 ``train`` and every ``bench`` take their ``--profile`` choices from :data:`PROFILES` (``full``
 is accepted as another name of ``faithful``), and a notebook's parameters cell may override
 any number (:meth:`Profile.with_overrides`).
@@ -43,6 +45,8 @@ class Profile:
     ablation_epochs: int = 6      #: epochs per ablation variant (0: skip the ablation)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
     cv_folds: int = 5             #: folds of ``bench real``'s cross-validation
+    augment_on_device: bool = False  #: modern CNN: augment in a tf.data pipeline (device_batches)
+    mixed_precision: bool = False  #: modern CNN: mixed_float16, only when a GPU is present
 
     def galaxy_budget(self, n_train: int) -> tuple[int, int]:
         """(max epochs, early-stopping patience) of the modern CNN for ``n_train`` images."""
@@ -84,6 +88,12 @@ PROFILES: dict[str, Profile] = {
                      galaxy_epochs=10, small_data_epochs=30, finetune_epochs=10,
                      ablation_epochs=4),
     "faithful": Profile("faithful", preset="full", ablation_epochs=4),
+    # for a GPU (Colab, a workstation): twice the input side, a wider and deeper network, more
+    # epochs; augmentation in the tf.data pipeline so that the CPU keeps the GPU fed
+    "gpu": Profile("gpu", preset="full", batch_size=64, galaxy_size=128, galaxy_epochs=40,
+                   galaxy_patience=8, galaxy_filters=(32, 64, 128, 256, 256),
+                   small_data_epochs=80, ablation_epochs=4, augment_on_device=True,
+                   mixed_precision=True),
 }
 
 ALIASES: dict[str, str] = {"full": "faithful"}

@@ -121,7 +121,8 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                    batch_size: int = 32, val_fraction: float = 0.1, patience: int = 4,
                    seed: int = 0, augment: bool = True, weighted: bool = True,
                    learning_rate: float = 1e-3, jitter: dict[str, Any] | None = None,
-                   verbose: int = 0, callbacks: list | None = None) -> dict[str, Any]:
+                   verbose: int = 0, callbacks: list | None = None,
+                   on_device: bool = False) -> dict[str, Any]:
     """Train ``model`` (any Keras classifier of uint8 images) on ``x`` (array or memmap).
 
     The model is built by the caller (notebook 04 shows it before training; fine-tuning passes
@@ -134,13 +135,21 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     noisy and early stopping ends training on a lucky epoch, while the decayed last epochs
     settle on a better, steadier model. ``jitter`` holds the extra augmentation settings of
     :class:`~galaxy10.batches.AugmentedBatches` (None: :data:`~galaxy10.augment.DEFAULT_JITTER`;
-    ``{}``: flips and rotations only).
+    ``{}``: flips and rotations only). ``on_device`` feeds the batches through the ``tf.data``
+    pipeline of :mod:`galaxy10.device_batches` (augmentation in TensorFlow ops, for a GPU)
+    instead of :class:`~galaxy10.batches.AugmentedBatches` (NumPy and OpenCV); it supports
+    the zoom and brightness/colour jitters only.
 
     Returns
     -------
     history : dict
         Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch``, ``val_rows``
         (positions in ``x`` of the validation images, for calibration).
+
+    Raises
+    ------
+    ValueError
+        If ``on_device`` and ``jitter`` asks for a source jitter (gamma, noise, blur, JPEG).
     """
     import keras
 
@@ -154,11 +163,22 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     if weighted:
         cw = class_weights(y[tr])
         weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
-    train_data = AugmentedBatches(RowView(x, tr), y[tr], batch_size, seed=seed, augment=augment,
-                                  sample_weight=weights,
-                                  **(DEFAULT_JITTER if jitter is None else jitter))
+    jitter = DEFAULT_JITTER if jitter is None else jitter
+    if on_device:
+        from galaxy10.device_batches import device_dataset, supports
+
+        if not supports(jitter):
+            raise ValueError(f"jitter {sorted(jitter)} has no device version; train with "
+                             "on_device=False (NumPy augmentation)")
+        train_data = device_dataset(RowView(x, tr), y[tr], batch_size, seed=seed,
+                                    augment=augment, sample_weight=weights, **jitter)
+        n_batches = -(-len(tr) // batch_size)
+    else:
+        train_data = AugmentedBatches(RowView(x, tr), y[tr], batch_size, seed=seed,
+                                      augment=augment, sample_weight=weights, **jitter)
+        n_batches = len(train_data)
     schedule = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=max(1, epochs * len(train_data)), alpha=0.05)
+        learning_rate, decay_steps=max(1, epochs * n_batches), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x_val = np.asarray(x[va])
@@ -166,7 +186,8 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                                          restore_best_weights=True)
     start = time.perf_counter()
     hist = model.fit(train_data, validation_data=(x_val, y[va]), epochs=epochs,
-                     callbacks=[stop, *(callbacks or [])], verbose=verbose)
+                     callbacks=[stop, *(callbacks or [])], verbose=verbose,
+                     **({"shuffle": False} if on_device else {}))  # the dataset shuffles
     history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history["seconds"] = time.perf_counter() - start
     history["best_epoch"] = (int(np.argmin(history["val_loss"])) + 1
@@ -220,7 +241,11 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
     """The modern CNN on the cached, preprocessed ``train_rows`` of ``galaxies``.
 
     The epoch budget follows the number of images (:meth:`Profile.galaxy_budget`);
-    ``progress`` prints a line per epoch (:func:`epoch_progress`).
+    ``progress`` prints a line per epoch (:func:`epoch_progress`). A profile with
+    ``augment_on_device`` trains through the ``tf.data`` pipeline (unless ``jitter`` needs the
+    NumPy path), and one with ``mixed_precision`` builds the model in ``mixed_float16`` when a
+    GPU is present (:func:`galaxy10.device.use_mixed_precision`); the global policy is reset
+    to float32 afterwards.
 
     Returns
     -------
@@ -234,11 +259,27 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
     x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
     y = galaxies.labels[rows].astype(np.int64)
     epochs, patience = profile.galaxy_budget(len(y))
-    model, history = train_galaxy_cnn(x, y, epochs=epochs, patience=patience, seed=seed,
-                                      batch_size=profile.batch_size, augment=augment,
-                                      jitter=jitter,
-                                      callbacks=[epoch_progress(epochs)] if progress else None,
-                                      build_kwargs={"filters": profile.galaxy_filters})
+    from galaxy10.augment import DEFAULT_JITTER
+    from galaxy10.device import use_mixed_precision
+    from galaxy10.device_batches import supports
+
+    on_device = profile.augment_on_device and supports(DEFAULT_JITTER if jitter is None
+                                                       else jitter)
+    if profile.augment_on_device and not on_device:
+        logger.warning("jitter %s has no device version: augmenting with NumPy on the CPU",
+                       sorted(jitter or {}))
+    try:
+        use_mixed_precision(profile.mixed_precision)
+        model, history = train_galaxy_cnn(x, y, epochs=epochs, patience=patience, seed=seed,
+                                          batch_size=profile.batch_size, augment=augment,
+                                          jitter=jitter, on_device=on_device,
+                                          callbacks=[epoch_progress(epochs)] if progress
+                                          else None,
+                                          build_kwargs={"filters": profile.galaxy_filters})
+    finally:
+        if profile.mixed_precision:
+            use_mixed_precision(False)
+    history["input_pipeline"] = "tf.data (device)" if on_device else "numpy"
     return model, config, history
 
 

@@ -201,11 +201,25 @@ class GalaxyButton:
         return probs
 
     def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        item = files[0]
-        self.classify_bytes(bytes(item["content"]), item.get("name", "upload"))
+        upload = first_upload(change["new"])
+        if upload is not None:
+            self.classify_bytes(*upload)
+
+
+def first_upload(value) -> tuple[bytes, str] | None:
+    """``(content, name)`` of the first file in a ``FileUpload`` value, or None if empty.
+
+    ipywidgets 8 gives a tuple of dicts with ``name`` and ``content``; ipywidgets 7, which
+    Google Colab ships, gives a dict ``{name: {"metadata": {...}, "content": bytes}}``.
+    Both work, so the button runs in Colab without upgrading its ipywidgets.
+    """
+    if not value:
+        return None
+    if isinstance(value, dict):
+        name, item = next(iter(value.items()))
+        return bytes(item["content"]), str(item.get("metadata", {}).get("name", name))
+    item = value[0]
+    return bytes(item["content"]), str(item.get("name", "upload"))
 
 
 def button_from_run(run, model: str = "galaxy_cnn", seed: int | None = None) -> GalaxyButton:

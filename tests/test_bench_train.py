@@ -15,8 +15,10 @@ def test_train_command_makes_a_bundle_the_button_can_use(tmp_path, model_bundle,
     out = tmp_path / "mine.keras"
     assert main(["train", "--data", str(model_bundle["data"]), "--out", str(out),
                  "--profile", "smoke"]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "balanced accuracy" in text and out.is_file()
+    assert "device: CPU" in text and "epoch 1/1" in captured.err  # where, and how far along
     params = json.loads(out.with_suffix(".json").read_text())
     assert params["kind"] == "galaxy" and params["tta"] is True and params["test_rows"]
     from galaxy10.widget import button_from_model

@@ -303,7 +303,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile).with_overrides(
         galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
-    jitter = _jitter(args.jitter or ("none" if args.init else "default"))
+    jitter = _jitter(args.jitter or ("robust" if args.init else "default"))
     _check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
                companions=[args.out.with_suffix(".json")])
     with Galaxy10File(args.data) as f:
@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "`pretrain`) instead of training from scratch")
     p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
-                   "blur, JPEG), full (both) or none; default: 'default', and 'none' with "
+                   "blur, JPEG), full (both) or none; default: 'default', and 'robust' with "
                    "--init")
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out (or its .json) that galaxy10 did not write")

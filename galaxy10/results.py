@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from galaxy10.classes import MODEL_LABELS
+from galaxy10.classes import CLASS_NAMES, MODEL_LABELS
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -208,15 +208,23 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
                    f"{_fmt(f1['sd'])} | {sec['mean']:.0f} | {_fmt(shift.get('mean'))} | "
                    f"{_fmt(shift.get('relative'), 2)} | {shift.get('worst', '–')} "
                    f"({_fmt(shift.get('worst_mean'))}) |")
+    took = (cv.get("provenance") or {}).get("wall_minutes")
+    if took:
+        out += ["", f"Wall time of this run: {took:.0f} min on "
+                    f"{cv['provenance']['machine']['cpu_cores']} CPU cores "
+                    f"({cv['provenance'].get('note', 'commit ' + cv['provenance']['commit'])})."]
     shifted = [n for n in order if cv["models"][n].get("shift")]
     if shifted:
-        names = list(cv["models"][shifted[0]]["shift"]["by_shift"])
+        from galaxy10.shifts import SHIFTS
+
+        given = cv["models"][shifted[0]]["shift"]["by_shift"]
+        names = [s for s in SHIFTS if s in given] + [s for s in given if s not in SHIFTS]
         out += ["", "Balanced accuracy under each shift (mean over folds):", "",
                 "| shift | " + " | ".join(shifted) + " |", "|---|" + "---|" * len(shifted)]
         for s in names:
             out.append(f"| {s} | " + " | ".join(
                 _fmt(cv["models"][n]["shift"]["by_shift"][s]["mean"]) for n in shifted) + " |")
-    classes = list(cv["models"][order[0]]["recall"])
+    classes = [c for c in CLASS_NAMES if c in cv["models"][order[0]]["recall"]]
     out += ["", "Recall per class (mean over folds):", "",
             "| class | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
     for c in classes:

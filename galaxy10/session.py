@@ -137,6 +137,9 @@ class Run:
 
         With only a few hundred real images, starting from a network that learnt galaxy
         shapes on the synthetic sky beats training from scratch (``bench real`` measures it).
+        Fine-tuning uses the robust augmentation (stretch, noise, blur, JPEG, zoom): in
+        ``bench real`` it cost 0.014 of balanced accuracy on the sample's own pipeline (within
+        one sd over folds) and gained 0.044 under other sources' changes, 0.21 at the worst.
         Synthetic data, or no pre-trained bundle, is said in ``summary`` and trains nothing.
 
         Returns
@@ -145,6 +148,7 @@ class Run:
             ``summary`` (Markdown for the notebook), and after fine-tuning ``bundle``,
             ``history`` and ``calibration``.
         """
+        from galaxy10.augment import ROBUST_JITTER
         from galaxy10.calibrate import calibrate_from_training
         from galaxy10.predict import lineage_step, save_bundle
         from galaxy10.train import finetune_from_bundle
@@ -159,8 +163,10 @@ class Run:
                                "this notebook._"}
         splits = self.splits()
         model, config, history, pre = finetune_from_bundle(path, self.galaxies, splits.all_train,
-                                                           self.profile, seed=self.seed)
-        lineage = [*pre.get("lineage", []), lineage_step(self.galaxies, "fine-tune", jitter={},
+                                                           self.profile, seed=self.seed,
+                                                           jitter=ROBUST_JITTER)
+        lineage = [*pre.get("lineage", []), lineage_step(self.galaxies, "fine-tune",
+                                                         jitter=ROBUST_JITTER,
                                                          profile=self.profile.name)]
         bundle = save_bundle(model, self.model_path("galaxy_cnn_finetuned"), kind="galaxy",
                              config=config, tta=True, data=self.data_facts(), lineage=lineage)

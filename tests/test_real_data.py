@@ -140,7 +140,8 @@ def test_pretrain_then_train_init_records_the_lineage(tmp_path, tiny_real, capsy
     assert [step["stage"] for step in lineage] == ["pre-train", "fine-tune"]
     assert lineage[0]["data"]["path"] == str(synth.resolve())
     assert lineage[1]["data"]["path"] == str(tiny_real.resolve())
-    assert lineage[0]["jitter"]["gamma"] == [0.7, 1.4] and lineage[1]["jitter"] == {}
+    assert lineage[0]["jitter"]["brightness"] == [0.6, 1.6]  # pre-training: every jitter
+    assert lineage[1]["jitter"]["gamma"] == [0.7, 1.4] and "brightness" not in lineage[1]["jitter"]
 
 
 @pytest.mark.slow

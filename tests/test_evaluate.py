@@ -77,3 +77,36 @@ def test_evaluate_predictions_agrees_with_scikit_learn():
             {"precision": p[k], "recall": r[k], "f1": f[k], "support": s[k]})
     assert got["per_class"][CLASS_NAMES[9]]["support"] == 0
     assert all(isinstance(v, float) for v in got["accuracy_ci95"])
+
+
+def test_classes_never_seen_still_get_a_row_and_count_in_the_macro_average():
+    # classes 8 and 9 neither occur nor are predicted: they score 0 and stay in every table
+    y_true = np.array([0, 1, 2, 3, 4, 5, 6, 7] * 3)
+    pred = y_true.copy()
+    pred[:4] = (pred[:4] + 1) % 8
+    got = evaluate_predictions(y_true, pred, n_boot=50)
+    assert np.array(got["confusion_matrix"]).shape == (10, 10)
+    assert got["per_class"][CLASS_NAMES[9]] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                                "support": 0}
+    f1_seen = f1_score(y_true, pred, average="macro")
+    assert got["macro_f1"] == pytest.approx(f1_seen * 8 / 10)
+
+
+def test_defaults_are_the_reported_ones():
+    # README intervals come from 1,000 resamples with seed 0: the defaults must stay those
+    rng = np.random.default_rng(8)
+    values, zeros = rng.normal(size=50), np.zeros(50)
+
+    def mean_gap(t, p):  # a continuous statistic: any other draw moves the interval
+        return float(np.mean(p - t))
+
+    want = reference_interval(zeros, values, mean_gap, 1000, 0.95, 0)
+    assert bootstrap_interval(zeros, values, mean_gap) == pytest.approx(want, abs=1e-12)
+    assert want != pytest.approx(reference_interval(zeros, values, mean_gap, 1001, 0.95, 0))
+    y_true = rng.integers(0, 10, 997)
+    y_pred = np.where(rng.random(997) < 0.5, y_true, rng.integers(0, 10, 997))
+    got = evaluate_predictions(y_true, y_pred)["balanced_accuracy_ci95"]
+    assert got == pytest.approx(
+        reference_interval(y_true, y_pred, balanced_accuracy_score, 1000, 0.95, 0), abs=1e-12)
+    assert got != pytest.approx(
+        reference_interval(y_true, y_pred, balanced_accuracy_score, 1000, 0.95, 1), abs=1e-12)

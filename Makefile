@@ -10,7 +10,7 @@ SEED   ?= 0
 
 PROFILE ?= quick
 
-.PHONY: help setup run data data-full test lint gallery app bench clean
+.PHONY: help setup run data data-full test lint mutation gallery app bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test: setup  ## run every test
 
 lint: setup  ## ruff
 	$(BIN)/ruff check .
+
+mutation: setup  ## mutation testing of the core modules, MODULES="evaluate atomic" for some (slow)
+	nice -n 15 $(BIN)/python tools/mutation.py $(MODULES)
 
 gallery: setup  ## real-vs-synthetic example grid (needs ../shared/data/real-sample)
 	$(BIN)/python -m galaxy10 gallery

@@ -170,3 +170,50 @@ def test_npz_has_no_pickled_objects(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["a"], np.arange(3))
     assert isinstance(path, Path)
+
+
+def test_json_is_sorted_indented_and_converts_numpy_and_paths(tmp_path):
+    path = write_json(tmp_path / "m.json", {"b": np.float32(0.5), "a": np.arange(2),
+                                            "c": tmp_path / "x", "d": np.int64(3)})
+    assert path.read_text(encoding="utf-8") == (
+        '{\n  "a": [\n    0,\n    1\n  ],\n  "b": 0.5,\n  "c": "' + str(tmp_path / "x")
+        + '",\n  "d": 3\n}\n')
+    with pytest.raises(TypeError, match="cannot write set as JSON"):
+        write_json(tmp_path / "bad.json", {"s": {1}})
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_writer_tags_name_this_host_and_process(monkeypatch):
+    import galaxy10.atomic as atomic
+
+    monkeypatch.setattr(atomic.socket, "gethostname", lambda: "my-Box.lab")
+    assert atomic._host_tag() == "my_Box_lab"
+    assert _writer_tag() == f"my_Box_lab-{os.getpid()}" and _writer_tag(7) == "my_Box_lab-7"
+    monkeypatch.setattr(atomic.socket, "gethostname", lambda: "")
+    assert atomic._host_tag() == "host"
+
+
+def test_stale_temporaries_of_live_writers_and_unremovable_entries_stay(tmp_path, monkeypatch):
+    import galaxy10.atomic as atomic
+
+    target = tmp_path / "data.h5"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive_tmp = tmp_path / f".data.h5.{_writer_tag(live.pid)}.abc.tmp.h5"
+        dead_tmp = tmp_path / f".data.h5.{_writer_tag(2**31 - 7)}.def.tmp.h5"
+        stuck = tmp_path / f".data.h5.{_writer_tag(2**31 - 9)}.ghi.tmp.h5"
+        alive_tmp.write_text("x")
+        dead_tmp.write_text("x")
+        stuck.mkdir()  # cannot be unlinked: kept, and not reported as removed
+        assert remove_stale_temporaries(target) == [dead_tmp]
+        assert alive_tmp.exists() and stuck.exists() and live.poll() is None  # not signalled
+    finally:
+        live.kill()
+        live.wait()
+    for error in (PermissionError, OSError):
+        def refuse(pid, sig, error=error):
+            raise error("not allowed")
+
+        monkeypatch.setattr(atomic.os, "kill", refuse)
+        assert atomic._process_alive(2**31 - 7) is True  # unknown: keep the file
+    assert atomic._process_alive(os.getpid()) is True

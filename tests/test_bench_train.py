@@ -51,7 +51,8 @@ def test_bench_memory_streamed_paths_stay_below_the_load_all_path(tmp_path):
     assert load_all["peak_rss_mb"] - load_all["rss_before_mb"] > file_mb  # it holds the file
     for name in ("b_seed_streamed", "c_all_64px_grey_cache", "c_all_128px_rgb_cache"):
         # bounded memory: one batch at a time, far below the load-all path (measured here:
-        # 400 MB or less against 770 MB, of which about 340 MB is the interpreter and imports)
+        # 400 MB or less against 770 MB). Run inside a large test session, this also checks
+        # that a path's peak is its own, not the forking parent's (ru_maxrss would be that)
         assert results[name]["peak_rss_mb"] < load_all["peak_rss_mb"] - file_mb / 2, results
     assert results["c_all_128px_rgb_cache"]["result_shape"] == [n, 128, 128, 3]
     table = bench.format_memory(results)

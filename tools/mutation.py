@@ -40,7 +40,9 @@ MODULES: dict[str, list[str]] = {
     "evaluate": ["tests/test_evaluate.py"],
     "augment": ["tests/test_augment.py",
                 "tests/test_properties.py::test_each_dihedral_view_is_the_expected_symmetry"],
-    "calibrate": ["tests/test_calibrate.py"],
+    # the bundle test loads and saves Keras models: seconds per mutant, so it is left out
+    # and calibrate_bundle / calibrate_from_training count as "no tests" here
+    "calibrate": ["tests/test_calibrate.py", "-k", "not bundle"],
     "boundary": ["tests/test_boundary.py"],
 }
 
@@ -96,11 +98,16 @@ def run_module(module: str, children: int) -> dict:
                  if line.strip().endswith(": survived")]
     killed = stats.get("killed", 0)
     total = stats.get("total", 0)
+    # a timeout counts as killed (the mutant made the tests hang); mutants no selected test
+    # reaches stay in the denominator, as survivors would
+    caught = killed + stats.get("timeout", 0)
     checked = total - stats.get("not_checked", 0) - stats.get("skipped", 0)
+    tested = checked - stats.get("no_tests", 0)
     return {"total": total, "killed": killed, "survived": stats.get("survived", 0),
             "no_tests": stats.get("no_tests", 0), "timeout": stats.get("timeout", 0),
             "suspicious": stats.get("suspicious", 0), "checked": checked,
-            "score": round(killed / checked, 3) if checked else None,
+            "score": round(caught / checked, 3) if checked else None,
+            "score_of_tested": round(caught / tested, 3) if tested else None,
             "seconds": round(seconds), "survivors": survivors}
 
 
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     scores_path = OUT / "scores.json"
     scores = json.loads(scores_path.read_text()) if scores_path.is_file() else {}
     print(f"{'module':<12} {'killed':>7} {'survived':>9} {'no tests':>9} {'timeout':>8} "
-          f"{'score':>6} {'time':>7}")
+          f"{'score':>6} {'tested':>7} {'time':>7}")
     for module in args.modules or list(MODULES):
         r = scores[module] = run_module(module, args.children)
         OUT.mkdir(parents=True, exist_ok=True)
@@ -138,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module:<12} failed: {r['error']}")
             continue
         print(f"{module:<12} {r['killed']:>7} {r['survived']:>9} {r['no_tests']:>9} "
-              f"{r['timeout']:>8} {r['score']:>6.1%} {r['seconds']:>6}s", flush=True)
+              f"{r['timeout']:>8} {r['score']:>6.1%} {r['score_of_tested']:>7.1%} "
+              f"{r['seconds']:>6}s", flush=True)
     return 0
 
 

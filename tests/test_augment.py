@@ -131,3 +131,43 @@ def test_tta_averages_the_first_views(views, want):
     assert probs.dtype == np.float32 and probs.shape == (3, 10)
     np.testing.assert_allclose(probs, np.tile(expected, (3, 1)))
     assert model.batches == [2] * views + [1] * views  # batches of 2, then the rest
+
+
+def test_zoom_keeps_a_centred_image_centred_and_fills_borders_with_reflected_sky():
+    x = blobs(2)  # squares at 12-19 of 32: symmetric about the centre 15.5
+    for factor in (0.6, 1.5):
+        out = jitter_zoom(x, np.random.default_rng(0), (factor, factor))
+        np.testing.assert_array_equal(out, out[:, ::-1, ::-1])  # still symmetric
+    shrunk = jitter_zoom(x, np.random.default_rng(0), (0.6, 0.6))
+    assert (shrunk[:, 0, :] == 10).all() and (shrunk[:, :, 0] == 10).all()  # sky, not black
+
+
+def test_photometry_keeps_black_black_and_tints_both_ways():
+    x = np.zeros((40, 4, 4, 3), np.uint8)
+    x[:, 2:, :] = 100
+    out = jitter_photometry(x, np.random.default_rng(0), (0.6, 1.6), 0.2)
+    assert (out[:, :2] == 0).all()
+    ratio = out[:, 3, 3] / 100
+    assert ratio.min() < 0.7 and ratio.max() > 1.5  # brightness gains span the range
+
+
+def test_source_ranges_are_drawn_per_image_and_noise_is_clipped_not_wrapped():
+    x = np.full((40, 16, 16, 3), 128, np.uint8)
+    gamma = jitter_source(x, np.random.default_rng(0), gamma=(0.5, 2.0))[:, 0, 0, 0]
+    assert gamma.min() < 80 and gamma.max() > 170  # darker and brighter stretches
+    noisy = jitter_source(x, np.random.default_rng(0), noise=(0.0, 6.0)).astype(float)
+    sigmas = noisy.std(axis=(1, 2, 3))
+    assert sigmas.min() < 1.5 and sigmas.max() > 4.5
+    for level, low, high in ((0, 0, 20), (255, 235, 255)):
+        out = jitter_source(np.full((4, 16, 16, 3), level, np.uint8), np.random.default_rng(0),
+                            noise=(5.0, 5.0))
+        assert out.min() == low if level == 0 else out.max() == high
+        assert low <= out.min() and out.max() <= high  # clipped at 0 and 255, never wrapped
+    qualities = set()
+    out = jitter_source(np.random.default_rng(1).integers(0, 256, (40, 16, 16, 3), np.uint8),
+                        np.random.default_rng(2), jpeg=(20, 90))
+    src = np.random.default_rng(1).integers(0, 256, (40, 16, 16, 3), np.uint8)
+    for k in np.flatnonzero(np.any(out != src, axis=(1, 2, 3))):
+        qualities |= {q for q in range(20, 91)
+                      if np.array_equal(out[k], shifts.jpeg_reencode(src[k:k + 1], q)[0])}
+    assert min(qualities) < 50 and max(qualities) > 60  # qualities drawn across the range

@@ -66,13 +66,13 @@ def test_class_weights_balance_the_loss():
 def test_too_few_images_names_the_short_classes():
     from galaxy10.errors import NotEnoughDataError
 
-    counts = [6, 5, 6, 4, 6, 6, 6, 6, 6, 0]  # class 1 has exactly enough, 3 and 9 too few
+    counts = [6, 5, 6, 4, 6, 6, 6, 1, 6, 0]  # class 1 has exactly enough, 3, 7 and 9 too few
     labels = np.repeat(np.arange(10), counts)
     with pytest.raises(NotEnoughDataError) as info:
         make_splits(labels)
     assert str(info.value) == (
-        "51 image(s) in 9 class(es); the seed-faithful undersampling and 80/20 split need at "
-        "least 5 images of every class 0-9 (short: class 3, 9)")
+        "46 image(s) in 9 class(es); the seed-faithful undersampling and 80/20 split need at "
+        "least 5 images of every class 0-9 (short: class 3, 7, 9)")
     ok = make_splits(np.repeat(np.arange(10), 5))  # five each is enough
     assert len(ok.test) == 10
 
@@ -146,3 +146,19 @@ def test_group_aware_split_keeps_groups_together():
     assert len(third) == 40
     with pytest.raises(ValueError, match=r"^test_size must be in \(0, 0.5\], got 0.6$"):
         group_aware_test_split(np.arange(120), labels, groups, test_size=0.6)
+    with pytest.raises(ValueError, match=r"got 0.0$"):
+        group_aware_test_split(np.arange(120), labels, groups, test_size=0.0)
+    _, half = group_aware_test_split(np.arange(120), labels, groups, test_size=0.5)
+    assert len(half) == 60  # two folds
+
+
+def test_group_aware_split_silences_the_small_class_warning():
+    import warnings
+
+    from galaxy10.resample import group_aware_test_split
+
+    labels = np.repeat(np.arange(10), [12] * 9 + [3])  # class 9: fewer rows than folds
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, test = group_aware_test_split(np.arange(111), labels, np.arange(111), random_state=0)
+    assert len(test) in (22, 23)

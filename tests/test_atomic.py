@@ -206,7 +206,9 @@ def test_stale_temporaries_of_live_writers_and_unremovable_entries_stay(tmp_path
         dead_tmp.write_text("x")
         stuck.mkdir()  # cannot be unlinked: kept, and not reported as removed
         assert remove_stale_temporaries(target) == [dead_tmp]
-        assert alive_tmp.exists() and stuck.exists() and live.poll() is None  # not signalled
+        assert alive_tmp.exists() and stuck.exists()
+        with pytest.raises(subprocess.TimeoutExpired):  # probed with signal 0, not signalled
+            live.wait(timeout=0.5)
     finally:
         live.kill()
         live.wait()
@@ -217,3 +219,12 @@ def test_stale_temporaries_of_live_writers_and_unremovable_entries_stay(tmp_path
         monkeypatch.setattr(atomic.os, "kill", refuse)
         assert atomic._process_alive(2**31 - 7) is True  # unknown: keep the file
     assert atomic._process_alive(os.getpid()) is True
+
+
+def test_npz_keeps_any_file_name(tmp_path):
+    from galaxy10.atomic import write_npz
+
+    path = write_npz(tmp_path / "splits.bin", a=np.arange(3))  # NumPy would append .npz
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["splits.bin"]
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["a"], np.arange(3))

@@ -11,7 +11,7 @@ SEED   ?= 0
 PROFILE ?= quick
 LOCK    := requirements-lock.txt
 
-.PHONY: help setup run data data-full test lint gallery app pretrain bench-real bench clean lock
+.PHONY: help setup run data data-full test lint mutation gallery app pretrain bench-real bench clean lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ test: setup  ## run every test
 
 lint: setup  ## ruff
 	$(BIN)/ruff check .
+
+mutation: setup  ## mutation testing of the core modules, MODULES="evaluate atomic" for some (slow)
+	nice -n 15 $(BIN)/python tools/mutation.py $(MODULES)
 
 gallery: setup  ## real-vs-synthetic example grid (needs ../shared/data/real-sample)
 	$(BIN)/python -m galaxy10 gallery

@@ -85,6 +85,20 @@ def _failures(values: Any, where: str = "") -> list[str]:
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB, since it started its program.
+
+    Linux's ``ru_maxrss`` keeps the high-water mark of the process that forked this one (the
+    memory it had at the fork survives ``exec``), so a benchmark started from a large process
+    (a test session with TensorFlow loaded) would report that process's memory. ``VmHWM``
+    belongs to the current program only; ``ru_maxrss`` is the fallback elsewhere.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

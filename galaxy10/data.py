@@ -131,8 +131,11 @@ def ensure_synthetic(preset: str = "small", seed: int = 0,
         try:
             with Galaxy10File(path) as f:
                 attrs = f.attrs
+                # counts too: a tiny set made before its classes had 5 images each is stale
+                counts = f.class_counts().tolist()
             if (attrs.get("generator_version") == synthetic.GENERATOR_VERSION
-                    and attrs.get("preset") == preset and int(attrs.get("seed", -1)) == seed):
+                    and attrs.get("preset") == preset and int(attrs.get("seed", -1)) == seed
+                    and counts == synthetic.class_counts(synthetic.PRESETS[preset]).tolist()):
                 return path
             logger.info("%s was made by another generator version; regenerating", path)
         except GalaxyDataError as exc:

@@ -25,6 +25,9 @@ from galaxy10.errors import NotEnoughDataError
 SEED_UNDERSAMPLE_STATE = 888
 SEED_SPLIT_STATE = 101
 SEED_TEST_SIZE = 0.2
+MIN_PER_CLASS = 5
+"""Fewest images of a class the seed-faithful undersampling and 80/20 split can use: the
+stratified split puts one of every five in the test set, so each class needs five."""
 
 
 def undersample_indices(labels: np.ndarray,
@@ -101,11 +104,11 @@ def make_splits(labels: np.ndarray, undersample_state: int = SEED_UNDERSAMPLE_ST
     labels = np.asarray(labels)
     counts = np.bincount(labels, minlength=N_CLASSES)
     smallest = int(counts.min())
-    if smallest < 5:
-        short = [str(k) for k in range(N_CLASSES) if counts[k] < 5]
+    if smallest < MIN_PER_CLASS:
+        short = [str(k) for k in range(N_CLASSES) if counts[k] < MIN_PER_CLASS]
         raise NotEnoughDataError(
             f"{labels.size} image(s) in {int((counts > 0).sum())} class(es); the seed-faithful "
-            "undersampling and 80/20 split need at least 5 images of every class 0-9 "
+            f"undersampling and 80/20 split need at least {MIN_PER_CLASS} images of every class 0-9 "
             f"(short: class {', '.join(short)})")
     kept = undersample_indices(labels, undersample_state)
     seed_train, test = split_indices(kept, labels, test_size, split_state)

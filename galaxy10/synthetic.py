@@ -99,8 +99,11 @@ def class_counts(n: int) -> np.ndarray:
     """Split ``n`` images over the 10 classes in the real proportions.
 
     Largest-remainder rounding makes the counts sum exactly to ``n`` (and reproduce the
-    real counts for ``n = 17736``); when ``n >= 10`` every class gets at least one image, so
-    a small set can still be stratified.
+    real counts for ``n = 17736``). Small sets get a floor per class, taken from the largest
+    classes: when ``n >= 50`` every class gets at least
+    :data:`~galaxy10.resample.MIN_PER_CLASS` (5) images, the minimum of the seed-faithful
+    undersampling and split, so a set as small as the ``tiny`` preset runs the pipeline; when
+    ``10 <= n < 50`` every class gets at least one image, so it can still be stratified.
 
     Parameters
     ----------
@@ -120,10 +123,12 @@ def class_counts(n: int) -> np.ndarray:
     # ties broken towards the larger real class, then the lower label: deterministic
     order = np.lexsort((np.arange(N_CLASSES), -real, -(exact - counts)))
     counts[order[: n - counts.sum()]] += 1
-    if n >= N_CLASSES:
-        while (counts == 0).any():
-            counts[int(np.argmax(counts))] -= 1
-            counts[int(np.flatnonzero(counts == 0)[0])] += 1
+    from galaxy10.resample import MIN_PER_CLASS
+
+    floor = MIN_PER_CLASS if n >= N_CLASSES * MIN_PER_CLASS else int(n >= N_CLASSES)
+    while (counts < floor).any():
+        counts[int(np.argmax(counts))] -= 1
+        counts[int(np.flatnonzero(counts < floor)[0])] += 1
     return counts
 
 

@@ -15,21 +15,30 @@ import pytest
 
 from galaxy10.atomic import _writer_tag, atomic_path, remove_stale_temporaries, write_json
 
-# Each writer runs in a child process. `HOLD` is patched in to pause the writer at its most
-# dangerous moment (data half written, or written but not yet renamed) and say so in a file;
-# the test then kills the child with SIGKILL and inspects the final path.
-PRELUDE = """
+# Each writer runs in a child process. `HOLD(where)` pauses the writer at its most dangerous
+# moment and writes `where` to a file; the test checks that the pause happened where the case's
+# name says (`PAUSES_AT`), then kills the child with SIGKILL and inspects the final path.
+# By default the pause is at the final rename (data written, not yet renamed): every artefact
+# writer renames through galaxy10.atomic's `os.replace`. "mid-generation" restores the real
+# rename and pauses inside the renderer instead, with some chunks written and more to come.
+PRELUDE = r"""
 import os, sys, time, pathlib
 import numpy as np
 READY = pathlib.Path(sys.argv[1])
 TARGET = pathlib.Path(sys.argv[2])
+HAD_OLD_FILE = sys.argv[3] == "old-file"
+OLD = b'{"earlier": "the user\'s complete file"}'  # valid JSON: metrics.json merges it
+REAL_REPLACE = os.replace
 
-def HOLD(*args, **kwargs):
-    READY.write_text("ready")
+def HOLD(where):
+    READY.write_text(where)
     time.sleep(600)
 
+def hold_at_rename(*args, **kwargs):
+    HOLD("rename")
+
 import galaxy10.atomic
-galaxy10.atomic.os.replace = HOLD  # every artefact writer renames through here
+galaxy10.atomic.os.replace = hold_at_rename  # galaxy10.atomic.os is the os module itself
 """
 
 WRITERS = {
@@ -38,17 +47,16 @@ from galaxy10 import synthetic
 synthetic.generate(TARGET, n=40, seed=0, progress=False)
 """,
     "synthetic data, mid-generation": """
-import galaxy10.atomic, os
-galaxy10.atomic.os.replace = os.replace
+os.replace = REAL_REPLACE
 from galaxy10 import synthetic
-real_render = synthetic.render_galaxy
+real_render = synthetic._render  # what generate() calls for every image
 count = [0]
 def slow(label, rng):
     count[0] += 1
-    if count[0] == 30:
-        HOLD()
+    if count[0] == 30:  # 3 chunks of 8 written, the 4th being rendered, 4 more to come
+        HOLD("render 30")
     return real_render(label, rng)
-synthetic.render_galaxy = slow
+synthetic._render = slow
 synthetic.generate(TARGET, n=60, seed=0, progress=False, chunk_size=8)
 """,
     "metrics json": """
@@ -60,11 +68,16 @@ import h5py
 from galaxy10.cache import cached_images
 from galaxy10.preprocess import ImageConfig
 from galaxy10.reader import Galaxy10File
+from galaxy10.cache import cache_key
 src = TARGET.parent / "src.h5"
 with h5py.File(src, "w") as f:
     f["images"] = np.zeros((8, 32, 32, 3), np.uint8)
     f["ans"] = np.arange(8, dtype=np.uint8)
-cached_images(Galaxy10File(src), ImageConfig(size=16), cache_dir=TARGET.parent)
+galaxies, config = Galaxy10File(src), ImageConfig(size=16)
+if HAD_OLD_FILE:  # an earlier cache at the real name, without its record: it gets rebuilt
+    key = cache_key(galaxies, config, np.arange(8))
+    (TARGET.parent / f"cache_16px_{config.color}_{key}.npy").write_bytes(OLD)
+cached_images(galaxies, config, cache_dir=TARGET.parent)
 """,
     "keras model": """
 from galaxy10.models import build_galaxy_cnn, save_model
@@ -80,6 +93,7 @@ for i in range(5):
 import_images(src.parent, TARGET, progress=False)
 """,
 }
+PAUSES_AT = {"synthetic data, mid-generation": "render 30"}
 TARGETS = {"synthetic data": "data.h5", "synthetic data, mid-generation": "data.h5",
            "metrics json": "metrics.json", "preprocessed cache": "cache.npy",
            "keras model": "model.keras", "imported images": "imported.h5"}
@@ -91,19 +105,21 @@ TARGETS = {"synthetic data": "data.h5", "synthetic data, mid-generation": "data.
 def test_sigkill_mid_write_leaves_old_file_or_nothing(tmp_path, writer, had_old_file):
     target = tmp_path / TARGETS[writer]
     ready = tmp_path / "ready"
-    old = b'{"earlier": "the user\'s complete file"}'  # valid JSON: metrics.json merges it
-    if had_old_file and writer != "preprocessed cache":
+    old = b'{"earlier": "the user\'s complete file"}'  # what PRELUDE's OLD holds
+    if had_old_file and writer != "preprocessed cache":  # the cache writer names its own file
         target.write_bytes(old)
     script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent(PRELUDE) + textwrap.dedent(WRITERS[writer]))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.Popen([sys.executable, str(script), str(ready), str(target)], env=env,
+    proc = subprocess.Popen([sys.executable, str(script), str(ready), str(target),
+                             "old-file" if had_old_file else "no-file"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not ready.exists():
+    while not ready.exists() or not ready.read_text():
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         assert time.monotonic() < deadline, "writer never reached its pause point"
         time.sleep(0.05)
+    assert ready.read_text() == PAUSES_AT.get(writer, "rename")
     # the temporary file exists and holds data at this point
     temps = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     assert temps and all(p.stat().st_size > 0 for p in temps), temps
@@ -111,7 +127,8 @@ def test_sigkill_mid_write_leaves_old_file_or_nothing(tmp_path, writer, had_old_
     proc.wait(timeout=30)
     finals = [p for p in tmp_path.iterdir() if p.name.startswith("cache_") and ".tmp" not in p.name]
     if writer == "preprocessed cache":
-        assert finals == []  # no cache file appeared under its real name
+        # the earlier cache file, byte for byte, or no cache file under its real name
+        assert [p.read_bytes() for p in finals] == ([old] if had_old_file else [])
     elif had_old_file:
         assert target.read_bytes() == old
     else:
@@ -153,3 +170,61 @@ def test_npz_has_no_pickled_objects(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["a"], np.arange(3))
     assert isinstance(path, Path)
+
+
+def test_json_is_sorted_indented_and_converts_numpy_and_paths(tmp_path):
+    path = write_json(tmp_path / "m.json", {"b": np.float32(0.5), "a": np.arange(2),
+                                            "c": tmp_path / "x", "d": np.int64(3)})
+    assert path.read_text(encoding="utf-8") == (
+        '{\n  "a": [\n    0,\n    1\n  ],\n  "b": 0.5,\n  "c": "' + str(tmp_path / "x")
+        + '",\n  "d": 3\n}\n')
+    with pytest.raises(TypeError, match="cannot write set as JSON"):
+        write_json(tmp_path / "bad.json", {"s": {1}})
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_writer_tags_name_this_host_and_process(monkeypatch):
+    import galaxy10.atomic as atomic
+
+    monkeypatch.setattr(atomic.socket, "gethostname", lambda: "my-Box.lab")
+    assert atomic._host_tag() == "my_Box_lab"
+    assert _writer_tag() == f"my_Box_lab-{os.getpid()}" and _writer_tag(7) == "my_Box_lab-7"
+    monkeypatch.setattr(atomic.socket, "gethostname", lambda: "")
+    assert atomic._host_tag() == "host"
+
+
+def test_stale_temporaries_of_live_writers_and_unremovable_entries_stay(tmp_path, monkeypatch):
+    import galaxy10.atomic as atomic
+
+    target = tmp_path / "data.h5"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive_tmp = tmp_path / f".data.h5.{_writer_tag(live.pid)}.abc.tmp.h5"
+        dead_tmp = tmp_path / f".data.h5.{_writer_tag(2**31 - 7)}.def.tmp.h5"
+        stuck = tmp_path / f".data.h5.{_writer_tag(2**31 - 9)}.ghi.tmp.h5"
+        alive_tmp.write_text("x")
+        dead_tmp.write_text("x")
+        stuck.mkdir()  # cannot be unlinked: kept, and not reported as removed
+        assert remove_stale_temporaries(target) == [dead_tmp]
+        assert alive_tmp.exists() and stuck.exists()
+        with pytest.raises(subprocess.TimeoutExpired):  # probed with signal 0, not signalled
+            live.wait(timeout=0.5)
+    finally:
+        live.kill()
+        live.wait()
+    for error in (PermissionError, OSError):
+        def refuse(pid, sig, error=error):
+            raise error("not allowed")
+
+        monkeypatch.setattr(atomic.os, "kill", refuse)
+        assert atomic._process_alive(2**31 - 7) is True  # unknown: keep the file
+    assert atomic._process_alive(os.getpid()) is True
+
+
+def test_npz_keeps_any_file_name(tmp_path):
+    from galaxy10.atomic import write_npz
+
+    path = write_npz(tmp_path / "splits.bin", a=np.arange(3))  # NumPy would append .npz
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["splits.bin"]
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["a"], np.arange(3))

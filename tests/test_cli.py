@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import numpy as np
 from conftest import write_h5
 
+from galaxy10.classes import CLASS_NAMES
 from galaxy10.cli import main
 
 
@@ -27,7 +29,12 @@ def test_info_prints_counts(tmp_path, capsys):
     path = write_h5(tmp_path / "f.h5", ans=np.array([2] * 15 + [4] * 5, np.uint8))
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
-    assert "Round Smooth" in text and "15" in text and "real Galaxy10 DECaLS data" in text
+    assert "real Galaxy10 DECaLS data" in text
+    expected = {2: (15, "75.0%"), 4: (5, "25.0%")}
+    for label, name in enumerate(CLASS_NAMES):
+        count, share = expected.get(label, (0, "0.0%"))
+        row = rf"^  {label} {re.escape(name)} +{count} +{re.escape(share)}$"
+        assert len(re.findall(row, text, flags=re.MULTILINE)) == 1, (row, text)
 
 
 def test_bad_file_is_one_line_without_traceback(tmp_path):

@@ -13,10 +13,12 @@ from galaxy10 import GalaxyDataError
 from galaxy10.data import RemoteFile, fetch, real_data_path, resolve_data
 
 PAYLOAD = b"galaxy10 test payload " * 5000  # 110 kB
+CORRUPT = PAYLOAD[:-1] + b"X"  # same size, one byte wrong
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves PAYLOAD at /file.h5; /drop.h5 promises more bytes than it sends, then hangs up."""
+    """Serves PAYLOAD at /file.h5 and CORRUPT at /corrupt.h5; /drop.h5 promises more bytes
+    than it sends, then hangs up."""
 
     requests: list[str] = []
 
@@ -30,11 +32,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        if self.path in ("/file.h5", "/drop.h5"):
+        if self.path in ("/file.h5", "/drop.h5", "/corrupt.h5"):
+            body = CORRUPT if self.path == "/corrupt.h5" else PAYLOAD
             self.send_response(200)
-            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(PAYLOAD)
+            self.wfile.write(body)
             return
         self.send_error(404)
 
@@ -84,11 +87,14 @@ def test_checksum_mismatch_leaves_no_file(tmp_path, server):
 
 def test_mismatch_keeps_an_earlier_good_file(tmp_path, server):
     good = fetch(tmp_path, remote=remote(f"{server}/file.h5"), progressbar=False, retries=0)
-    # the server now serves something else under a new checksum: the download fails...
-    with pytest.raises(GalaxyDataError):
-        fetch(tmp_path, remote=remote(f"{server}/missing.h5", sha="1" * 64), progressbar=False,
+    # a new release is published under a new checksum, but the server sends corrupted bytes:
+    # the download completes and fails its checksum...
+    new_release = hashlib.sha256(b"the new release").hexdigest()
+    with pytest.raises(GalaxyDataError, match=r"corrupt\.h5 failed its checksum after 1 attempts"):
+        fetch(tmp_path, remote=remote(f"{server}/corrupt.h5", sha=new_release), progressbar=False,
               retries=0)
-    # ...and the verified file is still there, byte for byte
+    assert _Handler.requests == ["/file.h5", "/corrupt.h5"]  # really downloaded
+    # ...and the verified file is still there, byte for byte, with no temporary file beside it
     assert good.read_bytes() == PAYLOAD
     assert leftovers(good.parent) == ["Galaxy10_DECals.h5"]
 

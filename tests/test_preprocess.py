@@ -73,3 +73,98 @@ def test_streamed_features_equal_in_memory(tmp_path):
     with Galaxy10File(path) as f:
         streamed = seed_features_from_file(f, order, batch_size=3)
     np.testing.assert_array_equal(streamed, seed_features(IMAGES[order]))
+
+
+def test_scaler_json_is_complete_and_float64(tmp_path):
+    import json
+
+    from galaxy10.preprocess import load_minmax, minmax_to_dict, save_minmax
+
+    feats = np.random.default_rng(0).integers(0, 256, (20, 6)).astype(np.float64)
+    scaler = MinMaxScaler(feature_range=(-1, 1)).fit(feats)
+    doc = minmax_to_dict(scaler)
+    assert doc["kind"] == "sklearn.preprocessing.MinMaxScaler" and doc["feature_range"] == [-1, 1]
+    back = load_minmax(save_minmax(scaler, tmp_path / "s.json"))
+    assert back.feature_range == (-1, 1) and back.n_samples_seen_ == 20 and back.n_features_in_ == 6
+    for name in ("min_", "scale_", "data_min_", "data_max_", "data_range_"):
+        assert getattr(back, name).dtype == np.float64
+    np.testing.assert_array_equal(back.transform(feats), scaler.transform(feats))
+    assert json.loads((tmp_path / "s.json").read_text())["n_samples_seen_"] == 20
+
+
+def test_bad_scaler_and_config_files_name_the_file(tmp_path):
+    from galaxy10 import GalaxyDataError
+    from galaxy10.preprocess import load_config, load_minmax, save_config
+
+    missing = tmp_path / "none.json"
+    with pytest.raises(GalaxyDataError, match=rf"^{missing}: scaler file not found$"):
+        load_minmax(missing)
+    with pytest.raises(GalaxyDataError, match=rf"^{missing}: preprocessing parameters file not found$"):
+        load_config(missing)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"min_": [1]}')
+    with pytest.raises(GalaxyDataError,
+                       match=rf"^{bad}: not a galaxy10 scaler JSON file \('feature_range'\)$"):
+        load_minmax(bad)
+    with pytest.raises(GalaxyDataError,
+                       match=rf"^{bad}: not a galaxy10 preprocessing JSON file \('image'\)$"):
+        load_config(bad)
+    bad.write_text('{"image": [1, 2]}')
+    with pytest.raises(GalaxyDataError, match=r"'image' must be a JSON object, got list: \[1, 2\]\)$"):
+        load_config(bad)
+    config = ImageConfig(size=16, color="grey", crop=0.5, interpolation="linear")
+    loaded, doc = load_config(save_config(config, tmp_path / "c.json", classes=["a"]))
+    assert loaded == config and doc == {"image": config.to_dict(), "classes": ["a"]}
+    assert ImageConfig.from_dict({**config.to_dict(), "future": 1}) == config
+    long = list(range(100))
+    with pytest.raises(TypeError) as info:
+        ImageConfig.from_dict(long)
+    assert str(info.value) == f"'image' must be a JSON object, got list: {str(long)[:40]}"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"size": 7}, "size must be at least 8 px, got 7"),
+    ({"color": "bgr"}, "color must be 'rgb', 'grey' or 'seed-grey', got 'bgr'"),
+    ({"crop": 1.5}, "crop must be in (0, 1], got 1.5"),
+    ({"crop": 0.0}, "crop must be in (0, 1], got 0.0"),
+    ({"interpolation": "cubic"}, "interpolation must be 'linear' or 'area', got 'cubic'"),
+])
+def test_image_config_refuses_bad_values_with_a_message(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        ImageConfig(**kwargs)
+    assert str(info.value) == message
+    assert ImageConfig(size=8, crop=1.0).shape == (8, 8, 3)
+
+
+def test_config_key_is_a_stable_short_hash():
+    import hashlib
+    import json
+
+    config = ImageConfig(size=32, color="grey")
+    text = json.dumps(config.to_dict(), sort_keys=True)
+    assert config.key() == hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert config.key() != ImageConfig(size=32, color="rgb").key()
+
+
+def test_transform_image_refuses_other_inputs_and_crops_the_centre():
+    from galaxy10.preprocess import transform_image
+
+    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 RGB image, got float32 \(4, 4, 3\)"):
+        transform_image(np.zeros((4, 4, 3), np.float32), ImageConfig(size=8))
+    with pytest.raises(ValueError, match="got uint8"):
+        transform_image(np.zeros((4, 4, 4), np.uint8), ImageConfig(size=8))
+    with pytest.raises(ValueError, match="got uint8"):
+        transform_image(np.zeros((4, 4), np.uint8), ImageConfig(size=8))
+    image = np.zeros((40, 40, 3), np.uint8)
+    image[10:30, 10:30] = 200  # the central half is all bright
+    image[10:30, 10:30, 2] = 50
+    out = transform_image(image, ImageConfig(size=8, crop=0.5, interpolation="linear"))
+    assert (out[..., 0] == 200).all() and (out[..., 2] == 50).all()
+    odd = np.zeros((41, 41, 3), np.uint8)
+    odd[10:31, 10:31] = 200  # 21 px square: round(41 * 0.5) = 20 px crop from (41 - 20) // 2
+    assert (transform_image(odd, ImageConfig(size=8, crop=0.5, interpolation="linear")) == 200).all()
+    tiny = transform_image(image, ImageConfig(size=8, crop=0.01, interpolation="area"))
+    assert tiny.shape == (8, 8, 3) and (tiny[..., 0] == 200).all()  # at least one pixel kept
+    grey = transform_image(image, ImageConfig(size=8, color="grey", crop=0.5))
+    want = cv2.cvtColor(np.array([[[200, 200, 50]]], np.uint8), cv2.COLOR_RGB2GRAY)[0, 0]
+    assert grey.shape == (8, 8, 1) and (grey == want).all()

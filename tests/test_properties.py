@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -50,10 +51,11 @@ def test_split_is_stratified_disjoint_and_deterministic(counts, seed, state):
 def test_class_weights_equalise_total_weight(counts):
     labels = np.repeat(np.arange(10), counts)
     w = class_weights(labels)
-    totals = [w[k] * c for k, c in enumerate(counts) if c]
-    np.testing.assert_allclose(totals, totals[0])
-    assert sum(totals) == np.float64(sum(totals)) and abs(sum(totals) - labels.size) < 1e-6 * labels.size
-    assert all(w[k] == 0 for k, c in enumerate(counts) if c == 0)
+    present = sum(1 for c in counts if c)
+    assert sorted(w) == list(range(10))
+    for k, c in enumerate(counts):
+        # each present class carries n / (classes present) in total; absent classes weigh 0
+        assert w[k] * c == pytest.approx(labels.size / present) if c else w[k] == 0.0
 
 
 image_batches = st.tuples(st.integers(1, 3), st.integers(8, 80), st.integers(8, 80)).flatmap(
@@ -93,3 +95,26 @@ def test_dihedral_views_are_the_eight_symmetries(images):
     np.testing.assert_array_equal(views[0], images)
     # four rotations bring an image back
     np.testing.assert_array_equal(dihedral(dihedral(dihedral(views[1], 1), 1), 1), images)
+
+
+# The 8 views of the asymmetric image 1..9, written out by hand: rotations by 90 degrees
+# counter-clockwise (views 0-3), then the same rotations mirrored left-right (views 4-7).
+DIHEDRAL_VIEWS = [
+    [[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[3, 6, 9], [2, 5, 8], [1, 4, 7]],
+    [[9, 8, 7], [6, 5, 4], [3, 2, 1]], [[7, 4, 1], [8, 5, 2], [9, 6, 3]],
+    [[3, 2, 1], [6, 5, 4], [9, 8, 7]], [[9, 6, 3], [8, 5, 2], [7, 4, 1]],
+    [[7, 8, 9], [4, 5, 6], [1, 2, 3]], [[1, 4, 7], [2, 5, 8], [3, 6, 9]],
+]
+
+
+@pytest.mark.parametrize("view", range(8))
+def test_each_dihedral_view_is_the_expected_symmetry(view):
+    image = np.arange(1, 10, dtype=np.uint8).reshape(3, 3)
+    batch = np.stack([image, image + 100])[..., None].repeat(2, axis=-1)  # (2, 3, 3, 2)
+    batch[..., 1] += 10  # channels stay with their pixel
+    out = dihedral(batch, view)
+    want = np.array(DIHEDRAL_VIEWS[view], dtype=np.uint8)
+    np.testing.assert_array_equal(out[0, ..., 0], want)
+    np.testing.assert_array_equal(out[1, ..., 0], want + 100)
+    np.testing.assert_array_equal(out[..., 1], out[..., 0] + 10)
+    assert len({np.asarray(v).tobytes() for v in DIHEDRAL_VIEWS}) == 8

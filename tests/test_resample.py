@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
 from galaxy10.classes import REAL_CLASS_COUNTS
-from galaxy10.resample import class_weights, make_splits, stratified_folds, undersample_indices
+from galaxy10.resample import class_weights, make_splits, split_indices, stratified_folds, undersample_indices
 
 REAL_LABELS = np.repeat(np.arange(10), REAL_CLASS_COUNTS).astype(np.uint8)
 
@@ -60,3 +61,104 @@ def test_class_weights_balance_the_loss():
     np.testing.assert_allclose(totals, totals[0])  # every class carries the same total weight
     assert w[4] > w[2]  # the rare cigar class weighs more than round smooth
     assert class_weights(np.array([0, 0, 1]))[5] == 0.0
+
+
+def test_too_few_images_names_the_short_classes():
+    from galaxy10.errors import NotEnoughDataError
+
+    counts = [6, 5, 6, 4, 6, 6, 6, 1, 6, 0]  # class 1 has exactly enough, 3, 7 and 9 too few
+    labels = np.repeat(np.arange(10), counts)
+    with pytest.raises(NotEnoughDataError) as info:
+        make_splits(labels)
+    assert str(info.value) == (
+        "46 image(s) in 9 class(es); the seed-faithful undersampling and 80/20 split need at "
+        "least 5 images of every class 0-9 (short: class 3, 7, 9)")
+    ok = make_splits(np.repeat(np.arange(10), 5))  # five each is enough
+    assert len(ok.test) == 10
+
+
+def test_undersampling_keeps_every_row_of_the_smallest_class():
+    labels = np.repeat(np.arange(10), [9, 7, 8, 6, 9, 9, 9, 9, 9, 9])
+    rows = undersample_indices(labels, random_state=3)
+    assert rows.dtype == np.int64 and rows.shape == (60,)
+    assert set(np.flatnonzero(labels == 3)) <= set(rows)  # the minority class is not touched
+
+
+def test_split_indices_are_int64_rows_of_the_file_and_follow_their_seed():
+    labels = np.repeat(np.arange(10), 10)
+    kept = np.arange(0, 100, 2, dtype=np.int32)  # rows of a file, not positions
+    train, test = split_indices(kept, labels, 0.2, random_state=4)
+    assert train.dtype == np.int64 and test.dtype == np.int64
+    assert set(train) | set(test) == set(kept.tolist()) and len(test) == 10
+    again = split_indices(kept, labels, 0.2, random_state=5)
+    assert not np.array_equal(test, again[1])
+    splits = make_splits(labels, split_state=5)
+    np.testing.assert_array_equal(splits.test, split_indices(undersample_indices(labels), labels,
+                                                             0.2, 5)[1])
+    assert not np.array_equal(splits.test, make_splits(labels).test)
+
+
+def test_folds_match_scikit_learn_and_follow_their_seed():
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.repeat(np.arange(10), 6)
+    folds = stratified_folds(y, n_splits=3, random_state=9)
+    want = StratifiedKFold(n_splits=3, shuffle=True, random_state=9).split(np.zeros(60), y)
+    assert len(folds) == 3
+    for (tr, va), (wtr, wva) in zip(folds, want, strict=True):
+        np.testing.assert_array_equal(tr, wtr)
+        np.testing.assert_array_equal(va, wva)
+    default = stratified_folds(y)
+    assert len(default) == 5
+    np.testing.assert_array_equal(default[0][1], stratified_folds(y, 5, 101)[0][1])
+    assert not np.array_equal(default[0][1], stratified_folds(y, 5, 102)[0][1])
+
+
+def test_leaks_and_drop_leaks_count_and_remove_duplicates_of_test_images():
+    from galaxy10.resample import drop_leaks, leaks
+
+    groups = np.array([0, 1, 1, 2, 3, 3, 4, 5])  # rows 1-2 and 4-5 are copies of each other
+    train, test = np.array([0, 2, 3, 4, 7]), np.array([1, 5, 6])
+    assert leaks(train, test, groups) == 2  # rows 1 and 5 have a copy in training
+    np.testing.assert_array_equal(drop_leaks(train, test, groups), [0, 3, 7])
+    assert drop_leaks(train, test, groups).dtype == np.int64
+    assert leaks(drop_leaks(train, test, groups), test, groups) == 0
+    assert leaks([0, 1], [1], np.arange(8)) == 1  # a row in both lists is its own duplicate
+    assert leaks(train, test, np.arange(8)) == 0
+
+
+def test_group_aware_split_keeps_groups_together():
+    from galaxy10.resample import group_aware_test_split, leaks
+
+    labels = np.repeat(np.arange(10), 12)
+    groups = np.arange(120) // 2  # pairs of copies
+    train, test = group_aware_test_split(np.arange(120), labels, groups, random_state=3)
+    assert leaks(train, test, groups) == 0 and train.dtype == np.int64
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)  # sorted
+    assert len(set(train) | set(test)) == 120 and len(test) == 24  # a fifth: 5 folds
+    assert np.bincount(labels[test], minlength=10).min() >= 1  # every class in the test set
+    other = group_aware_test_split(np.arange(120), labels, groups, random_state=4)[1]
+    assert not np.array_equal(test, other)
+    np.testing.assert_array_equal(test, group_aware_test_split(np.arange(120), labels, groups,
+                                                               random_state=3)[1])
+    _, third = group_aware_test_split(np.arange(120), labels, groups, test_size=1 / 3,
+                                      random_state=3)
+    assert len(third) == 40
+    with pytest.raises(ValueError, match=r"^test_size must be in \(0, 0.5\], got 0.6$"):
+        group_aware_test_split(np.arange(120), labels, groups, test_size=0.6)
+    with pytest.raises(ValueError, match=r"got 0.0$"):
+        group_aware_test_split(np.arange(120), labels, groups, test_size=0.0)
+    _, half = group_aware_test_split(np.arange(120), labels, groups, test_size=0.5)
+    assert len(half) == 60  # two folds
+
+
+def test_group_aware_split_silences_the_small_class_warning():
+    import warnings
+
+    from galaxy10.resample import group_aware_test_split
+
+    labels = np.repeat(np.arange(10), [12] * 9 + [3])  # class 9: fewer rows than folds
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, test = group_aware_test_split(np.arange(111), labels, np.arange(111), random_state=0)
+    assert len(test) in (22, 23)

@@ -33,17 +33,32 @@ def test_class_counts_full_preset_is_the_real_balance() -> None:
     assert counts.tolist() == list(REAL_CLASS_COUNTS)
 
 
-@pytest.mark.parametrize("n", [1, 7, 10, 11, 23, 200, 1774, 4434, 9999])
+@pytest.mark.parametrize("n", [1, 7, 10, 11, 23, 49, 50, 51, 200, 265, 1774, 4434, 9999])
 def test_class_counts_sum_to_n_and_cover_every_class(n: int) -> None:
     counts = synthetic.class_counts(n)
     assert counts.shape == (N_CLASSES,)
     assert counts.sum() == n
     assert (counts >= 0).all()
-    if n >= N_CLASSES:
-        assert (counts >= 1).all()
-    # proportional: within one image of the exact share (or two once the floor of 1 kicks in)
+    floor = 5 if n >= 50 else 1 if n >= N_CLASSES else 0
+    assert counts.min() >= floor
+    # proportional: within one image of the exact share, or of the floor, except the largest
+    # classes, which give up what the floor needs
     exact = np.asarray(REAL_CLASS_COUNTS) * n / sum(REAL_CLASS_COUNTS)
-    assert np.abs(counts - exact).max() < 2
+    given = int(np.clip(floor - np.floor(exact), 0, None).sum())
+    assert np.abs(counts - np.maximum(exact, floor)).max() < 2 + given
+
+
+def test_tiny_preset_runs_the_seed_faithful_split() -> None:
+    from galaxy10.resample import make_splits
+
+    counts = synthetic.class_counts(synthetic.PRESETS["tiny"])
+    assert counts.min() == 5 and counts.sum() == 200
+    labels = np.repeat(np.arange(N_CLASSES), counts)
+    splits = make_splits(labels)
+    assert len(splits.test) == 10 and len(splits.seed_train) == 40  # 5 of each class kept
+    # the real balance otherwise: within one image of the plain rounding
+    exact = np.floor(np.asarray(REAL_CLASS_COUNTS) * 200 / sum(REAL_CLASS_COUNTS))
+    assert np.all(counts[counts > 5] >= exact[counts > 5] - 1)
 
 
 def test_class_counts_rejects_empty_sets() -> None:

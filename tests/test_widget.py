@@ -40,6 +40,8 @@ def test_click_shows_a_test_galaxy_its_true_class_and_the_models_prediction(butt
         assert button.total == expected_total
         assert f"of {expected_total}</b>" in button.tally.value
         assert button.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        shown = np.asarray(Image.open(io.BytesIO(button.image.value)).convert("RGB"))
+        np.testing.assert_array_equal(shown, image)  # the file's pixels, red still red
         assert "Top 3 probabilities" in button.bars.value
 
 

@@ -435,6 +435,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     from galaxy10.shifts import SHIFTS, apply_shift
     from galaxy10.train import finetune_from_bundle, train_galaxy, train_seed_cnn
 
+    started = time.time()
     n_folds = int(folds or profile.cv_folds)
     finetune_jitters = {"none": {}} if finetune_jitters is None else finetune_jitters
     tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
@@ -509,6 +510,9 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                                 "worst": worst, "worst_mean": by_shift[worst]["mean"]}
         summary["folds"] = rows
         out["models"][name] = summary
+    from galaxy10.metrics import provenance
+
+    out["provenance"] = provenance(started)
     return out
 
 

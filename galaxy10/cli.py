@@ -346,12 +346,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     import tempfile
+    import time
 
     import numpy as np
 
     from galaxy10.data import resolve_data
     from galaxy10.evaluate import evaluate_predictions
-    from galaxy10.metrics import update_metrics
+    from galaxy10.metrics import provenance, update_metrics
     from galaxy10.paths import get_models_home, get_reports_home
     from galaxy10.predict import Predictor, lineage_step, save_bundle
     from galaxy10.profiles import get_profile
@@ -359,6 +360,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     from galaxy10.resample import make_splits
     from galaxy10.train import train_galaxy
 
+    started = time.time()
     profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs)
     jitter = _jitter(args.jitter)
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
@@ -400,6 +402,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
                 report["sim_to_real"] = s2r
                 print(f"sim-to-real: balanced accuracy {s2r['balanced_accuracy']:.3f} on "
                       f"{s2r['n_test']:,} real images (chance 0.100)")
+    report["provenance"] = provenance(started)
     path = update_metrics(get_reports_home(args.reports_dir) / "metrics.json", "pretrain", report)
     print(f"figures written to {path}")
     return 0

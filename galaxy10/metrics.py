@@ -57,3 +57,39 @@ def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str,
         doc = {}
     doc[section] = values
     return write_json(path, doc)
+
+
+# -- where a figure came from ------------------------------------------------------------------
+_CODE_PATHS = ("galaxy10", "notebooks", "pyproject.toml", "environment.yml")
+
+
+def code_commit() -> str | None:
+    """The checkout's commit (``+dirty`` when its code has changes), or None outside git."""
+    import subprocess
+
+    from galaxy10.paths import project_root
+
+    try:
+        root = project_root()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True, timeout=10).stdout.strip()
+        # only what decides the numbers: the package, the notebooks and the dependencies
+        # (reports/ is written by the run itself; README edits change nothing)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *_CODE_PATHS],
+                               cwd=root, text=True, capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def provenance(started: float) -> dict[str, Any]:
+    """Where and when a long measurement ran: commit, machine, wall time (``started``: a
+    ``time.time()`` taken at its start), so a figure quoted later says what produced it."""
+    import time
+
+    from galaxy10.bench import machine
+
+    return {"commit": code_commit(), "machine": machine(),
+            "wall_minutes": round((time.time() - started) / 60, 1),
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

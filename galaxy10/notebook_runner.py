@@ -22,6 +22,7 @@ from pathlib import Path
 
 from galaxy10.atomic import atomic_path
 from galaxy10.errors import Galaxy10Error
+from galaxy10.metrics import code_commit
 from galaxy10.paths import get_reports_home, project_root
 from galaxy10.session import NOTEBOOKS
 
@@ -153,29 +154,8 @@ def _record_timings(metrics: Path, params: dict, timings: dict[str, float]) -> N
     update_metrics(metrics, "run", {
         "profile": params["profile"], "data_path": params["data"], "seed": params["seed"],
         "notebook_seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
-        "cpu_count": os.cpu_count(), "commit": _git_commit(),
+        "cpu_count": os.cpu_count(), "commit": code_commit(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-
-
-_CODE_PATHS = ("galaxy10", "notebooks", "pyproject.toml", "environment.yml")
-
-
-def _git_commit() -> str | None:
-    """The checkout's commit (``+dirty`` when its code has changes), or None outside git."""
-    import subprocess
-
-    try:
-        root = project_root()
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                              capture_output=True, check=True, timeout=10).stdout.strip()
-        # only what decides the numbers: the package, the notebooks and the dependencies
-        # (reports/ is written by the run itself; README edits change nothing)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                *_CODE_PATHS],
-                               cwd=root, text=True, capture_output=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if dirty.strip() else "")
 
 
 def _absolute(data: str | os.PathLike[str]) -> str:

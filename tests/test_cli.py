@@ -105,7 +105,7 @@ def test_results_quote_the_run_wall_time_and_the_ablation():
 def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path, monkeypatch):
     import subprocess
 
-    from galaxy10.notebook_runner import _git_commit
+    from galaxy10.metrics import code_commit as _git_commit
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

@@ -131,6 +131,7 @@ def test_pretrain_then_train_init_records_the_lineage(tmp_path, tiny_real, capsy
     assert "sim-to-real: balanced accuracy" in out
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["pretrain"]["sim_to_real"]["n_test"] == 300
+    assert metrics["pretrain"]["provenance"]["wall_minutes"] >= 0
     tuned = tmp_path / "tuned.keras"
     assert main(["train", "--data", str(tiny_real), "--init", str(pre), "--out", str(tuned),
                  "--profile", "smoke"]) == 0
@@ -156,6 +157,7 @@ def test_bench_real_cross_validates_every_model_and_scores_shifts(tmp_path, tiny
     assert cv["model_order"] == ["seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned",
                                  "galaxy_cnn_finetuned_robust"]
     assert set(cv["models"]) == set(cv["model_order"])
+    assert cv["provenance"]["machine"]["cpu_cores"] >= 1 and "commit" in cv["provenance"]
     for r in cv["models"].values():
         assert len(r["folds"]) == 2
         scores = [f["balanced_accuracy"] for f in r["folds"]]

@@ -62,13 +62,18 @@ def _check_folder(path: Path) -> None:
         raise OutputError(path, f"cannot write in {folder} (permission denied)")
 
 
+def _has_signature(path: Path, signature: bytes) -> bool:
+    """True if the file at ``path`` starts with ``signature`` (e.g. HDF5's or PNG's 8 bytes)."""
+    with open(path, "rb") as fh:
+        return fh.read(len(signature)) == signature
+
+
 def is_galaxy10_h5(path: str | os.PathLike[str]) -> bool:
     """True if ``path`` is an HDF5 file that galaxy10 wrote (it has ``galaxy10_source``)."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
-                return False
+        if not _has_signature(path, b"\x89HDF\r\n\x1a\n"):
+            return False
         import h5py
 
         from galaxy10.reader import SOURCE_ATTR
@@ -98,9 +103,8 @@ def is_galaxy10_figure(path: str | os.PathLike[str]) -> bool:
     """True if ``path`` is a PNG that galaxy10 saved (marker chunk, or in its reports folder)."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            if fh.read(8) != b"\x89PNG\r\n\x1a\n":
-                return False
+        if not _has_signature(path, b"\x89PNG\r\n\x1a\n"):
+            return False
         from PIL import Image
 
         with Image.open(path) as img:

@@ -66,6 +66,25 @@ def same_procedure_markdown(metrics: dict[str, Any]) -> list[str]:
     return out
 
 
+def calibration_markdown(metrics: dict[str, Any]) -> list[str]:
+    """Notebook 05's calibration figures: ECE before and after, and "not sure" coverage."""
+    cal = (metrics.get("evaluation") or {}).get("calibration")
+    if not cal:
+        return []
+    out = ["### Calibrated probabilities and \"not sure\" (test set of the same run)", "",
+           "| model | temperature | ECE before | ECE after | \"not sure\" below | answered "
+           "(coverage) | accuracy of the answered |", "|---|---|---|---|---|---|---|"]
+    for key, label in MODEL_LABELS.items():
+        c = cal.get(key)
+        if not c:
+            continue
+        threshold = "–" if c.get("threshold") is None else _fmt(c["threshold"], 2)
+        out.append(f"| {label} | {_fmt(c['temperature'], 2)} | {_fmt(c['ece_before'])} | "
+                   f"{_fmt(c['ece_after'])} | {threshold} | {c['coverage']:.0%} | "
+                   f"{_fmt(c.get('confident_accuracy'))} |")
+    return out
+
+
 def ablation_markdown(metrics: dict[str, Any]) -> list[str]:
     """The ablation table of notebook 04 (one row per variant)."""
     ablation = metrics.get("cnn", {}).get("ablation", {})
@@ -259,7 +278,8 @@ def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
 def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
     """Markdown tables of a run's numbers, for the README (every figure from the JSON files)."""
     sections = [real_cv_markdown(metrics), pretrain_markdown(metrics),
-                same_procedure_markdown(metrics), ablation_markdown(metrics)]
+                same_procedure_markdown(metrics), calibration_markdown(metrics),
+                ablation_markdown(metrics)]
     sections += [bench_accuracy_markdown(metrics[key])
                  for key in sorted(k for k in metrics if k.startswith("bench_accuracy_"))]
     sections += [realism_markdown(metrics), speed_memory_markdown(benchmarks or {}),

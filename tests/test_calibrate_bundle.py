@@ -18,7 +18,7 @@ from conftest import write_h5
 from galaxy10.calibrate import calibrate_bundle, calibrate_from_training, fit_calibration
 from galaxy10.preprocess import ImageConfig, transform
 
-CONFIG = ImageConfig(size=16, color="rgb")
+CONFIG = ImageConfig(size=16, color="rgb", crop=0.5)  # preprocessing twice would differ
 N = 260
 
 

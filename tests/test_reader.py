@@ -163,6 +163,8 @@ EXACT = {
     "no images": (lambda d: write_h5(d / "a.h5", images=False),
                   "has no 'images' dataset (found: ans)"),
     "no ans": (lambda d: write_h5(d / "b.h5", ans=False), "has no 'ans' dataset (found: images)"),
+    "no images, two others": (lambda d: write_h5(d / "a2.h5", images=False, ra=np.zeros(20)),
+                              "has no 'images' dataset (found: ans, ra)"),
     "nothing": (lambda d: write_h5(d / "n.h5", images=False, ans=False),
                 "has no 'images' dataset (found: nothing)"),
     "3-D images": (lambda d: write_h5(d / "i3.h5", images=np.zeros((4, 8, 3), np.uint8)),
@@ -252,6 +254,10 @@ def test_open_errors_become_one_line():
         "f.h5: HDF5 file cannot be opened, it may be corrupt (file signature not found)")
     assert str(_open_error(path, OSError("plain failure"))) == (
         "f.h5: HDF5 file cannot be opened, it may be corrupt (plain failure)")
+    assert str(_open_error(path, OSError("odd text)"))) == (
+        "f.h5: HDF5 file cannot be opened, it may be corrupt (odd text))")
+    assert str(_open_error(path, OSError("Unable to open file (unknown driver MAX)"))) == (
+        "f.h5: HDF5 file cannot be opened, it may be corrupt (unknown driver MAX)")
     nested = OSError("Unable to open file (bad (nested) thing)")
     assert str(_open_error(path, nested)) == (
         "f.h5: HDF5 file cannot be opened, it may be corrupt (bad (nested) thing)")
@@ -332,6 +338,14 @@ def test_close_is_idempotent(small_h5):
     assert not g._h5.id.valid
 
 
+def test_open_galaxy10_and_close_before_open(small_h5):
+    from galaxy10.reader import open_galaxy10
+
+    with open_galaxy10(small_h5) as f:
+        assert isinstance(f, Galaxy10File) and len(f) == 20 and f.path == small_h5
+    Galaxy10File.__new__(Galaxy10File).close()  # nothing opened yet: nothing to close
+
+
 def test_metadata_rejects_unknown_names(small_h5):
     with Galaxy10File(small_h5) as f:
         with pytest.raises(ValueError) as info:
@@ -385,8 +399,9 @@ def test_index_checks(small_h5):
         assert f.read([]).shape == (0, 32, 32, 3) and f.read([]).dtype == np.uint8
         np.testing.assert_array_equal(f.read([[3, 0], [19, 3]]), everything[[3, 0, 19, 3]])
         np.testing.assert_array_equal(f.read(np.array([19, 0], np.uint8)), everything[[19, 0]])
-        with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        with pytest.raises(ValueError) as info:
             next(f.iter_batches(batch_size=0))
+        assert str(info.value) == "batch_size must be at least 1"
         np.testing.assert_array_equal(next(f.iter_batches(batch_size=1))[1], everything[:1])
 
 
@@ -398,6 +413,11 @@ def test_batches_have_the_asked_size(tmp_path):
         assert [len(p) for p, _ in f.iter_file_order(np.arange(300)[::-1])] == [256, 44]
         positions = [p.tolist() for p, _ in f.iter_file_order([7, 2, 9, 2, 0], batch_size=2)]
         assert positions == [[4, 1], [3, 0], [2]]  # file order; equal rows keep their order
+        # many repeats: still the caller's order among equal rows (a stable sort), so the
+        # batches are the same on every machine
+        rows = np.random.default_rng(0).integers(0, 5, 200)
+        positions = np.concatenate([p for p, _ in f.iter_file_order(rows, batch_size=64)])
+        np.testing.assert_array_equal(positions, np.argsort(rows, kind="stable"))
 
 
 class _Spy:
@@ -452,6 +472,7 @@ def test_layout_facts_and_chunk_cache_of_each_storage(tmp_path, small_h5, monkey
     import h5py
 
     from galaxy10 import reader
+    from galaxy10.reader import _next_prime
 
     with Galaxy10File(small_h5) as f:
         assert f.layout() == {"storage": "contiguous", "chunks": None, "compression": None,
@@ -488,6 +509,19 @@ def test_layout_facts_and_chunk_cache_of_each_storage(tmp_path, small_h5, monkey
         assert f._h5.id.get_access_plist().get_cache()[1] == 101  # a prime >= 100 slots
         assert f._slab_rows == 20 and f._slab_fits_cache
         np.testing.assert_array_equal(f.read([44, 0, 21]), images[[44, 0, 21]])
+    # two rows per chunk already share chunks: slab cache, slab reads when it does not fit
+    two = tmp_path / "two.h5"
+    with h5py.File(two, "w") as out:
+        out.create_dataset("images", data=images[:10], chunks=(2, 64, 64, 3), compression="gzip")
+        out.create_dataset("ans", data=np.zeros(10, np.uint8))
+    with Galaxy10File(two) as f:
+        assert f.layout()["rows_per_chunk"] == 2 and f.layout()["chunks_per_image"] == 4
+        assert f.layout()["chunk_cache_bytes"] == 2**20 and not f.layout()["fast_random_reads"]
+        assert f._h5.id.get_access_plist().get_cache()[1] == _next_prime(400)
+        f._slab_fits_cache = False
+        f._images = spy = _Spy(f._images)
+        np.testing.assert_array_equal(f.read([5, 2, 3]), images[[5, 2, 3]])
+        assert spy.calls == [("span", 2, 4), ("span", 5, 6)]
     # a slab larger than the cap: the cache is capped and bulk reads take spans
     monkeypatch.setattr(reader, "MAX_CHUNK_CACHE_BYTES", 500_000)
     with Galaxy10File(big) as f:
@@ -495,9 +529,10 @@ def test_layout_facts_and_chunk_cache_of_each_storage(tmp_path, small_h5, monkey
         np.testing.assert_array_equal(f.read([44, 0, 21, 22]), images[[44, 0, 21, 22]])
 
 
-def test_slab_cache_arithmetic(caplog):
+def test_slab_cache_arithmetic(caplog, monkeypatch):
     import logging
 
+    from galaxy10 import reader
     from galaxy10.reader import MAX_CHUNK_CACHE_BYTES, _next_prime, _slab_cache
 
     assert [_next_prime(n) for n in (-5, 0, 1, 2, 3, 4, 8, 14, 1200, 76800)] == \
@@ -516,6 +551,16 @@ def test_slab_cache_arithmetic(caplog):
     assert caplog.messages == [
         "one slab of chunks is 433 MB; the chunk cache is capped at 268 MB, so bulk reads "
         "take each slab's span of rows in one read"]
+    caplog.clear()
+    with pytest.raises(ValueError):  # a chunk shape of another rank is a bug, not a guess
+        _slab_cache((40, 16, 16, 3), (7, 8, 8), 1)
+    # MB are 10**6 bytes, rounded: 433.5002 MB and a 2.500001 MB cap
+    monkeypatch.setattr(reader, "MAX_CHUNK_CACHE_BYTES", 2_500_001)
+    with caplog.at_level(logging.INFO, logger="galaxy10.reader"):
+        assert _slab_cache((10, 1), (394_091_091, 1), 1)[0] == 2_500_001
+    assert caplog.messages[-1].startswith(
+        "one slab of chunks is 434 MB; the chunk cache is capped at 3 MB")
+    monkeypatch.undo()
     caplog.clear()
     # exactly at the cap also counts as capped (and says so)
     with caplog.at_level(logging.INFO, logger="galaxy10.reader"):

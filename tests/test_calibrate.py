@@ -134,6 +134,17 @@ def test_log_probs_floors_zeros_and_caps_at_one():
     got = log_probs([[0.0, 0.5, 1.0, 1.5]])
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, [[np.log(1e-12), np.log(0.5), 0.0, 0.0]])
+    # float32 model output is worked on in float64, the precision the NLL and the T fit need
+    assert log_probs(np.array([[0.0, 1.0]], np.float32)).dtype == np.float64
+
+
+def test_labels_may_be_whole_floats():
+    from galaxy10.calibrate import nll
+
+    probs, y = _overconfident(300, seed=6)
+    assert nll(probs, y.astype(float)) == nll(probs, y)
+    log_p = log_probs(probs)
+    assert fit_temperature(log_p, y.astype(float)) == fit_temperature(log_p, y)
 
 
 def test_apply_temperature_matches_a_hand_computation():
@@ -198,6 +209,13 @@ def test_reliability_bins_of_a_hand_made_case():
     np.testing.assert_allclose(bins["confidence"], [0.125, np.nan, 0.725, 1.0])
     np.testing.assert_allclose(bins["accuracy"], [0.5, np.nan, 1.0, 1.0])
     assert len(reliability_bins(HAND_PROBS, HAND_Y)["edges"]) == 16  # 15 bins by default
+    # float32 rounding can put a top probability a hair above 1: it still counts, in the top bin
+    assert reliability_bins(np.array([[1.0000001, 0.0]]), [0], n_bins=4)["count"] == [0, 0, 0, 1]
+    import warnings
+
+    with warnings.catch_warnings():  # empty bins give NaN quietly, without 0/0 warnings
+        warnings.simplefilter("error")
+        reliability_bins(HAND_PROBS, HAND_Y, n_bins=4)
     json.dumps(bins)  # JSON-able as documented
 
 
@@ -283,6 +301,7 @@ def test_fit_calibration_record_fields():
     # the arguments matter: 15 bins and a 90 % target (not met here) give other figures
     default = fit_calibration(probs, y)
     assert default["ece_before"] != record["ece_before"]
+    assert default["ece_before"] == expected_calibration_error(probs, y, 15)  # 15 bins
     assert default["target_accuracy"] == 0.9 and default["threshold"] != record["threshold"]
     assert record["target_met"] and not default["target_met"]
     # below the minimum, T stays 1 and the record says why

@@ -301,7 +301,9 @@ def test_fit_calibration_record_fields():
     # the arguments matter: 15 bins and a 90 % target (not met here) give other figures
     default = fit_calibration(probs, y)
     assert default["ece_before"] != record["ece_before"]
-    assert default["ece_before"] == expected_calibration_error(probs, y, 15)  # 15 bins
+    p2, y2 = _overconfident(300, seed=2)  # data where 15 and 16 bins give different ECEs
+    assert fit_calibration(p2, y2)["ece_before"] == expected_calibration_error(p2, y2, 15)
+    assert expected_calibration_error(p2, y2, 15) != expected_calibration_error(p2, y2, 16)
     assert default["target_accuracy"] == 0.9 and default["threshold"] != record["threshold"]
     assert record["target_met"] and not default["target_met"]
     # below the minimum, T stays 1 and the record says why

@@ -119,3 +119,197 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
     np.testing.assert_allclose(new.predict_proba(images),
                                apply_temperature(raw, record["temperature"]), atol=1e-5)
     np.testing.assert_allclose(new.predict_proba(images, calibrated=False), raw, atol=1e-6)
+
+
+# -- exact values on hand-made cases (what mutation testing showed was unchecked) ------------
+
+def _two_class(tops, correct):
+    """Probabilities [t, 1 - t] (t > 0.5, so class 0 is the answer) and labels right or wrong."""
+    tops = np.asarray(tops, dtype=np.float64)
+    probs = np.stack([tops, 1.0 - tops], axis=1)
+    return probs, np.where(np.asarray(correct, dtype=bool), 0, 1)
+
+
+def test_log_probs_floors_zeros_and_caps_at_one():
+    got = log_probs([[0.0, 0.5, 1.0, 1.5]])
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, [[np.log(1e-12), np.log(0.5), 0.0, 0.0]])
+    # float32 model output is worked on in float64, the precision the NLL and the T fit need
+    assert log_probs(np.array([[0.0, 1.0]], np.float32)).dtype == np.float64
+
+
+def test_labels_may_be_whole_floats():
+    from galaxy10.calibrate import nll
+
+    probs, y = _overconfident(300, seed=6)
+    assert nll(probs, y.astype(float)) == nll(probs, y)
+    log_p = log_probs(probs)
+    assert fit_temperature(log_p, y.astype(float)) == fit_temperature(log_p, y)
+
+
+def test_apply_temperature_matches_a_hand_computation():
+    probs = np.array([[0.5, 0.25, 0.25], [0.8, 0.1, 0.1]])
+    got = apply_temperature(probs, 2.0)
+    expected = np.sqrt(probs) / np.sqrt(probs).sum(axis=1, keepdims=True)
+    assert got.dtype == np.float32 and got.shape == (2, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # a tiny T sharpens to one-hot without 0/0 (the row maximum is subtracted before exp)
+    sharp = apply_temperature(np.array([[0.5, 0.5], [0.6, 0.4]]), 1e-4)
+    np.testing.assert_allclose(sharp, [[0.5, 0.5], [1.0, 0.0]], atol=1e-6)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=f"temperature must be > 0, got {bad}"):
+            apply_temperature(probs, bad)
+
+
+def test_nll_is_the_mean_negative_log_probability_of_the_truth():
+    from galaxy10.calibrate import nll
+
+    probs = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])
+    assert nll(probs, [0, 1, 1]) == pytest.approx(-(np.log(0.5) + np.log(0.1) + np.log(0.8)) / 3)
+
+
+def _reference_temperature(log_p, y):
+    """The NLL minimiser found by a much tighter search than fit_temperature's."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    def loss(log_t):
+        return -log_softmax(log_p / np.exp(log_t), axis=1)[np.arange(y.size), y].mean()
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-3, 3), method="bounded",
+                                        options={"xatol": 1e-10}).x))
+
+
+def test_fit_temperature_is_precise_and_stays_within_its_bounds():
+    probs, y = _overconfident(1000, true_t=1.7, seed=3)
+    log_p = log_probs(probs)
+    assert fit_temperature(log_p, y) == pytest.approx(_reference_temperature(log_p, y), rel=1e-3)
+    assert fit_temperature(np.zeros((0, 10)), np.zeros(0, int)) == 1.0
+    # the optimum (about 1.7) lies above the upper bound: the search stops at the bound
+    assert fit_temperature(log_p, y, bounds=(0.5, 1.2)) == pytest.approx(1.2, rel=1e-3)
+    assert fit_temperature(log_p, y, bounds=(2.0, 5.0)) == pytest.approx(2.0, rel=1e-3)
+    # always right: sharpen as far as allowed; always wrong: soften as far as allowed
+    right = np.log([[0.6, 0.4]] * 20)
+    assert fit_temperature(right, np.zeros(20, int)) == pytest.approx(0.05, rel=1e-3)
+    assert fit_temperature(right, np.ones(20, int)) == pytest.approx(20.0, rel=1e-3)
+
+
+HAND_PROBS = np.array([[0.0, 0.0, 0.0, 0.0],     # confidence 0: first bin (clipped)
+                       [0.25, 0.25, 0.25, 0.25],  # exactly on an edge: the lower bin
+                       [0.3, 0.7, 0.0, 0.0],
+                       [0.75, 0.25, 0.0, 0.0],    # on the edge 0.75: bin (0.5, 0.75]
+                       [1.0, 0.0, 0.0, 0.0]])
+HAND_Y = np.array([0, 1, 1, 0, 0])  # right, wrong, right, right, right
+
+
+def test_reliability_bins_of_a_hand_made_case():
+    bins = reliability_bins(HAND_PROBS, HAND_Y, n_bins=4)
+    assert bins["edges"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert bins["count"] == [2, 0, 2, 1] and all(type(c) is int for c in bins["count"])
+    np.testing.assert_allclose(bins["confidence"], [0.125, np.nan, 0.725, 1.0])
+    np.testing.assert_allclose(bins["accuracy"], [0.5, np.nan, 1.0, 1.0])
+    assert len(reliability_bins(HAND_PROBS, HAND_Y)["edges"]) == 16  # 15 bins by default
+    # float32 rounding can put a top probability a hair above 1: it still counts, in the top bin
+    assert reliability_bins(np.array([[1.0000001, 0.0]]), [0], n_bins=4)["count"] == [0, 0, 0, 1]
+    import warnings
+
+    with warnings.catch_warnings():  # empty bins give NaN quietly, without 0/0 warnings
+        warnings.simplefilter("error")
+        reliability_bins(HAND_PROBS, HAND_Y, n_bins=4)
+    json.dumps(bins)  # JSON-able as documented
+
+
+def test_ece_of_a_hand_made_case_and_of_nothing():
+    # gaps 0.375 (2 images), empty, 0.275 (2 images), 0 (1 image)
+    assert expected_calibration_error(HAND_PROBS, HAND_Y, n_bins=4) == pytest.approx(
+        (0.375 * 2 + 0.275 * 2) / 5)
+    assert expected_calibration_error(np.zeros((0, 10)), np.zeros(0, int)) == 0.0
+    assert expected_calibration_error(np.array([[0.7, 0.3]]), [1]) == pytest.approx(0.7)
+    probs, y = _overconfident(300, seed=2)
+    default = expected_calibration_error(probs, y)
+    assert default == expected_calibration_error(probs, y, n_bins=15)
+    assert default != expected_calibration_error(probs, y, n_bins=16)
+
+
+def test_coverage_accuracy_counts_answers_at_the_threshold():
+    probs, y = _two_class([0.9, 0.6, 0.6, 0.55], [True, False, True, False])
+    assert coverage_accuracy(probs, y, 0.6) == (0.75, pytest.approx(2 / 3))
+    assert coverage_accuracy(probs, y, 0.61) == (0.25, 1.0)
+    coverage, acc = coverage_accuracy(probs, y, 0.95)
+    assert coverage == 0.0 and np.isnan(acc)
+
+
+TOPS = [0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.89, 0.88]
+
+
+def test_threshold_at_exactly_the_target_with_ten_answers():
+    # 9 of the first 10 right (exactly 90 %), then wrong answers: the 10th top probability
+    correct = [True] * 4 + [False] + [True] * 5 + [False, False]
+    assert choose_threshold(*_two_class(TOPS, correct)) == (0.90, True)
+    # all right: every image is answered, the threshold is the lowest top probability
+    assert choose_threshold(*_two_class(TOPS, [True] * 12)) == (0.88, True)
+
+
+def test_threshold_never_cuts_between_tied_probabilities():
+    # 10 right answers, then three tied at 0.6 (one right): answering one of the tied images
+    # means answering all three, which falls below 90 %
+    probs, y = _two_class(TOPS[:10] + [0.6, 0.6, 0.6], [True] * 11 + [False, False])
+    assert choose_threshold(probs, y, 0.9) == (0.90, True)
+
+
+def test_threshold_needs_ten_answers_unless_there_are_fewer_images():
+    # only the first three are right: 100 % on three answers is not enough to trust
+    probs, y = _two_class(TOPS, [True] * 3 + [False] * 9)
+    threshold, met = choose_threshold(probs, y, 0.9)
+    assert not met and threshold == pytest.approx(np.quantile(TOPS, 0.5))
+    small = _two_class([0.9, 0.8, 0.7, 0.6, 0.55], [True] * 5)
+    assert choose_threshold(*small, 0.9) == (0.55, True)
+    assert choose_threshold(np.zeros((0, 10)), np.zeros(0, int)) == (0.0, False)
+
+
+def test_fallback_threshold_answers_the_requested_share():
+    probs, y = _two_class([0.9, 0.8, 0.7, 0.6], [False] * 4)
+    assert choose_threshold(probs, y) == (pytest.approx(0.75), False)
+    assert choose_threshold(probs, y, 0.9, fallback_coverage=0.25) == (pytest.approx(0.825), False)
+
+
+def _expected_record(probs, y, temperature, n_bins, target):
+    calibrated = apply_temperature(probs, temperature)
+    threshold, met = choose_threshold(calibrated, y, target)
+    coverage, accuracy = coverage_accuracy(calibrated, y, threshold)
+    from galaxy10.calibrate import nll
+
+    return {"temperature": temperature,
+            "ece_before": expected_calibration_error(probs, y, n_bins),
+            "ece_after": expected_calibration_error(calibrated, y, n_bins),
+            "nll_before": nll(probs, y), "nll_after": nll(calibrated, y),
+            "threshold": threshold, "target_accuracy": target, "target_met": met,
+            "coverage": coverage, "confident_accuracy": accuracy, "n_val": y.size}
+
+
+def test_fit_calibration_record_fields():
+    from galaxy10.calibrate import MIN_TEMPERATURE_IMAGES
+
+    probs, y = _overconfident(MIN_TEMPERATURE_IMAGES + 50, seed=4)
+    record = fit_calibration(probs, y, n_bins=5, target_accuracy=0.6)
+    t = fit_temperature(log_probs(probs), y)
+    assert t > 1.5
+    expected = _expected_record(probs, y, t, 5, 0.6)
+    assert {k: v for k, v in record.items() if k != "fitted_on"} == pytest.approx(expected)
+    assert type(record["n_val"]) is int and record["target_met"] is expected["target_met"]
+    assert record["fitted_on"] == f"validation split, {MIN_TEMPERATURE_IMAGES + 50} images"
+    # the arguments matter: 15 bins and a 90 % target (not met here) give other figures
+    default = fit_calibration(probs, y)
+    assert default["ece_before"] != record["ece_before"]
+    p2, y2 = _overconfident(300, seed=2)  # data where 15 and 16 bins give different ECEs
+    assert fit_calibration(p2, y2)["ece_before"] == expected_calibration_error(p2, y2, 15)
+    assert expected_calibration_error(p2, y2, 15) != expected_calibration_error(p2, y2, 16)
+    assert default["target_accuracy"] == 0.9 and default["threshold"] != record["threshold"]
+    assert record["target_met"] and not default["target_met"]
+    # below the minimum, T stays 1 and the record says why
+    n = MIN_TEMPERATURE_IMAGES - 1
+    small = fit_calibration(probs[:n], y[:n], n_bins=5, target_accuracy=0.6)
+    assert {k: v for k, v in small.items() if k != "fitted_on"} == pytest.approx(
+        _expected_record(probs[:n], y[:n], 1.0, 5, 0.6))
+    assert small["fitted_on"] == (f"validation split, {n} images (fewer than "
+                                  f"{MIN_TEMPERATURE_IMAGES}: temperature kept at 1)")

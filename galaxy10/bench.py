@@ -343,12 +343,13 @@ def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int 
                    progress: bool = True) -> dict[str, Any]:
     """``bench accuracy``: both models on ``data``'s seed-faithful split, then on real images.
 
-    With a ``real_sample`` folder (class folders + ``manifest.csv``), both models are also
+    With labelled real images (``real_sample``: a folder or a Galaxy10 file; None: the
+    default real sample, skipped with a note when there is none), both models are also
     trained and tested on its fixed stratified 80/20 split (``random_state=101``), and the
     modern CNN trained on ``data`` is scored on every real image (sim-to-real).
     Returns the ``bench_accuracy_<profile>`` section of the metrics.
     """
-    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.evaluate import evaluate_on_file
     from galaxy10.reader import Galaxy10File
     from galaxy10.resample import make_splits, split_indices
 
@@ -362,30 +363,28 @@ def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int 
         say(format_table(result, f"== {Path(data).name}: {f.source} data, same split, "
                                  f"{len(splits.test)} test images =="), flush=True)
         report["main"] = {"data": os.fspath(data), "source": f.source, **result}
-    real = Path(real_sample) if real_sample else None
-    if real is not None and (real / "manifest.csv").is_file():
-        from galaxy10.importer import import_images
+    from galaxy10.errors import Galaxy10Error
+    from galaxy10.importer import labelled_images_h5
 
-        with tempfile.TemporaryDirectory() as tmp:
-            real_h5 = import_images(real, Path(tmp) / "real_sample.h5", progress=False)
-            with Galaxy10File(real_h5) as f:
-                train, test = split_indices(np.arange(len(f)), f.labels)  # stratified 80/20, 101
-                real_result = compare(f, train, train, test, profile, seed=seed, cache_dir=tmp)
-                real_result.pop("galaxy_predictor")
-                say(format_table(real_result, f"== real sample ({len(f)} images), fixed "
-                                              "stratified 80/20 split, random_state=101 =="))
-                report["real_sample"] = {"split": "stratified 80/20, random_state=101",
-                                         **real_result}
-                probs = np.concatenate([synthetic_predictor.predict_proba(imgs)
-                                        for _, imgs in f.iter_batches(batch_size=128)])
-                s2r = evaluate_predictions(f.labels.astype(np.int64), probs, profile.bootstrap,
-                                           seed)
-                say(f"== sim-to-real: modern CNN trained on {Path(data).name}, tested on all "
-                    f"{len(f)} real images: accuracy {s2r['accuracy']:.3f}, balanced "
-                    f"accuracy {s2r['balanced_accuracy']:.3f} (chance 0.100) ==")
-                report["sim_to_real"] = s2r
-    elif real is not None:
-        say(f"(real sample not found at {real}: skipped the real-pixel comparison)")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            real_h5 = labelled_images_h5(real_sample, tmp)
+        except Galaxy10Error as exc:
+            say(f"(skipped the real-pixel comparison: {exc})")
+            return report
+        with Galaxy10File(real_h5) as f:
+            train, test = split_indices(np.arange(len(f)), f.labels)  # stratified 80/20, 101
+            real_result = compare(f, train, train, test, profile, seed=seed, cache_dir=tmp)
+            real_result.pop("galaxy_predictor")
+            say(format_table(real_result, f"== real sample ({len(f)} images), fixed "
+                                          "stratified 80/20 split, random_state=101 =="))
+            report["real_sample"] = {"split": "stratified 80/20, random_state=101",
+                                     **real_result}
+            s2r = evaluate_on_file(synthetic_predictor, f, profile.bootstrap, seed)
+            say(f"== sim-to-real: modern CNN trained on {Path(data).name}, tested on all "
+                f"{len(f)} real images: accuracy {s2r['accuracy']:.3f}, balanced "
+                f"accuracy {s2r['balanced_accuracy']:.3f} (chance 0.100) ==")
+            report["sim_to_real"] = s2r
     return report
 
 

@@ -281,3 +281,25 @@ def calibrate_from_training(bundle_path: str | os.PathLike[str], galaxies, train
     val = np.asarray(history["val_rows"], dtype=np.int64)
     return calibrate_bundle(bundle_path, np.asarray(x[val]), galaxies.labels[rows[val]],
                             preprocessed=True)
+
+
+def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
+                         y_test: np.ndarray) -> dict[str, Any]:
+    """How a bundle's calibration holds on the test set: ECE before/after, coverage.
+
+    ``raw`` and ``calibrated`` are the predictor's test probabilities without and with its
+    temperature. A bundle without a threshold answers every image, so its coverage is 1 and
+    the accuracy of its answers is its plain accuracy.
+    """
+    y_test = np.asarray(y_test, dtype=np.int64)
+    if predictor.threshold is not None:
+        coverage, confident = coverage_accuracy(calibrated, y_test, predictor.threshold)
+    else:
+        coverage, confident = 1.0, float((calibrated.argmax(axis=1) == y_test).mean())
+    return {"temperature": predictor.temperature,
+            "ece_before": expected_calibration_error(raw, y_test),
+            "ece_after": expected_calibration_error(calibrated, y_test),
+            "threshold": predictor.threshold, "coverage": coverage,
+            "confident_accuracy": None if np.isnan(confident) else confident,
+            "fitted_on": (predictor.params.get("calibration") or {}).get(
+                "fitted_on", "not calibrated (T = 1)")}

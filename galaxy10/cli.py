@@ -23,8 +23,6 @@ from galaxy10.boundary import (
 )
 from galaxy10.errors import Galaxy10Error
 
-REAL_SAMPLE_DEFAULT = Path("../shared/data/real-sample")
-
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from galaxy10.data import GALAXY10_DECALS, fetch
@@ -112,9 +110,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_gallery(args: argparse.Namespace) -> int:
     from galaxy10.data import resolve_data
     from galaxy10.figures import real_vs_synthetic_gallery
+    from galaxy10.paths import default_real_sample
 
-    _check_out(args.out, "figure", args.force, inputs=[args.real, args.synthetic])
-    path = real_vs_synthetic_gallery(args.real, resolve_data(args.synthetic), args.out,
+    real = args.real or default_real_sample()
+    _check_out(args.out, "figure", args.force, inputs=[real, args.synthetic])
+    path = real_vs_synthetic_gallery(real, resolve_data(args.synthetic), args.out,
                                      per_class=args.per_class, seed=args.seed)
     print(f"wrote {path}")
     return 0
@@ -272,24 +272,6 @@ def _jitter(name: str) -> dict:
     return JITTERS[name]
 
 
-def _real_h5(real: str | Path | None, tmp: str) -> Path:
-    """A Galaxy10 file of labelled real images: ``real`` as given, or imported into ``tmp``."""
-    from galaxy10.paths import default_real_sample
-
-    path = Path(real) if real else default_real_sample()
-    if path.is_file() and path.suffix.lower() in (".h5", ".hdf5"):
-        return path
-    if path.is_dir() and ((path / "manifest.csv").is_file() or (path / "0").is_dir()):
-        from galaxy10.importer import import_images
-
-        source = path / "manifest.csv" if (path / "manifest.csv").is_file() else path
-        return import_images(source, Path(tmp) / "real_images.h5", progress=False)
-    raise Galaxy10Error(
-        f"{path}: no labelled real images there. Put JPEG/PNG cut-outs in class folders 0-9 "
-        "and run `python -m galaxy10 import FOLDER --out real.h5`, then pass --real real.h5 "
-        "(or set GALAXY10_REAL_SAMPLE)")
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -351,7 +333,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     import numpy as np
 
     from galaxy10.data import resolve_data
-    from galaxy10.evaluate import evaluate_predictions
+    from galaxy10.evaluate import evaluate_on_file, evaluate_predictions
+    from galaxy10.importer import labelled_images_h5
     from galaxy10.metrics import provenance, update_metrics
     from galaxy10.paths import get_models_home, get_reports_home
     from galaxy10.predict import Predictor, lineage_step, save_bundle
@@ -389,16 +372,13 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     if args.real != "none":
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                real = _real_h5(args.real, tmp)
+                real = labelled_images_h5(args.real, tmp)
             except Galaxy10Error as exc:
                 print(f"(sim-to-real skipped: {exc})")
                 real = None
             if real is not None:
                 with Galaxy10File(real) as g:
-                    probs = np.concatenate([predictor.predict_proba(imgs)
-                                            for _, imgs in g.iter_batches(batch_size=128)])
-                    s2r = evaluate_predictions(g.labels.astype(np.int64), probs,
-                                               profile.bootstrap, args.seed)
+                    s2r = evaluate_on_file(predictor, g, profile.bootstrap, args.seed)
                 report["sim_to_real"] = s2r
                 print(f"sim-to-real: balanced accuracy {s2r['balanced_accuracy']:.3f} on "
                       f"{s2r['n_test']:,} real images (chance 0.100)")
@@ -412,6 +392,7 @@ def _bench_real(args: argparse.Namespace) -> Path:
     import tempfile
 
     from galaxy10.bench import bench_real, format_real_cv
+    from galaxy10.importer import labelled_images_h5
     from galaxy10.metrics import update_metrics
     from galaxy10.paths import get_models_home, get_reports_home
     from galaxy10.profiles import get_profile
@@ -425,7 +406,7 @@ def _bench_real(args: argparse.Namespace) -> Path:
                                 "galaxy10 pretrain` (about 16 min on 2 CPU cores), or pass "
                                 "--init none to leave the fine-tuned model out")
     with tempfile.TemporaryDirectory() as tmp:
-        real = _real_h5(args.real, tmp)
+        real = labelled_images_h5(args.real, tmp)
         result = bench_real(real, profile, init=init, seed=args.seed, folds=args.folds,
                             shifts=not args.no_shifts,
                             finetune_jitters={name: _jitter(name)
@@ -599,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=CHOICES, default=None,
                    help="accuracy, real: training budget and data size (default: quick for "
                         "accuracy, faithful for real)")
-    p.add_argument("--real-sample", default=str(REAL_SAMPLE_DEFAULT),
+    p.add_argument("--real-sample", default=None,
                    help="accuracy: folder of real images (class folders + manifest.csv)")
     p.add_argument("--real", help="real: labelled real images, a folder (class folders 0-9 or "
                                   "manifest.csv) or a Galaxy10 .h5 (default "
@@ -652,8 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")
-    p.add_argument("--real", type=Path, default=REAL_SAMPLE_DEFAULT,
-                   help=f"real images: class-folder tree, CSV or .h5 (default {REAL_SAMPLE_DEFAULT})")
+    p.add_argument("--real", type=Path, default=None,
+                   help="real images: class-folder tree, CSV or .h5 (default "
+                        "$GALAXY10_REAL_SAMPLE, else the shared sample beside the checkout)")
     p.add_argument("--synthetic", default="synthetic",
                    help="synthetic .h5 file, or 'synthetic' for the default set")
     p.add_argument("--out", type=Path, default=Path("reports/figures/gallery_real_vs_synthetic.png"))
@@ -666,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("realism", help="per-class KS distances between real and synthetic "
                                        "image statistics (table, figure, metrics.json)")
     p.add_argument("--real", type=Path, help="real images: class folders 0-9, CSV manifest or "
-                   f".h5 (default $GALAXY10_REAL_SAMPLE or {REAL_SAMPLE_DEFAULT})")
+                   ".h5 (default $GALAXY10_REAL_SAMPLE, else the shared sample beside the checkout)")
     p.add_argument("--synthetic", default="full", metavar="FILE.h5|PRESET",
                    help="a synthetic .h5 file, or a preset whose rows are rendered directly "
                         "(default full)")

@@ -82,3 +82,15 @@ def evaluate_predictions(y_true: np.ndarray, proba_or_pred: np.ndarray, n_boot: 
                                                   strict=True)},
         "confusion_matrix": confusion_matrix(y_true, pred, labels=labels).tolist(),
     }
+
+
+def evaluate_on_file(predictor, galaxies, n_boot: int = 1000, seed: int = 0,
+                     batch_size: int = 128) -> dict[str, Any]:
+    """:func:`evaluate_predictions` of ``predictor`` on every image of an open Galaxy10 file.
+
+    Reads the file in batches, so a large file never sits in memory; used for sim-to-real
+    (a synthetic-trained model on every real image).
+    """
+    probs = np.concatenate([predictor.predict_proba(images)
+                            for _, images in galaxies.iter_batches(batch_size=batch_size)])
+    return evaluate_predictions(galaxies.labels.astype(np.int64), probs, n_boot, seed)

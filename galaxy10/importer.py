@@ -243,3 +243,32 @@ def import_images(source: str | os.PathLike[str], out: str | os.PathLike[str], *
             writer.write(start, images, labels)
             bar.update(len(batch))
     return out
+
+
+def labelled_images_h5(source: str | os.PathLike[str] | None,
+                       scratch: str | os.PathLike[str]) -> Path:
+    """A Galaxy10 file of labelled (real) images, for the commands that evaluate on them.
+
+    ``source`` is a Galaxy10 ``.h5`` file (used as it is) or a folder of class folders
+    ``0``-``9`` or with a ``manifest.csv`` (imported into ``scratch``, a temporary folder the
+    caller owns); ``None`` means :func:`galaxy10.paths.default_real_sample`.
+
+    Raises
+    ------
+    Galaxy10Error
+        When there are no labelled images there; the message says how to make some.
+    """
+    from galaxy10.errors import Galaxy10Error
+    from galaxy10.paths import default_real_sample
+
+    path = Path(source) if source else default_real_sample()
+    if path.is_file() and path.suffix.lower() in (".h5", ".hdf5"):
+        return path
+    if path.is_dir() and ((path / "manifest.csv").is_file() or (path / "0").is_dir()):
+        manifest = path / "manifest.csv"
+        return import_images(manifest if manifest.is_file() else path,
+                             Path(scratch) / "real_images.h5", progress=False)
+    raise Galaxy10Error(
+        f"{path}: no labelled real images there. Put JPEG/PNG cut-outs in class folders 0-9 "
+        "and run `python -m galaxy10 import FOLDER --out real.h5`, then pass --real real.h5 "
+        "(or set GALAXY10_REAL_SAMPLE)")

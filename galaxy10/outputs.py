@@ -60,6 +60,15 @@ def _check_folder(path: Path) -> None:
         raise OutputError(path, f"{folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(path, f"cannot write in {folder} (permission denied)")
+    # access() says yes to root everywhere, and to pseudo file systems such as /proc: try it,
+    # so that a long run (pre-training takes minutes) never fails only at its final write
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(path, f"cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def _has_signature(path: Path, signature: bytes) -> bool:

@@ -125,6 +125,8 @@ CASES = [
     ("import-out-under-file", ["import", "imgs", "--out", "notes.txt/x.h5", "-q"], {}, 2,
      "is a file, not a folder"),
     ("import-out-proc", ["import", "imgs", "--out", "/proc/x.h5", "-q"], {}, 2, "/proc/x.h5"),
+    ("pretrain-out-proc", ["pretrain", "--data", "data.h5", "--out", "/proc/x.keras", "-q"], {}, 2,
+     "/proc/x.keras: cannot write in /proc"),
     ("import-force-over-input", ["import", "imgs/manifest.csv", "--out", "imgs/manifest.csv",
                                  "--force", "-q"], {}, 2, "is also an input"),
     ("train-out-notes", ["train", "--data", "data.h5", "--out", "notes.txt"], {}, 2,

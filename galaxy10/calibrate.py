@@ -1,10 +1,23 @@
-"""Calibrated probabilities: temperature scaling, reliability data and the "not sure" threshold.
+"""Calibrated probabilities: temperature scaling, a top-label map, reliability data and the
+"not sure" threshold.
 
 A network's softmax output is usually over-confident: among answers given with 90%
 probability, fewer than 90% are right. Temperature scaling (Guo et al. 2017) fixes that with
 one number ``T`` fitted on held-out *validation* images (never the test set): the calibrated
 distribution is ``softmax(log p / T)``. It keeps the ranking of the classes, so accuracy is
 unchanged; only the stated probabilities move.
+
+One number cannot bend the curve, though: the faithful run's modern CNN was over-confident
+at the top and under-confident in the middle, and no temperature, not even one fitted on the
+test set itself, brought its test ECE below 0.056. The probability a user reads is the top
+one ("Barred Spiral, 87%"), so a second step calibrates exactly that: an isotonic (monotone)
+map from the top probability to the accuracy observed at it on the validation images
+(top-label calibration, Gupta & Ramdas 2022; isotonic regression, Zadrozny & Elkan 2002).
+The other classes are rescaled to share the rest, and the map is clamped so that the top
+class stays on top: the answer never changes, only what it claims. On 50 random halves of
+that model's validation and test images, fitted on one half and scored on the other, ECE
+went from 0.046 (temperature alone) to 0.029, lower in 49 of the 50 (NLL 0.563 to 0.567).
+The map is stored as its knots (JSON), applied with :func:`numpy.interp`.
 
 The saved models output probabilities, not logits. ``log p`` equals the logits up to a
 per-image constant, which softmax ignores, so working from log-probabilities is exact.
@@ -59,6 +72,73 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def fit_confidence_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    """Isotonic map from the top probability to the accuracy seen at it, on validation data.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (n, k)
+        Probabilities of *validation* images (after the temperature).
+    y : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    dict
+        ``x`` and ``y``: the knots of the non-decreasing, piecewise-linear map (JSON-able),
+        for :func:`apply_confidence_map`. Outputs stay within ``[1/k, 1]``: a top probability
+        below chance would contradict being the top.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    top = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(np.float64)
+    iso = IsotonicRegression(y_min=1.0 / probs.shape[1], y_max=1.0, increasing=True,
+                             out_of_bounds="clip").fit(top, correct)
+    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+
+
+def apply_confidence_map(probs: np.ndarray, confidence_map: dict[str, list[float]]
+                         ) -> np.ndarray:
+    """Probabilities whose top value follows ``confidence_map``; the ranking is kept.
+
+    The top class gets the mapped value; the others are scaled to share the rest in their
+    old proportions. Where the map would push the top below the runner-up, it is raised just
+    enough to stay on top, so the predicted class never changes.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, k)
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    n = len(probs)
+    if n == 0:
+        return probs.astype(np.float32)
+    order = np.argsort(-probs, axis=1)
+    rows = np.arange(n)
+    top, second = probs[rows, order[:, 0]], probs[rows, order[:, 1]]
+    mapped = np.interp(top, confidence_map["x"], confidence_map["y"])
+    rest = np.maximum(1.0 - top, _EPS)
+    # keep the top on top: mapped > second * (1 - mapped) / rest (a hair above the tie, which
+    # float32 would otherwise break by class order)
+    mapped = np.clip(np.maximum(mapped, second / (rest + second) + 1e-5), 0.0, 1.0)
+    out = probs * ((1.0 - mapped) / rest)[:, None]
+    out[rows, order[:, 0]] = mapped
+    return out.astype(np.float32)
+
+
+def calibrated_probs(probs: np.ndarray, temperature: float = 1.0,
+                     confidence_map: dict[str, list[float]] | None = None) -> np.ndarray:
+    """The temperature, then the top-label map (if any): what a bundle's user is shown."""
+    out = np.asarray(probs)
+    if temperature != 1.0:
+        out = apply_temperature(out, temperature)
+    if confidence_map:
+        out = apply_confidence_map(out, confidence_map)
+    return out.astype(np.float32, copy=False)
 
 
 def nll(probs: np.ndarray, y: np.ndarray) -> float:
@@ -194,22 +274,26 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, target_accuracy: float = 
 
 
 MIN_TEMPERATURE_IMAGES = 200
-"""Fewer validation images than this keep ``T = 1``: one temperature fitted on 80 images (a
-fine-tuning run on 800 real ones) sharpened an under-confident model and doubled its test
-ECE (0.054 to 0.119), so a small validation split is not trusted to rescale probabilities.
-The "not sure" threshold is still chosen on it."""
+"""Fewer validation images than this keep ``T = 1`` and fit no top-label map: one
+temperature fitted on 80 images (a fine-tuning run on 800 real ones) sharpened an
+under-confident model and doubled its test ECE (0.054 to 0.119), so a small validation split
+is not trusted to rescale probabilities (an isotonic map, with more freedom, would overfit it
+even more). The "not sure" threshold is still chosen on it."""
 
 
 def fit_calibration(probs_val: np.ndarray, y_val: np.ndarray, n_bins: int = 15,
                     target_accuracy: float = TARGET_ACCURACY) -> dict[str, Any]:
-    """Fit ``T`` and the "not sure" threshold on validation probabilities.
+    """Fit ``T``, the top-label map and the "not sure" threshold on validation probabilities.
 
-    ``T`` stays 1 below :data:`MIN_TEMPERATURE_IMAGES` validation images.
+    ``T`` stays 1 and no map is fitted below :data:`MIN_TEMPERATURE_IMAGES` validation
+    images.
 
     Returns
     -------
     dict
-        The bundle's ``calibration`` record: ``temperature``, ``ece_before``, ``ece_after``,
+        The bundle's ``calibration`` record: ``temperature``, ``confidence_map`` (knots, or
+        None), ``ece_before``, ``ece_after_temperature``, ``ece_after`` (both steps; on the
+        images the map was fitted to, so optimistic: the test set's figure is the honest one),
         ``nll_before``, ``nll_after``, ``threshold`` (on calibrated probabilities),
         ``target_accuracy``, ``target_met``, ``coverage`` and ``confident_accuracy`` (of the
         validation images), ``n_val`` and ``fitted_on``.
@@ -217,17 +301,21 @@ def fit_calibration(probs_val: np.ndarray, y_val: np.ndarray, n_bins: int = 15,
     y_val = np.asarray(y_val, dtype=np.int64)
     enough = y_val.size >= MIN_TEMPERATURE_IMAGES
     temperature = fit_temperature(log_probs(probs_val), y_val) if enough else 1.0
-    calibrated = apply_temperature(probs_val, temperature)
+    scaled = apply_temperature(probs_val, temperature)
+    confidence_map = fit_confidence_map(scaled, y_val) if enough else None
+    calibrated = calibrated_probs(probs_val, temperature, confidence_map)
     threshold, met = choose_threshold(calibrated, y_val, target_accuracy)
     coverage, accuracy = coverage_accuracy(calibrated, y_val, threshold)
-    return {"temperature": temperature,
+    return {"temperature": temperature, "confidence_map": confidence_map,
             "ece_before": expected_calibration_error(probs_val, y_val, n_bins),
+            "ece_after_temperature": expected_calibration_error(scaled, y_val, n_bins),
             "ece_after": expected_calibration_error(calibrated, y_val, n_bins),
             "nll_before": nll(probs_val, y_val), "nll_after": nll(calibrated, y_val),
             "threshold": threshold, "target_accuracy": target_accuracy, "target_met": met,
             "coverage": coverage, "confident_accuracy": accuracy, "n_val": int(y_val.size),
             "fitted_on": f"validation split, {y_val.size} images" + (
-                "" if enough else f" (fewer than {MIN_TEMPERATURE_IMAGES}: temperature kept at 1)")}
+                "" if enough else f" (fewer than {MIN_TEMPERATURE_IMAGES}: temperature kept at "
+                                  "1, no top-label map)")}
 
 
 def calibrate_bundle(bundle_path: str | os.PathLike[str], x_val: np.ndarray, y_val: np.ndarray,
@@ -288,8 +376,9 @@ def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
     """How a bundle's calibration holds on the test set: ECE before/after, coverage.
 
     ``raw`` and ``calibrated`` are the predictor's test probabilities without and with its
-    temperature. A bundle without a threshold answers every image, so its coverage is 1 and
-    the accuracy of its answers is its plain accuracy.
+    calibration; ``ece_after_temperature`` shows the temperature's share. A bundle without a
+    threshold answers every image, so its coverage is 1 and the accuracy of its answers is its
+    plain accuracy.
     """
     y_test = np.asarray(y_test, dtype=np.int64)
     if predictor.threshold is not None:
@@ -297,7 +386,10 @@ def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
     else:
         coverage, confident = 1.0, float((calibrated.argmax(axis=1) == y_test).mean())
     return {"temperature": predictor.temperature,
+            "confidence_map": bool(predictor.confidence_map),
             "ece_before": expected_calibration_error(raw, y_test),
+            "ece_after_temperature": expected_calibration_error(
+                apply_temperature(raw, predictor.temperature), y_test),
             "ece_after": expected_calibration_error(calibrated, y_test),
             "threshold": predictor.threshold, "coverage": coverage,
             "confident_accuracy": None if np.isnan(confident) else confident,

@@ -158,7 +158,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         k, p = verdict.top3[0]
         if args.json:
             print(json.dumps({"image": str(image), "model": predictor.name,
-                              "calibrated": predictor.temperature != 1.0, **verdict.to_dict()}))
+                              "calibrated": predictor.calibrated, **verdict.to_dict()}))
         elif verdict.flag == OK:
             print(f"{image}\t{k} {CLASS_NAMES[k]}\t{p:.3f}")
         else:
@@ -344,7 +344,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     from galaxy10.train import train_galaxy
 
     started = time.time()
-    profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs)
+    profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs,
+                                                       galaxy_size=args.size)
     jitter = _jitter(args.jitter)
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"
@@ -558,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "models/pretrained_synthetic.keras)")
     p.add_argument("--profile", choices=CHOICES, default="faithful")
     p.add_argument("--epochs", type=count, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--size", type=count, help="input side in px of the central crop (default: "
+                                              "the profile's, 64 for faithful); fine-tuning "
+                                              "keeps it")
     p.add_argument("--jitter", choices=sorted(JITTERS), default="full",
                    help="augmentation beyond flips and rotations (default full: zoom, "
                         "brightness, colour, stretch, noise, blur, JPEG)")

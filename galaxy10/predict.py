@@ -3,8 +3,8 @@
 A model is stored as a bundle of two files: ``NAME.keras`` (the network) and ``NAME.json``
 (what it needs around it: the image preprocessing, the seed pipeline's MinMax parameters,
 whether to average test-time views, the class names and where its training data came from;
-optionally a ``calibration`` record: the softmax temperature and "not sure" threshold fitted on
-validation data by :mod:`galaxy10.calibrate`).
+optionally a ``calibration`` record: the softmax temperature, the top-label map and the "not
+sure" threshold fitted on validation data by :mod:`galaxy10.calibrate`).
 The widget, the ``predict`` command and the evaluation notebook all go through
 :class:`Predictor`, so a picture is always preprocessed exactly as in training.
 """
@@ -131,6 +131,8 @@ class Predictor:
         calibration = self.params.get("calibration") or {}
         #: softmax temperature fitted on validation data (1.0: bundle not calibrated)
         self.temperature: float = float(calibration.get("temperature", 1.0))
+        #: top-label map fitted on validation data after the temperature (None: none)
+        self.confidence_map: dict[str, list[float]] | None = calibration.get("confidence_map")
         #: calibrated top probability below which an answer is "not sure" (None: no threshold)
         self.threshold: float | None = calibration.get("threshold")
         self.model = model
@@ -139,6 +141,11 @@ class Predictor:
         if got != expected:
             raise ModelError(self.model_path, f"model input {got} does not match its "
                                               f"parameters {expected}")
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether :meth:`predict_proba` changes the model's probabilities by default."""
+        return self.temperature != 1.0 or bool(self.confidence_map)
 
     @property
     def name(self) -> str:
@@ -164,10 +171,11 @@ class Predictor:
         images : ndarray of uint8
             (k, H, W, 3) cut-outs, or model inputs with ``preprocessed=True``.
         calibrated : bool, default True
-            Apply the bundle's temperature (a no-op for bundles without one). With TTA the
-            8 views' probabilities are averaged first and the temperature scales the log of
-            the average: the average is the model's best estimate, and the temperature was
-            fitted on exactly that quantity, so calibration matches what is shown.
+            Apply the bundle's temperature and top-label map (a no-op for bundles without
+            them; :func:`galaxy10.calibrate.calibrated_probs`). With TTA the 8 views'
+            probabilities are averaged first and the calibration applies to the average: the
+            average is the model's best estimate, and the calibration was fitted on exactly
+            that quantity, so it matches what is shown.
         preprocessed : bool, default False
             ``images`` are already the model's input (e.g. rows of the training cache).
         """
@@ -180,10 +188,10 @@ class Predictor:
             out = [self.model.predict_on_batch(x[i:i + batch_size])
                    for i in range(0, len(x), batch_size)]
             probs = np.concatenate(out).astype(np.float32)
-        if calibrated and self.temperature != 1.0:
-            from galaxy10.calibrate import apply_temperature
+        if calibrated and self.calibrated:
+            from galaxy10.calibrate import calibrated_probs
 
-            probs = apply_temperature(probs, self.temperature)
+            probs = calibrated_probs(probs, self.temperature, self.confidence_map)
         return probs
 
     def predict_file(self, source, name: str | None = None) -> np.ndarray:

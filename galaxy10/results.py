@@ -72,6 +72,8 @@ def calibration_markdown(metrics: dict[str, Any]) -> list[str]:
     if not cal:
         return []
     out = ["### Calibrated probabilities and \"not sure\" (test set of the same run)", "",
+           "ECE after: the temperature, then the top-label map (both fitted on validation "
+           "images); the temperature alone in brackets.", "",
            "| model | temperature | ECE before | ECE after | \"not sure\" below | answered "
            "(coverage) | accuracy of the answered |", "|---|---|---|---|---|---|---|"]
     for key, label in MODEL_LABELS.items():
@@ -79,8 +81,11 @@ def calibration_markdown(metrics: dict[str, Any]) -> list[str]:
         if not c:
             continue
         threshold = "–" if c.get("threshold") is None else _fmt(c["threshold"], 2)
+        after = _fmt(c["ece_after"])
+        if c.get("confidence_map") and c.get("ece_after_temperature") is not None:
+            after += f" ({_fmt(c['ece_after_temperature'])})"
         out.append(f"| {label} | {_fmt(c['temperature'], 2)} | {_fmt(c['ece_before'])} | "
-                   f"{_fmt(c['ece_after'])} | {threshold} | {c['coverage']:.0%} | "
+                   f"{after} | {threshold} | {c['coverage']:.0%} | "
                    f"{_fmt(c.get('confident_accuracy'))} |")
     return out
 

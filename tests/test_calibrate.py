@@ -109,6 +109,7 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
         images, labels = f.read(np.arange(240)), f.labels[:240].astype(np.int64)
     old = Predictor(path)
     assert old.temperature == 1.0 and old.threshold is None
+    assert old.confidence_map is None and not old.calibrated
     raw = old.predict_proba(images)
     record = calibrate_bundle(path, images, labels)
     params = json.loads(path.with_suffix(".json").read_text())
@@ -116,8 +117,11 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
     assert set(record) >= {"temperature", "ece_before", "ece_after", "threshold", "fitted_on"}
     new = Predictor(path)
     assert new.temperature == pytest.approx(record["temperature"]) and new.temperature != 1.0
-    np.testing.assert_allclose(new.predict_proba(images),
-                               apply_temperature(raw, record["temperature"]), atol=1e-5)
+    assert new.confidence_map == record["confidence_map"] and new.calibrated
+    from galaxy10.calibrate import apply_confidence_map
+
+    np.testing.assert_allclose(new.predict_proba(images), apply_confidence_map(
+        apply_temperature(raw, record["temperature"]), record["confidence_map"]), atol=1e-5)
     np.testing.assert_allclose(new.predict_proba(images, calibrated=False), raw, atol=1e-6)
 
 
@@ -273,14 +277,18 @@ def test_fallback_threshold_answers_the_requested_share():
     assert choose_threshold(probs, y, 0.9, fallback_coverage=0.25) == (pytest.approx(0.825), False)
 
 
-def _expected_record(probs, y, temperature, n_bins, target):
-    calibrated = apply_temperature(probs, temperature)
+def _expected_record(probs, y, temperature, n_bins, target, with_map=True):
+    from galaxy10.calibrate import apply_confidence_map, fit_confidence_map, nll
+
+    scaled = apply_temperature(probs, temperature)
+    confidence_map = fit_confidence_map(scaled, y) if with_map else None
+    calibrated = apply_confidence_map(scaled, confidence_map) if with_map else scaled
     threshold, met = choose_threshold(calibrated, y, target)
     coverage, accuracy = coverage_accuracy(calibrated, y, threshold)
-    from galaxy10.calibrate import nll
 
-    return {"temperature": temperature,
+    return {"temperature": temperature, "confidence_map": confidence_map,
             "ece_before": expected_calibration_error(probs, y, n_bins),
+            "ece_after_temperature": expected_calibration_error(scaled, y, n_bins),
             "ece_after": expected_calibration_error(calibrated, y, n_bins),
             "nll_before": nll(probs, y), "nll_after": nll(calibrated, y),
             "threshold": threshold, "target_accuracy": target, "target_met": met,
@@ -295,7 +303,12 @@ def test_fit_calibration_record_fields():
     t = fit_temperature(log_probs(probs), y)
     assert t > 1.5
     expected = _expected_record(probs, y, t, 5, 0.6)
-    assert {k: v for k, v in record.items() if k != "fitted_on"} == pytest.approx(expected)
+    for key in ("x", "y"):
+        np.testing.assert_allclose(record["confidence_map"][key],
+                                   expected["confidence_map"][key], atol=1e-6)
+    drop = {"fitted_on", "confidence_map"}
+    assert {k: v for k, v in record.items() if k not in drop} == pytest.approx(
+        {k: v for k, v in expected.items() if k not in drop})
     assert type(record["n_val"]) is int and record["target_met"] is expected["target_met"]
     assert record["fitted_on"] == f"validation split, {MIN_TEMPERATURE_IMAGES + 50} images"
     # the arguments matter: 15 bins and a 90 % target (not met here) give other figures
@@ -310,6 +323,76 @@ def test_fit_calibration_record_fields():
     n = MIN_TEMPERATURE_IMAGES - 1
     small = fit_calibration(probs[:n], y[:n], n_bins=5, target_accuracy=0.6)
     assert {k: v for k, v in small.items() if k != "fitted_on"} == pytest.approx(
-        _expected_record(probs[:n], y[:n], 1.0, 5, 0.6))
+        _expected_record(probs[:n], y[:n], 1.0, 5, 0.6, with_map=False))
+    assert small["confidence_map"] is None
     assert small["fitted_on"] == (f"validation split, {n} images (fewer than "
-                                  f"{MIN_TEMPERATURE_IMAGES}: temperature kept at 1)")
+                                  f"{MIN_TEMPERATURE_IMAGES}: temperature kept at 1, no "
+                                  "top-label map)")
+
+
+# -- the top-label map -------------------------------------------------------------------
+
+def _bent(n: int, seed: int):
+    """A model no temperature can fix: right 60% of the time at every stated confidence
+    between 0.3 and 0.9, so low answers are under-confident and high ones over-confident."""
+    rng = np.random.default_rng(seed)
+    top = rng.uniform(0.3, 0.9, n)
+    rest = rng.dirichlet(np.ones(9), n) * (1 - top)[:, None]
+    rest = np.minimum(rest, top[:, None] * 0.99)
+    rest *= ((1 - top) / rest.sum(1))[:, None]
+    answer = rng.integers(0, 10, n)
+    probs = np.empty((n, 10))
+    for i in range(n):
+        others = [c for c in range(10) if c != answer[i]]
+        probs[i, answer[i]] = top[i]
+        probs[i, others] = rest[i]
+    wrong = (answer + rng.integers(1, 10, n)) % 10
+    y = np.where(rng.random(n) < 0.6, answer, wrong)
+    return probs, y
+
+
+def test_the_map_fixes_what_a_temperature_cannot_on_held_out_images():
+    from galaxy10.calibrate import apply_confidence_map, fit_confidence_map
+
+    p_fit, y_fit = _bent(3000, seed=0)
+    p_new, y_new = _bent(3000, seed=1)
+    t = fit_temperature(log_probs(p_fit), y_fit)
+    scaled_new = apply_temperature(p_new, t)
+    mapped = apply_confidence_map(scaled_new,
+                                  fit_confidence_map(apply_temperature(p_fit, t), y_fit))
+    assert expected_calibration_error(scaled_new, y_new) > 0.08
+    assert expected_calibration_error(mapped, y_new) < 0.04  # 3,000 images: noise ~0.03
+    assert np.mean(mapped.max(1)) == pytest.approx(0.6, abs=0.03)  # flat, as the truth is
+
+
+def test_the_map_keeps_the_answer_and_sums_to_one():
+    from galaxy10.calibrate import apply_confidence_map
+
+    probs, _ = _overconfident(500, seed=3)
+    # a map that claims far less than the top: the runner-up must still not overtake it
+    lowered = apply_confidence_map(probs, {"x": [0.0, 1.0], "y": [0.1, 0.1]})
+    np.testing.assert_array_equal(lowered.argmax(1), probs.argmax(1))
+    np.testing.assert_allclose(lowered.sum(1), 1, atol=1e-5)
+    order = np.argsort(-probs, axis=1)
+    # the others keep their proportions
+    rows = np.arange(len(probs))
+    ratio_before = probs[rows, order[:, 2]] / probs[rows, order[:, 1]]
+    ratio_after = lowered[rows, order[:, 2]] / lowered[rows, order[:, 1]]
+    np.testing.assert_allclose(ratio_after, ratio_before, rtol=1e-4)
+    # an identity map changes nothing; a map to 0.95 sets the top exactly there
+    np.testing.assert_allclose(apply_confidence_map(probs, {"x": [0, 1], "y": [0, 1]}), probs,
+                               atol=1e-6)
+    raised = apply_confidence_map(probs, {"x": [0, 1], "y": [0.95, 0.95]})
+    np.testing.assert_allclose(raised.max(1), 0.95, atol=1e-6)
+    assert apply_confidence_map(probs[:0], {"x": [0, 1], "y": [0, 1]}).shape == (0, 10)
+
+
+def test_the_fitted_map_is_monotone_json_and_within_chance_and_one():
+    from galaxy10.calibrate import fit_confidence_map
+
+    probs, y = _overconfident(1000, seed=5)
+    m = fit_confidence_map(probs, y)
+    json.dumps(m)
+    assert len(m["x"]) == len(m["y"]) >= 2
+    assert np.all(np.diff(m["x"]) >= 0) and np.all(np.diff(m["y"]) >= 0)
+    assert min(m["y"]) >= 0.1 - 1e-12 and max(m["y"]) <= 1.0

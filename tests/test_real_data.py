@@ -126,7 +126,8 @@ def test_pretrain_then_train_init_records_the_lineage(tmp_path, tiny_real, capsy
     synth = synthetic.generate(tmp_path / "synth.h5", n=300, seed=5, progress=False)
     pre = tmp_path / "pre.keras"
     assert main(["pretrain", "--data", str(synth), "--out", str(pre), "--profile", "smoke",
-                 "--real", str(tiny_real), "--reports-dir", str(tmp_path / "r"), "-q"]) == 0
+                 "--size", "24", "--real", str(tiny_real), "--reports-dir", str(tmp_path / "r"),
+                 "-q"]) == 0
     out = capsys.readouterr().out
     assert "sim-to-real: balanced accuracy" in out
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
@@ -137,7 +138,9 @@ def test_pretrain_then_train_init_records_the_lineage(tmp_path, tiny_real, capsy
                  "--profile", "smoke"]) == 0
     captured = capsys.readouterr()
     assert "epoch 1/" in captured.err  # progress per epoch, on stderr
-    lineage = json.loads(tuned.with_suffix(".json").read_text())["lineage"]
+    params = json.loads(tuned.with_suffix(".json").read_text())
+    assert params["image"]["size"] == 24  # --size 24 (smoke's own is 32); fine-tuning keeps it
+    lineage = params["lineage"]
     assert [step["stage"] for step in lineage] == ["pre-train", "fine-tune"]
     assert lineage[0]["data"]["path"] == str(synth.resolve())
     assert lineage[1]["data"]["path"] == str(tiny_real.resolve())

@@ -409,7 +409,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     On each fold, trained on the fold's training images under the profile's budget rules:
     the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
     synthetic-pre-trained bundle) the modern CNN fine-tuned from it, once per named
-    augmentation in ``finetune_jitters`` (default ``{"none": {}}``; the model is called
+    augmentation in ``finetune_jitters`` (default ``{"robust": ROBUST_JITTER}``, the recipe of
+    ``train --init``; the model is called
     ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``). Each is scored
     on the fold's test images as they are and after each change in
     :data:`galaxy10.shifts.SHIFTS`.
@@ -436,7 +437,10 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
 
     started = time.time()
     n_folds = int(folds or profile.cv_folds)
-    finetune_jitters = {"none": {}} if finetune_jitters is None else finetune_jitters
+    if finetune_jitters is None:
+        from galaxy10.augment import ROBUST_JITTER
+
+        finetune_jitters = {"robust": ROBUST_JITTER}
     tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
              for key, jit in finetune_jitters.items()} if init is not None else {}
     models = ["seed_cnn", "galaxy_cnn_scratch", *tuned]

@@ -595,9 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-shifts", action="store_true",
                    help="real: skip scoring under other sources' shifts")
     p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+",
-                   default=["none", "robust"],
+                   default=["robust"],
                    help="real: augmentation(s) of the fine-tuned model; one model per name "
-                        "(default: none robust)")
+                        "(default: robust, train --init's; 'none robust' compares them)")
     p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
                    help="real: augmentation of the from-scratch model (default none)")
     p.add_argument("--model", type=Path, help="button: model bundle (default "

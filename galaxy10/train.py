@@ -284,9 +284,9 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
 
 
 # -- pre-training and fine-tuning ----------------------------------------------------------
-def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 20,
-                        head_epochs: int = 3, learning_rate: float = 3e-4,
-                        head_learning_rate: float = 1e-3, patience: int = 10,
+def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80,
+                        head_epochs: int = 3, learning_rate: float = 1e-3,
+                        head_learning_rate: float = 1e-3, patience: int = 20,
                         batch_size: int = 32, seed: int = 0,
                         jitter: dict[str, Any] | None = None,
                         progress: bool = False) -> dict[str, Any]:
@@ -296,7 +296,9 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 20
     (``head_epochs`` at ``head_learning_rate``, every other layer frozen, batch
     normalisation in inference mode), so that large early gradients from a head that does not
     fit the new images yet cannot wreck the pre-trained features; then every layer trains
-    at the lower ``learning_rate`` with a cosine decay over ``epochs``. ``jitter`` is the
+    at ``learning_rate`` with a cosine decay over ``epochs``. The defaults (80 epochs at 1e-3,
+    as the profiles') are long for fine-tuning because this network is small: on 800 real
+    images it under-fits rather than forgets (see :class:`galaxy10.profiles.Profile`). ``jitter`` is the
     augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
     :data:`~galaxy10.augment.ROBUST_JITTER` for other sources' looks).
 
@@ -356,7 +358,7 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
     history = finetune_galaxy_cnn(pre.model, x, y, epochs=profile.finetune_epochs,
                                   head_epochs=profile.finetune_head_epochs,
                                   learning_rate=profile.finetune_learning_rate,
-                                  patience=profile.small_data_patience,
+                                  patience=profile.finetune_patience,
                                   batch_size=profile.batch_size, seed=seed, jitter=jitter,
                                   progress=progress)
     return pre.model, pre.config, history, pre.params

@@ -234,6 +234,14 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
                    f"{_fmt(f1['sd'])} | {sec['mean']:.0f} | {_fmt(shift.get('mean'))} | "
                    f"{_fmt(shift.get('relative'), 2)} | {shift.get('worst', '–')} "
                    f"({_fmt(shift.get('worst_mean'))}) |")
+    previous = metrics.get("real_cv_previous")
+    if previous:
+        scores = ", ".join(f"{name} {_fmt(r['balanced_accuracy']['mean'])} ± "
+                           f"{_fmt(r['balanced_accuracy']['sd'])}"
+                           for name, r in previous["models"].items()
+                           if name.startswith("galaxy_cnn_finetuned"))
+        out += ["", f"The same benchmark with the previous fine-tuning recipe "
+                    f"({previous['recipe']}): {scores}."]
     took = (cv.get("provenance") or {}).get("wall_minutes")
     if took:
         out += ["", f"Wall time of this run: {took:.0f} min on "

@@ -43,3 +43,25 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
     with pytest.raises(Galaxy10Error, match="plain.md: no results block"):
         update_readme(tmp_path / "plain.md", "x")
     assert (tmp_path / "plain.md").read_text() == "# no markers\n"
+
+
+def test_the_real_cv_table_names_the_previous_recipe_when_one_is_kept():
+    from galaxy10.results import real_cv_markdown
+
+    def section(score):
+        model = {"balanced_accuracy": {"mean": score, "sd": 0.02},
+                 "macro_f1": {"mean": score, "sd": 0.02}, "train_seconds": {"mean": 60.0},
+                 "recall": {"Disturbed": 0.5}}
+        return {"folds": 5, "n_images": 1000, "cv": "StratifiedGroupKFold(5)",
+                "profile": "faithful", "model_order": ["galaxy_cnn_finetuned_robust"],
+                "models": {"galaxy_cnn_finetuned_robust": model,
+                           "seed_cnn": {**model, "balanced_accuracy": {"mean": 0.3, "sd": 0.0}}}}
+
+    alone = "\n".join(real_cv_markdown({"real_cv": section(0.761)}))
+    assert "| galaxy_cnn_finetuned_robust | 0.761 ± 0.020 |" in alone
+    assert "previous" not in alone
+    both = "\n".join(real_cv_markdown({"real_cv": section(0.761), "real_cv_previous": {
+        **section(0.704), "recipe": "20 epochs at 3e-4"}}))
+    assert ("previous fine-tuning recipe (20 epochs at 3e-4): galaxy_cnn_finetuned_robust "
+            "0.704 ± 0.020.") in both
+    assert "seed_cnn 0.300" not in both  # only the fine-tuned models changed recipe

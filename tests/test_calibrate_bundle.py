@@ -49,6 +49,16 @@ def _labels_with_signal(raw: np.ndarray) -> np.ndarray:
     return y
 
 
+
+def _assert_same_record(record: dict, expected: dict) -> None:
+    """Two calibration records agree: every figure, and the top-label map's knots."""
+    drop = {"fitted_on", "confidence_map"}
+    assert {k: v for k, v in record.items() if k not in drop} == pytest.approx(
+        {k: v for k, v in expected.items() if k not in drop}, rel=1e-4)
+    for key in ("x", "y"):
+        np.testing.assert_allclose(record["confidence_map"][key],
+                                   expected["confidence_map"][key], rtol=1e-4)
+
 def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, tmp_path,
                                                                            caplog):
     from galaxy10.predict import Predictor
@@ -65,12 +75,7 @@ def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, 
     expected = fit_calibration(raw, y)
     assert record["temperature"] != 1.0
     assert record["fitted_on"] == expected["fitted_on"]
-    drop = {"fitted_on", "confidence_map"}
-    assert {k: v for k, v in record.items() if k not in drop} == pytest.approx(
-        {k: v for k, v in expected.items() if k not in drop}, rel=1e-4)
-    for key in ("x", "y"):
-        np.testing.assert_allclose(record["confidence_map"][key],
-                                   expected["confidence_map"][key], rtol=1e-4)
+    _assert_same_record(record, expected)
     params = json.loads(path.with_suffix(".json").read_text())
     assert params["calibration"] == json.loads(json.dumps(record))
     assert {k: v for k, v in params.items() if k != "calibration"} == before
@@ -102,11 +107,6 @@ def test_calibrate_from_training_uses_the_validation_rows_of_the_training_order(
                                          {"val_rows": val.tolist()},
                                          cache_dir=tmp_path / "cache")
     assert record["n_val"] == val.size
-    drop = {"fitted_on", "confidence_map"}
-    assert {k: v for k, v in record.items() if k not in drop} == pytest.approx(
-        {k: v for k, v in expected.items() if k not in drop}, rel=1e-4)
-    for key in ("x", "y"):
-        np.testing.assert_allclose(record["confidence_map"][key],
-                                   expected["confidence_map"][key], rtol=1e-4)
+    _assert_same_record(record, expected)
     assert list((tmp_path / "cache").glob("cache_16px_rgb_*.npy"))  # the given cache folder
     assert json.loads(path.with_suffix(".json").read_text())["calibration"]["n_val"] == val.size

@@ -126,6 +126,9 @@ def apply_confidence_map(probs: np.ndarray, confidence_map: dict[str, list[float
     # float32 would otherwise break by class order)
     mapped = np.clip(np.maximum(mapped, second / (rest + second) + 1e-5), 0.0, 1.0)
     out = probs * ((1.0 - mapped) / rest)[:, None]
+    # a saturated top (1.0 in float32) leaves nothing to scale: the others share the rest evenly
+    saturated = 1.0 - top < 1e-9
+    out[saturated] = ((1.0 - mapped[saturated]) / (probs.shape[1] - 1))[:, None]
     out[rows, order[:, 0]] = mapped
     return out.astype(np.float32)
 
@@ -303,7 +306,7 @@ def fit_calibration(probs_val: np.ndarray, y_val: np.ndarray, n_bins: int = 15,
     temperature = fit_temperature(log_probs(probs_val), y_val) if enough else 1.0
     scaled = apply_temperature(probs_val, temperature)
     confidence_map = fit_confidence_map(scaled, y_val) if enough else None
-    calibrated = calibrated_probs(probs_val, temperature, confidence_map)
+    calibrated = apply_confidence_map(scaled, confidence_map) if confidence_map else scaled
     threshold, met = choose_threshold(calibrated, y_val, target_accuracy)
     coverage, accuracy = coverage_accuracy(calibrated, y_val, threshold)
     return {"temperature": temperature, "confidence_map": confidence_map,

@@ -385,6 +385,12 @@ def test_the_map_keeps_the_answer_and_sums_to_one():
     raised = apply_confidence_map(probs, {"x": [0, 1], "y": [0.95, 0.95]})
     np.testing.assert_allclose(raised.max(1), 0.95, atol=1e-6)
     assert apply_confidence_map(probs[:0], {"x": [0, 1], "y": [0, 1]}).shape == (0, 10)
+    # a saturated answer (top exactly 1) still sums to one after the map lowers it
+    sure = np.eye(10)[[3]]
+    lowered = apply_confidence_map(sure, {"x": [0, 1], "y": [0.5, 0.9]})
+    assert lowered.argmax() == 3 and lowered[0, 3] == pytest.approx(0.9)
+    np.testing.assert_allclose(lowered.sum(), 1, atol=1e-6)
+    np.testing.assert_allclose(np.delete(lowered[0], 3), 0.1 / 9, atol=1e-6)
 
 
 def test_the_fitted_map_is_monotone_json_and_within_chance_and_one():

@@ -346,6 +346,14 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     started = time.time()
     profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs,
                                                        galaxy_size=args.size)
+    smallest = 2 ** len(profile.galaxy_filters)  # each block halves the image
+    if profile.galaxy_size < smallest:
+        raise Galaxy10Error(f"--size {profile.galaxy_size}: the {profile.name} profile's network "
+                            f"halves its input {len(profile.galaxy_filters)} times; give at "
+                            f"least {smallest} px")
+    if profile.galaxy_size > 256:
+        raise Galaxy10Error(f"--size {profile.galaxy_size}: larger than the 256 px cut-outs it "
+                            "is cropped from; give at most 256")
     jitter = _jitter(args.jitter)
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"

@@ -374,6 +374,24 @@ def calibrate_from_training(bundle_path: str | os.PathLike[str], galaxies, train
                             preprocessed=True)
 
 
+def calibration_stages(predictor, raw: np.ndarray) -> dict[str, np.ndarray]:
+    """``raw`` probabilities after each calibration step the bundle has, named for a legend.
+
+    ``before`` always; then the temperature (if not 1) and the top-label map (if fitted), each
+    applied on top of the previous step, as :meth:`galaxy10.predict.Predictor.predict_proba`
+    applies them. Notebook 05 draws one reliability curve per stage.
+    """
+    stages = {"before": raw}
+    scaled = raw
+    if predictor.temperature != 1.0:
+        scaled = apply_temperature(raw, predictor.temperature)
+        stages[f"temperature (T = {predictor.temperature:.2f})"] = scaled
+    if predictor.confidence_map:
+        label = "temperature + top-label map" if predictor.temperature != 1.0 else "top-label map"
+        stages[label] = apply_confidence_map(scaled, predictor.confidence_map)
+    return stages
+
+
 def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
                          y_test: np.ndarray) -> dict[str, Any]:
     """How a bundle's calibration holds on the test set: ECE before/after, coverage.

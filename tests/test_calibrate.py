@@ -402,3 +402,22 @@ def test_the_fitted_map_is_monotone_json_and_within_chance_and_one():
     assert len(m["x"]) == len(m["y"]) >= 2
     assert np.all(np.diff(m["x"]) >= 0) and np.all(np.diff(m["y"]) >= 0)
     assert min(m["y"]) >= 0.1 - 1e-12 and max(m["y"]) <= 1.0
+
+
+def test_calibration_stages_follow_the_steps_the_bundle_has():
+    from types import SimpleNamespace
+
+    from galaxy10.calibrate import apply_confidence_map, calibration_stages
+
+    probs, _ = _overconfident(100, seed=7)
+    cmap = {"x": [0.0, 1.0], "y": [0.2, 0.8]}
+    assert list(calibration_stages(SimpleNamespace(temperature=1.0, confidence_map=None),
+                                   probs)) == ["before"]
+    both = calibration_stages(SimpleNamespace(temperature=2.0, confidence_map=cmap), probs)
+    assert list(both) == ["before", "temperature (T = 2.00)", "temperature + top-label map"]
+    np.testing.assert_allclose(both["temperature (T = 2.00)"], apply_temperature(probs, 2.0))
+    np.testing.assert_allclose(both["temperature + top-label map"],
+                               apply_confidence_map(apply_temperature(probs, 2.0), cmap))
+    only_map = calibration_stages(SimpleNamespace(temperature=1.0, confidence_map=cmap), probs)
+    assert list(only_map) == ["before", "top-label map"]
+    np.testing.assert_allclose(only_map["top-label map"], apply_confidence_map(probs, cmap))

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from galaxy10.errors import Galaxy10Error
-from galaxy10.profiles import Profile
+from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.profiles import Profile
 
 
 def machine() -> dict[str, Any]:
@@ -59,8 +59,8 @@ def record(section: str, values: dict[str, Any], path: str | os.PathLike[str] | 
         If any measurement in ``values`` failed (an ``"error"`` entry): earlier figures are
         kept rather than replaced by error entries.
     """
-    from galaxy10.metrics import update_metrics
-    from galaxy10.paths import get_reports_home
+    from galaxy10.core.paths import get_reports_home
+    from galaxy10.reporting.metrics import update_metrics
 
     failed = _failures(values)
     if failed:
@@ -107,8 +107,8 @@ def _path_original(data: str, cache_dir: str) -> dict[str, Any]:
     """(a) The original: read every image into memory, then undersample and preprocess."""
     import h5py
 
-    from galaxy10.preprocess import seed_features
-    from galaxy10.resample import make_splits
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.modeling.preprocess import seed_features
 
     with h5py.File(data, "r") as f:
         images = f["images"][()]  # the whole file, as the original did
@@ -122,9 +122,9 @@ def _path_original(data: str, cache_dir: str) -> dict[str, Any]:
 
 def _path_seed_streamed(data: str, cache_dir: str) -> dict[str, Any]:
     """(b) The package's seed-faithful features of the undersampled rows, streamed."""
-    from galaxy10.preprocess import seed_features_from_file
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.resample import make_splits
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.modeling.preprocess import seed_features_from_file
 
     with Galaxy10File(data) as f:
         splits = make_splits(f.labels)
@@ -134,9 +134,9 @@ def _path_seed_streamed(data: str, cache_dir: str) -> dict[str, Any]:
 
 
 def _path_cache(data: str, cache_dir: str, size: int, color: str) -> dict[str, Any]:
-    from galaxy10.cache import cached_images
-    from galaxy10.preprocess import ImageConfig
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.cache import cached_images
+    from galaxy10.modeling.preprocess import ImageConfig
 
     with Galaxy10File(data) as f:
         arr = cached_images(f, ImageConfig(size=size, color=color), cache_dir=cache_dir)
@@ -199,8 +199,8 @@ def format_memory(results: dict[str, Any]) -> str:
 def bench_inference(models_dir: str | os.PathLike[str] | None = None, n: int = 512,
                     batch_size: int = 256) -> dict[str, Any]:
     """Batch inference images/s of each saved model, on its own input and end to end."""
-    from galaxy10.paths import get_models_home
-    from galaxy10.predict import Predictor
+    from galaxy10.core.paths import get_models_home
+    from galaxy10.modeling.predict import Predictor
 
     folder = get_models_home(models_dir)
     rng = np.random.default_rng(0)
@@ -232,7 +232,7 @@ def bench_button(model_path: str | os.PathLike[str] | None = None, clicks: int =
 
     ``overlay`` turns on the Grad-CAM "show where the model looked" toggle first.
     """
-    from galaxy10.widget import button_from_model
+    from galaxy10.app.widget import button_from_model
 
     button = button_from_model(model_path, seed=0)
     button.show_map.value = bool(overlay)
@@ -272,10 +272,10 @@ def compare(galaxies, seed_train: np.ndarray, all_train: np.ndarray,
     ``models_out`` names a folder (``result["bundles"]`` then holds their paths), and the
     trained modern CNN is returned as ``result["galaxy_predictor"]`` for further scoring.
     """
-    from galaxy10.evaluate import evaluate_predictions
-    from galaxy10.predict import Predictor, save_bundle
-    from galaxy10.preprocess import SEED_CONFIG
-    from galaxy10.train import train_galaxy, train_seed_cnn
+    from galaxy10.evaluation.evaluate import evaluate_predictions
+    from galaxy10.modeling.predict import Predictor, save_bundle
+    from galaxy10.modeling.preprocess import SEED_CONFIG
+    from galaxy10.modeling.train import train_galaxy, train_seed_cnn
 
     test_images = galaxies.read(test)
     y_test = galaxies.labels[test].astype(np.int64)
@@ -297,7 +297,7 @@ def compare(galaxies, seed_train: np.ndarray, all_train: np.ndarray,
         bundles["galaxy_cnn"] = os.fspath(save_bundle(
             galaxy_model, folder / "galaxy_cnn.keras", kind="galaxy", config=config, tta=True,
             data=facts, test_rows=test_rows, history=history))
-        from galaxy10.calibrate import calibrate_from_training  # T and threshold: validation
+        from galaxy10.modeling.calibrate import calibrate_from_training  # T and threshold: validation
 
         calibrate_from_training(bundles["galaxy_cnn"], galaxies, np.sort(all_train), config,
                                 history, cache_dir)
@@ -349,9 +349,9 @@ def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int 
     modern CNN trained on ``data`` is scored on every real image (sim-to-real).
     Returns the ``bench_accuracy_<profile>`` section of the metrics.
     """
-    from galaxy10.evaluate import evaluate_on_file
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.resample import make_splits, split_indices
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits, split_indices
+    from galaxy10.evaluation.evaluate import evaluate_on_file
 
     say = print if progress else (lambda *a, **k: None)
     report: dict[str, Any] = {"profile": profile.name}
@@ -363,8 +363,8 @@ def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int 
         say(format_table(result, f"== {Path(data).name}: {f.source} data, same split, "
                                  f"{len(splits.test)} test images =="), flush=True)
         report["main"] = {"data": os.fspath(data), "source": f.source, **result}
-    from galaxy10.errors import Galaxy10Error
-    from galaxy10.importer import labelled_images_h5
+    from galaxy10.core.errors import Galaxy10Error
+    from galaxy10.datasets.importer import labelled_images_h5
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -404,7 +404,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     """Stratified k-fold CV of every model on a file of real images, and their robustness.
 
     Folds keep each group of (near) duplicate images together
-    (:func:`galaxy10.audit.duplicate_groups`), so no test image has a copy in training.
+    (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image has a copy in training.
 
     On each fold, trained on the fold's training images under the profile's budget rules:
     the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
@@ -413,7 +413,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     ``train --init``; the model is called
     ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``). Each is scored
     on the fold's test images as they are and after each change in
-    :data:`galaxy10.shifts.SHIFTS`.
+    :data:`galaxy10.modeling.shifts.SHIFTS`.
 
     Returns
     -------
@@ -426,19 +426,19 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
 
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from galaxy10.audit import duplicate_groups
-    from galaxy10.classes import CLASS_NAMES
-    from galaxy10.evaluate import evaluate_predictions
-    from galaxy10.predict import Predictor
-    from galaxy10.preprocess import SEED_CONFIG
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.shifts import SHIFTS, apply_shift
-    from galaxy10.train import finetune_from_bundle, train_galaxy, train_seed_cnn
+    from galaxy10.core.classes import CLASS_NAMES
+    from galaxy10.datasets.audit import duplicate_groups
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.evaluation.evaluate import evaluate_predictions
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.modeling.preprocess import SEED_CONFIG
+    from galaxy10.modeling.shifts import SHIFTS, apply_shift
+    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy, train_seed_cnn
 
     started = time.time()
     n_folds = int(folds or profile.cv_folds)
     if finetune_jitters is None:
-        from galaxy10.augment import ROBUST_JITTER
+        from galaxy10.modeling.augment import ROBUST_JITTER
 
         finetune_jitters = {"robust": ROBUST_JITTER}
     tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
@@ -513,7 +513,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                                 "worst": worst, "worst_mean": by_shift[worst]["mean"]}
         summary["folds"] = rows
         out["models"][name] = summary
-    from galaxy10.metrics import provenance
+    from galaxy10.reporting.metrics import provenance
 
     out["provenance"] = provenance(started)
     return out
@@ -599,7 +599,7 @@ def _best_of(repeats: int, action) -> float:
 
 def _time_layout(path: Path, rows: np.ndarray, singles: np.ndarray, repeats: int = 3
                  ) -> dict[str, Any]:
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
 
     path.read_bytes()  # every layout starts from the operating system's page cache
     with Galaxy10File(path) as f:
@@ -648,7 +648,7 @@ def bench_layout(n: int = 300, seed: int = 0, singles: int = 60,
         One entry per layout (see the module docstring) and
         ``ratio_bulk_default_vs_per_image_gzip``.
     """
-    from galaxy10 import synthetic
+    from galaxy10.datasets import synthetic
 
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
@@ -697,19 +697,19 @@ def bench_pipelines(n: int = 2048, sizes: tuple[int, ...] = (64, 128), batch_siz
 
     Random uint8 images stand in for the cache (augmentation cost does not depend on the
     pixels). For each side in ``sizes``: the NumPy path
-    (:class:`~galaxy10.batches.AugmentedBatches`) and the ``tf.data`` path
-    (:func:`~galaxy10.device_batches.device_dataset`), both with the default jitter, read
+    (:class:`~galaxy10.modeling.batches.AugmentedBatches`) and the ``tf.data`` path
+    (:func:`~galaxy10.modeling.device_batches.device_dataset`), both with the default jitter, read
     once end to end (``pipeline_images_per_s``), then one epoch of the modern CNN with the
     profile filters of that size (``epoch_images_per_s``; 64 px: quick/faithful's, 128 px:
     gpu's). This decides whether the CPU recipe may use the device pipeline too.
     """
     import keras
 
-    from galaxy10.augment import DEFAULT_JITTER
-    from galaxy10.batches import AugmentedBatches
-    from galaxy10.device_batches import device_dataset
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.profiles import get_profile
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.augment import DEFAULT_JITTER
+    from galaxy10.modeling.batches import AugmentedBatches
+    from galaxy10.modeling.device_batches import device_dataset
+    from galaxy10.modeling.models import build_galaxy_cnn
 
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 10
@@ -746,7 +746,7 @@ def bench_pipelines(n: int = 2048, sizes: tuple[int, ...] = (64, 128), batch_siz
 
 
 def _device_line() -> str:
-    from galaxy10.device import describe_device
+    from galaxy10.modeling.device import describe_device
 
     return describe_device()
 

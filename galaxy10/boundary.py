@@ -7,7 +7,7 @@ user who made a typo:
   usage block is two lines more and does not start with ``error:``);
 * argparse ``type=`` callables (:func:`count`, :func:`seed`, :func:`port`,
   :func:`notebook_list`) reject bad values at parse time, before any work starts;
-* :func:`run_command` turns a :class:`~galaxy10.errors.Galaxy10Error`, an ``OSError`` (with the
+* :func:`run_command` turns a :class:`~galaxy10.core.errors.Galaxy10Error`, an ``OSError`` (with the
   file it names), a ``csv.Error`` or a Pillow refusal into ``error: <what>: <why>`` with exit
   status 2. Anything else is a bug in galaxy10: one line saying so and how to see the
   traceback (``--debug``), exit status 1.
@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
-from galaxy10.errors import Galaxy10Error
+from galaxy10.core.errors import Galaxy10Error
 
 USER_ERROR = 2
 """Exit status of a failure caused by the arguments, files or environment."""
@@ -72,7 +72,7 @@ def port(text: str) -> int:
 
 def notebook_list(text: str) -> str:
     """argparse type: comma-separated notebook numbers or names that exist (``01,04``)."""
-    from galaxy10.notebook_runner import select_notebooks
+    from galaxy10.pipeline.runner import select_notebooks
 
     try:
         if not select_notebooks(text):

@@ -21,17 +21,17 @@ from galaxy10.boundary import (
     run_command,
     seed,
 )
-from galaxy10.errors import Galaxy10Error
+from galaxy10.core.errors import Galaxy10Error
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from galaxy10.data import GALAXY10_DECALS, fetch
+    from galaxy10.datasets.fetch import GALAXY10_DECALS, fetch
 
     print(f"Fetching {GALAXY10_DECALS.name} ({GALAXY10_DECALS.size / 1e9:.1f} GB) "
           f"from {GALAXY10_DECALS.url}")
     path = fetch(args.data_home, progressbar=not args.quiet)
     print(f"verified (SHA-256 {GALAXY10_DECALS.sha256[:12]}...): {path}")
-    from galaxy10.repack import repack_hint
+    from galaxy10.datasets.repack import repack_hint
 
     hint = repack_hint(path)
     if hint:
@@ -40,7 +40,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_repack(args: argparse.Namespace) -> int:
-    from galaxy10.repack import repack
+    from galaxy10.datasets.repack import repack
 
     existed = args.out.exists()
     path = repack(args.src, args.out, level=args.level)
@@ -53,7 +53,7 @@ def _cmd_repack(args: argparse.Namespace) -> int:
 def _cmd_audit(args: argparse.Namespace) -> int:
     import json
 
-    from galaxy10.audit import audit, format_audit
+    from galaxy10.datasets.audit import audit, format_audit
 
     result = audit(args.source, threshold=args.threshold, batch_size=args.batch_size)
     print(json.dumps(result, indent=2) if args.json else format_audit(result))
@@ -61,8 +61,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from galaxy10 import synthetic
-    from galaxy10.data import ensure_synthetic
+    from galaxy10.datasets import synthetic
+    from galaxy10.datasets.fetch import ensure_synthetic
 
     if args.out is None and args.n is None:
         path = ensure_synthetic(args.preset, args.seed, args.data_home, progress=not args.quiet,
@@ -82,7 +82,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _print_info(path: str | Path) -> None:
-    from galaxy10.reader import describe_file
+    from galaxy10.datasets.reader import describe_file
 
     print(describe_file(path))
 
@@ -96,7 +96,7 @@ def _check_out(out: Path, kind: str, force: bool, inputs=(), companions=()) -> N
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from galaxy10.importer import import_images, plan_import
+    from galaxy10.datasets.importer import import_images, plan_import
 
     _check_out(args.out, "h5", args.force, inputs=[args.source])
     plan = plan_import(args.source, strict=args.strict)
@@ -108,9 +108,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_gallery(args: argparse.Namespace) -> int:
-    from galaxy10.data import resolve_data
-    from galaxy10.figures import real_vs_synthetic_gallery
-    from galaxy10.paths import default_real_sample
+    from galaxy10.core.paths import default_real_sample
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.reporting.figures import real_vs_synthetic_gallery
 
     real = args.real or default_real_sample()
     _check_out(args.out, "figure", args.force, inputs=[real, args.synthetic])
@@ -121,9 +121,9 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from galaxy10.data import resolve_data
-    from galaxy10.notebook_runner import run_notebooks
-    from galaxy10.profiles import get_profile
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.pipeline.runner import run_notebooks
 
     profile = get_profile(args.profile)
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
@@ -140,11 +140,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from galaxy10.classes import CLASS_NAMES
-    from galaxy10.images import load_cutout
-    from galaxy10.paths import get_models_home
-    from galaxy10.predict import Predictor
-    from galaxy10.verdict import OK, assess
+    from galaxy10.core.classes import CLASS_NAMES
+    from galaxy10.core.paths import get_models_home
+    from galaxy10.datasets.images import load_cutout
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.modeling.verdict import OK, assess
 
     predictor = Predictor(args.model or get_models_home() / "galaxy_cnn.keras")
     status = 0
@@ -171,15 +171,15 @@ def _cmd_app(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
-    from galaxy10.notebook_runner import notebooks_home
-    from galaxy10.predict import Predictor
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.pipeline.runner import notebooks_home
 
     notebook = notebooks_home() / "app.ipynb"
     if not notebook.is_file():
         raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
     if args.model:
         Predictor(args.model)  # fail early, in one line, on a bad model
-    from galaxy10.paths import get_data_home, get_models_home
+    from galaxy10.core.paths import get_data_home, get_models_home
 
     env = dict(os.environ, GALAXY10_SEED=str(args.seed), TF_CPP_MIN_LOG_LEVEL="3")
     # Voila runs the kernel beside the notebook, which is inside site-packages for an
@@ -197,7 +197,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from galaxy10 import bench
-    from galaxy10.paths import get_reports_home
+    from galaxy10.core.paths import get_reports_home
 
     if args.profile is None:
         args.profile = "faithful" if args.what == "real" else "quick"
@@ -215,8 +215,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(format_layout(results))
         path = bench.record("layout", results, records)
     elif args.what == "memory":
-        from galaxy10.data import resolve_data
-        from galaxy10.reader import Galaxy10File
+        from galaxy10.datasets.fetch import resolve_data
+        from galaxy10.datasets.reader import Galaxy10File
 
         data = resolve_data(args.data or "synthetic", preset="full", seed=0)
         Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
@@ -253,10 +253,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_accuracy(args: argparse.Namespace) -> Path:
     from galaxy10.bench import bench_accuracy
-    from galaxy10.data import resolve_data
-    from galaxy10.metrics import update_metrics
-    from galaxy10.paths import get_models_home, get_reports_home
-    from galaxy10.profiles import get_profile
+    from galaxy10.core.paths import get_models_home, get_reports_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.reporting.metrics import update_metrics
 
     profile = get_profile(args.profile)
     data = resolve_data(args.data or "synthetic", preset=profile.preset, seed=args.seed)
@@ -267,7 +267,7 @@ def _bench_accuracy(args: argparse.Namespace) -> Path:
 
 
 def _jitter(name: str) -> dict:
-    from galaxy10.augment import JITTERS
+    from galaxy10.modeling.augment import JITTERS
 
     return JITTERS[name]
 
@@ -275,13 +275,13 @@ def _jitter(name: str) -> dict:
 def _cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from galaxy10.errors import GalaxyDataError, NotEnoughDataError
-    from galaxy10.evaluate import evaluate_predictions
-    from galaxy10.predict import Predictor, lineage_step, save_bundle
-    from galaxy10.profiles import get_profile
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.resample import make_splits
-    from galaxy10.train import finetune_from_bundle, train_galaxy
+    from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.evaluation.evaluate import evaluate_predictions
+    from galaxy10.modeling.predict import Predictor, lineage_step, save_bundle
+    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy
 
     profile = get_profile(args.profile).with_overrides(
         galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
@@ -295,7 +295,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise GalaxyDataError(args.data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
         if not args.quiet:
-            from galaxy10.device import describe_device
+            from galaxy10.modeling.device import describe_device
 
             print(describe_device(), flush=True)
         print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
@@ -314,7 +314,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
         out = save_bundle(model, args.out, kind="galaxy", config=config, tta=True, data=facts,
                           test_rows=splits.test.tolist(), history=history, lineage=lineage)
-        from galaxy10.calibrate import calibrate_from_training  # T and threshold on validation
+        from galaxy10.modeling.calibrate import calibrate_from_training  # T and threshold on validation
 
         calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
         r = evaluate_predictions(f.labels[splits.test], Predictor(out).predict_proba(
@@ -332,16 +332,16 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from galaxy10.data import resolve_data
-    from galaxy10.evaluate import evaluate_on_file, evaluate_predictions
-    from galaxy10.importer import labelled_images_h5
-    from galaxy10.metrics import provenance, update_metrics
-    from galaxy10.paths import get_models_home, get_reports_home
-    from galaxy10.predict import Predictor, lineage_step, save_bundle
-    from galaxy10.profiles import get_profile
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.resample import make_splits
-    from galaxy10.train import train_galaxy
+    from galaxy10.core.paths import get_models_home, get_reports_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.datasets.importer import labelled_images_h5
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.evaluation.evaluate import evaluate_on_file, evaluate_predictions
+    from galaxy10.modeling.predict import Predictor, lineage_step, save_bundle
+    from galaxy10.modeling.train import train_galaxy
+    from galaxy10.reporting.metrics import provenance, update_metrics
 
     started = time.time()
     profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs,
@@ -369,7 +369,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
         save_bundle(model, out, kind="galaxy", config=config, tta=True, data=facts,
                     test_rows=splits.test.tolist(), history=history, lineage=[step])
-        from galaxy10.calibrate import calibrate_from_training
+        from galaxy10.modeling.calibrate import calibrate_from_training
 
         calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
         predictor = Predictor(out)
@@ -401,10 +401,10 @@ def _bench_real(args: argparse.Namespace) -> Path:
     import tempfile
 
     from galaxy10.bench import bench_real, format_real_cv
-    from galaxy10.importer import labelled_images_h5
-    from galaxy10.metrics import update_metrics
-    from galaxy10.paths import get_models_home, get_reports_home
-    from galaxy10.profiles import get_profile
+    from galaxy10.core.paths import get_models_home, get_reports_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.importer import labelled_images_h5
+    from galaxy10.reporting.metrics import update_metrics
 
     profile = get_profile(args.profile)
     init = None
@@ -426,16 +426,16 @@ def _bench_real(args: argparse.Namespace) -> Path:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from galaxy10.metrics import read_metrics
-    from galaxy10.paths import get_reports_home, reference_reports_dir
-    from galaxy10.results import results_markdown
+    from galaxy10.core.paths import get_reports_home, reference_reports_dir
+    from galaxy10.reporting.metrics import read_metrics
+    from galaxy10.reporting.results import results_markdown
 
     folder = get_reports_home(args.reports_dir) if args.reports_dir else reference_reports_dir()
     docs = {name: read_metrics(folder / relative) for name, relative in (
         ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
         ("quick", "quick/metrics.json"))}
     if args.update_readme:
-        from galaxy10.results import readme_results, update_readme
+        from galaxy10.reporting.results import readme_results, update_readme
 
         block = readme_results(docs["metrics"], docs["benchmarks"], docs["quick"])
         print(f"results block of {update_readme(args.update_readme, block)} updated")
@@ -446,8 +446,8 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_realism(args: argparse.Namespace) -> int:
-    from galaxy10.paths import default_real_sample, get_reports_home
-    from galaxy10.realism import format_table, measure_realism
+    from galaxy10.core.paths import default_real_sample, get_reports_home
+    from galaxy10.evaluation.realism import format_table, measure_realism
 
     real = args.real or default_real_sample()
     reports = get_reports_home(args.reports_dir)
@@ -464,8 +464,8 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for ``--help`` documentation)."""
-    from galaxy10.augment import JITTERS
-    from galaxy10.profiles import CHOICES
+    from galaxy10.core.profiles import CHOICES
+    from galaxy10.modeling.augment import JITTERS
 
     parser = OneLineParser(
         prog="python -m galaxy10",
@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_fetch)
 
-    from galaxy10.synthetic import PRESETS
+    from galaxy10.datasets.synthetic import PRESETS
 
     p = sub.add_parser("synth", help="generate the synthetic data set (the default data)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small",
@@ -681,14 +681,14 @@ TF_COMMANDS = frozenset({"predict", "train", "pretrain", "bench"})
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.quiet`):
+    TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.core.quiet`):
     ``TF_CPP_MIN_LOG_LEVEL=3`` is set first (unless the user set it; notebook kernels and
     Voila inherit it), and the commands that load TensorFlow import it with those lines
     filtered out, except under ``-v``.
     """
     import signal
 
-    from galaxy10.quiet import import_tensorflow_quietly, quiet_environment
+    from galaxy10.core.quiet import import_tensorflow_quietly, quiet_environment
 
     quiet_environment()
     parser = build_parser()

@@ -6,11 +6,11 @@ costs an error line instead of a user's file. A file may be replaced only when g
 tell that it wrote it itself:
 
 * an HDF5 data set carrying the ``galaxy10_source`` attribute that
-  :class:`~galaxy10.writer.Galaxy10Writer` records;
+  :class:`~galaxy10.datasets.writer.Galaxy10Writer` records;
 * a model bundle: ``NAME.keras`` with a ``NAME.json`` beside it that holds ``bundle_version``
-  (:func:`~galaxy10.predict.save_bundle`);
+  (:func:`~galaxy10.modeling.predict.save_bundle`);
 * a PNG figure carrying the ``Software: galaxy10`` text chunk that
-  :func:`~galaxy10.figures.save_figure` writes, or any PNG in the project's own
+  :func:`~galaxy10.reporting.figures.save_figure` writes, or any PNG in the project's own
   ``reports/figures/`` folder (figures committed before the marker existed).
 
 Everything else needs ``force=True`` (``--force``). Outputs equal to an input are refused even
@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from galaxy10.errors import Galaxy10Error
+from galaxy10.core.errors import Galaxy10Error
 
 OutputKind = Literal["h5", "bundle", "figure"]
 FIGURE_MARKER = "galaxy10"
-"""Value of the PNG ``Software`` text chunk written by :func:`galaxy10.figures.save_figure`."""
+"""Value of the PNG ``Software`` text chunk written by :func:`galaxy10.reporting.figures.save_figure`."""
 
 
 class OutputError(Galaxy10Error):
@@ -85,7 +85,7 @@ def is_galaxy10_h5(path: str | os.PathLike[str]) -> bool:
             return False
         import h5py
 
-        from galaxy10.reader import SOURCE_ATTR
+        from galaxy10.datasets.reader import SOURCE_ATTR
 
         with h5py.File(path, "r") as f:
             return SOURCE_ATTR in f.attrs
@@ -121,7 +121,7 @@ def is_galaxy10_figure(path: str | os.PathLike[str]) -> bool:
                 return True
     except (OSError, ValueError, SyntaxError):
         return False
-    from galaxy10.paths import project_root
+    from galaxy10.core.paths import project_root
 
     figures = project_root() / "reports" / "figures"
     return figures.is_dir() and path.resolve().parent == figures.resolve()

@@ -52,11 +52,11 @@ def model_bundle(tmp_path_factory):
     The widget and the page only need *a* model: the tests check that what is shown is what
     the model predicts, not that it predicts well, so no training time is spent here.
     """
-    from galaxy10 import synthetic
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.predict import save_bundle
-    from galaxy10.preprocess import ImageConfig
-    from galaxy10.session import open_run
+    from galaxy10.datasets import synthetic
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.predict import save_bundle
+    from galaxy10.modeling.preprocess import ImageConfig
+    from galaxy10.pipeline.session import open_run
 
     root = tmp_path_factory.mktemp("bundle")
     data = synthetic.generate(root / "synthetic.h5", n=300, seed=1, progress=False)

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxy10.atomic import _writer_tag, atomic_path, remove_stale_temporaries, write_json
+from galaxy10.core.atomic import _writer_tag, atomic_path, remove_stale_temporaries, write_json
 
 # Each writer runs in a child process. `HOLD(where)` pauses the writer at its most dangerous
 # moment and writes `where` to a file; the test checks that the pause happened where the case's
 # name says (`PAUSES_AT`), then kills the child with SIGKILL and inspects the final path.
 # By default the pause is at the final rename (data written, not yet renamed): every artefact
-# writer renames through galaxy10.atomic's `os.replace`. "mid-generation" restores the real
+# writer renames through galaxy10.core.atomic's `os.replace`. "mid-generation" restores the real
 # rename and pauses inside the renderer instead, with some chunks written and more to come.
 PRELUDE = r"""
 import os, sys, time, pathlib
@@ -37,18 +37,18 @@ def HOLD(where):
 def hold_at_rename(*args, **kwargs):
     HOLD("rename")
 
-import galaxy10.atomic
-galaxy10.atomic.os.replace = hold_at_rename  # galaxy10.atomic.os is the os module itself
+import galaxy10.core.atomic
+galaxy10.core.atomic.os.replace = hold_at_rename  # galaxy10.core.atomic.os is the os module itself
 """
 
 WRITERS = {
     "synthetic data": """
-from galaxy10 import synthetic
+from galaxy10.datasets import synthetic
 synthetic.generate(TARGET, n=40, seed=0, progress=False)
 """,
     "synthetic data, mid-generation": """
 os.replace = REAL_REPLACE
-from galaxy10 import synthetic
+from galaxy10.datasets import synthetic
 real_render = synthetic._render  # what generate() calls for every image
 count = [0]
 def slow(label, rng):
@@ -60,15 +60,15 @@ synthetic._render = slow
 synthetic.generate(TARGET, n=60, seed=0, progress=False, chunk_size=8)
 """,
     "metrics json": """
-from galaxy10.metrics import update_metrics
+from galaxy10.reporting.metrics import update_metrics
 update_metrics(TARGET, "section", {"x": list(range(100000))})
 """,
     "preprocessed cache": """
 import h5py
-from galaxy10.cache import cached_images
-from galaxy10.preprocess import ImageConfig
-from galaxy10.reader import Galaxy10File
-from galaxy10.cache import cache_key
+from galaxy10.modeling.cache import cached_images
+from galaxy10.modeling.preprocess import ImageConfig
+from galaxy10.datasets.reader import Galaxy10File
+from galaxy10.modeling.cache import cache_key
 src = TARGET.parent / "src.h5"
 with h5py.File(src, "w") as f:
     f["images"] = np.zeros((8, 32, 32, 3), np.uint8)
@@ -80,12 +80,12 @@ if HAD_OLD_FILE:  # an earlier cache at the real name, without its record: it ge
 cached_images(galaxies, config, cache_dir=TARGET.parent)
 """,
     "keras model": """
-from galaxy10.models import build_galaxy_cnn, save_model
+from galaxy10.modeling.models import build_galaxy_cnn, save_model
 save_model(build_galaxy_cnn((16, 16, 3), filters=(4,)), TARGET)
 """,
     "imported images": """
 from PIL import Image
-from galaxy10.importer import import_images
+from galaxy10.datasets.importer import import_images
 src = TARGET.parent / "imgs" / "3"
 src.mkdir(parents=True)
 for i in range(5):
@@ -164,7 +164,7 @@ def test_atomic_path_removes_temp_on_error(tmp_path):
 
 
 def test_npz_has_no_pickled_objects(tmp_path):
-    from galaxy10.atomic import write_npz
+    from galaxy10.core.atomic import write_npz
 
     path = write_npz(tmp_path / "s.npz", a=np.arange(3))
     with np.load(path, allow_pickle=False) as npz:
@@ -184,7 +184,7 @@ def test_json_is_sorted_indented_and_converts_numpy_and_paths(tmp_path):
 
 
 def test_writer_tags_name_this_host_and_process(monkeypatch):
-    import galaxy10.atomic as atomic
+    import galaxy10.core.atomic as atomic
 
     monkeypatch.setattr(atomic.socket, "gethostname", lambda: "my-Box.lab")
     assert atomic._host_tag() == "my_Box_lab"
@@ -194,7 +194,7 @@ def test_writer_tags_name_this_host_and_process(monkeypatch):
 
 
 def test_stale_temporaries_of_live_writers_and_unremovable_entries_stay(tmp_path, monkeypatch):
-    import galaxy10.atomic as atomic
+    import galaxy10.core.atomic as atomic
 
     target = tmp_path / "data.h5"
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -222,7 +222,7 @@ def test_stale_temporaries_of_live_writers_and_unremovable_entries_stay(tmp_path
 
 
 def test_npz_keeps_any_file_name(tmp_path):
-    from galaxy10.atomic import write_npz
+    from galaxy10.core.atomic import write_npz
 
     path = write_npz(tmp_path / "splits.bin", a=np.arange(3))  # NumPy would append .npz
     assert sorted(p.name for p in tmp_path.iterdir()) == ["splits.bin"]

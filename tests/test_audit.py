@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from galaxy10 import synthetic
-from galaxy10.audit import NEAR_THRESHOLD, audit, duplicate_groups, groups_from_pairs
 from galaxy10.cli import main
-from galaxy10.resample import drop_leaks, group_aware_test_split, leaks, make_splits
-from galaxy10.writer import Galaxy10Writer
+from galaxy10.datasets import synthetic
+from galaxy10.datasets.audit import NEAR_THRESHOLD, audit, duplicate_groups, groups_from_pairs
+from galaxy10.datasets.resample import drop_leaks, group_aware_test_split, leaks, make_splits
+from galaxy10.datasets.writer import Galaxy10Writer
 
 
 def test_real_sample_pair_is_found(real_sample, capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from galaxy10 import shifts
-from galaxy10.augment import (
+from galaxy10.modeling import shifts
+from galaxy10.modeling.augment import (
     DEFAULT_JITTER,
     FULL_JITTER,
     JITTERS,

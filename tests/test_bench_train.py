@@ -21,13 +21,13 @@ def test_train_command_makes_a_bundle_the_button_can_use(tmp_path, model_bundle,
     assert "device: CPU" in text and "epoch 1/1" in captured.err  # where, and how far along
     params = json.loads(out.with_suffix(".json").read_text())
     assert params["kind"] == "galaxy" and params["tta"] is True
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.resample import make_splits
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits
 
     with Galaxy10File(model_bundle["data"]) as f:
         seed_faithful = make_splits(f.labels).test
     assert params["test_rows"] == seed_faithful.tolist()  # the seed-faithful test rows, held out
-    from galaxy10.widget import button_from_model
+    from galaxy10.app.widget import button_from_model
 
     button = button_from_model(out, seed=0)
     assert button.show_random() in set(params["test_rows"])
@@ -83,7 +83,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from galaxy10.models import build_galaxy_cnn
+from galaxy10.modeling.models import build_galaxy_cnn
 
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
 strategy = tf.distribute.MirroredStrategy(devices)

@@ -21,7 +21,7 @@ from galaxy10.boundary import (
     run_command,
     seed,
 )
-from galaxy10.errors import GalaxyDataError
+from galaxy10.core.errors import GalaxyDataError
 
 
 @pytest.mark.parametrize(("kind", "low"), [(count, 1), (folds, 2), (seed, 0)])

@@ -6,8 +6,8 @@ import numpy as np
 from conftest import write_h5
 
 from galaxy10 import Galaxy10File
-from galaxy10.cache import cached_images
-from galaxy10.preprocess import ImageConfig, transform
+from galaxy10.modeling.cache import cached_images
+from galaxy10.modeling.preprocess import ImageConfig, transform
 
 
 def make(tmp_path):

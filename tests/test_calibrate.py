@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from galaxy10.calibrate import (
+from galaxy10.modeling.calibrate import (
     apply_temperature,
     choose_threshold,
     coverage_accuracy,
@@ -84,7 +84,7 @@ def test_unreachable_target_falls_back_to_half_coverage():
 
 
 def test_a_small_validation_split_keeps_the_temperature_at_one():
-    from galaxy10.calibrate import MIN_TEMPERATURE_IMAGES
+    from galaxy10.modeling.calibrate import MIN_TEMPERATURE_IMAGES
 
     probs, y = _overconfident(MIN_TEMPERATURE_IMAGES - 1)
     small = fit_calibration(probs, y)
@@ -98,9 +98,9 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
                                                                             tmp_path):
     import shutil
 
-    from galaxy10.calibrate import calibrate_bundle
-    from galaxy10.predict import Predictor
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.calibrate import calibrate_bundle
+    from galaxy10.modeling.predict import Predictor
 
     for suffix in (".keras", ".json"):
         shutil.copy(model_bundle["model"].with_suffix(suffix), tmp_path / f"m{suffix}")
@@ -118,7 +118,7 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
     new = Predictor(path)
     assert new.temperature == pytest.approx(record["temperature"]) and new.temperature != 1.0
     assert new.confidence_map == record["confidence_map"] and new.calibrated
-    from galaxy10.calibrate import apply_confidence_map
+    from galaxy10.modeling.calibrate import apply_confidence_map
 
     np.testing.assert_allclose(new.predict_proba(images), apply_confidence_map(
         apply_temperature(raw, record["temperature"]), record["confidence_map"]), atol=1e-5)
@@ -143,7 +143,7 @@ def test_log_probs_floors_zeros_and_caps_at_one():
 
 
 def test_labels_may_be_whole_floats():
-    from galaxy10.calibrate import nll
+    from galaxy10.modeling.calibrate import nll
 
     probs, y = _overconfident(300, seed=6)
     assert nll(probs, y.astype(float)) == nll(probs, y)
@@ -166,7 +166,7 @@ def test_apply_temperature_matches_a_hand_computation():
 
 
 def test_nll_is_the_mean_negative_log_probability_of_the_truth():
-    from galaxy10.calibrate import nll
+    from galaxy10.modeling.calibrate import nll
 
     probs = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])
     assert nll(probs, [0, 1, 1]) == pytest.approx(-(np.log(0.5) + np.log(0.1) + np.log(0.8)) / 3)
@@ -278,7 +278,7 @@ def test_fallback_threshold_answers_the_requested_share():
 
 
 def _expected_record(probs, y, temperature, n_bins, target, with_map=True):
-    from galaxy10.calibrate import apply_confidence_map, fit_confidence_map, nll
+    from galaxy10.modeling.calibrate import apply_confidence_map, fit_confidence_map, nll
 
     scaled = apply_temperature(probs, temperature)
     confidence_map = fit_confidence_map(scaled, y) if with_map else None
@@ -296,7 +296,7 @@ def _expected_record(probs, y, temperature, n_bins, target, with_map=True):
 
 
 def test_fit_calibration_record_fields():
-    from galaxy10.calibrate import MIN_TEMPERATURE_IMAGES
+    from galaxy10.modeling.calibrate import MIN_TEMPERATURE_IMAGES
 
     probs, y = _overconfident(MIN_TEMPERATURE_IMAGES + 50, seed=4)
     record = fit_calibration(probs, y, n_bins=5, target_accuracy=0.6)
@@ -352,7 +352,7 @@ def _bent(n: int, seed: int):
 
 
 def test_the_map_fixes_what_a_temperature_cannot_on_held_out_images():
-    from galaxy10.calibrate import apply_confidence_map, fit_confidence_map
+    from galaxy10.modeling.calibrate import apply_confidence_map, fit_confidence_map
 
     p_fit, y_fit = _bent(3000, seed=0)
     p_new, y_new = _bent(3000, seed=1)
@@ -366,7 +366,7 @@ def test_the_map_fixes_what_a_temperature_cannot_on_held_out_images():
 
 
 def test_the_map_keeps_the_answer_and_sums_to_one():
-    from galaxy10.calibrate import apply_confidence_map
+    from galaxy10.modeling.calibrate import apply_confidence_map
 
     probs, _ = _overconfident(500, seed=3)
     # a map that claims far less than the top: the runner-up must still not overtake it
@@ -394,7 +394,7 @@ def test_the_map_keeps_the_answer_and_sums_to_one():
 
 
 def test_the_fitted_map_is_monotone_json_and_within_chance_and_one():
-    from galaxy10.calibrate import fit_confidence_map
+    from galaxy10.modeling.calibrate import fit_confidence_map
 
     probs, y = _overconfident(1000, seed=5)
     m = fit_confidence_map(probs, y)
@@ -407,7 +407,7 @@ def test_the_fitted_map_is_monotone_json_and_within_chance_and_one():
 def test_calibration_stages_follow_the_steps_the_bundle_has():
     from types import SimpleNamespace
 
-    from galaxy10.calibrate import apply_confidence_map, calibration_stages
+    from galaxy10.modeling.calibrate import apply_confidence_map, calibration_stages
 
     probs, _ = _overconfident(100, seed=7)
     cmap = {"x": [0.0, 1.0], "y": [0.2, 0.8]}

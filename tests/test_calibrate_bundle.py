@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import write_h5
 
-from galaxy10.calibrate import calibrate_bundle, calibrate_from_training, fit_calibration
-from galaxy10.preprocess import ImageConfig, transform
+from galaxy10.modeling.calibrate import calibrate_bundle, calibrate_from_training, fit_calibration
+from galaxy10.modeling.preprocess import ImageConfig, transform
 
 CONFIG = ImageConfig(size=16, color="rgb", crop=0.5)  # preprocessing twice would differ
 N = 260
@@ -25,8 +25,8 @@ N = 260
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 260-image 24 px file, and a bundle of an untrained 16 px CNN (no TTA)."""
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.predict import save_bundle
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.predict import save_bundle
 
     root = tmp_path_factory.mktemp("tiny")
     data = write_h5(root / "data.h5", n=N, size=24)
@@ -61,8 +61,8 @@ def _assert_same_record(record: dict, expected: dict) -> None:
 
 def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, tmp_path,
                                                                            caplog):
-    from galaxy10.predict import Predictor
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.predict import Predictor
 
     path = _copy(tiny["model"], tmp_path)
     before = json.loads(path.with_suffix(".json").read_text())
@@ -70,7 +70,7 @@ def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, 
         images = f.read(np.arange(210))
     raw = Predictor(path).predict_proba(images)
     y = _labels_with_signal(raw)
-    with caplog.at_level(logging.INFO, logger="galaxy10.calibrate"):
+    with caplog.at_level(logging.INFO, logger="galaxy10.modeling.calibrate"):
         record = calibrate_bundle(path, images, y)
     expected = fit_calibration(raw, y)
     assert record["temperature"] != 1.0
@@ -93,8 +93,8 @@ def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, 
 
 def test_calibrate_from_training_uses_the_validation_rows_of_the_training_order(tiny,
                                                                                  tmp_path):
-    from galaxy10.predict import Predictor
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.predict import Predictor
 
     path = _copy(tiny["model"], tmp_path)
     train_rows = np.random.default_rng(5).permutation(N)[:240]

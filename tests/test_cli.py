@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from conftest import write_h5
 
-from galaxy10.classes import CLASS_NAMES
 from galaxy10.cli import main
+from galaxy10.core.classes import CLASS_NAMES
 
 
 def run(*args):
@@ -55,7 +55,7 @@ def test_import_is_cheap():
 
 
 def test_corrupt_metrics_file_is_kept_aside(tmp_path):
-    from galaxy10.metrics import update_metrics
+    from galaxy10.reporting.metrics import update_metrics
 
     path = tmp_path / "metrics.json"
     path.write_text("{half a json")
@@ -68,7 +68,7 @@ def test_corrupt_metrics_file_is_kept_aside(tmp_path):
 
 
 def test_results_tables_come_from_metrics(tmp_path):
-    from galaxy10.results import results_markdown
+    from galaxy10.reporting.results import results_markdown
 
     assert results_markdown({}, {}) == ""
     bench = {"button": {"model": "galaxy_cnn", "tta_views": 8, "click_median_ms": 41.2,
@@ -78,7 +78,7 @@ def test_results_tables_come_from_metrics(tmp_path):
 
 
 def test_results_quote_the_run_wall_time_and_the_ablation():
-    from galaxy10.results import results_markdown
+    from galaxy10.reporting.results import results_markdown
 
     row = {"accuracy": 0.5, "balanced_accuracy": 0.5, "balanced_accuracy_ci95": [0.4, 0.6],
            "macro_f1": 0.5}
@@ -105,7 +105,7 @@ def test_results_quote_the_run_wall_time_and_the_ablation():
 def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path, monkeypatch):
     import subprocess
 
-    from galaxy10.metrics import code_commit as _git_commit
+    from galaxy10.reporting.metrics import code_commit as _git_commit
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

@@ -53,8 +53,8 @@ def _fake_bundle(folder: Path, name: str, image) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     """The files a user has: data sets, images, manifests, bundles, notes, earlier figures."""
-    from galaxy10 import synthetic
-    from galaxy10.writer import Galaxy10Writer
+    from galaxy10.datasets import synthetic
+    from galaxy10.datasets.writer import Galaxy10Writer
 
     root = tmp_path_factory.mktemp("world")
     synthetic.generate(root / "data.h5", n=40, seed=0, progress=False)
@@ -239,7 +239,7 @@ def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
 
 
 def test_import_lists_what_it_skips_and_imports_the_rest(world, tmp_path, capsys):
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
 
     _png(tmp_path / "src" / "4" / "good.png")
     _png_header_only(tmp_path / "src" / "4" / "bomb.png", 20000, 20000)
@@ -271,7 +271,7 @@ def test_force_replaces_a_users_file_and_says_so(tmp_path, capsys):
 
 
 def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
-    from galaxy10.images import decode_image
+    from galaxy10.datasets.images import decode_image
 
     ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
     Image.fromarray(ramp).save(tmp_path / "deep.png")
@@ -283,8 +283,8 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
 
 
 def test_oversized_images_are_refused_by_name(tmp_path):
-    from galaxy10.errors import ImageError
-    from galaxy10.images import decode_image
+    from galaxy10.core.errors import ImageError
+    from galaxy10.datasets.images import decode_image
 
     wide = _png_header_only(tmp_path / "wide.png", 9000, 16)
     with pytest.raises(ImageError, match=r"wide\.png: image is 9000 x 16 px"):
@@ -292,9 +292,9 @@ def test_oversized_images_are_refused_by_name(tmp_path):
 
 
 def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.predict import save_bundle
-    from galaxy10.preprocess import ImageConfig
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.predict import save_bundle
+    from galaxy10.modeling.preprocess import ImageConfig
 
     config = ImageConfig(size=16, color="rgb")
     model = save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0),
@@ -330,8 +330,8 @@ def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from galaxy10.figures import save_figure
     from galaxy10.outputs import OutputError, check_output
+    from galaxy10.reporting.figures import save_figure
 
     fig = plt.figure(figsize=(1, 1))
     for colors in (None, 16):  # the palette-quantised PNG keeps the marker too

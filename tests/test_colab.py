@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import tomllib
 
-from galaxy10 import colab
+from galaxy10.pipeline import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -113,7 +113,7 @@ def test_readme_has_one_colab_badge_per_notebook_from_pyprojects_repository():
 
 
 def test_the_upload_reads_ipywidgets_7_and_8_values():
-    from galaxy10.widget import first_upload
+    from galaxy10.app.widget import first_upload
 
     assert first_upload(({"name": "a.png", "content": memoryview(b"xy")},)) == (b"xy", "a.png")
     assert first_upload({"b.jpg": {"metadata": {"name": "b.jpg"}, "content": b"z"}}) == (

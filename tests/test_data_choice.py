@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 
 from galaxy10 import Galaxy10File
-from galaxy10.data import ensure_synthetic, resolve_data, synthetic_path
+from galaxy10.datasets.fetch import ensure_synthetic, resolve_data, synthetic_path
 
 
 def test_auto_falls_back_to_synthetic_and_caches_it(tmp_path):

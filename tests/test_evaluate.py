@@ -12,8 +12,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from galaxy10.classes import CLASS_NAMES
-from galaxy10.evaluate import balanced_accuracy, bootstrap_interval, evaluate_predictions
+from galaxy10.core.classes import CLASS_NAMES
+from galaxy10.evaluation.evaluate import balanced_accuracy, bootstrap_interval, evaluate_predictions
 
 # resamples often lack a predicted class; scikit-learn says so each time
 pytestmark = pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")

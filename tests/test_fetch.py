@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from galaxy10 import GalaxyDataError
-from galaxy10.data import RemoteFile, fetch, real_data_path, resolve_data
+from galaxy10.datasets.fetch import RemoteFile, fetch, real_data_path, resolve_data
 
 PAYLOAD = b"galaxy10 test payload " * 5000  # 110 kB
 CORRUPT = PAYLOAD[:-1] + b"X"  # same size, one byte wrong

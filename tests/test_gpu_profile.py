@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from galaxy10.augment import dihedral
-from galaxy10.profiles import CHOICES, get_profile
+from galaxy10.core.profiles import CHOICES, get_profile
+from galaxy10.modeling.augment import dihedral
 
 
 def test_gpu_profile_is_a_choice_with_its_recipe():
@@ -27,7 +27,7 @@ def _images(n: int = 6, size: int = 16) -> np.ndarray:
 def test_device_views_are_the_eight_flips_and_rotations_and_seeded():
     import tensorflow as tf
 
-    from galaxy10.device_batches import augment_batch
+    from galaxy10.modeling.device_batches import augment_batch
 
     x = _images(12)
     seen = set()
@@ -49,8 +49,8 @@ def test_device_views_are_the_eight_flips_and_rotations_and_seeded():
 def test_device_zoom_matches_the_numpy_zoom():
     import tensorflow as tf
 
-    from galaxy10.augment import jitter_zoom
-    from galaxy10.device_batches import augment_batch
+    from galaxy10.modeling.augment import jitter_zoom
+    from galaxy10.modeling.device_batches import augment_batch
 
     x = _images(4, 32)
     for factor in (0.75, 1.3):
@@ -63,7 +63,7 @@ def test_device_zoom_matches_the_numpy_zoom():
 
 
 def test_device_dataset_epochs_differ_and_reruns_repeat():
-    from galaxy10.device_batches import device_dataset, supports
+    from galaxy10.modeling.device_batches import device_dataset, supports
 
     x, y = _images(10), np.arange(10) % 3
     make = lambda: device_dataset(x, y, 4, seed=5, zoom=(0.8, 1.2), brightness=(0.7, 1.4),  # noqa: E731
@@ -82,10 +82,10 @@ def test_device_dataset_epochs_differ_and_reruns_repeat():
 def test_gpu_profile_trains_one_epoch_on_the_cpu_through_tf_data(tmp_path):
     import keras
 
-    from galaxy10 import synthetic
-    from galaxy10.device import describe_device
-    from galaxy10.reader import Galaxy10File
-    from galaxy10.train import train_galaxy
+    from galaxy10.datasets import synthetic
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.device import describe_device
+    from galaxy10.modeling.train import train_galaxy
 
     data = synthetic.generate(tmp_path / "tiny.h5", n=120, seed=3, progress=False)
     profile = get_profile("gpu").with_overrides(galaxy_size=32, galaxy_epochs=1,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from galaxy10 import Galaxy10File, GalaxyDataError, ImageError
-from galaxy10.importer import import_images
+from galaxy10.datasets.importer import import_images
 
 
 def make_tree(root, sizes=((256, 256), (300, 200), (64, 64))):

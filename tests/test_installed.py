@@ -44,8 +44,8 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
     import numpy as np
     from PIL import Image
 
-    from galaxy10 import synthetic
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets import synthetic
+    from galaxy10.datasets.reader import Galaxy10File
 
     src = _copy_checkout(tmp_path / "src")
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
@@ -72,7 +72,7 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
     work.mkdir()
     env = {k: v for k, v in os.environ.items()
            if k != "PYTHONPATH" and not k.startswith("GALAXY10_")}
-    where = _run([python, "-c", "import galaxy10, galaxy10.notebook_runner as r; "
+    where = _run([python, "-c", "import galaxy10, galaxy10.pipeline.runner as r; "
                   "print(galaxy10.__file__); print(r.notebooks_home())"], cwd=work, env=env)
     module, notebooks = (Path(line) for line in where.stdout.split())
     assert module.is_relative_to(site) and notebooks == site / "galaxy10" / "_notebooks"
@@ -98,8 +98,8 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
 def test_outside_a_checkout_without_shipped_notebooks_the_error_says_what_to_do(
         tmp_path, monkeypatch):
     """galaxy10 on PYTHONPATH, run from elsewhere: one line that says how to get them."""
-    from galaxy10 import notebook_runner
-    from galaxy10.errors import Galaxy10Error
+    from galaxy10.core.errors import Galaxy10Error
+    from galaxy10.pipeline import runner as notebook_runner
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(notebook_runner, "_shipped_notebooks", lambda: None)

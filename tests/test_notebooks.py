@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from galaxy10.session import NOTEBOOKS
+from galaxy10.pipeline.session import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
@@ -72,7 +72,7 @@ def _clone_with_working_changes(dest: Path) -> Path:
 @pytest.mark.slow
 def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
     """`python -m galaxy10 run` in a clone: every notebook runs, and git status stays clean."""
-    from galaxy10 import synthetic
+    from galaxy10.datasets import synthetic
 
     clone = _clone_with_working_changes(tmp_path / "clone")
     data = synthetic.generate(tmp_path / "data.h5", n=600, seed=2, progress=False)
@@ -119,8 +119,8 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
 
 
 def test_a_missing_step_names_the_notebook_to_run_first(tmp_path):
-    from galaxy10 import synthetic
-    from galaxy10.notebook_runner import NotebookError, run_notebooks
+    from galaxy10.datasets import synthetic
+    from galaxy10.pipeline.runner import NotebookError, run_notebooks
 
     data = synthetic.generate(tmp_path / "data.h5", n=300, seed=2, progress=False)
     with pytest.raises(NotebookError) as info:

@@ -8,7 +8,7 @@ import pytest
 from sklearn.preprocessing import MinMaxScaler
 
 from galaxy10 import Galaxy10File
-from galaxy10.preprocess import (
+from galaxy10.modeling.preprocess import (
     ImageConfig,
     fit_minmax,
     load_config,
@@ -78,7 +78,7 @@ def test_streamed_features_equal_in_memory(tmp_path):
 def test_scaler_json_is_complete_and_float64(tmp_path):
     import json
 
-    from galaxy10.preprocess import load_minmax, minmax_to_dict, save_minmax
+    from galaxy10.modeling.preprocess import load_minmax, minmax_to_dict, save_minmax
 
     feats = np.random.default_rng(0).integers(0, 256, (20, 6)).astype(np.float64)
     scaler = MinMaxScaler(feature_range=(-1, 1)).fit(feats)
@@ -94,7 +94,7 @@ def test_scaler_json_is_complete_and_float64(tmp_path):
 
 def test_bad_scaler_and_config_files_name_the_file(tmp_path):
     from galaxy10 import GalaxyDataError
-    from galaxy10.preprocess import load_config, load_minmax, save_config
+    from galaxy10.modeling.preprocess import load_config, load_minmax, save_config
 
     missing = tmp_path / "none.json"
     with pytest.raises(GalaxyDataError, match=rf"^{missing}: scaler file not found$"):
@@ -147,7 +147,7 @@ def test_config_key_is_a_stable_short_hash():
 
 
 def test_transform_image_refuses_other_inputs_and_crops_the_centre():
-    from galaxy10.preprocess import transform_image
+    from galaxy10.modeling.preprocess import transform_image
 
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 RGB image, got float32 \(4, 4, 3\)"):
         transform_image(np.zeros((4, 4, 3), np.float32), ImageConfig(size=8))

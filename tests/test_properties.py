@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from galaxy10.augment import dihedral
-from galaxy10.preprocess import ImageConfig, fit_minmax, seed_features, transform
-from galaxy10.resample import class_weights, make_splits, split_indices, undersample_indices
+from galaxy10.datasets.resample import class_weights, make_splits, split_indices, undersample_indices
+from galaxy10.modeling.augment import dihedral
+from galaxy10.modeling.preprocess import ImageConfig, fit_minmax, seed_features, transform
 
 counts_strategy = st.lists(st.integers(5, 60), min_size=10, max_size=10)
 

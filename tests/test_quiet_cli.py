@@ -20,9 +20,9 @@ def test_predict_prints_only_its_answer(tmp_path):
     """In a fresh process, with no TF_CPP_MIN_LOG_LEVEL set by the caller."""
     from PIL import Image
 
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.predict import save_bundle
-    from galaxy10.preprocess import ImageConfig
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.predict import save_bundle
+    from galaxy10.modeling.preprocess import ImageConfig
 
     config = ImageConfig(size=32, color="rgb", crop=0.5)
     save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0), tmp_path / "tiny.keras",
@@ -45,7 +45,7 @@ def test_predict_prints_only_its_answer(tmp_path):
 
 
 def test_captured_log_lines_are_dropped_and_anything_else_is_kept():
-    from galaxy10.quiet import LOG_LINE
+    from galaxy10.core.quiet import LOG_LINE
 
     noise = ["I0000 00:00:1795730726.809663   23073 port.cc:153] oneDNN custom operations",
              "E0000 00:00:1795730734.484226   23073 cuda_platform.cc:52] failed call to cuInit",

@@ -115,7 +115,7 @@ def test_unreadable_file_reports_permission(tmp_path):
         path = write_h5(folder / "locked.h5")
         path.chmod(0o000)
         # import first (the interpreter may live in root's home), then drop privileges
-        code = "import os\nfrom galaxy10.reader import Galaxy10File\n"
+        code = "import os\nfrom galaxy10.datasets.reader import Galaxy10File\n"
         if os.geteuid() == 0:
             code += "os.setgid(65534); os.setuid(65534)\n"
         code += (f"try:\n    Galaxy10File({str(path)!r})\n"
@@ -239,7 +239,7 @@ def test_unreadable_files_report_permission_or_the_os_error(tmp_path, monkeypatc
 def test_open_errors_become_one_line():
     import errno
 
-    from galaxy10.reader import _open_error
+    from galaxy10.datasets.reader import _open_error
 
     path = Path("f.h5")
     truncated = OSError("Unable to synchronously open file (truncated file: eof = 1234, "
@@ -339,7 +339,7 @@ def test_close_is_idempotent(small_h5):
 
 
 def test_open_galaxy10_and_close_before_open(small_h5):
-    from galaxy10.reader import open_galaxy10
+    from galaxy10.datasets.reader import open_galaxy10
 
     with open_galaxy10(small_h5) as f:
         assert isinstance(f, Galaxy10File) and len(f) == 20 and f.path == small_h5
@@ -471,8 +471,8 @@ def test_rows_are_read_in_file_order_one_read_per_run_or_slab(tmp_path, small_h5
 def test_layout_facts_and_chunk_cache_of_each_storage(tmp_path, small_h5, monkeypatch):
     import h5py
 
-    from galaxy10 import reader
-    from galaxy10.reader import _next_prime
+    from galaxy10.datasets import reader
+    from galaxy10.datasets.reader import _next_prime
 
     with Galaxy10File(small_h5) as f:
         assert f.layout() == {"storage": "contiguous", "chunks": None, "compression": None,
@@ -532,8 +532,8 @@ def test_layout_facts_and_chunk_cache_of_each_storage(tmp_path, small_h5, monkey
 def test_slab_cache_arithmetic(caplog, monkeypatch):
     import logging
 
-    from galaxy10 import reader
-    from galaxy10.reader import MAX_CHUNK_CACHE_BYTES, _next_prime, _slab_cache
+    from galaxy10.datasets import reader
+    from galaxy10.datasets.reader import MAX_CHUNK_CACHE_BYTES, _next_prime, _slab_cache
 
     assert [_next_prime(n) for n in (-5, 0, 1, 2, 3, 4, 8, 14, 1200, 76800)] == \
         [2, 2, 2, 2, 3, 5, 11, 17, 1201, 76801]
@@ -545,7 +545,7 @@ def test_slab_cache_arithmetic(caplog, monkeypatch):
     # the full file's automatic chunks: 768 chunks of 555 rows a slab, under the 256 MiB cap
     assert _slab_cache((17736, 256, 256, 3), (555, 16, 16, 1), 1) == (
         int(768 * 555 * 256 * 1.1), 76801, 768)
-    with caplog.at_level(logging.INFO, logger="galaxy10.reader"):
+    with caplog.at_level(logging.INFO, logger="galaxy10.datasets.reader"):
         assert _slab_cache((17736, 256, 256, 3), (2000, 16, 16, 1), 1) == (
             MAX_CHUNK_CACHE_BYTES, 76801, 768)
     assert caplog.messages == [
@@ -556,14 +556,14 @@ def test_slab_cache_arithmetic(caplog, monkeypatch):
         _slab_cache((40, 16, 16, 3), (7, 8, 8), 1)
     # MB are 10**6 bytes, rounded: 433.5002 MB and a 2.500001 MB cap
     monkeypatch.setattr(reader, "MAX_CHUNK_CACHE_BYTES", 2_500_001)
-    with caplog.at_level(logging.INFO, logger="galaxy10.reader"):
+    with caplog.at_level(logging.INFO, logger="galaxy10.datasets.reader"):
         assert _slab_cache((10, 1), (394_091_091, 1), 1)[0] == 2_500_001
     assert caplog.messages[-1].startswith(
         "one slab of chunks is 434 MB; the chunk cache is capped at 3 MB")
     monkeypatch.undo()
     caplog.clear()
     # exactly at the cap also counts as capped (and says so)
-    with caplog.at_level(logging.INFO, logger="galaxy10.reader"):
+    with caplog.at_level(logging.INFO, logger="galaxy10.datasets.reader"):
         assert _slab_cache((10, 1), (244_032_233, 1), 1)[0] == MAX_CHUNK_CACHE_BYTES
     assert len(caplog.messages) == 1
 
@@ -571,8 +571,8 @@ def test_slab_cache_arithmetic(caplog, monkeypatch):
 def test_describe_file_lists_source_generator_metadata_and_counts(tmp_path):
     import h5py
 
-    from galaxy10.classes import CLASS_NAMES, source_label
-    from galaxy10.reader import describe_file
+    from galaxy10.core.classes import CLASS_NAMES, source_label
+    from galaxy10.datasets.reader import describe_file
 
     path = write_h5(tmp_path / "d.h5", ans=np.array([0] * 3 + [9], np.uint8),
                     images=np.zeros((4, 8, 8, 3), np.uint8), ra=np.zeros(4), redshift=np.ones(4))

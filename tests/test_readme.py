@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from galaxy10.errors import Galaxy10Error
-from galaxy10.results import README_END, README_START, readme_block, readme_results, update_readme
+from galaxy10.core.errors import Galaxy10Error
+from galaxy10.reporting.results import README_END, README_START, readme_block, readme_results, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
 
 
 def test_the_real_cv_table_names_the_previous_recipe_when_one_is_kept():
-    from galaxy10.results import real_cv_markdown
+    from galaxy10.reporting.results import real_cv_markdown
 
     def section(score):
         model = {"balanced_accuracy": {"mean": score, "sd": 0.02},

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from galaxy10 import shifts
 from galaxy10.cli import main
+from galaxy10.modeling import shifts
 
 
 def _sky(n: int = 4, size: int = 64, sigma: float = 3.0, seed: int = 0) -> np.ndarray:
@@ -66,8 +66,8 @@ def test_noise_shift_is_seeded():
 
 
 def test_robust_jitter_is_seeded_and_varies_per_image():
-    from galaxy10.augment import ROBUST_JITTER
-    from galaxy10.batches import AugmentedBatches
+    from galaxy10.modeling.augment import ROBUST_JITTER
+    from galaxy10.modeling.batches import AugmentedBatches
 
     x = np.repeat(_sky(n=1), 8, axis=0)
     a, b = (AugmentedBatches(x, np.arange(8), 8, seed=5, **ROBUST_JITTER)[0][0] for _ in range(2))
@@ -78,7 +78,7 @@ def test_robust_jitter_is_seeded_and_varies_per_image():
 
 
 def test_profile_overrides_replace_only_given_numbers():
-    from galaxy10.profiles import get_profile
+    from galaxy10.core.profiles import get_profile
 
     quick = get_profile("quick")
     changed = quick.with_overrides(galaxy_epochs=3, galaxy_size=None, galaxy_filters=[8, 16])
@@ -90,8 +90,8 @@ def test_profile_overrides_replace_only_given_numbers():
 
 
 def test_finetuning_warms_up_the_head_first():
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.train import finetune_galaxy_cnn
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.train import finetune_galaxy_cnn
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(60, 16, 16, 3), dtype=np.uint8)
@@ -113,7 +113,7 @@ def test_finetuning_warms_up_the_head_first():
 @pytest.fixture(scope="module")
 def tiny_real(tmp_path_factory):
     """A 300-image Galaxy10 file standing in for real images (at least 5 per class)."""
-    from galaxy10 import synthetic
+    from galaxy10.datasets import synthetic
 
     root = tmp_path_factory.mktemp("real")
     return synthetic.generate(root / "real.h5", n=300, seed=4, progress=False)
@@ -121,7 +121,7 @@ def tiny_real(tmp_path_factory):
 
 @pytest.mark.slow
 def test_pretrain_then_train_init_records_the_lineage(tmp_path, tiny_real, capsys):
-    from galaxy10 import synthetic
+    from galaxy10.datasets import synthetic
 
     synth = synthetic.generate(tmp_path / "synth.h5", n=300, seed=5, progress=False)
     pre = tmp_path / "pre.keras"
@@ -185,7 +185,7 @@ def test_notebook_session_finetunes_a_pretrained_bundle_on_real_data_only(tmp_pa
 
     import h5py
 
-    from galaxy10.session import open_run
+    from galaxy10.pipeline.session import open_run
 
     imported = shutil.copy(tiny_real, tmp_path / "imported.h5")
     with h5py.File(imported, "r+") as f:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from galaxy10 import realism
 from galaxy10.cli import main
+from galaxy10.evaluation import realism
 
 SIZE = 256
 IDX = {name: i for i, name in enumerate(realism.STATISTICS)}

@@ -7,8 +7,14 @@ import pytest
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
-from galaxy10.classes import REAL_CLASS_COUNTS
-from galaxy10.resample import class_weights, make_splits, split_indices, stratified_folds, undersample_indices
+from galaxy10.core.classes import REAL_CLASS_COUNTS
+from galaxy10.datasets.resample import (
+    class_weights,
+    make_splits,
+    split_indices,
+    stratified_folds,
+    undersample_indices,
+)
 
 REAL_LABELS = np.repeat(np.arange(10), REAL_CLASS_COUNTS).astype(np.uint8)
 
@@ -64,7 +70,7 @@ def test_class_weights_balance_the_loss():
 
 
 def test_too_few_images_names_the_short_classes():
-    from galaxy10.errors import NotEnoughDataError
+    from galaxy10.core.errors import NotEnoughDataError
 
     counts = [6, 5, 6, 4, 6, 6, 6, 1, 6, 0]  # class 1 has exactly enough, 3, 7 and 9 too few
     labels = np.repeat(np.arange(10), counts)
@@ -115,7 +121,7 @@ def test_folds_match_scikit_learn_and_follow_their_seed():
 
 
 def test_leaks_and_drop_leaks_count_and_remove_duplicates_of_test_images():
-    from galaxy10.resample import drop_leaks, leaks
+    from galaxy10.datasets.resample import drop_leaks, leaks
 
     groups = np.array([0, 1, 1, 2, 3, 3, 4, 5])  # rows 1-2 and 4-5 are copies of each other
     train, test = np.array([0, 2, 3, 4, 7]), np.array([1, 5, 6])
@@ -128,7 +134,7 @@ def test_leaks_and_drop_leaks_count_and_remove_duplicates_of_test_images():
 
 
 def test_group_aware_split_keeps_groups_together():
-    from galaxy10.resample import group_aware_test_split, leaks
+    from galaxy10.datasets.resample import group_aware_test_split, leaks
 
     labels = np.repeat(np.arange(10), 12)
     groups = np.arange(120) // 2  # pairs of copies
@@ -155,7 +161,7 @@ def test_group_aware_split_keeps_groups_together():
 def test_group_aware_split_silences_the_small_class_warning():
     import warnings
 
-    from galaxy10.resample import group_aware_test_split
+    from galaxy10.datasets.resample import group_aware_test_split
 
     labels = np.repeat(np.arange(10), [12] * 9 + [3])  # class 9: fewer rows than folds
     with warnings.catch_warnings():

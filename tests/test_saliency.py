@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from galaxy10.saliency import GradCAM, cutout_map, feature_layer, grad_cam, overlay
+from galaxy10.modeling.saliency import GradCAM, cutout_map, feature_layer, grad_cam, overlay
 
 
 def _decoy_and_cue(n: int, seed: int):
@@ -37,8 +37,8 @@ def _decoy_and_cue(n: int, seed: int):
 
 @pytest.fixture(scope="module")
 def cue_models():
-    from galaxy10.models import build_galaxy_cnn
-    from galaxy10.train import set_seed
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.train import set_seed
 
     x, y, cue = _decoy_and_cue(400, 0)
     set_seed(0)
@@ -70,7 +70,7 @@ def test_trained_map_finds_the_evidence_and_randomised_weights_change_it(cue_mod
 
 
 def test_map_of_a_flipped_or_rotated_image_is_the_flipped_or_rotated_map(cue_models):
-    from galaxy10.augment import dihedral
+    from galaxy10.modeling.augment import dihedral
 
     cam = GradCAM(cue_models[0])
     image = cue_models[2][0]
@@ -84,8 +84,8 @@ def test_map_of_a_flipped_or_rotated_image_is_the_flipped_or_rotated_map(cue_mod
 
 
 def test_predictor_map_has_the_input_shape_and_the_overlay_the_cutout_shape(model_bundle):
-    from galaxy10.predict import Predictor
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.predict import Predictor
 
     pred = Predictor(model_bundle["model"])
     assert feature_layer(pred.model).name.startswith("activation")  # last ReLU, not pooling

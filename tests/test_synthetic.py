@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxy10 import synthetic
-from galaxy10.classes import IMAGE_SHAPE, N_CLASSES, REAL_CLASS_COUNTS
-from galaxy10.reader import METADATA_FIELDS, Galaxy10File
+from galaxy10.core.classes import IMAGE_SHAPE, N_CLASSES, REAL_CLASS_COUNTS
+from galaxy10.datasets import synthetic
+from galaxy10.datasets.reader import METADATA_FIELDS, Galaxy10File
 
 N = 30
 
@@ -49,7 +49,7 @@ def test_class_counts_sum_to_n_and_cover_every_class(n: int) -> None:
 
 
 def test_tiny_preset_runs_the_seed_faithful_split() -> None:
-    from galaxy10.resample import make_splits
+    from galaxy10.datasets.resample import make_splits
 
     counts = synthetic.class_counts(synthetic.PRESETS["tiny"])
     assert counts.min() == 5 and counts.sum() == 200

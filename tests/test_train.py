@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from galaxy10.train import train_galaxy_cnn
+from galaxy10.modeling.train import train_galaxy_cnn
 
 
 def test_learning_rate_decays_to_a_floor_over_the_budget():
@@ -20,8 +20,8 @@ def test_learning_rate_decays_to_a_floor_over_the_budget():
 
 
 def test_zoom_and_photometric_jitter_are_seeded_and_keep_pixels_valid():
-    from galaxy10.augment import jitter_photometry, jitter_zoom
-    from galaxy10.batches import AugmentedBatches
+    from galaxy10.modeling.augment import jitter_photometry, jitter_zoom
+    from galaxy10.modeling.batches import AugmentedBatches
 
     x = np.zeros((8, 32, 32, 3), dtype=np.uint8)
     x[:, 12:20, 12:20] = 200  # a bright centred square

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from galaxy10.verdict import NOT_A_CUTOUT, NOT_SURE, OK, assess, cutout_check, judge
+from galaxy10.modeling.verdict import NOT_A_CUTOUT, NOT_SURE, OK, assess, cutout_check, judge
 
 
 def _not_galaxies() -> dict[str, np.ndarray]:
     from sklearn.datasets import load_sample_image
 
-    from galaxy10.images import to_cutout
+    from galaxy10.datasets.images import to_cutout
 
     rng = np.random.default_rng(0)
     return {"china.jpg": to_cutout(load_sample_image("china.jpg")),
@@ -25,7 +25,7 @@ def _not_galaxies() -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("name", list(_not_galaxies()))
 def test_photos_blank_frames_and_noise_are_flagged_by_the_predictor(name, model_bundle):
-    from galaxy10.predict import Predictor
+    from galaxy10.modeling.predict import Predictor
 
     verdict = assess(Predictor(model_bundle["model"]), _not_galaxies()[name])[0]
     assert verdict.flag == NOT_A_CUTOUT, verdict.reason
@@ -33,7 +33,7 @@ def test_photos_blank_frames_and_noise_are_flagged_by_the_predictor(name, model_
 
 
 def test_synthetic_galaxies_pass_the_cutout_check(model_bundle):
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
 
     with Galaxy10File(model_bundle["data"]) as f:
         images = f.read(np.arange(len(f)))
@@ -41,7 +41,7 @@ def test_synthetic_galaxies_pass_the_cutout_check(model_bundle):
 
 
 def test_no_real_galaxy_of_the_sample_is_rejected(real_sample):
-    from galaxy10.images import load_cutout
+    from galaxy10.datasets.images import load_cutout
 
     files = sorted(real_sample.glob("*/*.jpg"))
     assert len(files) == 1000
@@ -64,7 +64,7 @@ def test_predict_json_prints_top3_flag_and_model(model_bundle, tmp_path, capsys)
     from PIL import Image
 
     from galaxy10.cli import main
-    from galaxy10.reader import Galaxy10File
+    from galaxy10.datasets.reader import Galaxy10File
 
     photo = tmp_path / "china.png"
     Image.fromarray(_not_galaxies()["china.jpg"]).save(photo)

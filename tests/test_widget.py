@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from galaxy10 import CLASS_NAMES, Galaxy10File, ModelError
-from galaxy10.errors import MissingStepError
-from galaxy10.predict import Predictor
-from galaxy10.widget import BUTTON_TEXT, GalaxyButton, button_from_model
+from galaxy10.app.widget import BUTTON_TEXT, GalaxyButton, button_from_model
+from galaxy10.core.errors import MissingStepError
+from galaxy10.modeling.predict import Predictor
 
 
 @pytest.fixture
@@ -51,12 +51,12 @@ def test_same_seed_same_sequence(model_bundle):
 
 
 def test_model_is_loaded_once(button, monkeypatch):
-    import galaxy10.models
+    import galaxy10.modeling.models
 
     def fail(*args, **kwargs):
         raise AssertionError("a click reloaded the model")
 
-    monkeypatch.setattr(galaxy10.models, "load_model", fail)
+    monkeypatch.setattr(galaxy10.modeling.models, "load_model", fail)
     button.button.click()
     button.button.click()
     assert button.total == 2

@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from galaxy10.widget import button_from_model
+from galaxy10.app.widget import button_from_model
 
 
 def _png_pixels(data: bytes) -> np.ndarray:
@@ -15,7 +15,7 @@ def _png_pixels(data: bytes) -> np.ndarray:
 
 
 def test_toggle_overlays_the_map_on_the_shown_galaxy_and_back(model_bundle):
-    from galaxy10.saliency import predictor_overlay
+    from galaxy10.modeling.saliency import predictor_overlay
 
     button = button_from_model(model_bundle["model"], seed=3)
     button.show_random()

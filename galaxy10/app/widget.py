@@ -1,0 +1,259 @@
+"""The "Show me a random galaxy" button: an ipywidgets panel for notebooks and Voilà.
+
+One click picks a random *test* image (never a training image), shows the 256 px colour
+cut-out, the true class, the model's prediction with its probability, a top-3 bar chart and a
+running tally of right answers. A file-upload control classifies one's own JPEG/PNG with the
+same preprocessing; a bad file gives a message in the panel, never a traceback.
+
+The model is loaded once, when the panel is built (:class:`~galaxy10.modeling.predict.Predictor`);
+a click reads one image from the HDF5 file and runs one prediction.
+
+Probabilities are the bundle's calibrated ones; below the bundle's threshold, or for a picture
+that does not look like a galaxy cut-out, the panel says so (:mod:`galaxy10.modeling.verdict`). The
+"show where the model looked" checkbox overlays the Grad-CAM map (:mod:`galaxy10.modeling.saliency`).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import numpy as np
+
+from galaxy10.core.classes import CLASS_NAMES, source_label
+from galaxy10.core.errors import Galaxy10Error
+from galaxy10.datasets.reader import Galaxy10File
+from galaxy10.modeling.predict import Predictor
+
+BUTTON_TEXT = "Show me a random galaxy"
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an RGB uint8 image as PNG (cv2 wants BGR)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    if not ok:  # pragma: no cover - cv2 only fails on invalid arrays
+        raise ValueError("could not encode image as PNG")
+    return buf.tobytes()
+
+
+def top3_html(probs: np.ndarray, true_label: int | None = None) -> str:
+    """A small HTML bar chart of the three most probable classes."""
+    rows = []
+    for k in np.argsort(-probs)[:3]:
+        width = max(1.0, float(probs[k]) * 100)
+        colour = "#2a7a2a" if true_label is not None and k == true_label else "#4c72b0"
+        rows.append(
+            f"<div style='display:flex;align-items:center;gap:6px;margin:2px 0'>"
+            f"<span style='width:190px;font-size:12px'>{k} {html.escape(CLASS_NAMES[k])}</span>"
+            f"<span style='display:inline-block;height:12px;width:{width * 1.6:.0f}px;"
+            f"background:{colour}'></span>"
+            f"<span style='font-size:12px'>{probs[k]:.0%}</span></div>")
+    return "<div><b style='font-size:12px'>Top 3 probabilities</b>" + "".join(rows) + "</div>"
+
+
+class GalaxyButton:
+    """The prediction panel. Display ``panel.widget`` (or the object itself) in a notebook.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        A loaded model bundle.
+    galaxies : Galaxy10File
+        The data file the test rows belong to.
+    rows : ndarray of int
+        Rows the button may show: the held-out test set.
+    seed : int, default 0
+        Seeds the sequence of random galaxies, so a lecture can replay it.
+
+    Attributes
+    ----------
+    shown_index : int or None
+        File row of the galaxy on screen; ``shown_true`` / ``shown_pred`` / ``shown_probs``
+        describe it. ``right`` and ``total`` are the tally.
+    """
+
+    def __init__(self, predictor: Predictor, galaxies: Galaxy10File, rows: np.ndarray,
+                 seed: int = 0) -> None:
+        import ipywidgets as w
+
+        self.predictor = predictor
+        self.galaxies = galaxies
+        self.rows = np.asarray(rows, dtype=np.int64)
+        if self.rows.size == 0:
+            raise ValueError("the button needs at least one test image")
+        self.rng = np.random.default_rng(seed)
+        self.right = 0
+        self.total = 0
+        self.shown_index: int | None = None
+        self.shown_true: int | None = None
+        self.shown_pred: int | None = None
+        self.shown_probs: np.ndarray | None = None
+
+        self.button = w.Button(description=BUTTON_TEXT, button_style="primary", icon="random",
+                               layout=w.Layout(width="auto", min_width="240px"),
+                               tooltip="Pick a random galaxy from the held-out test set")
+        self.image = w.Image(format="png", width=256, height=256,
+                             layout=w.Layout(width="256px", height="256px",
+                                             border="1px solid #ccc"))
+        self.result = w.HTML(value="<i>Press the button.</i>",
+                             layout=w.Layout(min_width="320px"))
+        self.bars = w.HTML()
+        self.tally = w.HTML(value="Tally: 0 right of 0")
+        self.upload = w.FileUpload(accept="image/*", multiple=False,
+                                   description="Classify my own image",
+                                   layout=w.Layout(width="auto", min_width="220px"))
+        self.message = w.HTML()
+        self.show_map = w.Checkbox(value=False, description="show where the model looked",
+                                   indent=False, layout=w.Layout(width="auto"))
+        self.shown_image: np.ndarray | None = None
+        self.shown_verdict = None
+        source = html.escape(source_label(galaxies.source))
+        header = w.HTML(f"<b>Model:</b> {html.escape(predictor.name)} &nbsp; "
+                        f"<b>Data:</b> {source}, {self.rows.size:,} test images")
+        self.button.on_click(self.show_random)
+        self.upload.observe(self._on_upload, names="value")
+        self.show_map.observe(lambda _change: self._draw(), names="value")
+        right_panel = w.VBox([self.result, self.bars, self.tally],
+                             layout=w.Layout(padding="0 0 0 12px"))
+        self.widget = w.VBox([header, w.HBox([self.button, self.upload, self.show_map]),
+                              w.HBox([self.image, right_panel]), self.message])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # -- actions ---------------------------------------------------------------------------
+    def _draw(self) -> None:
+        """Show the current cut-out, with the Grad-CAM overlay when the checkbox is on."""
+        if self.shown_image is None:
+            return
+        image = self.shown_image
+        if self.show_map.value:
+            from galaxy10.modeling.saliency import predictor_overlay
+
+            image = predictor_overlay(self.predictor, image)
+        self.image.value = png_bytes(image)
+
+    def _verdict_html(self, image: np.ndarray, probs: np.ndarray) -> str:
+        from galaxy10.modeling.verdict import NOT_A_CUTOUT, OK, judge
+
+        self.shown_verdict = verdict = judge(probs, image, self.predictor.threshold)
+        if verdict.flag == OK:
+            return ""
+        colour = "#b22222" if verdict.flag == NOT_A_CUTOUT else "#b8860b"
+        return (f"<br><b style='color:{colour}'>{html.escape(verdict.flag)}</b> "
+                f"<span style='color:#666;font-size:12px'>({html.escape(verdict.reason)})</span>")
+
+    def show_random(self, _button=None) -> int:
+        """Show a random test galaxy with the model's prediction; returns its file row."""
+        index = int(self.rng.choice(self.rows))
+        image = self.galaxies.image(index)
+        probs = self.predictor.predict_proba(image[None])[0]
+        true = int(self.galaxies.labels[index])
+        pred = int(np.argmax(probs))
+        self.total += 1
+        self.right += int(pred == true)
+        self.shown_index, self.shown_true, self.shown_pred, self.shown_probs = (
+            index, true, pred, probs)
+        verdict = ("<span style='color:#2a7a2a'>&#10004; right</span>" if pred == true else
+                   "<span style='color:#b22222'>&#10008; wrong</span>")
+        self.shown_image = image
+        self._draw()
+        self.result.value = (
+            f"<div style='font-size:14px;line-height:1.6'>"
+            f"<b>True class:</b> {true} {html.escape(CLASS_NAMES[true])}<br>"
+            f"<b>Predicted:</b> {pred} {html.escape(CLASS_NAMES[pred])} "
+            f"({probs[pred]:.0%}) {verdict}{self._verdict_html(image, probs)}<br>"
+            f"<span style='color:#666;font-size:12px'>test image, file row {index}</span></div>")
+        self.bars.value = top3_html(probs, true)
+        self.tally.value = (f"Tally: <b>{self.right} right of {self.total}</b> "
+                            f"({self.right / self.total:.0%})")
+        self.message.value = ""
+        return index
+
+    def classify_bytes(self, content: bytes, name: str = "upload") -> np.ndarray | None:
+        """Classify an uploaded picture; show a message instead if it cannot be read."""
+        from galaxy10.datasets.images import load_cutout
+
+        try:
+            image = load_cutout(content, name)
+        except Galaxy10Error as exc:
+            self.message.value = (f"<span style='color:#b22222'>Could not classify "
+                                  f"{html.escape(name)}: {html.escape(exc.fault)}. "
+                                  "Upload a JPEG or PNG picture of a galaxy.</span>")
+            return None
+        probs = self.predictor.predict_proba(image[None])[0]
+        pred = int(np.argmax(probs))
+        self.shown_image = image
+        self._draw()
+        self.result.value = (
+            f"<div style='font-size:14px;line-height:1.6'><b>Your image:</b> "
+            f"{html.escape(name)}<br><b>Predicted:</b> {pred} {html.escape(CLASS_NAMES[pred])} "
+            f"({probs[pred]:.0%}){self._verdict_html(image, probs)}<br>"
+            f"<span style='color:#666;font-size:12px'>resized to "
+            f"256 x 256; true class unknown</span></div>")
+        self.bars.value = top3_html(probs)
+        self.message.value = ""
+        return probs
+
+    def _on_upload(self, change) -> None:
+        upload = first_upload(change["new"])
+        if upload is not None:
+            self.classify_bytes(*upload)
+
+
+def first_upload(value) -> tuple[bytes, str] | None:
+    """``(content, name)`` of the first file in a ``FileUpload`` value, or None if empty.
+
+    ipywidgets 8 gives a tuple of dicts with ``name`` and ``content``; ipywidgets 7, which
+    Google Colab ships, gives a dict ``{name: {"metadata": {...}, "content": bytes}}``.
+    Both work, so the button runs in Colab without upgrading its ipywidgets.
+    """
+    if not value:
+        return None
+    if isinstance(value, dict):
+        name, item = next(iter(value.items()))
+        return bytes(item["content"]), str(item.get("metadata", {}).get("name", name))
+    item = value[0]
+    return bytes(item["content"]), str(item.get("name", "upload"))
+
+
+def button_from_run(run, model: str = "galaxy_cnn", seed: int | None = None) -> GalaxyButton:
+    """Build the panel for a :class:`~galaxy10.pipeline.session.Run`: its test rows and saved model."""
+    path = run.require_model(model)
+    return GalaxyButton(Predictor(path), run.galaxies, run.splits().test,
+                        seed=run.seed if seed is None else seed)
+
+
+def button_from_model(model_path: str | os.PathLike[str] | None = None,
+                      seed: int = 0) -> GalaxyButton:
+    """Build the panel from a saved model bundle alone (what the served page does).
+
+    The bundle's JSON names the data file it was trained on; the test rows come from
+    ``splits.npz`` beside the model, checked to belong to that file.
+
+    Parameters
+    ----------
+    model_path : path-like, optional
+        Default ``models/galaxy_cnn.keras``.
+    """
+    from galaxy10.core.errors import MissingStepError
+    from galaxy10.core.paths import get_models_home
+    from galaxy10.pipeline.session import load_splits
+
+    model_path = Path(model_path) if model_path else get_models_home() / "galaxy_cnn.keras"
+    predictor = Predictor(model_path)
+    data_path = (predictor.params.get("data") or {}).get("path")
+    if not data_path:
+        raise MissingStepError(f"{model_path.with_suffix('.json')} does not name its data file; "
+                               "retrain it with notebooks/04_cnn.ipynb")
+    galaxies = Galaxy10File(data_path)
+    if predictor.params.get("test_rows"):  # bundles made by `python -m galaxy10 train`
+        return GalaxyButton(predictor, galaxies, np.asarray(predictor.params["test_rows"]),
+                            seed=seed)
+    test = load_splits(model_path.parent / "splits.npz", galaxies.labels).test
+    return GalaxyButton(predictor, galaxies, test, seed=seed)

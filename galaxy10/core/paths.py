@@ -1,0 +1,118 @@
+"""Where galaxy10 keeps data, models and reports.
+
+Following scikit-learn's ``get_data_home``: an explicit argument wins, then an environment
+variable, then a folder of the project. The project folder is found by walking up from the
+working directory to the ``pyproject.toml`` that names galaxy10, so the notebooks (run from
+``notebooks/``), the command line (run from the root) and papermill agree on one ``data/``.
+Outside a checkout (Colab, an installed package) the working directory is used.
+Nothing here creates folders at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_DATA_HOME = "GALAXY10_DATA"
+"""Environment variable naming the data folder (default ``<project>/data``)."""
+ENV_MODELS_HOME = "GALAXY10_MODELS"
+"""Environment variable naming the folder of trained models (default ``<project>/models``)."""
+ENV_REAL_SAMPLE = "GALAXY10_REAL_SAMPLE"
+"""Environment variable naming a folder (or Galaxy10 .h5 file) of labelled real images."""
+ENV_REPORTS_HOME = "GALAXY10_REPORTS"
+"""Environment variable naming the reports folder (default ``<project>/reports``)."""
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """Return the galaxy10 checkout containing ``start`` (default: the working directory).
+
+    Falls back to ``start`` itself when no ``pyproject.toml`` naming galaxy10 is found.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        marker = folder / "pyproject.toml"
+        if marker.is_file():
+            try:
+                if 'name = "galaxy10"' in marker.read_text(encoding="utf-8"):
+                    return folder
+            except OSError:
+                continue
+    return here
+
+
+def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path) -> Path:
+    """The first of ``given``, ``$env``, ``default``; created, and checked to be writable.
+
+    A folder that cannot be used raises one :class:`~galaxy10.core.errors.SettingError` that
+    names where it came from (the environment variable, when that was it), instead of an
+    ``OSError`` from deep inside a later write.
+    """
+    from_env = env if not given and env and os.environ.get(env) else None
+    folder = Path(given or (os.environ.get(env) if env else None) or default).expanduser()
+    origin = f"{from_env}={folder}" if from_env else str(folder)
+    if folder.exists() and not folder.is_dir():
+        raise _setting_error(origin, "names a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _setting_error(origin, f"cannot create this folder ({exc.strerror or exc})"
+                             ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _setting_error(origin, "folder is not writable")
+    return folder
+
+
+def _setting_error(origin: str, fault: str) -> Exception:
+    from galaxy10.core.errors import SettingError
+
+    return SettingError(f"{origin}: {fault}")
+
+
+def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the data folder: ``data_home``, else ``$GALAXY10_DATA``, else ``<project>/data``.
+
+    The folder is created on demand, so that a first download or generation just works.
+
+    Raises
+    ------
+    SettingError
+        If the folder names a file, cannot be created or is not writable.
+    """
+    return _folder(data_home, ENV_DATA_HOME, project_root() / "data")
+
+
+def get_models_home(models_home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the models folder: argument, else ``$GALAXY10_MODELS``, else ``<project>/models``.
+
+    Raises :class:`~galaxy10.core.errors.SettingError` like :func:`get_data_home`.
+    """
+    return _folder(models_home, ENV_MODELS_HOME, project_root() / "models")
+
+
+def default_real_sample() -> Path:
+    """Where ``bench real`` and ``pretrain`` look for labelled real images by default.
+
+    ``$GALAXY10_REAL_SAMPLE``, else the project's shared 1,000-image sample beside the
+    checkout (``../shared/data/real-sample``), which exists only on the team's machines.
+    """
+    env = os.environ.get(ENV_REAL_SAMPLE)
+    if env:
+        return Path(env).expanduser()
+    return project_root().parent / "shared" / "data" / "real-sample"
+
+
+def reference_reports_dir() -> Path:
+    """``<project>/reports/reference``: the committed results that the README quotes.
+
+    Runs write to :func:`get_reports_home` (git-ignored) unless told to write here.
+    """
+    return project_root() / "reports" / "reference"
+
+
+def get_reports_home(reports_home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the reports folder: argument, else ``$GALAXY10_REPORTS``, else ``<project>/reports``.
+
+    Created on demand; raises :class:`~galaxy10.core.errors.SettingError` like
+    :func:`get_data_home`.
+    """
+    return _folder(reports_home, ENV_REPORTS_HOME, project_root() / "reports")

@@ -1,0 +1,1 @@
+"""Scores, the ablation, exploration and the realism of the synthetic sky."""

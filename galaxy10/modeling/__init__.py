@@ -1,0 +1,1 @@
+"""Preprocessing, augmentation, the networks, training, bundles, prediction and calibration."""

@@ -1,0 +1,201 @@
+"""Load a trained model once and classify 256 px cut-outs with its own preprocessing.
+
+A model is stored as a bundle of two files: ``NAME.keras`` (the network) and ``NAME.json``
+(what it needs around it: the image preprocessing, the seed pipeline's MinMax parameters,
+whether to average test-time views, the class names and where its training data came from;
+optionally a ``calibration`` record: the softmax temperature, the top-label map and the "not
+sure" threshold fitted on validation data by :mod:`galaxy10.modeling.calibrate`).
+The widget, the ``predict`` command and the evaluation notebook all go through
+:class:`Predictor`, so a picture is always preprocessed exactly as in training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galaxy10.core.atomic import write_json
+from galaxy10.core.classes import CLASS_NAMES
+from galaxy10.core.errors import ModelError
+from galaxy10.modeling.preprocess import (
+    ImageConfig,
+    minmax_from_dict,
+    minmax_to_dict,
+    seed_features,
+    transform,
+)
+
+BUNDLE_VERSION = 1
+
+
+def save_bundle(model, path: str | os.PathLike[str], *, kind: str, config: ImageConfig,
+                scaler=None, tta: bool = False, **extra: Any) -> Path:
+    """Save ``model`` as ``path`` (``.keras``) plus its parameters ``path.with_suffix('.json')``.
+
+    Parameters
+    ----------
+    kind : {"seed", "galaxy"}
+        ``"seed"``: input is the original's MinMax-scaled 64x64 grey pixels (``scaler``
+        required); ``"galaxy"``: input is uint8 images preprocessed by ``config``.
+    tta : bool
+        Average the 8 flip/rotation views at prediction time.
+    extra
+        Further JSON-able facts (data source, metrics, profile), kept for provenance.
+    """
+    from galaxy10.modeling.models import save_model
+
+    if kind not in ("seed", "galaxy"):
+        raise ValueError(f"kind must be 'seed' or 'galaxy', got {kind!r}")
+    if kind == "seed" and scaler is None:
+        raise ValueError("a seed-pipeline model needs its fitted MinMax scaler")
+    path = Path(path)
+    save_model(model, path)
+    params = {"bundle_version": BUNDLE_VERSION, "kind": kind, "image": config.to_dict(),
+              "tta": bool(tta), "class_names": list(CLASS_NAMES), "model_file": path.name,
+              **extra}
+    if scaler is not None:
+        params["scaler"] = minmax_to_dict(scaler)
+    write_json(path.with_suffix(".json"), params)
+    return path
+
+
+def lineage_step(galaxies, stage: str, **facts: Any) -> dict[str, Any]:
+    """One step of a bundle's history (its ``lineage``): what it was trained on, and how.
+
+    A fine-tuned bundle's lineage is its pre-trained bundle's lineage plus its own step, so a
+    user can always tell which data (synthetic, then real) shaped a model.
+    """
+    return {"stage": stage, "data": {"path": os.fspath(Path(galaxies.path).resolve()),
+                                     "source": galaxies.source, "n_images": len(galaxies)},
+            **facts}
+
+
+class Predictor:
+    """A trained model and its preprocessing, loaded once.
+
+    Parameters
+    ----------
+    model_path : path-like
+        The ``.keras`` file; its parameters are read from the ``.json`` beside it.
+
+    Raises
+    ------
+    ModelError
+        If either file is missing or unusable; the message says which notebook or command
+        trains a model.
+    """
+
+    def __init__(self, model_path: str | os.PathLike[str]) -> None:
+        from galaxy10.modeling.models import load_model
+
+        self.model_path = Path(model_path)
+        params_path = self.model_path.with_suffix(".json")
+        if not self.model_path.is_file():
+            raise ModelError(self.model_path, "model file not found; train one with "
+                                              "notebooks/04_cnn.ipynb or `python -m galaxy10 "
+                                              "train`")
+        try:
+            self.params: dict[str, Any] = json.loads(params_path.read_text(encoding="utf-8"))
+            self.kind: str = self.params["kind"]
+            self.config = ImageConfig.from_dict(self.params["image"])
+            self.scaler = (minmax_from_dict(self.params["scaler"]) if self.kind == "seed"
+                           else None)
+        except FileNotFoundError:
+            raise ModelError(params_path, "the model's parameter file is missing") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(params_path, f"not a galaxy10 model parameter file ({exc})") from None
+        self._attach(load_model(self.model_path))
+
+    @classmethod
+    def in_memory(cls, model, *, kind: str, config: ImageConfig, scaler=None, tta: bool = False,
+                  name: str = "model") -> Predictor:
+        """A predictor for a model that was just trained, without saving a bundle first.
+
+        Benchmarks score models as they come out of training; going through ``.keras`` files
+        would only cost time and temporary files.
+        """
+        self = cls.__new__(cls)
+        self.model_path = Path(f"{name}.keras")
+        self.params = {"kind": kind, "image": config.to_dict(), "tta": bool(tta)}
+        self.kind, self.config, self.scaler = kind, config, scaler
+        self._attach(model)
+        return self
+
+    def _attach(self, model) -> None:
+        """Use ``model``; check that its input matches the parameters."""
+        self.tta: bool = bool(self.params.get("tta", False))
+        calibration = self.params.get("calibration") or {}
+        #: softmax temperature fitted on validation data (1.0: bundle not calibrated)
+        self.temperature: float = float(calibration.get("temperature", 1.0))
+        #: top-label map fitted on validation data after the temperature (None: none)
+        self.confidence_map: dict[str, list[float]] | None = calibration.get("confidence_map")
+        #: calibrated top probability below which an answer is "not sure" (None: no threshold)
+        self.threshold: float | None = calibration.get("threshold")
+        self.model = model
+        expected = (64, 64, 1) if self.kind == "seed" else self.config.shape
+        got = tuple(self.model.input_shape[1:])
+        if got != expected:
+            raise ModelError(self.model_path, f"model input {got} does not match its "
+                                              f"parameters {expected}")
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether :meth:`predict_proba` changes the model's probabilities by default."""
+        return self.temperature != 1.0 or bool(self.confidence_map)
+
+    @property
+    def name(self) -> str:
+        """The bundle's name (file stem), e.g. ``seed_cnn``."""
+        return self.model_path.stem
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """Model input for a batch of (k, H, W, 3) uint8 RGB cut-outs."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if self.kind == "seed":
+            scaled = self.scaler.transform(seed_features(images).astype(np.float64))
+            return scaled.astype(np.float32).reshape(-1, 64, 64, 1)
+        return transform(images, self.config)
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = 128, *,
+                      calibrated: bool = True, preprocessed: bool = False) -> np.ndarray:
+        """Class probabilities, shape (k, 10), float32.
+
+        Parameters
+        ----------
+        images : ndarray of uint8
+            (k, H, W, 3) cut-outs, or model inputs with ``preprocessed=True``.
+        calibrated : bool, default True
+            Apply the bundle's temperature and top-label map (a no-op for bundles without
+            them; :func:`galaxy10.modeling.calibrate.calibrated_probs`). With TTA the 8 views'
+            probabilities are averaged first and the calibration applies to the average: the
+            average is the model's best estimate, and the calibration was fitted on exactly
+            that quantity, so it matches what is shown.
+        preprocessed : bool, default False
+            ``images`` are already the model's input (e.g. rows of the training cache).
+        """
+        from galaxy10.modeling.augment import predict_tta
+
+        x = np.asarray(images) if preprocessed else self.preprocess(images)
+        if self.tta:
+            probs = predict_tta(self.model, x, batch_size=batch_size)
+        else:
+            out = [self.model.predict_on_batch(x[i:i + batch_size])
+                   for i in range(0, len(x), batch_size)]
+            probs = np.concatenate(out).astype(np.float32)
+        if calibrated and self.calibrated:
+            from galaxy10.modeling.calibrate import calibrated_probs
+
+            probs = calibrated_probs(probs, self.temperature, self.confidence_map)
+        return probs
+
+    def predict_file(self, source, name: str | None = None) -> np.ndarray:
+        """Probabilities (10,) for one picture file or its bytes (any size, JPEG/PNG...)."""
+        from galaxy10.datasets.images import load_cutout
+
+        return self.predict_proba(load_cutout(source, name)[None])[0]

@@ -1,0 +1,394 @@
+"""Training: the original's cross-validation and random search, and the modern CNN's loop.
+
+Every function takes a seed; :func:`set_seed` seeds Python, NumPy and TensorFlow and turns on
+TensorFlow's deterministic ops, so the same parameters give the same numbers on the same
+machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from galaxy10.datasets.resample import class_weights, stratified_folds
+
+logger = logging.getLogger(__name__)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    try:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    except (ImportError, AttributeError):  # other Keras backends
+        pass
+
+
+def as_seed_images(features: np.ndarray) -> np.ndarray:
+    """Scaled seed features (n, 4096) as the seed CNN's input (n, 64, 64, 1), float32."""
+    return np.asarray(features, dtype=np.float32).reshape(-1, 64, 64, 1)
+
+
+# -- Keras cross-validation ----------------------------------------------------------------
+@dataclass
+class CVResult:
+    """Fold scores of one Keras configuration."""
+
+    params: dict[str, Any]
+    fold_scores: list[float] = field(default_factory=list)
+    histories: list[dict[str, list[float]]] = field(default_factory=list)
+    seconds: float = 0.0
+    last_model: Any = None
+
+    @property
+    def mean(self) -> float:
+        """Mean validation accuracy over the folds."""
+        return float(np.mean(self.fold_scores))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (without the model)."""
+        return {"params": self.params, "fold_scores": self.fold_scores, "mean": self.mean,
+                "histories": self.histories, "seconds": self.seconds}
+
+
+def cross_validate_keras(build: Callable[..., Any], x: np.ndarray, y: np.ndarray, *,
+                         n_splits: int = 5, epochs: int = 20, batch_size: int = 32,
+                         seed: int = 0, random_state: int = 101,
+                         params: dict[str, Any] | None = None, verbose: int = 0) -> CVResult:
+    """Stratified k-fold CV of ``build(**params)``: a fresh model per fold, validation accuracy.
+
+    Fold ``k`` is seeded with ``seed + k``, so folds differ but the run is reproducible.
+    The last fold's model is kept, because the original kept it as its "best model".
+    """
+    params = dict(params or {})
+    result = CVResult(params=params)
+    start = time.perf_counter()
+    for k, (tr, va) in enumerate(stratified_folds(y, n_splits, random_state)):
+        set_seed(seed + k)
+        model = build(**params)
+        hist = model.fit(x[tr], y[tr], epochs=epochs, batch_size=batch_size,
+                         validation_data=(x[va], y[va]), verbose=verbose, shuffle=True)
+        _, acc = model.evaluate(x[va], y[va], batch_size=256, verbose=0)
+        result.fold_scores.append(float(acc))
+        result.histories.append({k2: [float(v) for v in vals] for k2, vals in hist.history.items()})
+        result.last_model = model
+        logger.info("fold %d/%d %s: %.3f", k + 1, n_splits, params, acc)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+SEED_SEARCH_SPACE = {"filter01": [16, 32, 48, 64], "filter02": [16, 32, 48, 64],
+                     "activation01": ["relu", "tanh"]}
+"""The original's random-search space over the seed CNN."""
+
+
+def seed_search_params(n_iter: int = 6, random_state: int = 101) -> list[dict[str, Any]]:
+    """The combinations a seeded ``ParameterSampler`` draws (the original had no seed)."""
+    from sklearn.model_selection import ParameterSampler
+
+    return list(ParameterSampler(SEED_SEARCH_SPACE, n_iter=n_iter, random_state=random_state))
+
+
+# -- the modern CNN ------------------------------------------------------------------------
+def validation_split(y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, validation) positions of ``y``, stratified when every class can be split.
+
+    At least one validation image per class, so early stopping and calibration see them all.
+    """
+    from sklearn.model_selection import train_test_split
+
+    y = np.asarray(y)
+    n_val = max(int(round(val_fraction * len(y))), len(np.unique(y)))
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    tr, va = train_test_split(np.arange(len(y)), test_size=n_val, random_state=seed,
+                              stratify=stratify)
+    return np.sort(tr), np.sort(va)
+
+
+def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
+                   batch_size: int = 32, val_fraction: float = 0.1, patience: int = 4,
+                   seed: int = 0, augment: bool = True, weighted: bool = True,
+                   learning_rate: float = 1e-3, jitter: dict[str, Any] | None = None,
+                   verbose: int = 0, callbacks: list | None = None,
+                   on_device: bool = False) -> dict[str, Any]:
+    """Train ``model`` (any Keras classifier of uint8 images) on ``x`` (array or memmap).
+
+    The model is built by the caller (notebook 04 shows it before training; fine-tuning passes
+    a pre-trained one) and compiled here with Adam and a cosine-decayed learning rate.
+    A stratified validation split is carved from ``x`` (training data only), early stopping
+    watches its loss and restores the best weights; ``weighted`` applies balanced class
+    weights so that using all (imbalanced) data does not favour the big classes.
+    The learning rate decays from ``learning_rate`` along a cosine to 5% of it over the
+    ``epochs`` budget: with a constant rate the validation loss of a short CPU budget stays
+    noisy and early stopping ends training on a lucky epoch, while the decayed last epochs
+    settle on a better, steadier model. ``jitter`` holds the extra augmentation settings of
+    :class:`~galaxy10.modeling.batches.AugmentedBatches` (None:
+    :data:`~galaxy10.modeling.augment.DEFAULT_JITTER`;
+    ``{}``: flips and rotations only). ``on_device`` feeds the batches through the ``tf.data``
+    pipeline of :mod:`galaxy10.modeling.device_batches` (augmentation in TensorFlow ops, for a GPU)
+    instead of :class:`~galaxy10.modeling.batches.AugmentedBatches` (NumPy and OpenCV); it supports
+    the zoom and brightness/colour jitters only.
+
+    Returns
+    -------
+    history : dict
+        Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch``, ``val_rows``
+        (positions in ``x`` of the validation images, for calibration).
+
+    Raises
+    ------
+    ValueError
+        If ``on_device`` and ``jitter`` asks for a source jitter (gamma, noise, blur, JPEG).
+    """
+    import keras
+
+    from galaxy10.modeling.augment import DEFAULT_JITTER
+    from galaxy10.modeling.batches import AugmentedBatches, RowView
+
+    set_seed(seed)
+    y = np.asarray(y)
+    tr, va = validation_split(y, val_fraction, seed)
+    weights = None
+    if weighted:
+        cw = class_weights(y[tr])
+        weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
+    jitter = DEFAULT_JITTER if jitter is None else jitter
+    if on_device:
+        from galaxy10.modeling.device_batches import device_dataset, supports
+
+        if not supports(jitter):
+            raise ValueError(f"jitter {sorted(jitter)} has no device version; train with "
+                             "on_device=False (NumPy augmentation)")
+        train_data = device_dataset(RowView(x, tr), y[tr], batch_size, seed=seed,
+                                    augment=augment, sample_weight=weights, **jitter)
+        n_batches = -(-len(tr) // batch_size)
+    else:
+        train_data = AugmentedBatches(RowView(x, tr), y[tr], batch_size, seed=seed,
+                                      augment=augment, sample_weight=weights, **jitter)
+        n_batches = len(train_data)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=max(1, epochs * n_batches), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x_val = np.asarray(x[va])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                         restore_best_weights=True)
+    start = time.perf_counter()
+    hist = model.fit(train_data, validation_data=(x_val, y[va]), epochs=epochs,
+                     callbacks=[stop, *(callbacks or [])], verbose=verbose,
+                     **({"shuffle": False} if on_device else {}))  # the dataset shuffles
+    history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    history["seconds"] = time.perf_counter() - start
+    history["best_epoch"] = (int(np.argmin(history["val_loss"])) + 1
+                             if history.get("val_loss") else 0)  # 0: no epoch was run
+    history["val_rows"] = va.tolist()
+    return history
+
+
+def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, build_kwargs: dict[str, Any] | None = None,
+                     seed: int = 0, **fit_kwargs: Any):
+    """Build :func:`~galaxy10.modeling.models.build_galaxy_cnn` for ``x``'s shape and fit it.
+
+    ``fit_kwargs`` go to :func:`fit_galaxy_cnn` (epochs, patience, augment, jitter...).
+
+    Returns
+    -------
+    model, history : keras.Model, dict
+    """
+    from galaxy10.modeling.models import build_galaxy_cnn
+
+    set_seed(seed)
+    model = build_galaxy_cnn(input_shape=tuple(x.shape[1:]), seed=seed, **(build_kwargs or {}))
+    return model, fit_galaxy_cnn(model, x, y, seed=seed, **fit_kwargs)
+
+
+# -- training on a Galaxy10 file (the train command and the benchmarks) --------------------
+def train_seed_cnn(galaxies, train_rows: np.ndarray, profile, seed: int = 0):
+    """Seed-faithful features + MinMax + the original CNN (default filters), trained once.
+
+    Returns
+    -------
+    model, scaler, seconds
+    """
+    from galaxy10.modeling.models import build_seed_cnn
+    from galaxy10.modeling.preprocess import fit_minmax, seed_features_from_file
+
+    raw = seed_features_from_file(galaxies, train_rows)
+    scaler = fit_minmax(raw)
+    x = as_seed_images(scaler.transform(raw.astype(np.float64)))
+    y = galaxies.labels[train_rows].astype(np.int64)
+    set_seed(seed)
+    model = build_seed_cnn(seed=seed)
+    start = time.perf_counter()
+    model.fit(x, y, epochs=profile.search_epochs, batch_size=profile.batch_size, verbose=0)
+    return model, scaler, time.perf_counter() - start
+
+
+def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
+                 cache_dir=None, *, augment: bool = True, jitter: dict[str, Any] | None = None,
+                 progress: bool = False):
+    """The modern CNN on the cached, preprocessed ``train_rows`` of ``galaxies``.
+
+    The epoch budget follows the number of images (:meth:`Profile.galaxy_budget`);
+    ``progress`` prints a line per epoch (:func:`epoch_progress`). A profile with
+    ``augment_on_device`` trains through the ``tf.data`` pipeline (unless ``jitter`` needs the
+    NumPy path), and one with ``mixed_precision`` builds the model in ``mixed_float16`` when a
+    GPU is present (:func:`galaxy10.modeling.device.use_mixed_precision`); the global policy is reset
+    to float32 afterwards.
+
+    Returns
+    -------
+    model, config, history
+    """
+    from galaxy10.modeling.cache import cached_images
+    from galaxy10.modeling.preprocess import ImageConfig
+
+    rows = np.sort(train_rows)
+    config = ImageConfig(size=profile.galaxy_size, color="rgb", crop=profile.galaxy_crop)
+    x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
+    y = galaxies.labels[rows].astype(np.int64)
+    epochs, patience = profile.galaxy_budget(len(y))
+    from galaxy10.modeling.augment import DEFAULT_JITTER
+    from galaxy10.modeling.device import use_mixed_precision
+    from galaxy10.modeling.device_batches import supports
+
+    on_device = profile.augment_on_device and supports(DEFAULT_JITTER if jitter is None
+                                                       else jitter)
+    if profile.augment_on_device and not on_device:
+        logger.warning("jitter %s has no device version: augmenting with NumPy on the CPU",
+                       sorted(jitter or {}))
+    try:
+        use_mixed_precision(profile.mixed_precision)
+        model, history = train_galaxy_cnn(x, y, epochs=epochs, patience=patience, seed=seed,
+                                          batch_size=profile.batch_size, augment=augment,
+                                          jitter=jitter, on_device=on_device,
+                                          callbacks=[epoch_progress(epochs)] if progress
+                                          else None,
+                                          build_kwargs={"filters": profile.galaxy_filters})
+    finally:
+        if profile.mixed_precision:
+            use_mixed_precision(False)
+    history["input_pipeline"] = "tf.data (device)" if on_device else "numpy"
+    return model, config, history
+
+
+# -- pre-training and fine-tuning ----------------------------------------------------------
+def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80,
+                        head_epochs: int = 3, learning_rate: float = 1e-3,
+                        head_learning_rate: float = 1e-3, patience: int = 20,
+                        batch_size: int = 32, seed: int = 0,
+                        jitter: dict[str, Any] | None = None,
+                        progress: bool = False) -> dict[str, Any]:
+    """Fine-tune a pre-trained modern CNN on (few) labelled images ``x``.
+
+    Two phases, as usual for transfer learning: first only the classifier head trains
+    (``head_epochs`` at ``head_learning_rate``, every other layer frozen, batch
+    normalisation in inference mode), so that large early gradients from a head that does not
+    fit the new images yet cannot wreck the pre-trained features; then every layer trains
+    at ``learning_rate`` with a cosine decay over ``epochs``. The defaults (80 epochs at 1e-3,
+    as the profiles') are long for fine-tuning because this network is small: on 800 real
+    images it under-fits rather than forgets (see :class:`galaxy10.core.profiles.Profile`). ``jitter`` is the
+    augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
+    :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
+
+    Returns
+    -------
+    history : dict
+        As :func:`fit_galaxy_cnn`'s, for the second phase, plus ``head`` (the first
+        phase's history) and ``seconds`` for both.
+    """
+    jitter = {} if jitter is None else jitter
+    head_history: dict[str, Any] = {}
+    if head_epochs > 0:
+        head = model.layers[-1]
+        for layer in model.layers:
+            layer.trainable = layer is head
+        head_history = fit_galaxy_cnn(model, x, y, epochs=head_epochs, patience=head_epochs,
+                                      batch_size=batch_size, seed=seed,
+                                      learning_rate=head_learning_rate, jitter=jitter,
+                                      callbacks=[epoch_progress(head_epochs, "head only: ")]
+                                      if progress else None)
+        for layer in model.layers:
+            layer.trainable = True
+    history = fit_galaxy_cnn(model, x, y, epochs=epochs, patience=patience,
+                             batch_size=batch_size, seed=seed + 1, learning_rate=learning_rate,
+                             jitter=jitter,
+                             callbacks=[epoch_progress(epochs, "all layers: ")] if progress
+                             else None)
+    history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
+    history["seconds"] += head_history.get("seconds", 0.0)
+    return history
+
+
+def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.ndarray,
+                         profile, seed: int = 0, cache_dir=None, *,
+                         jitter: dict[str, Any] | None = None, progress: bool = False):
+    """Load the pre-trained bundle ``init`` and fine-tune it on ``train_rows`` of ``galaxies``.
+
+    The images are preprocessed as the bundle's were (its ``image`` parameters), so a
+    fine-tuned model keeps its pre-training's input. Budget: the profile's ``finetune_*``.
+
+    Returns
+    -------
+    model, config, history, params : the model, its ImageConfig, the history, and the
+        pre-trained bundle's JSON parameters (for its lineage)
+    """
+    from galaxy10.core.errors import ModelError
+    from galaxy10.modeling.cache import cached_images
+    from galaxy10.modeling.predict import Predictor
+
+    pre = Predictor(init)
+    if pre.kind != "galaxy":
+        raise ModelError(pre.model_path, "only a modern-CNN bundle (kind 'galaxy') can be "
+                                         "fine-tuned; make one with `python -m galaxy10 pretrain`")
+    rows = np.sort(train_rows)
+    x = cached_images(galaxies, pre.config, rows, cache_dir=cache_dir)
+    y = galaxies.labels[rows].astype(np.int64)
+    history = finetune_galaxy_cnn(pre.model, x, y, epochs=profile.finetune_epochs,
+                                  head_epochs=profile.finetune_head_epochs,
+                                  learning_rate=profile.finetune_learning_rate,
+                                  patience=profile.finetune_patience,
+                                  batch_size=profile.batch_size, seed=seed, jitter=jitter,
+                                  progress=progress)
+    return pre.model, pre.config, history, pre.params
+
+
+# -- progress ----------------------------------------------------------------------------------
+def epoch_progress(epochs: int, label: str = "", stream=None):
+    """A Keras callback that prints one line per epoch: losses, validation score, time left.
+
+    Training on 2 CPU cores takes minutes; a command that prints nothing for that long looks
+    hung. The line goes to ``stream`` (default stderr, so that a command's answer on stdout
+    stays clean).
+    """
+    import sys
+
+    import keras
+
+    class _EpochLine(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            done = epoch + 1
+            elapsed = time.perf_counter() - self.start
+            left = elapsed / done * (epochs - done)
+            scores = "  ".join(f"{k} {logs[k]:.3f}" for k in ("loss", "val_loss", "val_accuracy")
+                               if k in logs)
+            print(f"{label}epoch {done}/{epochs}  {scores}  {elapsed:.0f} s, "
+                  f"at most {left:.0f} s left", file=stream or sys.stderr, flush=True)
+
+    return _EpochLine()

@@ -1,0 +1,144 @@
+"""Answer, "not sure", or "not a galaxy cut-out": what ``predict`` and the button say.
+
+A classifier always names one of its 10 classes, even for a landscape photo. Two checks stand
+between its output and the user:
+
+1. :func:`cutout_check`, a cheap test of the picture itself. A Galaxy10 cut-out is mostly
+   dark sky with a bright source in the centre, and nearly grey (DECaLS g/r/z composites have
+   muted colours). Three statistics of the 256 px cut-out, with limits in
+   :data:`CUTOUT_LIMITS`, were measured on 2,000 synthetic images (seed 5) and on the 1,000
+   real images of the shared sample; every limit lies beyond the extreme value of both sets
+   (so no real galaxy of the sample is rejected) and well before the values of a photo,
+   a blank frame or uniform noise.
+2. The calibrated top probability against the bundle's threshold (fitted on validation data
+   by :mod:`galaxy10.modeling.calibrate`): below it the answer is "not sure".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from galaxy10.core.classes import CLASS_NAMES
+
+OK, NOT_SURE, NOT_A_CUTOUT = "ok", "not sure", "not a galaxy cut-out"
+
+BORDER = 24
+"""Width (px) of the frame whose median is the sky level."""
+
+CUTOUT_LIMITS: dict[str, float] = {
+    # median grey level of the 24 px frame. Real sample: median 32, max 85 (one bright
+    # neighbour); synthetic: max 34. Photo (china.jpg) 130, uniform noise 127, grey frame 128.
+    "max_sky_level": 110.0,
+    # 99th percentile of the central 64 px minus the sky level. Real: min 73; synthetic: min
+    # 66. Blank frame 0. (Uniform noise passes this one: 95; the other two catch it.)
+    "min_centre_excess": 40.0,
+    # median colour saturation max(R,G,B) - min(R,G,B) over the frame. Real: max 24 (99.5%
+    # 10); synthetic: max 18. Flower photo 64, uniform noise 129, china.jpg 21.
+    "max_saturation": 40.0,
+}
+"""Limits of :func:`cutout_check`, with the values they were calibrated on."""
+
+
+def cutout_stats(image: np.ndarray) -> dict[str, float]:
+    """The three statistics of :func:`cutout_check` for one (256, 256, 3) uint8 cut-out."""
+    f = np.asarray(image, dtype=np.float32)
+    grey = f.mean(axis=-1)
+    b = BORDER
+    frame = np.concatenate([grey[:b].ravel(), grey[-b:].ravel(), grey[b:-b, :b].ravel(),
+                            grey[b:-b, -b:].ravel()])
+    sky = float(np.median(frame))
+    h, w = grey.shape
+    centre = grey[h // 2 - h // 8:h // 2 + h // 8, w // 2 - w // 8:w // 2 + w // 8]
+    return {"sky_level": sky, "centre_excess": float(np.percentile(centre, 99)) - sky,
+            "saturation": float(np.median(f.max(axis=-1) - f.min(axis=-1)))}
+
+
+def cutout_check(image: np.ndarray, limits: dict[str, float] | None = None) -> str | None:
+    """Why ``image`` does not look like a galaxy cut-out, or None if it does.
+
+    Returns
+    -------
+    str or None
+        A short reason (e.g. ``"bright border: not dark sky"``) for the first failed limit.
+    """
+    lim = {**CUTOUT_LIMITS, **(limits or {})}
+    s = cutout_stats(image)
+    if s["sky_level"] > lim["max_sky_level"]:
+        return f"bright border ({s['sky_level']:.0f}/255): not dark sky"
+    if s["saturation"] > lim["max_saturation"]:
+        return f"strong colours (saturation {s['saturation']:.0f}): not a sky image"
+    if s["centre_excess"] < lim["min_centre_excess"]:
+        return f"no bright source in the centre (excess {s['centre_excess']:.0f})"
+    return None
+
+
+@dataclass
+class Verdict:
+    """What to tell the user about one picture.
+
+    Attributes
+    ----------
+    flag : {"ok", "not sure", "not a galaxy cut-out"}
+    probs : ndarray (10,)
+        Calibrated probabilities (the model's output even when flagged).
+    reason : str
+        Why it was flagged ("" when ok).
+    """
+
+    flag: str
+    probs: np.ndarray
+    reason: str = ""
+    top3: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def label(self) -> int:
+        """The most probable class."""
+        return int(np.argmax(self.probs))
+
+    @property
+    def confident(self) -> bool:
+        """True when the answer is given without a flag."""
+        return self.flag == OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (the ``predict --json`` record, less the image and model names)."""
+        return {"flag": self.flag, "reason": self.reason,
+                "top3": [{"class": k, "name": CLASS_NAMES[k], "probability": round(p, 4)}
+                         for k, p in self.top3]}
+
+
+def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float | None = None
+          ) -> Verdict:
+    """Combine the cut-out check and the confidence threshold for one picture.
+
+    Parameters
+    ----------
+    probs : ndarray (10,)
+        Calibrated probabilities.
+    image : ndarray (256, 256, 3) uint8, optional
+        The cut-out, for :func:`cutout_check` (skipped when None).
+    threshold : float, optional
+        The bundle's "not sure" threshold (None: no confidence check, e.g. old bundles).
+    """
+    probs = np.asarray(probs, dtype=np.float32)
+    order = np.argsort(-probs)[:3]
+    top3 = [(int(k), float(probs[k])) for k in order]
+    reason = cutout_check(image) if image is not None else None
+    if reason:
+        return Verdict(NOT_A_CUTOUT, probs, reason, top3)
+    if threshold is not None and top3[0][1] < threshold:
+        return Verdict(NOT_SURE, probs, f"top probability {top3[0][1]:.2f} below the "
+                                        f"threshold {threshold:.2f}", top3)
+    return Verdict(OK, probs, "", top3)
+
+
+def assess(predictor, images: np.ndarray) -> list[Verdict]:
+    """Verdicts of a :class:`~galaxy10.modeling.predict.Predictor` on (k, 256, 256, 3) cut-outs."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    probs = predictor.predict_proba(images)
+    return [judge(p, img, predictor.threshold) for p, img in zip(probs, images, strict=True)]

@@ -1,0 +1,1 @@
+"""What a notebook opens (the run session), running the notebooks headless, Colab set-up."""

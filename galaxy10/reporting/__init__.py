@@ -1,0 +1,1 @@
+"""The metrics store, figures and the generated results tables."""

@@ -1,0 +1,95 @@
+"""The metrics store: one reader and one writer for ``metrics.json`` and ``benchmarks.json``.
+
+A run's numbers live in JSON files made of named sections (``eda``, ``cnn``, ``evaluation``,
+``bench_accuracy_faithful``...). Each notebook or benchmark writes only its own section, so
+rerunning one step updates its numbers without losing the others'. Every figure in the README
+is read back from these files through :func:`read_metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from galaxy10.core.atomic import write_json
+
+logger = logging.getLogger(__name__)
+
+
+def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sections recorded in the JSON file at ``path``; empty when it does not exist yet.
+
+    Raises
+    ------
+    Galaxy10Error
+        If the file exists but is not a JSON object (one line naming the file).
+    """
+    from galaxy10.core.errors import Galaxy10Error
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Galaxy10Error(f"{path}: not a readable metrics file ({exc})") from None
+    if not isinstance(doc, dict):
+        raise Galaxy10Error(f"{path}: not a metrics file (expected a JSON object of sections)")
+    return doc
+
+
+def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str, Any]) -> Path:
+    """Merge ``values`` into ``section`` of the JSON file at ``path`` (atomic rewrite).
+
+    A file that is not valid JSON is moved aside to ``<name>.corrupt`` (never silently
+    dropped) and a new file is started.
+    """
+    path = Path(path)
+    try:
+        doc = read_metrics(path)
+    except Exception:  # noqa: BLE001 - any unreadable file is kept aside, not lost
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        logger.warning("%s was not valid JSON; moved to %s", path, aside)
+        doc = {}
+    doc[section] = values
+    return write_json(path, doc)
+
+
+# -- where a figure came from ------------------------------------------------------------------
+_CODE_PATHS = ("galaxy10", "notebooks", "pyproject.toml", "environment.yml")
+
+
+def code_commit() -> str | None:
+    """The checkout's commit (``+dirty`` when its code has changes), or None outside git."""
+    import subprocess
+
+    from galaxy10.core.paths import project_root
+
+    try:
+        root = project_root()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True, timeout=10).stdout.strip()
+        # only what decides the numbers: the package, the notebooks and the dependencies
+        # (reports/ is written by the run itself; README edits change nothing)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *_CODE_PATHS],
+                               cwd=root, text=True, capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def provenance(started: float) -> dict[str, Any]:
+    """Where and when a long measurement ran: commit, machine, wall time (``started``: a
+    ``time.time()`` taken at its start), so a figure quoted later says what produced it."""
+    import time
+
+    from galaxy10.bench import machine
+
+    return {"commit": code_commit(), "machine": machine(),
+            "wall_minutes": round((time.time() - started) / 60, 1),
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -1,0 +1,358 @@
+"""The README's results block, built from the committed reference reports.
+
+Every number in the README comes from a run's JSON files: each function below renders one
+section (the original's procedure, the ablation, ``bench accuracy``, speed and memory, the
+quick run) from them, and :func:`readme_results` joins the sections into the block between
+the README's markers. A test checks that the committed README still matches the committed
+reports, so a figure cannot drift from the run that produced it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from galaxy10.core.classes import CLASS_NAMES, MODEL_LABELS
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def same_procedure_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The original's procedure side by side with this repository's, and the test-set table."""
+    from galaxy10.core.reference import (
+        ORIGINAL_CNN_CV_MEAN,
+        ORIGINAL_CNN_TEST,
+        ORIGINAL_CV,
+        ORIGINAL_FFN_MEAN,
+    )
+
+    ev = metrics.get("evaluation")
+    if not ev:
+        return []
+    data = ev["data"]
+    version = (data.get("synthetic") or {}).get("generator_version")
+    src = (f"{data['source']}{f' (generator v{version})' if version else ''}, "
+           f"{data['n_images']:,} images, profile {data['profile']}")
+    cv = metrics.get("cnn", {})
+    rows = [
+        ("RandomForest, 3-fold CV accuracy", ORIGINAL_CV["RandomForest"],
+         metrics.get("baselines", {}).get("models", {}).get("RandomForest", {}).get("mean")),
+        ("Feed-forward net, CV accuracy", ORIGINAL_FFN_MEAN, metrics.get("ffn", {}).get("mean")),
+        ("Seed CNN, CV accuracy", ORIGINAL_CNN_CV_MEAN, cv.get("seed_cnn_cv", {}).get("mean")),
+        ("Seed CNN (last fold of best search), test accuracy", ORIGINAL_CNN_TEST,
+         ev["models"]["seed_cnn_lastfold"]["accuracy"]),
+    ]
+    out = [f"### The original analysis, same procedure ({src})", "",
+           f"| same procedure | original (real data) | this repo ({src}) |", "|---|---|---|"]
+    out += [f"| {name} | {_fmt(a)} | {_fmt(b)} |" for name, a, b in rows]
+    run = metrics.get("run")
+    if run and run.get("profile") == data["profile"]:
+        parts = ", ".join(f"{name[:2]} {sec / 60:.1f}"
+                          for name, sec in run["notebook_seconds"].items())
+        out += ["", f"Wall time of this run: {run['total_seconds'] / 60:.1f} min on "
+                    f"{run['cpu_count']} CPU cores (minutes per notebook: {parts}; commit "
+                    f"{run['commit']}, finished {run['finished_utc']})."]
+    out += ["", f"Test set ({ev['n_test']} images), {src}:", "",
+            "| model | accuracy | balanced accuracy [95% CI] | macro F1 |", "|---|---|---|---|"]
+    for key, label in MODEL_LABELS.items():
+        r = ev["models"].get(key)
+        if r:
+            lo, hi = r["balanced_accuracy_ci95"]
+            out.append(f"| {label} | {_fmt(r['accuracy'])} | {_fmt(r['balanced_accuracy'])} "
+                       f"[{_fmt(lo)}, {_fmt(hi)}] | {_fmt(r['macro_f1'])} |")
+    return out
+
+
+def calibration_markdown(metrics: dict[str, Any]) -> list[str]:
+    """Notebook 05's calibration figures: ECE before and after, and "not sure" coverage."""
+    cal = (metrics.get("evaluation") or {}).get("calibration")
+    if not cal:
+        return []
+    out = ["### Calibrated probabilities and \"not sure\" (test set of the same run)", "",
+           "ECE after: the temperature, then the top-label map (both fitted on validation "
+           "images); the temperature alone in brackets.", "",
+           "| model | temperature | ECE before | ECE after | \"not sure\" below | answered "
+           "(coverage) | accuracy of the answered |", "|---|---|---|---|---|---|---|"]
+    for key, label in MODEL_LABELS.items():
+        c = cal.get(key)
+        if not c:
+            continue
+        threshold = "–" if c.get("threshold") is None else _fmt(c["threshold"], 2)
+        after = _fmt(c["ece_after"])
+        if c.get("confidence_map") and c.get("ece_after_temperature") is not None:
+            after += f" ({_fmt(c['ece_after_temperature'])})"
+        out.append(f"| {label} | {_fmt(c['temperature'], 2)} | {_fmt(c['ece_before'])} | "
+                   f"{after} | {threshold} | {c['coverage']:.0%} | "
+                   f"{_fmt(c.get('confident_accuracy'))} |")
+    return out
+
+
+def ablation_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The ablation table of notebook 04 (one row per variant)."""
+    ablation = metrics.get("cnn", {}).get("ablation", {})
+    if not ablation.get("variants"):
+        return []
+    out = ["### Which ingredient helps: ablation", "",
+           f"Ablation of the modern CNN ({ablation['epochs']} epochs per variant, balanced "
+           "accuracy on a validation split of the training rows):", "",
+           "| variant | input | training images | balanced accuracy | change |",
+           "|---|---|---|---|---|"]
+    for r in ablation["variants"]:
+        out.append(f"| {r['name']} | {'x'.join(str(n) for n in r['input'])} | "
+                   f"{r['n_train']:,} | {_fmt(r['balanced_accuracy'])} | "
+                   f"{r['delta_vs_full']:+.3f} |")
+    return out
+
+
+def bench_accuracy_markdown(bench: dict[str, Any]) -> list[str]:
+    """One ``bench accuracy`` section: both models on the synthetic and real test sets."""
+    out = [f"### Seed CNN vs modern CNN: `bench accuracy --profile {bench['profile']}`", "",
+           "| data | model | accuracy | balanced accuracy [95% CI] | macro F1 | training s "
+           "| inference images/s | new/seed |", "|---|---|---|---|---|---|---|---|"]
+    for part, label in (("main", None), ("real_sample", "real sample (1,000)")):
+        res = bench.get(part)
+        if not res:
+            continue
+        where = label or f"{res.get('source', '?')} ({Path(res['data']).name})"
+        for model, r in res["models"].items():
+            lo, hi = r["balanced_accuracy_ci95"]
+            ratio = (_fmt(res["ratio_balanced_accuracy_new_over_seed"], 2) + "x"
+                     if model == "galaxy_cnn" else "")
+            out.append(f"| {where} | {model} | {_fmt(r['accuracy'])} | "
+                       f"{_fmt(r['balanced_accuracy'])} [{_fmt(lo)}, {_fmt(hi)}] | "
+                       f"{_fmt(r['macro_f1'])} | {r['train_seconds']:.0f} | "
+                       f"{r['inference_images_per_s']:.0f} | {ratio} |")
+    real = bench.get("real_sample")
+    if real and real.get("split"):
+        out += ["", f"Real sample: {real['split']}, {real['n_test']} test images."]
+    s2r = bench.get("sim_to_real")
+    if s2r:
+        lo, hi = s2r["accuracy_ci95"]
+        out += ["", f"Sim-to-real (modern CNN trained on synthetic data only, tested on "
+                    f"{s2r['n_test']:,} real images): accuracy {_fmt(s2r['accuracy'])} "
+                    f"[95% CI {_fmt(lo)}, {_fmt(hi)}], balanced accuracy "
+                    f"{_fmt(s2r['balanced_accuracy'])} (chance 0.100)."]
+    return out
+
+
+def speed_memory_markdown(benchmarks: dict[str, Any]) -> list[str]:
+    """``bench memory``, ``bench inference`` and ``bench button`` figures."""
+    if not benchmarks:
+        return []
+    out = ["### Speed and memory"]
+    mem = benchmarks.get("memory")
+    if mem:
+        m = mem["machine"]
+        out += ["", f"Memory benchmark on {Path(mem['data']).name} ({m['cpu_cores']} cores, "
+                    f"{m['memory_gib']} GiB):", "",
+                "| path | images | peak RSS | wall time | images/s |", "|---|---|---|---|---|"]
+        for name, r in mem["paths"].items():
+            if "peak_rss_mb" in r:
+                out.append(f"| {name} | {r['images']:,} | {r['peak_rss_mb']:,.0f} MB | "
+                           f"{r['seconds']:.1f} s | {r['images_per_s']:,.0f} |")
+    inf = benchmarks.get("inference")
+    if inf:
+        out += ["", "| model | batch inference images/s (model) | end to end incl. "
+                    "preprocessing and TTA |", "|---|---|---|"]
+        for name, r in inf.items():
+            if isinstance(r, dict) and "model_images_per_s" in r:
+                out.append(f"| {name} | {r['model_images_per_s']:,.0f} | "
+                           f"{r['end_to_end_images_per_s']:,.0f} |")
+    for key, what in (("button", "Button"),
+                      ("button_overlay", "Button with the Grad-CAM overlay on")):
+        btn = benchmarks.get(key)
+        if btn:
+            out += ["", f"{what} ({btn['model']}, {btn['tta_views']} views): click-to-result "
+                        f"median {btn['click_median_ms']:.0f} ms, p95 {btn['click_p95_ms']:.0f} "
+                        f"ms over {btn['clicks']} clicks; one-image prediction "
+                        f"{btn['predict_one_median_ms']:.0f} ms."]
+    return out
+
+
+def realism_markdown(metrics: dict[str, Any]) -> list[str]:
+    """How close the synthetic galaxies are to real ones: KS distances, before and after."""
+    now, before = metrics.get("realism"), metrics.get("realism_v1_1")
+    if not now:
+        return []
+    out = ["### How realistic is the synthetic sky? `python -m galaxy10 realism`", "",
+           f"Real sample ({now['n_real']:,} images) against {now['synthetic']} "
+           f"({now['n_synthetic']:,} images): two-sample KS distance per class and statistic "
+           "(0: same distribution, 1: disjoint).", ""]
+    header = "| statistic | " + ("generator v1.1 | " if before else "") + "now |"
+    out += [header, "|---|" + ("---|" if before else "") + "---|"]
+    for name, value in now["per_statistic"].items():
+        old = f"{_fmt(before['per_statistic'].get(name), 2)} | " if before else ""
+        out.append(f"| {name} | {old}{_fmt(value, 2)} |")
+    old = f"**{_fmt(before['median_ks'], 3)}** | " if before else ""
+    out.append(f"| **median over class x statistic** | {old}**{_fmt(now['median_ks'], 3)}** |")
+    out += ["", "![Real vs synthetic statistics by class](reports/reference/figures/"
+                "realism_by_class.png)"]
+    return out
+
+
+def pretrain_markdown(metrics: dict[str, Any]) -> list[str]:
+    """The synthetic pre-training run and how much of it carries over to real images."""
+    pre = metrics.get("pretrain")
+    if not pre:
+        return []
+    data, test = pre["data"], pre["test"]
+    text = (f"Pre-training (`python -m galaxy10 pretrain`, profile {pre['profile']}, augmentation "
+            f"{', '.join(sorted(pre['jitter'])) or 'flips and rotations only'}): "
+            f"{data['n_images']:,} {data['source']} images, {pre['seconds'] / 60:.1f} min on the "
+            f"training machine; synthetic test balanced accuracy {_fmt(test['balanced_accuracy'])}.")
+    s2r = pre.get("sim_to_real")
+    if s2r:
+        lo, hi = s2r["balanced_accuracy_ci95"]
+        text += (f" **Sim-to-real** (this bundle, never shown a real image, on all "
+                 f"{s2r['n_test']:,} real images): balanced accuracy "
+                 f"**{_fmt(s2r['balanced_accuracy'])}** [95% CI {_fmt(lo)}, {_fmt(hi)}] "
+                 "(chance 0.100).")
+    return [text]
+
+
+def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
+    """``bench real``: every model cross-validated on real images, and under other sources."""
+    cv = metrics.get("real_cv")
+    if not cv:
+        return []
+    order = cv.get("model_order", list(cv["models"]))
+    out = [f"### Real galaxies: `python -m galaxy10 bench real` ({cv['folds']}-fold CV on "
+           f"{cv['n_images']:,} real images)", "",
+           f"{cv['cv']}; every model trained on each fold's training images under profile "
+           f"{cv['profile']}'s budget rules, mean ± sd over the folds. \"under shifts\" is the "
+           "mean balanced accuracy over the eight changes other pipelines make (table below).", "",
+           "| model | balanced accuracy | macro F1 | training s per fold | under shifts "
+           "| shifted / unshifted | worst shift |", "|---|---|---|---|---|---|---|"]
+    for name in order:
+        r = cv["models"][name]
+        ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
+        shift = r.get("shift") or {}
+        out.append(f"| {name} | {_fmt(ba['mean'])} ± {_fmt(ba['sd'])} | {_fmt(f1['mean'])} ± "
+                   f"{_fmt(f1['sd'])} | {sec['mean']:.0f} | {_fmt(shift.get('mean'))} | "
+                   f"{_fmt(shift.get('relative'), 2)} | {shift.get('worst', '–')} "
+                   f"({_fmt(shift.get('worst_mean'))}) |")
+    previous = metrics.get("real_cv_previous")
+    if previous:
+        scores = ", ".join(f"{name} {_fmt(r['balanced_accuracy']['mean'])} ± "
+                           f"{_fmt(r['balanced_accuracy']['sd'])}"
+                           for name, r in previous["models"].items()
+                           if name.startswith("galaxy_cnn_finetuned"))
+        out += ["", f"The same benchmark with the previous fine-tuning recipe "
+                    f"({previous['recipe']}): {scores}."]
+    took = (cv.get("provenance") or {}).get("wall_minutes")
+    if took:
+        out += ["", f"Wall time of this run: {took:.0f} min on "
+                    f"{cv['provenance']['machine']['cpu_cores']} CPU cores "
+                    f"({cv['provenance'].get('note', 'commit ' + cv['provenance']['commit'])})."]
+    shifted = [n for n in order if cv["models"][n].get("shift")]
+    if shifted:
+        from galaxy10.modeling.shifts import SHIFTS
+
+        given = cv["models"][shifted[0]]["shift"]["by_shift"]
+        names = [s for s in SHIFTS if s in given] + [s for s in given if s not in SHIFTS]
+        out += ["", "Balanced accuracy under each shift (mean over folds):", "",
+                "| shift | " + " | ".join(shifted) + " |", "|---|" + "---|" * len(shifted)]
+        for s in names:
+            out.append(f"| {s} | " + " | ".join(
+                _fmt(cv["models"][n]["shift"]["by_shift"][s]["mean"]) for n in shifted) + " |")
+    classes = [c for c in CLASS_NAMES if c in cv["models"][order[0]]["recall"]]
+    out += ["", "Recall per class (mean over folds):", "",
+            "| class | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
+    for c in classes:
+        out.append(f"| {c} | " + " | ".join(_fmt(cv["models"][n]["recall"][c], 2)
+                                           for n in order) + " |")
+    return out
+
+
+def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
+    """``bench layout``: reading speed over four HDF5 layouts."""
+    lay = benchmarks.get("layout")
+    if not lay:
+        return []
+    out = [f"HDF5 layout (`bench layout`, {lay['n']} synthetic images per file; bulk = "
+           f"{lay['bulk_rows']} random rows):", "",
+           "| layout | chunks | one random image | bulk read | bulk, before chunk-aware reading "
+           "| full pass |", "|---|---|---|---|---|---|"]
+    for name in ("contiguous", "per_image_chunks", "per_image_gzip", "default_gzip"):
+        r = lay.get(name)
+        if r:
+            chunks = "none" if r["chunks"] is None else "x".join(str(c) for c in r["chunks"])
+            out.append(f"| {name} | {chunks} | {r['image_ms']:.2f} ms | {r['bulk_150_s']:.3f} s "
+                       f"| {r['bulk_150_before_s']:.3f} s | {r['pass_s']:.3f} s |")
+    out += ["", f"Bulk read from h5py's default gzip chunks vs per-image gzip chunks: "
+                f"{lay['ratio_bulk_default_vs_per_image_gzip']:.1f}x (before: "
+                f"{lay['ratio_bulk_before_default_vs_per_image_gzip']:.1f}x)."]
+    return out
+
+
+def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
+    """Markdown tables of a run's numbers, for the README (every figure from the JSON files)."""
+    sections = [real_cv_markdown(metrics), pretrain_markdown(metrics),
+                same_procedure_markdown(metrics), calibration_markdown(metrics),
+                ablation_markdown(metrics)]
+    sections += [bench_accuracy_markdown(metrics[key])
+                 for key in sorted(k for k in metrics if k.startswith("bench_accuracy_"))]
+    sections += [realism_markdown(metrics), speed_memory_markdown(benchmarks or {}),
+                 layout_markdown(benchmarks or {})]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)
+
+
+def quick_run_markdown(quick: dict[str, Any]) -> str:
+    """One paragraph on a quick-profile run (``make run``): wall time and the headline result."""
+    ev, run = quick.get("evaluation"), quick.get("run")
+    if not ev or not run:
+        return ""
+    data, models = ev["data"], ev["models"]
+    text = (f"`make run` (profile {run['profile']}, {data['n_images']:,} {data['source']} images, "
+            f"{ev['n_test']} test images): the notebooks took {run['total_seconds'] / 60:.1f} min "
+            f"on {run['cpu_count']} CPU cores (commit {run['commit']}).")
+    new, old = models.get("galaxy_cnn"), models.get("seed_cnn_lastfold")
+    if new and old:
+        text += (f" Test balanced accuracy: modern CNN {_fmt(new['balanced_accuracy'])}, "
+                 f"seed CNN (last fold) {_fmt(old['balanced_accuracy'])}.")
+    return text
+
+
+README_START = "<!-- results:start: written by `python -m galaxy10 results --update-readme` -->"
+README_END = "<!-- results:end -->"
+
+
+def readme_results(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None,
+                   quick: dict[str, Any] | None = None) -> str:
+    """The README's generated results block (tables and the quick run's paragraph)."""
+    parts = [results_markdown(metrics, benchmarks)]
+    if quick:
+        parts.append("### The quick profile\n\n" + quick_run_markdown(quick))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _block_span(text: str, path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Where the generated block lies in ``text``: after the start marker, up to the end one."""
+    from galaxy10.core.errors import Galaxy10Error
+
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise Galaxy10Error(f"{path}: no results block; add the lines {README_START!r} and "
+                            f"{README_END!r} where the results belong")
+    return start + len(README_START), end
+
+
+def readme_block(text: str, path: str | os.PathLike[str] = "README.md") -> str:
+    """The generated block between the results markers of a README's ``text``."""
+    start, end = _block_span(text, path)
+    return text[start:end].strip("\n")
+
+
+def update_readme(path: str | os.PathLike[str], block: str) -> Path:
+    """Replace the results block of the README at ``path`` with ``block`` (atomic rewrite)."""
+    from galaxy10.core.atomic import write_text
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start, end = _block_span(text, path)
+    if text[start:end].strip("\n") == block:
+        return path
+    return write_text(path, text[:start] + "\n" + block + "\n" + text[end:])

@@ -49,7 +49,7 @@ _EXPORTS = {
     "measure_realism": "galaxy10.evaluation.realism",
     "fit_temperature": "galaxy10.modeling.calibrate",
     "expected_calibration_error": "galaxy10.modeling.calibrate",
-    "calibrate_bundle": "galaxy10.modeling.calibrate",
+    "calibrate_bundle": "galaxy10.pipeline.training",
     "grad_cam": "galaxy10.modeling.saliency",
     "assess": "galaxy10.modeling.verdict",
 }

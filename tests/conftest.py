@@ -53,8 +53,8 @@ def model_bundle(tmp_path_factory):
     the model predicts, not that it predicts well, so no training time is spent here.
     """
     from galaxy10.datasets import synthetic
+    from galaxy10.modeling.bundle import save_bundle
     from galaxy10.modeling.models import build_galaxy_cnn
-    from galaxy10.modeling.predict import save_bundle
     from galaxy10.modeling.preprocess import ImageConfig
     from galaxy10.pipeline.session import open_run
 

@@ -99,8 +99,8 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
     import shutil
 
     from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.modeling.calibrate import calibrate_bundle
     from galaxy10.modeling.predict import Predictor
+    from galaxy10.pipeline.training import calibrate_bundle
 
     for suffix in (".keras", ".json"):
         shutil.copy(model_bundle["model"].with_suffix(suffix), tmp_path / f"m{suffix}")

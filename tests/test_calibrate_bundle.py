@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from conftest import write_h5
 
-from galaxy10.modeling.calibrate import calibrate_bundle, calibrate_from_training, fit_calibration
+from galaxy10.modeling.calibrate import fit_calibration
 from galaxy10.modeling.preprocess import ImageConfig, transform
+from galaxy10.pipeline.training import calibrate_bundle, calibrate_from_training
 
 CONFIG = ImageConfig(size=16, color="rgb", crop=0.5)  # preprocessing twice would differ
 N = 260
@@ -25,8 +26,8 @@ N = 260
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 260-image 24 px file, and a bundle of an untrained 16 px CNN (no TTA)."""
+    from galaxy10.modeling.bundle import save_bundle
     from galaxy10.modeling.models import build_galaxy_cnn
-    from galaxy10.modeling.predict import save_bundle
 
     root = tmp_path_factory.mktemp("tiny")
     data = write_h5(root / "data.h5", n=N, size=24)
@@ -70,7 +71,7 @@ def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, 
         images = f.read(np.arange(210))
     raw = Predictor(path).predict_proba(images)
     y = _labels_with_signal(raw)
-    with caplog.at_level(logging.INFO, logger="galaxy10.modeling.calibrate"):
+    with caplog.at_level(logging.INFO, logger="galaxy10.pipeline.training"):
         record = calibrate_bundle(path, images, y)
     expected = fit_calibration(raw, y)
     assert record["temperature"] != 1.0

@@ -36,7 +36,9 @@ class Profile:
     galaxy_epochs: int = 15
     galaxy_patience: int = 4
     galaxy_filters: tuple[int, ...] = (32, 64, 128, 128)
-    small_data_below: int = 5000  #: fewer training images than this get the budget below
+    #: fewer training images than this (a few hundred real ones) get the budget below; the
+    #: quick profile's medium synthetic set stays above it and trains on its quick budget
+    small_data_below: int = 2000
     small_data_epochs: int = 60   #: an epoch of 800 images is a few seconds: allow more
     small_data_patience: int = 10
     #: fine-tuning a pre-trained bundle on (few) real images. 80 epochs at 1e-3: the small
@@ -59,6 +61,15 @@ class Profile:
         if n_train < self.small_data_below:
             return self.small_data_epochs, self.small_data_patience
         return self.galaxy_epochs, self.galaxy_patience
+
+    def with_epochs(self, epochs: int | None) -> Profile:
+        """This profile with at most ``epochs`` epochs for the modern CNN, whatever the data size.
+
+        Sets the large-data, small-data and fine-tuning budgets alike, so that ``--epochs 30``
+        means 30 epochs on a tiny file too; None keeps the profile's.
+        """
+        return self.with_overrides(galaxy_epochs=epochs, small_data_epochs=epochs,
+                                   finetune_epochs=epochs)
 
     def with_overrides(self, **overrides: Any) -> Profile:
         """This profile with some numbers replaced; ``None`` values keep the profile's.

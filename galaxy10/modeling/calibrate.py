@@ -7,36 +7,29 @@ one number ``T`` fitted on held-out *validation* images (never the test set): th
 distribution is ``softmax(log p / T)``. It keeps the ranking of the classes, so accuracy is
 unchanged; only the stated probabilities move.
 
-One number cannot bend the curve, though: the faithful run's modern CNN was over-confident
-at the top and under-confident in the middle, and no temperature, not even one fitted on the
-test set itself, brought its test ECE below 0.056. The probability a user reads is the top
+One number cannot bend the curve, though: a model that is over-confident at the top and
+under-confident in the middle keeps part of its calibration error under any temperature
+(docs/real-galaxies.md gives the reference model's figures). The probability a user reads is the top
 one ("Barred Spiral, 87%"), so a second step calibrates exactly that: an isotonic (monotone)
 map from the top probability to the accuracy observed at it on the validation images
 (top-label calibration, Gupta & Ramdas 2022; isotonic regression, Zadrozny & Elkan 2002).
 The other classes are rescaled to share the rest, and the map is clamped so that the top
-class stays on top: the answer never changes, only what it claims. On 50 random halves of
-that model's validation and test images, fitted on one half and scored on the other, ECE
-went from 0.046 (temperature alone) to 0.029, lower in 49 of the 50 (NLL 0.563 to 0.567).
-The map is stored as its knots (JSON), applied with :func:`numpy.interp`.
+class stays on top: the answer never changes, only what it claims. The map is stored as its
+knots (JSON), applied with :func:`numpy.interp`.
 
 The saved models output probabilities, not logits. ``log p`` equals the logits up to a
 per-image constant, which softmax ignores, so working from log-probabilities is exact.
 
-Everything here is NumPy/SciPy on arrays (no TensorFlow); :func:`calibrate_bundle` is the one
-function that loads a model.
+Everything here is NumPy/SciPy on arrays: no model is loaded and no file written.
+:func:`galaxy10.pipeline.training.calibrate_bundle` fits a saved bundle with these functions,
+and :func:`galaxy10.modeling.bundle.write_calibration` stores the record.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 TARGET_ACCURACY = 0.9
 """Accuracy wanted of the answers given without "not sure" (see :func:`choose_threshold`)."""
@@ -278,8 +271,8 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, target_accuracy: float = 
 
 MIN_TEMPERATURE_IMAGES = 200
 """Fewer validation images than this keep ``T = 1`` and fit no top-label map: one
-temperature fitted on 80 images (a fine-tuning run on 800 real ones) sharpened an
-under-confident model and doubled its test ECE (0.054 to 0.119), so a small validation split
+temperature fitted on the validation split of a fine-tuning run on a few hundred real images
+sharpened an under-confident model and doubled its test ECE, so a small validation split
 is not trusted to rescale probabilities (an isotonic map, with more freedom, would overfit it
 even more). The "not sure" threshold is still chosen on it."""
 
@@ -319,59 +312,6 @@ def fit_calibration(probs_val: np.ndarray, y_val: np.ndarray, n_bins: int = 15,
             "fitted_on": f"validation split, {y_val.size} images" + (
                 "" if enough else f" (fewer than {MIN_TEMPERATURE_IMAGES}: temperature kept at "
                                   "1, no top-label map)")}
-
-
-def calibrate_bundle(bundle_path: str | os.PathLike[str], x_val: np.ndarray, y_val: np.ndarray,
-                     *, preprocessed: bool = False, batch_size: int = 256) -> dict[str, Any]:
-    """Fit the bundle's temperature and threshold on validation images; store them in its JSON.
-
-    Parameters
-    ----------
-    bundle_path : path-like
-        The ``.keras`` file of a bundle saved by :func:`galaxy10.modeling.predict.save_bundle`.
-    x_val : ndarray of uint8
-        Validation images the model did not train on: 256 px cut-outs, or model inputs
-        with ``preprocessed=True`` (e.g. rows of the training cache).
-    y_val : ndarray of int, shape (n,)
-
-    Returns
-    -------
-    dict
-        The ``calibration`` record written (see :func:`fit_calibration`).
-    """
-    from galaxy10.core.atomic import write_json
-    from galaxy10.modeling.predict import Predictor
-
-    predictor = Predictor(bundle_path)
-    raw = predictor.predict_proba(x_val, batch_size=batch_size, calibrated=False,
-                                  preprocessed=preprocessed)
-    record = fit_calibration(raw, y_val)
-    json_path = Path(bundle_path).with_suffix(".json")
-    params = json.loads(json_path.read_text(encoding="utf-8"))
-    params["calibration"] = record
-    write_json(json_path, params)
-    logger.info("calibrated %s: T=%.3f, ECE %.3f -> %.3f, threshold %.3f (coverage %.2f)",
-                bundle_path, record["temperature"], record["ece_before"], record["ece_after"],
-                record["threshold"], record["coverage"])
-    return record
-
-
-def calibrate_from_training(bundle_path: str | os.PathLike[str], galaxies, train_rows: np.ndarray,
-                            config, history: dict[str, Any],
-                            cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """:func:`calibrate_bundle` on the validation split that training carved out.
-
-    ``history["val_rows"]`` (from :func:`galaxy10.modeling.train.train_galaxy_cnn`) indexes
-    ``train_rows``, which must be the file rows in the order training got them; their
-    preprocessed images come from the same cache training used, so nothing is read twice.
-    """
-    from galaxy10.modeling.cache import cached_images
-
-    rows = np.asarray(train_rows, dtype=np.int64)
-    x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
-    val = np.asarray(history["val_rows"], dtype=np.int64)
-    return calibrate_bundle(bundle_path, np.asarray(x[val]), galaxies.labels[rows[val]],
-                            preprocessed=True)
 
 
 def calibration_stages(predictor, raw: np.ndarray) -> dict[str, np.ndarray]:

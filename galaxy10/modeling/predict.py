@@ -1,77 +1,22 @@
 """Load a trained model once and classify 256 px cut-outs with its own preprocessing.
 
-A model is stored as a bundle of two files: ``NAME.keras`` (the network) and ``NAME.json``
-(what it needs around it: the image preprocessing, the seed pipeline's MinMax parameters,
-whether to average test-time views, the class names and where its training data came from;
-optionally a ``calibration`` record: the softmax temperature, the top-label map and the "not
-sure" threshold fitted on validation data by :mod:`galaxy10.modeling.calibrate`).
-The widget, the ``predict`` command and the evaluation notebook all go through
+A model is stored as a bundle (:mod:`galaxy10.modeling.bundle`): ``NAME.keras`` and
+``NAME.json`` with its preprocessing, test-time views and calibration, which
+:class:`Predictor` applies. The widget, the ``predict`` command and the evaluation notebook all go through
 :class:`Predictor`, so a picture is always preprocessed exactly as in training.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from galaxy10.core.atomic import write_json
-from galaxy10.core.classes import CLASS_NAMES
 from galaxy10.core.errors import ModelError
-from galaxy10.modeling.preprocess import (
-    ImageConfig,
-    minmax_from_dict,
-    minmax_to_dict,
-    seed_features,
-    transform,
-)
-
-BUNDLE_VERSION = 1
-
-
-def save_bundle(model, path: str | os.PathLike[str], *, kind: str, config: ImageConfig,
-                scaler=None, tta: bool = False, **extra: Any) -> Path:
-    """Save ``model`` as ``path`` (``.keras``) plus its parameters ``path.with_suffix('.json')``.
-
-    Parameters
-    ----------
-    kind : {"seed", "galaxy"}
-        ``"seed"``: input is the original's MinMax-scaled 64x64 grey pixels (``scaler``
-        required); ``"galaxy"``: input is uint8 images preprocessed by ``config``.
-    tta : bool
-        Average the 8 flip/rotation views at prediction time.
-    extra
-        Further JSON-able facts (data source, metrics, profile), kept for provenance.
-    """
-    from galaxy10.modeling.models import save_model
-
-    if kind not in ("seed", "galaxy"):
-        raise ValueError(f"kind must be 'seed' or 'galaxy', got {kind!r}")
-    if kind == "seed" and scaler is None:
-        raise ValueError("a seed-pipeline model needs its fitted MinMax scaler")
-    path = Path(path)
-    save_model(model, path)
-    params = {"bundle_version": BUNDLE_VERSION, "kind": kind, "image": config.to_dict(),
-              "tta": bool(tta), "class_names": list(CLASS_NAMES), "model_file": path.name,
-              **extra}
-    if scaler is not None:
-        params["scaler"] = minmax_to_dict(scaler)
-    write_json(path.with_suffix(".json"), params)
-    return path
-
-
-def lineage_step(galaxies, stage: str, **facts: Any) -> dict[str, Any]:
-    """One step of a bundle's history (its ``lineage``): what it was trained on, and how.
-
-    A fine-tuned bundle's lineage is its pre-trained bundle's lineage plus its own step, so a
-    user can always tell which data (synthetic, then real) shaped a model.
-    """
-    return {"stage": stage, "data": {"path": os.fspath(Path(galaxies.path).resolve()),
-                                     "source": galaxies.source, "n_images": len(galaxies)},
-            **facts}
+from galaxy10.modeling.bundle import params_path, read_params
+from galaxy10.modeling.preprocess import ImageConfig, minmax_from_dict, seed_features, transform
 
 
 class Predictor:
@@ -93,21 +38,19 @@ class Predictor:
         from galaxy10.modeling.models import load_model
 
         self.model_path = Path(model_path)
-        params_path = self.model_path.with_suffix(".json")
         if not self.model_path.is_file():
             raise ModelError(self.model_path, "model file not found; train one with "
                                               "notebooks/04_cnn.ipynb or `python -m galaxy10 "
                                               "train`")
+        self.params: dict[str, Any] = read_params(self.model_path)
+        self.kind: str = self.params["kind"]
+        self.config = ImageConfig.from_dict(self.params["image"])
         try:
-            self.params: dict[str, Any] = json.loads(params_path.read_text(encoding="utf-8"))
-            self.kind: str = self.params["kind"]
-            self.config = ImageConfig.from_dict(self.params["image"])
             self.scaler = (minmax_from_dict(self.params["scaler"]) if self.kind == "seed"
                            else None)
-        except FileNotFoundError:
-            raise ModelError(params_path, "the model's parameter file is missing") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelError(params_path, f"not a galaxy10 model parameter file ({exc})") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(params_path(self.model_path),
+                             f"not a galaxy10 model parameter file ({exc})") from None
         self._attach(load_model(self.model_path))
 
     @classmethod

@@ -215,6 +215,13 @@ def train_galaxy_cnn(x: np.ndarray, y: np.ndarray, *, build_kwargs: dict[str, An
 
 
 # -- training on a Galaxy10 file (the train command and the benchmarks) --------------------
+def galaxy_config(profile):
+    """The modern CNN's preprocessing under ``profile``: its crop and size, in colour."""
+    from galaxy10.modeling.preprocess import ImageConfig
+
+    return ImageConfig(size=profile.galaxy_size, color="rgb", crop=profile.galaxy_crop)
+
+
 def train_seed_cnn(galaxies, train_rows: np.ndarray, profile, seed: int = 0):
     """Seed-faithful features + MinMax + the original CNN (default filters), trained once.
 
@@ -238,9 +245,12 @@ def train_seed_cnn(galaxies, train_rows: np.ndarray, profile, seed: int = 0):
 
 def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
                  cache_dir=None, *, augment: bool = True, jitter: dict[str, Any] | None = None,
-                 progress: bool = False):
+                 progress: bool = False, model=None):
     """The modern CNN on the cached, preprocessed ``train_rows`` of ``galaxies``.
 
+    ``model`` is a Keras classifier of the profile's input built by the caller (notebook 04
+    builds and shows it in a cell the user may edit); None builds
+    :func:`~galaxy10.modeling.models.build_galaxy_cnn` with the profile's filters.
     The epoch budget follows the number of images (:meth:`Profile.galaxy_budget`);
     ``progress`` prints a line per epoch (:func:`epoch_progress`). A profile with
     ``augment_on_device`` trains through the ``tf.data`` pipeline (unless ``jitter`` needs the
@@ -253,11 +263,10 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
     model, config, history
     """
     from galaxy10.modeling.cache import cached_images
-    from galaxy10.modeling.preprocess import ImageConfig
 
     rows = np.sort(train_rows)
-    config = ImageConfig(size=profile.galaxy_size, color="rgb", crop=profile.galaxy_crop)
-    x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
+    config = galaxy_config(profile)
+    x = cached_images(galaxies, config, rows, cache_dir=cache_dir, progress=progress)
     y = galaxies.labels[rows].astype(np.int64)
     epochs, patience = profile.galaxy_budget(len(y))
     from galaxy10.modeling.augment import DEFAULT_JITTER
@@ -269,14 +278,17 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
     if profile.augment_on_device and not on_device:
         logger.warning("jitter %s has no device version: augmenting with NumPy on the CPU",
                        sorted(jitter or {}))
+    fit_kwargs = {"epochs": epochs, "patience": patience, "seed": seed,
+                  "batch_size": profile.batch_size, "augment": augment, "jitter": jitter,
+                  "on_device": on_device,
+                  "callbacks": [epoch_progress(epochs)] if progress else None}
     try:
-        use_mixed_precision(profile.mixed_precision)
-        model, history = train_galaxy_cnn(x, y, epochs=epochs, patience=patience, seed=seed,
-                                          batch_size=profile.batch_size, augment=augment,
-                                          jitter=jitter, on_device=on_device,
-                                          callbacks=[epoch_progress(epochs)] if progress
-                                          else None,
-                                          build_kwargs={"filters": profile.galaxy_filters})
+        if model is None:
+            use_mixed_precision(profile.mixed_precision)
+            model, history = train_galaxy_cnn(
+                x, y, build_kwargs={"filters": profile.galaxy_filters}, **fit_kwargs)
+        else:
+            history = fit_galaxy_cnn(model, x, y, **fit_kwargs)
     finally:
         if profile.mixed_precision:
             use_mixed_precision(False)
@@ -298,8 +310,8 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
     normalisation in inference mode), so that large early gradients from a head that does not
     fit the new images yet cannot wreck the pre-trained features; then every layer trains
     at ``learning_rate`` with a cosine decay over ``epochs``. The defaults (80 epochs at 1e-3,
-    as the profiles') are long for fine-tuning because this network is small: on 800 real
-    images it under-fits rather than forgets (see :class:`galaxy10.core.profiles.Profile`). ``jitter`` is the
+    as the profiles') are long for fine-tuning because this network is small: on a few hundred
+    real images it under-fits rather than forgets (docs/real-galaxies.md has the figures). ``jitter`` is the
     augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
     :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
 

@@ -22,7 +22,7 @@ from galaxy10.core.errors import MissingStepError
 from galaxy10.core.paths import get_models_home, get_reports_home
 from galaxy10.core.profiles import Profile, get_profile
 from galaxy10.datasets.reader import Galaxy10File
-from galaxy10.datasets.resample import Splits, drop_leaks, make_splits
+from galaxy10.datasets.resample import Splits
 from galaxy10.reporting.metrics import read_metrics, update_metrics
 
 logger = logging.getLogger(__name__)
@@ -137,10 +137,10 @@ class Run:
 
         With only a few hundred real images, starting from a network that learnt galaxy
         shapes on the synthetic sky beats training from scratch (``bench real`` measures it).
-        Fine-tuning uses the robust augmentation (stretch, noise, blur, JPEG, zoom): in
-        ``bench real`` it cost 0.014 of balanced accuracy on the sample's own pipeline (within
-        one sd over folds) and gained 0.044 under other sources' changes, 0.21 at the worst.
-        Synthetic data, or no pre-trained bundle, is said in ``summary`` and trains nothing.
+        This is :func:`galaxy10.pipeline.training.train_bundle` with ``init``: the robust
+        augmentation (stretch, noise, blur, JPEG, zoom), the profile's ``finetune_*`` budget,
+        as ``train --init`` does. Synthetic data, or no pre-trained bundle, is said in
+        ``summary`` and trains nothing.
 
         Returns
         -------
@@ -148,10 +148,7 @@ class Run:
             ``summary`` (Markdown for the notebook), and after fine-tuning ``bundle``,
             ``history`` and ``calibration``.
         """
-        from galaxy10.modeling.augment import ROBUST_JITTER
-        from galaxy10.modeling.calibrate import calibrate_from_training
-        from galaxy10.modeling.predict import lineage_step, save_bundle
-        from galaxy10.modeling.train import finetune_from_bundle
+        from galaxy10.pipeline.training import train_bundle
 
         path = Path(pretrained) if pretrained else self.models_dir / "pretrained_synthetic.keras"
         if self.source == "synthetic":
@@ -159,23 +156,16 @@ class Run:
                                "this notebook with `data` set to a real or imported file._"}
         if not path.is_file():
             return {"summary": f"_No pre-trained bundle at `{path}`: make one with `python -m "
-                               "galaxy10 pretrain` (about 16 min on 2 CPU cores), then rerun "
-                               "this notebook._"}
+                               "galaxy10 pretrain`, then rerun this notebook._"}
         splits = self.splits()
-        model, config, history, pre = finetune_from_bundle(path, self.galaxies, splits.all_train,
-                                                           self.profile, seed=self.seed,
-                                                           jitter=ROBUST_JITTER)
-        lineage = [*pre.get("lineage", []), lineage_step(self.galaxies, "fine-tune",
-                                                         jitter=ROBUST_JITTER,
-                                                         profile=self.profile.name)]
-        bundle = save_bundle(model, self.model_path("galaxy_cnn_finetuned"), kind="galaxy",
-                             config=config, tta=True, data=self.data_facts(), lineage=lineage)
-        calibration = calibrate_from_training(bundle, self.galaxies, np.sort(splits.all_train),
-                                              config, history)
-        return {"bundle": os.fspath(bundle), "history": history, "calibration": calibration,
+        trained = train_bundle(self.galaxies, splits.all_train,
+                               self.model_path("galaxy_cnn_finetuned"), self.profile,
+                               seed=self.seed, init=path, test_rows=splits.test)
+        return {"bundle": os.fspath(trained.path), "history": trained.history,
+                "calibration": trained.calibration,
                 "summary": f"Fine-tuned `{path.name}` on {len(splits.all_train):,} "
-                           f"{self.source} images in {history['seconds']:.0f} s; saved "
-                           f"`{bundle.name}` (notebook 05 evaluates it)."}
+                           f"{self.source} images in {trained.history['seconds']:.0f} s; saved "
+                           f"`{trained.path.name}` (notebook 05 evaluates it)."}
 
     # -- splits ----------------------------------------------------------------------------
     @property
@@ -183,19 +173,13 @@ class Run:
         return self.models_dir / "splits.npz"
 
     def make_splits(self) -> Splits:
-        """Seed-faithful undersampling and split of this file's labels, saved as NPZ.
+        """This file's splits (:func:`galaxy10.pipeline.training.leak_free_splits`), saved as NPZ.
 
-        The seed-faithful rows stay exactly as the original drew them. The all-data training
-        rows of the modern pipeline leave out every image that has a (near) duplicate in the
-        test set (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image is seen in
-        training; the groups are saved beside the splits for notebook 05's leak count.
+        The duplicate groups are saved beside the splits for notebook 05's leak count.
         """
-        from galaxy10.datasets.audit import duplicate_groups
+        from galaxy10.pipeline.training import leak_free_splits
 
-        splits = make_splits(self.galaxies.labels)
-        groups = duplicate_groups(self.data_path)
-        splits = Splits(seed_train=splits.seed_train, test=splits.test,
-                        all_train=drop_leaks(splits.all_train, splits.test, groups))
+        splits, groups = leak_free_splits(self.galaxies)
         write_npz(self.splits_path, **splits.as_arrays(), groups=groups,
                   n_images=np.array(len(self.galaxies)),
                   labels_digest=np.array(labels_digest(self.galaxies.labels)))
@@ -217,15 +201,15 @@ class Run:
     def seed_arrays(self, progress: bool = False) -> SeedArrays:
         """Seed-faithful features of the train and test rows, scaled by train-only MinMax.
 
-        The fitted scaler is saved as ``models/seed_scaler.json`` (the original pickled it).
+        The fitted scaler travels with the seed CNNs' bundles (as numbers; the original
+        pickled it).
         """
-        from galaxy10.modeling.preprocess import fit_minmax, save_minmax, seed_features_from_file
+        from galaxy10.modeling.preprocess import fit_minmax, seed_features_from_file
 
         splits = self.splits()
         raw_train = seed_features_from_file(self.galaxies, splits.seed_train, progress=progress)
         raw_test = seed_features_from_file(self.galaxies, splits.test, progress=progress)
         scaler = fit_minmax(raw_train)
-        save_minmax(scaler, self.models_dir / "seed_scaler.json")
         labels = self.galaxies.labels
         return SeedArrays(
             x_train=scaler.transform(raw_train.astype(np.float64)).astype(np.float32),
@@ -262,7 +246,7 @@ def load_splits(path: Path, labels: np.ndarray) -> Splits:
 def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick",
              seed: int = 0, reports_dir: str | os.PathLike[str] | None = None,
              models_dir: str | os.PathLike[str] | None = None, progress: bool = True,
-             **overrides) -> Run:
+             epochs: int | None = None, **overrides) -> Run:
     """Start a notebook's run.
 
     Parameters
@@ -275,13 +259,16 @@ def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick
         Seed of the synthetic data and of every training step.
     reports_dir, models_dir : path-like, optional
         Default ``<project>/reports`` and ``<project>/models``.
+    epochs : int, optional
+        Maximum epochs of the modern CNN whatever the data size
+        (:meth:`~galaxy10.core.profiles.Profile.with_epochs`); None keeps the profile's.
     **overrides
-        Profile numbers to change, e.g. ``galaxy_epochs=30``; ``None`` keeps the profile's
-        (so a notebook's parameters cell can say ``galaxy_epochs = None``).
+        Profile numbers to change, e.g. ``galaxy_size=96``; ``None`` keeps the profile's
+        (so a notebook's parameters cell can say ``galaxy_size = None``).
     """
     from galaxy10.datasets.fetch import resolve_data
 
-    prof = get_profile(profile).with_overrides(**overrides)
+    prof = get_profile(profile).with_overrides(**overrides).with_epochs(epochs)
     path = resolve_data(data, preset=prof.preset, seed=seed, progress=progress)
     galaxies = Galaxy10File(path)
     reports = get_reports_home(reports_dir)

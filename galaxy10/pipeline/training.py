@@ -1,0 +1,204 @@
+"""The one training workflow: train or fine-tune the modern CNN, save its bundle, calibrate it,
+score it.
+
+Every door that makes a modern-CNN bundle calls :func:`train_bundle`: the ``train`` and
+``pretrain`` commands, ``bench accuracy``, ``bench real``, notebook 04 and its fine-tuning
+step. So the same data, profile, seed and rows give the same weights and the same bundle JSON
+whichever door a user takes, and every bundle records its lineage. The splits it trains on
+come from :func:`leak_free_splits`, the same as notebook 01 saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galaxy10.datasets.resample import Splits, drop_leaks, make_splits
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("train", "pre-train", "fine-tune")
+"""The lineage stages a bundle's training step can have."""
+
+
+@dataclass
+class TrainedBundle:
+    """What :func:`train_bundle` made: the saved bundle, loaded, and how training went."""
+
+    path: Path
+    predictor: Any  #: :class:`~galaxy10.modeling.predict.Predictor` of the saved bundle
+    history: dict[str, Any]
+    calibration: dict[str, Any]
+    test: dict[str, Any] | None  #: test-set scores (None unless asked for)
+
+
+def leak_free_splits(galaxies) -> tuple[Splits, np.ndarray]:
+    """The seed-faithful splits of ``galaxies``, with duplicates of test images out of training.
+
+    The seed-faithful rows stay exactly as the original drew them. The all-data training
+    rows of the modern pipeline leave out every image that has an exact or near duplicate in
+    the test set (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image is seen
+    in training.
+
+    Returns
+    -------
+    splits : Splits
+    groups : ndarray of int, shape (n,)
+        Duplicate group per row (rows sharing an id are duplicates).
+    """
+    from galaxy10.datasets.audit import duplicate_groups
+
+    splits = make_splits(galaxies.labels)
+    groups = duplicate_groups(galaxies.path)
+    return Splits(seed_train=splits.seed_train, test=splits.test,
+                  all_train=drop_leaks(splits.all_train, splits.test, groups)), groups
+
+
+def calibrate_bundle(bundle_path: str | os.PathLike[str], x_val: np.ndarray, y_val: np.ndarray,
+                     *, preprocessed: bool = False, batch_size: int = 256) -> dict[str, Any]:
+    """Fit the bundle's temperature, top-label map and threshold on validation images.
+
+    The record (:func:`galaxy10.modeling.calibrate.fit_calibration`) is stored in the bundle's
+    JSON by :func:`galaxy10.modeling.bundle.write_calibration`.
+
+    Parameters
+    ----------
+    bundle_path : path-like
+        The ``.keras`` file of a saved bundle.
+    x_val : ndarray of uint8
+        Validation images the model did not train on: 256 px cut-outs, or model inputs
+        with ``preprocessed=True`` (e.g. rows of the training cache).
+    y_val : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    dict
+        The ``calibration`` record written.
+    """
+    from galaxy10.modeling.bundle import write_calibration
+    from galaxy10.modeling.calibrate import fit_calibration
+    from galaxy10.modeling.predict import Predictor
+
+    predictor = Predictor(bundle_path)
+    raw = predictor.predict_proba(x_val, batch_size=batch_size, calibrated=False,
+                                  preprocessed=preprocessed)
+    record = fit_calibration(raw, y_val)
+    write_calibration(bundle_path, record)
+    logger.info("calibrated %s: T=%.3f, ECE %.3f -> %.3f, threshold %.3f (coverage %.2f)",
+                bundle_path, record["temperature"], record["ece_before"], record["ece_after"],
+                record["threshold"], record["coverage"])
+    return record
+
+
+def calibrate_from_training(bundle_path: str | os.PathLike[str], galaxies, train_rows: np.ndarray,
+                            config, history: dict[str, Any],
+                            cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """:func:`calibrate_bundle` on the validation split that training carved out.
+
+    ``history["val_rows"]`` (from :func:`galaxy10.modeling.train.fit_galaxy_cnn`) indexes
+    ``train_rows``, which must be the file rows in the order training got them; their
+    preprocessed images come from the same cache training used, so nothing is read twice.
+    """
+    from galaxy10.modeling.cache import cached_images
+
+    rows = np.asarray(train_rows, dtype=np.int64)
+    x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
+    val = np.asarray(history["val_rows"], dtype=np.int64)
+    return calibrate_bundle(bundle_path, np.asarray(x[val]), galaxies.labels[rows[val]],
+                            preprocessed=True)
+
+
+def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], profile, *,
+                 seed: int = 0, init: str | os.PathLike[str] | None = None, model=None,
+                 stage: str | None = None, jitter: dict[str, Any] | None = None,
+                 test_rows: np.ndarray | None = None, score: bool = False,
+                 progress: bool = False, cache_dir: str | os.PathLike[str] | None = None
+                 ) -> TrainedBundle:
+    """Train (or fine-tune) the modern CNN, save it as a bundle, calibrate it and score it.
+
+    Parameters
+    ----------
+    galaxies : Galaxy10File
+        The open data file.
+    train_rows : ndarray of int
+        File rows to train on (sorted here); a validation split for early stopping and
+        calibration is carved from them.
+    out : path-like
+        The bundle's ``.keras`` file; its JSON goes beside it (:mod:`galaxy10.modeling.bundle`).
+    profile : Profile
+        The budget: :meth:`~galaxy10.core.profiles.Profile.galaxy_budget` for training, the
+        ``finetune_*`` settings for fine-tuning.
+    seed : int
+    init : path-like, optional
+        A pre-trained modern-CNN bundle to fine-tune (its preprocessing is kept and its
+        lineage continued); None trains from scratch.
+    model : keras.Model, optional
+        A model built by the caller for the profile's input (notebook 04's editable cell);
+        None builds the profile's network. Not with ``init``.
+    stage : {"train", "pre-train", "fine-tune"}, optional
+        The lineage step's name; default ``"fine-tune"`` with ``init``, else ``"train"``.
+    jitter : dict, optional
+        Augmentation beyond flips and rotations (:data:`galaxy10.modeling.augment.JITTERS`);
+        default the robust set for fine-tuning, the default set otherwise. Recorded in the
+        lineage.
+    test_rows : ndarray of int, optional
+        The held-out rows, recorded in the bundle; scored only with ``score``.
+    score : bool
+        Score the saved bundle on ``test_rows`` (notebook 04 leaves the test set to 05).
+    progress : bool
+        A line per epoch and a bar for the cache, on stderr.
+
+    Returns
+    -------
+    TrainedBundle
+    """
+    from galaxy10.modeling.augment import DEFAULT_JITTER, ROBUST_JITTER
+    from galaxy10.modeling.bundle import data_facts, lineage_step, save_bundle
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy
+
+    if init is not None and model is not None:
+        raise ValueError("give a pre-trained bundle (init) or a built model, not both")
+    stage = stage or ("fine-tune" if init is not None else "train")
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    if jitter is None:
+        jitter = ROBUST_JITTER if init is not None else DEFAULT_JITTER
+    rows = np.sort(np.asarray(train_rows, dtype=np.int64))
+    step = lineage_step(galaxies, stage, jitter=jitter, profile=profile.name)
+    if init is not None:
+        model, config, history, pre = finetune_from_bundle(
+            init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
+            progress=progress)
+        lineage = [*pre.get("lineage", []), step]
+    else:
+        model, config, history = train_galaxy(galaxies, rows, profile, seed=seed,
+                                              cache_dir=cache_dir, jitter=jitter,
+                                              progress=progress, model=model)
+        lineage = [step]
+    extra: dict[str, Any] = {"data": data_facts(galaxies), "lineage": lineage,
+                             "profile": profile.name, "seed": int(seed), "history": history,
+                             "epochs_run": len(history.get("loss", [])),
+                             "best_epoch": history.get("best_epoch", 0)}
+    if test_rows is not None:
+        extra["test_rows"] = np.asarray(test_rows, dtype=np.int64).tolist()
+    path = save_bundle(model, out, kind="galaxy", config=config, tta=True, **extra)
+    calibration = calibrate_from_training(path, galaxies, rows, config, history, cache_dir)
+    predictor = Predictor(path)
+    test = None
+    if score:
+        if test_rows is None:
+            raise ValueError("score=True needs test_rows")
+        from galaxy10.evaluation.evaluate import evaluate_predictions
+
+        test_rows = np.asarray(test_rows, dtype=np.int64)
+        test = evaluate_predictions(galaxies.labels[test_rows],
+                                    predictor.predict_proba(galaxies.read(test_rows)),
+                                    profile.bootstrap, seed)
+    return TrainedBundle(path=Path(path), predictor=predictor, history=history,
+                         calibration=calibration, test=test)

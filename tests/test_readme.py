@@ -1,15 +1,26 @@
-"""README's results block is generated from the committed reports, and stays in sync with them."""
+"""The README and docs/ stay true: the results block matches the committed reports, every
+command shown parses, every relative link resolves, and the README stays a short front door."""
 
+import argparse
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.reporting.results import README_END, README_START, readme_block, readme_results, update_readme
+from galaxy10.reporting.results import (
+    RESULTS_END,
+    RESULTS_START,
+    block_in,
+    results_block,
+    update_results_block,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS_PAGE = ROOT / "docs" / "results.md"
+PAGES = [ROOT / "README.md", ROOT / "reports" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def _committed_json(relative: str) -> dict:
@@ -23,26 +34,165 @@ def _committed_json(relative: str) -> dict:
     return json.loads(text)
 
 
-def test_readme_results_match_the_committed_reports():
-    expected = readme_results(_committed_json("reports/reference/metrics.json"),
-                              _committed_json("reports/reference/benchmarks.json"),
-                              _committed_json("reports/reference/quick/metrics.json"))
+def _expected_block() -> str:
+    return results_block(_committed_json("reports/reference/metrics.json"),
+                         _committed_json("reports/reference/benchmarks.json"),
+                         _committed_json("reports/reference/quick/metrics.json"))
+
+
+def test_the_results_page_matches_the_committed_reports():
+    expected = _expected_block()
     assert "faithful" in expected and "bench accuracy" in expected
-    assert readme_block((ROOT / "README.md").read_text(encoding="utf-8")) == expected, (
-        "README.md's results block is stale: run `python -m galaxy10 results --update-readme "
-        "README.md` and commit")
+    assert block_in(RESULTS_PAGE.read_text(encoding="utf-8")) == expected, (
+        "docs/results.md's results block is stale: run `python -m galaxy10 results "
+        "--update-readme docs/results.md` and commit")
 
 
-def test_update_readme_rewrites_only_the_block(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# title\n\nintro\n\n{README_START}\nold\n{README_END}\n\nafter\n")
-    update_readme(readme, "| new | table |")
-    assert readme.read_text() == (f"# title\n\nintro\n\n{README_START}\n| new | table |\n"
-                                  f"{README_END}\n\nafter\n")
+def test_the_readmes_real_galaxies_table_is_the_generated_one():
+    lines = _expected_block().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| model | balanced accuracy"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    table = "\n".join(lines[start:end])
+    assert table in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        "README.md's `bench real` table differs from docs/results.md's: copy it from there")
+
+
+def test_update_results_block_rewrites_only_the_block(tmp_path):
+    page = tmp_path / "results.md"
+    page.write_text(f"# title\n\nintro\n\n{RESULTS_START}\nold\n{RESULTS_END}\n\nafter\n")
+    update_results_block(page, "| new | table |")
+    assert page.read_text() == (f"# title\n\nintro\n\n{RESULTS_START}\n| new | table |\n"
+                                f"{RESULTS_END}\n\nafter\n")
     (tmp_path / "plain.md").write_text("# no markers\n")
     with pytest.raises(Galaxy10Error, match="plain.md: no results block"):
-        update_readme(tmp_path / "plain.md", "x")
+        update_results_block(tmp_path / "plain.md", "x")
     assert (tmp_path / "plain.md").read_text() == "# no markers\n"
+
+
+def test_the_readme_is_a_front_door_of_at_most_200_lines():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200, f"README.md has {len(lines)} lines: move detail to docs/"
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"](docs/{page.name}" in "\n".join(lines), f"README.md does not link {page.name}"
+
+
+# -- links -------------------------------------------------------------------------------------
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)
+    return {_slug(m.group(1)) for m in re.finditer(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(page):
+    text = page.read_text(encoding="utf-8")
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md" and anchor not in _anchors(file):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(ROOT)}: links that do not resolve: {broken}"
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+def _commands(text: str) -> list[str]:
+    """What follows ``python -m galaxy10`` in every code block line and inline code span."""
+    found = []
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S):
+        for line in block.splitlines():
+            if "python -m galaxy10" in line:
+                found.append(line.split("python -m galaxy10", 1)[1].split(" #")[0].split(";")[0])
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    for span in re.findall(r"`([^`]+)`", prose):
+        if "python -m galaxy10" in span and "\n\n" not in span:
+            found.append(span.split("python -m galaxy10", 1)[1])
+    return [" ".join(c.split()) for c in found]
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def _problems(command: str, parser: argparse.ArgumentParser) -> list[str]:
+    """Sub-commands, options and choice values of ``command`` that the parser does not know."""
+    tokens = [t.strip("[]") for t in command.split()]
+    tokens = [t for t in tokens if t]
+    top = {s for a in parser._actions for s in a.option_strings}
+    while tokens and tokens[0] in top:
+        tokens.pop(0)
+    if not tokens:
+        return []
+    subs = _subparsers(parser)
+    if tokens[0] not in subs:
+        return [f"no sub-command {tokens[0]!r}"]
+    sub = subs[tokens.pop(0)]
+    options = {s: a for a in sub._actions for s in a.option_strings}
+    positionals = [a for a in sub._actions if not a.option_strings]
+    problems, i, position = [], 0, 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("-"):
+            name = token.split("=", 1)[0]
+            action = options.get(name) or (name in top and argparse.Action([name], name))
+            if not action:
+                problems.append(f"no option {name!r}")
+            elif action.nargs != 0 and i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
+                i += 1
+                if action.choices:
+                    problems += [f"{name} {v!r} is not a choice" for v in tokens[i].split("|")
+                                 if v not in action.choices]
+        else:
+            action = positionals[position] if position < len(positionals) else None
+            if action is not None and action.choices:
+                problems += [f"{v!r} is not one of {action.dest}" for v in token.split("|")
+                             if v not in action.choices]
+            if action is not None and action.nargs not in ("+", "*", "..."):
+                position += 1
+        i += 1
+    return problems
+
+
+def test_the_command_check_catches_mistakes():
+    from galaxy10.cli import build_parser
+
+    parser = build_parser()
+    assert _problems("bench memory|layout --profile quick|gpu", parser) == []
+    assert _problems("predict IMAGE... [--json]", parser) == []
+    assert _problems("trian --data x.h5", parser) == ["no sub-command 'trian'"]
+    assert _problems("run --profil quick", parser) == ["no option '--profil'"]
+    assert _problems("run --profile fast", parser) == ["--profile 'fast' is not a choice"]
+    assert _problems("bench speed", parser) != []
+    assert _commands("a `python -m galaxy10 info\n  FILE.h5` b\n```bash\n"
+                     "x  # or: python -m galaxy10 app [--port 1]  # note\n"
+                     "cli  python -m galaxy10; the parser\n```\n") == [
+        "app [--port 1]", "", "info FILE.h5"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_shown_exists_in_the_parser(page):
+    from galaxy10.cli import build_parser
+
+    parser = build_parser()
+    commands = _commands(page.read_text(encoding="utf-8"))
+    bad = {c: p for c in commands if (p := _problems(c, parser))}
+    assert not bad, f"{page.relative_to(ROOT)}: commands the CLI does not accept: {bad}"
+    if page.name == "README.md" and page.parent == ROOT:
+        assert len(commands) >= 17  # the command synopsis is still there
 
 
 def test_the_real_cv_table_names_the_previous_recipe_when_one_is_kept():

@@ -102,7 +102,7 @@ def default_real_sample() -> Path:
 
 
 def reference_reports_dir() -> Path:
-    """``<project>/reports/reference``: the committed results that the README quotes.
+    """``<project>/reports/reference``: the committed results that README and docs/ quote.
 
     Runs write to :func:`get_reports_home` (git-ignored) unless told to write here.
     """

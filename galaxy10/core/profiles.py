@@ -1,13 +1,13 @@
 """Run profiles: how much data and compute each step gets, for every command and notebook.
 
 ``faithful`` is the original analysis' exact settings on the full-size data; ``quick`` is a
-reduced run that finishes within about 15 minutes on 2 CPU cores; ``smoke`` runs every step
-in seconds, for tests; ``gpu`` gives the modern CNN a larger input, a bigger network, more
-epochs, mixed precision and augmentation on the device (:mod:`galaxy10.modeling.device_batches`).
-Every profile runs the same code, only the numbers change. ``run``,
-``train`` and every ``bench`` take their ``--profile`` choices from :data:`PROFILES` (``full``
-is accepted as another name of ``faithful``), and a notebook's parameters cell may override
-any number (:meth:`Profile.with_overrides`).
+reduced run meant to finish on a 2-core laptop while you wait (its measured wall time is in
+``docs/results.md``); ``smoke`` runs every step in seconds, for tests; ``gpu`` gives the
+modern CNN a larger input, a bigger network, more epochs, mixed precision and augmentation on
+the device (:mod:`galaxy10.modeling.device_batches`). Every profile runs the same code, only
+the numbers change. ``run``, ``train`` and every ``bench`` take their ``--profile`` choices
+from :data:`PROFILES` (``full`` is accepted as another name of ``faithful``), and a
+notebook's parameters cell may override any number (:meth:`Profile.with_overrides`).
 """
 
 from __future__ import annotations
@@ -39,13 +39,12 @@ class Profile:
     #: fewer training images than this (a few hundred real ones) get the budget below; the
     #: quick profile's medium synthetic set stays above it and trains on its quick budget
     small_data_below: int = 2000
-    small_data_epochs: int = 60   #: an epoch of 800 images is a few seconds: allow more
+    small_data_epochs: int = 60   #: an epoch of a few hundred images is short: allow more
     small_data_patience: int = 10
-    #: fine-tuning a pre-trained bundle on (few) real images. 80 epochs at 1e-3: the small
-    #: network under-fits 800 real images under the robust augmentation (training accuracy
-    #: 0.70-0.77 after 40 epochs), and in 5-fold CV on the real sample (CV seed 1, not the
-    #: benchmark's seed 0) 20 epochs at 3e-4 scored 0.706, 40 at 1e-3 0.74 (4 folds) and 80 at
-    #: 1e-3 0.75 on the two folds measured before the change (about 2 min per fold on 2 cores)
+    #: fine-tuning a pre-trained bundle on (few) real images: long and at 1e-3, because the
+    #: small network under-fits a few hundred real images under the robust augmentation; the
+    #: budget was chosen by CV on the real sample with another fold seed than the benchmark's
+    #: (the scores it was chosen from: docs/real-galaxies.md)
     finetune_epochs: int = 80
     finetune_head_epochs: int = 3  #: of which the first train only the new head
     finetune_learning_rate: float = 1e-3

@@ -17,17 +17,14 @@ Method
 * Groups: the connected components of both relations (union-find), so A~B and B~C put A, B
   and C in one group.
 
-Threshold (measured on the 1,000 real images of the sample, 256 px, see the report of
-issue #13): the known pair is at distance 0.000; the same images re-encoded as JPEG are at
-most 0.051 (quality 90), 0.068 (75), 0.093 (50) and 0.145 (30) from their originals, +-1 noise
-moves them at most 0.004; the nearest distinct galaxy of each image is at 0.239 or more
-(1st percentile 0.266, median 0.607), and a mirrored copy at 0.376 or more (so mirrored or
-rotated copies are not detected). 0.12 catches every re-encoding down to quality 50 with a
-margin and stays at half the closest distance between distinct galaxies, which shrinks as a
-file holds more images (17,736 in the real file against 1,000 measured).
+Threshold: :data:`NEAR_THRESHOLD` sits above the distance of every re-encoded copy the
+project expects to meet (JPEG down to quality 50, a little pixel noise) with a margin, and well
+below the distance between distinct galaxies, which shrinks as a file holds more images.
+Mirrored or rotated copies are farther apart than that and are not detected. The measured
+distances it was chosen from are in ``docs/data.md``.
 
 Memory: pixels are streamed ``batch_size`` images at a time; what is kept per image is its
-digest and its thumbnail (4 KB), 73 MB for the real file's 17,736 images.
+digest and its thumbnail (32 x 32 float32, 4 KB), whatever the image size.
 """
 
 from __future__ import annotations

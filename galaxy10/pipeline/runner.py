@@ -135,7 +135,7 @@ def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto",
 def _record_timings(metrics: Path, params: dict, timings: dict[str, float]) -> None:
     """Write the ``run`` section of metrics.json: wall time per notebook and where it ran.
 
-    The README quotes a run's wall time; recording it beside the numbers it produced (with
+    docs/results.md quotes a run's wall time; recording it beside the numbers it produced (with
     the commit and the number of CPU cores) keeps that figure traceable. Timings of an
     earlier run with the same profile and data are kept for notebooks not rerun (``--only``).
     """

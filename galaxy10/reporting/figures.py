@@ -41,7 +41,7 @@ def save_figure(fig, path: str | os.PathLike[str], dpi: int = 110, colors: int |
     """Save ``fig`` as PNG at ``path`` atomically and return the path.
 
     ``colors`` quantises the PNG to a palette of that many colours (Pillow), which keeps image
-    grids small enough to commit beside the README.
+    grids small enough to commit beside the docs that show them.
     """
     # the Software chunk tells galaxy10.outputs that this PNG may be replaced by a later run
     software = "galaxy10 (matplotlib)"

@@ -2,7 +2,7 @@
 
 A run's numbers live in JSON files made of named sections (``eda``, ``cnn``, ``evaluation``,
 ``bench_accuracy_faithful``...). Each notebook or benchmark writes only its own section, so
-rerunning one step updates its numbers without losing the others'. Every figure in the README
+rerunning one step updates its numbers without losing the others'. Every figure in docs/results.md
 is read back from these files through :func:`read_metrics`.
 """
 
@@ -74,7 +74,7 @@ def code_commit() -> str | None:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True, timeout=10).stdout.strip()
         # only what decides the numbers: the package, the notebooks and the dependencies
-        # (reports/ is written by the run itself; README edits change nothing)
+        # (reports/ is written by the run itself; edits to README or docs/ change nothing)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
                                 *_CODE_PATHS],
                                cwd=root, text=True, capture_output=True, timeout=10).stdout

@@ -1,9 +1,9 @@
-"""The README's results block, built from the committed reference reports.
+"""The generated results block of ``docs/results.md``, built from the committed reference reports.
 
-Every number in the README comes from a run's JSON files: each function below renders one
+Every number in that block comes from a run's JSON files: each function below renders one
 section (the original's procedure, the ablation, ``bench accuracy``, speed and memory, the
-quick run) from them, and :func:`readme_results` joins the sections into the block between
-the README's markers. A test checks that the committed README still matches the committed
+quick run) from them, and :func:`results_block` joins the sections into the block between
+the page's markers. A test checks that the committed page still matches the committed
 reports, so a figure cannot drift from the run that produced it.
 """
 
@@ -188,7 +188,8 @@ def realism_markdown(metrics: dict[str, Any]) -> list[str]:
         out.append(f"| {name} | {old}{_fmt(value, 2)} |")
     old = f"**{_fmt(before['median_ks'], 3)}** | " if before else ""
     out.append(f"| **median over class x statistic** | {old}**{_fmt(now['median_ks'], 3)}** |")
-    out += ["", "![Real vs synthetic statistics by class](reports/reference/figures/"
+    # relative to docs/, where the block lives (docs/results.md)
+    out += ["", "![Real vs synthetic statistics by class](../reports/reference/figures/"
                 "realism_by_class.png)"]
     return out
 
@@ -289,7 +290,7 @@ def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
 
 
 def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
-    """Markdown tables of a run's numbers, for the README (every figure from the JSON files)."""
+    """Markdown tables of a run's numbers, for the results page (every figure from the JSON files)."""
     sections = [real_cv_markdown(metrics), pretrain_markdown(metrics),
                 same_procedure_markdown(metrics), calibration_markdown(metrics),
                 ablation_markdown(metrics)]
@@ -316,13 +317,13 @@ def quick_run_markdown(quick: dict[str, Any]) -> str:
     return text
 
 
-README_START = "<!-- results:start: written by `python -m galaxy10 results --update-readme` -->"
-README_END = "<!-- results:end -->"
+RESULTS_START = "<!-- results:start: written by `python -m galaxy10 results --update-readme` -->"
+RESULTS_END = "<!-- results:end -->"
 
 
-def readme_results(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None,
-                   quick: dict[str, Any] | None = None) -> str:
-    """The README's generated results block (tables and the quick run's paragraph)."""
+def results_block(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None,
+                  quick: dict[str, Any] | None = None) -> str:
+    """The generated results block (tables and the quick run's paragraph)."""
     parts = [results_markdown(metrics, benchmarks)]
     if quick:
         parts.append("### The quick profile\n\n" + quick_run_markdown(quick))
@@ -333,21 +334,21 @@ def _block_span(text: str, path: str | os.PathLike[str]) -> tuple[int, int]:
     """Where the generated block lies in ``text``: after the start marker, up to the end one."""
     from galaxy10.core.errors import Galaxy10Error
 
-    start, end = text.find(README_START), text.find(README_END)
+    start, end = text.find(RESULTS_START), text.find(RESULTS_END)
     if start < 0 or end < start:
-        raise Galaxy10Error(f"{path}: no results block; add the lines {README_START!r} and "
-                            f"{README_END!r} where the results belong")
-    return start + len(README_START), end
+        raise Galaxy10Error(f"{path}: no results block; add the lines {RESULTS_START!r} and "
+                            f"{RESULTS_END!r} where the results belong")
+    return start + len(RESULTS_START), end
 
 
-def readme_block(text: str, path: str | os.PathLike[str] = "README.md") -> str:
-    """The generated block between the results markers of a README's ``text``."""
+def block_in(text: str, path: str | os.PathLike[str] = "docs/results.md") -> str:
+    """The generated block between the results markers of a markdown page's ``text``."""
     start, end = _block_span(text, path)
     return text[start:end].strip("\n")
 
 
-def update_readme(path: str | os.PathLike[str], block: str) -> Path:
-    """Replace the results block of the README at ``path`` with ``block`` (atomic rewrite)."""
+def update_results_block(path: str | os.PathLike[str], block: str) -> Path:
+    """Replace the results block of the markdown page at ``path`` with ``block`` (atomic rewrite)."""
     from galaxy10.core.atomic import write_text
 
     path = Path(path)
@@ -356,3 +357,8 @@ def update_readme(path: str | os.PathLike[str], block: str) -> Path:
     if text[start:end].strip("\n") == block:
         return path
     return write_text(path, text[:start] + "\n" + block + "\n" + text[end:])
+
+
+# the names ``results --update-readme`` in galaxy10.cli still imports
+readme_results = results_block
+update_readme = update_results_block

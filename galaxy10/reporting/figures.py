@@ -103,15 +103,17 @@ def class_gallery(columns: Sequence[tuple[str, Mapping[int, np.ndarray]]], per_c
 
 def examples_by_class(labels: np.ndarray, read, per_class: int = 5,
                       seed: int = 0) -> dict[int, np.ndarray]:
-    """Pick ``per_class`` random rows of each class and read them with ``read(indices)``."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for label in range(N_CLASSES):
-        rows = np.flatnonzero(np.asarray(labels) == label)
-        if rows.size:
-            pick = np.sort(rng.choice(rows, size=min(per_class, rows.size), replace=False))
-            out[label] = read(pick)
-    return out
+    """Read ``per_class`` random rows of each class with ``read(indices)``, grouped by class.
+
+    The rows are :func:`galaxy10.datasets.resample.sample_per_class`'s, so a gallery shows
+    the images that the realism comparison measures for the same seed.
+    """
+    from galaxy10.datasets.resample import sample_per_class
+
+    labels = np.asarray(labels)
+    rows = sample_per_class(labels, per_class, seed)
+    return {label: read(rows[labels[rows] == label]) for label in range(N_CLASSES)
+            if np.any(labels == label)}
 
 
 def class_counts_bar(counts: Sequence[int], title: str, highlight: int | None = None):

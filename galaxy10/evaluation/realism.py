@@ -274,7 +274,8 @@ def load_real(source: str | os.PathLike[str], per_class: int | None = None, seed
     ----------
     source : path-like
         Folder with sub-folders 0-9 (a ``manifest.csv`` inside is used when present), a CSV
-        manifest ``file,label``, or an ``.h5`` made by ``python -m galaxy10 import``.
+        manifest ``file,label``, or an ``.h5`` made by ``python -m galaxy10 import``: anything
+        :func:`galaxy10.datasets.labelled.open_labelled` reads.
     per_class : int, optional
         Take at most this many random images of each class (seeded); default all.
     seed : int
@@ -296,22 +297,12 @@ def load_real(source: str | os.PathLike[str], per_class: int | None = None, seed
                                       "class folders 0-9 (or a CSV manifest file,label), or "
                                       "an .h5 made from one by `python -m galaxy10 import "
                                       "FOLDER --out real.h5`")
-    if source.suffix.lower() in (".h5", ".hdf5"):
-        from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.labelled import open_labelled
 
-        with Galaxy10File(source) as f:
-            labels = f.labels.astype(np.int64)
-            rows = sample_per_class(labels, per_class, seed)
-            return f.read(rows), labels[rows]
-    from galaxy10.datasets.images import load_cutout
-    from galaxy10.datasets.importer import list_images
-
-    if source.is_dir() and (source / "manifest.csv").is_file():
-        source = source / "manifest.csv"
-    pairs = list_images(source)
-    labels = np.array([label for _, label in pairs], dtype=np.int64)
-    rows = sample_per_class(labels, per_class, seed)
-    return np.stack([load_cutout(pairs[i][0]) for i in rows]), labels[rows]
+    with open_labelled(source) as images:
+        labels = images.labels.astype(np.int64)
+        rows = sample_per_class(labels, per_class, seed)
+        return images.read(rows), labels[rows]
 
 
 def synthetic_sample(source: str | os.PathLike[str] = "full", per_class: int = 100,

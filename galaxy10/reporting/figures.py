@@ -356,19 +356,10 @@ def class_mean_maps(maps: np.ndarray, labels: np.ndarray, title: str):
 # -- real vs synthetic ----------------------------------------------------------------------
 def _real_examples(real: Path, per_class: int, seed: int) -> dict[int, np.ndarray]:
     """Example images from a class-folder tree, a CSV manifest or a Galaxy10 .h5 file."""
-    from galaxy10.datasets.images import load_cutout
-    from galaxy10.datasets.importer import list_images
-    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.labelled import open_labelled
 
-    if real.suffix.lower() in (".h5", ".hdf5"):
-        with Galaxy10File(real) as f:
-            return examples_by_class(f.labels, f.read, per_class, seed)
-    if real.is_dir() and (real / "manifest.csv").is_file():
-        real = real / "manifest.csv"
-    pairs = list_images(real)
-    labels = np.array([label for _, label in pairs])
-    return examples_by_class(labels, lambda rows: np.stack([load_cutout(pairs[i][0]) for i in rows]),
-                             per_class, seed)
+    with open_labelled(real) as images:
+        return examples_by_class(images.labels, images.read, per_class, seed)
 
 
 def real_vs_synthetic_gallery(real: str | os.PathLike[str], synthetic: str | os.PathLike[str],

@@ -404,11 +404,6 @@ class Galaxy10File:
             yield pos, self.read(idx[pos])
 
 
-def open_galaxy10(path: str | os.PathLike[str]) -> Galaxy10File:
-    """Open ``path`` as a :class:`Galaxy10File` (same as calling the class)."""
-    return Galaxy10File(path)
-
-
 def describe_layout(layout: dict) -> str:
     """One line on how a file stores its images, from :meth:`Galaxy10File.layout`.
 

@@ -21,7 +21,8 @@ from galaxy10 import Galaxy10File, GalaxyDataError
 from galaxy10.bench import LAYOUTS, bench_layout, format_layout, write_layouts
 from galaxy10.cli import main
 from galaxy10.datasets import reader as reader_module
-from galaxy10.datasets.repack import describe_layout, repack, repack_hint
+from galaxy10.datasets.reader import describe_layout
+from galaxy10.datasets.repack import repack, repack_hint
 
 N, SIZE = 40, 16
 RNG = np.random.default_rng(7)

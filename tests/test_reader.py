@@ -338,10 +338,8 @@ def test_close_is_idempotent(small_h5):
     assert not g._h5.id.valid
 
 
-def test_open_galaxy10_and_close_before_open(small_h5):
-    from galaxy10.datasets.reader import open_galaxy10
-
-    with open_galaxy10(small_h5) as f:
+def test_context_manager_and_close_before_open(small_h5):
+    with Galaxy10File(small_h5) as f:
         assert isinstance(f, Galaxy10File) and len(f) == 20 and f.path == small_h5
     Galaxy10File.__new__(Galaxy10File).close()  # nothing opened yet: nothing to close
 

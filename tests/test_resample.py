@@ -11,6 +11,7 @@ from galaxy10.core.classes import REAL_CLASS_COUNTS
 from galaxy10.datasets.resample import (
     class_weights,
     make_splits,
+    sample_per_class,
     split_indices,
     stratified_folds,
     undersample_indices,
@@ -168,3 +169,52 @@ def test_group_aware_split_silences_the_small_class_warning():
         warnings.simplefilter("error")
         _, test = group_aware_test_split(np.arange(111), labels, np.arange(111), random_state=0)
     assert len(test) in (22, 23)
+
+
+# -- the per-class sample of galleries, realism and the exploratory statistics -------------
+UNEVEN = np.array([6, 2, 8, 9, 4, 6, 7, 6, 5, 3, 7, 5, 3, 6, 2, 4, 7, 8, 8, 7, 6, 2, 6, 8, 9,
+                   5, 3, 3, 4, 8, 7, 5, 5, 2, 3, 9, 5, 0, 4, 9, 4, 2, 2, 4, 3, 9, 0, 7, 9, 8])
+"""Two rows of class 0, none of class 1, six of every other class."""
+
+
+def test_sample_per_class_is_pinned_to_the_realism_draw():
+    # the rows realism.load_real and synthetic_sample picked before the samplers were merged:
+    # the committed KS table (reports/reference) was measured on such picks
+    rows = sample_per_class(UNEVEN, 3, seed=7)
+    assert rows.tolist() == [5, 7, 8, 10, 12, 13, 15, 16, 18, 23, 27, 29, 30, 31, 32, 33, 34,
+                             37, 39, 40, 41, 42, 43, 45, 46, 48]
+    assert rows.dtype == np.int64
+    assert np.bincount(UNEVEN[rows], minlength=10).tolist() == [2, 0] + [3] * 8
+    np.testing.assert_array_equal(sample_per_class(UNEVEN, None, seed=7), np.arange(50))
+    np.testing.assert_array_equal(sample_per_class(UNEVEN, 6, seed=7), np.arange(50))
+
+
+def _gallery_draw_before_the_merge(labels, per_class, seed):
+    """figures.examples_by_class's own draw, as it was: it also drew from small classes."""
+    rng = np.random.default_rng(seed)
+    rows = [np.sort(rng.choice(np.flatnonzero(labels == k), size=min(per_class, int((labels == k).sum())),
+                               replace=False)) for k in range(10) if (labels == k).any()]
+    return np.sort(np.concatenate(rows))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_the_reference_gallery_keeps_its_images(seed):
+    # the committed gallery: 5 of each class of the real sample (100 per class, manifest
+    # order) and of a synthetic set (hundreds per class); where every class has more rows
+    # than are drawn, the merged sampler draws what the gallery drew
+    real = np.repeat(np.arange(10), 100)
+    synth = REAL_LABELS
+    for labels in (real, synth, UNEVEN[UNEVEN >= 2]):
+        np.testing.assert_array_equal(sample_per_class(labels, 5, seed),
+                                      _gallery_draw_before_the_merge(labels, 5, seed))
+    # realism's 100 per class of the real sample is the whole sample, in row order
+    np.testing.assert_array_equal(sample_per_class(real, 100, seed), np.arange(1000))
+
+
+def test_examples_by_class_reads_the_sampled_rows_grouped_by_class():
+    from galaxy10.reporting.figures import examples_by_class
+
+    got = examples_by_class(UNEVEN, lambda rows: rows, per_class=3, seed=7)
+    assert sorted(got) == [0, 2, 3, 4, 5, 6, 7, 8, 9]
+    np.testing.assert_array_equal(np.concatenate([got[k] for k in sorted(got)]),
+                                  sorted(sample_per_class(UNEVEN, 3, 7), key=lambda r: UNEVEN[r]))

@@ -222,13 +222,6 @@ def first_upload(value) -> tuple[bytes, str] | None:
     return bytes(item["content"]), str(item.get("name", "upload"))
 
 
-def button_from_run(run, model: str = "galaxy_cnn", seed: int | None = None) -> GalaxyButton:
-    """Build the panel for a :class:`~galaxy10.pipeline.session.Run`: its test rows and saved model."""
-    path = run.require_model(model)
-    return GalaxyButton(Predictor(path), run.galaxies, run.splits().test,
-                        seed=run.seed if seed is None else seed)
-
-
 def button_from_model(model_path: str | os.PathLike[str] | None = None,
                       seed: int = 0) -> GalaxyButton:
     """Build the panel from a saved model bundle alone (what the served page does).

@@ -7,8 +7,6 @@ run's ``metrics.json``.
 
 from __future__ import annotations
 
-ORIGINAL_DATA = "real Galaxy10 DECaLS (17,736 images), undersampled to 3,340"
-
 ORIGINAL_CV = {
     "Constant (majority)": 0.10,
     "RandomForest": 0.390,

@@ -139,36 +139,16 @@ class _Scan:
 def _batches(source: Path, batch_size: int) -> tuple[np.ndarray, list[str],
                                                      Iterator[np.ndarray]]:
     """Labels, names and an iterator of image batches (in row order) of ``source``."""
-    if source.suffix.lower() in (".h5", ".hdf5", ".he5"):
-        from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.labelled import open_labelled
 
-        galaxies = Galaxy10File(source)
+    images = open_labelled(source)
 
-        def read() -> Iterator[np.ndarray]:
-            with galaxies:
-                for _, images in galaxies.iter_batches(batch_size=batch_size):
-                    yield images
+    def read() -> Iterator[np.ndarray]:
+        with images:
+            for _, batch in images.iter_batches(batch_size=batch_size):
+                yield batch
 
-        return galaxies.labels, [f"row {i}" for i in range(len(galaxies))], read()
-    from galaxy10.datasets.images import load_cutout
-    from galaxy10.datasets.importer import list_images
-
-    if source.is_dir() and (source / "manifest.csv").is_file():
-        source = source / "manifest.csv"
-    pairs = list_images(source)
-    root = source.parent if source.is_file() else source
-    names = []
-    for path, _ in pairs:
-        try:
-            names.append(os.fspath(Path(path).relative_to(root)))
-        except ValueError:
-            names.append(os.fspath(path))
-
-    def decode() -> Iterator[np.ndarray]:
-        for start in range(0, len(pairs), batch_size):
-            yield np.stack([load_cutout(p) for p, _ in pairs[start:start + batch_size]])
-
-    return np.array([label for _, label in pairs], dtype=np.uint8), names, decode()
+    return images.labels, images.names(), read()
 
 
 def _scan(source: str | os.PathLike[str], batch_size: int) -> _Scan:
@@ -209,8 +189,8 @@ def duplicate_groups(source: str | os.PathLike[str], threshold: float = NEAR_THR
     ----------
     source : path-like
         A Galaxy10 ``.h5`` file, a folder of class folders ``0``-``9`` (or with a
-        ``manifest.csv``), or a CSV manifest; rows follow the file or
-        :func:`galaxy10.datasets.importer.list_images`' order.
+        ``manifest.csv``), or a CSV manifest; rows follow the file or the listing's order
+        (:func:`galaxy10.datasets.labelled.open_labelled`).
     threshold : float, default :data:`NEAR_THRESHOLD`
         Near-duplicate distance; 0 keeps exact duplicates only.
     batch_size : int, default 256

@@ -7,12 +7,12 @@ galaxy10 reads the same way as the official download. Two layouts are accepted:
 * a CSV manifest with columns ``file`` and ``label`` (paths relative to the CSV's folder).
 
 Images are decoded and resized to 256 x 256 one batch at a time, so memory stays bounded,
-and the output file appears only when every image has been written.
+and the output file appears only when every image has been written. Listing the folder or
+manifest is :mod:`galaxy10.datasets.labelled`'s job, shared with every reader of them.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from dataclasses import dataclass, field
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from galaxy10.core.classes import IMAGE_SHAPE, N_CLASSES
+from galaxy10.core.classes import IMAGE_SHAPE
 from galaxy10.core.errors import GalaxyDataError, ImageTooLargeError
-from galaxy10.datasets.images import IMAGE_SUFFIXES, load_cutout, probe_image
+from galaxy10.datasets.images import load_cutout, probe_image
+from galaxy10.datasets.labelled import HDF5_SUFFIXES, listed_source, scan_images
 from galaxy10.datasets.writer import Galaxy10Writer
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ class ImportPlan:
     Attributes
     ----------
     pairs : list of (Path, int)
-        Images to import with their labels, in :func:`list_images` order.
+        Images to import with their labels, in
+        :func:`galaxy10.datasets.labelled.list_images` order.
     ignored : list of (Path, str)
         Folders and files of the source that are not part of the layout (``01/``,
         ``spiral/``, a text file in a class folder), with the reason.
@@ -51,58 +53,6 @@ class ImportPlan:
         """One line per ignored or refused entry, for the command line to print."""
         return ([f"{path}: ignored ({why})" for path, why in self.ignored]
                 + [f"{path}: refused ({why})" for path, why in self.refused])
-
-
-def list_images(source: str | os.PathLike[str]) -> list[tuple[Path, int]]:
-    """List ``(image path, label)`` pairs of a class-folder tree or a CSV manifest.
-
-    Class folders are read in label order and files in name order, so the same folder always
-    gives the same file. :func:`plan_import` also says what was left out.
-
-    Raises
-    ------
-    GalaxyDataError
-        If ``source`` is missing, holds no images, or the manifest is malformed.
-    """
-    return _scan(Path(source))[0]
-
-
-def _scan(source: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, str]]]:
-    if not source.exists():
-        raise GalaxyDataError(source, "not found (expected a folder of class folders 0-9 "
-                                      "or a CSV manifest file,label)")
-    if source.is_file():
-        return _read_manifest(source), []
-    pairs: list[tuple[Path, int]] = []
-    ignored: list[tuple[Path, str]] = []
-    classes = {str(label): label for label in range(N_CLASSES)}
-    try:
-        entries = sorted(source.iterdir())
-    except OSError as exc:
-        raise GalaxyDataError(source, f"cannot be listed ({exc.strerror or exc})") from None
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir() and entry.name not in classes:
-            ignored.append((entry, "not a class folder: class folders are named 0 to 9"))
-        elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
-            ignored.append((entry, "image outside the class folders 0-9"))
-    for name, label in classes.items():
-        folder = source / name
-        if not folder.is_dir():
-            continue
-        for p in sorted(folder.iterdir()):
-            if p.name.startswith("."):
-                continue
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-                pairs.append((p, label))
-            else:
-                ignored.append((p, "a folder inside a class folder" if p.is_dir() else
-                                   f"not an image file ({', '.join(sorted(IMAGE_SUFFIXES))})"))
-    if not pairs:
-        raise GalaxyDataError(source, "holds no images in class folders 0-9 "
-                                      f"({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return pairs, ignored
 
 
 def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
@@ -127,7 +77,7 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
         If an image is missing or not a picture (named), before anything is written.
     """
     source = Path(source)
-    pairs, ignored = _scan(source)
+    pairs, ignored = scan_images(source)
     refused: list[tuple[Path, str]] = []
     if check_images:
         kept = []
@@ -150,45 +100,6 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
         raise GalaxyDataError(source, f"none of its {len(refused)} image(s) can be used "
                                       f"(first: {refused[0][0]}: {refused[0][1]})")
     return plan
-
-
-def _read_manifest(manifest: Path) -> list[tuple[Path, int]]:
-    pairs = []
-    line = 1
-    try:
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                raise GalaxyDataError(manifest, "CSV manifest needs the columns 'file' and "
-                                                f"'label' (found: {reader.fieldnames})")
-            width = len(reader.fieldnames)
-            for row in reader:
-                line = reader.line_num
-                if None in row or None in row.values():
-                    got = width + len(row.get(None) or []) - sum(v is None for v in row.values())
-                    raise GalaxyDataError(manifest, f"line {line}: {got} field(s), expected "
-                                                    f"{width} ({', '.join(reader.fieldnames)})")
-                try:
-                    label = int(row["label"])
-                except (TypeError, ValueError):
-                    raise GalaxyDataError(manifest, f"line {line}: label "
-                                                    f"{row['label'][:40]!r} is not a whole "
-                                                    "number") from None
-                if not 0 <= label < N_CLASSES:
-                    raise GalaxyDataError(manifest, f"line {line}: label {label} is outside "
-                                                    f"0-{N_CLASSES - 1}")
-                if not row["file"].strip():
-                    raise GalaxyDataError(manifest, f"line {line}: the file name is empty")
-                pairs.append((manifest.parent / row["file"], label))
-    except UnicodeDecodeError:
-        raise GalaxyDataError(manifest, "not a UTF-8 CSV manifest") from None
-    except csv.Error as exc:
-        raise GalaxyDataError(manifest, f"line {line + 1}: not valid CSV ({exc})") from None
-    except OSError as exc:
-        raise GalaxyDataError(manifest, f"cannot be read ({exc.strerror or exc})") from None
-    if not pairs:
-        raise GalaxyDataError(manifest, "CSV manifest lists no images")
-    return pairs
 
 
 def import_images(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
@@ -216,8 +127,8 @@ def import_images(source: str | os.PathLike[str], out: str | os.PathLike[str], *
     Returns
     -------
     Path
-        ``out``. Its rows follow :func:`list_images`' order; the file attribute
-        ``galaxy10_source`` is ``"imported"`` and ``origin`` names ``source``.
+        ``out``. Its rows follow :func:`galaxy10.datasets.labelled.list_images`' order;
+        the file attribute ``galaxy10_source`` is ``"imported"`` and ``origin`` names ``source``.
 
     Raises
     ------
@@ -262,12 +173,11 @@ def labelled_images_h5(source: str | os.PathLike[str] | None,
     from galaxy10.core.paths import default_real_sample
 
     path = Path(source) if source else default_real_sample()
-    if path.is_file() and path.suffix.lower() in (".h5", ".hdf5"):
+    if path.is_file() and path.suffix.lower() in HDF5_SUFFIXES:
         return path
-    if path.is_dir() and ((path / "manifest.csv").is_file() or (path / "0").is_dir()):
-        manifest = path / "manifest.csv"
-        return import_images(manifest if manifest.is_file() else path,
-                             Path(scratch) / "real_images.h5", progress=False)
+    if path.is_dir() and (listed_source(path) != path or (path / "0").is_dir()):
+        return import_images(listed_source(path), Path(scratch) / "real_images.h5",
+                             progress=False)
     raise Galaxy10Error(
         f"{path}: no labelled real images there. Put JPEG/PNG cut-outs in class folders 0-9 "
         "and run `python -m galaxy10 import FOLDER --out real.h5`, then pass --real real.h5 "

@@ -404,9 +404,27 @@ class Galaxy10File:
             yield pos, self.read(idx[pos])
 
 
-def open_galaxy10(path: str | os.PathLike[str]) -> Galaxy10File:
-    """Open ``path`` as a :class:`Galaxy10File` (same as calling the class)."""
-    return Galaxy10File(path)
+def describe_layout(layout: dict) -> str:
+    """One line on how a file stores its images, from :meth:`Galaxy10File.layout`.
+
+    Says whether random single-image reads are fast and, if not, how to fix it.
+    """
+    if layout["chunks"] is None:
+        where = "contiguous, uncompressed"
+    else:
+        codec = layout["compression"] or "uncompressed"
+        if layout["compression"] == "gzip":
+            codec += f" level {layout['compression_opts']}"
+        if layout["shuffle"]:
+            codec += " + shuffle"
+        where = f"chunks {layout['chunks']}, {codec}"
+    if layout["fast_random_reads"]:
+        verdict = "random single-image reads are fast"
+    else:
+        verdict = (f"random single-image reads are slow (one image decompresses "
+                   f"{layout['chunks_per_image']} chunks shared by {layout['rows_per_chunk']} "
+                   "rows); `python -m galaxy10 repack` writes a fast copy")
+    return f"{where}; {verdict}"
 
 
 def describe_file(path: str | os.PathLike[str]) -> str:
@@ -424,8 +442,6 @@ def describe_file(path: str | os.PathLike[str]) -> str:
         extra = [name for name in ("ra", "dec", "redshift", "pxscale")
                  if f.metadata(name) is not None]
         lines.append(f"  metadata    : {', '.join(extra) if extra else 'none'}")
-        from galaxy10.datasets.repack import describe_layout
-
         lines.append(f"  layout      : {describe_layout(f.layout())}")
         lines.append("  class                              count  share")
         for label in range(N_CLASSES):

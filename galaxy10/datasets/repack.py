@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.datasets.reader import Galaxy10File
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _check_target(src: Path, dst: Path) -> None:
     """Refuse to write over the source or over a file that is not a Galaxy10 file."""
-    from galaxy10.datasets.reader import Galaxy10File
-
     if _same_file(src, dst):
         raise GalaxyDataError(dst, "is the source file itself; choose another --out")
     if dst.is_dir():
@@ -78,8 +77,6 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     import h5py
 
     from galaxy10.core.atomic import atomic_path
-    from galaxy10.datasets.reader import Galaxy10File
-
     src, dst = Path(src), Path(dst)
     if not 0 <= level <= 9:
         raise ValueError(f"gzip level must be 0-9, got {level}")
@@ -108,33 +105,8 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     return dst
 
 
-def describe_layout(layout: dict) -> str:
-    """One line on how a file stores its images, from :meth:`Galaxy10File.layout`.
-
-    Says whether random single-image reads are fast and, if not, how to fix it.
-    """
-    if layout["chunks"] is None:
-        where = "contiguous, uncompressed"
-    else:
-        codec = layout["compression"] or "uncompressed"
-        if layout["compression"] == "gzip":
-            codec += f" level {layout['compression_opts']}"
-        if layout["shuffle"]:
-            codec += " + shuffle"
-        where = f"chunks {layout['chunks']}, {codec}"
-    if layout["fast_random_reads"]:
-        verdict = "random single-image reads are fast"
-    else:
-        verdict = (f"random single-image reads are slow (one image decompresses "
-                   f"{layout['chunks_per_image']} chunks shared by {layout['rows_per_chunk']} "
-                   "rows); `python -m galaxy10 repack` writes a fast copy")
-    return f"{where}; {verdict}"
-
-
 def repack_hint(path: str | os.PathLike[str]) -> str | None:
     """A one-line suggestion to repack ``path`` when its layout is slow for random reads."""
-    from galaxy10.datasets.reader import Galaxy10File
-
     with Galaxy10File(path) as galaxies:
         layout = galaxies.layout()
     if layout["fast_random_reads"]:

@@ -129,6 +129,40 @@ def stratified_folds(labels: np.ndarray, n_splits: int = 5,
     return [(tr, va) for tr, va in folds.split(np.zeros(labels.size), labels)]
 
 
+def sample_per_class(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
+    """Up to ``per_class`` random rows of each class, sorted: the one per-class sample.
+
+    Galleries, the realism comparison and the exploratory statistics all look at a few
+    images of every class; drawing them one way means the same seed shows the same images
+    everywhere. Classes are visited in label order 0-9 with one generator; a class with at
+    most ``per_class`` rows keeps all of them and draws nothing, so adding rows to a small
+    class does not change what is drawn from the others.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (N,)
+        Class of every row, 0-9.
+    per_class : int or None
+        Rows to keep per class; None keeps every row.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    ndarray of int64
+        Row indices in ascending order (the fast order to read from a file).
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(N_CLASSES):
+        idx = np.flatnonzero(labels == k)
+        if per_class is not None and idx.size > per_class:
+            idx = rng.choice(idx, size=per_class, replace=False)
+        rows.append(idx)
+    return np.sort(np.concatenate(rows)).astype(np.int64)
+
+
 def class_weights(labels: np.ndarray) -> dict[int, float]:
     """'Balanced' class weights ``n / (n_classes * count)`` for training on all data.
 

@@ -7,14 +7,6 @@ import numpy as np
 from galaxy10.datasets.reader import Galaxy10File
 
 
-def sample_rows(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
-    """Up to ``per_class`` random rows of each class, sorted (for fast batched reads)."""
-    rng = np.random.default_rng(seed)
-    rows = [rng.choice(np.flatnonzero(labels == k), size=min(per_class, int((labels == k).sum())),
-                       replace=False) for k in np.unique(labels)]
-    return np.sort(np.concatenate(rows))
-
-
 def image_statistics(galaxies: Galaxy10File, rows: np.ndarray,
                      batch_size: int = 256) -> dict[str, np.ndarray]:
     """Brightness, colour and extent of each image in ``rows``.

@@ -27,6 +27,7 @@ import numpy as np
 
 from galaxy10.core.classes import CLASS_NAMES, N_CLASSES
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.datasets.resample import sample_per_class
 
 logger = logging.getLogger(__name__)
 
@@ -265,18 +266,6 @@ def compare_samples(real_images: np.ndarray, real_labels: np.ndarray, synth_imag
 
 
 # -- the samples ----------------------------------------------------------------------------
-def _pick_per_class(labels: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
-    """Up to ``per_class`` random rows of each class (all rows if None), sorted."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k in range(N_CLASSES):
-        idx = np.flatnonzero(labels == k)
-        if per_class is not None and idx.size > per_class:
-            idx = rng.choice(idx, size=per_class, replace=False)
-        rows.append(idx)
-    return np.sort(np.concatenate(rows)).astype(np.int64)
-
-
 def load_real(source: str | os.PathLike[str], per_class: int | None = None, seed: int = 0
               ) -> tuple[np.ndarray, np.ndarray]:
     """Real cut-outs and labels from a class-folder tree, a CSV manifest or a Galaxy10 .h5.
@@ -285,7 +274,8 @@ def load_real(source: str | os.PathLike[str], per_class: int | None = None, seed
     ----------
     source : path-like
         Folder with sub-folders 0-9 (a ``manifest.csv`` inside is used when present), a CSV
-        manifest ``file,label``, or an ``.h5`` made by ``python -m galaxy10 import``.
+        manifest ``file,label``, or an ``.h5`` made by ``python -m galaxy10 import``: anything
+        :func:`galaxy10.datasets.labelled.open_labelled` reads.
     per_class : int, optional
         Take at most this many random images of each class (seeded); default all.
     seed : int
@@ -307,22 +297,12 @@ def load_real(source: str | os.PathLike[str], per_class: int | None = None, seed
                                       "class folders 0-9 (or a CSV manifest file,label), or "
                                       "an .h5 made from one by `python -m galaxy10 import "
                                       "FOLDER --out real.h5`")
-    if source.suffix.lower() in (".h5", ".hdf5"):
-        from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.labelled import open_labelled
 
-        with Galaxy10File(source) as f:
-            labels = f.labels.astype(np.int64)
-            rows = _pick_per_class(labels, per_class, seed)
-            return f.read(rows), labels[rows]
-    from galaxy10.datasets.images import load_cutout
-    from galaxy10.datasets.importer import list_images
-
-    if source.is_dir() and (source / "manifest.csv").is_file():
-        source = source / "manifest.csv"
-    pairs = list_images(source)
-    labels = np.array([label for _, label in pairs], dtype=np.int64)
-    rows = _pick_per_class(labels, per_class, seed)
-    return np.stack([load_cutout(pairs[i][0]) for i in rows]), labels[rows]
+    with open_labelled(source) as images:
+        labels = images.labels.astype(np.int64)
+        rows = sample_per_class(labels, per_class, seed)
+        return images.read(rows), labels[rows]
 
 
 def synthetic_sample(source: str | os.PathLike[str] = "full", per_class: int = 100,
@@ -353,7 +333,7 @@ def synthetic_sample(source: str | os.PathLike[str] = "full", per_class: int = 1
     name = os.fspath(source)
     if name in synthetic.PRESETS:
         labels = synthetic.make_labels(synthetic.PRESETS[name], seed).astype(np.int64)
-        rows = _pick_per_class(labels, per_class, seed)
+        rows = sample_per_class(labels, per_class, seed)
         images, _ = synthetic.render_rows(labels[rows], seed, rows)
         return (images, labels[rows],
                 f"generator v{synthetic.GENERATOR_VERSION}, preset {name}, seed {seed}")
@@ -361,7 +341,7 @@ def synthetic_sample(source: str | os.PathLike[str] = "full", per_class: int = 1
 
     with Galaxy10File(name) as f:
         labels = f.labels.astype(np.int64)
-        rows = _pick_per_class(labels, per_class, seed)
+        rows = sample_per_class(labels, per_class, seed)
         version = f.attrs.get("generator_version")
         return (f.read(rows), labels[rows],
                 f"{Path(name).name}" + (f" (generator v{version})" if version else ""))

@@ -28,7 +28,6 @@ import cv2
 import numpy as np
 
 from galaxy10.core.atomic import write_json
-from galaxy10.core.errors import GalaxyDataError
 
 SEED_SIZE = 64
 SEED_FEATURES = SEED_SIZE * SEED_SIZE
@@ -109,17 +108,6 @@ def minmax_from_dict(params: dict):
 def save_minmax(scaler, path: str | os.PathLike[str]) -> Path:
     """Save a fitted ``MinMaxScaler`` as JSON, atomically (the original pickled it)."""
     return write_json(path, minmax_to_dict(scaler))
-
-
-def load_minmax(path: str | os.PathLike[str]):
-    """Rebuild a fitted ``MinMaxScaler`` from :func:`save_minmax`'s JSON."""
-    path = Path(path)
-    try:
-        return minmax_from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise GalaxyDataError(path, "scaler file not found") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise GalaxyDataError(path, f"not a galaxy10 scaler JSON file ({exc})") from None
 
 
 # -- general preprocessing ------------------------------------------------------------------
@@ -221,23 +209,6 @@ def transform(images: np.ndarray, config: ImageConfig) -> np.ndarray:
     for i, img in enumerate(images):
         out[i] = transform_image(img, config)
     return out
-
-
-def save_config(config: ImageConfig, path: str | os.PathLike[str], **extra) -> Path:
-    """Save ``config`` (and ``extra`` JSON-able facts, e.g. class names) as JSON, atomically."""
-    return write_json(path, {"image": config.to_dict(), **extra})
-
-
-def load_config(path: str | os.PathLike[str]) -> tuple[ImageConfig, dict]:
-    """Read :func:`save_config`'s JSON; returns the config and the whole document."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return ImageConfig.from_dict(doc["image"]), doc
-    except FileNotFoundError:
-        raise GalaxyDataError(path, "preprocessing parameters file not found") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise GalaxyDataError(path, f"not a galaxy10 preprocessing JSON file ({exc})") from None
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -103,15 +103,17 @@ def class_gallery(columns: Sequence[tuple[str, Mapping[int, np.ndarray]]], per_c
 
 def examples_by_class(labels: np.ndarray, read, per_class: int = 5,
                       seed: int = 0) -> dict[int, np.ndarray]:
-    """Pick ``per_class`` random rows of each class and read them with ``read(indices)``."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for label in range(N_CLASSES):
-        rows = np.flatnonzero(np.asarray(labels) == label)
-        if rows.size:
-            pick = np.sort(rng.choice(rows, size=min(per_class, rows.size), replace=False))
-            out[label] = read(pick)
-    return out
+    """Read ``per_class`` random rows of each class with ``read(indices)``, grouped by class.
+
+    The rows are :func:`galaxy10.datasets.resample.sample_per_class`'s, so a gallery shows
+    the images that the realism comparison measures for the same seed.
+    """
+    from galaxy10.datasets.resample import sample_per_class
+
+    labels = np.asarray(labels)
+    rows = sample_per_class(labels, per_class, seed)
+    return {label: read(rows[labels[rows] == label]) for label in range(N_CLASSES)
+            if np.any(labels == label)}
 
 
 def class_counts_bar(counts: Sequence[int], title: str, highlight: int | None = None):
@@ -354,19 +356,10 @@ def class_mean_maps(maps: np.ndarray, labels: np.ndarray, title: str):
 # -- real vs synthetic ----------------------------------------------------------------------
 def _real_examples(real: Path, per_class: int, seed: int) -> dict[int, np.ndarray]:
     """Example images from a class-folder tree, a CSV manifest or a Galaxy10 .h5 file."""
-    from galaxy10.datasets.images import load_cutout
-    from galaxy10.datasets.importer import list_images
-    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.labelled import open_labelled
 
-    if real.suffix.lower() in (".h5", ".hdf5"):
-        with Galaxy10File(real) as f:
-            return examples_by_class(f.labels, f.read, per_class, seed)
-    if real.is_dir() and (real / "manifest.csv").is_file():
-        real = real / "manifest.csv"
-    pairs = list_images(real)
-    labels = np.array([label for _, label in pairs])
-    return examples_by_class(labels, lambda rows: np.stack([load_cutout(pairs[i][0]) for i in rows]),
-                             per_class, seed)
+    with open_labelled(real) as images:
+        return examples_by_class(images.labels, images.read, per_class, seed)
 
 
 def real_vs_synthetic_gallery(real: str | os.PathLike[str], synthetic: str | os.PathLike[str],

@@ -177,16 +177,12 @@ UNEVEN = np.array([6, 2, 8, 9, 4, 6, 7, 6, 5, 3, 7, 5, 3, 6, 2, 4, 7, 8, 8, 7, 6
 """Two rows of class 0, none of class 1, six of every other class."""
 
 
-def test_sample_per_class_is_pinned_to_the_realism_draw():
-    # the rows realism.load_real and synthetic_sample picked before the samplers were merged:
-    # the committed KS table (reports/reference) was measured on such picks
-    rows = sample_per_class(UNEVEN, 3, seed=7)
-    assert rows.tolist() == [5, 7, 8, 10, 12, 13, 15, 16, 18, 23, 27, 29, 30, 31, 32, 33, 34,
-                             37, 39, 40, 41, 42, 43, 45, 46, 48]
-    assert rows.dtype == np.int64
-    assert np.bincount(UNEVEN[rows], minlength=10).tolist() == [2, 0] + [3] * 8
-    np.testing.assert_array_equal(sample_per_class(UNEVEN, None, seed=7), np.arange(50))
-    np.testing.assert_array_equal(sample_per_class(UNEVEN, 6, seed=7), np.arange(50))
+def _eda_draw_before_the_merge(labels, per_class, seed):
+    """eda.sample_rows as it was: every present class draws, small ones too."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.choice(np.flatnonzero(labels == k), size=min(per_class, int((labels == k).sum())),
+                       replace=False) for k in np.unique(labels)]
+    return np.sort(np.concatenate(rows))
 
 
 def _gallery_draw_before_the_merge(labels, per_class, seed):
@@ -197,18 +193,42 @@ def _gallery_draw_before_the_merge(labels, per_class, seed):
     return np.sort(np.concatenate(rows))
 
 
+def _realism_draw_before_the_merge(labels, per_class, seed):
+    """realism._pick_per_class as it was: classes with at most per_class rows drew nothing."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(10):
+        idx = np.flatnonzero(labels == k)
+        if idx.size > per_class:
+            idx = rng.choice(idx, size=per_class, replace=False)
+        rows.append(idx)
+    return np.sort(np.concatenate(rows))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 42])
-def test_the_reference_gallery_keeps_its_images(seed):
-    # the committed gallery: 5 of each class of the real sample (100 per class, manifest
-    # order) and of a synthetic set (hundreds per class); where every class has more rows
-    # than are drawn, the merged sampler draws what the gallery drew
-    real = np.repeat(np.arange(10), 100)
-    synth = REAL_LABELS
-    for labels in (real, synth, UNEVEN[UNEVEN >= 2]):
-        np.testing.assert_array_equal(sample_per_class(labels, 5, seed),
-                                      _gallery_draw_before_the_merge(labels, 5, seed))
-    # realism's 100 per class of the real sample is the whole sample, in row order
+def test_sample_per_class_keeps_every_reference_figure_s_images(seed):
+    real = np.repeat(np.arange(10), 100)  # the real sample: 100 per class, manifest order
+    medium = np.random.default_rng(seed).permutation(np.repeat(np.arange(10), [30, 400] * 5))
+    for labels in (real, REAL_LABELS, medium, UNEVEN):
+        for per_class in (3, 5, 150):
+            rows = sample_per_class(labels, per_class, seed)
+            assert rows.dtype == np.int64
+            # the exploratory notebook's and the gallery's draws, small classes included
+            np.testing.assert_array_equal(rows, _eda_draw_before_the_merge(labels, per_class, seed))
+            np.testing.assert_array_equal(rows, _gallery_draw_before_the_merge(labels, per_class,
+                                                                               seed))
+    # realism's draws on what its committed table used: the whole real sample at 100 per
+    # class, and synthetic sets whose every class has more rows than it draws
     np.testing.assert_array_equal(sample_per_class(real, 100, seed), np.arange(1000))
+    np.testing.assert_array_equal(sample_per_class(REAL_LABELS, 100, seed),
+                                  _realism_draw_before_the_merge(REAL_LABELS, 100, seed))
+
+
+def test_sample_per_class_counts_and_none():
+    rows = sample_per_class(UNEVEN, 3, seed=7)
+    assert np.bincount(UNEVEN[rows], minlength=10).tolist() == [2, 0] + [3] * 8
+    np.testing.assert_array_equal(sample_per_class(UNEVEN, None, seed=7), np.arange(50))
+    np.testing.assert_array_equal(sample_per_class(UNEVEN, 6, seed=7), np.arange(50))
 
 
 def test_examples_by_class_reads_the_sampled_rows_grouped_by_class():

@@ -134,9 +134,10 @@ def sample_per_class(labels: np.ndarray, per_class: int | None, seed: int) -> np
 
     Galleries, the realism comparison and the exploratory statistics all look at a few
     images of every class; drawing them one way means the same seed shows the same images
-    everywhere. Classes are visited in label order 0-9 with one generator; a class with at
-    most ``per_class`` rows keeps all of them and draws nothing, so adding rows to a small
-    class does not change what is drawn from the others.
+    everywhere. Classes are visited in label order 0-9 with one generator, and every present
+    class draws (a class with at most ``per_class`` rows keeps all of them, in a drawn order
+    that the final sort undoes), as the exploratory notebook and the gallery always drew, so
+    their reference figures keep their images.
 
     Parameters
     ----------
@@ -157,8 +158,8 @@ def sample_per_class(labels: np.ndarray, per_class: int | None, seed: int) -> np
     rows = []
     for k in range(N_CLASSES):
         idx = np.flatnonzero(labels == k)
-        if per_class is not None and idx.size > per_class:
-            idx = rng.choice(idx, size=per_class, replace=False)
+        if per_class is not None and idx.size:
+            idx = rng.choice(idx, size=min(per_class, idx.size), replace=False)
         rows.append(idx)
     return np.sort(np.concatenate(rows)).astype(np.int64)
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from galaxy10 import cli
+from galaxy10.cli import data as cli_data
 from galaxy10.cli import main
 
 
@@ -220,7 +220,7 @@ def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
         return None.shape  # an AttributeError: galaxy10's fault, not the user's
 
     monkeypatch.chdir(world)
-    monkeypatch.setattr(cli, "_cmd_info", broken)
+    monkeypatch.setattr(cli_data, "_cmd_info", broken)
     assert main(["info", "data.h5"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -299,7 +299,7 @@ def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
     config = ImageConfig(size=16, color="rgb")
     model = save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0),
                         tmp_path / "m.keras", kind="galaxy", config=config)
-    from galaxy10.outputs import check_output
+    from galaxy10.cli.outputs import check_output
 
     assert "a model bundle that galaxy10 wrote" in check_output(model, kind="bundle")
     bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)
@@ -330,7 +330,7 @@ def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from galaxy10.outputs import OutputError, check_output
+    from galaxy10.cli.outputs import OutputError, check_output
     from galaxy10.reporting.figures import save_figure
 
     fig = plt.figure(figsize=(1, 1))

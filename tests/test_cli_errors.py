@@ -311,7 +311,7 @@ def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
 
 
 def test_failed_benchmark_keeps_earlier_figures(tmp_path):
-    from galaxy10.bench import BenchmarkError, record
+    from galaxy10.bench.records import BenchmarkError, record
 
     path = tmp_path / "benchmarks.json"
     path.write_text('{"memory": {"paths": {"a": {"peak_rss_mb": 900}}}}\n')

@@ -11,7 +11,7 @@ from galaxy10.core.errors import Galaxy10Error
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from galaxy10 import bench
+    from galaxy10.bench.records import record
     from galaxy10.core.paths import get_reports_home
 
     if args.profile is None:
@@ -23,41 +23,48 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     if args.what == "layout":
-        from galaxy10.bench import bench_layout, format_layout
+        from galaxy10.bench.layout import bench_layout, format_layout
 
         say(f"layout benchmark: {args.n} synthetic images in four layouts...")
         results = bench_layout(args.n, seed=args.seed)
         print(format_layout(results))
-        path = bench.record("layout", results, records)
+        path = record("layout", results, records)
     elif args.what == "memory":
+        from galaxy10.bench.memory import bench_memory, format_memory
         from galaxy10.datasets.fetch import resolve_data
         from galaxy10.datasets.reader import Galaxy10File
 
         data = resolve_data(args.data or "synthetic", preset="full", seed=0)
         Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
         say(f"memory benchmark on {data} (each path in a fresh process)...")
-        results = bench.bench_memory(data)
-        print(bench.format_memory(results))
-        path = bench.record("memory", {"data": str(data), "paths": results}, records)
+        results = bench_memory(data)
+        print(format_memory(results))
+        path = record("memory", {"data": str(data), "paths": results}, records)
     elif args.what == "inference":
-        results = bench.bench_inference(args.models_dir)
+        from galaxy10.bench.inference import bench_inference
+
+        results = bench_inference(args.models_dir)
         for name, r in results.items():
             print(f"{name:<12} " + ("  ".join(f"{k}={v:.0f}" if isinstance(v, float) else
                                              f"{k}={v}" for k, v in r.items())))
-        path = bench.record("inference", results, records)
+        path = record("inference", results, records)
     elif args.what == "button":
-        r = bench.bench_button(args.model, overlay=args.overlay)
+        from galaxy10.bench.inference import bench_button
+
+        r = bench_button(args.model, overlay=args.overlay)
         print(f"button ({r['model']}, {r['tta_views']} view(s), overlay "
               f"{'on' if args.overlay else 'off'}): click-to-result median "
               f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
               f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")
-        path = bench.record("button_overlay" if args.overlay else "button", r, records)
+        path = record("button_overlay" if args.overlay else "button", r, records)
     elif args.what == "pipeline":
         say(f"input pipelines: {args.n} random images, NumPy vs tf.data, alone and in one "
             "training epoch...")
-        results = bench.bench_pipelines(args.n, seed=args.seed)
-        print(bench.format_pipelines(results))
-        path = bench.record("pipeline", results, records)
+        from galaxy10.bench.pipeline import bench_pipelines, format_pipelines
+
+        results = bench_pipelines(args.n, seed=args.seed)
+        print(format_pipelines(results))
+        path = record("pipeline", results, records)
     elif args.what == "real":
         path = _bench_real(args)
     else:
@@ -67,7 +74,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_accuracy(args: argparse.Namespace) -> Path:
-    from galaxy10.bench import bench_accuracy
+    from galaxy10.bench.accuracy import bench_accuracy
     from galaxy10.core.paths import get_models_home, get_reports_home
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
@@ -84,7 +91,7 @@ def _bench_accuracy(args: argparse.Namespace) -> Path:
 def _bench_real(args: argparse.Namespace) -> Path:
     import tempfile
 
-    from galaxy10.bench import bench_real, format_real_cv
+    from galaxy10.bench.real import bench_real, format_real_cv
     from galaxy10.core.paths import get_models_home, get_reports_home
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.importer import labelled_images_h5

@@ -96,15 +96,15 @@ def format_table(result: dict[str, Any], title: str) -> str:
 
 
 def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int = 0,
-                   real_sample: str | os.PathLike[str] | None = None,
+                   real: str | os.PathLike[str] | None = None,
                    models_out: str | os.PathLike[str] | None = None,
                    progress: bool = True) -> dict[str, Any]:
     """``bench accuracy``: both models on ``data``'s seed-faithful split, then on real images.
 
-    With labelled real images (``real_sample``: a folder or a Galaxy10 file; None: the
-    default real sample, skipped with a note when there is none), both models are also
-    trained and tested on its fixed stratified 80/20 split (``random_state=101``), and the
-    modern CNN trained on ``data`` is scored on every real image (sim-to-real).
+    With labelled real images (``real``: a folder or a Galaxy10 file; None: the default
+    real sample, skipped with a note when there is none; ``"none"``: skipped), both models
+    are also trained and tested on its fixed stratified 80/20 split (``random_state=101``),
+    and the modern CNN trained on ``data`` is scored on every real image (sim-to-real).
     Returns the ``bench_accuracy_<profile>`` section of the metrics.
     """
     from galaxy10.datasets.reader import Galaxy10File
@@ -121,12 +121,15 @@ def bench_accuracy(data: str | os.PathLike[str], profile: Profile, *, seed: int 
         say(format_table(result, f"== {Path(data).name}: {f.source} data, same split, "
                                  f"{len(splits.test)} test images =="), flush=True)
         report["main"] = {"data": os.fspath(data), "source": f.source, **result}
+    if os.fspath(real or "") == "none":
+        say("(skipped the real-pixel comparison: --real none)")
+        return report
     from galaxy10.core.errors import Galaxy10Error
     from galaxy10.datasets.importer import labelled_images_h5
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            real_h5 = labelled_images_h5(real_sample, tmp)
+            real_h5 = labelled_images_h5(real, tmp)
         except Galaxy10Error as exc:
             say(f"(skipped the real-pixel comparison: {exc})")
             return report

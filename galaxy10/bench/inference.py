@@ -66,3 +66,18 @@ def bench_button(model_path: str | os.PathLike[str] | None = None, clicks: int =
             "click_median_ms": float(np.median(ms)), "click_p95_ms": float(np.percentile(ms, 95)),
             "predict_one_median_ms": float(np.median(single) * 1000),
             "tta_views": 8 if button.predictor.tta else 1, "overlay": bool(overlay)}
+
+
+def format_inference(results: dict[str, Any]) -> str:
+    """``bench inference``'s lines: one per model, its figures as ``name=value``."""
+    return "\n".join(f"{name:<12} " + "  ".join(f"{k}={v:.0f}" if isinstance(v, float) else
+                                                f"{k}={v}" for k, v in r.items())
+                     for name, r in results.items())
+
+
+def format_button(r: dict[str, Any]) -> str:
+    """``bench button``'s line: click-to-result median and p95, and one-image predict time."""
+    return (f"button ({r['model']}, {r['tta_views']} view(s), overlay "
+            f"{'on' if r['overlay'] else 'off'}): click-to-result median "
+            f"{r['click_median_ms']:.1f} ms, p95 {r['click_p95_ms']:.1f} ms over "
+            f"{r['clicks']} clicks; one-image predict {r['predict_one_median_ms']:.1f} ms")

@@ -109,6 +109,21 @@ ALIASES: dict[str, str] = {"full": "faithful"}
 CHOICES: list[str] = [*PROFILES, *ALIASES]
 """What ``--profile`` accepts on the command line."""
 
+DEFAULT_PROFILE = "quick"
+"""The default of the commands that run for a look, ``run`` and ``bench accuracy``.
+
+``faithful`` takes over an hour there on 2 CPU cores; ``quick`` shows every step and figure
+in a fraction of that, and a user who wants the original's settings asks for them.
+"""
+
+RECIPE_PROFILE = "faithful"
+"""The default of the commands that make a model or a figure to keep: ``train``,
+``pretrain`` and ``bench real``.
+
+It is the budget the reference figures were measured with and that ``train --init``'s recipe
+(fine-tuning a ``pretrain`` bundle) was chosen under, so a default run reproduces them.
+"""
+
 
 def get_profile(name: str) -> Profile:
     """The profile called ``name`` (or an alias of it); a clear error lists the choices."""

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from galaxy10.cli.boundary import count, seed
+from galaxy10.cli.boundary import count
+from galaxy10.cli.options import add_force, add_quiet, add_seed
 from galaxy10.cli.outputs import check_out
 
 
@@ -90,25 +91,24 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``fetch``, ``synth``, ``info``, ``import``, ``repack``, ``audit`` commands to ``sub``."""
+    """Add the ``fetch``, ``synth``, ``info``, ``import``, ``repack`` and ``audit`` commands."""
     from galaxy10.datasets.synthetic import PRESETS
 
     p = sub.add_parser("fetch", help="download and verify the real Galaxy10_DECals.h5 (2.7 GB)")
     p.add_argument("--data-home", help="data folder (default: $GALAXY10_DATA or ./data)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(p, "no progress bar")
     p.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser("synth", help="generate the synthetic data set (the default data)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small",
                    help="size preset: " + ", ".join(f"{k}={v}" for k, v in PRESETS.items()))
     p.add_argument("--n", type=count, help="number of images (overrides --preset's size)")
-    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    add_seed(p)
     p.add_argument("--out", type=Path, help="output file (default: cached under data/synthetic/)")
     p.add_argument("--workers", type=count, default=1, help="processes to render with")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing --out that galaxy10 did not write")
+    add_force(p)
     p.add_argument("--data-home", help="data folder (default: $GALAXY10_DATA or ./data)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(p, "no progress bar")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("info", help="class counts and shapes of a Galaxy10 file")
@@ -119,11 +119,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "manifest file,label) into a Galaxy10 HDF5 file")
     p.add_argument("source", type=Path, help="folder with sub-folders 0-9, or a CSV manifest")
     p.add_argument("--out", type=Path, required=True, help="HDF5 file to write")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing --out that galaxy10 did not write")
+    add_force(p)
     p.add_argument("--strict", action="store_true",
                    help="fail instead of ignoring folders, files or images it cannot use")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_quiet(p, "no progress bar")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("repack", help="copy a Galaxy10 file with one image per chunk (gzip), "

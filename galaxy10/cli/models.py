@@ -6,9 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from galaxy10.cli.boundary import count, seed
+from galaxy10.cli.boundary import count
+from galaxy10.cli.options import (
+    add_data,
+    add_force,
+    add_profile,
+    add_quiet,
+    add_real,
+    add_reports_dir,
+    add_seed,
+)
 from galaxy10.cli.outputs import check_out
 from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.profiles import RECIPE_PROFILE
 
 
 def jitter_settings(name: str) -> dict:
@@ -23,6 +33,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
     from galaxy10.datasets.reader import Galaxy10File
     from galaxy10.datasets.resample import make_splits
     from galaxy10.evaluation.evaluate import evaluate_predictions
@@ -33,12 +44,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
     jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
     check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
-               companions=[args.out.with_suffix(".json")])
-    with Galaxy10File(args.data) as f:
+              companions=[args.out.with_suffix(".json")])
+    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
+    with Galaxy10File(data) as f:
         try:
             splits = make_splits(f.labels)
         except NotEnoughDataError as exc:
-            raise GalaxyDataError(args.data, f"too little to train on: {exc}") from None
+            raise GalaxyDataError(data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
         if not args.quiet:
             from galaxy10.modeling.device import describe_device
@@ -174,15 +186,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``train``, ``pretrain``, ``predict`` commands to ``sub``."""
-    from galaxy10.core.profiles import CHOICES
+    """Add the ``train``, ``pretrain`` and ``predict`` commands to ``sub``."""
     from galaxy10.modeling.augment import JITTERS
 
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
-    p.add_argument("--data", type=Path, required=True, help="a Galaxy10 .h5 file")
+    add_data(p, default=None, why="since a bundle records the data it learned from: name it")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
-    p.add_argument("--profile", choices=CHOICES, default="faithful",
-                   help="training budget (default faithful; 'full' is another name for it)")
+    add_profile(p, RECIPE_PROFILE)
     p.add_argument("--epochs", type=count,
                    help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
@@ -191,19 +201,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
                    "blur, JPEG), full (both) or none; default: 'default', and 'robust' with "
                    "--init")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing --out (or its .json) that galaxy10 did not write")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    add_force(p, "--out (or its .json)")
+    add_seed(p)
+    add_quiet(p, "no per-epoch progress")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("pretrain", help="pre-train the modern CNN on the synthetic set, for "
                                         "`train --init` and `bench real`")
-    p.add_argument("--data", default="synthetic", help="a Galaxy10 .h5 file or 'synthetic' "
-                                                      "(default: the profile's synthetic set)")
+    add_data(p, default="synthetic", why="so that the real images stay unseen for "
+                                         "fine-tuning and scoring")
     p.add_argument("--out", type=Path, help="bundle to write (default "
                                             "models/pretrained_synthetic.keras)")
-    p.add_argument("--profile", choices=CHOICES, default="faithful")
+    add_profile(p, RECIPE_PROFILE)
     p.add_argument("--epochs", type=count, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--size", type=count, help="input side in px of the central crop (default: "
                                               "the profile's, 64 for faithful); fine-tuning "
@@ -211,13 +220,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jitter", choices=sorted(JITTERS), default="full",
                    help="augmentation beyond flips and rotations (default full: zoom, "
                         "brightness, colour, stretch, noise, blur, JPEG)")
-    p.add_argument("--real", default=None, help="labelled real images (folder or .h5) to score "
-                   "sim-to-real on; default $GALAXY10_REAL_SAMPLE or the shared sample; 'none'")
-    p.add_argument("--reports-dir", help="default: reports/")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing --out (or its .json) that galaxy10 did not write")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    add_real(p, none="skips scoring sim-to-real on them")
+    add_reports_dir(p)
+    add_force(p, "--out (or its .json)")
+    add_seed(p)
+    add_quiet(p, "no per-epoch progress")
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("predict", help="classify image files with a trained model")

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from galaxy10.cli.boundary import notebook_list, port, seed
+from galaxy10.cli.boundary import notebook_list, port
 from galaxy10.cli.data import print_info
+from galaxy10.cli.options import add_data, add_models_dir, add_profile, add_quiet, add_reports_dir, add_seed
 from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.profiles import DEFAULT_PROFILE
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -57,27 +59,21 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``run``, ``app`` commands to ``sub``."""
-    from galaxy10.core.profiles import CHOICES
-
+    """Add the ``run`` and ``app`` commands to ``sub``."""
     p = sub.add_parser("run", help="execute the numbered notebooks headless (papermill) into "
                                    "reports/")
-    p.add_argument("--profile", choices=CHOICES, default="quick",
-                   help="smoke: seconds; quick: ~15 min on 2 cores; faithful: the original's "
-                        "settings on the full-size data")
-    p.add_argument("--data", default="auto",
-                   help="a Galaxy10 .h5 file, 'real', 'synthetic' or 'auto' (default: the real "
-                        "file if downloaded, else the synthetic set)")
+    add_profile(p, DEFAULT_PROFILE)
+    add_data(p)
     p.add_argument("--only", type=notebook_list,
                    help="comma-separated notebook numbers, e.g. 01,04")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--reports-dir", help="default: reports/")
-    p.add_argument("--models-dir", help="default: models/")
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-notebook progress")
+    add_seed(p)
+    add_reports_dir(p)
+    add_models_dir(p)
+    add_quiet(p, "no per-notebook progress")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
     p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
     p.add_argument("--port", type=port, default=8866)
-    p.add_argument("--seed", type=seed, default=0)
+    add_seed(p)
     p.set_defaults(func=_cmd_app)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from galaxy10.cli.boundary import count, seed
+from galaxy10.cli.boundary import count
+from galaxy10.cli.options import add_force, add_real, add_reports_dir, add_seed
 from galaxy10.cli.outputs import check_out
 
 
@@ -34,7 +35,7 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
     from galaxy10.datasets.fetch import resolve_data
     from galaxy10.reporting.figures import real_vs_synthetic_gallery
 
-    real = args.real or default_real_sample()
+    real = Path(args.real) if args.real else default_real_sample()
     check_out(args.out, "figure", args.force, inputs=[real, args.synthetic])
     path = real_vs_synthetic_gallery(real, resolve_data(args.synthetic), args.out,
                                      per_class=args.per_class, seed=args.seed)
@@ -46,7 +47,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
     from galaxy10.core.paths import default_real_sample, get_reports_home
     from galaxy10.evaluation.realism import format_table, measure_realism
 
-    real = args.real or default_real_sample()
+    real = Path(args.real) if args.real else default_real_sample()
     reports = get_reports_home(args.reports_dir)
     figure = args.out_figure or reports / "figures" / "realism_by_class.png"
     result = measure_realism(real, args.synthetic, per_class=args.per_class, seed=args.seed,
@@ -60,7 +61,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``results``, ``gallery``, ``realism`` commands to ``sub``."""
+    """Add the ``results``, ``gallery`` and ``realism`` commands to ``sub``."""
     p = sub.add_parser("results", help="print README tables from the reference results "
                                        "(reports/reference/metrics.json, benchmarks.json)")
     p.add_argument("--reports-dir", help="default: reports/reference/ (committed); e.g. "
@@ -70,29 +71,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")
-    p.add_argument("--real", type=Path, default=None,
-                   help="real images: class-folder tree, CSV or .h5 (default "
-                        "$GALAXY10_REAL_SAMPLE, else the shared sample beside the checkout)")
+    add_real(p)
     p.add_argument("--synthetic", default="synthetic",
                    help="synthetic .h5 file, or 'synthetic' for the default set")
     p.add_argument("--out", type=Path, default=Path("reports/figures/gallery_real_vs_synthetic.png"))
     p.add_argument("--per-class", type=count, default=5)
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing --out that galaxy10 did not write")
-    p.add_argument("--seed", type=seed, default=0)
+    add_force(p)
+    add_seed(p)
     p.set_defaults(func=_cmd_gallery)
 
     p = sub.add_parser("realism", help="per-class KS distances between real and synthetic "
                                        "image statistics (table, figure, metrics.json)")
-    p.add_argument("--real", type=Path, help="real images: class folders 0-9, CSV manifest or "
-                   ".h5 (default $GALAXY10_REAL_SAMPLE, else the shared sample beside the checkout)")
+    add_real(p)
     p.add_argument("--synthetic", default="full", metavar="FILE.h5|PRESET",
                    help="a synthetic .h5 file, or a preset whose rows are rendered directly "
                         "(default full)")
     p.add_argument("--per-class", type=count, default=100,
                    help="images per class (default 100)")
-    p.add_argument("--seed", type=seed, default=0)
+    add_seed(p)
     p.add_argument("--out-figure", type=Path,
                    help="PNG (default <reports-dir>/figures/realism_by_class.png)")
-    p.add_argument("--reports-dir", help="default: reports/")
+    add_reports_dir(p)
     p.set_defaults(func=_cmd_realism)

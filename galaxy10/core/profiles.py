@@ -5,9 +5,10 @@ reduced run that finishes within about 15 minutes on 2 CPU cores; ``smoke`` runs
 in seconds, for tests; ``gpu`` gives the modern CNN a larger input, a bigger network, more
 epochs, mixed precision and augmentation on the device (:mod:`galaxy10.modeling.device_batches`).
 Every profile runs the same code, only the numbers change. ``run``,
-``train`` and every ``bench`` take their ``--profile`` choices from :data:`PROFILES` (``full``
-is accepted as another name of ``faithful``), and a notebook's parameters cell may override
-any number (:meth:`Profile.with_overrides`).
+``train``, ``pretrain``, ``bench accuracy`` and ``bench real`` take their ``--profile`` choices
+from :data:`CHOICES` (``full`` is accepted as another name of ``faithful``) and their default
+from :data:`DEFAULT_PROFILE` or :data:`RECIPE_PROFILE`, and a notebook's parameters cell may
+override any number (:meth:`Profile.with_overrides`).
 """
 
 from __future__ import annotations

@@ -171,6 +171,8 @@ CASES = [
      "need at least 5 images of every class 0-9"),
     ("bench-memory-missing", ["bench", "memory", "--data", "missing.h5"],
      {"GALAXY10_REPORTS": "reports"}, 2, "missing.h5: file not found"),
+    ("train-data-real-missing", ["train", "--data", "real", "--out", "m.keras", "-q"],
+     {"GALAXY10_DATA": "datahome"}, 2, "real data file not found"),
     ("results-reports-file", ["results", "--reports-dir", "notes.txt"], {}, 2,
      "notes.txt: names a file, not a folder"),
     # environment variables naming unusable places

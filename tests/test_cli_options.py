@@ -108,3 +108,13 @@ def test_bench_without_a_benchmark_is_one_line(capsys):
     assert main(["bench"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "required: BENCHMARK" in err
+
+
+def test_a_benchmark_runs_from_its_row(tmp_path, capsys):
+    import json
+
+    from galaxy10.cli import main
+
+    assert main(["bench", "layout", "--n", "6", "-q", "--reports-dir", str(tmp_path)]) == 0
+    assert f"figures written to {tmp_path / 'benchmarks.json'}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "benchmarks.json").read_text())["layout"]["n"] == 6

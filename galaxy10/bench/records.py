@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.reporting.metrics import machine
+from galaxy10.reporting.metrics import machine, update_metrics
 
 
 def record(section: str, values: dict[str, Any], path: str | os.PathLike[str] | None = None
@@ -27,7 +27,6 @@ def record(section: str, values: dict[str, Any], path: str | os.PathLike[str] | 
         kept rather than replaced by error entries.
     """
     from galaxy10.core.paths import get_reports_home
-    from galaxy10.reporting.metrics import update_metrics
 
     failed = _failures(values)
     if failed:

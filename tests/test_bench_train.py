@@ -37,14 +37,14 @@ def test_train_command_makes_a_bundle_the_button_can_use(tmp_path, model_bundle,
 def test_bench_memory_streamed_paths_stay_below_the_load_all_path(tmp_path):
     from conftest import write_h5
 
-    from galaxy10 import bench
+    from galaxy10.bench.memory import MEMORY_PATHS, bench_memory, format_memory
 
     # 1,500 images of 256 px: 295 MB of pixels, enough to dwarf the interpreter's own memory
     n = 1500
     data = write_h5(tmp_path / "big.h5", n=n, size=256)
     file_mb = n * 256 * 256 * 3 / 2**20
-    results = bench.bench_memory(data)
-    assert set(results) == set(bench.MEMORY_PATHS)
+    results = bench_memory(data)
+    assert set(results) == set(MEMORY_PATHS)
     for r in results.values():
         assert "error" not in r, r
         assert r["peak_rss_mb"] >= r["rss_before_mb"] > 10 and r["seconds"] > 0
@@ -57,20 +57,21 @@ def test_bench_memory_streamed_paths_stay_below_the_load_all_path(tmp_path):
         # that a path's peak is its own, not the forking parent's (ru_maxrss would be that)
         assert results[name]["peak_rss_mb"] < load_all["peak_rss_mb"] - file_mb / 2, results
     assert results["c_all_128px_rgb_cache"]["result_shape"] == [n, 128, 128, 3]
-    table = bench.format_memory(results)
+    table = format_memory(results)
     assert "a_original_load_all" in table and "x (a)" in table
 
 
 @pytest.mark.slow
 def test_bench_button_and_inference(model_bundle, tmp_path):
-    from galaxy10 import bench
+    from galaxy10.bench.inference import bench_button, bench_inference
+    from galaxy10.bench.records import record
 
-    r = bench.bench_button(model_bundle["model"], clicks=5)
+    r = bench_button(model_bundle["model"], clicks=5)
     assert r["click_median_ms"] > 0 and r["click_p95_ms"] >= r["click_median_ms"]
-    inf = bench.bench_inference(model_bundle["models_dir"], n=16, batch_size=8)
+    inf = bench_inference(model_bundle["models_dir"], n=16, batch_size=8)
     assert inf["galaxy_cnn"]["model_images_per_s"] > 0
     assert "error" in inf["seed_cnn"]  # no seed model in this folder: said, not crashed
-    path = bench.record("button", r, tmp_path / "benchmarks.json")
+    path = record("button", r, tmp_path / "benchmarks.json")
     doc = json.loads(path.read_text())
     assert doc["button"]["machine"]["cpu_cores"] >= 1
 

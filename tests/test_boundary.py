@@ -8,8 +8,8 @@ import csv
 import pytest
 from PIL import Image
 
-from galaxy10 import boundary
-from galaxy10.boundary import (
+from galaxy10.cli import boundary
+from galaxy10.cli.boundary import (
     BUG,
     USER_ERROR,
     OneLineParser,

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from galaxy10 import cli
+from galaxy10.cli import data as cli_data
 from galaxy10.cli import main
 
 
@@ -171,6 +171,8 @@ CASES = [
      "need at least 5 images of every class 0-9"),
     ("bench-memory-missing", ["bench", "memory", "--data", "missing.h5"],
      {"GALAXY10_REPORTS": "reports"}, 2, "missing.h5: file not found"),
+    ("train-data-real-missing", ["train", "--data", "real", "--out", "m.keras", "-q"],
+     {"GALAXY10_DATA": "datahome"}, 2, "real data file not found"),
     ("results-reports-file", ["results", "--reports-dir", "notes.txt"], {}, 2,
      "notes.txt: names a file, not a folder"),
     # environment variables naming unusable places
@@ -220,7 +222,7 @@ def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
         return None.shape  # an AttributeError: galaxy10's fault, not the user's
 
     monkeypatch.chdir(world)
-    monkeypatch.setattr(cli, "_cmd_info", broken)
+    monkeypatch.setattr(cli_data, "_cmd_info", broken)
     assert main(["info", "data.h5"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -299,7 +301,7 @@ def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
     config = ImageConfig(size=16, color="rgb")
     model = save_bundle(build_galaxy_cnn(config.shape, filters=(2, 4), seed=0),
                         tmp_path / "m.keras", kind="galaxy", config=config)
-    from galaxy10.outputs import check_output
+    from galaxy10.cli.outputs import check_output
 
     assert "a model bundle that galaxy10 wrote" in check_output(model, kind="bundle")
     bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)
@@ -311,7 +313,7 @@ def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
 
 
 def test_failed_benchmark_keeps_earlier_figures(tmp_path):
-    from galaxy10.bench import BenchmarkError, record
+    from galaxy10.bench.records import BenchmarkError, record
 
     path = tmp_path / "benchmarks.json"
     path.write_text('{"memory": {"paths": {"a": {"peak_rss_mb": 900}}}}\n')
@@ -330,7 +332,7 @@ def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from galaxy10.outputs import OutputError, check_output
+    from galaxy10.cli.outputs import OutputError, check_output
     from galaxy10.reporting.figures import save_figure
 
     fig = plt.figure(figsize=(1, 1))

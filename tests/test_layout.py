@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from galaxy10 import Galaxy10File, GalaxyDataError
-from galaxy10.bench import LAYOUTS, bench_layout, format_layout, write_layouts
+from galaxy10.bench.layout import LAYOUTS, bench_layout, format_layout, write_layouts
 from galaxy10.cli import main
 from galaxy10.datasets import reader as reader_module
 from galaxy10.datasets.reader import describe_layout

@@ -58,10 +58,18 @@ MODULES: dict[str, list[str]] = {
 # out of the parent, so each child starts it afresh (a few seconds).
 FORKSERVER = {"calibrate"}
 
+SOURCES: dict[str, str] = {
+    "resample": "galaxy10/datasets/resample.py", "preprocess": "galaxy10/modeling/preprocess.py",
+    "reader": "galaxy10/datasets/reader.py", "atomic": "galaxy10/core/atomic.py",
+    "evaluate": "galaxy10/evaluation/evaluate.py", "augment": "galaxy10/modeling/augment.py",
+    "calibrate": "galaxy10/modeling/calibrate.py", "boundary": "galaxy10/cli/boundary.py",
+}
+"""The file each module of :data:`MODULES` is, in the package's sub-packages."""
+
 PYPROJECT = """\
 [tool.mutmut]
 source_paths = ["galaxy10"]
-only_mutate = ["galaxy10/{module}.py"]
+only_mutate = ["{source}"]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-W", "ignore"]
 pytest_add_cli_args_test_selection = {selection}
 process_isolation = "{isolation}"
@@ -85,7 +93,7 @@ def prepare(module: str) -> Path:
         shutil.copy2(ROOT / path, work / path)
     selection = json.dumps(MODULES[module])
     isolation = "forkserver" if module in FORKSERVER else "fork"
-    (work / "pyproject.toml").write_text(PYPROJECT.format(module=module, selection=selection,
+    (work / "pyproject.toml").write_text(PYPROJECT.format(source=SOURCES[module], selection=selection,
                                                           isolation=isolation))
     return work
 

@@ -90,7 +90,8 @@ def get_models_home(models_home: str | os.PathLike[str] | None = None) -> Path:
 
 
 def default_real_sample() -> Path:
-    """Where ``bench real`` and ``pretrain`` look for labelled real images by default.
+    """Where every ``--real`` (``pretrain``, ``gallery``, ``realism``, ``bench accuracy``,
+    ``bench real``) looks for labelled real images by default.
 
     ``$GALAXY10_REAL_SAMPLE``, else the project's shared 1,000-image sample beside the
     checkout (``../shared/data/real-sample``), which exists only on the team's machines.

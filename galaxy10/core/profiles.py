@@ -5,9 +5,10 @@ reduced run meant to finish on a 2-core laptop while you wait (its measured wall
 ``docs/results.md``); ``smoke`` runs every step in seconds, for tests; ``gpu`` gives the
 modern CNN a larger input, a bigger network, more epochs, mixed precision and augmentation on
 the device (:mod:`galaxy10.modeling.device_batches`). Every profile runs the same code, only
-the numbers change. ``run``, ``train`` and every ``bench`` take their ``--profile`` choices
-from :data:`PROFILES` (``full`` is accepted as another name of ``faithful``), and a
-notebook's parameters cell may override any number (:meth:`Profile.with_overrides`).
+the numbers change. ``run``, ``train``, ``pretrain``, ``bench accuracy`` and ``bench real``
+take their ``--profile`` choices from :data:`CHOICES` (``full`` is accepted as another name
+of ``faithful``) and their default from :data:`DEFAULT_PROFILE` or :data:`RECIPE_PROFILE`,
+and a notebook's parameters cell may override any number (:meth:`Profile.with_overrides`).
 """
 
 from __future__ import annotations
@@ -118,6 +119,21 @@ ALIASES: dict[str, str] = {"full": "faithful"}
 
 CHOICES: list[str] = [*PROFILES, *ALIASES]
 """What ``--profile`` accepts on the command line."""
+
+DEFAULT_PROFILE = "quick"
+"""The default of the commands that run for a look, ``run`` and ``bench accuracy``.
+
+``faithful`` takes over an hour there on 2 CPU cores; ``quick`` shows every step and figure
+in a fraction of that, and a user who wants the original's settings asks for them.
+"""
+
+RECIPE_PROFILE = "faithful"
+"""The default of the commands that make a model or a figure to keep: ``train``,
+``pretrain`` and ``bench real``.
+
+It is the budget the reference figures were measured with and that ``train --init``'s recipe
+(fine-tuning a ``pretrain`` bundle) was chosen under, so a default run reproduces them.
+"""
 
 
 def get_profile(name: str) -> Profile:

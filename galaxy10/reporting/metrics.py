@@ -83,12 +83,23 @@ def code_commit() -> str | None:
     return head + ("+dirty" if dirty.strip() else "")
 
 
+def machine() -> dict[str, Any]:
+    """Cores, memory and software of this machine, stored with every benchmark and long run."""
+    import platform
+
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        mem = float("nan")
+    return {"cpu_cores": os.cpu_count(), "memory_gib": round(mem, 1),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
 def provenance(started: float) -> dict[str, Any]:
     """Where and when a long measurement ran: commit, machine, wall time (``started``: a
     ``time.time()`` taken at its start), so a figure quoted later says what produced it."""
     import time
-
-    from galaxy10.bench import machine
 
     return {"commit": code_commit(), "machine": machine(),
             "wall_minutes": round((time.time() - started) / 60, 1),

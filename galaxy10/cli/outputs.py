@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -189,3 +190,11 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
                                        "or add --force)")
     names = ", ".join(str(t) for t in existing)
     return f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"
+
+
+def check_out(out: Path, kind: OutputKind, force: bool, inputs: Iterable = (),
+              companions: Iterable = ()) -> None:
+    """:func:`check_output` for a command: refuse in one line, or print its note on stderr."""
+    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions)
+    if note:
+        print(note, file=sys.stderr)

@@ -1,0 +1,75 @@
+"""The ``python -m galaxy10`` command line.
+
+Each sub-command is a thin wrapper over a package function; errors that a user can cause are
+printed as one line (``error: <file>: <fault>``) with exit status 2, never as a traceback
+(:mod:`galaxy10.cli.boundary`).
+
+One module per command group, each adding its commands with ``register(sub)``:
+
+* :mod:`~galaxy10.cli.data`: ``fetch``, ``synth``, ``info``, ``import``, ``repack``, ``audit``;
+* :mod:`~galaxy10.cli.notebooks`: ``run``, ``app``;
+* :mod:`~galaxy10.cli.models`: ``train``, ``pretrain``, ``predict``;
+* :mod:`~galaxy10.cli.reports`: ``results``, ``gallery``, ``realism``;
+* :mod:`~galaxy10.cli.bench`: ``bench`` and its benchmarks.
+
+:mod:`~galaxy10.cli.outputs` decides whether an ``--out`` may be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from galaxy10.cli import bench, data, models, notebooks, reports
+from galaxy10.cli.boundary import OneLineParser, run_command
+
+GROUPS = (data, notebooks, models, reports, bench)
+"""The command groups, in the order ``--help`` lists their commands."""
+
+
+def build_parser() -> OneLineParser:
+    """The argument parser (exposed for tests and for ``--help`` documentation)."""
+    parser = OneLineParser(
+        prog="python -m galaxy10",
+        description="Galaxy10 DECaLS: fetch or synthesise the data, inspect it, import images.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress details (and show tracebacks, like --debug)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error (for bug reports)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+TF_COMMANDS = frozenset({"predict", "train", "pretrain", "bench"})
+"""Commands that load TensorFlow in this process: imported quietly before they run."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.core.quiet`):
+    ``TF_CPP_MIN_LOG_LEVEL=3`` is set first (unless the user set it; notebook kernels and
+    Voila inherit it), and the commands that load TensorFlow import it with those lines
+    filtered out, except under ``-v``.
+    """
+    import signal
+
+    from galaxy10.core.quiet import import_tensorflow_quietly, quiet_environment
+
+    quiet_environment()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, already printed in one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    # SIGTERM (a killed job, a closed terminal) unwinds like Ctrl-C, so atomic writers can
+    # remove their temporary files; SIGKILL cannot be caught, but never leaves a torso either.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command in TF_COMMANDS and not args.verbose:
+        import_tensorflow_quietly()
+    return run_command(args.func, args, debug=args.debug, verbose=args.verbose)

@@ -1,0 +1,240 @@
+"""The ``bench`` command: benchmarks that print figures and record them (:mod:`galaxy10.bench`).
+
+Each benchmark is one row of :data:`BENCHMARKS`: its name, its own options and the function
+that runs it, so ``bench real --folds 5`` works and ``bench memory --folds 5`` is refused.
+Adding a benchmark is a module in :mod:`galaxy10.bench` and a row here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from galaxy10.cli.boundary import count, folds
+from galaxy10.cli.models import jitter_settings
+from galaxy10.cli.options import (
+    add_data,
+    add_models_dir,
+    add_profile,
+    add_quiet,
+    add_real,
+    add_reports_dir,
+    add_seed,
+)
+from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.profiles import DEFAULT_PROFILE, RECIPE_PROFILE
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One ``bench`` sub-command.
+
+    ``add_arguments(parser)`` adds its own options (``--reports-dir`` and ``-q`` are every
+    benchmark's); ``run(args, say)`` measures, prints the figures and returns the file they
+    were recorded in; ``say`` prints a progress line unless ``-q``.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Say], Path]
+
+
+def _records(args: argparse.Namespace) -> Path:
+    from galaxy10.core.paths import get_reports_home
+
+    return get_reports_home(args.reports_dir) / "benchmarks.json"
+
+
+def _metrics(args: argparse.Namespace) -> Path:
+    from galaxy10.core.paths import get_reports_home
+
+    return get_reports_home(args.reports_dir) / "metrics.json"
+
+
+# -- memory ------------------------------------------------------------------------------------
+def _memory_arguments(p: argparse.ArgumentParser) -> None:
+    add_data(p, why="'synthetic' being the full-size set, as large as the real file")
+
+
+def _memory(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.memory import bench_memory, format_memory
+    from galaxy10.bench.records import record
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.datasets.reader import Galaxy10File
+
+    data = resolve_data(args.data, preset="full", seed=0)
+    Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
+    say(f"memory benchmark on {data} (each path in a fresh process)...")
+    results = bench_memory(data)
+    print(format_memory(results))
+    return record("memory", {"data": str(data), "paths": results}, _records(args))
+
+
+# -- inference and the button -----------------------------------------------------------------
+def _inference(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.inference import bench_inference, format_inference
+    from galaxy10.bench.records import record
+
+    results = bench_inference(args.models_dir)
+    print(format_inference(results))
+    return record("inference", results, _records(args))
+
+
+def _button_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, help="model bundle (default models/galaxy_cnn.keras)")
+    p.add_argument("--overlay", action="store_true",
+                   help="with the 'show where the model looked' overlay on")
+
+
+def _button(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.inference import bench_button, format_button
+    from galaxy10.bench.records import record
+
+    r = bench_button(args.model, overlay=args.overlay)
+    print(format_button(r))
+    return record("button_overlay" if args.overlay else "button", r, _records(args))
+
+
+# -- accuracy and real images -----------------------------------------------------------------
+def _accuracy_arguments(p: argparse.ArgumentParser) -> None:
+    add_data(p)
+    add_profile(p, DEFAULT_PROFILE)
+    add_real(p, none="skips the comparison on real images")
+    add_models_dir(p)
+    add_seed(p)
+
+
+def _accuracy(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.accuracy import bench_accuracy
+    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.reporting.metrics import update_metrics
+
+    profile = get_profile(args.profile)
+    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
+    report = bench_accuracy(data, profile, seed=args.seed, real=args.real,
+                            models_out=get_models_home(args.models_dir) / f"bench_{profile.name}")
+    return update_metrics(_metrics(args), f"bench_accuracy_{profile.name}", report)
+
+
+def _real_arguments(p: argparse.ArgumentParser) -> None:
+    from galaxy10.modeling.augment import JITTERS
+
+    add_real(p)
+    add_profile(p, RECIPE_PROFILE)
+    p.add_argument("--init", help="the synthetic-pre-trained bundle to fine-tune (default "
+                                  "models/pretrained_synthetic.keras; 'none' to leave it out)")
+    p.add_argument("--folds", type=folds, help="cross-validation folds (default: the "
+                                               "profile's, 5 for faithful)")
+    p.add_argument("--no-shifts", action="store_true",
+                   help="skip scoring under other sources' shifts")
+    p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+", default=["robust"],
+                   help="augmentation(s) of the fine-tuned model; one model per name "
+                        "(default: robust, train --init's; 'none robust' compares them)")
+    p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
+                   help="augmentation of the from-scratch model (default none)")
+    add_seed(p)
+
+
+def _real(args: argparse.Namespace, say: Say) -> Path:
+    import tempfile
+
+    from galaxy10.bench.real import bench_real, format_real_cv
+    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.importer import labelled_images_h5
+    from galaxy10.reporting.metrics import update_metrics
+
+    profile = get_profile(args.profile)
+    init = None
+    if args.init != "none":
+        init = Path(args.init) if args.init else get_models_home() / "pretrained_synthetic.keras"
+        if not init.is_file():
+            raise Galaxy10Error(f"{init}: no pre-trained bundle; make it with `python -m "
+                                "galaxy10 pretrain` (about 16 min on 2 CPU cores), or pass "
+                                "--init none to leave the fine-tuned model out")
+    with tempfile.TemporaryDirectory() as tmp:
+        real = labelled_images_h5(args.real, tmp)
+        result = bench_real(real, profile, init=init, seed=args.seed, folds=args.folds,
+                            shifts=not args.no_shifts,
+                            finetune_jitters={name: jitter_settings(name)
+                                              for name in args.finetune_jitter},
+                            scratch_jitter=jitter_settings(args.scratch_jitter))
+    print(format_real_cv(result))
+    return update_metrics(_metrics(args), "real_cv", result)
+
+
+# -- HDF5 layouts and input pipelines ---------------------------------------------------------
+def _n_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--n", type=count, default=300, help=f"{what} (default 300)")
+    add_seed(p)
+
+
+def _layout(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.layout import bench_layout, format_layout
+    from galaxy10.bench.records import record
+
+    say(f"layout benchmark: {args.n} synthetic images in four layouts...")
+    results = bench_layout(args.n, seed=args.seed)
+    print(format_layout(results))
+    return record("layout", results, _records(args))
+
+
+def _pipeline(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.pipeline import bench_pipelines, format_pipelines
+    from galaxy10.bench.records import record
+
+    say(f"input pipelines: {args.n} random images, NumPy vs tf.data, alone and in one "
+        "training epoch...")
+    results = bench_pipelines(args.n, seed=args.seed)
+    print(format_pipelines(results))
+    return record("pipeline", results, _records(args))
+
+
+BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark("memory", "peak memory and wall time of each data path, each in a fresh process",
+              _memory_arguments, _memory),
+    Benchmark("inference", "batch inference images/s of the saved models", add_models_dir,
+              _inference),
+    Benchmark("button", "click-to-result latency of the prediction button", _button_arguments,
+              _button),
+    Benchmark("accuracy", "the seed CNN and the modern CNN on the same split, on a data set "
+                          "and on real images", _accuracy_arguments, _accuracy),
+    Benchmark("real", "every model cross-validated on real images, and under other sources' "
+                      "shifts", _real_arguments, _real),
+    Benchmark("layout", "the reader's speed over four HDF5 layouts",
+              lambda p: _n_arguments(p, "images per file"), _layout),
+    Benchmark("pipeline", "images/s of the NumPy and tf.data augmentation, alone and in "
+                          "training", lambda p: _n_arguments(p, "images per measurement"),
+              _pipeline),
+)
+"""Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    def say(line: str) -> None:  # progress, silenced by -q (the figures always print)
+        if not args.quiet:
+            print(line, flush=True)
+
+    path = args.benchmark.run(args, say)
+    print(f"figures written to {path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench`` and one sub-command per row of :data:`BENCHMARKS` to ``sub``."""
+    p = sub.add_parser("bench", help="benchmarks that print figures: "
+                                     + ", ".join(b.name for b in BENCHMARKS))
+    benchmarks = p.add_subparsers(dest="what", required=True, metavar="BENCHMARK")
+    for bench in BENCHMARKS:
+        q = benchmarks.add_parser(bench.name, help=bench.help, description=bench.help)
+        bench.add_arguments(q)
+        add_reports_dir(q)
+        add_quiet(q)
+        q.set_defaults(func=_cmd_bench, benchmark=bench)

@@ -1,0 +1,235 @@
+"""The model commands: ``train``, ``pretrain`` (make a bundle) and ``predict`` (use one)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from galaxy10.cli.boundary import count
+from galaxy10.cli.options import (
+    add_data,
+    add_force,
+    add_profile,
+    add_quiet,
+    add_real,
+    add_reports_dir,
+    add_seed,
+)
+from galaxy10.cli.outputs import check_out
+from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.profiles import RECIPE_PROFILE
+
+
+def jitter_settings(name: str) -> dict:
+    """The augmentation settings called ``name`` (a ``--jitter`` choice)."""
+    from galaxy10.modeling.augment import JITTERS
+
+    return JITTERS[name]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.evaluation.evaluate import evaluate_predictions
+    from galaxy10.modeling.predict import Predictor, lineage_step, save_bundle
+    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy
+
+    profile = get_profile(args.profile).with_overrides(
+        galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
+    jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
+    check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
+              companions=[args.out.with_suffix(".json")])
+    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
+    with Galaxy10File(data) as f:
+        try:
+            splits = make_splits(f.labels)
+        except NotEnoughDataError as exc:
+            raise GalaxyDataError(data, f"too little to train on: {exc}") from None
+        verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
+        if not args.quiet:
+            from galaxy10.modeling.device import describe_device
+
+            print(describe_device(), flush=True)
+        print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
+              f"{len(splits.test):,} held out for testing", flush=True)
+        step = lineage_step(f, "fine-tune" if args.init else "train", jitter=jitter,
+                        profile=profile.name)
+        if args.init:
+            model, config, history, pre = finetune_from_bundle(
+                args.init, f, splits.all_train, profile, seed=args.seed, jitter=jitter,
+                progress=not args.quiet)
+            lineage = [*pre.get("lineage", []), step]
+        else:
+            model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
+                                                  jitter=jitter, progress=not args.quiet)
+            lineage = [step]
+        facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
+        out = save_bundle(model, args.out, kind="galaxy", config=config, tta=True, data=facts,
+                          test_rows=splits.test.tolist(), history=history, lineage=lineage)
+        from galaxy10.modeling.calibrate import calibrate_from_training  # T and threshold on validation
+
+        calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
+        r = evaluate_predictions(f.labels[splits.test], Predictor(out).predict_proba(
+            f.read(splits.test)), profile.bootstrap, args.seed)
+    lo, hi = r["balanced_accuracy_ci95"]
+    print(f"saved {out} (+ {out.with_suffix('.json').name}); test accuracy {r['accuracy']:.3f}, "
+          f"balanced accuracy {r['balanced_accuracy']:.3f} [{lo:.3f}, {hi:.3f}], "
+          f"{history['seconds']:.0f} s training")
+    return 0
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from galaxy10.core.paths import get_models_home, get_reports_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.datasets.importer import labelled_images_h5
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.evaluation.evaluate import evaluate_on_file, evaluate_predictions
+    from galaxy10.modeling.predict import Predictor, lineage_step, save_bundle
+    from galaxy10.modeling.train import train_galaxy
+    from galaxy10.reporting.metrics import provenance, update_metrics
+
+    started = time.time()
+    profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs,
+                                                       galaxy_size=args.size)
+    smallest = 2 ** len(profile.galaxy_filters)  # each block halves the image
+    if profile.galaxy_size < smallest:
+        raise Galaxy10Error(f"--size {profile.galaxy_size}: the {profile.name} profile's network "
+                            f"halves its input {len(profile.galaxy_filters)} times; give at "
+                            f"least {smallest} px")
+    if profile.galaxy_size > 256:
+        raise Galaxy10Error(f"--size {profile.galaxy_size}: larger than the 256 px cut-outs it "
+                            "is cropped from; give at most 256")
+    jitter = jitter_settings(args.jitter)
+    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
+    out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"
+    check_out(out, "bundle", args.force, inputs=[data], companions=[out.with_suffix(".json")])
+    report: dict = {"profile": profile.name, "jitter": jitter, "bundle": str(out)}
+    with Galaxy10File(data) as f:
+        splits = make_splits(f.labels)
+        print(f"pre-training the modern CNN on {len(splits.all_train):,} images of {f.path} "
+              f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
+        model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
+                                              jitter=jitter, progress=not args.quiet)
+        step = lineage_step(f, "pre-train", jitter=jitter, profile=profile.name)
+        facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
+        save_bundle(model, out, kind="galaxy", config=config, tta=True, data=facts,
+                    test_rows=splits.test.tolist(), history=history, lineage=[step])
+        from galaxy10.modeling.calibrate import calibrate_from_training
+
+        calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
+        predictor = Predictor(out)
+        r = evaluate_predictions(f.labels[splits.test], predictor.predict_proba(
+            f.read(splits.test)), profile.bootstrap, args.seed)
+        report.update(data=facts, seconds=history["seconds"], test=r)
+    print(f"saved {out}; {f.source} test balanced accuracy {r['balanced_accuracy']:.3f} "
+          f"({history['seconds']:.0f} s training)", flush=True)
+    if args.real != "none":
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                real = labelled_images_h5(args.real, tmp)
+            except Galaxy10Error as exc:
+                print(f"(sim-to-real skipped: {exc})")
+                real = None
+            if real is not None:
+                with Galaxy10File(real) as g:
+                    s2r = evaluate_on_file(predictor, g, profile.bootstrap, args.seed)
+                report["sim_to_real"] = s2r
+                print(f"sim-to-real: balanced accuracy {s2r['balanced_accuracy']:.3f} on "
+                      f"{s2r['n_test']:,} real images (chance 0.100)")
+    report["provenance"] = provenance(started)
+    path = update_metrics(get_reports_home(args.reports_dir) / "metrics.json", "pretrain", report)
+    print(f"figures written to {path}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from galaxy10.core.classes import CLASS_NAMES
+    from galaxy10.core.paths import get_models_home
+    from galaxy10.datasets.images import load_cutout
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.modeling.verdict import OK, assess
+
+    predictor = Predictor(args.model or get_models_home() / "galaxy_cnn.keras")
+    status = 0
+    for image in args.images:
+        try:
+            verdict = assess(predictor, load_cutout(image))[0]
+        except Galaxy10Error as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        k, p = verdict.top3[0]
+        if args.json:
+            print(json.dumps({"image": str(image), "model": predictor.name,
+                              "calibrated": predictor.calibrated, **verdict.to_dict()}))
+        elif verdict.flag == OK:
+            print(f"{image}\t{k} {CLASS_NAMES[k]}\t{p:.3f}")
+        else:
+            print(f"{image}\t{verdict.flag} (best guess {k} {CLASS_NAMES[k]})\t{p:.3f}\t"
+                  f"{verdict.reason}")
+    return status
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train``, ``pretrain`` and ``predict`` commands to ``sub``."""
+    from galaxy10.modeling.augment import JITTERS
+
+    p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
+    add_data(p, default=None, why="since a bundle records the data it learned from: name it")
+    p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
+    add_profile(p, RECIPE_PROFILE)
+    p.add_argument("--epochs", type=count,
+                   help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
+                                             "`pretrain`) instead of training from scratch")
+    p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
+                   "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
+                   "blur, JPEG), full (both) or none; default: 'default', and 'robust' with "
+                   "--init")
+    add_force(p, "--out (or its .json)")
+    add_seed(p)
+    add_quiet(p, "no per-epoch progress")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("pretrain", help="pre-train the modern CNN on the synthetic set, for "
+                                        "`train --init` and `bench real`")
+    add_data(p, default="synthetic", why="so that the real images stay unseen for "
+                                         "fine-tuning and scoring")
+    p.add_argument("--out", type=Path, help="bundle to write (default "
+                                            "models/pretrained_synthetic.keras)")
+    add_profile(p, RECIPE_PROFILE)
+    p.add_argument("--epochs", type=count, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--size", type=count, help="input side in px of the central crop (default: "
+                                              "the profile's, 64 for faithful); fine-tuning "
+                                              "keeps it")
+    p.add_argument("--jitter", choices=sorted(JITTERS), default="full",
+                   help="augmentation beyond flips and rotations (default full: zoom, "
+                        "brightness, colour, stretch, noise, blur, JPEG)")
+    add_real(p, none="skips scoring sim-to-real on them")
+    add_reports_dir(p)
+    add_force(p, "--out (or its .json)")
+    add_seed(p)
+    add_quiet(p, "no per-epoch progress")
+    p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser("predict", help="classify image files with a trained model")
+    p.add_argument("images", nargs="+", type=Path, help="JPEG/PNG files")
+    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
+    p.add_argument("--json", action="store_true", help="one JSON line per image: top-3 "
+                                                       "calibrated probabilities, flag, model")
+    p.set_defaults(func=_cmd_predict)

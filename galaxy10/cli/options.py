@@ -1,0 +1,90 @@
+"""The options that mean the same thing in every command, each defined once.
+
+A command that reads a data set takes ``--data`` (:func:`add_data`), one that reads labelled
+real images takes ``--real`` (:func:`add_real`), one that trains takes ``--profile``
+(:func:`add_profile`); the words, help and defaults come from here, so that ``run``, ``train``,
+``pretrain`` and every ``bench`` spell them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from galaxy10.cli.boundary import seed
+from galaxy10.core.profiles import CHOICES, DEFAULT_PROFILE, RECIPE_PROFILE
+
+DATA_WORDS = ("real", "synthetic", "auto")
+"""The words ``--data`` takes besides a file (:func:`galaxy10.datasets.fetch.resolve_data`)."""
+
+
+def add_data(parser: argparse.ArgumentParser, *, default: str | None = "auto",
+             why: str = "") -> None:
+    """``--data``: a Galaxy10 ``.h5`` file or one of :data:`DATA_WORDS`.
+
+    Every command passes the value to :func:`galaxy10.datasets.fetch.resolve_data`, the one
+    function that turns it into a file. ``default=None`` makes the option required; ``why``
+    says why a command's default differs from ``auto``.
+    """
+    said = "required" if default is None else f"default: {default}"
+    parser.add_argument(
+        "--data", default=default, required=default is None, metavar="FILE.h5|WORD",
+        help="the data set: a Galaxy10 .h5 file, 'real' (the downloaded Galaxy10_DECals.h5), "
+             "'synthetic' (the synthetic set, made if needed) or 'auto' (real if downloaded, "
+             f"else synthetic); {said}" + (f", {why}" if why else ""))
+
+
+def add_real(parser: argparse.ArgumentParser, *, none: str = "") -> None:
+    """``--real``: labelled real images; ``none`` says what ``--real none`` skips, if allowed.
+
+    The value stays a string (``None`` when not given): each command passes it on, and
+    :func:`galaxy10.core.paths.default_real_sample` supplies the default.
+    """
+    parser.add_argument(
+        "--real", default=None, metavar="FOLDER|CSV|FILE.h5" + ("|none" if none else ""),
+        help="labelled real images: a folder of class folders 0-9, a CSV manifest (file,label) "
+             "or a Galaxy10 .h5; default $GALAXY10_REAL_SAMPLE, else the shared sample beside "
+             "the checkout" + (f"; 'none' {none}" if none else ""))
+
+
+PROFILE_REASONS = {
+    DEFAULT_PROFILE: "for a first look: faithful takes over an hour on 2 CPU cores",
+    RECIPE_PROFILE: "the budget of the reference figures and of train --init's recipe",
+}
+"""Why a command defaults to its profile, said in its ``--help`` (the rule is
+:data:`galaxy10.core.profiles.DEFAULT_PROFILE`'s and :data:`~galaxy10.core.profiles.RECIPE_PROFILE`'s)."""
+
+
+def add_profile(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--profile``: the training budget and data size (:mod:`galaxy10.core.profiles`)."""
+    parser.add_argument(
+        "--profile", choices=CHOICES, default=default,
+        help="training budget and data size: smoke (seconds, for tests), quick (about 15 min "
+             "on 2 CPU cores), faithful (the original's settings on the full-size data; 'full' "
+             "is another name), gpu (a larger input and network, for a GPU); "
+             f"default {default}, {PROFILE_REASONS[default]}")
+
+
+def add_seed(parser: argparse.ArgumentParser) -> None:
+    """``--seed``: the random seed of the data, splits and training."""
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+
+
+def add_quiet(parser: argparse.ArgumentParser, what: str = "no progress lines") -> None:
+    """``-q``: silence progress (what is printed as the result stays)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help=what)
+
+
+def add_reports_dir(parser: argparse.ArgumentParser) -> None:
+    """``--reports-dir``: where figures, ``metrics.json`` and ``benchmarks.json`` go."""
+    parser.add_argument("--reports-dir", help="default: $GALAXY10_REPORTS or reports/")
+
+
+def add_models_dir(parser: argparse.ArgumentParser) -> None:
+    """``--models-dir``: where the model bundles are read and written."""
+    parser.add_argument("--models-dir", help="default: $GALAXY10_MODELS or models/")
+
+
+def add_force(parser: argparse.ArgumentParser, what: str = "--out") -> None:
+    """``--force``: replace an output galaxy10 did not write (:mod:`galaxy10.cli.outputs`)."""
+    parser.add_argument("--force", action="store_true",
+                        help=f"replace an existing {what} that galaxy10 did not write")

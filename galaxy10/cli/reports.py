@@ -1,0 +1,95 @@
+"""The report commands: ``results`` (README tables), ``gallery`` and ``realism`` (real vs synthetic)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from galaxy10.cli.boundary import count
+from galaxy10.cli.options import add_force, add_real, add_reports_dir, add_seed
+from galaxy10.cli.outputs import check_out
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from galaxy10.core.paths import get_reports_home, reference_reports_dir
+    from galaxy10.reporting.metrics import read_metrics
+    from galaxy10.reporting.results import results_markdown
+
+    folder = get_reports_home(args.reports_dir) if args.reports_dir else reference_reports_dir()
+    docs = {name: read_metrics(folder / relative) for name, relative in (
+        ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
+        ("quick", "quick/metrics.json"))}
+    if args.update_readme:
+        from galaxy10.reporting.results import readme_results, update_readme
+
+        block = readme_results(docs["metrics"], docs["benchmarks"], docs["quick"])
+        print(f"results block of {update_readme(args.update_readme, block)} updated")
+        return 0
+    print(results_markdown(docs["metrics"], docs["benchmarks"]) or
+          f"no results yet in {folder}: run `python -m galaxy10 run` first")
+    return 0
+
+
+def _cmd_gallery(args: argparse.Namespace) -> int:
+    from galaxy10.core.paths import default_real_sample
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.reporting.figures import real_vs_synthetic_gallery
+
+    real = Path(args.real) if args.real else default_real_sample()
+    check_out(args.out, "figure", args.force, inputs=[real, args.synthetic])
+    path = real_vs_synthetic_gallery(real, resolve_data(args.synthetic), args.out,
+                                     per_class=args.per_class, seed=args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_realism(args: argparse.Namespace) -> int:
+    from galaxy10.core.paths import default_real_sample, get_reports_home
+    from galaxy10.evaluation.realism import format_table, measure_realism
+
+    real = Path(args.real) if args.real else default_real_sample()
+    reports = get_reports_home(args.reports_dir)
+    figure = args.out_figure or reports / "figures" / "realism_by_class.png"
+    result = measure_realism(real, args.synthetic, per_class=args.per_class, seed=args.seed,
+                             out_figure=figure, metrics_path=reports / "metrics.json")
+    print(f"real: {real} ({result['n_real']} images); synthetic: {result['synthetic_source']} "
+          f"({result['n_synthetic']} images)")
+    print("KS distance, real vs synthetic, per statistic (rows) and class (columns):")
+    print(format_table(result))
+    print(f"wrote {figure} and the 'realism' section of {reports / 'metrics.json'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``results``, ``gallery`` and ``realism`` commands to ``sub``."""
+    p = sub.add_parser("results", help="print README tables from the reference results "
+                                       "(reports/reference/metrics.json, benchmarks.json)")
+    p.add_argument("--reports-dir", help="default: reports/reference/ (committed); e.g. "
+                                         "reports/ for your own run")
+    p.add_argument("--update-readme", type=Path, metavar="README",
+                   help="rewrite the results block of this README instead of printing")
+    p.set_defaults(func=_cmd_results)
+
+    p = sub.add_parser("gallery", help="real-vs-synthetic example grid (PNG)")
+    add_real(p)
+    p.add_argument("--synthetic", default="synthetic",
+                   help="synthetic .h5 file, or 'synthetic' for the default set")
+    p.add_argument("--out", type=Path, default=Path("reports/figures/gallery_real_vs_synthetic.png"))
+    p.add_argument("--per-class", type=count, default=5)
+    add_force(p)
+    add_seed(p)
+    p.set_defaults(func=_cmd_gallery)
+
+    p = sub.add_parser("realism", help="per-class KS distances between real and synthetic "
+                                       "image statistics (table, figure, metrics.json)")
+    add_real(p)
+    p.add_argument("--synthetic", default="full", metavar="FILE.h5|PRESET",
+                   help="a synthetic .h5 file, or a preset whose rows are rendered directly "
+                        "(default full)")
+    p.add_argument("--per-class", type=count, default=100,
+                   help="images per class (default 100)")
+    add_seed(p)
+    p.add_argument("--out-figure", type=Path,
+                   help="PNG (default <reports-dir>/figures/realism_by_class.png)")
+    add_reports_dir(p)
+    p.set_defaults(func=_cmd_realism)

@@ -294,8 +294,8 @@ def test_oversized_images_are_refused_by_name(tmp_path):
 
 
 def test_predict_answers_the_good_images_and_fails_at_the_end(tmp_path, capsys):
+    from galaxy10.modeling.bundle import save_bundle
     from galaxy10.modeling.models import build_galaxy_cnn
-    from galaxy10.modeling.predict import save_bundle
     from galaxy10.modeling.preprocess import ImageConfig
 
     config = ImageConfig(size=16, color="rgb")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from galaxy10.pipeline.session import NOTEBOOKS
@@ -44,6 +45,15 @@ def _walk_numbers(obj, path=""):
             yield from _walk_numbers(v, f"{path}[{i}]")
     elif isinstance(obj, float):
         yield path, obj
+
+
+def _without_timings(obj):
+    """``obj`` with every ``seconds`` entry removed, at any depth."""
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -116,6 +126,21 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
     for name in ("seed_cnn", "seed_cnn_lastfold", "galaxy_cnn"):
         assert (models / f"{name}.keras").is_file() and (models / f"{name}.json").is_file()
     assert not list(reports.glob("*.failed.ipynb"))
+    # one training workflow: `train` on the same data, profile and seed makes the same bundle
+    door = tmp_path / "door" / "galaxy_cnn.keras"
+    done = subprocess.run([sys.executable, "-m", "galaxy10", "train", "--data", str(data),
+                           "--profile", "smoke", "--seed", "0", "--out", str(door), "-q"],
+                          cwd=clone, env=env, text=True, capture_output=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    from galaxy10.modeling.models import load_model
+
+    for a, b in zip(load_model(models / "galaxy_cnn.keras").get_weights(),
+                    load_model(door).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    notebook_json, train_json = (_without_timings(json.loads(p.with_suffix(".json").read_text()))
+                                 for p in (models / "galaxy_cnn.keras", door))
+    assert notebook_json == train_json
+    assert [step["stage"] for step in train_json["lineage"]] == ["train"]
 
 
 def test_a_missing_step_names_the_notebook_to_run_first(tmp_path):

@@ -20,8 +20,8 @@ def test_predict_prints_only_its_answer(tmp_path):
     """In a fresh process, with no TF_CPP_MIN_LOG_LEVEL set by the caller."""
     from PIL import Image
 
+    from galaxy10.modeling.bundle import save_bundle
     from galaxy10.modeling.models import build_galaxy_cnn
-    from galaxy10.modeling.predict import save_bundle
     from galaxy10.modeling.preprocess import ImageConfig
 
     config = ImageConfig(size=32, color="rgb", crop=0.5)

@@ -26,39 +26,38 @@ def compare(galaxies, seed_train: np.ndarray, all_train: np.ndarray,
             models_out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train the seed CNN and the modern CNN and score both on ``test``.
 
-    The models are scored as they come out of training; both bundles are saved only when
-    ``models_out`` names a folder (``result["bundles"]`` then holds their paths), and the
-    trained modern CNN is returned as ``result["galaxy_predictor"]`` for further scoring.
+    The modern CNN comes from :func:`galaxy10.pipeline.training.train_bundle` (the ``train``
+    command's workflow) and is scored as its saved, calibrated bundle; the seed CNN is scored
+    as it comes out of training. Both bundles are kept only when ``models_out`` names a folder
+    (``result["bundles"]`` then holds their paths); the modern CNN's predictor is returned as
+    ``result["galaxy_predictor"]`` for further scoring.
     """
+    import tempfile
+
     from galaxy10.evaluation.evaluate import evaluate_predictions
-    from galaxy10.modeling.predict import Predictor, save_bundle
+    from galaxy10.modeling.bundle import data_facts, save_bundle
+    from galaxy10.modeling.predict import Predictor
     from galaxy10.modeling.preprocess import SEED_CONFIG
-    from galaxy10.modeling.train import train_galaxy, train_seed_cnn
+    from galaxy10.modeling.train import train_seed_cnn
+    from galaxy10.pipeline.training import train_bundle
 
     test_images = galaxies.read(test)
     y_test = galaxies.labels[test].astype(np.int64)
     seed_model, scaler, seed_seconds = train_seed_cnn(galaxies, seed_train, profile, seed)
-    galaxy_model, config, history = train_galaxy(galaxies, all_train, profile, seed, cache_dir)
     seed_pred = Predictor.in_memory(seed_model, kind="seed", config=SEED_CONFIG, scaler=scaler,
                                     name="seed_cnn")
-    galaxy_pred = Predictor.in_memory(galaxy_model, kind="galaxy", config=config, tta=True,
-                                      name="galaxy_cnn")
     bundles = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(models_out) if models_out is not None else Path(scratch)
+        trained = train_bundle(galaxies, all_train, folder / "galaxy_cnn.keras", profile,
+                               seed=seed, test_rows=test, cache_dir=cache_dir)
+    galaxy_pred, history = trained.predictor, trained.history
     if models_out is not None:
-        folder = Path(models_out)
-        facts = {"path": os.fspath(galaxies.path), "source": galaxies.source,
-                 "n_images": len(galaxies)}
-        test_rows = np.asarray(test).tolist()
         bundles["seed_cnn"] = os.fspath(save_bundle(
             seed_model, folder / "seed_cnn.keras", kind="seed", config=SEED_CONFIG,
-            scaler=scaler, data=facts, test_rows=test_rows))
-        bundles["galaxy_cnn"] = os.fspath(save_bundle(
-            galaxy_model, folder / "galaxy_cnn.keras", kind="galaxy", config=config, tta=True,
-            data=facts, test_rows=test_rows, history=history))
-        from galaxy10.modeling.calibrate import calibrate_from_training  # T and threshold: validation
-
-        calibrate_from_training(bundles["galaxy_cnn"], galaxies, np.sort(all_train), config,
-                                history, cache_dir)
+            scaler=scaler, data=data_facts(galaxies), seed=int(seed),
+            test_rows=np.asarray(test).tolist()))
+        bundles["galaxy_cnn"] = os.fspath(trained.path)
     rows = {}
     for name, pred, seconds, n_train in (
             ("seed_cnn", seed_pred, seed_seconds, len(seed_train)),
@@ -67,7 +66,8 @@ def compare(galaxies, seed_train: np.ndarray, all_train: np.ndarray,
         rows[name] = {**evaluate_predictions(y_test, probs, profile.bootstrap, seed),
                       "train_seconds": seconds, "n_train": int(n_train),
                       "inference_images_per_s": rate, "probabilities": probs}
-    no_tta = Predictor.in_memory(galaxy_model, kind="galaxy", config=config, tta=False)
+    no_tta = Predictor.in_memory(galaxy_pred.model, kind="galaxy", config=galaxy_pred.config,
+                                 tta=False)
     probs, rate = _timed_predict(no_tta.predict_proba, test_images)
     rows["galaxy_cnn_no_tta"] = {**evaluate_predictions(y_test, probs, profile.bootstrap, seed),
                                  "train_seconds": history["seconds"], "n_train": len(all_train),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     from galaxy10.modeling.predict import Predictor
     from galaxy10.modeling.preprocess import SEED_CONFIG
     from galaxy10.modeling.shifts import SHIFTS, apply_shift
-    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy, train_seed_cnn
+    from galaxy10.modeling.train import train_seed_cnn
+    from galaxy10.pipeline.training import train_bundle
 
     started = time.time()
     n_folds = int(folds or profile.cv_folds)
@@ -68,7 +70,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
              for key, jit in finetune_jitters.items()} if init is not None else {}
     models = ["seed_cnn", "galaxy_cnn_scratch", *tuned]
     per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
-    with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir:
+    with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir, \
+            tempfile.TemporaryDirectory() as bundle_dir:
         labels = f.labels.astype(np.int64)
         images = f.read(np.arange(len(f)))
         # (near) duplicates stay on one side of every split: a copy in training would leak
@@ -86,14 +89,14 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                     model, scaler, _ = train_seed_cnn(f, train, profile, seed + k)
                     predictor = Predictor.in_memory(model, kind="seed", config=SEED_CONFIG,
                                                     scaler=scaler)
-                elif name == "galaxy_cnn_scratch":
-                    model, config, _ = train_galaxy(f, train, profile, seed + k, cache_dir,
-                                                    jitter=scratch_jitter)
-                    predictor = Predictor.in_memory(model, kind="galaxy", config=config, tta=True)
-                else:
-                    model, config, _, _ = finetune_from_bundle(init, f, train, profile, seed + k,
-                                                               cache_dir, jitter=tuned[name])
-                    predictor = Predictor.in_memory(model, kind="galaxy", config=config, tta=True)
+                else:  # the modern CNN through the train command's workflow
+                    scratch = name == "galaxy_cnn_scratch"
+                    trained = train_bundle(
+                        f, train, Path(bundle_dir) / f"{name}_fold{k}.keras", profile,
+                        seed=seed + k, init=None if scratch else init,
+                        jitter=scratch_jitter if scratch else tuned[name],
+                        cache_dir=cache_dir)
+                    model, predictor = trained.predictor.model, trained.predictor
                 seconds = time.perf_counter() - start
                 # the spread over folds is the uncertainty here: no bootstrap per fold
                 scores = evaluate_predictions(labels[test], predictor.predict_proba(

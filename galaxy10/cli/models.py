@@ -29,26 +29,20 @@ def jitter_settings(name: str) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
     from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.datasets.resample import make_splits
-    from galaxy10.evaluation.evaluate import evaluate_predictions
-    from galaxy10.modeling.predict import Predictor, lineage_step, save_bundle
-    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy
+    from galaxy10.pipeline.training import leak_free_splits, train_bundle
 
-    profile = get_profile(args.profile).with_overrides(
-        galaxy_epochs=args.epochs, small_data_epochs=args.epochs, finetune_epochs=args.epochs)
+    profile = get_profile(args.profile).with_epochs(args.epochs)
     jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
     check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
               companions=[args.out.with_suffix(".json")])
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     with Galaxy10File(data) as f:
         try:
-            splits = make_splits(f.labels)
+            splits, _ = leak_free_splits(f)
         except NotEnoughDataError as exc:
             raise GalaxyDataError(data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
@@ -58,29 +52,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(describe_device(), flush=True)
         print(f"{verb} on {len(splits.all_train):,} images of {f.path} ({f.source}); "
               f"{len(splits.test):,} held out for testing", flush=True)
-        step = lineage_step(f, "fine-tune" if args.init else "train", jitter=jitter,
-                        profile=profile.name)
-        if args.init:
-            model, config, history, pre = finetune_from_bundle(
-                args.init, f, splits.all_train, profile, seed=args.seed, jitter=jitter,
-                progress=not args.quiet)
-            lineage = [*pre.get("lineage", []), step]
-        else:
-            model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
-                                                  jitter=jitter, progress=not args.quiet)
-            lineage = [step]
-        facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
-        out = save_bundle(model, args.out, kind="galaxy", config=config, tta=True, data=facts,
-                          test_rows=splits.test.tolist(), history=history, lineage=lineage)
-        from galaxy10.modeling.calibrate import calibrate_from_training  # T and threshold on validation
-
-        calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
-        r = evaluate_predictions(f.labels[splits.test], Predictor(out).predict_proba(
-            f.read(splits.test)), profile.bootstrap, args.seed)
+        trained = train_bundle(f, splits.all_train, args.out, profile, seed=args.seed,
+                               init=args.init, jitter=jitter, test_rows=splits.test, score=True,
+                               progress=not args.quiet)
+    r = trained.test
     lo, hi = r["balanced_accuracy_ci95"]
-    print(f"saved {out} (+ {out.with_suffix('.json').name}); test accuracy {r['accuracy']:.3f}, "
-          f"balanced accuracy {r['balanced_accuracy']:.3f} [{lo:.3f}, {hi:.3f}], "
-          f"{history['seconds']:.0f} s training")
+    print(f"saved {trained.path} (+ {trained.path.with_suffix('.json').name}); test accuracy "
+          f"{r['accuracy']:.3f}, balanced accuracy {r['balanced_accuracy']:.3f} "
+          f"[{lo:.3f}, {hi:.3f}], {trained.history['seconds']:.0f} s training")
     return 0
 
 
@@ -88,22 +67,19 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     import tempfile
     import time
 
-    import numpy as np
-
     from galaxy10.core.paths import get_models_home, get_reports_home
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.datasets.resample import make_splits
-    from galaxy10.evaluation.evaluate import evaluate_on_file, evaluate_predictions
-    from galaxy10.modeling.predict import Predictor, lineage_step, save_bundle
-    from galaxy10.modeling.train import train_galaxy
+    from galaxy10.evaluation.evaluate import evaluate_on_file
+    from galaxy10.modeling.bundle import data_facts
+    from galaxy10.pipeline.training import leak_free_splits, train_bundle
     from galaxy10.reporting.metrics import provenance, update_metrics
 
     started = time.time()
-    profile = get_profile(args.profile).with_overrides(galaxy_epochs=args.epochs,
-                                                       galaxy_size=args.size)
+    profile = get_profile(args.profile).with_overrides(galaxy_size=args.size
+                                                       ).with_epochs(args.epochs)
     smallest = 2 ** len(profile.galaxy_filters)  # each block halves the image
     if profile.galaxy_size < smallest:
         raise Galaxy10Error(f"--size {profile.galaxy_size}: the {profile.name} profile's network "
@@ -118,24 +94,16 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     check_out(out, "bundle", args.force, inputs=[data], companions=[out.with_suffix(".json")])
     report: dict = {"profile": profile.name, "jitter": jitter, "bundle": str(out)}
     with Galaxy10File(data) as f:
-        splits = make_splits(f.labels)
+        splits, _ = leak_free_splits(f)
         print(f"pre-training the modern CNN on {len(splits.all_train):,} images of {f.path} "
               f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
-        model, config, history = train_galaxy(f, splits.all_train, profile, seed=args.seed,
-                                              jitter=jitter, progress=not args.quiet)
-        step = lineage_step(f, "pre-train", jitter=jitter, profile=profile.name)
-        facts = {"path": str(f.path.resolve()), "source": f.source, "n_images": len(f)}
-        save_bundle(model, out, kind="galaxy", config=config, tta=True, data=facts,
-                    test_rows=splits.test.tolist(), history=history, lineage=[step])
-        from galaxy10.modeling.calibrate import calibrate_from_training
-
-        calibrate_from_training(out, f, np.sort(splits.all_train), config, history)
-        predictor = Predictor(out)
-        r = evaluate_predictions(f.labels[splits.test], predictor.predict_proba(
-            f.read(splits.test)), profile.bootstrap, args.seed)
-        report.update(data=facts, seconds=history["seconds"], test=r)
+        trained = train_bundle(f, splits.all_train, out, profile, seed=args.seed,
+                               stage="pre-train", jitter=jitter, test_rows=splits.test,
+                               score=True, progress=not args.quiet)
+        predictor, r = trained.predictor, trained.test
+        report.update(data=data_facts(f), seconds=trained.history["seconds"], test=r)
     print(f"saved {out}; {f.source} test balanced accuracy {r['balanced_accuracy']:.3f} "
-          f"({history['seconds']:.0f} s training)", flush=True)
+          f"({trained.history['seconds']:.0f} s training)", flush=True)
     if args.real != "none":
         with tempfile.TemporaryDirectory() as tmp:
             try:

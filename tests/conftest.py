@@ -29,6 +29,15 @@ def write_h5(path: Path, images=None, ans=None, n: int = 20, size: int = 32, **e
     return path
 
 
+def without_timings(obj):
+    """``obj`` with every ``seconds`` entry removed, at any depth (to compare bundle JSONs)."""
+    if isinstance(obj, dict):
+        return {k: without_timings(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [without_timings(v) for v in obj]
+    return obj
+
+
 @pytest.fixture
 def small_h5(tmp_path: Path) -> Path:
     """A valid 20-image file of 32 px RGB noise with labels 0-9 twice."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from conftest import without_timings
 
 from galaxy10.pipeline.session import NOTEBOOKS
 
@@ -45,15 +46,6 @@ def _walk_numbers(obj, path=""):
             yield from _walk_numbers(v, f"{path}[{i}]")
     elif isinstance(obj, float):
         yield path, obj
-
-
-def _without_timings(obj):
-    """``obj`` with every ``seconds`` entry removed, at any depth."""
-    if isinstance(obj, dict):
-        return {k: _without_timings(v) for k, v in obj.items() if k != "seconds"}
-    if isinstance(obj, list):
-        return [_without_timings(v) for v in obj]
-    return obj
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -137,7 +129,7 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
     for a, b in zip(load_model(models / "galaxy_cnn.keras").get_weights(),
                     load_model(door).get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    notebook_json, train_json = (_without_timings(json.loads(p.with_suffix(".json").read_text()))
+    notebook_json, train_json = (without_timings(json.loads(p.with_suffix(".json").read_text()))
                                  for p in (models / "galaxy_cnn.keras", door))
     assert notebook_json == train_json
     assert [step["stage"] for step in train_json["lineage"]] == ["train"]

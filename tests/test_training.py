@@ -6,21 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from conftest import without_timings
 
 from galaxy10.core.profiles import get_profile
 from galaxy10.datasets.reader import Galaxy10File
 from galaxy10.modeling.augment import DEFAULT_JITTER, ROBUST_JITTER
 
 PROFILE = get_profile("smoke").with_overrides(galaxy_size=16, galaxy_filters=[4, 8], batch_size=16)
-
-
-def without_timings(obj):
-    """``obj`` with every ``seconds`` entry removed, at any depth."""
-    if isinstance(obj, dict):
-        return {k: without_timings(v) for k, v in obj.items() if k != "seconds"}
-    if isinstance(obj, list):
-        return [without_timings(v) for v in obj]
-    return obj
 
 
 def weights(path):

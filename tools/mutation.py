@@ -33,22 +33,24 @@ OUT = ROOT / "reports" / "mutation"
 # Tests that start child processes (the SIGKILL writers) are left out: a child imports the
 # unmutated package, so it cannot kill a mutant.
 MODULES: dict[str, list[str]] = {
-    "resample": ["tests/test_resample.py", "tests/test_properties.py"],
-    "preprocess": ["tests/test_preprocess.py", "tests/test_properties.py"],
-    "reader": ["tests/test_reader.py", "tests/test_cli.py::test_info_prints_counts",
-               "tests/test_layout.py", "tests/test_preprocess.py::test_streamed_features_equal_in_memory",
-               "--deselect", "tests/test_reader.py::test_unreadable_file_reports_permission",
-               "--deselect", "tests/test_layout.py::test_bench_layout_measures_every_layout"],
-    "atomic": ["tests/test_atomic.py", "-m", "not slow"],
-    "evaluate": ["tests/test_evaluate.py"],
-    "augment": ["tests/test_augment.py",
+    "resample": ["tests/datasets/test_resample.py", "tests/test_properties.py"],
+    "preprocess": ["tests/modeling/test_preprocess.py", "tests/test_properties.py"],
+    "reader": ["tests/datasets/test_reader.py", "tests/cli/test_cli.py::test_info_prints_counts",
+               "tests/datasets/test_reader_layout.py",
+               "tests/modeling/test_preprocess.py::test_streamed_features_equal_in_memory",
+               "--deselect", "tests/datasets/test_reader.py::test_unreadable_file_reports_permission",
+               "--deselect", "tests/datasets/test_reader_layout.py::test_bench_layout_measures_every_layout"],
+    "atomic": ["tests/core/test_atomic.py", "-m", "not slow"],
+    "evaluate": ["tests/evaluation/test_evaluate.py"],
+    "augment": ["tests/modeling/test_augment.py",
                 "tests/test_properties.py::test_each_dihedral_view_is_the_expected_symmetry"],
-    # the bundle functions are checked on a tiny 16 px model (test_calibrate_bundle.py); the
+    # the bundle functions are checked on a tiny 16 px model (test_training_calibration.py); the
     # older bundle test builds a 300-image synthetic set first, so it is left out
-    "calibrate": ["tests/test_calibrate.py", "tests/test_calibrate_bundle.py", "--deselect",
-                  "tests/test_calibrate.py::"
+    "calibrate": ["tests/modeling/test_calibrate.py", "tests/pipeline/test_training_calibration.py",
+                  "--deselect",
+                  "tests/modeling/test_calibrate.py::"
                   "test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load"],
-    "boundary": ["tests/test_boundary.py"],
+    "boundary": ["tests/cli/test_boundary.py"],
 }
 
 # mutmut's default runs the unmutated tests in its own process, then forks one child per
@@ -90,6 +92,7 @@ def prepare(module: str) -> Path:
     (work / "tests").mkdir()
     for path in {a.split("::")[0] for a in MODULES[module] if a.startswith("tests/")} | {
             "tests/conftest.py"}:
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, work / path)
     selection = json.dumps(MODULES[module])
     isolation = "forkserver" if module in FORKSERVER else "fork"

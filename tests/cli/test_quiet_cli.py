@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOISE = ("E0000", "I0000", "W0000", "WARNING: All log messages", "oneDNN", "cuInit",
          "cpu_feature_guard")
 

@@ -17,7 +17,7 @@ from conftest import without_timings
 
 from galaxy10.pipeline.session import NOTEBOOKS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
 ALL = sorted(NB_DIR.glob("*.ipynb"))
 

@@ -137,10 +137,25 @@ def _problems(command: str, parser: argparse.ArgumentParser) -> list[str]:
         tokens.pop(0)
     if not tokens:
         return []
+    return _sub_problems(tokens, parser, top)
+
+
+def _sub_problems(tokens: list[str], parser: argparse.ArgumentParser, top: set[str]) -> list[str]:
+    """Problems of ``tokens`` (a sub-command, maybe ``a|b``, then its words) under ``parser``."""
     subs = _subparsers(parser)
-    if tokens[0] not in subs:
-        return [f"no sub-command {tokens[0]!r}"]
-    sub = subs[tokens.pop(0)]
+    names = tokens[0].split("|")
+    missing = [n for n in names if n not in subs]
+    if missing:
+        return [f"no sub-command {n!r}" for n in missing]
+    problems: list[str] = []
+    for name in names:  # every alternative must take the words that follow
+        problems += [p for p in _words_problems(tokens[1:], subs[name], top) if p not in problems]
+    return problems
+
+
+def _words_problems(tokens: list[str], sub: argparse.ArgumentParser, top: set[str]) -> list[str]:
+    if tokens and _subparsers(sub) and not tokens[0].startswith("-"):
+        return _sub_problems(tokens, sub, top)  # a nested group (``bench real``)
     options = {s: a for a in sub._actions for s in a.option_strings}
     positionals = [a for a in sub._actions if not a.option_strings]
     problems, i, position = [], 0, 0
@@ -171,7 +186,9 @@ def test_the_command_check_catches_mistakes():
     from galaxy10.cli import build_parser
 
     parser = build_parser()
-    assert _problems("bench memory|layout --profile quick|gpu", parser) == []
+    assert _problems("bench accuracy|real --profile quick|gpu", parser) == []
+    assert _problems("bench memory|layout --profile quick", parser) == ["no option '--profile'"]
+    assert _problems("bench real --folds 5", parser) == []
     assert _problems("predict IMAGE... [--json]", parser) == []
     assert _problems("trian --data x.h5", parser) == ["no sub-command 'trian'"]
     assert _problems("run --profil quick", parser) == ["no option '--profil'"]

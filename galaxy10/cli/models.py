@@ -89,9 +89,10 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         raise Galaxy10Error(f"--size {profile.galaxy_size}: larger than the 256 px cut-outs it "
                             "is cropped from; give at most 256")
     jitter = jitter_settings(args.jitter)
-    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"
-    check_out(out, "bundle", args.force, inputs=[data], companions=[out.with_suffix(".json")])
+    # refuse a bad --out before the (possibly minutes-long) synthetic set is made
+    check_out(out, "bundle", args.force, inputs=[args.data], companions=[out.with_suffix(".json")])
+    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     report: dict = {"profile": profile.name, "jitter": jitter, "bundle": str(out)}
     with Galaxy10File(data) as f:
         splits, _ = leak_free_splits(f)

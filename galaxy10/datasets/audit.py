@@ -151,16 +151,20 @@ def _batches(source: Path, batch_size: int) -> tuple[np.ndarray, list[str],
     return images.labels, images.names(), read()
 
 
-def _scan(source: str | os.PathLike[str], batch_size: int) -> _Scan:
+def _scan(source: str | os.PathLike[str], batch_size: int, progress: bool = False) -> _Scan:
+    from tqdm.auto import tqdm
+
     if batch_size < 1:
         raise Galaxy10Error(f"--batch-size: must be at least 1, got {batch_size}")
     labels, names, batches = _batches(Path(source), batch_size)
     digests: list[bytes] = []
     thumbs = []
-    for images in batches:
-        digests += pixel_digests(images)
-        thumbs.append(thumbnails(images))
-        logger.info("audit: %d of %d images fingerprinted", len(digests), len(labels))
+    with tqdm(total=len(labels), disable=not progress, unit="img", desc="duplicates") as bar:
+        for images in batches:
+            digests += pixel_digests(images)
+            thumbs.append(thumbnails(images))
+            bar.update(len(images))
+            logger.info("audit: %d of %d images fingerprinted", len(digests), len(labels))
     return _Scan(labels, names, digests, np.concatenate(thumbs))
 
 
@@ -182,7 +186,7 @@ def _exact_pairs(digests: list[bytes]) -> list[tuple[int, int]]:
 
 
 def duplicate_groups(source: str | os.PathLike[str], threshold: float = NEAR_THRESHOLD,
-                     batch_size: int = 256) -> np.ndarray:
+                     batch_size: int = 256, progress: bool = False) -> np.ndarray:
     """Group id of every row of ``source``: rows with the same id are (near) duplicates.
 
     Parameters
@@ -195,6 +199,8 @@ def duplicate_groups(source: str | os.PathLike[str], threshold: float = NEAR_THR
         Near-duplicate distance; 0 keeps exact duplicates only.
     batch_size : int, default 256
         Images decoded at once.
+    progress : bool, default False
+        Show a progress bar over the images.
 
     Returns
     -------
@@ -203,7 +209,7 @@ def duplicate_groups(source: str | os.PathLike[str], threshold: float = NEAR_THR
         ``groups`` to :func:`galaxy10.datasets.resample.group_aware_test_split` and
         :func:`galaxy10.datasets.resample.leaks`.
     """
-    scan = _scan(source, batch_size)
+    scan = _scan(source, batch_size, progress)
     threshold = _check_threshold(threshold)
     pairs = _exact_pairs(scan.digests) + [(a, b) for a, b, _ in near_pairs(scan.thumbs,
                                                                           threshold)]

@@ -37,13 +37,19 @@ class TrainedBundle:
     test: dict[str, Any] | None  #: test-set scores (None unless asked for)
 
 
-def leak_free_splits(galaxies) -> tuple[Splits, np.ndarray]:
+def leak_free_splits(galaxies, progress: bool = False) -> tuple[Splits, np.ndarray]:
     """The seed-faithful splits of ``galaxies``, with duplicates of test images out of training.
 
     The seed-faithful rows stay exactly as the original drew them. The all-data training
     rows of the modern pipeline leave out every image that has an exact or near duplicate in
     the test set (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image is seen
     in training.
+
+    Parameters
+    ----------
+    galaxies : Galaxy10File
+    progress : bool, default False
+        Show a progress bar over the duplicate scan (one pass over the images).
 
     Returns
     -------
@@ -54,7 +60,7 @@ def leak_free_splits(galaxies) -> tuple[Splits, np.ndarray]:
     from galaxy10.datasets.audit import duplicate_groups
 
     splits = make_splits(galaxies.labels)
-    groups = duplicate_groups(galaxies.path)
+    groups = duplicate_groups(galaxies.path, progress=progress)
     return Splits(seed_train=splits.seed_train, test=splits.test,
                   all_train=drop_leaks(splits.all_train, splits.test, groups)), groups
 

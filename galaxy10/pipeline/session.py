@@ -2,8 +2,10 @@
 
 A notebook calls :func:`open_run` with its parameters and gets a :class:`Run` that knows the
 data file (and whether it is real or synthetic), the profile, where figures, metrics and
-models go, and how to get the seed-faithful arrays. Steps that need an earlier notebook's
-output raise :class:`~galaxy10.core.errors.MissingStepError` naming the notebook to run first.
+models go, and how to get the seed-faithful arrays. Every notebook stands alone: what it needs
+from an earlier one (the splits, the models) it loads when saved and otherwise makes, saying
+so in one line (:meth:`Run.splits`, :meth:`Run.evaluation_models`), because Colab runs each
+notebook in its own runtime.
 """
 
 from __future__ import annotations
@@ -113,19 +115,13 @@ class Run:
         """``models/<name>.keras``."""
         return self.models_dir / f"{name}.keras"
 
-    def require_model(self, name: str, notebook: str = "04_cnn") -> Path:
-        """Path of a trained model, or :class:`MissingStepError` naming the notebook."""
-        path = self.model_path(name)
-        if not path.is_file() or not path.with_suffix(".json").is_file():
-            raise MissingStepError(f"{path} not found: run notebooks/{notebook}.ipynb first "
-                                   f"(with the same data and profile)")
-        return path
+    def evaluation_models(self, progress: bool = True) -> dict[str, Path]:
+        """The bundles notebook 05 evaluates: the three notebook 04 always trains (made now
+        when missing, :func:`galaxy10.pipeline.steps.ensure_models`), plus the fine-tuned one
+        when notebook 04 made it (real data and a pre-trained bundle)."""
+        from galaxy10.pipeline.steps import ensure_models
 
-    def evaluation_models(self) -> dict[str, Path]:
-        """The bundles notebook 05 evaluates: the three notebook 04 always trains, plus the
-        fine-tuned one when notebook 04 made it (real data and a pre-trained bundle)."""
-        paths = {name: self.require_model(name)
-                 for name in ("seed_cnn_lastfold", "seed_cnn", "galaxy_cnn")}
+        paths = ensure_models(self, progress=progress)
         tuned = self.model_path("galaxy_cnn_finetuned")
         if tuned.is_file() and tuned.with_suffix(".json").is_file():
             paths["galaxy_cnn_finetuned"] = tuned
@@ -148,15 +144,21 @@ class Run:
             ``summary`` (Markdown for the notebook), and after fine-tuning ``bundle``,
             ``history`` and ``calibration``.
         """
+        from galaxy10.modeling.shipped import pretrained_bundle
         from galaxy10.pipeline.training import train_bundle
 
-        path = Path(pretrained) if pretrained else self.models_dir / "pretrained_synthetic.keras"
         if self.source == "synthetic":
             return {"summary": "_Fine-tuning applies to real images: these are synthetic. Run "
                                "this notebook with `data` set to a real or imported file._"}
+        if pretrained:
+            path, note = Path(pretrained), f"using {pretrained}"
+        else:
+            choice = pretrained_bundle(self.models_dir)
+            path, note = choice.path, choice.note
         if not path.is_file():
             return {"summary": f"_No pre-trained bundle at `{path}`: make one with `python -m "
                                "galaxy10 pretrain`, then rerun this notebook._"}
+        print(f"[galaxy10] fine-tuning: {note}", flush=True)
         splits = self.splits()
         trained = train_bundle(self.galaxies, splits.all_train,
                                self.model_path("galaxy_cnn_finetuned"), self.profile,
@@ -172,30 +174,43 @@ class Run:
     def splits_path(self) -> Path:
         return self.models_dir / "splits.npz"
 
-    def make_splits(self) -> Splits:
+    def make_splits(self, progress: bool = False) -> Splits:
         """This file's splits (:func:`galaxy10.pipeline.training.leak_free_splits`), saved as NPZ.
 
-        The duplicate groups are saved beside the splits for notebook 05's leak count.
+        The duplicate groups are saved beside the splits for notebook 05's leak count. The
+        splits are deterministic: the same file gives the same rows whoever makes them.
         """
         from galaxy10.pipeline.training import leak_free_splits
 
-        splits, groups = leak_free_splits(self.galaxies)
+        splits, groups = leak_free_splits(self.galaxies, progress=progress)
         write_npz(self.splits_path, **splits.as_arrays(), groups=groups,
                   n_images=np.array(len(self.galaxies)),
                   labels_digest=np.array(labels_digest(self.galaxies.labels)))
         return splits
 
-    def splits(self) -> Splits:
-        """The splits saved by notebook 01 for this data file."""
-        return load_splits(self.splits_path, self.galaxies.labels)
+    def splits(self, progress: bool = True) -> Splits:
+        """This file's splits: those saved (by notebook 01 or an earlier call) when they belong
+        to this file, else made now and saved, with one line saying so."""
+        why = f"none saved in {self.models_dir}"
+        if self.splits_path.is_file():
+            try:
+                return load_splits(self.splits_path, self.galaxies.labels)
+            except MissingStepError:
+                why = f"{self.splits_path} was made for another data file"
+        print(f"[galaxy10] splits: {why}; making them as notebook 01 does (the same rows "
+              "whoever makes them)", flush=True)
+        return self.make_splits(progress=progress)
 
     def duplicate_groups(self) -> np.ndarray:
         """Group id per row (rows sharing an id are duplicates), saved by notebook 01."""
-        self.splits()  # the same checks: saved, and for this file
+        self.splits()  # saved (made now if not), and for this file
         with np.load(self.splits_path, allow_pickle=False) as npz:
-            if "groups" not in npz:
-                raise MissingStepError(f"{self.splits_path} predates the duplicate audit: run "
-                                       "notebooks/01_eda.ipynb again")
+            if "groups" in npz:
+                return npz["groups"]
+        print(f"[galaxy10] {self.splits_path} predates the duplicate audit; making the splits "
+              "again", flush=True)
+        self.make_splits(progress=True)
+        with np.load(self.splits_path, allow_pickle=False) as npz:
             return npz["groups"]
 
     def seed_arrays(self, progress: bool = False) -> SeedArrays:

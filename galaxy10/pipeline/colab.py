@@ -93,8 +93,9 @@ def setup_colab() -> Path:
 
     Installs the requirements :func:`missing_requirements` finds with ``%pip``, then sets
     ``GALAXY10_DATA`` to ``DRIVE/galaxy10`` when Google Drive is mounted (kept across
-    sessions), else to :data:`LOCAL_DATA`, and prints which. A ``GALAXY10_DATA`` set before
-    is kept.
+    sessions), else to :data:`LOCAL_DATA`, with ``GALAXY10_MODELS`` and ``GALAXY10_REPORTS``
+    in ``models/`` and ``reports/`` inside it (:func:`persistent_folders`), and prints which
+    in one line. Variables set before are kept.
 
     Returns
     -------
@@ -116,5 +117,28 @@ def setup_colab() -> Path:
                                    "ends; run drive.mount('/content/drive') first to keep it")
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["GALAXY10_DATA"] = os.fspath(folder)
-    print(f"galaxy10: data folder {folder} ({why})")
+    kept = persistent_folders(folder)
+    print(f"galaxy10: data in {folder}, models in {kept['GALAXY10_MODELS']}, reports in "
+          f"{kept['GALAXY10_REPORTS']} ({why})")
     return folder
+
+
+def persistent_folders(data: Path) -> dict[str, Path]:
+    """Set ``GALAXY10_MODELS`` and ``GALAXY10_REPORTS`` to folders beside the data folder.
+
+    Colab gives every notebook its own runtime: the splits, models and reports one notebook
+    makes reach the next (and the next day's session) only when they are kept where the data
+    are, under Drive when it is mounted. A variable set before is kept.
+
+    Returns
+    -------
+    dict
+        Variable name to folder (created).
+    """
+    chosen = {}
+    for variable, name in (("GALAXY10_MODELS", "models"), ("GALAXY10_REPORTS", "reports")):
+        folder = Path(os.environ.get(variable) or data / name)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[variable] = os.fspath(folder)
+        chosen[variable] = folder
+    return chosen

@@ -84,9 +84,11 @@ def _port_error(ip: str, port: int, exc: OSError) -> Galaxy10Error:
     if exc.errno == errno.EADDRINUSE:
         return Galaxy10Error(f"{where} is in use by another program: choose another with --port")
     if exc.errno == errno.EACCES:
-        return Galaxy10Error(f"{where} needs privileges this user does not have (ports below "
-                             f"1024 are reserved): choose --port 1024 or above, e.g. "
-                             f"--port {DEFAULT_PORT}")
+        if port < 1024:
+            return Galaxy10Error(f"{where} needs privileges this user does not have (ports "
+                                 f"below 1024 are reserved): choose --port 1024 or above, e.g. "
+                                 f"--port {DEFAULT_PORT}")
+        return Galaxy10Error(f"{where}: this user may not listen there: choose another --port")
     if exc.errno == errno.EADDRNOTAVAIL:
         return Galaxy10Error(f"--ip {ip}: not an address of this machine")
     return Galaxy10Error(f"{where} cannot be served: {exc.strerror or exc}")

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ip", default="127.0.0.1",
                    help="the address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--no-token", action="store_true",
-                   help="serve without the random token in the URL (127.0.0.1 only; any "
-                        "local user can then use the page)")
+                   help="serve without the random token in the URL (on this machine's "
+                        "addresses only; any local user can then use the page)")
     add_seed(p)
     p.set_defaults(func=_cmd_app)

@@ -19,8 +19,9 @@ folder when it is killed. :class:`AppServer` runs it so that
   block ending); Voilà itself runs in its own session and, on Linux, is told to stop when its
   parent dies, so even a killed parent leaves no server behind.
 
-The settings go to Voilà in a configuration file inside that private folder, so the token is
-never on a command line that other users can read with ``ps``.
+The settings go to Voilà in a configuration file inside that private folder, deleted once Voilà
+has read it, so the token is never on a command line that other users can read with ``ps``.
+The configuration also stops Voilà serving the pictures beside the notebook without a token.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ mutation: setup  ## mutation testing of the core modules, MODULES="evaluate atom
 gallery: setup  ## real-vs-synthetic example grid (needs ../shared/data/real-sample)
 	$(BIN)/python -m galaxy10 gallery
 
-app: setup  ## serve the random-galaxy button page with Voila on http://127.0.0.1:8866/
+app: setup  ## serve the random-galaxy button page with Voila on 127.0.0.1:8866 (open the printed URL: it has the token)
 	$(BIN)/python -m galaxy10 app
 
 pretrain: setup  ## pre-train the modern CNN on the full synthetic set (models/pretrained_synthetic.keras)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from galaxy10.cli.boundary import notebook_list, port
 from galaxy10.cli.data import print_info
 from galaxy10.cli.options import add_data, add_models_dir, add_profile, add_quiet, add_reports_dir, add_seed
-from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.profiles import DEFAULT_PROFILE
 
 
@@ -31,31 +29,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    import os
-    import subprocess
+    from galaxy10.app.serve import serve_app
 
-    from galaxy10.modeling.predict import Predictor
-    from galaxy10.pipeline.runner import notebooks_home
+    def announce(url: str) -> None:
+        print(f"Serving the galaxy button at {url} (Ctrl-C to stop)", flush=True)
 
-    notebook = notebooks_home() / "app.ipynb"
-    if not notebook.is_file():
-        raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
-    if args.model:
-        Predictor(args.model)  # fail early, in one line, on a bad model
-    from galaxy10.core.paths import get_data_home, get_models_home
-
-    env = dict(os.environ, GALAXY10_SEED=str(args.seed), TF_CPP_MIN_LOG_LEVEL="3")
-    # Voila runs the kernel beside the notebook, which is inside site-packages for an
-    # installed package: name this project's folders explicitly
-    env.setdefault("GALAXY10_DATA", os.fspath(get_data_home().resolve()))
-    env.setdefault("GALAXY10_MODELS", os.fspath(get_models_home().resolve()))
-    if args.model:
-        env["GALAXY10_MODEL"] = os.fspath(Path(args.model).resolve())
-    print(f"Serving the galaxy button at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)",
-          flush=True)
-    command = [sys.executable, "-m", "voila", os.fspath(notebook), f"--port={args.port}",
-               "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light"]
-    return subprocess.call(command, env=env)
+    return serve_app(args.model, port=args.port, ip=args.ip, token=not args.no_token,
+                     seed=args.seed, on_ready=announce)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
     p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
-    p.add_argument("--port", type=port, default=8866)
+    p.add_argument("--port", type=port, default=8866,
+                   help="the port to serve on; a taken one is an error (default: 8866)")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="the address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--no-token", action="store_true",
+                   help="serve without the random token in the URL (on this machine's "
+                        "addresses only; any local user can then use the page)")
     add_seed(p)
     p.set_defaults(func=_cmd_app)

@@ -1,44 +1,22 @@
-"""The served page: Voilà on a free local port, driven by headless Chromium (Playwright)."""
+"""The served page: ``python -m galaxy10 app`` on a free local port, opened at the tokened URL it
+prints and driven by headless Chromium (Playwright)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import signal
 from pathlib import Path
 
 import pytest
+from served import ROOT, AppProcess, answers, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOT = Path(os.environ.get("GALAXY10_SCREENSHOT")
                   or ROOT / "reports" / "figures" / "app_screenshot.png")
 """Where the page's screenshot goes; the README's picture is this test run with
 ``GALAXY10_SCREENSHOT=reports/reference/figures/button_page.png`` and
 ``GALAXY10_SCREENSHOT_MODEL`` naming the reference run's ``galaxy_cnn.keras``."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"voila exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.fixture
@@ -56,15 +34,11 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
 
     port = free_port()
     model = os.environ.get("GALAXY10_SCREENSHOT_MODEL") or str(model_bundle["model"])
-    env = dict(os.environ, GALAXY10_MODEL=model, GALAXY10_SEED="0", TF_CPP_MIN_LOG_LEVEL="3")
-    log = open(tmp_path / "voila.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "app.ipynb"), f"--port={port}",
-         "--no-browser", "--Voila.ip=127.0.0.1", "--theme=light"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for_http(url, proc)
+    tmp = tmp_path / "tmp"
+    app = AppProcess(["--model", model, "--port", str(port), "--seed", "0"], tmp)
+    with app:
+        url = app.url(timeout=180)
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=")
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=chromium_path,
@@ -99,10 +73,7 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
         assert first_text != body
         assert overlaid != second, "the overlay toggle did not redraw the image"
         assert SCREENSHOT.stat().st_size > 10_000
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        # the kernel that ran the page stops with the app, and its files go with it
+        assert app.stop(signal.SIGTERM) == 143
+    assert list(tmp.iterdir()) == []
+    assert not answers(port)

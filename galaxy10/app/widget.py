@@ -222,31 +222,52 @@ def first_upload(value) -> tuple[bytes, str] | None:
     return bytes(item["content"]), str(item.get("name", "upload"))
 
 
-def button_from_model(model_path: str | os.PathLike[str] | None = None,
-                      seed: int = 0) -> GalaxyButton:
+def button_from_model(model_path: str | os.PathLike[str] | None = None, seed: int = 0,
+                      data: str | os.PathLike[str] | None = None) -> GalaxyButton:
     """Build the panel from a saved model bundle alone (what the served page does).
 
-    The bundle's JSON names the data file it was trained on; the test rows come from
-    ``splits.npz`` beside the model, checked to belong to that file.
+    The galaxies come from ``data``, else the file the bundle's JSON names when it is here,
+    else the data folder's file (:func:`galaxy10.datasets.fetch.resolve_data`, as the
+    notebooks choose it). The button draws only rows the model never trained on: the
+    bundle's recorded test rows when the galaxies are its own data file, else the held-out
+    rows of that file's splits (saved ``splits.npz`` beside the model, or made now: the same
+    rows whoever makes them).
 
     Parameters
     ----------
     model_path : path-like, optional
-        Default ``models/galaxy_cnn.keras``.
+        Default: the user's ``models/galaxy_cnn.keras``, else the bundle shipped with galaxy10
+        (:func:`galaxy10.modeling.shipped.default_model`, said in one line).
+    seed : int
+        Seeds the sequence of random galaxies.
+    data : path-like, "auto", "real" or "synthetic", optional
+        The galaxies to draw from.
     """
-    from galaxy10.core.errors import MissingStepError
-    from galaxy10.core.paths import get_models_home
-    from galaxy10.pipeline.session import load_splits
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.datasets.resample import make_splits
+    from galaxy10.modeling.shipped import default_model
+    from galaxy10.pipeline.session import labels_digest, load_splits
 
-    model_path = Path(model_path) if model_path else get_models_home() / "galaxy_cnn.keras"
+    if model_path:
+        model_path = Path(model_path)
+    else:
+        choice = default_model()
+        model_path = choice.path
+        print(f"[galaxy10] button: {choice.note}", flush=True)
     predictor = Predictor(model_path)
-    data_path = (predictor.params.get("data") or {}).get("path")
-    if not data_path:
-        raise MissingStepError(f"{model_path.with_suffix('.json')} does not name its data file; "
-                               "retrain it with notebooks/04_cnn.ipynb")
-    galaxies = Galaxy10File(data_path)
-    if predictor.params.get("test_rows"):  # bundles made by `python -m galaxy10 train`
+    own = (predictor.params.get("data") or {}).get("path")
+    if data is None and own and Path(own).is_file():
+        data = own
+    galaxies = Galaxy10File(resolve_data(data))
+    own_file = bool(own) and Path(own).is_file() and Path(own).samefile(galaxies.path)
+    if own_file and predictor.params.get("test_rows"):  # bundles made by train_bundle
         return GalaxyButton(predictor, galaxies, np.asarray(predictor.params["test_rows"]),
                             seed=seed)
-    test = load_splits(model_path.parent / "splits.npz", galaxies.labels).test
-    return GalaxyButton(predictor, galaxies, test, seed=seed)
+    saved = model_path.parent / "splits.npz"
+    if saved.is_file():
+        with np.load(saved, allow_pickle=False) as npz:
+            mine = str(npz["labels_digest"]) == labels_digest(galaxies.labels)
+        if mine:
+            return GalaxyButton(predictor, galaxies, load_splits(saved, galaxies.labels).test,
+                                seed=seed)
+    return GalaxyButton(predictor, galaxies, make_splits(galaxies.labels).test, seed=seed)

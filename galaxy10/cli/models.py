@@ -20,6 +20,9 @@ from galaxy10.cli.outputs import check_out
 from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.profiles import RECIPE_PROFILE
 
+PRETRAINED_WORD = "pretrained"
+"""``train --init pretrained``: the user's pre-trained bundle, else the shipped one."""
+
 
 def jitter_settings(name: str) -> dict:
     """The augmentation settings called ``name`` (a ``--jitter`` choice)."""
@@ -36,6 +39,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from galaxy10.pipeline.training import leak_free_splits, train_bundle
 
     profile = get_profile(args.profile).with_epochs(args.epochs)
+    if args.init is not None and str(args.init) == PRETRAINED_WORD:
+        from galaxy10.modeling.shipped import pretrained_bundle
+
+        choice = pretrained_bundle()
+        print(f"[galaxy10] --init {PRETRAINED_WORD}: {choice.note}", flush=True)
+        args.init = choice.path
     jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
     check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
               companions=[args.out.with_suffix(".json")])
@@ -128,12 +137,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from galaxy10.core.classes import CLASS_NAMES
-    from galaxy10.core.paths import get_models_home
     from galaxy10.datasets.images import load_cutout
     from galaxy10.modeling.predict import Predictor
+    from galaxy10.modeling.shipped import default_model
     from galaxy10.modeling.verdict import OK, assess
 
-    predictor = Predictor(args.model or get_models_home() / "galaxy_cnn.keras")
+    if args.model:
+        predictor = Predictor(args.model)
+    else:
+        choice = default_model()
+        print(f"[galaxy10] {choice.note}", file=sys.stderr)
+        predictor = Predictor(choice.path)
     status = 0
     for image in args.images:
         try:
@@ -165,7 +179,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=count,
                    help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
-                                             "`pretrain`) instead of training from scratch")
+                                             "`pretrain`) instead of training from scratch; "
+                                             f"'{PRETRAINED_WORD}': your "
+                                             "models/pretrained_synthetic.keras, else the one "
+                                             "shipped with galaxy10")
     p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
                    "blur, JPEG), full (both) or none; default: 'default', and 'robust' with "
@@ -198,7 +215,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="classify image files with a trained model")
     p.add_argument("images", nargs="+", type=Path, help="JPEG/PNG files")
-    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
+    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras, "
+                                              "else the bundle shipped with galaxy10)")
     p.add_argument("--json", action="store_true", help="one JSON line per image: top-3 "
                                                        "calibrated probabilities, flag, model")
     p.set_defaults(func=_cmd_predict)

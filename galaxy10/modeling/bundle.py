@@ -10,7 +10,9 @@ This module is the one writer and reader of a bundle's JSON. Its schema:
   step that shaped it (:func:`lineage_step`), pre-training first; ``profile`` and ``seed``;
 - ``history``, ``epochs_run``, ``best_epoch`` and ``test_rows`` where training made them;
 - ``calibration``: the record fitted on validation images
-  (:func:`galaxy10.modeling.calibrate.fit_calibration`), added by :func:`write_calibration`.
+  (:func:`galaxy10.modeling.calibrate.fit_calibration`), added by :func:`write_calibration`;
+- ``scores`` (held-out figures, e.g. ``test`` and ``sim_to_real``) and ``provenance`` (commit,
+  machine, wall time), added by :func:`write_scores` where a command measured them.
 
 Nothing is pickled: the seed pipeline's scaler is stored as numbers.
 """
@@ -119,6 +121,22 @@ def read_params(model_path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def write_calibration(model_path: str | os.PathLike[str], record: dict[str, Any]) -> Path:
     """Store a calibration record in the bundle's JSON (atomically), keeping the rest."""
+    return _write_section(model_path, "calibration", record)
+
+
+def write_scores(model_path: str | os.PathLike[str], scores: dict[str, Any],
+                 provenance: dict[str, Any]) -> Path:
+    """Store what a bundle scored, and where and from which code it was made, in its JSON.
+
+    ``pretrain`` records its held-out synthetic test and sim-to-real figures here, so a
+    bundle that travels alone (the one shipped with galaxy10) still says what it is worth.
+    """
+    _write_section(model_path, "scores", scores)
+    return _write_section(model_path, "provenance", provenance)
+
+
+def _write_section(model_path: str | os.PathLike[str], name: str, record: dict[str, Any]
+                   ) -> Path:
     params = read_params(model_path)
-    params["calibration"] = record
+    params[name] = record
     return write_json(params_path(model_path), params)

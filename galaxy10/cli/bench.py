@@ -170,6 +170,24 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
     return update_metrics(_metrics(args), "real_cv", result)
 
 
+def _shipped_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bundle", type=Path, help="a bundle made by `pretrain` (default: the one "
+                                               "shipped with galaxy10)")
+    add_real(p, none="leaves sim-to-real out of the comparison")
+    p.add_argument("--epochs", type=count, help="fewer epochs than the recipe's, for a quick "
+                                                "try (the scores then differ)")
+
+
+def _shipped(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.records import record
+    from galaxy10.bench.shipped import bench_shipped, format_shipped
+
+    result = bench_shipped(args.bundle, real=None if args.real == "none" else args.real,
+                           epochs=args.epochs, say=say)
+    print(format_shipped(result))
+    return record("shipped", result, _records(args))
+
+
 # -- HDF5 layouts and input pipelines ---------------------------------------------------------
 def _n_arguments(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--n", type=count, default=300, help=f"{what} (default 300)")
@@ -208,6 +226,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                           "and on real images", _accuracy_arguments, _accuracy),
     Benchmark("real", "every model cross-validated on real images, and under other sources' "
                       "shifts", _real_arguments, _real),
+    Benchmark("shipped", "remake the pre-trained bundle shipped with galaxy10 and compare its "
+                         "scores", _shipped_arguments, _shipped),
     Benchmark("layout", "the reader's speed over four HDF5 layouts",
               lambda p: _n_arguments(p, "images per file"), _layout),
     Benchmark("pipeline", "images/s of the NumPy and tf.data augmentation, alone and in "

@@ -16,8 +16,9 @@ from galaxy10.core.profiles import DEFAULT_PROFILE
 def _cmd_run(args: argparse.Namespace) -> int:
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
-    from galaxy10.pipeline.runner import run_notebooks
+    from galaxy10.pipeline.runner import require_extra, run_notebooks
 
+    require_extra("run")  # before the data is made: that can take minutes
     profile = get_profile(args.profile)
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     print_info(path)
@@ -34,9 +35,11 @@ def _cmd_app(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
+    from galaxy10.core.quiet import QUIET_ENV
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.pipeline.runner import notebooks_home
+    from galaxy10.pipeline.runner import notebooks_home, require_extra
 
+    require_extra("app")
     notebook = notebooks_home() / "app.ipynb"
     if not notebook.is_file():
         raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
@@ -44,7 +47,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         Predictor(args.model)  # fail early, in one line, on a bad model
     from galaxy10.core.paths import get_data_home, get_models_home
 
-    env = dict(os.environ, GALAXY10_SEED=str(args.seed), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(QUIET_ENV, **os.environ, GALAXY10_SEED=str(args.seed))  # the user's level wins
     # Voila runs the kernel beside the notebook, which is inside site-packages for an
     # installed package: name this project's folders explicitly
     env.setdefault("GALAXY10_DATA", os.fspath(get_data_home().resolve()))

@@ -47,7 +47,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         Predictor(args.model)  # fail early, in one line, on a bad model
     from galaxy10.core.paths import get_data_home, get_models_home
 
-    env = dict(QUIET_ENV, **os.environ, GALAXY10_SEED=str(args.seed))  # the user's level wins
+    env = {**QUIET_ENV, **os.environ, "GALAXY10_SEED": str(args.seed)}  # the user's level wins
     # Voila runs the kernel beside the notebook, which is inside site-packages for an
     # installed package: name this project's folders explicitly
     env.setdefault("GALAXY10_DATA", os.fspath(get_data_home().resolve()))

@@ -10,6 +10,8 @@ SEED   ?= 0
 
 PROFILE ?= quick
 LOCK    := requirements-lock.txt
+# every extra: `run` (papermill), `app` (Voila, JupyterLab), `dev` (tests, lint, setuptools)
+EXTRAS  := run,app,dev
 
 .PHONY: help setup run data data-full test lint mutation gallery app pretrain bench-real bench clean lock
 
@@ -22,18 +24,18 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-lock:  ## refresh requirements-lock.txt: a fresh Python 3.11 venv, pip install -e '.[dev]', pip freeze
+lock:  ## refresh requirements-lock.txt: a fresh Python 3.11 venv, pip install -e '.[run,app,dev]', pip freeze
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: make lock needs Python 3.11 (what CI runs); set PYTHON=")'
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	{ echo "# Exact versions of galaxy10's dependencies and dev tools (Python 3.11, Linux x86_64)."; \
 	  echo "# Made by \`make lock\` (pip freeze of a fresh venv); \`make setup\` installs from it."; \
-	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).tmp
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf .lock-venv
 

@@ -78,3 +78,24 @@ def model_bundle(tmp_path_factory):
                        tta=True, data=run.data_facts())
     run.galaxies.close()
     return {"model": path, "data": data, "models_dir": root / "models", "root": root}
+
+
+TENSORFLOW_NOISE = ("cuInit", "Unable to register", "use_unbounded_threadpool", "oneDNN",
+                    "absl::InitializeLog", "cpu_feature_guard", "cudart_stub",
+                    "computation_placer", "TF-TRT")
+"""Words of TensorFlow's C++ start-up and runtime log lines (never in a notebook's outputs)."""
+
+
+def tensorflow_log_lines(notebook) -> list[str]:
+    """Every output line of an executed notebook (an nbformat node) that is one of
+    TensorFlow's C++ log lines (:data:`galaxy10.core.quiet.LOG_LINE`) or names their topics."""
+    from galaxy10.core.quiet import LOG_LINE
+
+    lines = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text") or "".join(
+                str(v) for v in (output.get("data") or {}).values())
+            lines += [line for line in str(text).splitlines()
+                      if LOG_LINE.match(line) or any(w in line for w in TENSORFLOW_NOISE)]
+    return lines

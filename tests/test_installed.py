@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,7 +10,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import nbformat
 import pytest
+import tomllib
+from conftest import tensorflow_log_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,8 +74,17 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
 
     work = tmp_path / "work"  # outside the checkout, no pyproject.toml above it
     work.mkdir()
+    # ... but a git repository of the user's own, whose commit must not be recorded
+    (work / "analysis.py").write_text("print('my own project')\n")
+    for command in (["init", "-q"], ["add", "analysis.py"],
+                    ["-c", "user.name=u", "-c", "user.email=u@u", "commit", "-qm", "mine"]):
+        _run(["git", *command], cwd=work)
+    foreign = _run(["git", "rev-parse", "--short", "HEAD"], cwd=work).stdout.strip()
+    # PYTEST_CURRENT_TEST would turn off ipykernel's capture of descriptor 2: notebooks would
+    # not show TensorFlow's C++ lines even when they are written
     env = {k: v for k, v in os.environ.items()
-           if k != "PYTHONPATH" and not k.startswith("GALAXY10_")}
+           if k not in ("PYTHONPATH", "PYTEST_CURRENT_TEST", "TF_CPP_MIN_LOG_LEVEL")
+           and not k.startswith("GALAXY10_")}
     where = _run([python, "-c", "import galaxy10, galaxy10.pipeline.runner as r; "
                   "print(galaxy10.__file__); print(r.notebooks_home())"], cwd=work, env=env)
     module, notebooks = (Path(line) for line in where.stdout.split())
@@ -83,7 +96,13 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
     for name in ("01_eda", "05_evaluation"):
         assert (work / "reports" / f"{name}.ipynb").is_file()
     assert (work / "models" / "galaxy_cnn.keras").is_file()
-    assert (work / "reports" / "metrics.json").is_file()
+    metrics = json.loads((work / "reports" / "metrics.json").read_text())
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert metrics["run"]["commit"] == f"galaxy10=={version}" != foreign
+    for executed in (work / "reports").glob("*.ipynb"):
+        assert tensorflow_log_lines(nbformat.read(executed, as_version=4)) == [], executed.name
+    results = _run([python, "-m", "galaxy10", "results"], cwd=work, env=env).stdout
+    assert "no results yet" not in results and "Test set" in results
 
     image = work / "galaxy.png"
     with Galaxy10File(data) as f:

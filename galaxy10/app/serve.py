@@ -391,8 +391,10 @@ def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAUL
         On any of the checks above, or when Voilà fails to start.
     """
     from galaxy10.core.paths import get_data_home, get_models_home
-    from galaxy10.pipeline.runner import notebooks_home
+    from galaxy10.core.quiet import QUIET_ENV
+    from galaxy10.pipeline.runner import notebooks_home, require_extra
 
+    require_extra("app")
     notebook = notebooks_home() / "app.ipynb"
     if not notebook.is_file():
         raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
@@ -400,8 +402,8 @@ def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAUL
     server.check()  # a taken port is refused before the model load (TensorFlow) below
     # Voila runs the kernel beside the notebook, which is inside site-packages for an
     # installed package: name this project's folders explicitly
+    server.env.update({k: os.environ.get(k, v) for k, v in QUIET_ENV.items()})  # theirs wins
     server.env.update(GALAXY10_SEED=str(seed),
-                      TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                       GALAXY10_DATA=os.fspath(get_data_home().resolve()),
                       GALAXY10_MODELS=os.fspath(get_models_home().resolve()))
     if model:

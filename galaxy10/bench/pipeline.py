@@ -21,7 +21,9 @@ def bench_pipelines(n: int = 2048, sizes: tuple[int, ...] = (64, 128), batch_siz
     profile filters of that size (``epoch_images_per_s``; 64 px: quick/faithful's, 128 px:
     gpu's). This decides whether the CPU recipe may use the device pipeline too.
     """
-    import keras
+    from galaxy10.core.quiet import load_keras
+
+    keras = load_keras()
 
     from galaxy10.core.profiles import get_profile
     from galaxy10.modeling.augment import DEFAULT_JITTER

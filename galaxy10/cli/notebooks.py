@@ -14,8 +14,9 @@ from galaxy10.core.profiles import DEFAULT_PROFILE
 def _cmd_run(args: argparse.Namespace) -> int:
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
-    from galaxy10.pipeline.runner import run_notebooks
+    from galaxy10.pipeline.runner import require_extra, run_notebooks
 
+    require_extra("run")  # before the data is made: that can take minutes
     profile = get_profile(args.profile)
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     print_info(path)

@@ -11,11 +11,11 @@ from galaxy10.cli.outputs import check_out
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from galaxy10.core.paths import get_reports_home, reference_reports_dir
+    from galaxy10.core.paths import results_dir
     from galaxy10.reporting.metrics import read_metrics
     from galaxy10.reporting.results import results_markdown
 
-    folder = get_reports_home(args.reports_dir) if args.reports_dir else reference_reports_dir()
+    folder = results_dir(args.reports_dir)
     docs = {name: read_metrics(folder / relative) for name, relative in (
         ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
         ("quick", "quick/metrics.json"))}
@@ -26,7 +26,8 @@ def _cmd_results(args: argparse.Namespace) -> int:
         print(f"results block of {update_readme(args.update_readme, block)} updated")
         return 0
     print(results_markdown(docs["metrics"], docs["benchmarks"]) or
-          f"no results yet in {folder}: run `python -m galaxy10 run` first")
+          f"no results yet in {folder}: run `python -m galaxy10 run` first, or name the "
+          "folder it wrote with --reports-dir")
     return 0
 
 
@@ -62,10 +63,12 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``results``, ``gallery`` and ``realism`` commands to ``sub``."""
-    p = sub.add_parser("results", help="print README tables from the reference results "
-                                       "(reports/reference/metrics.json, benchmarks.json)")
-    p.add_argument("--reports-dir", help="default: reports/reference/ (committed); e.g. "
-                                         "reports/ for your own run")
+    p = sub.add_parser("results", help="print README tables from a run's metrics.json and "
+                                       "benchmarks.json (in a checkout: the committed "
+                                       "reports/reference/)")
+    p.add_argument("--reports-dir", help="default: reports/reference/ in a checkout, else where "
+                                         "`run` writes ($GALAXY10_REPORTS, else reports/); "
+                                         "e.g. reports/ for your own run in a checkout")
     p.add_argument("--update-readme", type=Path, metavar="README",
                    help="rewrite the results block of this README instead of printing")
     p.set_defaults(func=_cmd_results)

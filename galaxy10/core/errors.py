@@ -68,6 +68,11 @@ class MissingStepError(Galaxy10Error):
     """An earlier pipeline step's output is missing; the message names the step to run."""
 
 
+class ProfileError(Galaxy10Error, ValueError):
+    """An unknown profile, or a profile setting (a notebook's ``overrides``) that does not
+    exist or has the wrong type; the message names it and what is allowed."""
+
+
 class NotEnoughDataError(Galaxy10Error, ValueError):
     """The data are too few, or miss classes, for the requested split or training."""
 

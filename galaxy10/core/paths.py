@@ -110,6 +110,23 @@ def reference_reports_dir() -> Path:
     return project_root() / "reports" / "reference"
 
 
+def results_dir(reports_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where ``python -m galaxy10 results`` reads a run's ``metrics.json`` and benchmarks.
+
+    ``reports_dir`` when given (checked like :func:`get_reports_home`); else, in a checkout
+    that holds the committed reference results, those (:func:`reference_reports_dir`, what
+    the README and docs/ quote); else where ``run`` writes by default: ``$GALAXY10_REPORTS``,
+    else ``<project>/reports`` (the working directory outside a checkout). Creates nothing
+    in the last two cases: reading results must not leave an empty folder behind.
+    """
+    if reports_dir:
+        return get_reports_home(reports_dir)
+    reference = reference_reports_dir()
+    if (reference / "metrics.json").is_file():
+        return reference
+    return Path(os.environ.get(ENV_REPORTS_HOME) or project_root() / "reports").expanduser()
+
+
 def get_reports_home(reports_home: str | os.PathLike[str] | None = None) -> Path:
     """Return the reports folder: argument, else ``$GALAXY10_REPORTS``, else ``<project>/reports``.
 

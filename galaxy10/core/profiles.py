@@ -8,13 +8,20 @@ the device (:mod:`galaxy10.modeling.device_batches`). Every profile runs the sam
 the numbers change. ``run``, ``train``, ``pretrain``, ``bench accuracy`` and ``bench real``
 take their ``--profile`` choices from :data:`CHOICES` (``full`` is accepted as another name
 of ``faithful``) and their default from :data:`DEFAULT_PROFILE` or :data:`RECIPE_PROFILE`,
-and a notebook's parameters cell may override any number (:meth:`Profile.with_overrides`).
+and a notebook's parameters cell may override any number (:meth:`Profile.with_overrides`):
+its ``overrides`` parameter takes a mapping (papermill's ``-y 'overrides: {ffn_epochs: 2}'``)
+or the same as a JSON string (``-p overrides '{"ffn_epochs": 2}'``), see :func:`parse_overrides`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+import json
+import numbers
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, get_type_hints
+
+from galaxy10.core.errors import ProfileError
 
 
 @dataclass(frozen=True)
@@ -74,23 +81,99 @@ class Profile:
     def with_overrides(self, **overrides: Any) -> Profile:
         """This profile with some numbers replaced; ``None`` values keep the profile's.
 
+        Lists are taken for tuples (JSON has no tuples); whole numbers for floats.
+
         Raises
         ------
-        ValueError
-            For a name that is not a profile setting (the message lists them).
+        ProfileError
+            For a name that is not a profile setting (the message lists them), or a value of
+            the wrong type (the message names the setting and the type it takes).
         """
-        known = {f.name for f in fields(self)} - {"name", "preset"}
-        unknown = sorted(set(overrides) - known)
+        kinds = settings()
+        unknown = sorted(set(overrides) - set(kinds))
         if unknown:
-            raise ValueError(f"unknown profile setting(s) {', '.join(unknown)}; "
-                             f"choose from {', '.join(sorted(known))}")
-        changes = {k: (tuple(v) if isinstance(v, list) else v)
-                   for k, v in overrides.items() if v is not None}
+            import difflib
+
+            near = [m for u in unknown for m in difflib.get_close_matches(u, kinds, n=1)]
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise ProfileError(f"unknown profile setting(s) {', '.join(unknown)}{hint}; "
+                               f"choose from {', '.join(sorted(kinds))}")
+        changes = {k: _checked(k, v, kinds[k]) for k, v in overrides.items() if v is not None}
         return replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict:
         """Plain-JSON form, recorded in metrics.json."""
         return asdict(self)
+
+
+def settings() -> dict[str, Any]:
+    """Every setting an override may change (all but ``name`` and ``preset``) -> its type."""
+    return {k: v for k, v in get_type_hints(Profile).items() if k not in ("name", "preset")}
+
+
+_WORDS = {bool: "true or false", int: "a whole number", float: "a number",
+          tuple[int, ...]: "a list of whole numbers such as [32, 64]"}
+
+
+def _checked(name: str, value: Any, kind: Any) -> Any:
+    """``value`` as setting ``name`` of type ``kind`` takes it, or :class:`ProfileError`."""
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is int and whole:
+        return int(value)
+    if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if kind == tuple[int, ...] and isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+        return tuple(int(v) for v in value)
+    raise ProfileError(f"profile setting {name} takes {_WORDS.get(kind, kind)}, not "
+                       f"{value!r} ({type(value).__name__})")
+
+
+def parse_overrides(overrides: Mapping[str, Any] | str | None = None,
+                    **named: Any) -> dict[str, Any]:
+    """A notebook's ``overrides`` parameter as a dict, merged with settings given by name.
+
+    Parameters
+    ----------
+    overrides : mapping, str or None
+        A mapping (what papermill's ``-y`` or a notebook's own ``overrides = {...}`` gives),
+        a JSON object in a string (what ``-p overrides '{"ffn_epochs": 2}'`` injects), or
+        None or an empty string for none.
+    **named
+        Settings passed by name (notebook 04's ``galaxy_size``); ``None`` keeps the profile's.
+        The same setting with another value in ``overrides`` is an error.
+
+    Raises
+    ------
+    ProfileError
+        For a string that is not JSON, a value that is not a mapping, or a setting given twice;
+        names and types are checked by :meth:`Profile.with_overrides`.
+    """
+    example = 'such as \'{"ffn_epochs": 2}\''
+    if isinstance(overrides, str):
+        text = overrides.strip()
+        try:
+            overrides = json.loads(text) if text else None
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"overrides {text!r} is not JSON ({exc.msg}, character "
+                               f"{exc.pos}): write a JSON object {example}, with double "
+                               "quotes, or pass a mapping (papermill -y)") from None
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, Mapping):
+        raise ProfileError(f"overrides must be a mapping of profile settings {example}, not "
+                           f"{overrides!r} ({type(overrides).__name__})")
+    merged = dict(overrides)
+    for name, value in named.items():
+        if value is None:
+            continue
+        if merged.get(name) is not None and merged[name] != value:
+            raise ProfileError(f"profile setting {name} is given twice: {value!r}, and "
+                               f"{merged[name]!r} in overrides")
+        merged[name] = value
+    return merged
 
 
 PROFILES: dict[str, Profile] = {
@@ -141,4 +224,5 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[ALIASES.get(name, name)]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(CHOICES)}") from None
+        raise ProfileError(f"unknown profile {name!r}; choose from {', '.join(CHOICES)}"
+                           ) from None

@@ -1,18 +1,26 @@
-"""Keep TensorFlow's start-up chatter off the terminal, so a command prints only its answer.
+"""Keep TensorFlow's start-up chatter out of terminals and notebooks; real warnings still show.
 
 TensorFlow writes log lines from C++ straight to file descriptor 2 while it is imported
 (``I0000 ... oneDNN custom operations are on``, ``cudart_stub.cc ... Could not find cuda
-drivers``, ``WARNING: All log messages before absl::InitializeLog() is called...``) and later
-when it looks for a GPU (``E0000 ... failed call to cuInit``). ``TF_CPP_MIN_LOG_LEVEL=3``
-silences the later ones, but only if it is set before TensorFlow loads, and the lines written
-through absl during the import ignore it. So the command line sets the variable first
-(:func:`quiet_environment`) and imports TensorFlow with descriptor 2 captured
-(:func:`import_tensorflow_quietly`); captured lines that are not such log lines are passed on.
-Python warnings and errors are untouched.
+drivers``, ``WARNING: All log messages before absl::InitializeLog() is called...``, and on a
+GPU runtime such as Colab's ``Unable to register cuDNN factory`` and its cuFFT and cuBLAS
+twins) and later while it works (``E0000 ... failed call to cuInit``, ``NodeDef mentions
+attribute use_unbounded_threadpool``). ``TF_CPP_MIN_LOG_LEVEL=3`` silences the later ones, but
+only if it is set before TensorFlow loads, and the lines written through absl during the import
+ignore it. A Jupyter kernel shows whatever reaches descriptor 2 as a red stream in the
+notebook, so the same lines would land in every executed notebook.
+
+So galaxy10 code never imports TensorFlow or Keras itself: it calls :func:`load_tensorflow`
+or :func:`load_keras`, which set :data:`QUIET_ENV` (unless the user set those variables) and
+import TensorFlow once with descriptor 2 captured (:func:`import_tensorflow_quietly`);
+captured lines that are not such log lines are passed on. That covers the command line, the
+kernels of ``python -m galaxy10 run`` and a notebook opened in Colab or JupyterLab alike;
+importing galaxy10 itself sets nothing. Python warnings and errors are untouched.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
@@ -21,9 +29,13 @@ import tempfile
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 """Set (if unset) before TensorFlow is imported; kernels and child processes inherit it."""
 
-LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} [\d:. ]+\d+ [\w.\-]+:\d+\] |WARNING: All log messages "
-                      r"before absl::InitializeLog\(\) is called)")
-"""A C++ log line (absl/glog format: level, date, time, thread, file:line) or absl's notice."""
+LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} [\d:. ]+\d+ [\w.\-]+:\d+\] "  # absl: level, date, time, thread, file:line
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\] "  # TensorFlow's older format
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|To enable the following instructions: .*rebuild TensorFlow)")  # cpu_feature_guard's 2nd
+"""A C++ log line (absl/glog or TensorFlow's own format), absl's notice, or the second line of
+TensorFlow's CPU-instructions notice."""
 
 
 def quiet_environment() -> None:
@@ -32,15 +44,34 @@ def quiet_environment() -> None:
         os.environ.setdefault(key, value)
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow (if installed and not yet imported) without its C++ start-up lines.
+def load_tensorflow():
+    """The ``tensorflow`` module, imported quietly the first time (the one way galaxy10 code
+    gets it; see the module docstring)."""
+    import_tensorflow_quietly()
+    import tensorflow
 
-    Descriptor 2 goes to a temporary file during the import; afterwards every captured line
-    that does not look like a C++ log line (:data:`LOG_LINE`) is written to stderr, so an
-    unexpected message is shown, not swallowed. Does nothing when TensorFlow is already
-    imported; a failing import is left to the code that needs TensorFlow.
+    return tensorflow
+
+
+def load_keras():
+    """The ``keras`` module, with TensorFlow imported quietly first (see :func:`load_tensorflow`)."""
+    import_tensorflow_quietly()
+    import keras
+
+    return keras
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras (if installed and not yet imported) without the C++ lines.
+
+    Sets :data:`QUIET_ENV` first (:func:`quiet_environment`). Descriptor 2 goes to a temporary
+    file during the import; afterwards every captured line that does not look like a C++ log
+    line (:data:`LOG_LINE`) is written to stderr, so an unexpected message is shown, not
+    swallowed. Does nothing when both are imported already; a failing import is left to the
+    code that needs TensorFlow.
     """
-    if "tensorflow" in sys.modules:
+    wanted = [name for name in ("tensorflow", "keras") if name not in sys.modules]
+    if not wanted:
         return
     quiet_environment()
     sys.stderr.flush()
@@ -48,7 +79,8 @@ def import_tensorflow_quietly() -> None:
     with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401 - imported for its side effect, once, here
+            for name in wanted:
+                importlib.import_module(name)
         except ImportError:
             pass
         finally:

@@ -6,10 +6,12 @@ never holds a float copy of the data set. The augmentation itself is :mod:`galax
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
+from galaxy10.core.quiet import load_keras
 from galaxy10.modeling.augment import dihedral, jitter_photometry, jitter_source, jitter_zoom
+
+keras = load_keras()
 
 
 class AugmentedBatches(keras.utils.PyDataset):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 def gpu_names() -> list[str]:
     """Names of the GPUs TensorFlow can use (empty on a CPU-only machine)."""
-    import tensorflow as tf
+    from galaxy10.core.quiet import load_tensorflow
+
+    tf = load_tensorflow()
 
     return [d.name for d in tf.config.list_physical_devices("GPU")]
 
@@ -22,12 +24,17 @@ def describe_device() -> str:
     """
     import os
 
-    import keras
+    from galaxy10.core.quiet import load_keras
+
+
+    keras = load_keras()
 
     gpus = gpu_names()
     policy = keras.mixed_precision.global_policy().name
     if gpus:
-        import tensorflow as tf
+        from galaxy10.core.quiet import load_tensorflow
+
+        tf = load_tensorflow()
 
         details = []
         for device in tf.config.list_physical_devices("GPU"):
@@ -51,7 +58,9 @@ def use_mixed_precision(wanted: bool) -> bool:
     bool
         Whether mixed precision is now on.
     """
-    import keras
+    from galaxy10.core.quiet import load_keras
+
+    keras = load_keras()
 
     on = bool(wanted) and bool(gpu_names())
     keras.mixed_precision.set_global_policy("mixed_float16" if on else "float32")

@@ -67,7 +67,9 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
         Each pass over it is one epoch; images come out as float32 in [0, 255] (the model's
         ``Rescaling`` layer takes them as the NumPy path's), labels as int64.
     """
-    import tensorflow as tf
+    from galaxy10.core.quiet import load_tensorflow
+
+    tf = load_tensorflow()
 
     y = np.asarray(y).astype(np.int64)
     n = len(y)
@@ -114,7 +116,9 @@ def augment_batch(images, batch_seed, *, zoom: tuple[float, float] | None = None
 
     ``batch_seed`` is a shape-(2,) int tensor; the same seed gives the same batch.
     """
-    import tensorflow as tf
+    from galaxy10.core.quiet import load_tensorflow
+
+    tf = load_tensorflow()
 
     seeds = tf.random.experimental.stateless_split(tf.cast(batch_seed, tf.int64), num=5)
     batch = tf.shape(images)[0]

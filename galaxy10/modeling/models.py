@@ -25,10 +25,9 @@ SEED_DENSE = (1152 + N_CLASSES) // 2  # 581, the original's "halfway" width
 
 
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    from galaxy10.core.quiet import load_keras
 
-    return keras
+    return load_keras()
 
 
 def build_seed_ffn(n_features: int = 4096, width: int = 2053, seed: int | None = None):

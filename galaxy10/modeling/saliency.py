@@ -75,7 +75,9 @@ class GradCAM:
     """
 
     def __init__(self, model, layer: str | None = None) -> None:
-        import keras
+        from galaxy10.core.quiet import load_keras
+
+        keras = load_keras()
 
         self.model = model
         feat = model.get_layer(layer) if layer else feature_layer(model)
@@ -88,7 +90,9 @@ class GradCAM:
 
     def _compiled(self):
         if self._fn is None:
-            import tensorflow as tf
+            from galaxy10.core.quiet import load_tensorflow
+
+            tf = load_tensorflow()
 
             @tf.function(reduce_retracing=True)
             def fn(x, classes):

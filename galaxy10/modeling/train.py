@@ -23,11 +23,15 @@ logger = logging.getLogger(__name__)
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
-    import keras
+    from galaxy10.core.quiet import load_keras
+
+    keras = load_keras()
 
     keras.utils.set_random_seed(int(seed))
     try:
-        import tensorflow as tf
+        from galaxy10.core.quiet import load_tensorflow
+
+        tf = load_tensorflow()
 
         tf.config.experimental.enable_op_determinism()
     except (ImportError, AttributeError):  # other Keras backends
@@ -152,7 +156,9 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     ValueError
         If ``on_device`` and ``jitter`` asks for a source jitter (gamma, noise, blur, JPEG).
     """
-    import keras
+    from galaxy10.core.quiet import load_keras
+
+    keras = load_keras()
 
     from galaxy10.modeling.augment import DEFAULT_JITTER
     from galaxy10.modeling.batches import AugmentedBatches, RowView
@@ -387,7 +393,10 @@ def epoch_progress(epochs: int, label: str = "", stream=None):
     """
     import sys
 
-    import keras
+    from galaxy10.core.quiet import load_keras
+
+
+    keras = load_keras()
 
     class _EpochLine(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):

@@ -3,10 +3,14 @@
 Each notebook has, right after its ``parameters`` cell, the cell :func:`setup_cell` writes.
 In Colab it installs galaxy10 from its repository with ``%pip install --no-deps`` and then
 calls :func:`setup_colab`; anywhere else it does nothing. ``--no-deps`` because Colab's
-TensorFlow, NumPy, Keras and Jupyter front end are matched to its runtime (CUDA, its widget
-manager, its kernel): a plain install could upgrade or downgrade them (voila and jupyterlab
-would replace its Jupyter server). :func:`setup_colab` then installs only the dependencies
-that are missing altogether, never a different version of one that is there.
+TensorFlow, NumPy, Keras, ipywidgets and kernel are matched to its runtime (CUDA, its widget
+manager, its front end): pip must not re-resolve them. :func:`setup_colab` then installs only
+the core dependencies that are missing altogether (:func:`missing_requirements`), never a
+different version of one that is there; the extras (papermill for ``run``; Voila and
+JupyterLab for ``app``) are never installed there. Colab ships every core dependency, in
+versions that ``pyproject.toml``'s ranges accept, so in Colab this installs nothing more and
+pip has nothing to complain about (``tests/pipeline/test_colab.py`` checks it against Colab's
+versions).
 
 The repository URL is written once, in ``pyproject.toml``'s ``[project.urls]``; the cell
 holds it literally (it runs before galaxy10 is installed, so it cannot ask galaxy10), and a
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 DRIVE = Path("/content/drive/MyDrive")
@@ -26,8 +31,6 @@ DRIVE_DATA = "galaxy10"
 """The data folder inside Drive: kept across Colab sessions."""
 LOCAL_DATA = Path("/content/galaxy10-data")
 """The data folder when Drive is not mounted: this session's disk, lost when it ends."""
-NOT_FOR_COLAB = frozenset({"jupyterlab", "voila", "ipykernel"})
-"""Dependencies that Colab replaces with its own front end and kernel: never installed there."""
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
@@ -56,42 +59,74 @@ def badge(repository: str, notebook: str) -> str:
     return f"[![Open {notebook} in Colab]({BADGE})]({colab_url(repository, notebook)})"
 
 
-def missing_requirements(distribution: str = "galaxy10") -> list[str]:
-    """galaxy10's requirements that are not installed at all (Colab's own ones excluded).
+def installed_versions() -> dict[str, str]:
+    """Every distribution installed here: canonical name -> version."""
+    from importlib.metadata import distributions
 
-    A requirement whose package is installed in another version counts as present: Colab's
-    versions are left as they are.
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in distributions()
+            if d.metadata["Name"]}
+
+
+def core_requirements(distribution: str = "galaxy10") -> list[str]:
+    """The installed ``distribution``'s requirements outside any extra (its metadata)."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    parsed = [Requirement(text) for text in requires(distribution) or []]
+    return [str(r) for r in parsed if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+
+def missing_requirements(installed: Mapping[str, str] | None = None,
+                         requirements: Iterable[str] | None = None) -> list[str]:
+    """The ``requirements`` whose package is not in ``installed`` at all.
+
+    A package installed in any version counts as present, also one outside the range
+    (:func:`outdated_requirements` names those): Colab's versions are left as they are.
+
+    Parameters
+    ----------
+    installed : mapping, optional
+        Canonical distribution name -> version; default :func:`installed_versions`.
+    requirements : iterable of str, optional
+        Requirement strings; default galaxy10's :func:`core_requirements` (no extras).
     """
-    from importlib.metadata import PackageNotFoundError, requires
-
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    missing = []
-    for text in requires(distribution) or []:
+    installed = installed_versions() if installed is None else installed
+    requirements = core_requirements() if requirements is None else requirements
+    return [text for text in requirements
+            if canonicalize_name(Requirement(text).name) not in installed]
+
+
+def outdated_requirements(installed: Mapping[str, str] | None = None,
+                          requirements: Iterable[str] | None = None) -> list[str]:
+    """``"name version (galaxy10 asks for spec)"`` for each requirement installed outside its
+    range (kept as it is, and said); arguments as :func:`missing_requirements`."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    installed = installed_versions() if installed is None else installed
+    requirements = core_requirements() if requirements is None else requirements
+    found = []
+    for text in requirements:
         requirement = Requirement(text)
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-            continue  # an extra (dev tools)
-        name = canonicalize_name(requirement.name)
-        if name in NOT_FOR_COLAB:
-            continue
-        try:
-            _installed_version(name)
-        except PackageNotFoundError:
-            missing.append(str(requirement))
-    return missing
-
-
-def _installed_version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
+        version = installed.get(canonicalize_name(requirement.name))
+        if version is not None and not requirement.specifier.contains(version,
+                                                                      prereleases=True):
+            found.append(f"{requirement.name} {version} (galaxy10 asks for "
+                         f"{requirement.specifier})")
+    return found
 
 
 def setup_colab() -> Path:
     """In Colab, after galaxy10 itself is installed: missing dependencies and the data folder.
 
-    Installs the requirements :func:`missing_requirements` finds with ``%pip``, then sets
+    Installs the requirements :func:`missing_requirements` finds with ``%pip`` (and names any
+    that :func:`outdated_requirements` finds, without replacing them), then sets
     ``GALAXY10_DATA`` to ``DRIVE/galaxy10`` when Google Drive is mounted (kept across
     sessions), else to :data:`LOCAL_DATA`, with ``GALAXY10_MODELS`` and ``GALAXY10_REPORTS``
     in ``models/`` and ``reports/`` inside it (:func:`persistent_folders`), and prints which
@@ -104,10 +139,14 @@ def setup_colab() -> Path:
     """
     from IPython import get_ipython
 
-    missing = missing_requirements()
+    installed = installed_versions()
+    missing = missing_requirements(installed)
     if missing:
         get_ipython().run_line_magic("pip", "install --quiet " + " ".join(
             shlex.quote(r) for r in missing))
+    outdated = outdated_requirements(installed)
+    if outdated:
+        print(f"galaxy10: kept this runtime's {'; '.join(outdated)}")
     if os.environ.get("GALAXY10_DATA"):
         folder, why = Path(os.environ["GALAXY10_DATA"]), "GALAXY10_DATA was set"
     elif DRIVE.is_dir():

@@ -33,6 +33,28 @@ class NotebookError(Galaxy10Error):
     """A notebook failed while running headless; the message names the saved copy."""
 
 
+EXTRA_MODULES = {"run": ("papermill", "ipykernel"), "app": ("voila", "ipykernel")}
+"""What each of galaxy10's extras brings that a command imports or starts (pyproject.toml's
+``[project.optional-dependencies]``): ``run`` executes the notebooks, ``app`` serves the button."""
+
+
+def require_extra(extra: str) -> None:
+    """Check, before any work, that the packages of one extra (``run`` or ``app``) are here.
+
+    Raises
+    ------
+    Galaxy10Error
+        Naming the missing packages and the ``pip install "galaxy10[<extra>]"`` that adds
+        them (``make setup`` installs every extra).
+    """
+    import importlib.util
+
+    missing = [m for m in EXTRA_MODULES[extra] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise Galaxy10Error(f"`{extra}` needs {' and '.join(missing)}, which galaxy10's "
+                            f"[{extra}] extra installs: pip install \"galaxy10[{extra}]\"")
+
+
 def notebooks_home() -> Path:
     """The folder holding the notebooks: the checkout's ``notebooks/``, else the shipped copy.
 
@@ -95,10 +117,13 @@ def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto",
     made absolute first. Notebooks come from ``notebooks_dir``, else :func:`notebooks_home`;
     their kernels run in the project folder (:func:`~galaxy10.core.paths.project_root`).
     """
+    from galaxy10.core.quiet import quiet_environment
+
+    require_extra("run")
     import papermill as pm
 
-    # kernels inherit this: keep TensorFlow's C++ start-up chatter out of batch logs
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # kernels inherit this: TensorFlow's C++ start-up lines stay out of the notebooks
+    quiet_environment()
     root = project_root()
     nb_dir = Path(notebooks_dir) if notebooks_dir else notebooks_home()
     reports = get_reports_home(reports_dir).resolve()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from galaxy10.core.atomic import write_npz
 from galaxy10.core.classes import source_label
 from galaxy10.core.errors import MissingStepError
 from galaxy10.core.paths import get_models_home, get_reports_home
-from galaxy10.core.profiles import Profile, get_profile
+from galaxy10.core.profiles import Profile, get_profile, parse_overrides
 from galaxy10.datasets.reader import Galaxy10File
 from galaxy10.datasets.resample import Splits
 from galaxy10.reporting.metrics import read_metrics, update_metrics
@@ -261,7 +262,8 @@ def load_splits(path: Path, labels: np.ndarray) -> Splits:
 def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick",
              seed: int = 0, reports_dir: str | os.PathLike[str] | None = None,
              models_dir: str | os.PathLike[str] | None = None, progress: bool = True,
-             epochs: int | None = None, **overrides) -> Run:
+             epochs: int | None = None, overrides: Mapping[str, Any] | str | None = None,
+             **settings) -> Run:
     """Start a notebook's run.
 
     Parameters
@@ -277,13 +279,24 @@ def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick
     epochs : int, optional
         Maximum epochs of the modern CNN whatever the data size
         (:meth:`~galaxy10.core.profiles.Profile.with_epochs`); None keeps the profile's.
-    **overrides
-        Profile numbers to change, e.g. ``galaxy_size=96``; ``None`` keeps the profile's
-        (so a notebook's parameters cell can say ``galaxy_size = None``).
+    overrides : mapping or str, optional
+        Profile numbers to change: a mapping, or a JSON object in a string (what papermill's
+        ``-p overrides '{"ffn_epochs": 2}'`` injects); see
+        :func:`~galaxy10.core.profiles.parse_overrides`.
+    **settings
+        Profile numbers to change by name, e.g. ``galaxy_size=96``; ``None`` keeps the
+        profile's (so a notebook's parameters cell can say ``galaxy_size = None``).
+
+    Raises
+    ------
+    ProfileError
+        For overrides that are not a mapping (or JSON of one), or name an unknown setting or
+        give a value of the wrong type: one line naming it and what is allowed.
     """
     from galaxy10.datasets.fetch import resolve_data
 
-    prof = get_profile(profile).with_overrides(**overrides).with_epochs(epochs)
+    prof = get_profile(profile).with_overrides(**parse_overrides(overrides, **settings)
+                                               ).with_epochs(epochs)
     path = resolve_data(data, preset=prof.preset, seed=seed, progress=progress)
     galaxies = Galaxy10File(path)
     reports = get_reports_home(reports_dir)

@@ -63,14 +63,28 @@ def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str,
 _CODE_PATHS = ("galaxy10", "notebooks", "pyproject.toml", "environment.yml")
 
 
-def code_commit() -> str | None:
-    """The checkout's commit (``+dirty`` when its code has changes), or None outside git."""
+def code_commit(package: str | os.PathLike[str] | None = None) -> str | None:
+    """Which galaxy10 code made a figure: its checkout's commit, else the installed version.
+
+    Only the git repository that holds galaxy10's own source counts (``package``: the folder
+    of the ``galaxy10`` package, default the one imported here): a working folder that happens
+    to be in another repository (a user's project, with galaxy10 installed in its venv) says
+    nothing about galaxy10's code. In galaxy10's checkout (an editable install, or the package
+    on ``PYTHONPATH``): the short commit, ``+dirty`` when its code has changes; otherwise
+    ``galaxy10==<version>`` of the installed distribution; None when neither is known.
+    """
     import subprocess
 
-    from galaxy10.core.paths import project_root
-
+    source = Path(package) if package else Path(__file__).resolve().parents[1]
+    root = source.resolve().parent
     try:
-        root = project_root()
+        marker = (root / "pyproject.toml").read_text(encoding="utf-8")
+        if 'name = "galaxy10"' not in marker:
+            raise OSError("not galaxy10's checkout")
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, text=True,
+                             capture_output=True, check=True, timeout=10).stdout.strip()
+        if Path(top).resolve() != root:
+            raise OSError("galaxy10's folder is inside another repository")
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True, timeout=10).stdout.strip()
         # only what decides the numbers: the package, the notebooks and the dependencies
@@ -79,8 +93,17 @@ def code_commit() -> str | None:
                                 *_CODE_PATHS],
                                cwd=root, text=True, capture_output=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
+        return _installed_version()
     return head + ("+dirty" if dirty.strip() else "")
+
+
+def _installed_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"galaxy10=={version('galaxy10')}"
+    except PackageNotFoundError:
+        return None
 
 
 def machine() -> dict[str, Any]:

@@ -81,11 +81,26 @@ def test_upload_of_a_picture_is_classified(button):
     probs = button.classify_bytes(buf.getvalue(), "mine.jpg")
     assert probs.shape == (10,) and abs(float(probs.sum()) - 1) < 1e-4
     assert "Your image:</b> mine.jpg" in button.result.value
-    # through the FileUpload widget's observer too
-    button.upload.value = ({"name": "again.jpg", "type": "image/jpeg", "size": len(buf.getvalue()),
-                            "content": memoryview(buf.getvalue()),
-                            "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    # through the FileUpload widget's observer too, as the front end of this ipywidgets sends it
+    _upload(button.upload, "again.jpg", buf.getvalue())
     assert "again.jpg" in button.result.value
+
+
+def _upload(widget, name: str, content: bytes) -> None:
+    """What a browser's upload does to a ``FileUpload``: ipywidgets 8 sets ``value`` (a tuple
+    of dicts); ipywidgets 7 (Google Colab's) sets ``metadata`` and ``data``, then counts, and
+    the widget makes its read-only ``value`` dict from them."""
+    import ipywidgets
+
+    if int(ipywidgets.__version__.split(".")[0]) >= 8:
+        widget.value = ({"name": name, "type": "image/jpeg", "size": len(content),
+                         "content": memoryview(content),
+                         "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    else:
+        widget.metadata = [{"name": name, "type": "image/jpeg", "size": len(content),
+                            "lastModified": 0}]
+        widget.data = [content]
+        widget._counter += 1
 
 
 def test_missing_model_says_how_to_train_one(tmp_path):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from conftest import write_h5
 
 from galaxy10.cli import main
 from galaxy10.core.classes import CLASS_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args):
@@ -102,26 +105,118 @@ def test_results_quote_the_run_wall_time_and_the_ablation():
     assert "Wall time" not in results_markdown(metrics)
 
 
-def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path, monkeypatch):
+def _git(*args, cwd):
     import subprocess
 
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+
+
+def _repository(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    _git("init", "-q", cwd=folder)
+    _git("add", "-A", cwd=folder)
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x", cwd=folder)
+    return folder
+
+
+def test_run_records_the_commit_and_ignores_its_own_reports(tmp_path):
     from galaxy10.reporting.metrics import code_commit as _git_commit
 
-    def git(*args):
-        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
-
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "galaxy10"\n')
-    (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "metrics.json").write_text("{}")
-    (tmp_path / "README.md").write_text("readme\n")
-    git("init", "-q")
-    git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
-    monkeypatch.chdir(tmp_path)
-    clean = _git_commit()
-    assert clean and "+" not in clean
+    checkout = _repository(tmp_path, {"pyproject.toml": '[project]\nname = "galaxy10"\n',
+                                      "galaxy10/__init__.py": "", "reports/metrics.json": "{}",
+                                      "README.md": "readme\n"})
+    package = checkout / "galaxy10"
+    clean = _git_commit(package)
+    assert clean == _git("rev-parse", "--short", "HEAD", cwd=checkout)
     (tmp_path / "reports" / "metrics.json").write_text('{"run": {}}')  # the run's own output
     (tmp_path / "README.md").write_text("edited while the run ran\n")
-    assert _git_commit() == clean
+    assert _git_commit(package) == clean
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "galaxy10"\n# edited\n')
-    assert _git_commit() == clean + "+dirty"
+    assert _git_commit(package) == clean + "+dirty"
+
+
+def test_the_commit_is_galaxy10s_never_the_working_folders_repository(tmp_path, monkeypatch):
+    """Run from a user's own repository (even one that looks like a checkout): the commit
+    recorded is that of the galaxy10 source running, or the installed version."""
+    from importlib.metadata import version
+
+    import galaxy10
+    from galaxy10.reporting.metrics import code_commit
+
+    foreign = _repository(tmp_path / "project", {"pyproject.toml": 'name = "galaxy10"\n',
+                                                 "analysis.py": "print(1)\n"})
+    monkeypatch.chdir(foreign)
+    own = code_commit()
+    assert own != _git("rev-parse", "--short", "HEAD", cwd=foreign)
+    here = Path(galaxy10.__file__).resolve().parents[1]
+    assert own.split("+")[0] == _git("rev-parse", "--short", "HEAD", cwd=here)
+    # installed into a venv inside the user's repository: not a checkout of galaxy10
+    site = foreign / ".venv" / "lib" / "site-packages" / "galaxy10"
+    site.mkdir(parents=True)
+    assert code_commit(site) == f"galaxy10=={version('galaxy10')}"
+    # and a copy of galaxy10's files inside another repository's subfolder
+    nested = _repository(tmp_path / "outer", {"vendor/galaxy10/galaxy10/__init__.py": "",
+                                              "vendor/galaxy10/pyproject.toml":
+                                                  '[project]\nname = "galaxy10"\n'})
+    assert code_commit(nested / "vendor" / "galaxy10" / "galaxy10").startswith("galaxy10==")
+
+
+def test_results_outside_a_checkout_find_the_run_in_reports_or_galaxy10_reports(
+        tmp_path, monkeypatch, capsys):
+    """Right after `run` in a plain folder, `results` reads what it wrote, not "no results"."""
+    import json
+
+    from galaxy10.reporting.results import results_markdown
+
+    metrics = json.loads((ROOT / "reports" / "reference" / "metrics.json").read_text())
+    work = tmp_path / "work"
+    (work / "reports").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("GALAXY10_REPORTS", raising=False)
+    assert main(["results"]) == 0
+    assert f"no results yet in {(work / 'reports').resolve()}:" in capsys.readouterr().out
+    assert sorted(p.name for p in work.iterdir()) == ["reports"]  # nothing made by reading
+    (work / "reports" / "metrics.json").write_text(json.dumps(metrics))
+    assert main(["results"]) == 0
+    first = capsys.readouterr().out
+    assert first == results_markdown(metrics, {}) + "\n" and "no results yet" not in first
+    elsewhere = tmp_path / "drive" / "reports"  # where run wrote when GALAXY10_REPORTS was set
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "metrics.json").write_text(json.dumps(metrics))
+    (work / "reports" / "metrics.json").unlink()
+    monkeypatch.setenv("GALAXY10_REPORTS", str(elsewhere))
+    assert main(["results"]) == 0
+    assert capsys.readouterr().out == first
+
+
+def test_results_in_a_checkout_read_the_committed_reference(monkeypatch):
+    from galaxy10.core.paths import reference_reports_dir, results_dir
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GALAXY10_REPORTS", "/nonexistent/reports")
+    assert results_dir() == reference_reports_dir() == ROOT / "reports" / "reference"
+
+
+def test_app_serves_with_the_quiet_environment_and_keeps_the_users_settings(tmp_path,
+                                                                            monkeypatch):
+    """Voila's kernel gets TF_CPP_MIN_LOG_LEVEL unless the user chose one, and the seed asked."""
+    import subprocess as sp
+
+    calls = []
+    monkeypatch.setattr(sp, "call", lambda command, env: calls.append((command, env)) or 0)
+    monkeypatch.setenv("GALAXY10_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("GALAXY10_MODELS", str(tmp_path / "m"))
+    monkeypatch.setenv("GALAXY10_SEED", "9")  # an earlier session's: the --seed given wins
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.chdir(ROOT)
+    assert main(["app", "--seed", "4"]) == 0
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    assert main(["app"]) == 0
+    (command, first), (_, second) = calls
+    assert command[1:3] == ["-m", "voila"] and command[3].endswith("app.ipynb")
+    assert first["TF_CPP_MIN_LOG_LEVEL"] == "3" and first["GALAXY10_SEED"] == "4"
+    assert second["TF_CPP_MIN_LOG_LEVEL"] == "1" and second["GALAXY10_SEED"] == "0"

@@ -343,3 +343,24 @@ def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
     other = _png(tmp_path / "photo.png")
     with pytest.raises(OutputError, match="not a figure that galaxy10 wrote"):
         check_output(other, kind="figure")
+
+
+@pytest.mark.parametrize(("argv", "absent", "extra"), [
+    (["run", "--profile", "smoke", "-q"], "papermill", "run"),
+    (["run", "--only", "01"], "ipykernel", "run"),
+    (["app"], "voila", "app")], ids=["run-papermill", "run-kernel", "app-voila"])
+def test_a_command_of_a_missing_extra_names_the_extra_before_any_work(
+        world, monkeypatch, capsys, argv, absent, extra):
+    """`run` and `app` need an extra; without it: one line with the pip command, no data made."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == absent else find_spec(name, *a))
+    monkeypatch.chdir(world)
+    monkeypatch.setenv("GALAXY10_DATA", str(world / "empty-data-home"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and absent in err
+    assert f'pip install "galaxy10[{extra}]"' in err
+    assert not (world / "empty-data-home").exists()  # no synthetic set was made first

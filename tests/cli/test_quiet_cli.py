@@ -51,9 +51,21 @@ def test_captured_log_lines_are_dropped_and_anything_else_is_kept():
              "E0000 00:00:1795730734.484226   23073 cuda_platform.cc:52] failed call to cuInit",
              "W0000 00:00:1795730734.484226   23073 cpu_feature_guard.cc:210] This TensorFlow",
              "WARNING: All log messages before absl::InitializeLog() is called are written to "
-             "STDERR"]
+             "STDERR",
+             # a GPU runtime (Colab's): at import, and while training
+             "E0000 00:00:1740000000.123456    1234 cuda_dnn.cc:8310] Unable to register cuDNN "
+             "factory: Attempting to register factory for plugin cuDNN when one has already been "
+             "registered",
+             "E0000 00:00:1740000001.5    1234 node_def_util.cc:682] NodeDef mentions attribute "
+             "use_unbounded_threadpool which is not in the op definition",
+             # TensorFlow's older format, and the second line of its CPU-instructions notice
+             "2024-04-10 10:12:34.123456: I tensorflow/core/util/port.cc:113] oneDNN custom "
+             "operations are on.",
+             "To enable the following instructions: AVX2 FMA, in other operations, rebuild "
+             "TensorFlow with the appropriate compiler flags."]
     kept = ["Traceback (most recent call last):", "error: something real", "I0 is a name",
-            "WARNING: something else"]
+            "WARNING: something else", "2024-04-10 10:12:34: the user's own dated line",
+            "To enable the plot, set show=True"]
     assert all(LOG_LINE.match(line) for line in noise)
     assert not any(LOG_LINE.match(line) for line in kept)
 

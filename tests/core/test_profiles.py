@@ -1,0 +1,93 @@
+"""Profile overrides as users pass them: a mapping, a JSON string, and one clear error if bad."""
+
+from __future__ import annotations
+
+import pytest
+
+from galaxy10.core.errors import Galaxy10Error, ProfileError
+from galaxy10.core.profiles import get_profile, parse_overrides, settings
+
+QUICK = get_profile("quick")
+
+
+@pytest.mark.parametrize("given", [
+    {"ffn_epochs": 2, "galaxy_filters": [8, 16], "galaxy_crop": 1},  # papermill -y, a notebook
+    '{"ffn_epochs": 2, "galaxy_filters": [8, 16], "galaxy_crop": 1}',  # papermill -p (JSON)
+    '  {"ffn_epochs": 2, "galaxy_filters": [8, 16], "galaxy_crop": 1}\n'])
+def test_a_mapping_and_its_json_string_give_the_same_profile(given):
+    profile = QUICK.with_overrides(**parse_overrides(given))
+    assert (profile.ffn_epochs, profile.galaxy_filters, profile.galaxy_crop) == (2, (8, 16), 1.0)
+    assert isinstance(profile.galaxy_crop, float)
+    assert profile.cnn_epochs == QUICK.cnn_epochs  # the rest is the profile's
+
+
+@pytest.mark.parametrize("empty", [None, "", "  ", {}, "{}"])
+def test_no_overrides_keep_the_profile(empty):
+    assert QUICK.with_overrides(**parse_overrides(empty)) is QUICK
+
+
+def test_settings_by_name_merge_with_overrides_and_none_keeps_the_profiles():
+    merged = parse_overrides('{"ffn_epochs": 2}', galaxy_size=96, galaxy_epochs=None)
+    assert merged == {"ffn_epochs": 2, "galaxy_size": 96}
+    assert parse_overrides({"galaxy_size": 96}, galaxy_size=96) == {"galaxy_size": 96}
+    assert parse_overrides({"galaxy_size": 96}, galaxy_size=None) == {"galaxy_size": 96}
+    with pytest.raises(ProfileError, match=r"galaxy_size is given twice: 48, and 96 in overrides"):
+        parse_overrides({"galaxy_size": 96}, galaxy_size=48)
+
+
+@pytest.mark.parametrize(("given", "words"), [
+    ("{ffn_epochs: 2}", ["not JSON", "double quotes", '{"ffn_epochs": 2}', "-y"]),
+    ("ffn_epochs=2", ["not JSON"]),
+    ("[1, 2]", ["must be a mapping", "[1, 2] (list)"]),
+    ("2", ["must be a mapping", "2 (int)"]),
+    (["ffn_epochs", 2], ["must be a mapping"]),
+    ('{"ffn_epochz": 2}', ["unknown profile setting(s) ffn_epochz", "did you mean ffn_epochs",
+                           "choose from", "ffn_folds", "galaxy_size"]),
+    ('{"ffn_epochs": "two"}', ["ffn_epochs takes a whole number, not 'two' (str)"]),
+    ('{"ffn_epochs": 2.5}', ["ffn_epochs takes a whole number, not 2.5 (float)"]),
+    ('{"ffn_epochs": true}', ["ffn_epochs takes a whole number, not True (bool)"]),
+    ('{"mixed_precision": 1}', ["mixed_precision takes true or false"]),
+    ('{"galaxy_crop": "half"}', ["galaxy_crop takes a number"]),
+    ('{"galaxy_filters": []}', ["galaxy_filters takes a list of whole numbers"]),
+    ('{"galaxy_filters": [8, "16"]}', ["galaxy_filters takes a list of whole numbers"]),
+    ('{"name": "faithful"}', ["unknown profile setting(s) name"])])
+def test_a_bad_override_is_one_error_naming_the_key_and_what_is_allowed(given, words):
+    with pytest.raises(ProfileError) as info:
+        QUICK.with_overrides(**parse_overrides(given))
+    message = str(info.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    assert isinstance(info.value, Galaxy10Error) and isinstance(info.value, ValueError)
+    assert info.value._render_traceback_() == [f"ProfileError: {message}"]  # one line in Jupyter
+
+
+def test_every_setting_has_a_type_the_check_knows():
+    from galaxy10.core.profiles import _WORDS
+
+    kinds = settings()
+    assert "name" not in kinds and "preset" not in kinds and "ffn_epochs" in kinds
+    assert set(kinds.values()) <= set(_WORDS)
+    for name, value in QUICK.to_dict().items():  # every current value passes its own check
+        if name in kinds:
+            assert getattr(QUICK.with_overrides(**{name: value}), name) == (
+                tuple(value) if isinstance(value, list) else value)
+
+
+def test_an_unknown_profile_is_a_profile_error():
+    with pytest.raises(ProfileError, match="unknown profile 'quik'; choose from smoke"):
+        get_profile("quik")
+
+
+def test_open_run_takes_the_json_string_a_notebook_gets_from_papermill(tmp_path):
+    from galaxy10.datasets import synthetic
+    from galaxy10.pipeline.session import open_run
+
+    data = synthetic.generate(tmp_path / "d.h5", n=30, seed=1, progress=False)
+    folders = {"reports_dir": tmp_path / "r", "models_dir": tmp_path / "m", "progress": False}
+    run = open_run(data, "smoke", overrides='{"ffn_epochs": 2}', **folders)
+    assert run.profile.ffn_epochs == 2 and "Overridden: `ffn_epochs=2`" in run._repr_markdown_()
+    run = open_run(data, "smoke", overrides={"ffn_epochs": 3}, galaxy_size=None, **folders)
+    assert run.profile.ffn_epochs == 3 and run.profile.galaxy_size == 32
+    with pytest.raises(ProfileError, match="ffn_epochz"):
+        open_run(data, "smoke", overrides='{"ffn_epochz": 2}', **folders)

@@ -412,9 +412,9 @@ def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAUL
         Predictor(model)  # fail early, in one line, on a bad model
         server.env["GALAXY10_MODEL"] = os.fspath(Path(model).resolve())
     with server:
-        if on_ready is not None:
-            on_ready(server.url)
-        try:
+        try:  # from the announcement on: Ctrl-C right after it is a normal stop too
+            if on_ready is not None:
+                on_ready(server.url)
             return server.wait()
         except KeyboardInterrupt:  # Ctrl-C is how the page is meant to be stopped
             return 0

@@ -862,7 +862,7 @@ def _client(workers: int, scheduler: str | None, threads: int | None):
 
     if scheduler:
         try:
-            client = distributed.Client(scheduler, timeout=20)
+            client = distributed.Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
             raise CatalogueError(f"cannot reach the Dask scheduler at {scheduler} "
                                  f"({_reason(exc)})") from None
@@ -880,39 +880,36 @@ def _client(workers: int, scheduler: str | None, threads: int | None):
         yield client
 
 
-def _run_dask(pending: Sequence[Shard], job: Job, workers: int, scheduler: str | None,
-              progress: _Progress, on_done: Callable[[Shard, dict | None, BaseException | None],
-                                                     None]) -> int | str:
+def _run_dask(client, pending: Sequence[Shard], job: Job, progress: _Progress,
+              on_done: Callable[[Shard, dict | None, BaseException | None], None]) -> int:
+    """Submit every pending shard to ``client``'s workers; report each as it completes."""
     import uuid
 
     import distributed
 
-    with _client(workers, scheduler, job.threads) as client:
-        topic = f"galaxy10-catalogue-{uuid.uuid4().hex}"
-        client.subscribe_topic(topic, lambda event: progress(event[1]["shard"],
-                                                             event[1]["n"]))
-        by_key = {}
-        for shard in pending:
-            future = client.submit(classify_shard, shard, job, _DaskProgress(topic),
-                                   key=f"classify-{shard.name}-{uuid.uuid4().hex[:8]}",
-                                   pure=False)
-            by_key[future.key] = (future, shard)
-        n_workers = len(client.scheduler_info().get("workers", {})) or "?"
-        try:
-            for future in distributed.as_completed([f for f, _ in by_key.values()]):
-                shard = by_key[future.key][1]
-                try:
-                    report = future.result()
-                except ModelError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a shard's failure is recorded
-                    on_done(shard, None, exc)
-                else:
-                    on_done(shard, report, None)
-        finally:
-            client.unsubscribe_topic(topic)
-            for future, _ in by_key.values():
-                future.cancel()
+    topic = f"galaxy10-catalogue-{uuid.uuid4().hex}"
+    client.subscribe_topic(topic, lambda event: progress(event[1]["shard"], event[1]["n"]))
+    by_key = {}
+    for shard in pending:
+        future = client.submit(classify_shard, shard, job, _DaskProgress(topic),
+                               key=f"classify-{shard.name}-{uuid.uuid4().hex[:8]}", pure=False)
+        by_key[future.key] = (future, shard)
+    n_workers = len(client.scheduler_info().get("workers", {}))
+    try:
+        for future in distributed.as_completed([f for f, _ in by_key.values()]):
+            shard = by_key[future.key][1]
+            try:
+                report = future.result()
+            except ModelError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a shard's failure is recorded
+                on_done(shard, None, exc)
+            else:
+                on_done(shard, report, None)
+    finally:
+        client.unsubscribe_topic(topic)
+        for future, _ in by_key.values():
+            future.cancel()
     return n_workers
 
 
@@ -963,7 +960,6 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
         Before any work: a missing input, an output folder galaxy10 did not make, a bundle
         that is missing or broken, a Dask scheduler that cannot be reached.
     """
-    from tqdm.auto import tqdm
 
     from galaxy10.core.paths import get_models_home
     from galaxy10.modeling.bundle import read_params
@@ -992,24 +988,43 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     model = model.resolve()
     job = Job(os.fspath(out.resolve()), os.fspath(model), bundle_hash(model), model.stem,
               views, embeddings, batch_size, threads)
+    records: dict[str, dict] = {}
+    pending = []
+    for shard in shards:
+        if shard.error is not None:
+            continue
+        record = part_is_current(out, shard, job) if out.is_dir() else None
+        if record is not None:
+            records[shard.name] = record["summary"]
+        else:
+            pending.append(shard)
+    stack = contextlib.ExitStack()
+    client = None
+    if pending and in_process:  # fail now, in one line, if the bundle does not load
+        load_predictor(job.model, job.bundle_hash, None)
+    elif pending:  # connect (or start the local cluster) before anything is written
+        client = stack.enter_context(_client(workers, scheduler, job.threads))
+    with stack:
+        return _run(out, shards, pending, records, job, client, started,
+                    "" if local else " (scheduler)", progress)
+
+
+def _run(out: Path, shards: Sequence[Shard], pending: Sequence[Shard],
+         records: dict[str, dict], job: Job, client, started: float, where: str,
+         progress: bool) -> CatalogueResult:
+    """Do the pending shards (in this process without ``client``), then sum up every
+    planned shard's counts into the result and ``_summary.json``."""
+    from tqdm.auto import tqdm
+
     _claim(out)
     _tidy(out, shards)
-    records: dict[str, dict] = {}
     failures: list[tuple[str, str]] = []
-    pending = []
     for shard in shards:
         if shard.error is not None:
             failures.append((shard.name, f"{shard.source}: {shard.error}"))
             _record_failure(out, shard, shard.error)
-            continue
-        record = part_is_current(out, shard, job)
-        if record is not None:
-            records[shard.name] = record["summary"]
+        elif shard.name in records:
             (out / FAILURES / f"{shard.name}.json").unlink(missing_ok=True)
-        else:
-            pending.append(shard)
-    if pending and in_process:  # fail now, in one line, if the bundle does not load
-        load_predictor(job.model, job.bundle_hash, None)
     skipped = len(records)
     total = sum(s.rows for s in shards if s.error is None)
     peak = [float("nan")]
@@ -1034,8 +1049,8 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
               desc=f"classify ({len(pending)} of {len(shards)} shards to do)",
               disable=not progress, smoothing=0.1) as bar:
         bar_progress = _Progress(bar, {s.name: s.rows for s in pending})
-        used: int | str = 1
-        if pending and in_process:
+        used = 1
+        if pending and client is None:
             for shard in pending:
                 try:
                     report = classify_shard(shard, job, bar_progress)
@@ -1046,7 +1061,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
                 else:
                     on_done(shard, report, None)
         elif pending:
-            used = _run_dask(pending, job, workers, scheduler, bar_progress, on_done)
+            used = _run_dask(client, pending, job, bar_progress, on_done)
     counts = np.zeros(N_CLASSES, dtype=np.int64)
     totals = dict.fromkeys(("rows", "classified", "failed", "not_sure", "not_a_cutout"), 0)
     for record in records.values():
@@ -1062,7 +1077,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
         failed_images=totals["failed"], failed_shards=failures, failed_examples=examples,
         seconds=time.perf_counter() - started,
         images_this_run=sum(s.rows for s in done_now),
-        workers=(used if local else f"{used} (scheduler)") if pending else 0,
+        workers=f"{used}{where}" if pending else 0,
         peak_rss_mb=peak[0])
     write_json(out / SUMMARY, result.to_dict())
     return result

@@ -158,8 +158,8 @@ class Verdict:
                          for k, p in self.top3]}
 
 
-def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float | None = None
-          ) -> Verdict:
+def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float | None = None,
+          *, checked: str | None = None) -> Verdict:
     """Combine the cut-out check and the confidence threshold for one picture.
 
     Parameters
@@ -170,11 +170,14 @@ def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float |
         The cut-out, for :func:`cutout_check` (skipped when None).
     threshold : float, optional
         The bundle's "not sure" threshold (None: no confidence check, e.g. old bundles).
+    checked : str, optional
+        :func:`cutout_check`'s answer when the caller already has it (``image`` None): a
+        catalogue checks the next batch's pictures while the model classifies this one.
     """
     probs = np.asarray(probs, dtype=np.float32)
     order = np.argsort(-probs)[:3]
     top3 = [(int(k), float(probs[k])) for k in order]
-    reason = cutout_check(image) if image is not None else None
+    reason = cutout_check(image) if image is not None else checked
     if reason:
         return Verdict(NOT_A_CUTOUT, probs, reason, top3)
     if threshold is not None and top3[0][1] < threshold:

@@ -451,6 +451,67 @@ class _Batch:
     images: list[np.ndarray | None]
     errors: list[str | None]
     files: list[str | None]
+    checks: list[str | None] = field(default_factory=list)
+
+    def check(self) -> _Batch:
+        """Run the cut-out check (:func:`~galaxy10.modeling.verdict.cutout_check`) on every
+        picture read, at 256 px."""
+        from galaxy10.datasets.images import to_cutout
+        from galaxy10.modeling.verdict import cutout_check
+
+        self.checks = [None if img is None else
+                       cutout_check(img if img.shape == IMAGE_SHAPE else to_cutout(img))
+                       for img in self.images]
+        return self
+
+
+def _prefetch(batches: Iterator[_Batch]) -> Iterator[_Batch]:
+    """``batches``, each read and checked in a thread while the caller uses the one before.
+
+    Reading, decoding and the cut-out check overlap with the model's forward pass (which
+    releases the GIL); at most two batches are in memory. An error in the thread is raised
+    here, at the batch where it happened.
+    """
+    import queue
+
+    slot: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def work() -> None:
+        try:
+            for batch in batches:
+                item = batch.check()
+                while not stop.is_set():
+                    try:
+                        slot.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slot.put(end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            slot.put(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                batches.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=work, name="galaxy10-catalogue-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slot.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            slot.get_nowait()
+        thread.join()
 
 
 def _check_unchanged(shard: Shard) -> None:
@@ -582,7 +643,6 @@ def classify_shard(shard: Shard, job: Job, progress: Callable[[str, int], None] 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from galaxy10.datasets.images import to_cutout
     from galaxy10.modeling.verdict import NOT_A_CUTOUT, judge
 
     started = time.perf_counter()
@@ -591,7 +651,7 @@ def classify_shard(shard: Shard, job: Job, progress: Callable[[str, int], None] 
     cols: dict[str, list] = {name: [] for name in COLUMNS}
     embeddings: list[np.ndarray] = []
     width = None
-    for batch in _read_batches(shard, job.batch_size):
+    for batch in _prefetch(_read_batches(shard, job.batch_size)):
         ok = [i for i, img in enumerate(batch.images) if img is not None]
         probs = emb = None
         if ok:
@@ -609,10 +669,8 @@ def classify_shard(shard: Shard, job: Job, progress: Callable[[str, int], None] 
                       "error": batch.errors[i], "model": job.model_name,
                       "bundle_hash": job.bundle_hash}
             if i in where:
-                p = probs[where[i]]
-                image = batch.images[i]
-                verdict = judge(p, image if image.shape == IMAGE_SHAPE else to_cutout(image),
-                                predictor.threshold)
+                verdict = judge(probs[where[i]], None, predictor.threshold,
+                                checked=batch.checks[i])
                 top = verdict.top3
                 values = {"class": top[0][0], "class_name": CLASS_NAMES[top[0][0]],
                           "confidence": top[0][1], "top3_classes": [k for k, _ in top],

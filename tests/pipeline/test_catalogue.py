@@ -380,3 +380,30 @@ def test_reading_back_images_and_extremes(tmp_path, inputs, bundle, pictures):
             rows.index[rows["which"] == "least"])
     with pytest.raises(CatalogueError, match="not a catalogue"):
         read_catalogue(tmp_path)
+
+
+def test_the_reader_thread_hands_over_batches_errors_and_stops(tmp_path):
+    import threading
+
+    from galaxy10.pipeline.catalogue import _Batch, _prefetch
+
+    def batches(fail_at=None):
+        for k in range(5):
+            if k == fail_at:
+                raise OSError("disk gone")
+            img = np.zeros((256, 256, 3), np.uint8) if k % 2 else None
+            yield _Batch(np.array([k]), [f"id{k}"], [-1], [img], [None if img is not None
+                                                                 else "bad"], [None])
+
+    got = list(_prefetch(batches()))
+    assert [b.ids for b in got] == [[f"id{k}"] for k in range(5)]
+    assert [b.checks for b in got][:2] == [[None], ["no bright source in the centre (excess 0)"]]
+    seen = []
+    with pytest.raises(OSError, match="disk gone"):
+        for b in _prefetch(batches(fail_at=3)):
+            seen.append(b.ids[0])
+    assert seen == ["id0", "id1", "id2"]
+    before = threading.active_count()
+    for _ in _prefetch(batches()):
+        break  # the consumer stops early: the thread ends too
+    assert threading.active_count() == before

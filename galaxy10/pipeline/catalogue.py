@@ -915,7 +915,36 @@ def _default_workers() -> int:
 
 
 @contextlib.contextmanager
+def quiet_dask() -> Iterator[None]:
+    """Keep Dask's start, stop and connection lines off the terminal, unless logging at INFO.
+
+    ``distributed`` logs every worker start and stop, and a worker killed after its grace
+    period at shutdown, at INFO and WARNING; a catalogue run prints its progress bar and its
+    summary only. Under ``-v`` (root logger at INFO or finer) they all show.
+    """
+    import distributed  # noqa: F401 - importing it sets its loggers' levels: first
+
+    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        yield
+        return
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+@contextlib.contextmanager
 def _client(workers: int, scheduler: str | None, threads: int | None):
+    with quiet_dask():
+        with _connect(workers, scheduler, threads) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _connect(workers: int, scheduler: str | None, threads: int | None):
     import distributed
 
     if scheduler:
@@ -930,6 +959,8 @@ def _client(workers: int, scheduler: str | None, threads: int | None):
             client.close()
         return
     env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        env["DASK_LOGGING__DISTRIBUTED"] = "error"  # the workers' own lines
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads))
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -976,7 +1007,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
                        workers: int | None = None, scheduler: str | None = None,
                        embeddings: bool = False, views: int | None = None,
                        shard_rows: int = SHARD_ROWS, batch_size: int = BATCH_SIZE,
-                       progress: bool = True) -> CatalogueResult:
+                       threads: int | None = None, progress: bool = True) -> CatalogueResult:
     """Classify every picture of ``inputs`` into a Parquet catalogue in ``out``; resumable.
 
     Parameters
@@ -1004,6 +1035,10 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
         Rows per shard: the work redone after a crash is at most one shard per worker.
     batch_size : int, default :data:`BATCH_SIZE`
         Pictures in memory at once per worker (and the model's batch).
+    threads : int, optional
+        TensorFlow threads per worker process (default: the cores shared out among a local
+        cluster's workers; TensorFlow's own choice in this process and on a scheduler's
+        workers).
     progress : bool, default True
         Show a progress bar (images/s, time left).
 
@@ -1042,7 +1077,8 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     workers = workers or _default_workers()
     in_process = local and workers == 1
     cores = _default_workers()
-    threads = None if in_process or not local else max(1, cores // workers)
+    if threads is None and local and not in_process:
+        threads = max(1, cores // workers)
     model = model.resolve()
     job = Job(os.fspath(out.resolve()), os.fspath(model), bundle_hash(model), model.stem,
               views, embeddings, batch_size, threads)
@@ -1059,7 +1095,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     stack = contextlib.ExitStack()
     client = None
     if pending and in_process:  # fail now, in one line, if the bundle does not load
-        load_predictor(job.model, job.bundle_hash, None)
+        load_predictor(job.model, job.bundle_hash, job.threads)
     elif pending:  # connect (or start the local cluster) before anything is written
         client = stack.enter_context(_client(workers, scheduler, job.threads))
     with stack:

@@ -129,6 +129,7 @@ def test_one_process_a_local_cluster_and_a_dask_scheduler_write_the_same_bytes(c
     done = classify(*args, "--workers", "2", "--out", local)
     assert done.returncode == 0, done.stderr
     assert "(120 images in" in done.stdout and "2 worker(s))" in done.stdout
+    assert done.stderr == ""  # -q: not one of Dask's start and stop lines either
     scheduler_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -154,7 +155,7 @@ def test_one_process_a_local_cluster_and_a_dask_scheduler_write_the_same_bytes(c
             client.wait_for_workers(2, timeout=120)
         done = classify(*args, "--scheduler", address, "--out", remote)
         assert done.returncode == 0, done.stderr
-        assert "2 (scheduler) worker(s)" in done.stdout
+        assert "2 (scheduler) worker(s)" in done.stdout and done.stderr == ""
     finally:
         for proc in reversed(procs):
             proc.terminate()

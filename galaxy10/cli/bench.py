@@ -229,12 +229,12 @@ def _classify(args: argparse.Namespace, say: Say) -> Path:
     from galaxy10.bench.records import record
     from galaxy10.core.paths import get_models_home
 
+    if args.shards > args.n:
+        raise Galaxy10Error(f"--shards {args.shards}: more shards than the {args.n} images")
     model = args.model or get_models_home() / "galaxy_cnn.keras"
     if not model.is_file():
         raise Galaxy10Error(f"{model}: no model bundle; train one with notebooks/04_cnn.ipynb "
                             "or `python -m galaxy10 train`, or pass --model")
-    if args.shards > args.n:
-        raise Galaxy10Error(f"--shards {args.shards}: more shards than the {args.n} images")
     say(f"classify benchmark: {args.n:,} images in {args.shards} shards, model {model}, "
         "CPU only...")
     results = bench_classify(model, args.n, args.shards, cores=args.cores,

@@ -18,7 +18,8 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     result = classify_catalogue(args.inputs, args.out, args.model, workers=args.workers,
                                 scheduler=args.scheduler, embeddings=args.embeddings,
                                 views=args.views, shard_rows=args.shard_rows,
-                                batch_size=args.batch_size, progress=not args.quiet)
+                                batch_size=args.batch_size, threads=args.threads,
+                                progress=not args.quiet)
     print("\n".join(result.lines()))
     return USER_ERROR if result.failed else 0
 
@@ -59,5 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "at most one shard per worker")
     p.add_argument("--batch-size", type=count, default=BATCH_SIZE,
                    help=f"images in memory at once per worker (default {BATCH_SIZE})")
+    p.add_argument("--threads", type=count,
+                   help="TensorFlow threads per worker (default: the cores shared out among "
+                        "the local workers; TensorFlow's own choice on a scheduler's workers, "
+                        "so give 1 when they run one per core)")
     add_quiet(p, "no progress bar")
     p.set_defaults(func=_cmd_classify)

@@ -353,11 +353,12 @@ def plan_catalogue(inputs: Sequence[str | os.PathLike[str]], shard_rows: int = S
         if path in seen:
             raise CatalogueError(f"{given}: given twice")
         seen[path] = kind
-        label = path.name if kind != "folder" else path.name + "/"
-        if kind != "image" and label in names:
-            raise CatalogueError(f"{given}: another input is also named {path.name!r} "
-                                 f"({names[label]}); their ids would collide, rename one")
-        names[label] = path
+        if kind in ("hdf5", "parquet", "folder"):  # their ids start with the name
+            label = path.name + ("/" if kind == "folder" else "")
+            if label in names:
+                raise CatalogueError(f"{given}: another input is also named {path.name!r} "
+                                     f"({names[label]}); their ids would collide, rename one")
+            names[label] = path
     shards: list[Shard] = []
     loose = [(path, given) for (path, kind), given in zip(kinds, inputs, strict=True)
              if kind == "image"]

@@ -419,7 +419,8 @@ def load_predictor(model: str, digest: str, threads: int | None = None):
     """The bundle's :class:`~galaxy10.modeling.predict.Predictor`, loaded once per process.
 
     Workers call this for every shard; the cache (keyed by path and hash) makes it load once.
-    ``threads`` sets TensorFlow's threads when this process has not started it yet.
+    ``threads`` sets TensorFlow's threads when this process has not started it yet, and GPU
+    memory is taken as needed, so that the workers of one machine can share its GPU.
 
     Raises
     ------
@@ -432,12 +433,15 @@ def load_predictor(model: str, digest: str, threads: int | None = None):
         raise ModelError(model, "this bundle differs from the one the job started with (it "
                                 "changed, or this worker sees another file at that path)")
     import_tensorflow_quietly()
-    if threads:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        with contextlib.suppress(RuntimeError):  # already running: keep its threads
+    with contextlib.suppress(RuntimeError, ValueError):  # already running: keep as it is
+        if threads:
             tf.config.threading.set_intra_op_parallelism_threads(int(threads))
             tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
+        # several workers may share a GPU: each takes the memory it needs, not all of it
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
     from galaxy10.modeling.predict import Predictor
 
     return Predictor(model)

@@ -432,16 +432,16 @@ def load_predictor(model: str, digest: str, threads: int | None = None):
     if digest != bundle_hash(model):
         raise ModelError(model, "this bundle differs from the one the job started with (it "
                                 "changed, or this worker sees another file at that path)")
+    # several workers may share a GPU: each takes the memory it needs, not all of it (read
+    # when TensorFlow first sets its GPUs up, so it works after the import too)
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     import_tensorflow_quietly()
-    import tensorflow as tf
+    if threads:
+        import tensorflow as tf
 
-    with contextlib.suppress(RuntimeError, ValueError):  # already running: keep as it is
-        if threads:
+        with contextlib.suppress(RuntimeError):  # already running: keep its threads
             tf.config.threading.set_intra_op_parallelism_threads(int(threads))
             tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
-        # several workers may share a GPU: each takes the memory it needs, not all of it
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
     from galaxy10.modeling.predict import Predictor
 
     return Predictor(model)

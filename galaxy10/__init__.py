@@ -9,8 +9,8 @@ Sub-packages, in the order the data flows (each imports only from the ones befor
 :mod:`~galaxy10.modeling` (preprocess, augment, networks, training, bundles, prediction),
 :mod:`~galaxy10.reporting` (metrics store, figures, results tables),
 :mod:`~galaxy10.evaluation` (scores, ablation, realism), :mod:`~galaxy10.pipeline` (the
-notebooks' run session and runner), :mod:`~galaxy10.app` (the button), then the benchmarks
-and the command line.
+notebooks' run session and runner, the catalogue classification), :mod:`~galaxy10.app` (the
+button), then the benchmarks and the command line.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ _EXPORTS = {
     "get_data_home": "galaxy10.core.paths",
     "Galaxy10File": "galaxy10.datasets.reader",
     "import_images": "galaxy10.datasets.importer",
+    "import_parquet": "galaxy10.datasets.importer",
     "make_splits": "galaxy10.datasets.resample",
     "group_aware_test_split": "galaxy10.datasets.resample",
     "leaks": "galaxy10.datasets.resample",
@@ -52,6 +53,8 @@ _EXPORTS = {
     "calibrate_bundle": "galaxy10.pipeline.training",
     "grad_cam": "galaxy10.modeling.saliency",
     "assess": "galaxy10.modeling.verdict",
+    "classify_catalogue": "galaxy10.pipeline.catalogue",
+    "read_catalogue": "galaxy10.pipeline.catalogue",
 }
 
 __all__ = sorted(_EXPORTS)

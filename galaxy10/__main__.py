@@ -4,4 +4,7 @@ import sys
 
 from galaxy10.cli import main
 
-sys.exit(main())
+# guarded: worker processes started by `spawn` (Dask's local cluster) import this module
+# again under another name, and must not run the command line a second time
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ One module per command group, each adding its commands with ``register(sub)``:
 * :mod:`~galaxy10.cli.data`: ``fetch``, ``synth``, ``info``, ``import``, ``repack``, ``audit``;
 * :mod:`~galaxy10.cli.notebooks`: ``run``, ``app``;
 * :mod:`~galaxy10.cli.models`: ``train``, ``pretrain``, ``predict``;
+* :mod:`~galaxy10.cli.catalogue`: ``classify``;
 * :mod:`~galaxy10.cli.reports`: ``results``, ``gallery``, ``realism``;
 * :mod:`~galaxy10.cli.bench`: ``bench`` and its benchmarks.
 
@@ -21,10 +22,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from galaxy10.cli import bench, data, models, notebooks, reports
+from galaxy10.cli import bench, catalogue, data, models, notebooks, reports
 from galaxy10.cli.boundary import OneLineParser, run_command
 
-GROUPS = (data, notebooks, models, reports, bench)
+GROUPS = (data, notebooks, models, catalogue, reports, bench)
 """The command groups, in the order ``--help`` lists their commands."""
 
 

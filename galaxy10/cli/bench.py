@@ -215,6 +215,53 @@ def _pipeline(args: argparse.Namespace, say: Say) -> Path:
     return record("pipeline", results, _records(args))
 
 
+# -- catalogue classification ---------------------------------------------------------------
+def _cores(text: str) -> list[int]:
+    """argparse type: comma-separated numbers of cores, each at least 1 (``1,2,16``)."""
+    values = [count(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one number of cores")
+    return sorted(set(values))
+
+
+def _classify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, help="model bundle (default models/galaxy_cnn.keras)")
+    p.add_argument("--n", type=count, default=100_000,
+                   help="images in the generated catalogue (default 100,000)")
+    p.add_argument("--shards", type=count, default=10, help="files it is split into "
+                                                             "(default 10)")
+    p.add_argument("--cores", type=_cores, help="local Dask cluster sizes to time, e.g. 1,2,16 "
+                                                "(default 1, 2, 4, ... and all cores)")
+    p.add_argument("--tta-shards", type=count, default=1,
+                   help="shards classified with the 8 test-time views (default 1)")
+    p.add_argument("--batch-size", type=count, default=256, help="images per batch "
+                                                                  "(default 256)")
+    p.add_argument("--workdir", type=Path, help="where the catalogue is generated (default: "
+                                                "the system's temporary folder; about 200 kB "
+                                                "per image of one shard)")
+    add_seed(p)
+
+
+def _classify(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.classify import bench_classify, format_classify
+    from galaxy10.bench.records import record
+    from galaxy10.core.paths import get_models_home
+
+    if args.shards > args.n:
+        raise Galaxy10Error(f"--shards {args.shards}: more shards than the {args.n} images")
+    model = args.model or get_models_home() / "galaxy_cnn.keras"
+    if not model.is_file():
+        raise Galaxy10Error(f"{model}: no model bundle; train one with notebooks/04_cnn.ipynb "
+                            "or `python -m galaxy10 train`, or pass --model")
+    say(f"classify benchmark: {args.n:,} images in {args.shards} shards, model {model}, "
+        "CPU only...")
+    results = bench_classify(model, args.n, args.shards, cores=args.cores,
+                             batch_size=args.batch_size, tta_shards=args.tta_shards,
+                             workdir=args.workdir, seed=args.seed, say=say)
+    print(format_classify(results))
+    return record("classify", results, _records(args))
+
+
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("memory", "peak memory and wall time of each data path, each in a fresh process",
               _memory_arguments, _memory),
@@ -233,6 +280,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("pipeline", "images/s of the NumPy and tf.data augmentation, alone and in "
                           "training", lambda p: _n_arguments(p, "images per measurement"),
               _pipeline),
+    Benchmark("classify", "a generated catalogue classified end to end: vs the forward pass, "
+                          "one process vs local Dask, throughput per core, memory per worker",
+              _classify_arguments, _classify),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 

@@ -58,9 +58,17 @@ def print_info(path: str | Path) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from galaxy10.datasets.importer import import_images, plan_import
+    from galaxy10.datasets.importer import (
+        import_images,
+        import_parquet,
+        parquet_sources,
+        plan_import,
+    )
 
     check_out(args.out, "h5", args.force, inputs=[args.source])
+    if parquet_sources(args.source):
+        print_info(import_parquet(args.source, args.out, progress=not args.quiet))
+        return 0
     plan = plan_import(args.source, strict=args.strict)
     for line in plan.warnings():
         print(f"warning: {line}", file=sys.stderr)
@@ -116,8 +124,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("import", help="turn a folder of images (class folders 0-9 or a CSV "
-                                      "manifest file,label) into a Galaxy10 HDF5 file")
-    p.add_argument("source", type=Path, help="folder with sub-folders 0-9, or a CSV manifest")
+                                      "manifest file,label) or Parquet files (the Hugging Face "
+                                      "layout) into a Galaxy10 HDF5 file")
+    p.add_argument("source", type=Path, help="folder with sub-folders 0-9, a CSV manifest, or "
+                                             "a .parquet file or folder of them (the file keeps "
+                                             "their train/test split)")
     p.add_argument("--out", type=Path, required=True, help="HDF5 file to write")
     add_force(p)
     p.add_argument("--strict", action="store_true",

@@ -1,10 +1,12 @@
-"""Turn a folder of JPEG/PNG cut-outs into a file with the Galaxy10 HDF5 schema.
+"""Turn a folder of JPEG/PNG cut-outs, or Parquet files, into a file with the Galaxy10 HDF5 schema.
 
 Users with their own cut-outs (or the 1,000-image real sample) get a file that every part of
-galaxy10 reads the same way as the official download. Two layouts are accepted:
+galaxy10 reads the same way as the official download. Three layouts are accepted:
 
 * a folder with one sub-folder per class number (``0/``, ``1/``, ... ``9/``);
-* a CSV manifest with columns ``file`` and ``label`` (paths relative to the CSV's folder).
+* a CSV manifest with columns ``file`` and ``label`` (paths relative to the CSV's folder);
+* Parquet files of encoded images and labels (:func:`import_parquet`): the Hugging Face copy
+  of Galaxy10 DECaLS, whose train/test split the file keeps.
 
 Images are decoded and resized to 256 x 256 one batch at a time, so memory stays bounded,
 and the output file appears only when every image has been written. Listing the folder or
@@ -23,7 +25,15 @@ import numpy as np
 from galaxy10.core.classes import IMAGE_SHAPE
 from galaxy10.core.errors import GalaxyDataError, ImageTooLargeError
 from galaxy10.datasets.images import load_cutout, probe_image
-from galaxy10.datasets.labelled import HDF5_SUFFIXES, listed_source, scan_images
+from galaxy10.datasets.labelled import (
+    HDF5_SUFFIXES,
+    MANIFEST_NAME,
+    ParquetImages,
+    listed_source,
+    scan_images,
+)
+from galaxy10.datasets.parquet import PARQUET_SUFFIXES
+from galaxy10.datasets.reader import SPLIT_FIELD, SPLIT_NAMES_ATTR
 from galaxy10.datasets.writer import Galaxy10Writer
 
 logger = logging.getLogger(__name__)
@@ -154,6 +164,113 @@ def import_images(source: str | os.PathLike[str], out: str | os.PathLike[str], *
             writer.write(start, images, labels)
             bar.update(len(batch))
     return out
+
+
+SPLIT_ORDER: tuple[str, ...] = ("train", "validation", "test")
+"""Splits in the order an import writes them; others follow, by name."""
+
+
+def parquet_sources(source: str | os.PathLike[str]) -> list[Path] | None:
+    """The Parquet files an import of ``source`` reads, or None if it is another layout.
+
+    ``source`` is a ``.parquet`` file, or a folder holding Parquet files anywhere below it
+    (the Hugging Face layout: ``data/train-00000-of-00005.parquet``, ...) and neither class
+    folders ``0``-``9`` nor a ``manifest.csv``.
+    """
+    source = Path(source)
+    if source.suffix.lower() in PARQUET_SUFFIXES:
+        return [source]
+    if not source.is_dir() or (source / MANIFEST_NAME).is_file() or any(
+            (source / str(k)).is_dir() for k in range(10)):
+        return None
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in PARQUET_SUFFIXES
+                   and p.is_file() and not any(part.startswith(".") for part in
+                                               p.relative_to(source).parts))
+    return files or None
+
+
+def split_of(path: str | os.PathLike[str]) -> str | None:
+    """The split a Parquet file belongs to, from its name as the Hugging Face hub writes it.
+
+    ``train-00000-of-00005.parquet`` is ``train``; a file in a folder named ``train``,
+    ``test`` or ``validation`` takes that name; otherwise None.
+    """
+    import re
+
+    path = Path(path)
+    match = re.fullmatch(r"(?P<split>[A-Za-z][\w.]*?)-\d+-of-\d+", path.stem)
+    if match:
+        return match.group("split")
+    return path.parent.name if path.parent.name in SPLIT_ORDER else None
+
+
+def import_parquet(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                   batch_size: int = 64, progress: bool = True) -> Path:
+    """Import Parquet files of encoded images and labels into a Galaxy10 HDF5 file.
+
+    Every file is checked (readable, an image column, labels in 0-9) before anything is
+    written; then the rows are streamed, one batch of images in memory at a time. When the
+    files name their split (:func:`split_of`), the file records it: the ``split`` dataset
+    and its ``split_names`` attribute (:meth:`galaxy10.datasets.reader.Galaxy10File.splits`),
+    and the rows follow :data:`SPLIT_ORDER`, so the train/test split of the Hugging Face
+    copy survives the import.
+
+    Parameters
+    ----------
+    source : path-like
+        A ``.parquet`` file or a folder of them (:func:`parquet_sources`).
+    out : path-like
+        HDF5 file to write; replaced only when the import succeeds.
+    batch_size : int, default 64
+        Images decoded and held in memory at once.
+    progress : bool, default True
+        Show a tqdm progress bar.
+
+    Raises
+    ------
+    GalaxyDataError, ImageError
+        Naming the file (and row) that cannot be read or breaks the layout.
+    """
+    from tqdm.auto import tqdm
+
+    files = parquet_sources(source)
+    if not files:
+        raise GalaxyDataError(source, "holds no Parquet files")
+    splits = {f: split_of(f) for f in files}
+    named = any(s is not None for s in splits.values())
+    if named:
+        splits = {f: s or "other" for f, s in splits.items()}
+    rank = {name: i for i, name in enumerate(SPLIT_ORDER)}
+    files.sort(key=lambda f: (rank.get(splits[f], len(rank)), splits[f] or "", f))
+    opened = []
+    try:
+        for f in files:
+            opened.append(ParquetImages(f))
+        names = sorted(set(splits.values()), key=lambda n: (rank.get(n, len(rank)), n)) \
+            if named else []
+        total = sum(len(images) for images in opened)
+        attrs = {"origin": os.fspath(Path(source).resolve())}
+        if named:
+            import json
+
+            attrs[SPLIT_NAMES_ATTR] = json.dumps(names)
+        row = 0
+        with Galaxy10Writer(out, total, IMAGE_SHAPE, source="imported", attrs=attrs,
+                            columns={SPLIT_FIELD: np.uint8} if named else None) as writer, \
+                tqdm(total=total, desc=f"import {Path(source).name}", unit="img",
+                     disable=not progress) as bar:
+            for images in opened:
+                code = names.index(splits[images.path]) if named else None
+                for rows, batch in images.iter_batches(batch_size=batch_size):
+                    extra = ({SPLIT_FIELD: np.full(len(rows), code, np.uint8)} if named
+                             else None)
+                    writer.write(row, batch, images.labels[rows], extra)
+                    row += len(rows)
+                    bar.update(len(rows))
+    finally:
+        for images in opened:
+            images.close()
+    return Path(out)
 
 
 def labelled_images_h5(source: str | os.PathLike[str] | None,

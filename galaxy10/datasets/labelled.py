@@ -1,12 +1,13 @@
 """One reader of labelled images, whatever holds them.
 
-Labelled cut-outs come in three shapes: a file with the Galaxy10 HDF5 schema (the download,
+Labelled cut-outs come in four shapes: a file with the Galaxy10 HDF5 schema (the download,
 a synthetic set, an import), a folder with one sub-folder per class number (``0/`` ... ``9/``),
-or a CSV manifest with the columns ``file`` and ``label`` (paths relative to the CSV's
-folder; a folder holding a ``manifest.csv`` means that manifest). The realism comparison,
-the real-vs-synthetic gallery, the duplicate audit and the importer all read them through
-:func:`open_labelled`, so the same source gives the same images in the same order, and the
-same error, everywhere.
+a CSV manifest with the columns ``file`` and ``label`` (paths relative to the CSV's
+folder; a folder holding a ``manifest.csv`` means that manifest), or a Parquet file of encoded
+images and labels (the Hugging Face layout, :mod:`galaxy10.datasets.parquet`). The realism
+comparison, the real-vs-synthetic gallery, the duplicate audit and the importer all read them
+through :func:`open_labelled`, so the same source gives the same images in the same order, and
+the same error, everywhere.
 
 :func:`open_labelled` reads only the listing (the labels, or the file names and labels);
 pixels are decoded on demand, by rows (:meth:`LabelledImages.read`) or in batches
@@ -16,9 +17,8 @@ the importer writes them (:func:`galaxy10.datasets.images.load_cutout`), so a fo
 import read the same pixels.
 
 Each kind of source is a :class:`SourceKind` in a small registry: which paths it claims and
-how to open them. Another layout (for instance Parquet files of encoded image bytes and
-labels, as the Hugging Face hub stores data sets) is one more :class:`LabelledImages`
-subclass and one :func:`register_source_kind` call; no caller changes.
+how to open them. Another layout is one more :class:`LabelledImages` subclass and one
+:func:`register_source_kind` call, as Parquet is; no caller changes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,13 @@ import numpy as np
 from galaxy10.core.classes import IMAGE_SHAPE, N_CLASSES
 from galaxy10.core.errors import GalaxyDataError
 from galaxy10.datasets.images import IMAGE_SUFFIXES, load_cutout
+from galaxy10.datasets.parquet import (
+    PARQUET_SUFFIXES,
+    decode_blob,
+    iter_parquet,
+    parquet_layout,
+    read_parquet_rows,
+)
 from galaxy10.datasets.reader import Galaxy10File
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "HDF5Images",
     "ImageFiles",
     "LabelledImages",
+    "ParquetImages",
     "SourceKind",
     "list_images",
     "listed_source",
@@ -185,6 +193,57 @@ class ImageFiles(LabelledImages):
         if not idx.size:
             return np.empty((0, *IMAGE_SHAPE), dtype=np.uint8)
         return np.stack([load_cutout(self.files[i]) for i in idx])
+
+
+class ParquetImages(LabelledImages):
+    """A Parquet file of encoded images and integer labels (the Hugging Face layout).
+
+    Only the label column is read on opening; images are decoded on demand, and
+    :meth:`iter_batches` over every row streams the file one row batch at a time.
+    """
+
+    kind = "parquet"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        self.layout = parquet_layout(path)
+        if self.layout.label is None:
+            raise GalaxyDataError(path, "has no integer label column (label, labels or ans); "
+                                        "unlabelled images can be classified (`classify`) "
+                                        "but not imported or scored")
+        column = pq.read_table(path, columns=[self.layout.label]).column(0).to_numpy(
+            zero_copy_only=False)
+        if len(column) == 0:
+            raise GalaxyDataError(path, "holds no images (0 rows)")
+        bad = np.flatnonzero(~np.isfinite(column.astype(np.float64))
+                             | (column < 0) | (column >= N_CLASSES))
+        if bad.size:
+            raise GalaxyDataError(path, f"'{self.layout.label}' has {bad.size:,} label(s) "
+                                        f"missing or outside 0-{N_CLASSES - 1} (first at row "
+                                        f"{bad[0]})")
+        super().__init__(path, column.astype(np.uint8))
+
+    def names(self) -> list[str]:
+        return [f"row {i}" for i in range(len(self))]
+
+    def read(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        idx = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if not idx.size:
+            return np.empty((0, *IMAGE_SHAPE), dtype=np.uint8)
+        blobs = read_parquet_rows(self.path, idx, self.layout)
+        return np.stack([decode_blob(b, f"{self.path} row {i}")
+                         for b, i in zip(blobs, idx, strict=True)])
+
+    def iter_batches(self, rows: Sequence[int] | np.ndarray | None = None,
+                     batch_size: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if rows is not None:
+            yield from super().iter_batches(rows, batch_size)
+            return
+        for batch in iter_parquet(self.path, batch_size=batch_size, layout=self.layout):
+            yield batch.rows, np.stack([decode_blob(b, f"{self.path} row {i}")
+                                        for b, i in zip(batch.blobs, batch.rows, strict=True)])
 
 
 # -- listing folders and manifests -----------------------------------------------------------
@@ -357,6 +416,8 @@ register_source_kind(SourceKind(
     _open_manifest))
 register_source_kind(SourceKind("hdf5", lambda p: p.suffix.lower() in HDF5_SUFFIXES,
                                 HDF5Images))
+register_source_kind(SourceKind("parquet", lambda p: p.suffix.lower() in PARQUET_SUFFIXES,
+                                ParquetImages))
 
 
 def source_kind(source: str | os.PathLike[str]) -> SourceKind:
@@ -376,14 +437,14 @@ def source_kind(source: str | os.PathLike[str]) -> SourceKind:
 
 
 def open_labelled(source: str | os.PathLike[str]) -> LabelledImages:
-    """Open labelled images: a Galaxy10 HDF5 file, class folders ``0``-``9`` or a CSV manifest.
+    """Open labelled images: Galaxy10 HDF5, Parquet, class folders ``0``-``9`` or a CSV manifest.
 
     Parameters
     ----------
     source : path-like
-        An ``.h5``/``.hdf5``/``.he5`` file; a folder holding a ``manifest.csv`` (read through
-        it) or class folders; a CSV manifest ``file,label``; or any kind registered with
-        :func:`register_source_kind`.
+        An ``.h5``/``.hdf5``/``.he5`` file; a ``.parquet`` file of encoded images and labels;
+        a folder holding a ``manifest.csv`` (read through it) or class folders; a CSV manifest
+        ``file,label``; or any kind registered with :func:`register_source_kind`.
 
     Returns
     -------

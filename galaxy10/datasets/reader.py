@@ -20,6 +20,10 @@ Schema
     unsigned or signed integers in 0-9, shape (N,).
 ``ra``, ``dec``, ``redshift``, ``pxscale`` (optional)
     floats, shape (N,).
+``split`` (optional)
+    uint8 codes, shape (N,), into the JSON list of names in the file attribute
+    ``split_names``: the train/test split of a copy that came with one (an import of the
+    Hugging Face Parquet files).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from galaxy10.core.errors import GalaxyDataError
 logger = logging.getLogger(__name__)
 
 METADATA_FIELDS: tuple[str, ...] = ("ra", "dec", "redshift", "pxscale")
+SPLIT_FIELD, SPLIT_NAMES_ATTR = "split", "split_names"
+"""The optional per-image split codes and the file attribute naming them."""
 SOURCE_ATTR = "galaxy10_source"
 """File attribute that galaxy10 writes to say where the pixels came from."""
 MAX_CHUNK_CACHE_BYTES = 256 * 2**20
@@ -290,6 +296,29 @@ class Galaxy10File:
         meta = self._h5.get(name)
         return None if meta is None else self._guard(lambda: meta[()])
 
+    def splits(self) -> np.ndarray | None:
+        """The split name (``"train"``, ``"test"``...) of every row, or None if none recorded.
+
+        Raises
+        ------
+        GalaxyDataError
+            If the ``split`` dataset does not match the rows or its names.
+        """
+        codes = self._h5.get(SPLIT_FIELD)
+        if codes is None:
+            return None
+        import json
+
+        try:
+            names = json.loads(self.attrs.get(SPLIT_NAMES_ATTR, "[]"))
+            codes = self._guard(lambda: codes[()])
+            if codes.shape != (len(self),) or (codes.size and codes.max() >= len(names)):
+                raise ValueError(f"{codes.shape[0]} codes for {len(self)} rows and "
+                                 f"{len(names)} names")
+        except (ValueError, TypeError) as exc:
+            raise GalaxyDataError(self.path, f"'{SPLIT_FIELD}' is malformed ({exc})") from None
+        return np.asarray(names, dtype=object)[codes.astype(np.int64)]
+
     def class_counts(self) -> np.ndarray:
         """Images per class, shape (10,), int64."""
         return np.bincount(self.labels, minlength=N_CLASSES)
@@ -442,6 +471,11 @@ def describe_file(path: str | os.PathLike[str]) -> str:
         extra = [name for name in ("ra", "dec", "redshift", "pxscale")
                  if f.metadata(name) is not None]
         lines.append(f"  metadata    : {', '.join(extra) if extra else 'none'}")
+        splits = f.splits()
+        if splits is not None:
+            names, sizes = np.unique(splits, return_counts=True)
+            lines.append("  split       : " + ", ".join(f"{n} {k:,}" for n, k in
+                                                        zip(names, sizes, strict=True)))
         lines.append(f"  layout      : {describe_layout(f.layout())}")
         lines.append("  class                              count  share")
         for label in range(N_CLASSES):

@@ -36,6 +36,9 @@ class Galaxy10Writer:
         Further file attributes (seed, preset, origin folder, ...), for provenance.
     with_metadata : bool, default False
         Create the optional ``ra``, ``dec``, ``redshift``, ``pxscale`` datasets.
+    columns : mapping of name to dtype, optional
+        Further per-image datasets of shape (n,) (an import's ``split``), written through
+        :meth:`write`'s ``metadata`` like the optional fields.
 
     Notes
     -----
@@ -46,7 +49,8 @@ class Galaxy10Writer:
 
     def __init__(self, path: str | os.PathLike[str], n: int,
                  image_shape: tuple[int, int, int] = (256, 256, 3), *, source: str,
-                 attrs: Mapping[str, Any] | None = None, with_metadata: bool = False) -> None:
+                 attrs: Mapping[str, Any] | None = None, with_metadata: bool = False,
+                 columns: Mapping[str, Any] | None = None) -> None:
         if n < 1:
             raise ValueError("a Galaxy10 file needs at least one image")
         self.path = Path(path)
@@ -55,6 +59,7 @@ class Galaxy10Writer:
         self._source = source
         self._attrs = dict(attrs or {})
         self._with_metadata = with_metadata
+        self._columns = dict(columns or {})
         self._stack = ExitStack()
         self._written = np.zeros(self.n, dtype=bool)
 
@@ -73,6 +78,8 @@ class Galaxy10Writer:
         if self._with_metadata:
             for name in METADATA_FIELDS:
                 self.meta[name] = self._h5.create_dataset(name, shape=(self.n,), dtype=np.float64)
+        for name, dtype in self._columns.items():
+            self.meta[name] = self._h5.create_dataset(name, shape=(self.n,), dtype=dtype)
         return self
 
     def write(self, start: int, images: np.ndarray, labels: np.ndarray,

@@ -105,8 +105,14 @@ class Predictor:
             return scaled.astype(np.float32).reshape(-1, 64, 64, 1)
         return transform(images, self.config)
 
+    @property
+    def views(self) -> int:
+        """Test-time views averaged by default: 8 for a bundle saved with ``tta``, else 1."""
+        return 8 if self.tta else 1
+
     def predict_proba(self, images: np.ndarray, batch_size: int = 128, *,
-                      calibrated: bool = True, preprocessed: bool = False) -> np.ndarray:
+                      calibrated: bool = True, preprocessed: bool = False,
+                      views: int | None = None) -> np.ndarray:
         """Class probabilities, shape (k, 10), float32.
 
         Parameters
@@ -121,21 +127,77 @@ class Predictor:
             that quantity, so it matches what is shown.
         preprocessed : bool, default False
             ``images`` are already the model's input (e.g. rows of the training cache).
+        views : int, optional
+            Flip/rotation views to average (1-8; default :attr:`views`). The calibration was
+            fitted on the bundle's own number of views.
         """
         from galaxy10.modeling.augment import predict_tta
 
         x = np.asarray(images) if preprocessed else self.preprocess(images)
-        if self.tta:
-            probs = predict_tta(self.model, x, batch_size=batch_size)
+        views = self._check_views(views)
+        if views > 1:
+            probs = predict_tta(self.model, x, batch_size=batch_size, views=views)
         else:
             out = [self.model.predict_on_batch(x[i:i + batch_size])
                    for i in range(0, len(x), batch_size)]
             probs = np.concatenate(out).astype(np.float32)
-        if calibrated and self.calibrated:
-            from galaxy10.modeling.calibrate import calibrated_probs
+        return self._calibrate(probs) if calibrated else probs
 
-            probs = calibrated_probs(probs, self.temperature, self.confidence_map)
-        return probs
+    def predict_and_embed(self, images: np.ndarray, batch_size: int = 128, *,
+                          calibrated: bool = True, preprocessed: bool = False,
+                          views: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities as :meth:`predict_proba` and the penultimate layer, from one pass.
+
+        The embedding is the input of the network's last layer (for the modern CNN the
+        globally pooled features), averaged over the same test-time views as the
+        probabilities, so that it, like them, does not depend on the galaxy's orientation.
+        Similar galaxies lie close together in it: catalogues keep it for similarity search
+        and clustering.
+
+        Returns
+        -------
+        probs : ndarray of float32, shape (k, 10)
+        embeddings : ndarray of float32, shape (k, D)
+            D is the width of the last layer's input (the last block's filters).
+        """
+        from galaxy10.modeling.augment import dihedral
+
+        x = np.asarray(images) if preprocessed else self.preprocess(images)
+        views = self._check_views(views)
+        both = self._embedding_model()
+        width, classes = (int(out.shape[-1]) for out in both.outputs)
+        probs = np.zeros((len(x), classes), dtype=np.float64)
+        emb = np.zeros((len(x), width), dtype=np.float64)
+        for start in range(0, len(x), batch_size):
+            batch = x[start:start + batch_size]
+            for view in range(views):
+                feats, p = both.predict_on_batch(dihedral(batch, view) if views > 1 else batch)
+                emb[start:start + len(batch)] += feats
+                probs[start:start + len(batch)] += p
+        probs = (probs / views).astype(np.float32)
+        return (self._calibrate(probs) if calibrated else probs), (emb / views).astype(np.float32)
+
+    def _embedding_model(self):
+        """The network with a second output: the input of its last layer (built once)."""
+        if getattr(self, "_both", None) is None:
+            import keras
+
+            last = self.model.layers[-1]
+            self._both = keras.Model(self.model.inputs, [last.input, self.model.outputs[0]])
+        return self._both
+
+    def _check_views(self, views: int | None) -> int:
+        views = self.views if views is None else int(views)
+        if not 1 <= views <= 8:
+            raise ValueError(f"views must be 1 to 8 (the flip/rotation views), got {views}")
+        return views
+
+    def _calibrate(self, probs: np.ndarray) -> np.ndarray:
+        if not self.calibrated:
+            return probs
+        from galaxy10.modeling.calibrate import calibrated_probs
+
+        return calibrated_probs(probs, self.temperature, self.confidence_map)
 
     def predict_file(self, source, name: str | None = None) -> np.ndarray:
         """Probabilities (10,) for one picture file or its bytes (any size, JPEG/PNG...)."""

@@ -42,8 +42,56 @@ CUTOUT_LIMITS: dict[str, float] = {
 """Limits of :func:`cutout_check`, with the values they were calibrated on."""
 
 
+_GREY_OF_SUM = np.arange(3 * 255 + 1, dtype=np.float32) / 3
+"""Grey level (float32 mean of R, G, B) of every possible sum R + G + B of uint8 pixels."""
+_LEVELS = np.arange(256, dtype=np.float32)
+
+
+def _median_of_counts(counts: np.ndarray, values: np.ndarray) -> float:
+    """``np.median`` of the multiset holding ``counts[i]`` copies of ``values[i]`` (sorted).
+
+    The middle one or two order statistics are found from the cumulative counts and averaged
+    in ``values``' dtype, as ``np.median`` averages them, so the result is the same float.
+    """
+    n = int(counts.sum())
+    cum = np.cumsum(counts)
+    middle = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    picked = [values[np.searchsorted(cum, k, side="right")] for k in middle]
+    return float(np.mean(np.array(picked, dtype=values.dtype)))
+
+
 def cutout_stats(image: np.ndarray) -> dict[str, float]:
-    """The three statistics of :func:`cutout_check` for one (256, 256, 3) uint8 cut-out."""
+    """The three statistics of :func:`cutout_check` for one (256, 256, 3) uint8 cut-out.
+
+    ``sky_level``: median grey level of the :data:`BORDER` px frame; ``centre_excess``: the
+    99th percentile of the central quarter (in each direction) minus it; ``saturation``:
+    median of max(R, G, B) - min(R, G, B). For uint8 images they are computed from
+    histograms of the pixel sums and spreads (a catalogue checks every image, and counting
+    costs far less than sorting floats), giving exactly the floats of
+    :func:`_cutout_stats_float`, the definition.
+    """
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        return _cutout_stats_float(img)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    sums = r.astype(np.uint16) + g + b
+    k = BORDER
+    frame = np.concatenate([sums[:k].ravel(), sums[-k:].ravel(), sums[k:-k, :k].ravel(),
+                            sums[k:-k, -k:].ravel()])
+    size = len(_GREY_OF_SUM)
+    sky = _median_of_counts(np.bincount(frame, minlength=size), _GREY_OF_SUM)
+    h, w = sums.shape
+    centre = sums[h // 2 - h // 8:h // 2 + h // 8, w // 2 - w // 8:w // 2 + w // 8].ravel()
+    # the percentile depends only on the sorted values, which the histogram gives directly
+    top = float(np.percentile(np.repeat(_GREY_OF_SUM, np.bincount(centre, minlength=size)), 99))
+    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    return {"sky_level": sky, "centre_excess": top - sky,
+            "saturation": _median_of_counts(np.bincount(spread.ravel(), minlength=256),
+                                            _LEVELS)}
+
+
+def _cutout_stats_float(image: np.ndarray) -> dict[str, float]:
+    """:func:`cutout_stats` by the definition, in float32: for images that are not uint8."""
     f = np.asarray(image, dtype=np.float32)
     grey = f.mean(axis=-1)
     b = BORDER
@@ -110,8 +158,8 @@ class Verdict:
                          for k, p in self.top3]}
 
 
-def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float | None = None
-          ) -> Verdict:
+def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float | None = None,
+          *, checked: str | None = None) -> Verdict:
     """Combine the cut-out check and the confidence threshold for one picture.
 
     Parameters
@@ -122,11 +170,14 @@ def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float |
         The cut-out, for :func:`cutout_check` (skipped when None).
     threshold : float, optional
         The bundle's "not sure" threshold (None: no confidence check, e.g. old bundles).
+    checked : str, optional
+        :func:`cutout_check`'s answer when the caller already has it (``image`` None): a
+        catalogue checks the next batch's pictures while the model classifies this one.
     """
     probs = np.asarray(probs, dtype=np.float32)
     order = np.argsort(-probs)[:3]
     top3 = [(int(k), float(probs[k])) for k in order]
-    reason = cutout_check(image) if image is not None else None
+    reason = cutout_check(image) if image is not None else checked
     if reason:
         return Verdict(NOT_A_CUTOUT, probs, reason, top3)
     if threshold is not None and top3[0][1] < threshold:

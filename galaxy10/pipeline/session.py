@@ -30,7 +30,8 @@ from galaxy10.reporting.metrics import read_metrics, update_metrics
 
 logger = logging.getLogger(__name__)
 
-NOTEBOOKS = ("01_eda", "02_classical_baselines", "03_feedforward", "04_cnn", "05_evaluation")
+NOTEBOOKS = ("01_eda", "02_classical_baselines", "03_feedforward", "04_cnn", "05_evaluation",
+             "06_catalogue")
 
 
 @dataclass

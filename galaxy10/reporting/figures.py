@@ -282,6 +282,77 @@ def prediction_gallery(images: np.ndarray, y_true: Sequence[int], y_pred: Sequen
     return fig
 
 
+def catalogue_overview(classes: Sequence[int], confidence: Sequence[float],
+                       not_sure: Sequence[bool], title: str, threshold: float | None = None):
+    """A classified catalogue at a glance: class fractions and the confidence histogram.
+
+    Left, the share of each predicted class, the part answered "not sure" hatched; right,
+    the calibrated confidence of every classified image, with the "not sure" threshold.
+    """
+    plt = _pyplot()
+    classes = np.asarray(classes, dtype=np.int64)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    unsure = np.asarray(not_sure, dtype=bool)
+    n = max(len(classes), 1)
+    share = np.bincount(classes, minlength=N_CLASSES) / n
+    unsure_share = np.bincount(classes[unsure], minlength=N_CLASSES) / n
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2),
+                                      gridspec_kw={"width_ratios": [1.3, 1]})
+    names = [f"{k} {name}" for k, name in enumerate(CLASS_NAMES)]
+    left.barh(names, share, color="#4c72b0", label="answered")
+    left.barh(names, unsure_share, color="none", edgecolor="#c44e52", hatch="///",
+              label='"not sure"')
+    left.invert_yaxis()
+    for k, f in enumerate(share):
+        left.text(f, k, f" {f:.1%}", va="center", fontsize=8)
+    left.set_xlim(0, max(share.max(), 0.01) * 1.2)
+    left.set_xlabel("share of the classified images")
+    left.legend(loc="best", fontsize=8)
+    right.hist(confidence, bins=np.linspace(0, 1, 41), color="#55a868")
+    if threshold is not None:
+        right.axvline(threshold, color="#c44e52", ls="--",
+                      label=f'"not sure" below {threshold:.2f}')
+        right.legend(fontsize=8)
+    right.set_xlabel("calibrated confidence (top probability)")
+    right.set_ylabel("images")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def catalogue_extremes(images: np.ndarray, classes: Sequence[int], confidence: Sequence[float],
+                       which: Sequence[str], title: str):
+    """The most and least confident images of each predicted class, one row per class.
+
+    ``which`` says ``"most"`` or ``"least"`` for each image (as
+    :func:`galaxy10.pipeline.catalogue.confidence_extremes` marks them); the most confident
+    fill the left of a row, the least confident the right.
+    """
+    plt = _pyplot()
+    classes = np.asarray(classes, dtype=np.int64)
+    which = np.asarray(which)
+    present = sorted(set(classes.tolist()))
+    most = max([np.sum((classes == k) & (which == "most")) for k in present] or [1])
+    least = max([np.sum((classes == k) & (which == "least")) for k in present] or [0])
+    cols = max(most + least, 1)
+    fig, axes = plt.subplots(max(len(present), 1), cols, figsize=(1.7 * cols, 1.9 *
+                                                                 max(len(present), 1)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, k in enumerate(present):
+        for side, offset in (("most", 0), ("least", most)):
+            picked = np.flatnonzero((classes == k) & (which == side))
+            for j, i in enumerate(picked):
+                ax = axes[r, offset + j]
+                ax.imshow(images[i])
+                ax.set_title(f"{CLASS_NAMES[k][:18]}\n{side}: {confidence[i]:.0%}",
+                             fontsize=7, color="#2a7a2a" if side == "most" else "#b22222")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def reliability_diagram(y_true: np.ndarray, curves: Mapping[str, np.ndarray], title: str,
                         n_bins: int = 15):
     """Accuracy against stated confidence per bin, one curve per set of probabilities.

@@ -1,4 +1,4 @@
-"""One reader of labelled images: HDF5 files, class folders and CSV manifests read alike."""
+"""One reader of labelled images: HDF5, Parquet, class folders and CSV manifests read alike."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import write_h5
+from conftest import write_h5, write_parquet
 from PIL import Image
 
 from galaxy10 import GalaxyDataError
@@ -29,7 +29,8 @@ SIZES = [(256, 256), (300, 200), (64, 64), (256, 256), (80, 120), (256, 256)]
 
 @pytest.fixture
 def sources(tmp_path):
-    """The same six pictures as class folders, as a manifest elsewhere, and as an .h5 file."""
+    """The same six pictures as class folders, as a manifest elsewhere, as an .h5 file and
+    as a Parquet file (two row groups)."""
     rng = np.random.default_rng(4)
     tree = tmp_path / "tree"
     rows = []
@@ -44,12 +45,14 @@ def sources(tmp_path):
         csv.writer(fh).writerows([("file", "label"), *rows])
     cutouts = np.stack([load_cutout(p) for p, _ in list_images(tree)])
     h5 = write_h5(tmp_path / "same.h5", images=cutouts, ans=np.array(LABELS, dtype=np.uint8))
-    return {"folder": tree, "manifest": manifest, "hdf5": h5, "cutouts": cutouts}
+    parquet = write_parquet(tmp_path / "same.parquet", cutouts, LABELS, row_group_size=4)
+    return {"folder": tree, "manifest": manifest, "hdf5": h5, "parquet": parquet,
+            "cutouts": cutouts}
 
 
-def test_the_three_kinds_read_identical_arrays(sources):
+def test_the_four_kinds_read_identical_arrays(sources):
     rows = [5, 0, 3, 3]
-    for kind in ("folder", "manifest", "hdf5"):
+    for kind in ("folder", "manifest", "hdf5", "parquet"):
         with open_labelled(sources[kind]) as images:
             assert images.kind == kind and len(images) == 6
             assert images.labels.dtype == np.uint8 and images.labels.tolist() == LABELS
@@ -87,6 +90,8 @@ def test_names_say_where_each_row_came_from(sources):
 
 def test_source_kinds_are_chosen_by_the_registry(sources, tmp_path):
     assert source_kind(sources["hdf5"]).name == "hdf5"
+    assert source_kind(sources["parquet"]).name == "parquet"
+    assert source_kind(tmp_path / "absent.PQ").name == "parquet"
     assert source_kind(tmp_path / "absent.HDF5").name == "hdf5"  # by name: the reader says why
     assert source_kind(sources["manifest"]).name == "manifest"
     assert source_kind(sources["folder"]).name == "folder"

@@ -83,3 +83,31 @@ def test_predict_json_prints_top3_flag_and_model(model_bundle, tmp_path, capsys)
     assert main(["predict", str(photo), "--model", str(model_bundle["model"])]) == 0
     plain = capsys.readouterr().out
     assert f"{photo}\tnot a galaxy cut-out (best guess" in plain
+
+
+def test_the_fast_statistics_are_exactly_the_definitions_floats(model_bundle):
+    """Histograms give the same floats as sorting: synthetic galaxies, noise, flat frames,
+    odd sizes (the real sample is compared in the next test)."""
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.verdict import _cutout_stats_float, cutout_stats
+
+    rng = np.random.default_rng(1)
+    with Galaxy10File(model_bundle["data"]) as f:
+        images = list(f.read(np.arange(60)))
+    images += [rng.integers(0, top, (256, 256, 3), dtype=np.uint8) for top in (1, 2, 5, 90, 256)]
+    images += [np.full((256, 256, 3), v, np.uint8) for v in (0, 255)]
+    images += [rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+               for h, w in ((49, 77), (64, 64), (300, 200), (255, 255))]
+    images += list(_not_galaxies().values())
+    for image in images:
+        assert cutout_stats(image) == _cutout_stats_float(image)
+    assert cutout_stats(images[0].astype(np.float64)) == cutout_stats(images[0])
+
+
+def test_the_fast_statistics_match_on_the_real_sample(real_sample):
+    from galaxy10.datasets.images import load_cutout
+    from galaxy10.modeling.verdict import _cutout_stats_float, cutout_stats
+
+    for path in sorted(real_sample.glob("*/*.jpg"))[::4]:
+        image = load_cutout(path)
+        assert cutout_stats(image) == _cutout_stats_float(image), path

@@ -1,0 +1,229 @@
+"""``bench classify``: a catalogue classified end to end, in one process and on local Dask.
+
+On a generated catalogue (synthetic galaxies tiled to ``n`` images, in ``shards`` HDF5 files
+under their own names, so every image has its own id), on the CPU cores only:
+
+* the model's forward pass alone (preprocessed batches, the same batch size), with one view
+  and with the 8 test-time views;
+* :func:`~galaxy10.pipeline.catalogue.classify_catalogue` end to end in one process (read,
+  preprocess, forward, verdict, write), with one view over the whole catalogue and with 8
+  views over its first ``tta_shards`` shards; the figure to watch is
+  ``end_to_end_vs_forward``;
+* the same job on a local Dask cluster of ``k`` workers of one thread each, for each ``k`` in
+  ``cores``: images/s, speed-up over one worker, each worker's peak memory, and the cluster's
+  start-up (workers importing TensorFlow and loading the bundle); ``dask_vs_single``
+  compares the cluster on every core with the single process on the same cores.
+
+Timed runs start warm (the bundle already loaded where they run) so that they measure
+classification, not start-up, which is reported on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def make_catalogue(folder: str | os.PathLike[str], n: int, shards: int, seed: int = 0,
+                   unique: int = 1000, progress: bool = False) -> list[Path]:
+    """``n`` images in ``shards`` Galaxy10 files (the last one may be shorter).
+
+    ``min(unique, rows per shard)`` synthetic galaxies are rendered once and tiled into one
+    file of a shard's rows; the shards are hard links to it (copies where links fail) under
+    their own names, so the catalogue's ids (``shard_007.h5:123``) are all different while
+    the disk holds one shard. A shorter last shard is its own file.
+    """
+    from galaxy10.datasets import synthetic
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.writer import Galaxy10Writer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = math.ceil(n / shards)
+    base = synthetic.generate(folder / "unique.h5", n=min(unique, rows), seed=seed,
+                              progress=progress)
+
+    def tiled(path: Path, count: int) -> Path:
+        with Galaxy10File(base) as f, Galaxy10Writer(path, count, f.image_shape,
+                                                     source="synthetic") as w:
+            for start in range(0, count, 256):
+                idx = np.arange(start, min(start + 256, count)) % len(f)
+                w.write(start, f.read(idx), f.labels[idx])
+        return path
+
+    full = tiled(folder / "tile.h5", rows)
+    paths = []
+    for k in range(shards):
+        count = min(rows, n - k * rows)
+        if count <= 0:
+            break
+        path = folder / f"shard_{k:03d}.h5"
+        if count < rows:
+            tiled(path, count)
+        else:
+            try:
+                os.link(full, path)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(full, path)
+        paths.append(path)
+    return paths
+
+
+def _hide_gpus() -> None:
+    """CPU only, here and in the worker processes this process starts."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except (RuntimeError, ValueError):  # already initialised: it saw the variable, or no GPU
+        pass
+
+
+def _forward(predictor, images: np.ndarray, views: int, batch_size: int,
+             seconds: float = 2.0) -> float:
+    """Images/s of the forward pass alone (test-time views included) on preprocessed input."""
+    x = predictor.preprocess(images[:batch_size])
+    predictor.predict_proba(x, batch_size, preprocessed=True, views=views, calibrated=False)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        predictor.predict_proba(x, batch_size, preprocessed=True, views=views,
+                                calibrated=False)
+        done += len(x)
+    return done / (time.perf_counter() - start)
+
+
+def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int = 10, *,
+                   cores: Sequence[int] | None = None, batch_size: int = 256,
+                   tta_shards: int = 1, workdir: str | os.PathLike[str] | None = None,
+                   seed: int = 0, say: Callable[[str], None] = lambda line: None
+                   ) -> dict[str, Any]:
+    """Measure the catalogue classification as the module says; return the figures.
+
+    Parameters
+    ----------
+    model : path-like
+        The bundle to classify with.
+    n, shards : int
+        Size of the generated catalogue and its number of files.
+    cores : sequence of int, optional
+        Local Dask cluster sizes (workers of one thread) to time; default 1, 2, 4, ... up to
+        and including this machine's cores.
+    tta_shards : int, default 1
+        Shards classified end to end with 8 views (8 times the work of one view).
+    workdir : path-like, optional
+        Where the catalogue and the outputs are made (a temporary folder inside it, removed
+        afterwards); default the system's temporary folder.
+    """
+    import distributed
+
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.pipeline.catalogue import _default_workers, classify_catalogue, quiet_dask
+
+    _hide_gpus()
+    available = _default_workers()
+    if not cores:
+        cores = sorted({*(2**i for i in range(int(math.log2(available)) + 1)), available})
+    cores = [k for k in cores if k <= available] or [1]
+    out: dict[str, Any] = {"images": n, "shards": shards, "batch_size": batch_size,
+                           "cores_available": available}
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-classify-") as tmp:
+        tmp = Path(tmp)
+        say(f"making a catalogue of {n:,} images in {shards} files...")
+        inputs = make_catalogue(tmp / "catalogue", n, shards, seed=seed)
+        warm_input = make_catalogue(tmp / "warm", batch_size * max(cores), max(cores),
+                                    seed=seed + 1, unique=batch_size)
+        predictor = Predictor(model)
+        out["model"] = {"name": predictor.name, "input": list(predictor.config.shape),
+                        "tta_views": predictor.views}
+        from galaxy10.datasets.reader import Galaxy10File
+
+        with Galaxy10File(inputs[0]) as f:
+            sample = f.read(np.arange(min(batch_size, len(f))))
+        out["forward_images_per_s"] = {str(v): _forward(predictor, sample, v, batch_size)
+                                       for v in (1, 8)}
+        say("forward pass alone: " + ", ".join(f"{v} view(s) {r:.0f} images/s" for v, r in
+                                               out["forward_images_per_s"].items()))
+
+        def timed(name: str, paths, views: int, **kwargs) -> tuple[float, Any]:
+            start = time.perf_counter()
+            result = classify_catalogue(paths, tmp / name, model, views=views,
+                                        batch_size=batch_size, progress=False, **kwargs)
+            seconds = time.perf_counter() - start
+            if result.failed or result.done != result.shards:
+                raise RuntimeError(f"{name}: {result.lines()}")
+            return result.images / seconds, result
+
+        classify_catalogue(warm_input[:1], tmp / "warm-1", model, workers=1, progress=False)
+        e2e = {}
+        e2e["1"], single = timed("single-1", inputs, 1, workers=1)
+        say(f"end to end, one process, 1 view: {e2e['1']:.0f} images/s")
+        e2e["8"], _ = timed("single-8", inputs[:tta_shards], 8, workers=1)
+        say(f"end to end, one process, 8 views ({tta_shards} shard(s)): {e2e['8']:.0f} images/s")
+        out["end_to_end_images_per_s"] = e2e
+        out["end_to_end_vs_forward"] = {v: e2e[v] / out["forward_images_per_s"][v]
+                                        for v in e2e}
+        out["single_process_peak_rss_mb"] = single.peak_rss_mb
+        dask: dict[str, dict[str, float]] = {}
+        for k in cores:
+            start = time.perf_counter()
+            env = {"DASK_LOGGING__DISTRIBUTED": "error", "TF_CPP_MIN_LOG_LEVEL": "3",
+                   "CUDA_VISIBLE_DEVICES": "-1"}
+            with quiet_dask(), distributed.LocalCluster(
+                    n_workers=k, threads_per_worker=1, processes=True, dashboard_address=None,
+                    env=env) as cluster, distributed.Client(cluster) as client:
+                address = cluster.scheduler_address
+                classify_catalogue(warm_input[:k], tmp / f"warm-{k}-dask", model,
+                                   scheduler=address, threads=1, shard_rows=batch_size,
+                                   progress=False)
+                startup = time.perf_counter() - start
+                rate, result = timed(f"dask-{k}", inputs, 1, scheduler=address, threads=1)
+                peaks = client.run(_peak_rss_mb)
+            dask[str(k)] = {"images_per_s": rate, "startup_s": startup,
+                            "peak_rss_mb_per_worker": max(peaks.values())}
+            say(f"local Dask, {k} worker(s) of 1 thread: {rate:.0f} images/s, peak "
+                f"{max(peaks.values()):.0f} MB per worker, start-up {startup:.0f} s")
+        out["dask"] = dask
+        first = dask[str(cores[0])]["images_per_s"] / cores[0]
+        out["speedup_vs_one_core"] = {k: d["images_per_s"] / first for k, d in dask.items()}
+        top = str(max(cores))
+        out["dask_vs_single"] = dask[top]["images_per_s"] / e2e["1"]
+        out["dask_cores_compared"] = int(top)
+        out["peak_rss_mb_per_worker"] = max(d["peak_rss_mb_per_worker"] for d in dask.values())
+    return out
+
+
+def _peak_rss_mb() -> float:
+    from galaxy10.pipeline.catalogue import _peak_rss_mb as peak
+
+    return peak()
+
+
+def format_classify(r: dict[str, Any]) -> str:
+    """``bench classify``'s table: images/s of each way, and the ratios the targets name."""
+    f, e = r["forward_images_per_s"], r["end_to_end_images_per_s"]
+    lines = [f"catalogue: {r['images']:,} images in {r['shards']} shards, model "
+             f"{r['model']['name']} ({'x'.join(map(str, r['model']['input']))}), batch "
+             f"{r['batch_size']}, {r['cores_available']} cores",
+             "| measure | 1 view | 8 views |", "|---|---|---|",
+             f"| forward pass alone, images/s | {f['1']:.0f} | {f['8']:.0f} |",
+             f"| end to end, one process, images/s | {e['1']:.0f} | {e['8']:.0f} |",
+             f"| end to end / forward | {r['end_to_end_vs_forward']['1']:.2f} | "
+             f"{r['end_to_end_vs_forward']['8']:.2f} |", "",
+             "| local Dask workers (1 thread each) | images/s | speed-up | peak MB per worker "
+             "| start-up s |", "|---|---|---|---|---|"]
+    for k, d in r["dask"].items():
+        lines.append(f"| {k} | {d['images_per_s']:.0f} | {r['speedup_vs_one_core'][k]:.2f} | "
+                     f"{d['peak_rss_mb_per_worker']:.0f} | {d['startup_s']:.0f} |")
+    lines.append(f"local Dask on {r['dask_cores_compared']} cores / one process on the same "
+                 f"cores: {r['dask_vs_single']:.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""The catalogue command: ``classify`` (a whole catalogue into resumable Parquet parts)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from galaxy10.cli.boundary import USER_ERROR, count
+from galaxy10.cli.options import add_quiet
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from galaxy10.pipeline.catalogue import check_catalogue_out, classify_catalogue
+
+    note = check_catalogue_out(args.out, args.inputs)
+    if note and not args.quiet:
+        print(note, flush=True)
+    result = classify_catalogue(args.inputs, args.out, args.model, workers=args.workers,
+                                scheduler=args.scheduler, embeddings=args.embeddings,
+                                views=args.views, shard_rows=args.shard_rows,
+                                batch_size=args.batch_size, threads=args.threads,
+                                progress=not args.quiet)
+    print("\n".join(result.lines()))
+    return USER_ERROR if result.failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``classify`` command to ``sub``."""
+    from galaxy10.pipeline.catalogue import BATCH_SIZE, SHARD_ROWS
+
+    p = sub.add_parser(
+        "classify", help="classify a whole catalogue (HDF5, Parquet, CSV manifests, folders "
+                         "of images) into Parquet parts, resumable, on this machine's cores "
+                         "or a Dask cluster",
+        description="Classify every image of the inputs with a trained bundle into a Parquet "
+                    "catalogue (one part per shard: id, class, top-3, calibrated confidence, "
+                    "'not sure' and 'not a galaxy cut-out' flags). A rerun skips the parts "
+                    "already written for the same inputs and model. Exit status 2 if an "
+                    "input or an image could not be read (the others are classified).")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                   help="Galaxy10 .h5 files, .parquet files with an encoded-image column (the "
+                        "Hugging Face layout), CSV manifests (path, optional id and label), "
+                        "folders of images (read recursively) or image files")
+    p.add_argument("--out", type=Path, required=True,
+                   help="catalogue folder to write (new, empty, or an earlier catalogue to "
+                        "resume)")
+    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
+    p.add_argument("--workers", type=count, help="worker processes on this machine (default: "
+                                                 "one per core; 1 runs in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786): its workers do the work "
+                        "(inputs, bundle and --out on a file system they all see)")
+    p.add_argument("--embeddings", action="store_true",
+                   help="also store the network's penultimate-layer vector per image")
+    p.add_argument("--views", type=int, choices=range(1, 9), metavar="1-8",
+                   help="flip/rotation views averaged per image (default: the bundle's, 8 "
+                        "with test-time augmentation)")
+    p.add_argument("--shard-rows", type=count, default=SHARD_ROWS,
+                   help=f"images per shard and part (default {SHARD_ROWS:,}); a crash redoes "
+                        "at most one shard per worker")
+    p.add_argument("--batch-size", type=count, default=BATCH_SIZE,
+                   help=f"images in memory at once per worker (default {BATCH_SIZE})")
+    p.add_argument("--threads", type=count,
+                   help="TensorFlow threads per worker (default: the cores shared out among "
+                        "the local workers; TensorFlow's own choice on a scheduler's workers, "
+                        "so give 1 when they run one per core)")
+    add_quiet(p, "no progress bar")
+    p.set_defaults(func=_cmd_classify)

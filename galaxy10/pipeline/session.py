@@ -117,6 +117,13 @@ class Run:
         """``models/<name>.keras``."""
         return self.models_dir / f"{name}.keras"
 
+    def trained_model(self, name: str = "galaxy_cnn", progress: bool = True) -> Path:
+        """One of notebook 04's bundles (``galaxy_cnn``, ``seed_cnn``, ``seed_cnn_lastfold``):
+        saved, or made now as notebook 04 does (:func:`galaxy10.pipeline.steps.ensure_models`)."""
+        from galaxy10.pipeline.steps import ensure_models
+
+        return ensure_models(self, [name], progress=progress)[name]
+
     def evaluation_models(self, progress: bool = True) -> dict[str, Path]:
         """The bundles notebook 05 evaluates: the three notebook 04 always trains (made now
         when missing, :func:`galaxy10.pipeline.steps.ensure_models`), plus the fine-tuned one

@@ -80,10 +80,11 @@ def probe_image(path: str | os.PathLike[str]) -> None:
 
 
 def _check_file(path: Path, label: str) -> None:
-    if not path.is_file():
-        raise ImageError(label, "image file not found")
-    if path.stat().st_size == 0:
-        raise ImageError(label, "file is empty")
+    from galaxy10.core.files import unreadable_reason
+
+    why = unreadable_reason(path, what="image file")
+    if why:
+        raise ImageError(label, "file is empty" if why.startswith("is empty") else why)
 
 
 def _bomb_text(exc: Exception) -> str:

@@ -32,13 +32,18 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_target(src: Path, dst: Path) -> None:
+def _check_target(src: Path, dst: Path, force: bool = False) -> None:
     """Refuse to write over the source or over a file that is not a Galaxy10 file."""
+    from galaxy10.core.files import special_kind
+
     if _same_file(src, dst):
         raise GalaxyDataError(dst, "is the source file itself; choose another --out")
     if dst.is_dir():
-        raise GalaxyDataError(dst, "is a directory; --out must be a file name")
-    if dst.exists():
+        raise GalaxyDataError(dst, "is a folder; --out must be a file name")
+    special = special_kind(dst)
+    if special:
+        raise GalaxyDataError(dst, f"is {special}, not a regular file; choose another --out")
+    if dst.exists() and not force:
         try:
             Galaxy10File(dst).close()
         except GalaxyDataError:
@@ -47,7 +52,7 @@ def _check_target(src: Path, dst: Path) -> None:
 
 
 def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-           level: int = REPACK_GZIP_LEVEL, batch_size: int = 256) -> Path:
+           level: int = REPACK_GZIP_LEVEL, batch_size: int = 256, force: bool = False) -> Path:
     """Write a copy of ``src`` with one image per chunk, gzip + shuffle; ``src`` is untouched.
 
     Parameters
@@ -61,12 +66,16 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         gzip level 0-9.
     batch_size : int, default 256
         Images held in memory at once (256 images of 256 px: 50 MB).
+    force : bool, default False
+        Replace an existing ``dst`` even if it is not a Galaxy10 file (``repack --force``).
 
     Returns
     -------
     Path
         ``dst``. Its ``images`` hold the same pixels in chunks of ``(1, H, W, 3)``; every
-        other dataset and every attribute (file, datasets) is copied as it is.
+        other dataset and every attribute (file, datasets) is copied as it is. A copy of the
+        verified official release is marked ``galaxy10_source = "real"`` (its own checksum
+        differs from the release's, so only galaxy10's attribute can say what it holds).
 
     Raises
     ------
@@ -80,14 +89,18 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     src, dst = Path(src), Path(dst)
     if not 0 <= level <= 9:
         raise ValueError(f"gzip level must be 0-9, got {level}")
+    from galaxy10.datasets.reader import REAL, SOURCE_ATTR
+
     with Galaxy10File(src) as galaxies:
-        _check_target(src, dst)
+        _check_target(src, dst, force)
         raw = galaxies._h5
         images = raw["images"]
         with atomic_path(dst, suffix=".h5") as tmp:
             with h5py.File(tmp, "w") as out:
                 for key, value in raw.attrs.items():
                     out.attrs[key] = value
+                if galaxies.source == REAL and SOURCE_ATTR not in raw.attrs:
+                    out.attrs[SOURCE_ATTR] = REAL
                 for name in raw:
                     if name != "images":
                         raw.copy(raw[name], out, name=name)

@@ -157,7 +157,7 @@ EXACT = {
              "not an HDF5 file; first bytes b'hello wo'"),
     "one byte": (lambda d: put(d / "b.h5", b"x"), "not an HDF5 file; first bytes b'x'"),
     "missing": (lambda d: d / "nope.h5", "file not found"),
-    "directory": (lambda d: d, "is a directory, not an HDF5 file"),
+    "directory": (lambda d: d, "is a folder, not an HDF5 file"),
     "empty": (lambda d: put(d / "e.h5", b""),
               "file is empty (0 bytes); the download or copy failed"),
     "no images": (lambda d: write_h5(d / "a.h5", images=False),

@@ -47,16 +47,36 @@ def folds(text: str) -> int:
     return _int_at_least(text, 2)
 
 
+def count_at_most(high: int) -> Callable[[str], int]:
+    """argparse type: a whole number from 1 to ``high`` (a bound that keeps memory sane)."""
+    def bounded(text: str) -> int:
+        value = _int_at_least(text, 1)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {value:,}")
+        return value
+
+    bounded.__name__ = "count"  # argparse names the type in some messages
+    return bounded
+
+
+MAX_SEED = 2**32 - 1
+"""Largest seed: NumPy's legacy seeding and Keras accept 32-bit seeds only."""
+
+
 def seed(text: str) -> int:
-    """argparse type: a random seed, a whole number of at least 0 (NumPy's requirement)."""
-    return _int_at_least(text, 0)
+    """argparse type: a random seed, a whole number from 0 to :data:`MAX_SEED`."""
+    value = _int_at_least(text, 0)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is at most {MAX_SEED} (2**32 - 1), got {value}")
+    return value
 
 
 def _int_at_least(text: str, low: int) -> int:
+    shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{shown} is not a whole number") from None
     if value < low:
         raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
@@ -104,7 +124,8 @@ def describe(exc: BaseException) -> str | None:
 
 
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-                debug: bool = False, verbose: bool = False) -> int:
+                debug: bool = False, verbose: bool = False,
+                check: Callable[[argparse.Namespace], None] | None = None) -> int:
     """Run a sub-command; map its failure to one line on stderr and an exit status.
 
     Parameters
@@ -117,6 +138,9 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         Also print the traceback of any failure (``--debug``), for bug reports.
     verbose : bool, default False
         Print the traceback of a bug, but keep user errors to their one line (``-v``).
+    check : callable, optional
+        Run first, inside the same boundary: the command's checks of its arguments, inputs
+        and outputs (see :mod:`galaxy10.cli`).
 
     Returns
     -------
@@ -124,6 +148,8 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         ``func``'s status; 2 for a user error; 1 for a bug; 130 on Ctrl-C.
     """
     try:
+        if check is not None:
+            check(args)
         return func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_h5
 from PIL import Image
 
 from galaxy10.cli import data as cli_data
@@ -59,6 +60,7 @@ def world(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("world")
     synthetic.generate(root / "data.h5", n=40, seed=0, progress=False)
     synthetic.generate(root / "three.h5", n=3, seed=0, progress=False)
+    write_h5(root / "fifty.h5", n=50, size=8)  # 5 labels of each class: enough to split
     with Galaxy10Writer(root / "oneclass.h5", 12, source="imported") as w:
         w.write(0, np.zeros((12, 256, 256, 3), np.uint8), np.zeros(12, np.uint8))
     (root / "notes.txt").write_text("my notes, not galaxy10's\n")
@@ -125,7 +127,7 @@ CASES = [
     ("import-out-under-file", ["import", "imgs", "--out", "notes.txt/x.h5", "-q"], {}, 2,
      "is a file, not a folder"),
     ("import-out-proc", ["import", "imgs", "--out", "/proc/x.h5", "-q"], {}, 2, "/proc/x.h5"),
-    ("pretrain-out-proc", ["pretrain", "--data", "data.h5", "--out", "/proc/x.keras", "-q"], {}, 2,
+    ("pretrain-out-proc", ["pretrain", "--data", "fifty.h5", "--out", "/proc/x.keras", "-q"], {}, 2,
      "/proc/x.keras: cannot write in /proc"),
     ("pretrain-size-too-small", ["pretrain", "--data", "data.h5", "--size", "8", "-q"], {}, 2,
      "--size 8: the faithful profile's network halves its input 4 times; give at least 16 px"),
@@ -133,11 +135,11 @@ CASES = [
      "--size 4096: larger than the 256 px cut-outs it is cropped from; give at most 256"),
     ("import-force-over-input", ["import", "imgs/manifest.csv", "--out", "imgs/manifest.csv",
                                  "--force", "-q"], {}, 2, "is also an input"),
-    ("train-out-notes", ["train", "--data", "data.h5", "--out", "notes.txt"], {}, 2,
+    ("train-out-notes", ["train", "--data", "fifty.h5", "--out", "notes.txt"], {}, 2,
      "notes.txt: already exists and is not a model bundle"),
-    ("train-out-data", ["train", "--data", "data.h5", "--out", "data.h5"], {}, 2,
+    ("train-out-data", ["train", "--data", "fifty.h5", "--out", "fifty.h5"], {}, 2,
      "is also an input"),
-    ("train-json-beside", ["train", "--data", "data.h5", "--out", "models/user.keras"], {}, 2,
+    ("train-json-beside", ["train", "--data", "fifty.h5", "--out", "models/user.keras"], {}, 2,
      "models/user.json: already exists"),
     ("gallery-out-notes", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
                            "notes.txt"], {}, 2, "notes.txt: already exists and is not a figure"),
@@ -265,11 +267,19 @@ def test_import_lists_what_it_skips_and_imports_the_rest(world, tmp_path, capsys
 
 
 def test_force_replaces_a_users_file_and_says_so(tmp_path, capsys):
+    mine = tmp_path / "mine.h5"
+    mine.write_text("mine")
+    assert main(["synth", "--n", "2", "--out", str(mine), "-q"]) == 2
+    assert "mine.h5: already exists and is not a Galaxy10 HDF5 file" in capsys.readouterr().err
+    assert main(["synth", "--n", "2", "--out", str(mine), "-q", "--force"]) == 0
+    assert "(--force)" in capsys.readouterr().err
+    assert mine.read_bytes().startswith(b"\x89HDF")
+    # --force replaces a file, never turns a data set into a file of another kind
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
-    assert main(["synth", "--n", "2", "--out", str(notes), "-q", "--force"]) == 0
-    assert "(--force)" in capsys.readouterr().err
-    assert notes.read_bytes().startswith(b"\x89HDF")
+    assert main(["synth", "--n", "2", "--out", str(notes), "-q", "--force"]) == 2
+    assert "give a name ending in .h5" in capsys.readouterr().err
+    assert notes.read_text() == "mine"
 
 
 def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):

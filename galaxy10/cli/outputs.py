@@ -158,7 +158,8 @@ _KIND_WORDS = {"h5": "a Galaxy10 data set is an HDF5 file", "bundle": "a model b
 
 def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
                  inputs: Iterable[str | os.PathLike[str] | None] = (), force: bool = False,
-                 companions: Iterable[str | os.PathLike[str]] = ()) -> str | None:
+                 companions: Iterable[str | os.PathLike[str]] = (),
+                 option: str = "--out") -> str | None:
     """Check that ``path`` may be written; say so when it replaces an earlier galaxy10 file.
 
     Parameters
@@ -174,6 +175,8 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
         Allow replacing a file galaxy10 did not make (never an input).
     companions : iterable of path-like
         Further files written beside ``path`` (a bundle's ``.json``); checked the same way.
+    option : str, default "--out"
+        The option that named ``path``, for the messages.
 
     Returns
     -------
@@ -192,14 +195,14 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
         for given in inputs:
             if given is not None and _same(target, Path(given).expanduser()):
                 raise OutputError(target, "is also an input of this command; writing it would "
-                                          "destroy the input (choose another --out)")
+                                          f"destroy the input (choose another {option})")
     for target in targets:  # before anything opens it: opening a named pipe blocks
         special = special_kind(target)
         if special:
             raise OutputError(target, f"is {special}, not a regular file; galaxy10 writes "
-                                      "files only (choose another --out)")
+                                      f"files only (choose another {option})")
         if target.is_dir():
-            raise OutputError(target, "is a folder; --out needs a file name")
+            raise OutputError(target, f"is a folder; {option} needs a file name")
     _check_folder(path)
     test, what = _KIND_TEST[kind]
     existing = [t for t in targets if t.exists() or t.is_symlink()]
@@ -212,9 +215,10 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
         if not ours and not force:
             raise OutputError(existing[0], f"already exists and is not {what}; galaxy10 does "
                                            "not overwrite files it did not make (choose "
-                                           "another --out, or add --force)")
+                                           f"another {option}, or add --force)")
         names = ", ".join(str(t) for t in existing)
-        note = f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"
+        if kind != "metrics":  # the metrics store is updated section by section, not replaced
+            note = f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"
     suffixes = SUFFIXES[kind]
     if path.suffix.lower() not in suffixes:
         raise OutputError(path, f"{_KIND_WORDS[kind]}: give a name ending in "
@@ -227,7 +231,8 @@ _HELD_PATHS: set[Path] = set()
 
 
 def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False,
-              inputs: Iterable = (), companions: Iterable = (), *, lock: bool = True) -> Path:
+              inputs: Iterable = (), companions: Iterable = (), *, lock: bool = True,
+              option: str = "--out") -> Path:
     """The command line's output check: :func:`check_output`, then the output's write lock.
 
     Refuses in one line (:class:`OutputError`), or prints :func:`check_output`'s note on
@@ -242,7 +247,8 @@ def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False
         ``out``, with ``~`` expanded.
     """
     out = Path(out).expanduser()
-    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions)
+    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions,
+                        option=option)
     if lock:
         hold_lock(out)
     if note:

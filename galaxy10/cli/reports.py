@@ -83,7 +83,8 @@ def _check_realism(args: argparse.Namespace) -> None:
     args.metrics = check_out(reports / "metrics.json", "metrics", lock=False)
     figure = args.out_figure or reports / "figures" / "realism_by_class.png"
     args.out_figure = check_out(figure, "figure", args.force,
-                                inputs=[args.checked_real, args.synthetic])
+                                inputs=[args.checked_real, args.synthetic],
+                                option="--out-figure")
 
 
 def _cmd_realism(args: argparse.Namespace) -> int:

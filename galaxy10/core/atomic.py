@@ -18,6 +18,7 @@ runs; the kernel releases it when the writer ends, however it ends.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -74,7 +75,8 @@ class TargetLockedError(OSError):
     """Another process holds the lock of the target (:func:`target_lock`)."""
 
     def __init__(self, target: Path, holder: str) -> None:
-        super().__init__(f"another process{holder} is writing it now", os.fspath(target))
+        super().__init__(errno.EWOULDBLOCK, f"another process{holder} is writing it now",
+                         os.fspath(target))
         self.target = target
         self.holder = holder
 

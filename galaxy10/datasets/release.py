@@ -48,13 +48,14 @@ def record_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + RECORD_SUFFIX)
 
 
-def is_verified_release(path: str | os.PathLike[str],
-                        remote: RemoteFile = GALAXY10_DECALS) -> bool:
+def is_verified_release(path: str | os.PathLike[str], remote: RemoteFile | None = None) -> bool:
     """True if a record says ``path`` has ``remote``'s checksum, and the file is unchanged since.
 
-    Reads the small record only, never the file; False for anything unusual (no record, a
-    record that is not JSON, another checksum, a file since replaced or touched).
+    ``remote`` defaults to :data:`GALAXY10_DECALS`. Reads the small record only, never the
+    file; False for anything unusual (no record, a record that is not JSON, another checksum,
+    a file since replaced or touched).
     """
+    remote = remote or GALAXY10_DECALS
     path = Path(path)
     try:
         st = path.stat()
@@ -92,13 +93,15 @@ def sha256_of(path: str | os.PathLike[str], block: int = 2**22) -> str:
     return digest.hexdigest()
 
 
-def verify_release(path: str | os.PathLike[str], remote: RemoteFile = GALAXY10_DECALS,
+def verify_release(path: str | os.PathLike[str], remote: RemoteFile | None = None,
                    say=None) -> bool:
-    """True if ``path`` is ``remote``: by its record, else by hashing it (then recorded).
+    """True if ``path`` is ``remote`` (default :data:`GALAXY10_DECALS`): by its record, else
+    by hashing it (then recorded).
 
     Only a file of exactly ``remote.size`` bytes is hashed; ``say`` (a print-like callable)
     is told before a hash starts, since 2.7 GB take a while.
     """
+    remote = remote or GALAXY10_DECALS
     path = Path(path)
     if is_verified_release(path, remote):
         return True

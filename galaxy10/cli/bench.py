@@ -71,7 +71,7 @@ def _memory_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _memory_check(args: argparse.Namespace) -> None:
-    checks.data_labels(args.data)  # a bad --data fails here, before any child runs
+    checks.trainable(args.data)  # a bad --data fails here, before any child runs
     args.records = _records(args)
 
 

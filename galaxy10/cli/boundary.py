@@ -52,7 +52,7 @@ def count_at_most(high: int) -> Callable[[str], int]:
     def bounded(text: str) -> int:
         value = _int_at_least(text, 1)
         if value > high:
-            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {value:,}")
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {_shown(value)}")
         return value
 
     bounded.__name__ = "count"  # argparse names the type in some messages
@@ -67,7 +67,8 @@ def seed(text: str) -> int:
     """argparse type: a random seed, a whole number from 0 to :data:`MAX_SEED`."""
     value = _int_at_least(text, 0)
     if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"a seed is at most {MAX_SEED} (2**32 - 1), got {value}")
+        raise argparse.ArgumentTypeError(f"a seed is at most {MAX_SEED} (2**32 - 1), got "
+                                         f"{_shown(value)}")
     return value
 
 
@@ -78,15 +79,21 @@ def _int_at_least(text: str, low: int) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{shown} is not a whole number") from None
     if value < low:
-        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {_shown(value)}")
     return value
+
+
+def _shown(value: int) -> str:
+    """The number as typed when a reader can take it in, ``a 50-digit number`` beyond that."""
+    digits = len(str(abs(value)))
+    return str(value) if digits <= 15 else f"a {digits}-digit number"
 
 
 def port(text: str) -> int:
     """argparse type: a TCP port number, 1-65535."""
     value = _int_at_least(text, 1)
     if value > 65535:
-        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {_shown(value)}")
     return value
 
 

@@ -95,6 +95,9 @@ def world(tmp_path_factory) -> Path:
     _fake_bundle(root / "models", "seedkind", {"size": 64, "color": "seed-grey", "crop": 1.0},
                  kind="seed")
     (root / "nomodels").mkdir()
+    _fake_bundle(root / "models", "pipejson", {"size": 64, "color": "rgb"})
+    (root / "models" / "pipejson.json").unlink()
+    os.mkfifo(root / "models" / "pipejson.json")
     (root / "reports").mkdir()
     (root / "reports" / "benchmarks.json").write_text('{"memory": {"paths": {"a": 1}}}\n')
     _png(root / "photo.png")
@@ -261,6 +264,8 @@ CASES = [
      "outdir: is a folder, not an image file"),
     ("predict-fifo", ["predict", "fifo.h5", "photo.png", "--model", "models/list.keras"], {}, 2,
      "fifo.h5: is a named pipe (FIFO), not a regular file"),
+    ("predict-json-fifo", ["predict", "photo.png", "--model", "models/pipejson.keras"], {}, 2,
+     "pipejson.json: the model's parameter file is a named pipe (FIFO), not a regular file"),
     ("info-fifo", ["info", "fifo.h5"], {}, 2,
      "fifo.h5: is a named pipe (FIFO), not a regular file; give an HDF5 file"),
     ("info-dev-zero", ["info", "/dev/zero"], {}, 2,

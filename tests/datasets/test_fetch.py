@@ -144,6 +144,11 @@ def test_only_a_verified_file_is_called_real(tmp_path, server, monkeypatch):
     path = fetch(tmp_path / "home", remote=fake, progressbar=False, retries=0)
     with Galaxy10File(path) as f:
         assert f.source == "real"
+    from galaxy10.datasets.repack import repack
+
+    copy = repack(path, tmp_path / "copy.h5")  # other bytes: galaxy10's attribute says it
+    with Galaxy10File(copy) as f:
+        assert f.source == "real" and f.attrs["galaxy10_source"] == "real"
     with Galaxy10File(layout) as f:  # the same bytes, never verified: not called real
         assert f.source == "unverified"
     assert release.verify_release(layout) and release.is_verified_release(layout)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from galaxy10.cli import checks
+import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import count_at_most, folds
 from galaxy10.cli.models import jitter_settings
 from galaxy10.cli.options import (

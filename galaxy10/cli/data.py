@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galaxy10.cli import checks
+import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import count, count_at_most
 from galaxy10.cli.options import add_force, add_quiet, add_seed
 from galaxy10.cli.outputs import check_out, hold_lock

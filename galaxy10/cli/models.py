@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from galaxy10.cli import checks
+import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import count, count_at_most
 from galaxy10.cli.options import (
     add_data,

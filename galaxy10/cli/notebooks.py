@@ -14,7 +14,7 @@ from galaxy10.core.profiles import DEFAULT_PROFILE
 
 
 def _check_run(args: argparse.Namespace) -> None:
-    from galaxy10.cli import checks
+    import galaxy10.cli.checks as checks
     from galaxy10.cli.outputs import hold_lock
     from galaxy10.core.paths import get_models_home, get_reports_home
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from galaxy10.cli import checks
+import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import count_at_most
 from galaxy10.cli.options import add_force, add_real, add_reports_dir, add_seed
 from galaxy10.cli.outputs import check_out, hold_lock

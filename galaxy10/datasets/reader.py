@@ -37,6 +37,8 @@ import numpy as np
 
 from galaxy10.core.classes import N_CLASSES
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.core.files import format_bytes, unreadable_reason
+from galaxy10.datasets.release import is_verified_release
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +82,6 @@ def _slab_cache(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int
 
 def _check_path(path: Path) -> None:
     """Raise :class:`GalaxyDataError` for a path that cannot be an HDF5 file to read."""
-    from galaxy10.core.files import unreadable_reason
-
     why = unreadable_reason(path, what="HDF5 file")
     if why == "is empty (0 bytes)":
         why = "file is empty (0 bytes); the download or copy failed"
@@ -123,8 +123,6 @@ def _check_stored(path: Path, dataset: h5py.Dataset) -> None:
     datasets with chunks never written, and large datasets that store less than one byte in
     :data:`MAX_BLANK_RATIO` (compressed blank images).
     """
-    from galaxy10.core.files import format_bytes
-
     declared = math.prod(dataset.shape) * dataset.dtype.itemsize
     if declared == 0:
         return
@@ -263,8 +261,6 @@ class Galaxy10File:
         self.image_shape: tuple[int, int, int] = tuple(images.shape[1:])  # type: ignore[assignment]
         source = self._h5.attrs.get(SOURCE_ATTR)
         if source is None:  # not galaxy10's: real only if its checksum was verified
-            from galaxy10.datasets.release import is_verified_release
-
             source = REAL if is_verified_release(self.path) else UNVERIFIED
         self.source: str = source.decode() if isinstance(source, bytes) else str(source)
 

@@ -73,9 +73,11 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     -------
     Path
         ``dst``. Its ``images`` hold the same pixels in chunks of ``(1, H, W, 3)``; every
-        other dataset and every attribute (file, datasets) is copied as it is. A copy of the
-        verified official release is marked ``galaxy10_source = "real"`` (its own checksum
-        differs from the release's, so only galaxy10's attribute can say what it holds).
+        other dataset and every attribute (file, datasets) is copied as it is, and the file
+        attribute ``galaxy10_source`` records the source's
+        :attr:`~galaxy10.datasets.reader.Galaxy10File.source` (a copy of the verified release
+        has its own checksum, so only galaxy10's attribute can say it holds the release; the
+        attribute also tells the output check that galaxy10 wrote the copy).
 
     Raises
     ------
@@ -89,7 +91,7 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     src, dst = Path(src), Path(dst)
     if not 0 <= level <= 9:
         raise ValueError(f"gzip level must be 0-9, got {level}")
-    from galaxy10.datasets.reader import REAL, SOURCE_ATTR
+    from galaxy10.datasets.reader import SOURCE_ATTR
 
     with Galaxy10File(src) as galaxies:
         _check_target(src, dst, force)
@@ -99,8 +101,8 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
             with h5py.File(tmp, "w") as out:
                 for key, value in raw.attrs.items():
                     out.attrs[key] = value
-                if galaxies.source == REAL and SOURCE_ATTR not in raw.attrs:
-                    out.attrs[SOURCE_ATTR] = REAL
+                # galaxy10 wrote the copy: its attribute says so, and what the source was
+                out.attrs[SOURCE_ATTR] = galaxies.source
                 for name in raw:
                     if name != "images":
                         raw.copy(raw[name], out, name=name)

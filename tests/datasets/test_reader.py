@@ -24,7 +24,7 @@ def test_reads_labels_on_open_and_images_by_index(small_h5):
     with Galaxy10File(small_h5) as f:
         assert len(f) == 20
         assert f.image_shape == (32, 32, 3)
-        assert f.source == "real"  # no galaxy10 attribute: a foreign (real) file
+        assert f.source == "unverified"  # no galaxy10 attribute, no verified checksum
         np.testing.assert_array_equal(f.class_counts(), [2] * 10)
         import h5py
 
@@ -63,7 +63,7 @@ def _truncate(tmp_path: Path, fraction: float) -> Path:
 
 BAD_FILES = {
     "missing": (lambda d: d / "nope.h5", "file not found"),
-    "directory": (lambda d: d, "is a directory"),
+    "directory": (lambda d: d, "is a folder, not an HDF5 file"),
     "empty": (lambda d: put(d / "e.h5", b""), "empty"),
     "html page": (lambda d: put(d / "h.h5", b"<!DOCTYPE html><html>404</html>"),
                   "not an HDF5 file (it looks like an HTML page"),

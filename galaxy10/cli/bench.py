@@ -153,11 +153,11 @@ def _accuracy_check(args: argparse.Namespace) -> None:
             except NotEnoughDataError as exc:
                 raise GalaxyDataError(found[0], f"--real: too little to train on: {exc}"
                                       ) from None
+    args.metrics = _metrics(args)
     args.models_out = get_models_home(args.models_dir) / f"bench_{profile.name}"
-    for name in ("galaxy_cnn", "seed_cnn"):
+    for name in ("galaxy_cnn", "seed_cnn"):  # the outputs last: their locks make the folder
         out = args.models_out / f"{name}.keras"
         check_out(out, "bundle", inputs=[args.data], companions=[out.with_suffix(".json")])
-    args.metrics = _metrics(args)
 
 
 def _accuracy(args: argparse.Namespace, say: Say) -> Path:

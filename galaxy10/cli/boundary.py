@@ -5,8 +5,9 @@ user who made a typo:
 
 * :class:`OneLineParser` reports bad arguments as ``error: argument --n: ...`` (argparse's own
   usage block is two lines more and does not start with ``error:``);
-* argparse ``type=`` callables (:func:`count`, :func:`seed`, :func:`port`,
-  :func:`notebook_list`) reject bad values at parse time, before any work starts;
+* argparse ``type=`` callables (:func:`count`, :func:`count_at_most`, :func:`seed`,
+  :func:`port`, :func:`notebook_list`) reject bad values at parse time, before any work
+  starts;
 * :func:`run_command` turns a :class:`~galaxy10.core.errors.Galaxy10Error`, an ``OSError`` (with the
   file it names), a ``csv.Error`` or a Pillow refusal into ``error: <what>: <why>`` with exit
   status 2. Anything else is a bug in galaxy10: one line saying so and how to see the

@@ -454,3 +454,18 @@ def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
     other = _png(tmp_path / "photo.png")
     with pytest.raises(OutputError, match="not a figure that galaxy10 wrote"):
         check_output(other, kind="figure")
+
+
+def test_a_second_writer_to_the_same_output_is_refused_while_the_first_runs(tmp_path, capsys):
+    from galaxy10.core.atomic import target_lock
+
+    out = tmp_path / "same.h5"
+    with target_lock(out):  # the first writer, as another process holds it
+        assert main(["synth", "--n", "2", "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {out}: another process (pid {os.getpid()}) is writing it now; "
+                       "wait for it to finish, or choose another output\n")
+        assert not out.exists()
+    # once the first has finished, the same command writes it; its own lock goes with it
+    assert main(["synth", "--n", "2", "--out", str(out), "-q"]) == 0
+    assert out.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["same.h5"]

@@ -206,19 +206,26 @@ def test_results_in_a_checkout_read_the_committed_reference(monkeypatch):
 def test_app_serves_with_the_quiet_environment_and_keeps_the_users_settings(tmp_path,
                                                                             monkeypatch):
     """Voila's kernel gets TF_CPP_MIN_LOG_LEVEL unless the user chose one, and the seed asked."""
-    import subprocess as sp
+    import socket
 
-    calls = []
-    monkeypatch.setattr(sp, "call", lambda command, env: calls.append((command, env)) or 0)
+    from galaxy10.app.serve import AppServer
+
+    served = []
+    monkeypatch.setattr(AppServer, "__enter__", lambda self: served.append(self) or self)
+    monkeypatch.setattr(AppServer, "__exit__", lambda self, *exc: None)
+    monkeypatch.setattr(AppServer, "wait", lambda self: 0)  # nothing is started
     monkeypatch.setenv("GALAXY10_DATA", str(tmp_path / "d"))
     monkeypatch.setenv("GALAXY10_MODELS", str(tmp_path / "m"))
     monkeypatch.setenv("GALAXY10_SEED", "9")  # an earlier session's: the --seed given wins
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     monkeypatch.chdir(ROOT)
-    assert main(["app", "--seed", "4"]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    assert main(["app", "--seed", "4", "--port", port]) == 0
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
-    assert main(["app"]) == 0
-    (command, first), (_, second) = calls
-    assert command[1:3] == ["-m", "voila"] and command[3].endswith("app.ipynb")
+    assert main(["app", "--port", port]) == 0
+    first, second = (server.env for server in served)
+    assert served[0].notebook.name == "app.ipynb"
     assert first["TF_CPP_MIN_LOG_LEVEL"] == "3" and first["GALAXY10_SEED"] == "4"
     assert second["TF_CPP_MIN_LOG_LEVEL"] == "1" and second["GALAXY10_SEED"] == "0"

@@ -95,6 +95,9 @@ def world(tmp_path_factory) -> Path:
     _fake_bundle(root / "models", "seedkind", {"size": 64, "color": "seed-grey", "crop": 1.0},
                  kind="seed")
     (root / "nomodels").mkdir()
+    (root / "seedmodels").mkdir()
+    _fake_bundle(root / "seedmodels", "pretrained_synthetic",
+                 {"size": 64, "color": "seed-grey", "crop": 1.0}, kind="seed")
     _fake_bundle(root / "models", "pipejson", {"size": 64, "color": "rgb"})
     (root / "models" / "pipejson.json").unlink()
     os.mkfifo(root / "models" / "pipejson.json")
@@ -249,9 +252,10 @@ CASES = [
      "twenty.h5: --folds 2: 2-fold cross-validation needs at least 4 images of every class"),
     ("bench-real-folds-999", ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds",
                               "999"], {}, 2, "--folds 999: 999-fold cross-validation needs"),
+    # the default --init is --models-dir's pre-trained bundle (the shipped one only without it)
     ("bench-real-default-init-models-dir", ["bench", "real", "--real", "fifty.h5",
-                                            "--models-dir", "nomodels"], {}, 2,
-     "nomodels/pretrained_synthetic.keras: no pre-trained bundle"),
+                                            "--models-dir", "seedmodels"], {}, 2,
+     "seedmodels/pretrained_synthetic.keras: a 'seed' bundle (--init)"),
     ("bench-real-real-text", ["bench", "real", "--real", "text.h5", "--init", "none"], {}, 2,
      "text.h5: not an HDF5 file"),
     ("bench-accuracy-real-missing", ["bench", "accuracy", "--data", "fifty.h5", "--real",

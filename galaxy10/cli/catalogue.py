@@ -5,16 +5,37 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from galaxy10.cli.boundary import USER_ERROR, count
+import galaxy10.cli.checks as checks
+from galaxy10.cli.boundary import USER_ERROR, count_at_most
 from galaxy10.cli.options import add_quiet
 
 
-def _cmd_classify(args: argparse.Namespace) -> int:
-    from galaxy10.pipeline.catalogue import check_catalogue_out, classify_catalogue
+def _check_classify(args: argparse.Namespace) -> None:
+    """Every input, the bundle and the output folder, before TensorFlow and any work."""
+    from galaxy10.core.errors import GalaxyDataError
+    from galaxy10.core.files import unreadable_reason
+    from galaxy10.modeling.shipped import default_model
+    from galaxy10.pipeline.catalogue import check_catalogue_out
 
-    note = check_catalogue_out(args.out, args.inputs)
-    if note and not args.quiet:
-        print(note, flush=True)
+    for source in args.inputs:
+        if not source.is_dir():
+            why = unreadable_reason(source, what="catalogue input (.h5, .parquet, .csv or image)")
+            if why:
+                raise GalaxyDataError(source, why)
+    if not args.model:
+        choice = default_model()
+        if not args.quiet:
+            print(f"[galaxy10] {choice.note}", flush=True)
+        args.model = choice.path
+    args.model = checks.bundle(args.model, option="--model", kind=None)
+    args.out_note = check_catalogue_out(args.out, args.inputs)
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from galaxy10.pipeline.catalogue import classify_catalogue
+
+    if args.out_note and not args.quiet:
+        print(args.out_note, flush=True)
     result = classify_catalogue(args.inputs, args.out, args.model, workers=args.workers,
                                 scheduler=args.scheduler, embeddings=args.embeddings,
                                 views=args.views, shard_rows=args.shard_rows,
@@ -44,8 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True,
                    help="catalogue folder to write (new, empty, or an earlier catalogue to "
                         "resume)")
-    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")
-    p.add_argument("--workers", type=count, help="worker processes on this machine (default: "
+    p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras, "
+                                              "else the bundle shipped with galaxy10)")
+    p.add_argument("--workers", type=count_at_most(4096), help="worker processes on this machine (default: "
                                                  "one per core; 1 runs in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler (tcp://host:8786): its workers do the work "
@@ -55,14 +77,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--views", type=int, choices=range(1, 9), metavar="1-8",
                    help="flip/rotation views averaged per image (default: the bundle's, 8 "
                         "with test-time augmentation)")
-    p.add_argument("--shard-rows", type=count, default=SHARD_ROWS,
+    p.add_argument("--shard-rows", type=count_at_most(10_000_000), default=SHARD_ROWS,
                    help=f"images per shard and part (default {SHARD_ROWS:,}); a crash redoes "
                         "at most one shard per worker")
-    p.add_argument("--batch-size", type=count, default=BATCH_SIZE,
+    p.add_argument("--batch-size", type=count_at_most(65_536), default=BATCH_SIZE,
                    help=f"images in memory at once per worker (default {BATCH_SIZE})")
-    p.add_argument("--threads", type=count,
+    p.add_argument("--threads", type=count_at_most(4096),
                    help="TensorFlow threads per worker (default: the cores shared out among "
                         "the local workers; TensorFlow's own choice on a scheduler's workers, "
                         "so give 1 when they run one per core)")
     add_quiet(p, "no progress bar")
-    p.set_defaults(func=_cmd_classify)
+    p.set_defaults(func=_cmd_classify, check=_check_classify)

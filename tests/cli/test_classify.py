@@ -62,7 +62,7 @@ def test_bad_arguments_are_one_line_before_any_work(catalogue, tmp_path):
     model = catalogue["model"]
     cases = [
         ((tmp_path / "absent.h5", "--out", out, "--model", model),
-         f"error: {tmp_path / 'absent.h5'}: not found"),
+         f"error: {tmp_path / 'absent.h5'}: file not found"),
         ((catalogue["inputs"][0], "--out", out, "--model", tmp_path / "none.keras"),
          f"error: {tmp_path / 'none.keras'}: model file not found"),
         ((catalogue["inputs"][0], "--out", catalogue["root"], "--model", model),

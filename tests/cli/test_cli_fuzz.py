@@ -184,6 +184,10 @@ COMMANDS = {
                        opt("--reports-dir", anyfile), flag("--force")),
     "run": command(words("run"), must("--data", hostile), opt("--profile", profile),
                    opt("--only", st.sampled_from(["01", "99", "x", ""])), words("-q")),
+    "classify": command(words("classify"), st.lists(anyfile, min_size=1, max_size=2),
+                        must("--out", anyout), must("--model", st.sampled_from(MODELS)),
+                        opt("--workers", number), opt("--views", st.sampled_from(["0", "9", "x"])),
+                        opt("--shard-rows", number), words("-q")),
     "app": command(words("app"), must("--port", bad_number), opt("--model",
                                                                  st.sampled_from(MODELS))),
     "bench memory": command(words("bench", "memory"), must("--data", hostile), words("-q")),
@@ -200,6 +204,12 @@ COMMANDS = {
                           opt("--init", st.sampled_from(MODELS + ["none"])),
                           opt("--folds", number), opt("--profile", profile),
                           opt("--models-dir", anyfile), words("-q")),
+    "bench shipped": command(words("bench", "shipped"), must("--bundle", st.sampled_from(MODELS)),
+                             opt("--real", st.sampled_from(HOSTILE_FILES + VALID_DATA + ["none"])),
+                             opt("--epochs", number), words("-q")),
+    "bench classify": command(words("bench", "classify"), must("--model", st.sampled_from(MODELS)),
+                              opt("--n", number), opt("--shards", number),
+                              opt("--cores", st.sampled_from(["1,2", "0", "x", ""])), words("-q")),
     "bench layout": command(words("bench", "layout"), must("--n", st.sampled_from(
         ["1", *BAD_NUMBERS, "30000"])), words("-q")),
     "bench pipeline": command(words("bench", "pipeline"), must("--n", st.sampled_from(

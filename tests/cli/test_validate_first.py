@@ -28,7 +28,7 @@ LATE_REFUSALS = [
     ["bench", "real", "--real", "fifty.h5", "--init", "seed.keras", "--profile", "smoke"],
     ["bench", "real", "--real", "twenty.h5", "--init", "none", "--folds", "2"],
     ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds", "999"],
-    ["bench", "real", "--real", "fifty.h5"],
+    ["bench", "real", "--real", "fifty.h5", "--folds", "999"],  # default --init: the shipped
     ["bench", "accuracy", "--real", "/nonexistent"],
     ["bench", "inference"],
     ["predict", "folder"],

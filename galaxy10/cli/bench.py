@@ -262,6 +262,37 @@ def _classify(args: argparse.Namespace, say: Say) -> Path:
     return record("classify", results, _records(args))
 
 
+# -- similarity search ------------------------------------------------------------------------
+def _similar_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, help="model bundle (default: the pre-trained bundle, "
+                                              "models/pretrained_synthetic.keras, else the "
+                                              "one shipped with galaxy10)")
+    add_real(p)
+    p.add_argument("--n", type=count, default=100_000,
+                   help="random vectors searched for the query time (default 100,000)")
+    p.add_argument("--queries", type=count, default=200, help="queries timed (default 200)")
+    add_seed(p)
+
+
+def _similar(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.records import record
+    from galaxy10.bench.similar import bench_similar, format_similar
+
+    model = args.model
+    if model is None:
+        from galaxy10.modeling.shipped import pretrained_bundle
+
+        choice = pretrained_bundle()
+        model = choice.path
+        say(f"bench similar: {choice.note}")
+    if not (model.is_file() and model.with_suffix(".json").is_file()):
+        raise Galaxy10Error(f"{model}: not a model bundle (NAME.keras with NAME.json beside it)")
+    results = bench_similar(model, args.real, n=args.n, queries=args.queries, seed=args.seed,
+                            say=say)
+    print(format_similar(results))
+    return record("similar", results, _records(args))
+
+
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("memory", "peak memory and wall time of each data path, each in a fresh process",
               _memory_arguments, _memory),
@@ -283,6 +314,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("classify", "a generated catalogue classified end to end: vs the forward pass, "
                           "one process vs local Dask, throughput per core, memory per worker",
               _classify_arguments, _classify),
+    Benchmark("similar", "similarity search: precision at 1 and 10 on real images, query time "
+                         "over 100,000 vectors, 'More like this' latency",
+              _similar_arguments, _similar),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from galaxy10.cli.boundary import count
+from galaxy10.cli.options import add_force, add_seed
 from galaxy10.core.errors import Galaxy10Error, ModelError
 
 
@@ -27,9 +28,14 @@ def check_similar(args: argparse.Namespace) -> None:
     """
     from galaxy10.datasets.labelled import open_labelled
 
-    if args.query is None and not args.odd:
+    if args.query is None and not (args.odd or args.gallery or args.map):
         raise Galaxy10Error("give a galaxy to search for (a row of --in or an image file), "
-                            "--odd N, or both")
+                            "--odd N, --gallery or --map")
+    from galaxy10.cli.outputs import check_out
+
+    for out in (args.gallery, args.map):
+        if out is not None:
+            check_out(out, "figure", args.force, inputs=[args.data, args.query, args.model])
     with open_labelled(args.data) as source:  # missing or unreadable: one line naming it
         n = len(source)
     args.row = args.image = None
@@ -68,7 +74,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     from galaxy10.evaluation.similarity import find_similar
 
     result = find_similar(args.data, args.model, row=args.row, image=args.image, k=args.k,
-                          odd=args.odd, pca=args.pca)
+                          odd=args.odd, pca=args.pca, gallery=args.gallery, map_out=args.map,
+                          seed=args.seed)
     print("\n".join(result.lines()))
     return 0
 
@@ -99,4 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pca", type=count, metavar="N",
                    help="compare on the first N principal components (default: every "
                         "dimension)")
+    p.add_argument("--gallery", type=Path, metavar="PNG",
+                   help="also draw one galaxy per class with its 6 nearest neighbours")
+    p.add_argument("--map", type=Path, metavar="PNG",
+                   help="also draw the embedding in 2-D (t-SNE), coloured by class")
+    add_seed(p)
+    add_force(p, "--gallery or --map PNG")
     p.set_defaults(func=_cmd_similar)

@@ -196,6 +196,7 @@ class SimilarResult:
     reused: bool
     neighbours: list[dict[str, Any]] = field(default_factory=list)
     odd: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The report, one line per galaxy."""
@@ -211,12 +212,15 @@ class SimilarResult:
             out += [f"  {i + 1:>3}. row {o['row']:>6}  {o['name']:<28} class {o['label']} "
                     f"{CLASS_NAMES[o['label']]:<34} nearest class {o['nearest_class']}, "
                     f"similarity {o['similarity']:.3f}" for i, o in enumerate(self.odd)]
+        out += [f"figure written to {path}" for path in self.figures]
         return out
 
 
 def find_similar(data: str | os.PathLike[str], model: str | os.PathLike[str], *,
                  row: int | None = None, image: str | os.PathLike[str] | None = None,
-                 k: int = 8, odd: int = 0, pca: int | None = None) -> SimilarResult:
+                 k: int = 8, odd: int = 0, pca: int | None = None,
+                 gallery: str | os.PathLike[str] | None = None,
+                 map_out: str | os.PathLike[str] | None = None, seed: int = 0) -> SimilarResult:
     """Neighbours of one galaxy (a row of ``data`` or an image file) among ``data``'s rows.
 
     The embeddings of ``data`` are computed once and stored
@@ -237,6 +241,11 @@ def find_similar(data: str | os.PathLike[str], model: str | os.PathLike[str], *,
         Odd ones out to list (0: none).
     pca : int, optional
         Principal components kept before the cosine (default: all dimensions).
+    gallery, map_out : path-like, optional
+        PNG files to write: one neighbour row per class (:func:`neighbour_gallery`), the
+        2-D map (:func:`embedding_map`).
+    seed : int
+        Picks the gallery's galaxies and seeds t-SNE.
     """
     from galaxy10.datasets.labelled import open_labelled
     from galaxy10.modeling.embeddings import embed_file
@@ -272,4 +281,104 @@ def find_similar(data: str | os.PathLike[str], model: str | os.PathLike[str], *,
         result.odd = [{"row": int(emb.rows[i]), "name": names[int(emb.rows[i])],
                        "label": int(emb.labels[i]), "nearest_class": int(c),
                        "similarity": float(s)} for i, s, c in zip(pos, sim, near, strict=True)]
+    if gallery or map_out:
+        import matplotlib.pyplot as plt
+
+        from galaxy10.reporting.figures import save_figure
+
+        if gallery:
+            with open_labelled(data) as source:
+                fig = neighbour_gallery(source, emb, seed=seed)
+            result.figures.append(os.fspath(save_figure(fig, gallery, dpi=75, colors=256)))
+            plt.close(fig)
+        if map_out:
+            fig = embedding_map(emb.vectors, emb.labels, seed=seed)
+            result.figures.append(os.fspath(save_figure(fig, map_out, dpi=90)))
+            plt.close(fig)
     return result
+
+
+# -- pictures ---------------------------------------------------------------------------------
+def gallery_queries(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """One random position per class present in ``labels`` (the gallery's query galaxies)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    return np.array([rng.choice(np.flatnonzero(labels == c)) for c in np.unique(labels)],
+                    dtype=np.int64)
+
+
+def neighbour_gallery(source, emb, *, k: int = 6, seed: int = 0, queries=None):
+    """A figure: per class, one galaxy (left) and its ``k`` nearest among the others.
+
+    Parameters
+    ----------
+    source : LabelledImages
+        The open source the embeddings describe (:func:`galaxy10.datasets.labelled.open_labelled`).
+    emb : Embeddings
+        Its embeddings (:func:`galaxy10.modeling.embeddings.embed_file`).
+    k : int
+        Neighbours per row.
+    seed : int
+        Picks the query galaxies (:func:`gallery_queries`) when ``queries`` is not given.
+    queries : sequence of int, optional
+        Positions in ``emb`` to use as queries, one per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Each tile titled with its true class (and the cosine distance for neighbours); a
+        neighbour of another class than its query is framed in red.
+    """
+    import matplotlib.pyplot as plt
+
+    queries = gallery_queries(emb.labels, seed) if queries is None else np.asarray(queries)
+    index = NeighbourIndex(emb.vectors)
+    nn, dist = index.query(emb.vectors[queries], k, exclude=queries)
+    fig, axes = plt.subplots(len(queries), k + 1, figsize=(1.6 * (k + 1), 1.75 * len(queries)),
+                             squeeze=False)
+    for r, q in enumerate(queries):
+        positions = [int(q), *nn[r]]
+        images = source.read(emb.rows[positions])
+        for c, (pos, image) in enumerate(zip(positions, images, strict=True)):
+            ax = axes[r, c]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            label = int(emb.labels[pos])
+            if c == 0:
+                ax.set_title(f"query: {CLASS_NAMES[label]}", fontsize=7, fontweight="bold")
+                continue
+            ax.set_title(f"{CLASS_NAMES[label]}\n{dist[r, c - 1]:.3f}", fontsize=6)
+            if label != int(emb.labels[q]):
+                for side in ax.spines.values():
+                    side.set_color("#b22222")
+                    side.set_linewidth(2)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_map(vectors: np.ndarray, labels: np.ndarray, *, seed: int = 0,
+                  perplexity: float = 30.0):
+    """A figure: the embedding in 2-D by t-SNE (cosine distance), coloured by true class.
+
+    t-SNE (scikit-learn) keeps neighbourhoods, not distances between clusters: read it for
+    which classes mix, not for how far apart they are.
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    x = NeighbourIndex(vectors).unit
+    xy = TSNE(n_components=2, metric="cosine", init="pca", random_state=seed,
+              perplexity=min(perplexity, (len(x) - 1) / 3)).fit_transform(x)
+    labels = np.asarray(labels, dtype=np.int64)
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    cmap = plt.get_cmap("tab10")
+    for c in np.unique(labels):
+        ax.scatter(*xy[labels == c].T, s=8, color=cmap(c % 10), label=f"{c} {CLASS_NAMES[c]}")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("The model's embedding in 2-D (t-SNE, cosine), coloured by true class",
+                 fontsize=10)
+    ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    return fig

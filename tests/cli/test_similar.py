@@ -80,3 +80,17 @@ def test_misuse_is_refused_before_tensorflow_loads(world):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.split() == ["2", "False"], out.stderr
+
+
+def test_gallery_and_map_are_drawn_and_a_users_file_is_kept(world, tmp_path, capsys):
+    gallery, tsne = tmp_path / "gallery.png", tmp_path / "map.png"
+    base = ["similar", "--in", str(world["data"]), "--model", str(world["model"])]
+    assert main([*base, "--gallery", str(gallery), "--map", str(tsne)]) == 0
+    out = capsys.readouterr().out
+    assert f"figure written to {gallery}" in out and f"figure written to {tsne}" in out
+    assert gallery.read_bytes()[:8] == tsne.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    notes = tmp_path / "notes.png"
+    notes.write_bytes(b"my own picture")
+    assert main([*base, "--gallery", str(notes)]) == 2
+    assert notes.read_bytes() == b"my own picture"
+    assert "error: " in capsys.readouterr().err

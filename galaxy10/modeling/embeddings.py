@@ -230,6 +230,11 @@ def embed_file(bundle, data: str | os.PathLike[str], *, rows: Sequence[int] | No
     from galaxy10.datasets.labelled import open_labelled
 
     bundle_path = Path(getattr(bundle, "model_path", bundle))
+    if not (bundle_path.is_file() and bundle_path.with_suffix(".json").is_file()):
+        from galaxy10.core.errors import ModelError
+
+        raise ModelError(bundle_path, "no bundle file to identify the embeddings by (stored "
+                                      "embeddings need a saved .keras bundle with its .json)")
     digest = bundle_hash(bundle_path)
     with open_labelled(data) as source:
         idx = (np.arange(len(source), dtype=np.int64) if rows is None

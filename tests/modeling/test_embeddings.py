@@ -100,3 +100,10 @@ def test_flips_and_rotations_land_next_to_their_galaxy(bundles, tmp_path):
     nn, dist = NeighbourIndex(emb.vectors).query(emb.vectors[0], 4, exclude=[0])
     assert sorted(nn[0]) == [1, 2, 3, 4]
     assert dist.max() < 1e-4
+
+
+def test_a_bundle_that_is_not_on_disk_is_refused(data, tmp_path):
+    from galaxy10.core.errors import ModelError
+
+    with pytest.raises(ModelError, match="no bundle file"):
+        embed_file(tmp_path / "gone.keras", data)

@@ -232,3 +232,20 @@ def test_the_real_cv_table_names_the_previous_recipe_when_one_is_kept():
     assert ("previous fine-tuning recipe (20 epochs at 3e-4): galaxy_cnn_finetuned_robust "
             "0.704 ± 0.020.") in both
     assert "seed_cnn 0.300" not in both  # only the fine-tuned models changed recipe
+
+
+def test_the_refusals_table_is_the_recorded_one():
+    """docs/bad-input.md's table of refusal times is printed from their record, not typed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_refusals",
+                                                  ROOT / "tools" / "time_refusals.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    record = _committed_json("reports/reference/refusals.json")
+    assert set(record) == {"before", "now"} and set(record["now"]) == {c[0] for c in tool.CASES}
+    assert all(row["status"] == 2 for row in record["now"].values())
+    page = (ROOT / "docs" / "bad-input.md").read_text(encoding="utf-8")
+    shown = page.split("<!-- refusals:start -->\n")[1].split("\n<!-- refusals:end -->")[0]
+    assert shown == tool.table(record), (
+        "docs/bad-input.md's refusals table is stale: `python tools/time_refusals.py --table`")

@@ -15,10 +15,17 @@ One module per command group, each adding its commands with ``register(sub)``:
 * :mod:`~galaxy10.cli.bench`: ``bench`` and its benchmarks.
 
 :mod:`~galaxy10.cli.outputs` decides whether an ``--out`` may be written.
+
+Validate first, then work: a command registers ``check`` beside ``func``
+(``set_defaults(func=..., check=...)``). :func:`main` runs the check (every argument, input
+and output: :mod:`~galaxy10.cli.checks`, :mod:`~galaxy10.cli.outputs`), then, for commands
+that set ``tensorflow=True``, imports TensorFlow, then runs the command: a refused argument
+never waits for TensorFlow's import or any other work.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Sequence
@@ -45,8 +52,9 @@ def build_parser() -> OneLineParser:
     return parser
 
 
-TF_COMMANDS = frozenset({"predict", "train", "pretrain", "bench"})
-"""Commands that load TensorFlow in this process: imported quietly before they run."""
+TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
+"""Commands of which some load TensorFlow in this process (each such parser sets
+``tensorflow=True``): it is imported quietly after the command's check, before its work."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command in TF_COMMANDS and not args.verbose:
-        import_tensorflow_quietly()
-    return run_command(args.func, args, debug=args.debug, verbose=args.verbose)
+    from galaxy10.cli.outputs import release_outputs
+
+    def then_tensorflow(args: argparse.Namespace) -> None:
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args)
+        if getattr(args, "tensorflow", False) and not args.verbose:
+            import_tensorflow_quietly()
+
+    try:
+        return run_command(args.func, args, debug=args.debug, verbose=args.verbose,
+                           check=then_tensorflow)
+    finally:
+        release_outputs()  # the locks check_out took

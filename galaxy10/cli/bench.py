@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from galaxy10.cli.boundary import count, folds
+import galaxy10.cli.checks as checks
+from galaxy10.cli.boundary import count_at_most, folds
 from galaxy10.cli.models import jitter_settings
 from galaxy10.cli.options import (
     add_data,
@@ -23,7 +24,8 @@ from galaxy10.cli.options import (
     add_reports_dir,
     add_seed,
 )
-from galaxy10.core.errors import Galaxy10Error
+from galaxy10.cli.outputs import check_out
+from galaxy10.core.errors import Galaxy10Error, GalaxyDataError, NotEnoughDataError
 from galaxy10.core.profiles import DEFAULT_PROFILE, RECIPE_PROFILE
 
 Say = Callable[[str], None]
@@ -34,26 +36,33 @@ class Benchmark:
     """One ``bench`` sub-command.
 
     ``add_arguments(parser)`` adds its own options (``--reports-dir`` and ``-q`` are every
-    benchmark's); ``run(args, say)`` measures, prints the figures and returns the file they
-    were recorded in; ``say`` prints a progress line unless ``-q``.
+    benchmark's); ``check(args)`` checks them all before any work (and before TensorFlow is
+    imported, for the benchmarks with ``tensorflow``); ``run(args, say)`` measures, prints
+    the figures and returns the file they were recorded in; ``say`` prints a progress line
+    unless ``-q``.
     """
 
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Say], Path]
+    check: Callable[[argparse.Namespace], None]
+    tensorflow: bool = True
 
 
 def _records(args: argparse.Namespace) -> Path:
+    """``benchmarks.json`` of ``--reports-dir``, checked as an output (:func:`check_out`)."""
     from galaxy10.core.paths import get_reports_home
 
-    return get_reports_home(args.reports_dir) / "benchmarks.json"
+    return check_out(get_reports_home(args.reports_dir) / "benchmarks.json", "metrics",
+                     lock=False)
 
 
 def _metrics(args: argparse.Namespace) -> Path:
+    """``metrics.json`` of ``--reports-dir``, checked as an output (:func:`check_out`)."""
     from galaxy10.core.paths import get_reports_home
 
-    return get_reports_home(args.reports_dir) / "metrics.json"
+    return check_out(get_reports_home(args.reports_dir) / "metrics.json", "metrics", lock=False)
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -61,28 +70,40 @@ def _memory_arguments(p: argparse.ArgumentParser) -> None:
     add_data(p, why="'synthetic' being the full-size set, as large as the real file")
 
 
+def _memory_check(args: argparse.Namespace) -> None:
+    checks.trainable(args.data)  # a bad --data fails here, before any child runs
+    args.records = _records(args)
+
+
 def _memory(args: argparse.Namespace, say: Say) -> Path:
     from galaxy10.bench.memory import bench_memory, format_memory
     from galaxy10.bench.records import record
     from galaxy10.datasets.fetch import resolve_data
-    from galaxy10.datasets.reader import Galaxy10File
 
     data = resolve_data(args.data, preset="full", seed=0)
-    Galaxy10File(data).close()  # a bad --data fails here, in one line, before any child runs
     say(f"memory benchmark on {data} (each path in a fresh process)...")
     results = bench_memory(data)
     print(format_memory(results))
-    return record("memory", {"data": str(data), "paths": results}, _records(args))
+    return record("memory", {"data": str(data), "paths": results}, args.records)
 
 
 # -- inference and the button -----------------------------------------------------------------
+def _inference_check(args: argparse.Namespace) -> None:
+    from galaxy10.core.paths import get_models_home
+
+    folder = get_models_home(args.models_dir)
+    for name in ("seed_cnn", "galaxy_cnn"):  # both are measured; a missing one records nothing
+        checks.bundle(folder / f"{name}.keras", option="bench inference", kind=None)
+    args.records = _records(args)
+
+
 def _inference(args: argparse.Namespace, say: Say) -> Path:
     from galaxy10.bench.inference import bench_inference, format_inference
     from galaxy10.bench.records import record
 
     results = bench_inference(args.models_dir)
     print(format_inference(results))
-    return record("inference", results, _records(args))
+    return record("inference", results, args.records)
 
 
 def _button_arguments(p: argparse.ArgumentParser) -> None:
@@ -91,13 +112,21 @@ def _button_arguments(p: argparse.ArgumentParser) -> None:
                    help="with the 'show where the model looked' overlay on")
 
 
+def _button_check(args: argparse.Namespace) -> None:
+    from galaxy10.core.paths import get_models_home
+
+    args.model = checks.bundle(args.model or get_models_home() / "galaxy_cnn.keras",
+                               option="--model", kind=None)
+    args.records = _records(args)
+
+
 def _button(args: argparse.Namespace, say: Say) -> Path:
     from galaxy10.bench.inference import bench_button, format_button
     from galaxy10.bench.records import record
 
     r = bench_button(args.model, overlay=args.overlay)
     print(format_button(r))
-    return record("button_overlay" if args.overlay else "button", r, _records(args))
+    return record("button_overlay" if args.overlay else "button", r, args.records)
 
 
 # -- accuracy and real images -----------------------------------------------------------------
@@ -109,18 +138,38 @@ def _accuracy_arguments(p: argparse.ArgumentParser) -> None:
     add_seed(p)
 
 
-def _accuracy(args: argparse.Namespace, say: Say) -> Path:
-    from galaxy10.bench.accuracy import bench_accuracy
+def _accuracy_check(args: argparse.Namespace) -> None:
     from galaxy10.core.paths import get_models_home
     from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.resample import check_splittable
+
+    args.checked_profile = profile = get_profile(args.profile)
+    checks.trainable(args.data)
+    if args.real != "none":  # the default sample may be absent: the comparison is skipped
+        found = checks.real_labels(args.real, required=args.real is not None, probe=True)
+        if found is not None:
+            try:
+                check_splittable(found[1])
+            except NotEnoughDataError as exc:
+                raise GalaxyDataError(found[0], f"--real: too little to train on: {exc}"
+                                      ) from None
+    args.metrics = _metrics(args)
+    args.models_out = get_models_home(args.models_dir) / f"bench_{profile.name}"
+    for name in ("galaxy_cnn", "seed_cnn"):  # the outputs last: their locks make the folder
+        out = args.models_out / f"{name}.keras"
+        check_out(out, "bundle", inputs=[args.data], companions=[out.with_suffix(".json")])
+
+
+def _accuracy(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.accuracy import bench_accuracy
     from galaxy10.datasets.fetch import resolve_data
     from galaxy10.reporting.metrics import update_metrics
 
-    profile = get_profile(args.profile)
+    profile = args.checked_profile
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     report = bench_accuracy(data, profile, seed=args.seed, real=args.real,
-                            models_out=get_models_home(args.models_dir) / f"bench_{profile.name}")
-    return update_metrics(_metrics(args), f"bench_accuracy_{profile.name}", report)
+                            models_out=args.models_out)
+    return update_metrics(args.metrics, f"bench_accuracy_{profile.name}", report)
 
 
 def _real_arguments(p: argparse.ArgumentParser) -> None:
@@ -129,7 +178,9 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
     add_real(p)
     add_profile(p, RECIPE_PROFILE)
     p.add_argument("--init", help="the synthetic-pre-trained bundle to fine-tune (default "
-                                  "models/pretrained_synthetic.keras; 'none' to leave it out)")
+                                  "<models-dir>/pretrained_synthetic.keras; 'none' to leave "
+                                  "it out)")
+    add_models_dir(p)
     p.add_argument("--folds", type=folds, help="cross-validation folds (default: the "
                                                "profile's, 5 for faithful)")
     p.add_argument("--no-shifts", action="store_true",
@@ -142,56 +193,90 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
     add_seed(p)
 
 
+def _real_check(args: argparse.Namespace) -> None:
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.shipped import pretrained_bundle
+
+    args.checked_profile = profile = get_profile(args.profile)
+    args.checked_init = None
+    if args.init != "none":
+        if args.init:
+            args.checked_init = checks.bundle(args.init, option="--init")
+        else:  # the user's pre-trained bundle, else the one shipped with galaxy10
+            choice = pretrained_bundle(args.models_dir)
+            print(f"[galaxy10] --init: {choice.note}", flush=True)
+            args.checked_init = checks.bundle(choice.path, option="--init")
+    source, labels = checks.real_labels(args.real, required=True, probe=True)
+    args.checked_real = source
+    checks.folds(labels, args.folds, profile, source)
+    args.metrics = _metrics(args)
+
+
 def _real(args: argparse.Namespace, say: Say) -> Path:
     import tempfile
 
     from galaxy10.bench.real import bench_real, format_real_cv
-    from galaxy10.core.paths import get_models_home
-    from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.reporting.metrics import update_metrics
 
-    profile = get_profile(args.profile)
-    init = None
-    if args.init != "none":
-        init = Path(args.init) if args.init else get_models_home() / "pretrained_synthetic.keras"
-        if not init.is_file():
-            raise Galaxy10Error(f"{init}: no pre-trained bundle; make it with `python -m "
-                                "galaxy10 pretrain` (about 16 min on 2 CPU cores), or pass "
-                                "--init none to leave the fine-tuned model out")
     with tempfile.TemporaryDirectory() as tmp:
-        real = labelled_images_h5(args.real, tmp)
-        result = bench_real(real, profile, init=init, seed=args.seed, folds=args.folds,
-                            shifts=not args.no_shifts,
+        real = labelled_images_h5(args.checked_real, tmp)
+        result = bench_real(real, args.checked_profile, init=args.checked_init, seed=args.seed,
+                            folds=args.folds, shifts=not args.no_shifts,
                             finetune_jitters={name: jitter_settings(name)
                                               for name in args.finetune_jitter},
                             scratch_jitter=jitter_settings(args.scratch_jitter))
     print(format_real_cv(result))
-    return update_metrics(_metrics(args), "real_cv", result)
+    return update_metrics(args.metrics, "real_cv", result)
 
 
 def _shipped_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", type=Path, help="a bundle made by `pretrain` (default: the one "
                                                "shipped with galaxy10)")
     add_real(p, none="leaves sim-to-real out of the comparison")
-    p.add_argument("--epochs", type=count, help="fewer epochs than the recipe's, for a quick "
+    p.add_argument("--epochs", type=count_at_most(10_000), help="fewer epochs than the recipe's, for a quick "
                                                 "try (the scores then differ)")
+
+
+def _shipped_check(args: argparse.Namespace) -> None:
+    from galaxy10.modeling.shipped import shipped_bundle
+
+    args.bundle = checks.bundle(args.bundle or shipped_bundle(), option="--bundle")
+    args.checked_real = None
+    if args.real != "none":
+        checked = checks.real_labels(args.real, required=args.real is not None)
+        args.checked_real = checked[0] if checked else None
+    args.records = _records(args)
 
 
 def _shipped(args: argparse.Namespace, say: Say) -> Path:
     from galaxy10.bench.records import record
     from galaxy10.bench.shipped import bench_shipped, format_shipped
 
-    result = bench_shipped(args.bundle, real=None if args.real == "none" else args.real,
-                           epochs=args.epochs, say=say)
+    result = bench_shipped(args.bundle, real=args.checked_real, epochs=args.epochs, say=say)
     print(format_shipped(result))
-    return record("shipped", result, _records(args))
+    return record("shipped", result, args.records)
 
 
 # -- HDF5 layouts and input pipelines ---------------------------------------------------------
+MAX_BENCH_IMAGES = 20_000
+"""Most images ``bench layout`` and ``bench pipeline`` take (``--n``): more than the real file."""
+
+
 def _n_arguments(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--n", type=count, default=300, help=f"{what} (default 300)")
+    p.add_argument("--n", type=count_at_most(MAX_BENCH_IMAGES), default=300,
+                   help=f"{what} (default 300, at most {MAX_BENCH_IMAGES:,})")
     add_seed(p)
+
+
+def _layout_check(args: argparse.Namespace) -> None:
+    import tempfile
+
+    if args.n < 2:
+        raise Galaxy10Error(f"--n {args.n}: the layout benchmark needs at least 2 images")
+    # four files of n full-size images each, in a temporary folder
+    checks.free_space(tempfile.gettempdir(), 4 * args.n, "bench layout")
+    args.records = _records(args)
 
 
 def _layout(args: argparse.Namespace, say: Say) -> Path:
@@ -201,7 +286,11 @@ def _layout(args: argparse.Namespace, say: Say) -> Path:
     say(f"layout benchmark: {args.n} synthetic images in four layouts...")
     results = bench_layout(args.n, seed=args.seed)
     print(format_layout(results))
-    return record("layout", results, _records(args))
+    return record("layout", results, args.records)
+
+
+def _pipeline_check(args: argparse.Namespace) -> None:
+    args.records = _records(args)
 
 
 def _pipeline(args: argparse.Namespace, say: Say) -> Path:
@@ -212,29 +301,30 @@ def _pipeline(args: argparse.Namespace, say: Say) -> Path:
         "training epoch...")
     results = bench_pipelines(args.n, seed=args.seed)
     print(format_pipelines(results))
-    return record("pipeline", results, _records(args))
+    return record("pipeline", results, args.records)
 
 
 # -- catalogue classification ---------------------------------------------------------------
 def _cores(text: str) -> list[int]:
     """argparse type: comma-separated numbers of cores, each at least 1 (``1,2,16``)."""
-    values = [count(part) for part in text.split(",") if part.strip()]
+    values = [count_at_most(4096)(part) for part in text.split(",") if part.strip()]
     if not values:
         raise argparse.ArgumentTypeError("give at least one number of cores")
     return sorted(set(values))
 
 
 def _classify_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, help="model bundle (default models/galaxy_cnn.keras)")
-    p.add_argument("--n", type=count, default=100_000,
+    p.add_argument("--model", type=Path, help="model bundle (default models/galaxy_cnn.keras, "
+                                              "else the bundle shipped with galaxy10)")
+    p.add_argument("--n", type=count_at_most(100_000_000), default=100_000,
                    help="images in the generated catalogue (default 100,000)")
-    p.add_argument("--shards", type=count, default=10, help="files it is split into "
+    p.add_argument("--shards", type=count_at_most(100_000), default=10, help="files it is split into "
                                                              "(default 10)")
     p.add_argument("--cores", type=_cores, help="local Dask cluster sizes to time, e.g. 1,2,16 "
                                                 "(default 1, 2, 4, ... and all cores)")
-    p.add_argument("--tta-shards", type=count, default=1,
+    p.add_argument("--tta-shards", type=count_at_most(100_000), default=1,
                    help="shards classified with the 8 test-time views (default 1)")
-    p.add_argument("--batch-size", type=count, default=256, help="images per batch "
+    p.add_argument("--batch-size", type=count_at_most(65_536), default=256, help="images per batch "
                                                                   "(default 256)")
     p.add_argument("--workdir", type=Path, help="where the catalogue is generated (default: "
                                                 "the system's temporary folder; about 200 kB "
@@ -242,24 +332,27 @@ def _classify_arguments(p: argparse.ArgumentParser) -> None:
     add_seed(p)
 
 
-def _classify(args: argparse.Namespace, say: Say) -> Path:
-    from galaxy10.bench.classify import bench_classify, format_classify
-    from galaxy10.bench.records import record
-    from galaxy10.core.paths import get_models_home
+def _classify_check(args: argparse.Namespace) -> None:
+    from galaxy10.modeling.shipped import default_model
 
     if args.shards > args.n:
         raise Galaxy10Error(f"--shards {args.shards}: more shards than the {args.n} images")
-    model = args.model or get_models_home() / "galaxy_cnn.keras"
-    if not model.is_file():
-        raise Galaxy10Error(f"{model}: no model bundle; train one with notebooks/04_cnn.ipynb "
-                            "or `python -m galaxy10 train`, or pass --model")
+    args.model = checks.bundle(args.model or default_model().path, option="--model", kind=None)
+    args.records = _records(args)
+
+
+def _classify(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.classify import bench_classify, format_classify
+    from galaxy10.bench.records import record
+
+    model = args.model
     say(f"classify benchmark: {args.n:,} images in {args.shards} shards, model {model}, "
         "CPU only...")
     results = bench_classify(model, args.n, args.shards, cores=args.cores,
                              batch_size=args.batch_size, tta_shards=args.tta_shards,
                              workdir=args.workdir, seed=args.seed, say=say)
     print(format_classify(results))
-    return record("classify", results, _records(args))
+    return record("classify", results, args.records)
 
 
 # -- similarity search ------------------------------------------------------------------------
@@ -268,55 +361,60 @@ def _similar_arguments(p: argparse.ArgumentParser) -> None:
                                               "models/pretrained_synthetic.keras, else the "
                                               "one shipped with galaxy10)")
     add_real(p)
-    p.add_argument("--n", type=count, default=100_000,
-                   help="random vectors searched for the query time (default 100,000)")
-    p.add_argument("--queries", type=count, default=200, help="queries timed (default 200)")
+    p.add_argument("--n", type=count_at_most(10_000_000), default=100_000,
+                   help="vectors searched for the query time (default 100,000)")
+    p.add_argument("--queries", type=count_at_most(100_000), default=200,
+                   help="queries timed (default 200)")
     add_seed(p)
+
+
+def _similar_check(args: argparse.Namespace) -> None:
+    from galaxy10.modeling.shipped import pretrained_bundle
+
+    if args.model is None:
+        choice = pretrained_bundle()
+        print(f"[galaxy10] bench similar: {choice.note}", flush=True)
+        args.model = choice.path
+    args.model = checks.bundle(args.model, option="--model", kind=None)
+    checks.real_labels(args.real, required=True)
+    args.records = _records(args)
 
 
 def _similar(args: argparse.Namespace, say: Say) -> Path:
     from galaxy10.bench.records import record
     from galaxy10.bench.similar import bench_similar, format_similar
 
-    model = args.model
-    if model is None:
-        from galaxy10.modeling.shipped import pretrained_bundle
-
-        choice = pretrained_bundle()
-        model = choice.path
-        say(f"bench similar: {choice.note}")
-    if not (model.is_file() and model.with_suffix(".json").is_file()):
-        raise Galaxy10Error(f"{model}: not a model bundle (NAME.keras with NAME.json beside it)")
-    results = bench_similar(model, args.real, n=args.n, queries=args.queries, seed=args.seed,
-                            say=say)
+    results = bench_similar(args.model, args.real, n=args.n, queries=args.queries,
+                            seed=args.seed, say=say)
     print(format_similar(results))
-    return record("similar", results, _records(args))
+    return record("similar", results, args.records)
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("memory", "peak memory and wall time of each data path, each in a fresh process",
-              _memory_arguments, _memory),
+              _memory_arguments, _memory, _memory_check, tensorflow=False),
     Benchmark("inference", "batch inference images/s of the saved models", add_models_dir,
-              _inference),
+              _inference, _inference_check),
     Benchmark("button", "click-to-result latency of the prediction button", _button_arguments,
-              _button),
+              _button, _button_check),
     Benchmark("accuracy", "the seed CNN and the modern CNN on the same split, on a data set "
-                          "and on real images", _accuracy_arguments, _accuracy),
+                          "and on real images", _accuracy_arguments, _accuracy, _accuracy_check),
     Benchmark("real", "every model cross-validated on real images, and under other sources' "
-                      "shifts", _real_arguments, _real),
+                      "shifts", _real_arguments, _real, _real_check),
     Benchmark("shipped", "remake the pre-trained bundle shipped with galaxy10 and compare its "
-                         "scores", _shipped_arguments, _shipped),
+                         "scores", _shipped_arguments, _shipped, _shipped_check),
     Benchmark("layout", "the reader's speed over four HDF5 layouts",
-              lambda p: _n_arguments(p, "images per file"), _layout),
+              lambda p: _n_arguments(p, "images per file"), _layout, _layout_check,
+              tensorflow=False),
     Benchmark("pipeline", "images/s of the NumPy and tf.data augmentation, alone and in "
                           "training", lambda p: _n_arguments(p, "images per measurement"),
-              _pipeline),
+              _pipeline, _pipeline_check),
     Benchmark("classify", "a generated catalogue classified end to end: vs the forward pass, "
                           "one process vs local Dask, throughput per core, memory per worker",
-              _classify_arguments, _classify),
+              _classify_arguments, _classify, _classify_check),
     Benchmark("similar", "similarity search: precision at 1 and 10 on real images, query time "
                          "over 100,000 vectors, 'More like this' latency",
-              _similar_arguments, _similar),
+              _similar_arguments, _similar, _similar_check),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 
@@ -341,4 +439,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         bench.add_arguments(q)
         add_reports_dir(q)
         add_quiet(q)
-        q.set_defaults(func=_cmd_bench, benchmark=bench)
+        q.set_defaults(func=_cmd_bench, benchmark=bench, check=bench.check,
+                       tensorflow=bench.tensorflow)

@@ -5,8 +5,9 @@ user who made a typo:
 
 * :class:`OneLineParser` reports bad arguments as ``error: argument --n: ...`` (argparse's own
   usage block is two lines more and does not start with ``error:``);
-* argparse ``type=`` callables (:func:`count`, :func:`seed`, :func:`port`,
-  :func:`notebook_list`) reject bad values at parse time, before any work starts;
+* argparse ``type=`` callables (:func:`count`, :func:`count_at_most`, :func:`seed`,
+  :func:`port`, :func:`notebook_list`) reject bad values at parse time, before any work
+  starts;
 * :func:`run_command` turns a :class:`~galaxy10.core.errors.Galaxy10Error`, an ``OSError`` (with the
   file it names), a ``csv.Error`` or a Pillow refusal into ``error: <what>: <why>`` with exit
   status 2. Anything else is a bug in galaxy10: one line saying so and how to see the
@@ -47,26 +48,53 @@ def folds(text: str) -> int:
     return _int_at_least(text, 2)
 
 
+def count_at_most(high: int) -> Callable[[str], int]:
+    """argparse type: a whole number from 1 to ``high`` (a bound that keeps memory sane)."""
+    def bounded(text: str) -> int:
+        value = _int_at_least(text, 1)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {_shown(value)}")
+        return value
+
+    bounded.__name__ = "count"  # argparse names the type in some messages
+    return bounded
+
+
+MAX_SEED = 2**32 - 1
+"""Largest seed: NumPy's legacy seeding and Keras accept 32-bit seeds only."""
+
+
 def seed(text: str) -> int:
-    """argparse type: a random seed, a whole number of at least 0 (NumPy's requirement)."""
-    return _int_at_least(text, 0)
+    """argparse type: a random seed, a whole number from 0 to :data:`MAX_SEED`."""
+    value = _int_at_least(text, 0)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is at most {MAX_SEED} (2**32 - 1), got "
+                                         f"{_shown(value)}")
+    return value
 
 
 def _int_at_least(text: str, low: int) -> int:
+    shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{shown} is not a whole number") from None
     if value < low:
-        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {_shown(value)}")
     return value
+
+
+def _shown(value: int) -> str:
+    """The number as typed when a reader can take it in, ``a 50-digit number`` beyond that."""
+    digits = len(str(abs(value)))
+    return str(value) if digits <= 15 else f"a {digits}-digit number"
 
 
 def port(text: str) -> int:
     """argparse type: a TCP port number, 1-65535."""
     value = _int_at_least(text, 1)
     if value > 65535:
-        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {_shown(value)}")
     return value
 
 
@@ -104,7 +132,8 @@ def describe(exc: BaseException) -> str | None:
 
 
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-                debug: bool = False, verbose: bool = False) -> int:
+                debug: bool = False, verbose: bool = False,
+                check: Callable[[argparse.Namespace], None] | None = None) -> int:
     """Run a sub-command; map its failure to one line on stderr and an exit status.
 
     Parameters
@@ -117,6 +146,9 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         Also print the traceback of any failure (``--debug``), for bug reports.
     verbose : bool, default False
         Print the traceback of a bug, but keep user errors to their one line (``-v``).
+    check : callable, optional
+        Run first, inside the same boundary: the command's checks of its arguments, inputs
+        and outputs (see :mod:`galaxy10.cli`).
 
     Returns
     -------
@@ -124,6 +156,8 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         ``func``'s status; 2 for a user error; 1 for a bug; 130 on Ctrl-C.
     """
     try:
+        if check is not None:
+            check(args)
         return func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from galaxy10.cli.boundary import count
+import galaxy10.cli.checks as checks
+from galaxy10.cli.boundary import count, count_at_most
 from galaxy10.cli.options import (
     add_data,
     add_force,
@@ -31,28 +32,36 @@ def jitter_settings(name: str) -> dict:
     return JITTERS[name]
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
+def _check_train(args: argparse.Namespace) -> None:
     from galaxy10.core.profiles import get_profile
-    from galaxy10.datasets.fetch import resolve_data
-    from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.pipeline.training import leak_free_splits, train_bundle
 
-    profile = get_profile(args.profile).with_epochs(args.epochs)
+    args.checked_profile = get_profile(args.profile).with_epochs(args.epochs)
     if args.init is not None and str(args.init) == PRETRAINED_WORD:
         from galaxy10.modeling.shipped import pretrained_bundle
 
         choice = pretrained_bundle()
         print(f"[galaxy10] --init {PRETRAINED_WORD}: {choice.note}", flush=True)
         args.init = choice.path
-    jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
+    args.checked_jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
+    checks.trainable(args.data)
+    if args.init is not None:
+        checks.bundle(args.init, option="--init")
     check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
               companions=[args.out.with_suffix(".json")])
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.pipeline.training import leak_free_splits, train_bundle
+
+    profile, jitter = args.checked_profile, args.checked_jitter
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     with Galaxy10File(data) as f:
         try:
             splits, _ = leak_free_splits(f)
-        except NotEnoughDataError as exc:
+        except NotEnoughDataError as exc:  # a synthetic set made just now
             raise GalaxyDataError(data, f"too little to train on: {exc}") from None
         verb = f"fine-tuning {args.init}" if args.init else "training the modern CNN"
         if not args.quiet:
@@ -72,65 +81,52 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_pretrain(args: argparse.Namespace) -> int:
-    import tempfile
-    import time
-
+def _check_pretrain(args: argparse.Namespace) -> None:
     from galaxy10.core.paths import get_models_home, get_reports_home
     from galaxy10.core.profiles import get_profile
-    from galaxy10.datasets.fetch import resolve_data
-    from galaxy10.datasets.importer import labelled_images_h5
-    from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.evaluation.evaluate import evaluate_on_file
-    from galaxy10.modeling.bundle import data_facts
-    from galaxy10.pipeline.training import leak_free_splits, train_bundle
-    from galaxy10.reporting.metrics import provenance, update_metrics
 
-    started = time.time()
-    profile = get_profile(args.profile).with_overrides(galaxy_size=args.size
-                                                       ).with_epochs(args.epochs)
-    smallest = 2 ** len(profile.galaxy_filters)  # each block halves the image
-    if profile.galaxy_size < smallest:
-        raise Galaxy10Error(f"--size {profile.galaxy_size}: the {profile.name} profile's network "
-                            f"halves its input {len(profile.galaxy_filters)} times; give at "
-                            f"least {smallest} px")
-    if profile.galaxy_size > 256:
-        raise Galaxy10Error(f"--size {profile.galaxy_size}: larger than the 256 px cut-outs it "
-                            "is cropped from; give at most 256")
-    jitter = jitter_settings(args.jitter)
+    args.checked_profile = checks.galaxy_size(get_profile(args.profile), args.size
+                                              ).with_epochs(args.epochs)
+    args.checked_jitter = jitter_settings(args.jitter)
+    checks.trainable(args.data)
+    args.checked_real = None
+    if args.real != "none":  # sim-to-real scoring; the default sample may be absent
+        args.checked_real = checks.real_labels(args.real, required=args.real is not None,
+                                               probe=True)
+    args.metrics = check_out(get_reports_home(args.reports_dir) / "metrics.json", "metrics",
+                             lock=False)
     out = Path(args.out) if args.out else get_models_home() / "pretrained_synthetic.keras"
     # refuse a bad --out before the (possibly minutes-long) synthetic set is made
-    check_out(out, "bundle", args.force, inputs=[args.data], companions=[out.with_suffix(".json")])
+    args.out = check_out(out, "bundle", args.force, inputs=[args.data],
+                         companions=[out.with_suffix(".json")])
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from galaxy10.datasets.fetch import resolve_data
+    from galaxy10.pipeline.training import pretrain_bundle
+    from galaxy10.reporting.metrics import update_metrics
+
+    profile = args.checked_profile
     data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
-    report: dict = {"profile": profile.name, "jitter": jitter, "bundle": str(out)}
-    with Galaxy10File(data) as f:
-        splits, _ = leak_free_splits(f)
-        print(f"pre-training the modern CNN on {len(splits.all_train):,} images of {f.path} "
-              f"({f.source}); {len(splits.test):,} held out for testing", flush=True)
-        trained = train_bundle(f, splits.all_train, out, profile, seed=args.seed,
-                               stage="pre-train", jitter=jitter, test_rows=splits.test,
-                               score=True, progress=not args.quiet)
-        predictor, r = trained.predictor, trained.test
-        report.update(data=data_facts(f), seconds=trained.history["seconds"], test=r)
-    print(f"saved {out}; {f.source} test balanced accuracy {r['balanced_accuracy']:.3f} "
-          f"({trained.history['seconds']:.0f} s training)", flush=True)
-    if args.real != "none":
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                real = labelled_images_h5(args.real, tmp)
-            except Galaxy10Error as exc:
-                print(f"(sim-to-real skipped: {exc})")
-                real = None
-            if real is not None:
-                with Galaxy10File(real) as g:
-                    s2r = evaluate_on_file(predictor, g, profile.bootstrap, args.seed)
-                report["sim_to_real"] = s2r
-                print(f"sim-to-real: balanced accuracy {s2r['balanced_accuracy']:.3f} on "
-                      f"{s2r['n_test']:,} real images (chance 0.100)")
-    report["provenance"] = provenance(started)
-    path = update_metrics(get_reports_home(args.reports_dir) / "metrics.json", "pretrain", report)
-    print(f"figures written to {path}")
+    if args.checked_real is None and args.real != "none":
+        print("(sim-to-real will be skipped: no real sample; pass --real)")
+    report = pretrain_bundle(data, args.out, profile, seed=args.seed, jitter=args.checked_jitter,
+                             real=args.checked_real[0] if args.checked_real else None,
+                             progress=not args.quiet)
+    path = update_metrics(args.metrics, "pretrain", report)
+    print(f"figures written to {path} (and into {args.out.with_suffix('.json').name})")
     return 0
+
+
+def _check_predict(args: argparse.Namespace) -> None:
+    from galaxy10.modeling.shipped import default_model
+
+    checks.image_files(args.images)
+    if not args.model:
+        choice = default_model()
+        print(f"[galaxy10] {choice.note}", file=sys.stderr)
+        args.model = choice.path
+    args.model = checks.bundle(args.model, option="--model", kind=None)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -139,15 +135,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from galaxy10.core.classes import CLASS_NAMES
     from galaxy10.datasets.images import load_cutout
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.modeling.shipped import default_model
     from galaxy10.modeling.verdict import OK, assess
 
-    if args.model:
-        predictor = Predictor(args.model)
-    else:
-        choice = default_model()
-        print(f"[galaxy10] {choice.note}", file=sys.stderr)
-        predictor = Predictor(choice.path)
+    predictor = Predictor(args.model)
     status = 0
     for image in args.images:
         try:
@@ -176,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data(p, default=None, why="since a bundle records the data it learned from: name it")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
     add_profile(p, RECIPE_PROFILE)
-    p.add_argument("--epochs", type=count,
+    p.add_argument("--epochs", type=count_at_most(10_000),
                    help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
                                              "`pretrain`) instead of training from scratch; "
@@ -190,7 +180,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force(p, "--out (or its .json)")
     add_seed(p)
     add_quiet(p, "no per-epoch progress")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, check=_check_train, tensorflow=True)
 
     p = sub.add_parser("pretrain", help="pre-train the modern CNN on the synthetic set, for "
                                         "`train --init` and `bench real`")
@@ -199,7 +189,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="bundle to write (default "
                                             "models/pretrained_synthetic.keras)")
     add_profile(p, RECIPE_PROFILE)
-    p.add_argument("--epochs", type=count, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--epochs", type=count_at_most(10_000),
+                   help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--size", type=count, help="input side in px of the central crop (default: "
                                               "the profile's, 64 for faithful); fine-tuning "
                                               "keeps it")
@@ -211,7 +202,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force(p, "--out (or its .json)")
     add_seed(p)
     add_quiet(p, "no per-epoch progress")
-    p.set_defaults(func=_cmd_pretrain)
+    p.set_defaults(func=_cmd_pretrain, check=_check_pretrain, tensorflow=True)
 
     p = sub.add_parser("predict", help="classify image files with a trained model")
     p.add_argument("images", nargs="+", type=Path, help="JPEG/PNG files")
@@ -219,4 +210,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                                               "else the bundle shipped with galaxy10)")
     p.add_argument("--json", action="store_true", help="one JSON line per image: top-3 "
                                                        "calibrated probabilities, flag, model")
-    p.set_defaults(func=_cmd_predict)
+    p.set_defaults(func=_cmd_predict, check=_check_predict, tensorflow=True)

@@ -11,6 +11,19 @@ from galaxy10.cli.options import add_data, add_models_dir, add_profile, add_quie
 from galaxy10.core.profiles import DEFAULT_PROFILE
 
 
+def _check_run(args: argparse.Namespace) -> None:
+    import galaxy10.cli.checks as checks
+    from galaxy10.cli.outputs import hold_lock
+    from galaxy10.core.paths import get_models_home, get_reports_home
+
+    checks.trainable(args.data)
+    reports = get_reports_home(args.reports_dir)
+    get_models_home(args.models_dir)
+    # one run at a time per reports folder: two would interleave their notebooks and figures
+    # (a lock of its own: the notebooks' kernels lock metrics.json for each update)
+    hold_lock(reports / "notebooks-run")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
@@ -51,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_reports_dir(p)
     add_models_dir(p)
     add_quiet(p, "no per-notebook progress")
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=_cmd_run, check=_check_run)
 
     p = sub.add_parser("app", help="serve the random-galaxy button as a web page (Voila)")
     p.add_argument("--model", type=Path, help="a .keras bundle (default: models/galaxy_cnn.keras)")

@@ -14,11 +14,20 @@ tell that it wrote it itself:
   ``reports/figures/`` folder (figures committed before the marker existed).
 
 Everything else needs ``force=True`` (``--force``). Outputs equal to an input are refused even
-with ``force``, since the input would be destroyed while it is being read.
+with ``force``, since the input would be destroyed while it is being read. Whatever galaxy10
+made or not, a name must end as its kind is written (``.keras`` for a bundle, ``.png`` for a
+figure, ``.h5``/``.hdf5``/``.he5`` for a data set), and a named pipe, a device or a socket is
+refused without being opened (a pipe would block until someone writes to it).
+
+:func:`check_out`, the command line's door, also takes the output's write lock
+(:func:`galaxy10.core.atomic.target_lock`) and holds it until the command ends
+(:func:`release_outputs`), so that a second command writing the same file refuses in one line
+while the first runs, instead of both finishing and one file silently replacing the other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -28,8 +37,12 @@ from pathlib import Path
 from typing import Literal
 
 from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.files import special_kind
 
-OutputKind = Literal["h5", "bundle", "figure"]
+OutputKind = Literal["h5", "bundle", "figure", "metrics"]
+SUFFIXES: dict[str, tuple[str, ...]] = {"h5": (".h5", ".hdf5", ".he5"), "bundle": (".keras",),
+                                        "figure": (".png",), "metrics": (".json",)}
+"""How the name of each kind of output must end (what its writer produces)."""
 FIGURE_MARKER = "galaxy10"
 """Value of the PNG ``Software`` text chunk written by :func:`galaxy10.reporting.figures.save_figure`."""
 
@@ -128,14 +141,25 @@ def is_galaxy10_figure(path: str | os.PathLike[str]) -> bool:
     return figures.is_dir() and path.resolve().parent == figures.resolve()
 
 
+def is_json_store(path: str | os.PathLike[str]) -> bool:
+    """True for any regular file: the metrics store merges a JSON object's sections and moves
+    anything else aside to ``<name>.corrupt`` (:func:`galaxy10.reporting.metrics.update_metrics`),
+    so no content is lost."""
+    return Path(path).is_file()
+
+
 _KIND_TEST = {"h5": (is_galaxy10_h5, "a Galaxy10 HDF5 file that galaxy10 wrote"),
               "bundle": (is_galaxy10_bundle, "a model bundle that galaxy10 wrote"),
-              "figure": (is_galaxy10_figure, "a figure that galaxy10 wrote")}
+              "figure": (is_galaxy10_figure, "a figure that galaxy10 wrote"),
+              "metrics": (is_json_store, "a metrics file")}
+_KIND_WORDS = {"h5": "a Galaxy10 data set is an HDF5 file", "bundle": "a model bundle is a "
+               "Keras file", "figure": "a figure is a PNG image", "metrics": "metrics are JSON"}
 
 
 def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
                  inputs: Iterable[str | os.PathLike[str] | None] = (), force: bool = False,
-                 companions: Iterable[str | os.PathLike[str]] = ()) -> str | None:
+                 companions: Iterable[str | os.PathLike[str]] = (),
+                 option: str = "--out") -> str | None:
     """Check that ``path`` may be written; say so when it replaces an earlier galaxy10 file.
 
     Parameters
@@ -151,6 +175,8 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
         Allow replacing a file galaxy10 did not make (never an input).
     companions : iterable of path-like
         Further files written beside ``path`` (a bundle's ``.json``); checked the same way.
+    option : str, default "--out"
+        The option that named ``path``, for the messages.
 
     Returns
     -------
@@ -169,32 +195,91 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
         for given in inputs:
             if given is not None and _same(target, Path(given).expanduser()):
                 raise OutputError(target, "is also an input of this command; writing it would "
-                                          "destroy the input (choose another --out)")
-    if path.is_dir():
-        raise OutputError(path, "is a folder; --out needs a file name")
+                                          f"destroy the input (choose another {option})")
+    for target in targets:  # before anything opens it: opening a named pipe blocks
+        special = special_kind(target)
+        if special:
+            raise OutputError(target, f"is {special}, not a regular file; galaxy10 writes "
+                                      f"files only (choose another {option})")
+        if target.is_dir():
+            raise OutputError(target, f"is a folder; {option} needs a file name")
     _check_folder(path)
     test, what = _KIND_TEST[kind]
     existing = [t for t in targets if t.exists() or t.is_symlink()]
-    if not existing:
-        return None
-    for target in existing:
-        if target.is_dir():
-            raise OutputError(target, "is a folder; --out needs a file name")
-    if path.exists():
-        ours = test(path)
-    else:  # only a companion is there: a bundle's JSON left behind is still galaxy10's
-        ours = kind == "bundle" and all(_is_bundle_json(t) for t in existing)
-    if not ours and not force:
-        raise OutputError(existing[0], f"already exists and is not {what}; galaxy10 does not "
-                                       "overwrite files it did not make (choose another --out, "
-                                       "or add --force)")
-    names = ", ".join(str(t) for t in existing)
-    return f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"
+    note = None
+    if existing:
+        if path.exists():
+            ours = test(path)
+        else:  # only a companion is there: a bundle's JSON left behind is still galaxy10's
+            ours = kind == "bundle" and all(_is_bundle_json(t) for t in existing)
+        if not ours and not force:
+            raise OutputError(existing[0], f"already exists and is not {what}; galaxy10 does "
+                                           "not overwrite files it did not make (choose "
+                                           f"another {option}, or add --force)")
+        names = ", ".join(str(t) for t in existing)
+        if kind != "metrics":  # the metrics store is updated section by section, not replaced
+            note = f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"
+    suffixes = SUFFIXES[kind]
+    if path.suffix.lower() not in suffixes:
+        raise OutputError(path, f"{_KIND_WORDS[kind]}: give a name ending in "
+                                f"{' or '.join(suffixes)}")
+    return note
 
 
-def check_out(out: Path, kind: OutputKind, force: bool, inputs: Iterable = (),
-              companions: Iterable = ()) -> None:
-    """:func:`check_output` for a command: refuse in one line, or print its note on stderr."""
-    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions)
+_HELD = contextlib.ExitStack()
+_HELD_PATHS: set[Path] = set()
+
+
+def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False,
+              inputs: Iterable = (), companions: Iterable = (), *, lock: bool = True,
+              option: str = "--out") -> Path:
+    """The command line's output check: :func:`check_output`, then the output's write lock.
+
+    Refuses in one line (:class:`OutputError`), or prints :func:`check_output`'s note on
+    stderr. With ``lock`` (every ``--out``), the output's lock is taken and held until
+    :func:`release_outputs` (the end of the command): a second command writing the same file
+    meanwhile is refused. Files that many commands update by sections (``metrics.json``,
+    ``benchmarks.json``) pass ``lock=False``: their writer locks them for each short update.
+
+    Returns
+    -------
+    Path
+        ``out``, with ``~`` expanded.
+    """
+    out = Path(out).expanduser()
+    note = check_output(out, kind=kind, inputs=inputs, force=force, companions=companions,
+                        option=option)
+    if lock:
+        hold_lock(out)
     if note:
         print(note, file=sys.stderr)
+    return out
+
+
+def hold_lock(out: str | os.PathLike[str]) -> None:
+    """Take ``out``'s write lock until :func:`release_outputs`; refuse if another holds it.
+
+    The output's folder is created first (the lock file lives there). Taking a lock this
+    process already holds does nothing.
+    """
+    from galaxy10.core.atomic import TargetLockedError, target_lock
+
+    out = Path(out).expanduser()
+    key = out.parent.resolve() / out.name
+    if key in _HELD_PATHS:
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _HELD.enter_context(target_lock(out))
+    except TargetLockedError as exc:
+        raise OutputError(out, f"{exc.strerror}; wait for it to finish, or choose another "
+                               "output") from None
+    except OSError as exc:
+        raise OutputError(out, f"cannot write in {out.parent} ({exc.strerror or exc})") from None
+    _HELD_PATHS.add(key)
+
+
+def release_outputs() -> None:
+    """Release every lock :func:`check_out` took (the end of a command)."""
+    _HELD.close()
+    _HELD_PATHS.clear()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from galaxy10.cli.boundary import count
 from galaxy10.cli.options import add_force, add_seed
-from galaxy10.core.errors import Galaxy10Error, ModelError
+from galaxy10.core.errors import Galaxy10Error
 
 
 def _how_many(text: str) -> int:
@@ -24,18 +24,15 @@ def _how_many(text: str) -> int:
 def check_similar(args: argparse.Namespace) -> None:
     """Refuse bad arguments in one line before TensorFlow loads; resolve the defaults.
 
-    Sets ``args.row`` / ``args.image`` from the query and ``args.model`` to the bundle used.
+    Sets ``args.row`` / ``args.image`` from the query and ``args.model`` to the bundle used
+    (:mod:`galaxy10.cli.checks`); the figures are checked as outputs.
     """
+    import galaxy10.cli.checks as checks
     from galaxy10.datasets.labelled import open_labelled
 
     if args.query is None and not (args.odd or args.gallery or args.map):
         raise Galaxy10Error("give a galaxy to search for (a row of --in or an image file), "
                             "--odd N, --gallery or --map")
-    from galaxy10.cli.outputs import check_out
-
-    for out in (args.gallery, args.map):
-        if out is not None:
-            check_out(out, "figure", args.force, inputs=[args.data, args.query, args.model])
     with open_labelled(args.data) as source:  # missing or unreadable: one line naming it
         n = len(source)
     args.row = args.image = None
@@ -56,21 +53,16 @@ def check_similar(args: argparse.Namespace) -> None:
         choice = default_model()
         args.model = choice.path
         print(f"[galaxy10] similar: {choice.note}", flush=True)
-    model = Path(args.model)
-    if model.suffix != ".keras":
-        raise ModelError(model, "not a .keras bundle")
-    for part in (model, model.with_suffix(".json")):
-        if not part.is_file():
-            raise ModelError(part, "not found (a bundle is NAME.keras with NAME.json beside "
-                                   "it)")
+    args.model = checks.bundle(args.model, option="--model", kind=None)
+    from galaxy10.cli.outputs import check_out
+
+    for out, option in ((args.gallery, "--gallery"), (args.map, "--map")):
+        if out is not None:
+            check_out(out, "figure", args.force, inputs=[args.data, args.image, args.model],
+                      option=option)
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
-    check_similar(args)
-    if not args.verbose:
-        from galaxy10.core.quiet import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
     from galaxy10.evaluation.similarity import find_similar
 
     result = find_similar(args.data, args.model, row=args.row, image=args.image, k=args.k,
@@ -112,4 +104,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also draw the embedding in 2-D (t-SNE), coloured by class")
     add_seed(p)
     add_force(p, "--gallery or --map PNG")
-    p.set_defaults(func=_cmd_similar)
+    p.set_defaults(func=_cmd_similar, check=check_similar, tensorflow=True)

@@ -8,11 +8,17 @@ lives in the target's own folder.
 A process killed outright (SIGKILL, power loss) cannot remove its temporary file. Temporary
 names therefore carry the host and process id of their writer, and the next write to the same
 target removes the leftovers of writers on this host that no longer run.
+
+Two processes writing the same target would each finish with a complete file, but the first
+one's would be silently replaced. :func:`target_lock` is the advisory lock that prevents it:
+a lock file ``.<name>.lock`` beside the target, held with ``flock`` for as long as the writer
+runs; the kernel releases it when the writer ends, however it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -63,6 +69,88 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+class TargetLockedError(OSError):
+    """Another process holds the lock of the target (:func:`target_lock`)."""
+
+    def __init__(self, target: Path, holder: str) -> None:
+        super().__init__(errno.EWOULDBLOCK, f"another process{holder} is writing it now",
+                         os.fspath(target))
+        self.target = target
+        self.holder = holder
+
+
+def _lock_path(target: Path) -> Path:
+    folder = target.parent.resolve()
+    return folder / f".{target.name}.lock"
+
+
+@contextlib.contextmanager
+def target_lock(target: str | os.PathLike[str], *, blocking: bool = False) -> Iterator[Path]:
+    """Hold the advisory write lock of ``target`` for the duration of the block.
+
+    Parameters
+    ----------
+    target : path-like
+        The file about to be written; its folder must exist.
+    blocking : bool, default False
+        Wait for another holder to finish (for short read-modify-write updates such as the
+        metrics store) instead of raising.
+
+    Yields
+    ------
+    Path
+        The lock file, ``.<name>.lock`` beside the target (it holds the writer's process id
+        and is removed when the block ends).
+
+    Raises
+    ------
+    TargetLockedError
+        If another process holds the lock and ``blocking`` is False; it names that
+        process's id when it can.
+    """
+    import fcntl
+
+    target = Path(target)
+    lock = _lock_path(target)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise TargetLockedError(target, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        # the previous holder may have removed the lock file between our open and flock:
+        # then we hold a lock nobody else can see; start again on the current file
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield lock
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)  # while still holding it: a waiter re-checks the inode
+        os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """`` (pid 123)`` from a held lock file, or an empty string."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+    except OSError:
+        return ""
+    return f" (pid {text})" if text.isdigit() else ""
 
 
 def _host_tag() -> str:

@@ -51,7 +51,9 @@ def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path
     folder = Path(given or (os.environ.get(env) if env else None) or default).expanduser()
     origin = f"{from_env}={folder}" if from_env else str(folder)
     if folder.exists() and not folder.is_dir():
-        raise _setting_error(origin, "names a file, not a folder")
+        from galaxy10.core.files import special_kind
+
+        raise _setting_error(origin, f"names {special_kind(folder) or 'a file'}, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

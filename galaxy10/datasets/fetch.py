@@ -12,32 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from galaxy10.core.errors import GalaxyDataError
 from galaxy10.core.paths import get_data_home
+from galaxy10.datasets.release import GALAXY10_DECALS, RemoteFile, write_record
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A downloadable file: where it lives and how to recognise it."""
-
-    name: str
-    url: str
-    sha256: str
-    size: int
-
-
-GALAXY10_DECALS = RemoteFile(
-    name="Galaxy10_DECals.h5",
-    url="https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5",
-    sha256="19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571",
-    size=2_735_267_419,
-)
-"""The official Galaxy10 DECaLS release (astroNN), 17,736 images."""
 
 RAW_SUBDIR = "raw"
 SYNTHETIC_SUBDIR = "synthetic"
@@ -92,6 +73,7 @@ def fetch(data_home: str | os.PathLike[str] | None = None, *, download_if_missin
             raise GalaxyDataError(target, "SHA-256 does not match the published checksum; "
                                           "the file is corrupt or incomplete: delete it and "
                                           "run `python -m galaxy10 fetch`")
+        write_record(target, remote.sha256)
         return target
     folder.mkdir(parents=True, exist_ok=True)
     registry = pooch.create(path=folder, base_url="",
@@ -99,13 +81,15 @@ def fetch(data_home: str | os.PathLike[str] | None = None, *, download_if_missin
                             urls={remote.name: remote.url}, retry_if_failed=retries)
     downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=60)
     try:
-        return Path(registry.fetch(remote.name, downloader=downloader))
+        path = Path(registry.fetch(remote.name, downloader=downloader))
     except ValueError as exc:  # pooch's hash mismatch
         raise GalaxyDataError(target, f"download from {remote.url} failed its checksum "
                                       f"after {retries + 1} attempts ({exc})") from None
     except Exception as exc:  # requests' network errors, HTTP status errors
         raise GalaxyDataError(target, f"download from {remote.url} failed "
                                       f"({type(exc).__name__}: {exc})") from None
+    write_record(path, remote.sha256)  # pooch has checked the hash: say so for the reader
+    return path
 
 
 def synthetic_path(preset: str = "small", seed: int = 0,

@@ -16,6 +16,7 @@ import numpy as np
 
 from galaxy10.core.classes import IMAGE_SHAPE
 from galaxy10.core.errors import ImageError, ImageTooLargeError
+from galaxy10.core.files import unreadable_reason
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff",
                                             ".webp"})
@@ -80,10 +81,9 @@ def probe_image(path: str | os.PathLike[str]) -> None:
 
 
 def _check_file(path: Path, label: str) -> None:
-    if not path.is_file():
-        raise ImageError(label, "image file not found")
-    if path.stat().st_size == 0:
-        raise ImageError(label, "file is empty")
+    why = unreadable_reason(path, what="image file")
+    if why:
+        raise ImageError(label, "file is empty" if why.startswith("is empty") else why)
 
 
 def _bomb_text(exc: Exception) -> str:

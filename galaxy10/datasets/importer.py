@@ -26,7 +26,6 @@ from galaxy10.core.classes import IMAGE_SHAPE
 from galaxy10.core.errors import GalaxyDataError, ImageTooLargeError
 from galaxy10.datasets.images import load_cutout, probe_image
 from galaxy10.datasets.labelled import (
-    HDF5_SUFFIXES,
     MANIFEST_NAME,
     ParquetImages,
     listed_source,
@@ -277,9 +276,11 @@ def labelled_images_h5(source: str | os.PathLike[str] | None,
                        scratch: str | os.PathLike[str]) -> Path:
     """A Galaxy10 file of labelled (real) images, for the commands that evaluate on them.
 
-    ``source`` is a Galaxy10 ``.h5`` file (used as it is) or a folder of class folders
-    ``0``-``9`` or with a ``manifest.csv`` (imported into ``scratch``, a temporary folder the
-    caller owns); ``None`` means :func:`galaxy10.core.paths.default_real_sample`.
+    ``source`` is a Galaxy10 ``.h5`` file (used as it is), or a folder of class folders
+    ``0``-``9``, a folder holding a ``manifest.csv`` or a CSV manifest itself (imported into
+    ``scratch``, a temporary folder the caller owns): whatever
+    :func:`galaxy10.datasets.labelled.open_labelled` reads. ``None`` means
+    :func:`galaxy10.core.paths.default_real_sample`.
 
     Raises
     ------
@@ -288,14 +289,15 @@ def labelled_images_h5(source: str | os.PathLike[str] | None,
     """
     from galaxy10.core.errors import Galaxy10Error
     from galaxy10.core.paths import default_real_sample
+    from galaxy10.datasets.labelled import source_kind
 
     path = Path(source) if source else default_real_sample()
-    if path.is_file() and path.suffix.lower() in HDF5_SUFFIXES:
+    if not path.exists():
+        raise Galaxy10Error(
+            f"{path}: no labelled real images there. Put JPEG/PNG cut-outs in class folders "
+            "0-9 (or list them in a CSV manifest file,label) and run `python -m galaxy10 "
+            "import FOLDER --out real.h5`, then pass --real real.h5 (or set "
+            "GALAXY10_REAL_SAMPLE)")
+    if source_kind(path).name == "hdf5":
         return path
-    if path.is_dir() and (listed_source(path) != path or (path / "0").is_dir()):
-        return import_images(listed_source(path), Path(scratch) / "real_images.h5",
-                             progress=False)
-    raise Galaxy10Error(
-        f"{path}: no labelled real images there. Put JPEG/PNG cut-outs in class folders 0-9 "
-        "and run `python -m galaxy10 import FOLDER --out real.h5`, then pass --real real.h5 "
-        "(or set GALAXY10_REAL_SAMPLE)")
+    return import_images(listed_source(path), Path(scratch) / "real_images.h5", progress=False)

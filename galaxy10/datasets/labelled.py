@@ -319,7 +319,12 @@ def read_manifest(manifest: str | os.PathLike[str]) -> list[tuple[Path, int]]:
     GalaxyDataError
         Naming the manifest and what is wrong with it.
     """
+    from galaxy10.core.files import unreadable_reason
+
     manifest = Path(manifest)
+    why = unreadable_reason(manifest, what="CSV manifest")  # a pipe would block the read
+    if why:
+        raise GalaxyDataError(manifest, why)
     pairs = []
     line = 1
     try:
@@ -428,7 +433,12 @@ def source_kind(source: str | os.PathLike[str]) -> SourceKind:
     GalaxyDataError
         If nothing does: ``source`` does not exist (or is neither a file nor a folder).
     """
+    from galaxy10.core.files import special_kind
+
     path = Path(source)
+    special = special_kind(path)
+    if special:  # never handed to a reader: opening a pipe blocks, a device never ends
+        raise GalaxyDataError(path, f"is {special}, not a file or folder of labelled images")
     for kind in _KINDS:
         if kind.claims(path):
             return kind

@@ -41,6 +41,8 @@ import numpy as np
 
 from galaxy10.core.classes import N_CLASSES
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.core.files import format_bytes, unreadable_reason
+from galaxy10.datasets.release import is_verified_release
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ SPLIT_FIELD, SPLIT_NAMES_ATTR = "split", "split_names"
 """The optional per-image split codes and the file attribute naming them."""
 SOURCE_ATTR = "galaxy10_source"
 """File attribute that galaxy10 writes to say where the pixels came from."""
+REAL = "real"
+"""``source`` of the official release, verified by its checksum (:mod:`galaxy10.datasets.release`)."""
+UNVERIFIED = "unverified"
+"""``source`` of an HDF5 file in the Galaxy10 layout that galaxy10 neither wrote nor verified."""
 MAX_CHUNK_CACHE_BYTES = 256 * 2**20
 """Upper bound of the images dataset's chunk cache (HDF5's default is 1 MiB)."""
 
@@ -82,15 +88,11 @@ def _slab_cache(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int
 
 def _check_path(path: Path) -> None:
     """Raise :class:`GalaxyDataError` for a path that cannot be an HDF5 file to read."""
-    if not path.exists():
-        raise GalaxyDataError(path, "file not found")
-    if path.is_dir():
-        raise GalaxyDataError(path, "is a directory, not an HDF5 file")
-    if not os.access(path, os.R_OK):
-        raise GalaxyDataError(path, "cannot be read (permission denied)")
-    size = path.stat().st_size
-    if size == 0:
-        raise GalaxyDataError(path, "file is empty (0 bytes); the download or copy failed")
+    why = unreadable_reason(path, what="HDF5 file")
+    if why == "is empty (0 bytes)":
+        why = "file is empty (0 bytes); the download or copy failed"
+    if why:
+        raise GalaxyDataError(path, why)
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -107,6 +109,51 @@ def _check_path(path: Path) -> None:
         elif head.startswith(b"\x89PNG"):
             hint = " (it looks like a PNG image)"
         raise GalaxyDataError(path, f"not an HDF5 file{hint}; first bytes {head[:8]!r}")
+
+
+MAX_BLANK_RATIO = 200
+"""Declared bytes per stored byte above which a dataset of at least
+:data:`MIN_BLANK_CHECK_BYTES` is refused: real cut-outs compress a few times, not hundreds."""
+MIN_BLANK_CHECK_BYTES = 64 * 2**20
+"""Datasets declaring less than this are not held to :data:`MAX_BLANK_RATIO` (reading them
+is cheap whatever they hold); unwritten data are refused at any size."""
+
+
+def _check_stored(path: Path, dataset: h5py.Dataset) -> None:
+    """Refuse a dataset whose declared size is far above what the file stores.
+
+    HDF5 lets a file declare a dataset of any shape and store none of it: the rows never
+    written read as zeros. A 1.6 kB file can declare 100,000 full-size images (19.7 GB of
+    blank pixels), which every pass over the file (``repack``, ``audit``, training) would
+    then read. Refused here, before any read: datasets with no stored bytes at all, chunked
+    datasets with chunks never written, and large datasets that store less than one byte in
+    :data:`MAX_BLANK_RATIO` (compressed blank images).
+    """
+    declared = math.prod(dataset.shape) * dataset.dtype.itemsize
+    if declared == 0:
+        return
+    try:
+        stored = dataset.id.get_storage_size()
+        chunks = dataset.chunks
+        total = (math.prod(math.ceil(s / c) for s, c in zip(dataset.shape, chunks, strict=True))
+                 if chunks else 1)
+        written = dataset.id.get_num_chunks() if chunks else (1 if stored else 0)
+    except (AttributeError, OSError, RuntimeError, ValueError):  # an old HDF5: no check
+        return
+    name = dataset.name.lstrip("/")
+    what = (f"'{name}' declares {dataset.shape[0]:,} images of "
+            f"{' x '.join(str(s) for s in dataset.shape[1:])} ({format_bytes(declared)})"
+            if name == "images" else f"'{name}' declares {dataset.shape[0]:,} rows "
+                                     f"({format_bytes(declared)})")
+    if written < total:
+        never = (f"{total - written:,} of its {total:,} chunks were never written" if chunks
+                 else "it was never written")
+        raise GalaxyDataError(path, f"{what} but stores {format_bytes(stored)}: {never} and "
+                                    "would read as blank; refusing it before any pass over it")
+    if declared >= MIN_BLANK_CHECK_BYTES and stored * MAX_BLANK_RATIO < declared:
+        raise GalaxyDataError(path, f"{what} but stores only {format_bytes(stored)} "
+                                    f"(compressed {declared / max(stored, 1):,.0f} to 1: "
+                                    "blank images); refusing it before any pass over it")
 
 
 def _open_error(path: Path, exc: OSError) -> GalaxyDataError:
@@ -141,8 +188,10 @@ class Galaxy10File:
     image_shape : tuple of int
         ``(H, W, 3)`` of one image.
     source : str
-        ``"synthetic"``, ``"imported"`` or ``"real"`` (files without galaxy10's source
-        attribute, such as the official download).
+        ``"synthetic"`` or ``"imported"`` (galaxy10's own ``galaxy10_source`` attribute);
+        for other files ``"real"`` when a verification record says the file is the official
+        release (:func:`galaxy10.datasets.release.is_verified_release`), else
+        ``"unverified"``: an HDF5 file in the Galaxy10 layout, whatever its name.
 
     Raises
     ------
@@ -200,6 +249,8 @@ class Galaxy10File:
                 self.path, f"'images' has {len(images):,} rows but 'ans' has {len(ans):,}")
         if len(ans) == 0:
             raise GalaxyDataError(self.path, "holds no images (N = 0)")
+        for dataset in (images, ans):  # before any read: the labels are read next
+            _check_stored(self.path, dataset)
         labels = ans[()]
         bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
         if bad.size:
@@ -214,7 +265,9 @@ class Galaxy10File:
         self._images = self._with_chunk_cache(images)
         self.labels: np.ndarray = labels.astype(np.uint8)
         self.image_shape: tuple[int, int, int] = tuple(images.shape[1:])  # type: ignore[assignment]
-        source = self._h5.attrs.get(SOURCE_ATTR, "real")
+        source = self._h5.attrs.get(SOURCE_ATTR)
+        if source is None:  # not galaxy10's: real only if its checksum was verified
+            source = REAL if is_verified_release(self.path) else UNVERIFIED
         self.source: str = source.decode() if isinstance(source, bytes) else str(source)
 
     def _with_chunk_cache(self, images: h5py.Dataset) -> h5py.Dataset:

@@ -32,13 +32,18 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_target(src: Path, dst: Path) -> None:
+def _check_target(src: Path, dst: Path, force: bool = False) -> None:
     """Refuse to write over the source or over a file that is not a Galaxy10 file."""
+    from galaxy10.core.files import special_kind
+
     if _same_file(src, dst):
         raise GalaxyDataError(dst, "is the source file itself; choose another --out")
     if dst.is_dir():
-        raise GalaxyDataError(dst, "is a directory; --out must be a file name")
-    if dst.exists():
+        raise GalaxyDataError(dst, "is a folder; --out must be a file name")
+    special = special_kind(dst)
+    if special:
+        raise GalaxyDataError(dst, f"is {special}, not a regular file; choose another --out")
+    if dst.exists() and not force:
         try:
             Galaxy10File(dst).close()
         except GalaxyDataError:
@@ -47,7 +52,7 @@ def _check_target(src: Path, dst: Path) -> None:
 
 
 def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-           level: int = REPACK_GZIP_LEVEL, batch_size: int = 256) -> Path:
+           level: int = REPACK_GZIP_LEVEL, batch_size: int = 256, force: bool = False) -> Path:
     """Write a copy of ``src`` with one image per chunk, gzip + shuffle; ``src`` is untouched.
 
     Parameters
@@ -61,12 +66,18 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         gzip level 0-9.
     batch_size : int, default 256
         Images held in memory at once (256 images of 256 px: 50 MB).
+    force : bool, default False
+        Replace an existing ``dst`` even if it is not a Galaxy10 file (``repack --force``).
 
     Returns
     -------
     Path
         ``dst``. Its ``images`` hold the same pixels in chunks of ``(1, H, W, 3)``; every
-        other dataset and every attribute (file, datasets) is copied as it is.
+        other dataset and every attribute (file, datasets) is copied as it is, and the file
+        attribute ``galaxy10_source`` records the source's
+        :attr:`~galaxy10.datasets.reader.Galaxy10File.source` (a copy of the verified release
+        has its own checksum, so only galaxy10's attribute can say it holds the release; the
+        attribute also tells the output check that galaxy10 wrote the copy).
 
     Raises
     ------
@@ -80,14 +91,18 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
     src, dst = Path(src), Path(dst)
     if not 0 <= level <= 9:
         raise ValueError(f"gzip level must be 0-9, got {level}")
+    from galaxy10.datasets.reader import SOURCE_ATTR
+
     with Galaxy10File(src) as galaxies:
-        _check_target(src, dst)
+        _check_target(src, dst, force)
         raw = galaxies._h5
         images = raw["images"]
         with atomic_path(dst, suffix=".h5") as tmp:
             with h5py.File(tmp, "w") as out:
                 for key, value in raw.attrs.items():
                     out.attrs[key] = value
+                # galaxy10 wrote the copy: its attribute says so, and what the source was
+                out.attrs[SOURCE_ATTR] = galaxies.source
                 for name in raw:
                     if name != "images":
                         raw.copy(raw[name], out, name=name)

@@ -97,19 +97,64 @@ class Splits:
         return {"seed_train": self.seed_train, "test": self.test, "all_train": self.all_train}
 
 
-def make_splits(labels: np.ndarray, undersample_state: int = SEED_UNDERSAMPLE_STATE,
-                split_state: int = SEED_SPLIT_STATE,
-                test_size: float = SEED_TEST_SIZE) -> Splits:
-    """Seed-faithful undersampling and split, plus the all-data training rows."""
+def check_splittable(labels: np.ndarray) -> None:
+    """Raise :class:`NotEnoughDataError` unless :func:`make_splits` can split ``labels``.
+
+    Counting only (no scikit-learn), so that a command can refuse a file before any work:
+    every class 0-9 needs :data:`MIN_PER_CLASS` images.
+    """
     labels = np.asarray(labels)
     counts = np.bincount(labels, minlength=N_CLASSES)
-    smallest = int(counts.min())
-    if smallest < MIN_PER_CLASS:
+    if int(counts.min()) < MIN_PER_CLASS:
         short = [str(k) for k in range(N_CLASSES) if counts[k] < MIN_PER_CLASS]
         raise NotEnoughDataError(
             f"{labels.size} image(s) in {int((counts > 0).sum())} class(es); the seed-faithful "
             f"undersampling and 80/20 split need at least {MIN_PER_CLASS} images of every class 0-9 "
             f"(short: class {', '.join(short)})")
+
+
+def min_per_class_for_folds(folds: int) -> int:
+    """Fewest images of each class that a ``folds``-fold cross-validation can train on.
+
+    Every test fold holds one image of each class (``folds``), and every training fold keeps
+    two of each (``ceil(2 * folds / (folds - 1))``), so that training can still set one
+    aside for validation and calibration.
+    """
+    folds = int(folds)
+    return max(folds, -(-2 * folds // (folds - 1)))
+
+
+def check_folds(labels: np.ndarray, folds: int) -> None:
+    """Raise :class:`NotEnoughDataError` unless ``labels`` can be cross-validated in ``folds``.
+
+    Counting only: every class 0-9 needs :func:`min_per_class_for_folds` images.
+    """
+    counts = np.bincount(np.asarray(labels), minlength=N_CLASSES)
+    need = min_per_class_for_folds(folds)
+    if int(counts.min()) < need:
+        short = [f"class {k} has {counts[k]}" for k in range(N_CLASSES) if counts[k] < need]
+        most = max((f for f in range(2, int(counts.min()) + 1)
+                    if min_per_class_for_folds(f) <= counts.min()), default=None)
+        hint = (f"; with these images give --folds {most} or fewer" if most else
+                "; no number of folds fits: add images of the short classes")
+        raise NotEnoughDataError(
+            f"{folds}-fold cross-validation needs at least {need} images of every class 0-9, "
+            f"and {len(short)} class(es) have fewer ({', '.join(short[:4])}"
+            f"{', ...' if len(short) > 4 else ''}){hint}")
+
+
+def make_splits(labels: np.ndarray, undersample_state: int = SEED_UNDERSAMPLE_STATE,
+                split_state: int = SEED_SPLIT_STATE,
+                test_size: float = SEED_TEST_SIZE) -> Splits:
+    """Seed-faithful undersampling and split, plus the all-data training rows.
+
+    Raises
+    ------
+    NotEnoughDataError
+        As :func:`check_splittable`.
+    """
+    labels = np.asarray(labels)
+    check_splittable(labels)
     kept = undersample_indices(labels, undersample_state)
     seed_train, test = split_indices(kept, labels, test_size, split_state)
     all_train = np.setdiff1d(np.arange(labels.size), test)

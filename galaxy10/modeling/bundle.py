@@ -106,7 +106,12 @@ def read_params(model_path: str | os.PathLike[str]) -> dict[str, Any]:
     ModelError
         If the JSON file is missing or is not a galaxy10 bundle's.
     """
+    from galaxy10.core.files import unreadable_reason
+
     path = params_path(model_path)
+    why = unreadable_reason(path, what="JSON file")
+    if why and why != "file not found":  # a pipe would block the read
+        raise ModelError(path, f"the model's parameter file {why}")
     try:
         params = json.loads(path.read_text(encoding="utf-8"))
         if params["kind"] not in KINDS:

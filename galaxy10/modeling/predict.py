@@ -35,13 +35,17 @@ class Predictor:
     """
 
     def __init__(self, model_path: str | os.PathLike[str]) -> None:
+        from galaxy10.core.files import unreadable_reason
         from galaxy10.modeling.models import load_model
 
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
+        why = unreadable_reason(self.model_path, what="model file")
+        if why == "file not found":
             raise ModelError(self.model_path, "model file not found; train one with "
                                               "notebooks/04_cnn.ipynb or `python -m galaxy10 "
                                               "train`")
+        if why:
+            raise ModelError(self.model_path, why)
         self.params: dict[str, Any] = read_params(self.model_path)
         self.kind: str = self.params["kind"]
         self.config = ImageConfig.from_dict(self.params["image"])

@@ -111,6 +111,10 @@ def save_minmax(scaler, path: str | os.PathLike[str]) -> Path:
 
 
 # -- general preprocessing ------------------------------------------------------------------
+MIN_SIZE = 8
+"""Smallest input side (px) an :class:`ImageConfig` accepts."""
+
+
 @dataclass(frozen=True)
 class ImageConfig:
     """How to turn a 256 px RGB cut-out into model input.
@@ -134,8 +138,8 @@ class ImageConfig:
     interpolation: Literal["linear", "area"] = "area"
 
     def __post_init__(self) -> None:
-        if self.size < 8:
-            raise ValueError(f"size must be at least 8 px, got {self.size}")
+        if self.size < MIN_SIZE:
+            raise ValueError(f"size must be at least {MIN_SIZE} px, got {self.size}")
         if self.color not in ("rgb", "grey", "seed-grey"):
             raise ValueError(f"color must be 'rgb', 'grey' or 'seed-grey', got {self.color!r}")
         if not 0.0 < self.crop <= 1.0:

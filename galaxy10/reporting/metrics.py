@@ -45,18 +45,24 @@ def update_metrics(path: str | os.PathLike[str], section: str, values: dict[str,
     """Merge ``values`` into ``section`` of the JSON file at ``path`` (atomic rewrite).
 
     A file that is not valid JSON is moved aside to ``<name>.corrupt`` (never silently
-    dropped) and a new file is started.
+    dropped) and a new file is started. The read, merge and write happen under the file's
+    lock (:func:`galaxy10.core.atomic.target_lock`, waiting for another writer), so two
+    commands finishing together both keep their section.
     """
+    from galaxy10.core.atomic import target_lock
+
     path = Path(path)
-    try:
-        doc = read_metrics(path)
-    except Exception:  # noqa: BLE001 - any unreadable file is kept aside, not lost
-        aside = path.with_name(path.name + ".corrupt")
-        os.replace(path, aside)
-        logger.warning("%s was not valid JSON; moved to %s", path, aside)
-        doc = {}
-    doc[section] = values
-    return write_json(path, doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with target_lock(path, blocking=True):
+        try:
+            doc = read_metrics(path)
+        except Exception:  # noqa: BLE001 - any unreadable file is kept aside, not lost
+            aside = path.with_name(path.name + ".corrupt")
+            os.replace(path, aside)
+            logger.warning("%s was not valid JSON; moved to %s", path, aside)
+            doc = {}
+        doc[section] = values
+        return write_json(path, doc)
 
 
 # -- where a figure came from ------------------------------------------------------------------

@@ -32,7 +32,9 @@ def test_info_prints_counts(tmp_path, capsys):
     path = write_h5(tmp_path / "f.h5", ans=np.array([2] * 15 + [4] * 5, np.uint8))
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
-    assert "real Galaxy10 DECaLS data" in text
+    # no galaxy10 attribute and no verified checksum: not called real data
+    assert "an HDF5 file in the Galaxy10 layout (not verified" in text
+    assert "real Galaxy10" not in text
     expected = {2: (15, "75.0%"), 4: (5, "25.0%")}
     for label, name in enumerate(CLASS_NAMES):
         count, share = expected.get(label, (0, "0.0%"))

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import subprocess
 import sys
 import zlib
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
+from conftest import write_h5
 from PIL import Image
 
 from galaxy10.cli import data as cli_data
@@ -43,9 +46,9 @@ def _png(path: Path, value: int = 40, size: int = 48) -> Path:
     return path
 
 
-def _fake_bundle(folder: Path, name: str, image) -> Path:
+def _fake_bundle(folder: Path, name: str, image, kind: str = "galaxy") -> Path:
     (folder / f"{name}.keras").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
-    (folder / f"{name}.json").write_text(json.dumps({"bundle_version": 1, "kind": "galaxy",
+    (folder / f"{name}.json").write_text(json.dumps({"bundle_version": 1, "kind": kind,
                                                      "image": image}))
     return folder / f"{name}.keras"
 
@@ -59,6 +62,15 @@ def world(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("world")
     synthetic.generate(root / "data.h5", n=40, seed=0, progress=False)
     synthetic.generate(root / "three.h5", n=3, seed=0, progress=False)
+    write_h5(root / "fifty.h5", n=50, size=8)  # 5 labels of each class: enough to split
+    write_h5(root / "twenty.h5", n=20, size=8)  # 2 of each class
+    os.mkfifo(root / "fifo.h5")  # a named pipe: opening it would block
+    with h5py.File(root / "declared.h5", "w") as f:  # 1.6 kB declaring 19.7 GB of blank images
+        f.create_dataset("images", shape=(100_000, 256, 256, 3), dtype=np.uint8,
+                         chunks=(1, 256, 256, 3))
+        f.create_dataset("ans", shape=(100_000,), dtype=np.uint8)
+    (root / "notes.md").write_text("# my notes\n")
+    (root / "text.h5").write_text("a text file named .h5\n")
     with Galaxy10Writer(root / "oneclass.h5", 12, source="imported") as w:
         w.write(0, np.zeros((12, 256, 256, 3), np.uint8), np.zeros(12, np.uint8))
     (root / "notes.txt").write_text("my notes, not galaxy10's\n")
@@ -80,6 +92,12 @@ def world(tmp_path_factory) -> Path:
     _fake_bundle(root / "models", "list", [64, "rgb"])
     _fake_bundle(root / "models", "null", None)
     (root / "models" / "user.json").write_text('{"mine": true}\n')
+    _fake_bundle(root / "models", "seedkind", {"size": 64, "color": "seed-grey", "crop": 1.0},
+                 kind="seed")
+    (root / "nomodels").mkdir()
+    _fake_bundle(root / "models", "pipejson", {"size": 64, "color": "rgb"})
+    (root / "models" / "pipejson.json").unlink()
+    os.mkfifo(root / "models" / "pipejson.json")
     (root / "reports").mkdir()
     (root / "reports" / "benchmarks.json").write_text('{"memory": {"paths": {"a": 1}}}\n')
     _png(root / "photo.png")
@@ -125,7 +143,7 @@ CASES = [
     ("import-out-under-file", ["import", "imgs", "--out", "notes.txt/x.h5", "-q"], {}, 2,
      "is a file, not a folder"),
     ("import-out-proc", ["import", "imgs", "--out", "/proc/x.h5", "-q"], {}, 2, "/proc/x.h5"),
-    ("pretrain-out-proc", ["pretrain", "--data", "data.h5", "--out", "/proc/x.keras", "-q"], {}, 2,
+    ("pretrain-out-proc", ["pretrain", "--data", "fifty.h5", "--out", "/proc/x.keras", "-q"], {}, 2,
      "/proc/x.keras: cannot write in /proc"),
     ("pretrain-size-too-small", ["pretrain", "--data", "data.h5", "--size", "8", "-q"], {}, 2,
      "--size 8: the faithful profile's network halves its input 4 times; give at least 16 px"),
@@ -133,11 +151,11 @@ CASES = [
      "--size 4096: larger than the 256 px cut-outs it is cropped from; give at most 256"),
     ("import-force-over-input", ["import", "imgs/manifest.csv", "--out", "imgs/manifest.csv",
                                  "--force", "-q"], {}, 2, "is also an input"),
-    ("train-out-notes", ["train", "--data", "data.h5", "--out", "notes.txt"], {}, 2,
+    ("train-out-notes", ["train", "--data", "fifty.h5", "--out", "notes.txt"], {}, 2,
      "notes.txt: already exists and is not a model bundle"),
-    ("train-out-data", ["train", "--data", "data.h5", "--out", "data.h5"], {}, 2,
+    ("train-out-data", ["train", "--data", "fifty.h5", "--out", "fifty.h5"], {}, 2,
      "is also an input"),
-    ("train-json-beside", ["train", "--data", "data.h5", "--out", "models/user.keras"], {}, 2,
+    ("train-json-beside", ["train", "--data", "fifty.h5", "--out", "models/user.keras"], {}, 2,
      "models/user.json: already exists"),
     ("gallery-out-notes", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
                            "notes.txt"], {}, 2, "notes.txt: already exists and is not a figure"),
@@ -186,6 +204,91 @@ CASES = [
      "GALAXY10_MODELS=notes.txt/models: cannot create this folder"),
     ("env-reports-file", ["realism"], {"GALAXY10_REPORTS": "notes.txt"}, 2,
      "GALAXY10_REPORTS=notes.txt: names a file"),
+    # issue #26: refusals that used to come late, hang, lose a file or say the wrong thing
+    ("realism-out-figure-notes", ["realism", "--real", "imgs", "--synthetic", "tiny",
+                                  "--out-figure", "notes.md"], {}, 2,
+     "notes.md: already exists and is not a figure that galaxy10 wrote"),
+    ("realism-out-figure-suffix", ["realism", "--real", "imgs", "--synthetic", "tiny",
+                                   "--out-figure", "new.md"], {}, 2,
+     "new.md: a figure is a PNG image: give a name ending in .png"),
+    ("gallery-out-suffix", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
+                            "grid.jpg"], {}, 2, "give a name ending in .png"),
+    ("import-out-fifo", ["import", "imgs", "--out", "fifo.h5", "-q"], {}, 2,
+     "fifo.h5: is a named pipe (FIFO), not a regular file"),
+    ("synth-out-fifo", ["synth", "--n", "2", "--out", "fifo.h5", "-q"], {}, 2,
+     "fifo.h5: is a named pipe (FIFO), not a regular file"),
+    ("repack-out-fifo", ["repack", "data.h5", "--out", "fifo.h5"], {}, 2,
+     "fifo.h5: is a named pipe (FIFO), not a regular file"),
+    ("pretrain-out-proc-no-data", ["pretrain", "--out", "/proc/x.keras", "-q"], {}, 2,
+     "/proc/x.keras: cannot write in /proc"),
+    ("train-out-h5", ["train", "--data", "fifty.h5", "--out", "model.h5", "-q"], {}, 2,
+     "model.h5: a model bundle is a Keras file: give a name ending in .keras"),
+    ("pretrain-size-7", ["pretrain", "--data", "fifty.h5", "--size", "7", "-q"], {}, 2,
+     "--size 7: the faithful profile's network halves its input 4 times; give at least 16 px"),
+    ("pretrain-size-3-smoke", ["pretrain", "--data", "fifty.h5", "--profile", "smoke",
+                               "--size", "3", "-q"], {}, 2,
+     "--size 3: the smoke profile's network halves its input 2 times; give at least 4 px"),
+    ("pretrain-size-7-smoke", ["pretrain", "--data", "fifty.h5", "--profile", "smoke",
+                               "--size", "7", "-q"], {}, 2,
+     "--size 7: the preprocessing takes at least 8 px"),
+    ("pretrain-too-few", ["pretrain", "--data", "data.h5", "-q"], {}, 2,
+     "data.h5: too little to train on"),
+    ("pretrain-real-missing", ["pretrain", "--data", "fifty.h5", "--real", "nowhere", "-q"], {},
+     2, "nowhere: --real: no labelled images there (not found)"),
+    ("bench-real-init-seed", ["bench", "real", "--real", "fifty.h5", "--init",
+                              "models/seedkind.keras", "--profile", "smoke"], {}, 2,
+     "seedkind.keras: a 'seed' bundle (--init); only a modern-CNN bundle"),
+    ("bench-real-init-text", ["bench", "real", "--real", "fifty.h5", "--init", "notes.txt",
+                              "--profile", "smoke"], {}, 2, "notes.txt: not a Keras model bundle"),
+    ("bench-real-three", ["bench", "real", "--real", "three.h5", "--init", "none", "--profile",
+                          "smoke"], {}, 2,
+     "three.h5: 2 folds (the smoke profile's): 2-fold cross-validation needs at least 4 images "
+     "of every class"),
+    ("bench-real-twenty-2-folds", ["bench", "real", "--real", "twenty.h5", "--init", "none",
+                                   "--folds", "2"], {}, 2,
+     "twenty.h5: --folds 2: 2-fold cross-validation needs at least 4 images of every class"),
+    ("bench-real-folds-999", ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds",
+                              "999"], {}, 2, "--folds 999: 999-fold cross-validation needs"),
+    ("bench-real-default-init-models-dir", ["bench", "real", "--real", "fifty.h5",
+                                            "--models-dir", "nomodels"], {}, 2,
+     "nomodels/pretrained_synthetic.keras: no pre-trained bundle"),
+    ("bench-real-real-text", ["bench", "real", "--real", "text.h5", "--init", "none"], {}, 2,
+     "text.h5: not an HDF5 file"),
+    ("bench-accuracy-real-missing", ["bench", "accuracy", "--data", "fifty.h5", "--real",
+                                     "/nonexistent"], {}, 2,
+     "/nonexistent: --real: no labelled images there (not found)"),
+    ("bench-accuracy-real-too-few", ["bench", "accuracy", "--data", "fifty.h5", "--real",
+                                     "twenty.h5"], {}, 2, "twenty.h5: --real: too little to train on"),
+    ("bench-inference-none", ["bench", "inference", "--models-dir", "nomodels"], {}, 2,
+     "nomodels/seed_cnn.keras: model file not found"),
+    ("bench-layout-n-huge", ["bench", "layout", "--n", "10000000"], {}, 2,
+     "argument --n: must be at most 20,000"),
+    ("predict-folder", ["predict", "outdir", "--model", "models/list.keras"], {}, 2,
+     "outdir: is a folder, not an image file"),
+    ("predict-fifo", ["predict", "fifo.h5", "photo.png", "--model", "models/list.keras"], {}, 2,
+     "fifo.h5: is a named pipe (FIFO), not a regular file"),
+    ("predict-json-fifo", ["predict", "photo.png", "--model", "models/pipejson.keras"], {}, 2,
+     "pipejson.json: the model's parameter file is a named pipe (FIFO), not a regular file"),
+    ("info-fifo", ["info", "fifo.h5"], {}, 2,
+     "fifo.h5: is a named pipe (FIFO), not a regular file; give an HDF5 file"),
+    ("info-dev-zero", ["info", "/dev/zero"], {}, 2,
+     "/dev/zero: is a character device, not a regular file"),
+    ("info-folder", ["info", "outdir"], {}, 2, "outdir: is a folder, not an HDF5 file"),
+    ("info-declared", ["info", "declared.h5"], {}, 2,
+     "declared.h5: 'images' declares 100,000 images of 256 x 256 x 3 (19.7 GB) but stores "
+     "0 bytes"),
+    ("repack-declared", ["repack", "declared.h5", "--out", "copy.h5"], {}, 2,
+     "declared.h5: 'images' declares 100,000 images"),
+    ("audit-declared", ["audit", "declared.h5"], {}, 2,
+     "declared.h5: 'images' declares 100,000 images"),
+    ("audit-threshold-nan", ["audit", "data.h5", "--threshold", "nan"], {}, 2,
+     "argument --threshold: must be at least 0 and below 2"),
+    ("audit-batch-size-0", ["audit", "data.h5", "--batch-size", "0"], {}, 2,
+     "argument --batch-size: must be at least 1"),
+    ("audit-fifo", ["audit", "fifo.h5"], {}, 2, "fifo.h5: is a named pipe (FIFO)"),
+    ("seed-huge", ["synth", "--n", "2", "--seed", str(2**40)], {}, 2, "a seed is at most"),
+    ("results-readme-fifo", ["results", "--update-readme", "fifo.h5"], {}, 2,
+     "fifo.h5: --update-readme: is a named pipe (FIFO)"),
 ]
 
 @pytest.mark.parametrize(("argv", "env", "status", "expected"),
@@ -265,11 +368,19 @@ def test_import_lists_what_it_skips_and_imports_the_rest(world, tmp_path, capsys
 
 
 def test_force_replaces_a_users_file_and_says_so(tmp_path, capsys):
+    mine = tmp_path / "mine.h5"
+    mine.write_text("mine")
+    assert main(["synth", "--n", "2", "--out", str(mine), "-q"]) == 2
+    assert "mine.h5: already exists and is not a Galaxy10 HDF5 file" in capsys.readouterr().err
+    assert main(["synth", "--n", "2", "--out", str(mine), "-q", "--force"]) == 0
+    assert "(--force)" in capsys.readouterr().err
+    assert mine.read_bytes().startswith(b"\x89HDF")
+    # --force replaces a file, never turns a data set into a file of another kind
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
-    assert main(["synth", "--n", "2", "--out", str(notes), "-q", "--force"]) == 0
-    assert "(--force)" in capsys.readouterr().err
-    assert notes.read_bytes().startswith(b"\x89HDF")
+    assert main(["synth", "--n", "2", "--out", str(notes), "-q", "--force"]) == 2
+    assert "give a name ending in .h5" in capsys.readouterr().err
+    assert notes.read_text() == "mine"
 
 
 def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
@@ -364,3 +475,18 @@ def test_a_command_of_a_missing_extra_names_the_extra_before_any_work(
     assert err.count("\n") == 1 and absent in err
     assert f'pip install "galaxy10[{extra}]"' in err
     assert not (world / "empty-data-home").exists()  # no synthetic set was made first
+
+
+def test_a_second_writer_to_the_same_output_is_refused_while_the_first_runs(tmp_path, capsys):
+    from galaxy10.core.atomic import target_lock
+
+    out = tmp_path / "same.h5"
+    with target_lock(out):  # the first writer, as another process holds it
+        assert main(["synth", "--n", "2", "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {out}: another process (pid {os.getpid()}) is writing it now; "
+                       "wait for it to finish, or choose another output\n")
+        assert not out.exists()
+    # once the first has finished, the same command writes it; its own lock goes with it
+    assert main(["synth", "--n", "2", "--out", str(out), "-q"]) == 0
+    assert out.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["same.h5"]

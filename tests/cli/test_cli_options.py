@@ -118,3 +118,21 @@ def test_a_benchmark_runs_from_its_row(tmp_path, capsys):
     assert main(["bench", "layout", "--n", "6", "-q", "--reports-dir", str(tmp_path)]) == 0
     assert f"figures written to {tmp_path / 'benchmarks.json'}" in capsys.readouterr().out
     assert json.loads((tmp_path / "benchmarks.json").read_text())["layout"]["n"] == 6
+
+
+def test_tensorflow_commands_are_the_ones_that_say_so_and_every_command_checks_first():
+    """TF_COMMANDS names the commands whose parsers ask for TensorFlow (after their check)."""
+    from galaxy10.cli import TF_COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    wanting, unchecked = set(), set()
+    for name, child in sub.choices.items():
+        nested = [a for a in child._actions if a.dest == "what"]
+        parsers = nested[0].choices.values() if nested else [child]
+        for parser in parsers:
+            if parser.get_default("tensorflow"):
+                wanting.add(name)
+            if parser.get_default("check") is None:
+                unchecked.add(name)
+    assert wanting == TF_COMMANDS
+    assert unchecked <= {"app"}  # the served page checks its own arguments in _cmd_app

@@ -228,3 +228,43 @@ def test_npz_keeps_any_file_name(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["splits.bin"]
     with np.load(path, allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["a"], np.arange(3))
+
+
+def test_target_lock_refuses_a_second_writer_and_cleans_up(tmp_path):
+    from galaxy10.core.atomic import TargetLockedError, target_lock
+
+    out = tmp_path / "out.h5"
+    with target_lock(out) as lock:
+        assert lock == tmp_path / ".out.h5.lock" and lock.read_text().strip() == str(os.getpid())
+        # a second open file description, as another process would hold
+        with pytest.raises(TargetLockedError) as info:
+            with target_lock(out):
+                pass
+        assert info.value.filename == str(out)
+        assert info.value.strerror == f"another process (pid {os.getpid()}) is writing it now"
+        with target_lock(tmp_path / "other.h5"):  # another target is free
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # lock files removed
+    with target_lock(out):  # free again
+        pass
+
+
+def test_blocking_target_lock_waits_for_the_holder(tmp_path):
+    import threading
+
+    from galaxy10.core.atomic import target_lock
+
+    out = tmp_path / "metrics.json"
+    order = []
+
+    def second():
+        with target_lock(out, blocking=True):
+            order.append("second")
+
+    with target_lock(out):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.2)
+        order.append("first done")
+    thread.join(10)
+    assert order == ["first done", "second"]

@@ -79,7 +79,8 @@ def test_audit_errors_are_one_line(tmp_path, capsys):
     assert main(["audit", str(tmp_path)]) == 2
     assert "a.jpg" in capsys.readouterr().err
     assert main(["audit", str(tmp_path), "--threshold", "3"]) == 2
-    assert capsys.readouterr().err.startswith("error: --threshold: ")
+    assert capsys.readouterr().err.startswith("error: argument --threshold: must be at least 0 "
+                                              "and below 2")
 
 
 def test_union_find_merges_chains():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import threading
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def test_download_verifies_and_is_not_repeated(tmp_path, server):
     assert path.read_bytes() == PAYLOAD
     again = fetch(tmp_path, remote=remote(f"{server}/file.h5"), progressbar=False, retries=0)
     assert again == path and _Handler.requests == ["/file.h5"]  # verified file reused
-    assert leftovers(path.parent) == ["Galaxy10_DECals.h5"]
+    # the file and the record of its verified checksum, which the reader trusts
+    assert leftovers(path.parent) == ["Galaxy10_DECals.h5", "Galaxy10_DECals.h5.sha256.json"]
 
 
 def test_checksum_mismatch_leaves_no_file(tmp_path, server):
@@ -96,7 +98,7 @@ def test_mismatch_keeps_an_earlier_good_file(tmp_path, server):
     assert _Handler.requests == ["/file.h5", "/corrupt.h5"]  # really downloaded
     # ...and the verified file is still there, byte for byte, with no temporary file beside it
     assert good.read_bytes() == PAYLOAD
-    assert leftovers(good.parent) == ["Galaxy10_DECals.h5"]
+    assert leftovers(good.parent) == ["Galaxy10_DECals.h5", "Galaxy10_DECals.h5.sha256.json"]
 
 
 def test_dropped_connection_leaves_no_partial_file_and_rerun_succeeds(tmp_path, server):
@@ -120,3 +122,55 @@ def test_no_download_when_not_allowed(tmp_path, monkeypatch):
     assert real_data_path() == tmp_path / "elsewhere" / "raw" / "Galaxy10_DECals.h5"
     with pytest.raises(GalaxyDataError, match="real data file not found"):
         resolve_data("real")
+
+
+def test_only_a_verified_file_is_called_real(tmp_path, server, monkeypatch):
+    """The reader says "real" only while the record of a verified checksum matches the file."""
+    import os
+
+    import numpy as np
+    from conftest import write_h5
+
+    from galaxy10.datasets import release
+    from galaxy10.datasets.reader import Galaxy10File
+
+    # an HDF5 file in the Galaxy10 layout served as the release under test
+    layout = write_h5(tmp_path / "served.h5")
+    body = layout.read_bytes()
+    fake = RemoteFile(name="Galaxy10_DECals.h5", url=f"{server}/layout.h5",
+                      sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+    monkeypatch.setattr(_Handler, "do_GET", _serving(body))
+    monkeypatch.setattr(release, "GALAXY10_DECALS", fake)
+    path = fetch(tmp_path / "home", remote=fake, progressbar=False, retries=0)
+    with Galaxy10File(path) as f:
+        assert f.source == "real"
+    from galaxy10.datasets.repack import repack
+
+    copy = repack(path, tmp_path / "copy.h5")  # other bytes: galaxy10's attribute says it
+    with Galaxy10File(copy) as f:
+        assert f.source == "real" and f.attrs["galaxy10_source"] == "real"
+    with Galaxy10File(layout) as f:  # the same bytes, never verified: not called real
+        assert f.source == "unverified"
+    assert release.verify_release(layout) and release.is_verified_release(layout)
+    with Galaxy10File(layout) as f:  # now checked and recorded
+        assert f.source == "real"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched since: not trusted
+    with Galaxy10File(path) as f:
+        assert f.source == "unverified"
+    record = release.record_path(layout)
+    record.write_text(json.dumps({"sha256": fake.sha256, "size": 1, "mtime_ns": 0}))
+    assert not release.is_verified_release(layout)
+    record.write_text("not json")
+    assert not release.is_verified_release(layout)
+    with Galaxy10File(layout) as f:
+        assert f.source == "unverified" and np.array_equal(f.labels, np.arange(20) % 10)
+
+
+def _serving(body: bytes):
+    def do_get(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    return do_get

@@ -88,3 +88,28 @@ def test_real_sample_imports_with_manifest_labels(tmp_path, real_sample):
         np.testing.assert_array_equal(f.labels, expected)
         first = f.image(0)
         assert first.shape == (256, 256, 3) and 5 < first.mean() < 120  # real sky, not noise
+
+
+def test_labelled_images_h5_takes_every_kind_of_source(tmp_path):
+    """--real accepts a bare CSV manifest as well as a folder or an .h5 (issue #26)."""
+    import os
+
+    from galaxy10.core.errors import Galaxy10Error
+    from galaxy10.datasets.importer import labelled_images_h5
+
+    src = make_tree(tmp_path / "src")
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("file,label\nsrc/3/img1.png,3\nsrc/9/img2.png,9\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    made = labelled_images_h5(manifest, scratch)
+    with Galaxy10File(made) as f:
+        assert made.parent == scratch and f.labels.tolist() == [3, 9]
+    assert labelled_images_h5(made, scratch) == made  # an .h5 is used as it is
+    with Galaxy10File(labelled_images_h5(src, scratch)) as f:
+        assert len(f) == 9
+    with pytest.raises(Galaxy10Error, match="no labelled real images there"):
+        labelled_images_h5(tmp_path / "nowhere", scratch)
+    os.mkfifo(tmp_path / "pipe.csv")  # refused by kind, never opened (it would block)
+    with pytest.raises(GalaxyDataError, match=r"pipe\.csv: is a named pipe \(FIFO\), not a file"):
+        labelled_images_h5(tmp_path / "pipe.csv", scratch)

@@ -155,3 +155,14 @@ def test_another_kind_plugs_in_with_one_registration(tmp_path, sources):
     finally:
         labelled._KINDS[:] = saved
     assert source_kind(store).name == "manifest"  # back to the built-in kinds
+
+
+def test_a_manifest_that_is_a_pipe_is_refused_without_being_opened(tmp_path):
+    import os
+
+    from galaxy10.datasets.labelled import read_manifest
+
+    os.mkfifo(tmp_path / "list.csv")
+    with pytest.raises(GalaxyDataError, match=r"list\.csv: is a named pipe \(FIFO\), not a "
+                                              r"regular file; give a CSV manifest"):
+        read_manifest(tmp_path / "list.csv")

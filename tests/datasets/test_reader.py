@@ -24,7 +24,7 @@ def test_reads_labels_on_open_and_images_by_index(small_h5):
     with Galaxy10File(small_h5) as f:
         assert len(f) == 20
         assert f.image_shape == (32, 32, 3)
-        assert f.source == "real"  # no galaxy10 attribute: a foreign (real) file
+        assert f.source == "unverified"  # no galaxy10 attribute, no verified checksum
         np.testing.assert_array_equal(f.class_counts(), [2] * 10)
         import h5py
 
@@ -63,7 +63,7 @@ def _truncate(tmp_path: Path, fraction: float) -> Path:
 
 BAD_FILES = {
     "missing": (lambda d: d / "nope.h5", "file not found"),
-    "directory": (lambda d: d, "is a directory"),
+    "directory": (lambda d: d, "is a folder, not an HDF5 file"),
     "empty": (lambda d: put(d / "e.h5", b""), "empty"),
     "html page": (lambda d: put(d / "h.h5", b"<!DOCTYPE html><html>404</html>"),
                   "not an HDF5 file (it looks like an HTML page"),
@@ -157,7 +157,7 @@ EXACT = {
              "not an HDF5 file; first bytes b'hello wo'"),
     "one byte": (lambda d: put(d / "b.h5", b"x"), "not an HDF5 file; first bytes b'x'"),
     "missing": (lambda d: d / "nope.h5", "file not found"),
-    "directory": (lambda d: d, "is a directory, not an HDF5 file"),
+    "directory": (lambda d: d, "is a folder, not an HDF5 file"),
     "empty": (lambda d: put(d / "e.h5", b""),
               "file is empty (0 bytes); the download or copy failed"),
     "no images": (lambda d: write_h5(d / "a.h5", images=False),

@@ -135,6 +135,6 @@ def test_cli_with_a_missing_real_folder_prints_one_line_and_exits_2(
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"error: {missing}: real sample not found")
+    assert lines[0].startswith(f"error: {missing}: --real: no labelled images there (not found)")
     assert "python -m galaxy10 import" in lines[0]
     assert not (tmp_path / "r" / "metrics.json").exists()

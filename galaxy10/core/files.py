@@ -1,0 +1,117 @@
+"""What kind of thing a path names, said in words, without opening it.
+
+Every check of an input file (a data set, an image, a manifest, a model bundle) and of an
+output path asks :func:`unreadable_reason` or :func:`special_kind` first, so that a named pipe,
+a device such as ``/dev/zero``, a socket or a folder is called what it is, instead of "file not
+found" or "file is empty (0 bytes)", and is never opened: opening a named pipe blocks until
+another process writes to it, and reading ``/dev/zero`` never ends. Both use ``os.stat`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"),
+            (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"),
+            (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(path: str | os.PathLike[str]) -> str | None:
+    """``"a named pipe (FIFO)"``, ``"a character device"``... for a special file, else None.
+
+    Follows symbolic links (a link to a pipe is a pipe to whoever opens it); a path that does
+    not exist, a regular file and a folder give None.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    for test, name in _SPECIAL:
+        if test(mode):
+            return name
+    return None
+
+
+def unreadable_reason(path: str | os.PathLike[str], *, what: str = "file",
+                      allow_empty: bool = False) -> str | None:
+    """Why ``path`` is not a readable regular file, in a few words; None when it is one.
+
+    Parameters
+    ----------
+    path : path-like
+        The path a command was given.
+    what : str, default "file"
+        What the command expected there ("image file", "HDF5 file", "model file"), used in
+        the words: ``"is a folder, not an image file"``.
+    allow_empty : bool, default False
+        Accept a file of 0 bytes.
+
+    Returns
+    -------
+    str or None
+        For instance ``"file not found"``, ``"is a broken symbolic link"``,
+        ``"is a folder, not an HDF5 file"``, ``"is a named pipe (FIFO), not a regular file"``,
+        ``"cannot be read (permission denied)"``, ``"is empty (0 bytes)"``. The file is not
+        opened (a pipe would block, a device would never end).
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"is a broken symbolic link (to {os.readlink(path)})"
+        return "file not found"
+    except NotADirectoryError:
+        return "file not found (a part of the path is a file, not a folder)"
+    except PermissionError:
+        return "cannot be reached (permission denied on a folder above it)"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return f"is a folder, not {_article(what)}"
+    for test, name in _SPECIAL:
+        if test(st.st_mode):
+            return f"is {name}, not a regular file; give {_article(what)}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"is not a regular file; give {_article(what)}"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (permission denied)"
+    if st.st_size == 0 and not allow_empty:
+        return "is empty (0 bytes)"
+    return None
+
+
+def _article(what: str) -> str:
+    return f"an {what}" if what[:1].lower() in "aeiou" or what.startswith("HDF") else f"a {what}"
+
+
+def free_space_reason(folder: str | os.PathLike[str], needed: int) -> str | None:
+    """Why ``needed`` bytes will not fit in ``folder``'s file system; None when they fit.
+
+    The nearest existing folder above ``folder`` is measured (the output's folder may not
+    exist yet). A file system that cannot be measured is given the benefit of the doubt.
+    """
+    here = Path(folder).absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    try:
+        free = shutil.disk_usage(here).free
+    except OSError:
+        return None
+    if needed > free:
+        return (f"needs about {format_bytes(needed)} but {here} has {format_bytes(free)} "
+                "free")
+    return None
+
+
+def format_bytes(n: float) -> str:
+    """``1.6 kB``, ``19.7 GB``: decimal units, as file managers and ``df -H`` show them."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} PB"  # pragma: no cover - the loop returns

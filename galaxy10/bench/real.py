@@ -121,7 +121,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                             labels[test], pred, n_boot=1, seed=seed)["balanced_accuracy"]
                 per_fold[name].append(row)
                 say(f"fold {k + 1}/{n_folds} {name:<22} balanced accuracy "
-                    f"{row['balanced_accuracy']:.3f}"
+                    f"{row['balanced_accuracy']:.3f}, neighbours p@10 "
+                    f"{row['neighbours']['p@10']:.3f}"
                     + (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
                        if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
                 del model, predictor

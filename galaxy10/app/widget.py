@@ -5,6 +5,12 @@ cut-out, the true class, the model's prediction with its probability, a top-3 ba
 running tally of right answers. A file-upload control classifies one's own JPEG/PNG with the
 same preprocessing; a bad file gives a message in the panel, never a traceback.
 
+"More like this" shows the :data:`NEIGHBOURS` test galaxies nearest to the one on screen (or
+to the uploaded picture) in the model's embedding, with their true classes: the same held-out
+rows the button draws from, never a training image. Their embeddings are computed on the first
+click and stored beside the data (:func:`galaxy10.modeling.embeddings.embed_file`), so later
+clicks, and later sessions with the same bundle, only search.
+
 The model is loaded once, when the panel is built (:class:`~galaxy10.modeling.predict.Predictor`);
 a click reads one image from the HDF5 file and runs one prediction.
 
@@ -27,6 +33,11 @@ from galaxy10.datasets.reader import Galaxy10File
 from galaxy10.modeling.predict import Predictor
 
 BUTTON_TEXT = "Show me a random galaxy"
+MORE_TEXT = "More like this"
+NEIGHBOURS = 8
+"""Galaxies "More like this" shows."""
+THUMBNAIL = 96
+"""Side of a neighbour's thumbnail, in pixels."""
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -110,16 +121,26 @@ class GalaxyButton:
                                    indent=False, layout=w.Layout(width="auto"))
         self.shown_image: np.ndarray | None = None
         self.shown_verdict = None
+        self.more = w.Button(description=MORE_TEXT, icon="search", disabled=True,
+                             layout=w.Layout(width="auto", min_width="140px"),
+                             tooltip=f"The {NEIGHBOURS} most similar galaxies of the test set")
+        self.neighbours_title = w.HTML()
+        self.neighbours = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        #: file rows of the galaxies "More like this" shows (empty: none shown)
+        self.neighbour_rows: list[int] = []
+        self._similar = None  # (Embeddings, NeighbourIndex) of self.rows, made on first click
         source = html.escape(source_label(galaxies.source))
         header = w.HTML(f"<b>Model:</b> {html.escape(predictor.name)} &nbsp; "
                         f"<b>Data:</b> {source}, {self.rows.size:,} test images")
         self.button.on_click(self.show_random)
         self.upload.observe(self._on_upload, names="value")
         self.show_map.observe(lambda _change: self._draw(), names="value")
+        self.more.on_click(self.show_neighbours)
         right_panel = w.VBox([self.result, self.bars, self.tally],
                              layout=w.Layout(padding="0 0 0 12px"))
         self.widget = w.VBox([header, w.HBox([self.button, self.upload, self.show_map]),
-                              w.HBox([self.image, right_panel]), self.message])
+                              w.HBox([self.image, right_panel]), self.message,
+                              w.HBox([self.more, self.neighbours_title]), self.neighbours])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -173,6 +194,7 @@ class GalaxyButton:
         self.tally.value = (f"Tally: <b>{self.right} right of {self.total}</b> "
                             f"({self.right / self.total:.0%})")
         self.message.value = ""
+        self._new_query()
         return index
 
     def classify_bytes(self, content: bytes, name: str = "upload") -> np.ndarray | None:
@@ -188,6 +210,7 @@ class GalaxyButton:
             return None
         probs = self.predictor.predict_proba(image[None])[0]
         pred = int(np.argmax(probs))
+        self.shown_index = None  # the picture on screen is the upload
         self.shown_image = image
         self._draw()
         self.result.value = (
@@ -198,12 +221,77 @@ class GalaxyButton:
             f"256 x 256; true class unknown</span></div>")
         self.bars.value = top3_html(probs)
         self.message.value = ""
+        self._new_query()
         return probs
+
+    # -- "More like this" ------------------------------------------------------------------
+    def _new_query(self) -> None:
+        """A new galaxy is on screen: the neighbours shown belong to the old one."""
+        self.more.disabled = False
+        self.neighbour_rows = []
+        self.neighbours.children = ()
+        self.neighbours_title.value = ""
+
+    def similarity_index(self):
+        """``(embeddings, index)`` of the button's test rows, computed on first use."""
+        if self._similar is None:
+            from galaxy10.evaluation.similarity import NeighbourIndex
+            from galaxy10.modeling.embeddings import embed_file
+
+            emb = embed_file(self.predictor, self.galaxies.path, rows=self.rows)
+            self._similar = emb, NeighbourIndex(emb.vectors)
+        return self._similar
+
+    def show_neighbours(self, _button=None) -> list[int]:
+        """Show the test galaxies nearest to the one on screen; returns their file rows.
+
+        A test galaxy's own stored vector is the query and it is left out of its neighbours;
+        an uploaded picture is embedded now, with the bundle's views.
+        """
+        import ipywidgets as w
+
+        if self.shown_image is None:
+            return []
+        emb, index = self.similarity_index()
+        if self.shown_index is not None:
+            pos = int(np.flatnonzero(emb.rows == self.shown_index)[0])
+            query, exclude = emb.vectors[pos], [pos]
+            what = f"test galaxy {self.shown_index}"
+        else:
+            _, query = self.predictor.predict_and_embed(self.shown_image[None], views=emb.views)
+            exclude, what = None, "your image"
+        nn, dist = index.query(query, NEIGHBOURS, exclude=exclude)
+        rows = [int(emb.rows[i]) for i in nn[0]]
+        images = self.galaxies.read(np.asarray(rows))
+        tiles = []
+        for image, i, d in zip(images, nn[0], dist[0], strict=True):
+            label = int(emb.labels[i])
+            thumb = w.Image(value=png_bytes(_thumbnail(image)), format="png", width=THUMBNAIL,
+                            height=THUMBNAIL)
+            thumb.add_class("galaxy10-neighbour")
+            caption = w.HTML(f"<div style='width:{THUMBNAIL}px;font-size:11px;line-height:1.2'>"
+                             f"{label} {html.escape(CLASS_NAMES[label])}<br>"
+                             f"<span style='color:#666'>distance {d:.3f}</span></div>")
+            tiles.append(w.VBox([thumb, caption], layout=w.Layout(margin="2px 4px")))
+        self.neighbours.children = tuple(tiles)
+        self.neighbours_title.value = (
+            f"<span style='font-size:13px'>&nbsp;The {len(rows)} test galaxies most like "
+            f"{what} (true classes; cosine distance in the model's embedding)</span>")
+        self.neighbour_rows = rows
+        return rows
 
     def _on_upload(self, change) -> None:
         upload = first_upload(change["new"])
         if upload is not None:
             self.classify_bytes(*upload)
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """A :data:`THUMBNAIL` px copy of a cut-out, for the neighbour gallery."""
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(image), (THUMBNAIL, THUMBNAIL),
+                      interpolation=cv2.INTER_AREA)
 
 
 def first_upload(value) -> tuple[bytes, str] | None:

@@ -30,6 +30,9 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     Folds keep each group of (near) duplicate images together
     (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image has a copy in training.
 
+    Each model's embedding is scored too: precision at 1 and 10 of cosine nearest neighbours
+    among the fold's test images (:func:`galaxy10.evaluation.similarity.precision_at_k`).
+
     On each fold, trained on the fold's training images under the profile's budget rules:
     the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
     synthetic-pre-trained bundle) the modern CNN fine-tuned from it, once per named
@@ -43,8 +46,9 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     -------
     dict
         The ``real_cv`` section: per model the mean and sd over folds of balanced accuracy
-        and macro-F1, per-class recall, training seconds, and per shift the balanced
-        accuracy; plus the folds' raw figures.
+        and macro-F1, per-class recall, training seconds, neighbour precision at 1 and 10
+        (``neighbours``, with chance), and per shift the balanced accuracy; plus the folds'
+        raw figures.
     """
     import tempfile
 
@@ -54,6 +58,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     from galaxy10.datasets.audit import duplicate_groups
     from galaxy10.datasets.reader import Galaxy10File
     from galaxy10.evaluation.evaluate import evaluate_predictions
+    from galaxy10.evaluation.similarity import precision_at_k
     from galaxy10.modeling.predict import Predictor
     from galaxy10.modeling.preprocess import SEED_CONFIG
     from galaxy10.modeling.shifts import SHIFTS, apply_shift
@@ -105,6 +110,10 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                        "macro_f1": scores["macro_f1"], "train_seconds": seconds,
                        "recall": [scores["per_class"][c]["recall"] for c in CLASS_NAMES],
                        "shifts": {}}
+                # similarity search in the model's embedding: the fold's test galaxies, each
+                # a query among the others (leave-one-out)
+                _, vectors = predictor.predict_and_embed(views["unshifted"])
+                row["neighbours"] = precision_at_k(vectors, labels[test], (1, 10))
                 for shift, shifted in views.items():
                     if shift != "unshifted":
                         pred = predictor.predict_proba(shifted).argmax(axis=1)
@@ -112,7 +121,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                             labels[test], pred, n_boot=1, seed=seed)["balanced_accuracy"]
                 per_fold[name].append(row)
                 say(f"fold {k + 1}/{n_folds} {name:<22} balanced accuracy "
-                    f"{row['balanced_accuracy']:.3f}"
+                    f"{row['balanced_accuracy']:.3f}, neighbours p@10 "
+                    f"{row['neighbours']['p@10']:.3f}"
                     + (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
                        if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
                 del model, predictor
@@ -129,6 +139,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
             for key in ("balanced_accuracy", "macro_f1", "train_seconds")}
         summary["recall"] = dict(zip(CLASS_NAMES, np.mean([r["recall"] for r in rows],
                                                           axis=0).tolist(), strict=True))
+        summary["neighbours"] = {key: _summary([r["neighbours"][key] for r in rows])
+                                 for key in ("p@1", "p@10", "chance")}
         if rows[0]["shifts"]:
             by_shift = {s: _summary([r["shifts"][s] for r in rows]) for s in rows[0]["shifts"]}
             mean_shifted = float(np.mean([v["mean"] for v in by_shift.values()]))
@@ -150,13 +162,20 @@ def format_real_cv(result: dict[str, Any]) -> str:
     lines = [f"== real images, {result['n_images']} in {result['folds']}-fold CV "
              f"({result['cv']}), profile {result['profile']} ==",
              f"{'model':<22} {'bal.acc':>15} {'macro F1':>15} {'train s':>9} "
-             f"{'shifted':>8} {'worst shift':>22}"]
+             f"{'p@10 nn':>8} {'shifted':>8} {'worst shift':>22}"]
     for name in result.get("model_order", result["models"]):
         r = result["models"][name]
         ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
         shift = r.get("shift")
         tail = (f"{shift['mean']:>8.3f} {shift['worst']:>14} {shift['worst_mean']:.3f}"
                 if shift else "")
+        nn = r.get("neighbours", {}).get("p@10")
+        nn_text = f"{nn['mean']:>8.3f}" if nn else f"{'':>8}"
         lines.append(f"{name:<22} {ba['mean']:>7.3f} +- {ba['sd']:.3f} {f1['mean']:>7.3f} +- "
-                     f"{f1['sd']:.3f} {sec['mean']:>9.0f} {tail}")
+                     f"{f1['sd']:.3f} {sec['mean']:>9.0f} {nn_text} {tail}")
+    chance = [r["neighbours"]["chance"]["mean"] for r in result["models"].values()
+              if "neighbours" in r]
+    if chance:
+        lines.append(f"p@10 nn: how often the 10 nearest test galaxies in the model's embedding "
+                     f"share the class (chance {chance[0]:.3f})")
     return "\n".join(lines)

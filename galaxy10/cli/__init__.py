@@ -10,6 +10,7 @@ One module per command group, each adding its commands with ``register(sub)``:
 * :mod:`~galaxy10.cli.notebooks`: ``run``, ``app``;
 * :mod:`~galaxy10.cli.models`: ``train``, ``pretrain``, ``predict``;
 * :mod:`~galaxy10.cli.catalogue`: ``classify``;
+* :mod:`~galaxy10.cli.similar`: ``similar``;
 * :mod:`~galaxy10.cli.reports`: ``results``, ``gallery``, ``realism``;
 * :mod:`~galaxy10.cli.bench`: ``bench`` and its benchmarks.
 
@@ -29,10 +30,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from galaxy10.cli import bench, catalogue, data, models, notebooks, reports
+from galaxy10.cli import bench, catalogue, data, models, notebooks, reports, similar
 from galaxy10.cli.boundary import OneLineParser, run_command
 
-GROUPS = (data, notebooks, models, catalogue, reports, bench)
+GROUPS = (data, notebooks, models, catalogue, similar, reports, bench)
 """The command groups, in the order ``--help`` lists their commands."""
 
 
@@ -51,7 +52,7 @@ def build_parser() -> OneLineParser:
     return parser
 
 
-TF_COMMANDS = frozenset({"predict", "train", "pretrain", "bench"})
+TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
 """Commands of which some load TensorFlow in this process (each such parser sets
 ``tensorflow=True``): it is imported quietly after the command's check, before its work."""
 

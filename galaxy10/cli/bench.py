@@ -355,6 +355,41 @@ def _classify(args: argparse.Namespace, say: Say) -> Path:
     return record("classify", results, args.records)
 
 
+# -- similarity search ------------------------------------------------------------------------
+def _similar_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, help="model bundle (default: the pre-trained bundle, "
+                                              "models/pretrained_synthetic.keras, else the "
+                                              "one shipped with galaxy10)")
+    add_real(p)
+    p.add_argument("--n", type=count_at_most(10_000_000), default=100_000,
+                   help="vectors searched for the query time (default 100,000)")
+    p.add_argument("--queries", type=count_at_most(100_000), default=200,
+                   help="queries timed (default 200)")
+    add_seed(p)
+
+
+def _similar_check(args: argparse.Namespace) -> None:
+    from galaxy10.modeling.shipped import pretrained_bundle
+
+    if args.model is None:
+        choice = pretrained_bundle()
+        print(f"[galaxy10] bench similar: {choice.note}", flush=True)
+        args.model = choice.path
+    args.model = checks.bundle(args.model, option="--model", kind=None)
+    checks.real_labels(args.real, required=True)
+    args.records = _records(args)
+
+
+def _similar(args: argparse.Namespace, say: Say) -> Path:
+    from galaxy10.bench.records import record
+    from galaxy10.bench.similar import bench_similar, format_similar
+
+    results = bench_similar(args.model, args.real, n=args.n, queries=args.queries,
+                            seed=args.seed, say=say)
+    print(format_similar(results))
+    return record("similar", results, args.records)
+
+
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("memory", "peak memory and wall time of each data path, each in a fresh process",
               _memory_arguments, _memory, _memory_check, tensorflow=False),
@@ -377,6 +412,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("classify", "a generated catalogue classified end to end: vs the forward pass, "
                           "one process vs local Dask, throughput per core, memory per worker",
               _classify_arguments, _classify, _classify_check),
+    Benchmark("similar", "similarity search: precision at 1 and 10 on real images, query time "
+                         "over 100,000 vectors, 'More like this' latency",
+              _similar_arguments, _similar, _similar_check),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 

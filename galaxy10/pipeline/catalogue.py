@@ -60,6 +60,7 @@ import numpy as np
 from galaxy10.core.atomic import atomic_path, write_json
 from galaxy10.core.classes import CLASS_NAMES, IMAGE_SHAPE, N_CLASSES
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError, ImageError, ModelError
+from galaxy10.modeling.digest import bundle_hash  # the job's identity (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -400,18 +401,6 @@ class Job:
         """The settings a part must have been written with to be reused."""
         return {"format": FORMAT, "bundle_hash": self.bundle_hash, "views": self.views,
                 "embeddings": self.embeddings, "batch_size": self.batch_size}
-
-
-def bundle_hash(model: str | os.PathLike[str]) -> str:
-    """SHA-256 of a bundle: its ``.keras`` file, then its ``.json``."""
-    from galaxy10.modeling.bundle import params_path
-
-    digest = hashlib.sha256()
-    for path in (Path(model), params_path(model)):
-        with open(path, "rb") as fh:
-            for block in iter(lambda f=fh: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=2)

@@ -62,6 +62,10 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
             page.wait_for_function(f"document.querySelector('img').src !== {second!r}",
                                    timeout=60_000)
             overlaid = page.locator("img").first.get_attribute("src")
+            page.get_by_role("button", name="More like this").click()  # its 8 neighbours
+            page.locator(".galaxy10-neighbour").nth(7).wait_for(timeout=120_000)
+            neighbours = page.locator(".galaxy10-neighbour").count()
+            neighbour_text = page.inner_text("body")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             browser.close()
@@ -72,6 +76,8 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
         assert first and second and first != second, "the image did not change"
         assert first_text != body
         assert overlaid != second, "the overlay toggle did not redraw the image"
+        assert neighbours == 8 and "test galaxies most like test galaxy" in neighbour_text
+        assert neighbour_text.count("distance 0.") + neighbour_text.count("distance 1.") == 8
         assert SCREENSHOT.stat().st_size > 10_000
         # the kernel that ran the page stops with the app, and its files go with it
         assert app.stop(signal.SIGTERM) == 143

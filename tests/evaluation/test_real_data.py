@@ -170,6 +170,10 @@ def test_bench_real_cross_validates_every_model_and_scores_shifts(tmp_path, tiny
         assert set(r["shift"]["by_shift"]) == set(shifts.SHIFTS)
         assert r["shift"]["worst_mean"] == min(v["mean"] for v in r["shift"]["by_shift"].values())
         assert len(r["recall"]) == 10
+        p10 = [f["neighbours"]["p@10"] for f in r["folds"]]
+        assert r["neighbours"]["p@10"]["mean"] == pytest.approx(np.mean(p10))
+        assert 0 < r["neighbours"]["chance"]["mean"] < 0.2
+    assert "p@10 nn: how often the 10 nearest" in table
 
 
 def test_bench_real_without_real_images_says_how_to_make_them(tmp_path, capsys):

@@ -11,7 +11,7 @@ SEED   ?= 0
 PROFILE ?= quick
 LOCK    := requirements-lock.txt
 # every extra: `run` (papermill), `app` (Voila, JupyterLab), `dev` (tests, lint, setuptools)
-EXTRAS  := run,app,dev
+EXTRAS  := run,app,dev,scale
 
 .PHONY: help setup run data data-full test lint mutation gallery app pretrain bench-real bench clean lock
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-lock:  ## refresh requirements-lock.txt: a fresh Python 3.11 venv, pip install -e '.[run,app,dev]', pip freeze
+lock:  ## refresh requirements-lock.txt: a fresh Python 3.11 venv, pip install -e '.[run,app,dev,scale]', pip freeze
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: make lock needs Python 3.11 (what CI runs); set PYTHON=")'
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv

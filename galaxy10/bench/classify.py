@@ -80,8 +80,10 @@ def make_catalogue(folder: str | os.PathLike[str], n: int, shards: int, seed: in
 
 def _hide_gpus() -> None:
     """CPU only, here and in the worker processes this process starts."""
+    from galaxy10.core.quiet import load_tensorflow
+
     os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    import tensorflow as tf
+    tf = load_tensorflow()
 
     try:
         tf.config.set_visible_devices([], "GPU")

@@ -15,7 +15,9 @@ def _check_run(args: argparse.Namespace) -> None:
     import galaxy10.cli.checks as checks
     from galaxy10.cli.outputs import hold_lock
     from galaxy10.core.paths import get_models_home, get_reports_home
+    from galaxy10.pipeline.runner import require_extra
 
+    require_extra("run")  # first: nothing else is worth checking without papermill
     checks.trainable(args.data)
     reports = get_reports_home(args.reports_dir)
     get_models_home(args.models_dir)
@@ -27,9 +29,8 @@ def _check_run(args: argparse.Namespace) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from galaxy10.core.profiles import get_profile
     from galaxy10.datasets.fetch import resolve_data
-    from galaxy10.pipeline.runner import require_extra, run_notebooks
+    from galaxy10.pipeline.runner import run_notebooks
 
-    require_extra("run")  # before the data is made: that can take minutes
     profile = get_profile(args.profile)
     path = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     print_info(path)

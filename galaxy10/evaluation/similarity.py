@@ -71,7 +71,12 @@ class NeighbourIndex:
         self.approximate = len(x) > EXACT_LIMIT if approximate is None else bool(approximate)
         self._faiss = None
         if self.approximate:
-            import faiss
+            try:
+                import faiss
+            except ImportError:
+                raise Galaxy10Error(f"an approximate index over {len(x):,} vectors needs FAISS, "
+                                    "which galaxy10's [scale] extra installs: pip install "
+                                    "\"galaxy10[scale]\"") from None
 
             self._faiss = faiss.IndexHNSWFlat(self.unit.shape[1], HNSW_LINKS,
                                               faiss.METRIC_INNER_PRODUCT)

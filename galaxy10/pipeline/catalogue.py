@@ -416,7 +416,7 @@ def load_predictor(model: str, digest: str, threads: int | None = None):
     ModelError
         If the bundle on this machine is not the one the job was planned with.
     """
-    from galaxy10.core.quiet import import_tensorflow_quietly
+    from galaxy10.core.quiet import load_tensorflow
 
     if digest != bundle_hash(model):
         raise ModelError(model, "this bundle differs from the one the job started with (it "
@@ -424,10 +424,8 @@ def load_predictor(model: str, digest: str, threads: int | None = None):
     # several workers may share a GPU: each takes the memory it needs, not all of it (read
     # when TensorFlow first sets its GPUs up, so it works after the import too)
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    import_tensorflow_quietly()
+    tf = load_tensorflow()
     if threads:
-        import tensorflow as tf
-
         with contextlib.suppress(RuntimeError):  # already running: keep its threads
             tf.config.threading.set_intra_op_parallelism_threads(int(threads))
             tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))

@@ -33,7 +33,8 @@ class NotebookError(Galaxy10Error):
     """A notebook failed while running headless; the message names the saved copy."""
 
 
-EXTRA_MODULES = {"run": ("papermill", "ipykernel"), "app": ("voila", "ipykernel")}
+EXTRA_MODULES = {"run": ("papermill", "ipykernel"), "app": ("voila", "ipykernel"),
+                 "scale": ("faiss",)}
 """What each of galaxy10's extras brings that a command imports or starts (pyproject.toml's
 ``[project.optional-dependencies]``): ``run`` executes the notebooks, ``app`` serves the button."""
 

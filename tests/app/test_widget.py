@@ -11,7 +11,6 @@ from PIL import Image
 
 from galaxy10 import CLASS_NAMES, Galaxy10File, ModelError
 from galaxy10.app.widget import BUTTON_TEXT, GalaxyButton, button_from_model
-from galaxy10.core.errors import MissingStepError
 from galaxy10.modeling.predict import Predictor
 
 
@@ -116,13 +115,19 @@ def test_not_a_keras_file_is_a_model_error(tmp_path, model_bundle):
         Predictor(fake)
 
 
-def test_missing_splits_names_the_notebook(tmp_path, model_bundle):
+def test_without_saved_splits_the_button_draws_the_files_held_out_rows(tmp_path, model_bundle):
     import shutil
+
+    from galaxy10.datasets.resample import make_splits
 
     for suffix in (".keras", ".json"):
         shutil.copy(model_bundle["model"].with_suffix(suffix), tmp_path / f"m{suffix}")
-    with pytest.raises(MissingStepError, match="01_eda"):
-        button_from_model(tmp_path / "m.keras")
+    button = button_from_model(tmp_path / "m.keras")  # no splits.npz beside it
+    with Galaxy10File(model_bundle["data"]) as f:
+        held_out = make_splits(f.labels).test
+    if "test_rows" not in button.predictor.params:
+        np.testing.assert_array_equal(button.rows, held_out)  # the same rows notebook 01 saves
+    assert set(button.rows) <= set(held_out) | set(button.predictor.params.get("test_rows", []))
 
 
 def test_empty_rows_rejected(model_bundle):

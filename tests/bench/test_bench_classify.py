@@ -48,7 +48,7 @@ def test_the_benchmark_runs_from_its_row(tmp_path, model_bundle):
 
 def test_bad_sizes_and_a_missing_model_are_one_line(tmp_path):
     for args, text in ((["--n", "2", "--shards", "3"], "--shards 3: more shards than the 2"),
-                       (["--model", str(tmp_path / "none.keras")], "none.keras: no model")):
+                       (["--model", str(tmp_path / "none.keras")], "none.keras: model file not found")):
         done = subprocess.run([sys.executable, "-m", "galaxy10", "bench", "classify", *args],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and text in done.stderr

@@ -60,7 +60,7 @@ def test_data_help_is_one_text():
 def test_real_is_one_option_with_one_meaning():
     real = _with("--real")
     assert set(real) == {("pretrain",), ("gallery",), ("realism",), ("bench", "accuracy"),
-                         ("bench", "real"), ("bench", "similar")}
+                         ("bench", "real"), ("bench", "similar"), ("bench", "shipped")}
     assert len({a.help.split("; 'none'")[0] for a in real.values()}) == 1
     for words in real:
         assert _parse(words).real is None  # the default sample is looked up when it runs

@@ -240,7 +240,7 @@ def test_a_bad_shard_among_good_ones_is_recorded_and_the_rest_go_on(tmp_path, in
     assert "not a readable Parquet file" in result.failed_shards[1][1]
     assert result.failed_images == 2
     assert [i for i, _ in result.failed_examples] == ["gone", "self"]
-    assert "image file not found" in result.failed_examples[0][1]
+    assert "file not found" in result.failed_examples[0][1]
     table = read_catalogue(out)
     assert len(table) == N + 3 and table["error"].notna().sum() == 2
     assert table.loc[table["id"] == "ok1", "class"].notna().all()

@@ -52,6 +52,7 @@ COLAB = {
     "pillow": "11.3.0", "opencv-python-headless": "4.12.0.88", "imbalanced-learn": "0.13.0",
     "pooch": "1.8.2", "tqdm": "4.67.1", "packaging": "25.0", "notebook": "6.5.7",
     "jupyter-server": "1.16.0", "jupyter-client": "6.1.12", "tornado": "6.4.2",
+    "pyarrow": "18.1.0", "dask": "2024.12.1", "distributed": "2024.12.1",
 }
 NEVER_IN_COLAB = ("papermill", "voila", "jupyterlab", "ipykernel", "notebook", "jupyter-server")
 """What the notebooks do not use there (batch runs, the served page) or Colab itself owns."""
@@ -78,7 +79,10 @@ def _run_cell(source: str, monkeypatch, tmp_path: Path, *, in_colab: bool, drive
     monkeypatch.setattr(colab, "installed_versions", lambda: dict(runtime))
     monkeypatch.setattr(colab, "core_requirements", lambda distribution="galaxy10": list(CORE))
     for name in ("GALAXY10_DATA", "GALAXY10_MODELS", "GALAXY10_REPORTS"):
-        monkeypatch.delenv(name, raising=False)  # and restored after the test
+        # setenv first: monkeypatch records only a variable that exists, and the cell sets
+        # these three; without the record they would leak into every later test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     python = TransformerManager().transform_cell(source)  # %pip -> get_ipython().run_line_magic
     exec(compile(python, "setup-cell", "exec"), {"get_ipython": lambda: shell})
     return shell

@@ -78,10 +78,9 @@ def test_every_imported_package_is_declared_and_every_core_dependency_is_importe
         assert distributions & declared, (
             f"{module}, imported by {sorted(where)[:3]}, comes from {sorted(distributions)}: "
             f"declare it in pyproject.toml's {'[' + extra + '] extra' if extra else 'dependencies'}")
-        used |= distributions & core
+        used |= distributions & (_names(EXTRAS[extra]) if extra else core)
     assert core - used == set(), "declared in dependencies but imported nowhere"
-    programs = _names(r for reqs in EXTRAS.values() for r in reqs) - {
-        canonicalize_name(m) for m in IMPORTED_FROM_EXTRAS}
+    programs = _names(r for reqs in EXTRAS.values() for r in reqs) - used
     dev = _names(EXTRAS["dev"])
     assert programs - dev == set(RUN_NOT_IMPORTED), "an extra holds a package nothing uses"
 

@@ -184,7 +184,9 @@ class Predictor:
     def _embedding_model(self):
         """The network with a second output: the input of its last layer (built once)."""
         if getattr(self, "_both", None) is None:
-            import keras
+            from galaxy10.core.quiet import load_keras
+
+            keras = load_keras()
 
             last = self.model.layers[-1]
             self._both = keras.Model(self.model.inputs, [last.input, self.model.outputs[0]])

@@ -188,6 +188,10 @@ COMMANDS = {
                         must("--out", anyout), must("--model", st.sampled_from(MODELS)),
                         opt("--workers", number), opt("--views", st.sampled_from(["0", "9", "x"])),
                         opt("--shard-rows", number), words("-q")),
+    "similar": command(words("similar"), st.sampled_from(["0", "-1", "x", "99999", "fake.png",
+                                                          "fifo.h5"]).map(lambda v: [v]),
+                       must("--in", anyfile), must("--model", st.sampled_from(MODELS)),
+                       opt("-k", number), opt("--odd", number)),
     "app": command(words("app"), must("--port", bad_number), opt("--model",
                                                                  st.sampled_from(MODELS))),
     "bench memory": command(words("bench", "memory"), must("--data", hostile), words("-q")),
@@ -210,6 +214,8 @@ COMMANDS = {
     "bench classify": command(words("bench", "classify"), must("--model", st.sampled_from(MODELS)),
                               opt("--n", number), opt("--shards", number),
                               opt("--cores", st.sampled_from(["1,2", "0", "x", ""])), words("-q")),
+    "bench similar": command(words("bench", "similar"), must("--model", st.sampled_from(MODELS)),
+                             opt("--real", anyfile), opt("--n", number), words("-q")),
     "bench layout": command(words("bench", "layout"), must("--n", st.sampled_from(
         ["1", *BAD_NUMBERS, "30000"])), words("-q")),
     "bench pipeline": command(words("bench", "pipeline"), must("--n", st.sampled_from(

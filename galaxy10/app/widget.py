@@ -331,10 +331,11 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None, seed: in
     data : path-like, "auto", "real" or "synthetic", optional
         The galaxies to draw from.
     """
+    from galaxy10.core.errors import MissingStepError
     from galaxy10.datasets.fetch import resolve_data
     from galaxy10.datasets.resample import make_splits
     from galaxy10.modeling.shipped import default_model
-    from galaxy10.pipeline.session import labels_digest, load_splits
+    from galaxy10.pipeline.session import load_splits
 
     if model_path:
         model_path = Path(model_path)
@@ -351,11 +352,8 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None, seed: in
     if own_file and predictor.params.get("test_rows"):  # bundles made by train_bundle
         return GalaxyButton(predictor, galaxies, np.asarray(predictor.params["test_rows"]),
                             seed=seed)
-    saved = model_path.parent / "splits.npz"
-    if saved.is_file():
-        with np.load(saved, allow_pickle=False) as npz:
-            mine = str(npz["labels_digest"]) == labels_digest(galaxies.labels)
-        if mine:
-            return GalaxyButton(predictor, galaxies, load_splits(saved, galaxies.labels).test,
-                                seed=seed)
-    return GalaxyButton(predictor, galaxies, make_splits(galaxies.labels).test, seed=seed)
+    try:  # the splits saved beside the model, when they are this file's
+        test = load_splits(model_path.parent / "splits.npz", galaxies.labels).test
+    except MissingStepError:  # none, or another file's: the same rows, made now
+        test = make_splits(galaxies.labels).test
+    return GalaxyButton(predictor, galaxies, test, seed=seed)

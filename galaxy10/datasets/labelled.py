@@ -41,7 +41,7 @@ from galaxy10.datasets.parquet import (
     parquet_layout,
     read_parquet_rows,
 )
-from galaxy10.datasets.reader import Galaxy10File
+from galaxy10.datasets.reader import Galaxy10File, read_in_batches
 
 __all__ = [
     "HDF5_SUFFIXES",
@@ -121,12 +121,7 @@ class LabelledImages:
 
         Memory holds one batch of images at a time.
         """
-        idx = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        for start in range(0, idx.size, batch_size):
-            chunk = idx[start:start + batch_size]
-            yield chunk, self.read(chunk)
+        return read_in_batches(self, rows, batch_size)
 
 
 class HDF5Images(LabelledImages):

@@ -171,6 +171,22 @@ def _open_error(path: Path, exc: OSError) -> GalaxyDataError:
     return GalaxyDataError(path, f"HDF5 file cannot be opened, it may be corrupt ({reason})")
 
 
+def read_in_batches(source, rows: Sequence[int] | np.ndarray | None = None,
+                    batch_size: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(rows, images)`` from ``source.read`` ``batch_size`` rows at a time.
+
+    The one batching loop of every image reader (:class:`Galaxy10File` and the labelled
+    sources of :mod:`galaxy10.datasets.labelled`): ``rows`` default to every row, in order,
+    and memory holds one batch of images at a time.
+    """
+    idx = np.arange(len(source)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    for start in range(0, idx.size, batch_size):
+        chunk = idx[start:start + batch_size]
+        yield chunk, source.read(chunk)
+
+
 class Galaxy10File:
     """A Galaxy10 HDF5 file, opened read-only and validated; images are read on demand.
 
@@ -464,12 +480,7 @@ class Galaxy10File:
         Memory holds one batch at a time: ``batch_size * H * W * 3`` bytes (50 MB for 256
         images of 256 px).
         """
-        idx = np.arange(len(self)) if indices is None else np.asarray(indices, dtype=np.int64)
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        for start in range(0, idx.size, batch_size):
-            chunk = idx[start:start + batch_size]
-            yield chunk, self.read(chunk)
+        return read_in_batches(self, indices, batch_size)
 
 
     def iter_file_order(self, indices: Sequence[int] | np.ndarray, batch_size: int = 256

@@ -80,12 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from galaxy10.cli.outputs import release_outputs
+    from galaxy10.cli.outputs import notes_after_checks, release_outputs
 
     def then_tensorflow(args: argparse.Namespace) -> None:
         check = getattr(args, "check", None)
         if check is not None:
-            check(args)
+            with notes_after_checks():
+                check(args)
         if getattr(args, "tensorflow", False) and not args.verbose:
             import_tensorflow_quietly()
 

@@ -14,14 +14,19 @@ def _check_classify(args: argparse.Namespace) -> None:
     """Every input, the bundle and the output folder, before TensorFlow and any work."""
     from galaxy10.core.errors import GalaxyDataError
     from galaxy10.core.files import unreadable_reason
+    from galaxy10.datasets.images import IMAGE_SUFFIXES
     from galaxy10.modeling.shipped import default_model
     from galaxy10.pipeline.catalogue import check_catalogue_out
 
     for source in args.inputs:
-        if not source.is_dir():
-            why = unreadable_reason(source, what="catalogue input (.h5, .parquet, .csv or image)")
-            if why:
-                raise GalaxyDataError(source, why)
+        if source.is_dir():
+            if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in source.rglob("*")):
+                raise GalaxyDataError(source, "is a folder that holds no images ("
+                                              f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+            continue
+        why = unreadable_reason(source, what="catalogue input (.h5, .parquet, .csv or image)")
+        if why:
+            raise GalaxyDataError(source, why)
     if not args.model:
         choice = default_model()
         if not args.quiet:

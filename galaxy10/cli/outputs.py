@@ -251,9 +251,31 @@ def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False
                         option=option)
     if lock:
         hold_lock(out)
-    if note:
+    if note and _PENDING_NOTES is not None:
+        _PENDING_NOTES.append(note)  # said once every check has passed
+    elif note:
         print(note, file=sys.stderr)
     return out
+
+
+_PENDING_NOTES: list[str] | None = None
+
+
+@contextlib.contextmanager
+def notes_after_checks():
+    """Hold back :func:`check_out`'s "replacing ..." notes until the checks have all passed.
+
+    A command that is refused by a later check replaces nothing, so it must not have said
+    that it would; :func:`galaxy10.cli.main` runs every command's check inside this.
+    """
+    global _PENDING_NOTES
+    _PENDING_NOTES = []
+    try:
+        yield
+        for note in _PENDING_NOTES:
+            print(note, file=sys.stderr)
+    finally:
+        _PENDING_NOTES = None
 
 
 def hold_lock(out: str | os.PathLike[str]) -> None:

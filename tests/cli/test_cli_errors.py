@@ -278,6 +278,10 @@ CASES = [
     ("info-dev-zero", ["info", "/dev/zero"], {}, 2,
      "/dev/zero: is a character device, not a regular file"),
     ("info-folder", ["info", "outdir"], {}, 2, "outdir: is a folder, not an HDF5 file"),
+    ("classify-imageless-folder", ["classify", "empty", "--out", "newcat", "-q"], {}, 2,
+     "empty: is a folder that holds no images"),
+    ("import-bad-manifest-says-no-replacing", ["import", "badlabel.csv", "--out", "data.h5",
+                                               "-q"], {}, 2, "badlabel.csv"),
     ("info-declared", ["info", "declared.h5"], {}, 2,
      "declared.h5: 'images' declares 100,000 images of 256 x 256 x 3 (19.7 GB) but stores "
      "0 bytes"),
@@ -494,3 +498,11 @@ def test_a_second_writer_to_the_same_output_is_refused_while_the_first_runs(tmp_
     # once the first has finished, the same command writes it; its own lock goes with it
     assert main(["synth", "--n", "2", "--out", str(out), "-q"]) == 0
     assert out.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["same.h5"]
+
+
+def test_a_refused_command_never_says_it_would_replace_its_output(world, monkeypatch, capsys):
+    """check_out's "replacing ..." note waits until every check has passed."""
+    monkeypatch.chdir(world)
+    assert main(["import", "badlabel.csv", "--out", "data.h5", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "replacing" not in err and err.startswith("error: ")

@@ -1,10 +1,12 @@
 """``bench real``: every model cross-validated on real images, and scored under other
-sources' shifts (:data:`galaxy10.modeling.shifts.SHIFTS`)."""
+sources' shifts (:data:`galaxy10.modeling.shifts.SHIFTS`); with ``--labels``, each model's
+label-efficiency curve on the same folds."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,20 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
 
 
+LINEAR_PROBE = "linear_probe"
+"""The model name of the logistic regression on the frozen pre-trained network's embedding."""
+
+
 def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                init: str | os.PathLike[str] | None = None, seed: int = 0,
                folds: int | None = None, shifts: bool = True,
                finetune_jitters: dict[str, dict[str, Any]] | None = None,
                scratch_jitter: dict[str, Any] | None = None,
+               labels: Sequence[int] | None = None,
+               out_figure: str | os.PathLike[str] | None = None,
                say=print) -> dict[str, Any]:
-    """Stratified k-fold CV of every model on a file of real images, and their robustness.
+    """Stratified k-fold CV of every model on a file of real images, and their robustness;
+    with ``labels``, also each model's label-efficiency curve on the same folds.
 
     Folds keep each group of (near) duplicate images together
     (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image has a copy in training.
@@ -38,9 +47,30 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     synthetic-pre-trained bundle) the modern CNN fine-tuned from it, once per named
     augmentation in ``finetune_jitters`` (default ``{"robust": ROBUST_JITTER}``, the recipe of
     ``train --init``; the model is called
-    ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``). Each is scored
+    ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``), and a linear
+    probe (:data:`LINEAR_PROBE`): a logistic regression on the frozen ``init`` network's
+    embedding (:func:`galaxy10.modeling.probe.fit_linear_probe`; the embedding of every image
+    is computed once, as no weight of that network changes). Each is scored
     on the fold's test images as they are and after each change in
     :data:`galaxy10.modeling.shifts.SHIFTS`.
+
+    The label-efficiency curve is one workflow with the CV, not a second one: for each size
+    ``N`` in ``labels`` every model is trained again on ``N`` of the fold's training images
+    and scored on the fold's full test images (balanced accuracy, macro-F1, neighbours; the
+    shifts only at full size, where they are the CV's). The subsets are stratified and
+    nested (:func:`galaxy10.datasets.resample.nested_stratified_order`, seeded per fold like
+    the training), drawn from the training side only, so the duplicate groups stay as the
+    folds put them. The CV itself is the curve's largest point, ``"all"``: its rows are the
+    same folds' full-size rows, not a second training.
+
+    Parameters
+    ----------
+    labels : sequence of int, optional
+        The curve's sizes (each at most every fold's training size, checked before any
+        training; the command line checks the rest, :func:`galaxy10.cli.checks.label_sizes`).
+    out_figure : path-like, optional
+        With ``labels``, the curve's PNG (:func:`galaxy10.reporting.figures.label_curve`),
+        written atomically.
 
     Returns
     -------
@@ -48,7 +78,13 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
         The ``real_cv`` section: per model the mean and sd over folds of balanced accuracy
         and macro-F1, per-class recall, training seconds, neighbour precision at 1 and 10
         (``neighbours``, with chance), and per shift the balanced accuracy; plus the folds'
-        raw figures.
+        raw figures. With ``labels``, its ``label_curve`` entry holds the curve
+        (:func:`label_curve_section`), which the command line records as a section of its own.
+
+    Raises
+    ------
+    Galaxy10Error
+        When a size in ``labels`` exceeds a fold's training images.
     """
     import tempfile
 
@@ -57,82 +93,112 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     from galaxy10.core.classes import CLASS_NAMES
     from galaxy10.datasets.audit import duplicate_groups
     from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import nested_stratified_order
     from galaxy10.evaluation.evaluate import evaluate_predictions
     from galaxy10.evaluation.similarity import precision_at_k
     from galaxy10.modeling.predict import Predictor
     from galaxy10.modeling.preprocess import SEED_CONFIG
-    from galaxy10.modeling.shifts import SHIFTS, apply_shift
+    from galaxy10.modeling.probe import fit_linear_probe
     from galaxy10.modeling.train import train_seed_cnn
     from galaxy10.pipeline.training import train_bundle
 
     started = time.time()
     n_folds = int(folds or profile.cv_folds)
+    sizes = sorted({int(n) for n in labels}) if labels else []
     if finetune_jitters is None:
         from galaxy10.modeling.augment import ROBUST_JITTER
 
         finetune_jitters = {"robust": ROBUST_JITTER}
     tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
              for key, jit in finetune_jitters.items()} if init is not None else {}
-    models = ["seed_cnn", "galaxy_cnn_scratch", *tuned]
+    models = ["seed_cnn", "galaxy_cnn_scratch", *tuned,
+              *([LINEAR_PROBE] if init is not None else [])]
     per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    curve_rows: dict[int, dict[str, list[dict[str, Any]]]] = {
+        n: {m: [] for m in models} for n in sizes}
+    embed_seconds = None
     with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir, \
             tempfile.TemporaryDirectory() as bundle_dir:
-        labels = f.labels.astype(np.int64)
+        y = f.labels.astype(np.int64)
         images = f.read(np.arange(len(f)))
         # (near) duplicates stay on one side of every split: a copy in training would leak
         groups = duplicate_groups(real_h5)
         splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        for k, (train, test) in enumerate(splitter.split(np.zeros(len(labels)), labels,
-                                                         groups)):
-            views = {"unshifted": images[test]}
-            if shifts:
-                views.update({name: apply_shift(images[test], name, seed=seed + k)
-                              for name in SHIFTS})
-            for name in models:
-                start = time.perf_counter()
+        splits = list(splitter.split(np.zeros(len(y)), y, groups))
+        _check_fold_sizes(sizes, [len(train) for train, _ in splits], len(y))
+        frozen = embedded = None
+        if init is not None:  # the frozen network: one embedding of every image serves all
+            start = time.perf_counter()
+            frozen = Predictor(init)
+            _, embedded = frozen.predict_and_embed(images)
+            embed_seconds = time.perf_counter() - start
+        for k, (train, test) in enumerate(splits):
+            fold = _FoldViews(images[test], shifts, seed + k, frozen,
+                              None if embedded is None else embedded[test])
+            # the curve's subsets: prefixes of one stratified order, so each holds the smaller
+            order = train[nested_stratified_order(y[train], seed + k)]
+
+            def fit(name: str, rows: np.ndarray, tag: str, k: int = k,
+                    fold: _FoldViews = fold) -> _Trained:
+                """``name`` trained on ``rows`` of the file, ready to score ``fold``'s views."""
+                if name == LINEAR_PROBE:
+                    return _Trained(fold, probe=fit_linear_probe(embedded[rows], y[rows],
+                                                                 seed=seed + k))
                 if name == "seed_cnn":
-                    model, scaler, _ = train_seed_cnn(f, train, profile, seed + k)
-                    predictor = Predictor.in_memory(model, kind="seed", config=SEED_CONFIG,
-                                                    scaler=scaler)
-                else:  # the modern CNN through the train command's workflow
-                    scratch = name == "galaxy_cnn_scratch"
-                    trained = train_bundle(
-                        f, train, Path(bundle_dir) / f"{name}_fold{k}.keras", profile,
-                        seed=seed + k, init=None if scratch else init,
-                        jitter=scratch_jitter if scratch else tuned[name],
-                        cache_dir=cache_dir)
-                    model, predictor = trained.predictor.model, trained.predictor
-                seconds = time.perf_counter() - start
-                # the spread over folds is the uncertainty here: no bootstrap per fold
-                scores = evaluate_predictions(labels[test], predictor.predict_proba(
-                    views["unshifted"]), n_boot=1, seed=seed)
-                row = {"balanced_accuracy": scores["balanced_accuracy"],
-                       "macro_f1": scores["macro_f1"], "train_seconds": seconds,
-                       "recall": [scores["per_class"][c]["recall"] for c in CLASS_NAMES],
-                       "shifts": {}}
-                # similarity search in the model's embedding: the fold's test galaxies, each
-                # a query among the others (leave-one-out)
-                _, vectors = predictor.predict_and_embed(views["unshifted"])
-                row["neighbours"] = precision_at_k(vectors, labels[test], (1, 10))
-                for shift, shifted in views.items():
-                    if shift != "unshifted":
-                        pred = predictor.predict_proba(shifted).argmax(axis=1)
-                        row["shifts"][shift] = evaluate_predictions(
-                            labels[test], pred, n_boot=1, seed=seed)["balanced_accuracy"]
-                per_fold[name].append(row)
-                say(f"fold {k + 1}/{n_folds} {name:<22} balanced accuracy "
-                    f"{row['balanced_accuracy']:.3f}, neighbours p@10 "
-                    f"{row['neighbours']['p@10']:.3f}"
-                    + (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
-                       if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
-                del model, predictor
-    out: dict[str, Any] = {"n_images": int(len(labels)), "folds": n_folds,
+                    model, scaler, _ = train_seed_cnn(f, rows, profile, seed + k)
+                    return _Trained(fold, Predictor.in_memory(model, kind="seed",
+                                                              config=SEED_CONFIG, scaler=scaler))
+                scratch = name == "galaxy_cnn_scratch"  # the train command's workflow
+                trained = train_bundle(
+                    f, rows, Path(bundle_dir) / f"{name}_fold{k}_{tag}.keras", profile,
+                    seed=seed + k, init=None if scratch else init,
+                    jitter=scratch_jitter if scratch else tuned[name], cache_dir=cache_dir)
+                return _Trained(fold, trained.predictor, bundle=trained.path)
+
+            for name in models:
+                for n in [*sizes, None]:
+                    rows = train if n is None else np.sort(order[:n])
+                    start = time.perf_counter()
+                    trained = fit(name, rows, "all" if n is None else str(n))
+                    seconds = time.perf_counter() - start
+                    proba, vectors = trained.predict("unshifted")
+                    # the spread over folds is the uncertainty here: no bootstrap per fold
+                    scores = evaluate_predictions(y[test], proba, n_boot=1, seed=seed)
+                    row = {"n_train": int(len(rows)),
+                           "balanced_accuracy": scores["balanced_accuracy"],
+                           "macro_f1": scores["macro_f1"], "train_seconds": seconds,
+                           # similarity search in the model's embedding: the fold's test
+                           # galaxies, each a query among the others (leave-one-out)
+                           "neighbours": precision_at_k(vectors, y[test], (1, 10))}
+                    if n is not None:
+                        curve_rows[n][name].append(row)
+                        say(f"fold {k + 1}/{n_folds} {name:<22} {n:>6} labels: balanced "
+                            f"accuracy {row['balanced_accuracy']:.3f} ({seconds:.0f} s)",
+                            flush=True)
+                    else:
+                        row["recall"] = [scores["per_class"][c]["recall"] for c in CLASS_NAMES]
+                        row["shifts"] = {}
+                        for shift in fold.images:
+                            if shift != "unshifted":
+                                pred = trained.predict(shift)[0].argmax(axis=1)
+                                row["shifts"][shift] = evaluate_predictions(
+                                    y[test], pred, n_boot=1, seed=seed)["balanced_accuracy"]
+                        per_fold[name].append(row)
+                        say(f"fold {k + 1}/{n_folds} {name:<22} balanced accuracy "
+                            f"{row['balanced_accuracy']:.3f}, neighbours p@10 "
+                            f"{row['neighbours']['p@10']:.3f}"
+                            + (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
+                               if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
+                    trained.discard()
+    out: dict[str, Any] = {"n_images": int(len(y)), "folds": n_folds,
                            "cv": f"StratifiedGroupKFold({n_folds}, shuffle=True, "
                                  f"random_state={seed}), duplicate groups kept together",
                            "duplicate_rows": int(len(groups) - len(np.unique(groups))),
                            "profile": profile.name, "init": os.fspath(init) if init else None,
                            "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
                            "model_order": models, "models": {}}
+    if embed_seconds is not None:
+        out["probe_embed_seconds"] = embed_seconds
     for name, rows in per_fold.items():
         summary: dict[str, Any] = {
             key: _summary([r[key] for r in rows])
@@ -154,7 +220,133 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     from galaxy10.reporting.metrics import provenance
 
     out["provenance"] = provenance(started)
+    if sizes:
+        points = {str(n): curve_rows[n] for n in sizes}
+        points["all"] = per_fold
+        curve = label_curve_section(points, models)
+        curve.update({key: out[key] for key in ("n_images", "folds", "cv", "profile", "init",
+                                                "provenance")})
+        curve["subsets"] = ("nested stratified subsets of each fold's training images "
+                            f"(nested_stratified_order, seed {seed} + fold); 'all' is the CV")
+        if out_figure is not None:
+            from galaxy10.reporting.figures import label_curve, save_figure
+
+            curve["figure"] = os.fspath(save_figure(label_curve(curve, title=(
+                f"Label efficiency on real images: {n_folds}-fold CV of {len(y)}, "
+                f"profile {profile.name}")), out_figure))
+        out["label_curve"] = curve
     return out
+
+
+class _FoldViews:
+    """A fold's test images, as they are (``"unshifted"``) and after each shift, by name;
+    with the frozen pre-trained network, their embeddings (each computed once)."""
+
+    def __init__(self, test_images: np.ndarray, shifts: bool, seed: int, frozen=None,
+                 embedded: np.ndarray | None = None) -> None:
+        from galaxy10.modeling.shifts import SHIFTS, apply_shift
+
+        self.images = {"unshifted": test_images}
+        if shifts:
+            self.images.update({name: apply_shift(test_images, name, seed=seed)
+                                for name in SHIFTS})
+        self._frozen = frozen
+        self._embedded = {} if embedded is None else {"unshifted": embedded}
+
+    def frozen_embedding(self, view: str) -> np.ndarray:
+        """The frozen network's embedding of ``view`` (computed on first use)."""
+        if view not in self._embedded:
+            self._embedded[view] = self._frozen.predict_and_embed(self.images[view])[1]
+        return self._embedded[view]
+
+
+class _Trained:
+    """One trained model of one fold: a predictor, or a linear probe on the frozen embedding."""
+
+    def __init__(self, fold: _FoldViews, predictor=None, *, probe=None,
+                 bundle: Path | None = None) -> None:
+        self.fold, self.predictor, self.probe, self.bundle = fold, predictor, probe, bundle
+
+    def predict(self, view: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities of the fold's ``view``; for ``"unshifted"`` also the embedding."""
+        if self.probe is not None:
+            from galaxy10.modeling.probe import probe_proba
+
+            vectors = self.fold.frozen_embedding(view)
+            return probe_proba(self.probe, vectors), vectors
+        images = self.fold.images[view]
+        proba = self.predictor.predict_proba(images)
+        vectors = self.predictor.predict_and_embed(images)[1] if view == "unshifted" else None
+        return proba, vectors
+
+    def discard(self) -> None:
+        """Free the model, and the disk of its bundle (each is scored once)."""
+        if self.bundle is not None:
+            self.bundle.unlink(missing_ok=True)
+            self.bundle.with_suffix(".json").unlink(missing_ok=True)
+        self.predictor = self.probe = None
+
+
+def _check_fold_sizes(sizes: list[int], train_sizes: list[int], n_images: int) -> None:
+    """Refuse (before any training) a curve size larger than some fold's training images."""
+    from galaxy10.core.errors import Galaxy10Error
+
+    if not sizes:
+        return
+    most = min(train_sizes)
+    over = [n for n in sizes if n > most]
+    if over:
+        raise Galaxy10Error(
+            f"--labels {' '.join(map(str, over))}: the smallest fold trains on {most} of the "
+            f"{n_images} images ({len(train_sizes)}-fold CV, duplicate groups kept together); "
+            f"give sizes of at most {most} (the full size is the curve's 'all' point anyway)")
+
+
+def label_curve_section(points: dict[str, dict[str, list[dict[str, Any]]]],
+                        models: list[str]) -> dict[str, Any]:
+    """The ``label_curve`` section from per-fold rows: ``points[size][model]`` -> summary.
+
+    Each summary holds the mean and sd over folds of balanced accuracy, macro-F1, training
+    seconds and neighbour precision, the mean number of training images, and the folds' rows.
+    """
+    out: dict[str, Any] = {"sizes": list(points), "model_order": models, "points": {}}
+    for size, by_model in points.items():
+        out["points"][size] = {}
+        for name in models:
+            rows = by_model[name]
+            summary: dict[str, Any] = {
+                key: _summary([r[key] for r in rows])
+                for key in ("balanced_accuracy", "macro_f1", "train_seconds")}
+            summary["n_train"] = float(np.mean([r["n_train"] for r in rows]))
+            summary["neighbours"] = {key: _summary([r["neighbours"][key] for r in rows])
+                                     for key in ("p@1", "p@10")}
+            summary["folds"] = [{key: r[key] for key in ("n_train", "balanced_accuracy",
+                                                         "macro_f1", "train_seconds",
+                                                         "neighbours")} for r in rows]
+            out["points"][size][name] = summary
+    return out
+
+
+def format_label_curve(curve: dict[str, Any]) -> str:
+    """``bench real --labels``'s table: balanced accuracy mean +- sd, a column per size."""
+    sizes = curve["sizes"]
+    heads = [size if size != "all" else
+             f"all ({curve['points']['all'][curve['model_order'][0]]['n_train']:.0f})"
+             for size in sizes]
+    lines = [f"== label efficiency: balanced accuracy (mean +- sd over {curve['folds']} "
+             f"folds) by training labels, profile {curve['profile']} ==",
+             f"{'model':<22} " + " ".join(f"{h:>15}" for h in heads)]
+    for name in curve["model_order"]:
+        cells = []
+        for size in sizes:
+            ba = curve["points"][size][name]["balanced_accuracy"]
+            cells.append(f"{ba['mean']:>7.3f} +- {ba['sd']:.3f}")
+        lines.append(f"{name:<22} " + " ".join(cells))
+    seconds = {name: curve["points"][sizes[-1]][name]["train_seconds"]["mean"]
+               for name in curve["model_order"]}
+    lines.append("train s at the largest size: " + ", ".join(
+        f"{name} {sec:.0f}" for name, sec in seconds.items()))
+    return "\n".join(lines)
 
 
 def format_real_cv(result: dict[str, Any]) -> str:

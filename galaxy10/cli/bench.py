@@ -190,6 +190,12 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: robust, train --init's; 'none robust' compares them)")
     p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
                    help="augmentation of the from-scratch model (default none)")
+    p.add_argument("--labels", type=count_at_most(10_000_000), nargs="+", metavar="N",
+                   help="also a label-efficiency curve: every model trained again on N of each "
+                        "fold's training images (stratified, nested), e.g. 100 200 400")
+    p.add_argument("--out-figure", type=Path,
+                   help="the curve's PNG, with --labels (default "
+                        "<reports-dir>/figures/real_label_curve.png)")
     add_seed(p)
 
 
@@ -208,14 +214,26 @@ def _real_check(args: argparse.Namespace) -> None:
             args.checked_init = checks.bundle(choice.path, option="--init")
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
-    checks.folds(labels, args.folds, profile, source)
+    n_folds = checks.folds(labels, args.folds, profile, source)
+    args.checked_labels = checks.label_sizes(args.labels, labels, n_folds, source)
+    if args.out_figure is not None and args.checked_labels is None:
+        raise Galaxy10Error(f"--out-figure {args.out_figure}: the figure is the label curve's; "
+                            "give --labels too")
     args.metrics = _metrics(args)
+    args.checked_figure = None
+    if args.checked_labels:
+        from galaxy10.core.paths import get_reports_home
+
+        figure = args.out_figure or (get_reports_home(args.reports_dir) / "figures"
+                                     / "real_label_curve.png")
+        args.checked_figure = check_out(figure, "figure", inputs=[source],
+                                        option="--out-figure")
 
 
 def _real(args: argparse.Namespace, say: Say) -> Path:
     import tempfile
 
-    from galaxy10.bench.real import bench_real, format_real_cv
+    from galaxy10.bench.real import bench_real, format_label_curve, format_real_cv
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.reporting.metrics import update_metrics
 
@@ -225,8 +243,14 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
                             folds=args.folds, shifts=not args.no_shifts,
                             finetune_jitters={name: jitter_settings(name)
                                               for name in args.finetune_jitter},
-                            scratch_jitter=jitter_settings(args.scratch_jitter))
+                            scratch_jitter=jitter_settings(args.scratch_jitter),
+                            labels=args.checked_labels, out_figure=args.checked_figure)
+    curve = result.pop("label_curve", None)
     print(format_real_cv(result))
+    if curve is not None:
+        print(format_label_curve(curve))
+        print(f"label curve figure written to {curve['figure']}")
+        update_metrics(args.metrics, "label_curve", curve)
     return update_metrics(args.metrics, "real_cv", result)
 
 

@@ -198,6 +198,41 @@ def folds(labels: np.ndarray, n_folds: int | None, profile: Profile, source: Pat
     return n_folds
 
 
+def label_sizes(sizes: list[int] | None, labels: np.ndarray, n_folds: int, source: Path
+                ) -> list[int] | None:
+    """The sizes of ``bench real --labels``, sorted; refused unless every fold can hold them.
+
+    Each size is given once and is at least
+    :data:`~galaxy10.datasets.resample.MIN_LABELS` (two images of each class); none may
+    exceed the images a fold trains on. The folds keep duplicate groups together, so their
+    exact sizes are known only once the images are read (``bench_real`` checks them then,
+    before training); here no size may exceed the average fold's, which the smallest fold
+    never exceeds.
+    """
+    from galaxy10.datasets.resample import MIN_LABELS
+
+    if not sizes:
+        return None
+    given = " ".join(map(str, sizes))
+    twice = sorted({n for n in sizes if sizes.count(n) > 1})
+    if twice:
+        raise Galaxy10Error(f"--labels {given}: give each size once ({', '.join(map(str, twice))} "
+                            "given more than once)")
+    small = [n for n in sizes if n < MIN_LABELS]
+    if small:
+        raise Galaxy10Error(f"--labels {given}: each size must be at least {MIN_LABELS} (two "
+                            "images of each class: one to train on, one to validate), got "
+                            f"{', '.join(map(str, small))}")
+    most = len(labels) * (n_folds - 1) // n_folds
+    large = [n for n in sizes if n > most]
+    if large:
+        raise GalaxyDataError(source, f"--labels {given}: {n_folds}-fold cross-validation of "
+                                      f"{len(labels)} images trains on at most {most} per fold; "
+                                      f"{', '.join(map(str, large))} is more (the full size is "
+                                      "the curve's 'all' point anyway)")
+    return sorted(sizes)
+
+
 def free_space(folder: str | os.PathLike[str], n_images: int, what: str,
                image_bytes: int = 256 * 256 * 3) -> None:
     """Refuse writing ``n_images`` cut-outs into ``folder`` when they cannot fit on its disk."""

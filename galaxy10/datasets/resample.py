@@ -209,6 +209,36 @@ def sample_per_class(labels: np.ndarray, per_class: int | None, seed: int) -> np
     return np.sort(np.concatenate(rows)).astype(np.int64)
 
 
+MIN_LABELS = 2 * N_CLASSES
+"""Fewest training images a point of ``bench real --labels`` may take: two of each class, one
+to train on and one for the validation split that early stopping and calibration need."""
+
+
+def nested_stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded order of positions whose every prefix is a stratified subset of ``labels``.
+
+    The first ``n`` positions hold each class in its share of ``labels`` to within one image,
+    for every ``n``; so the subsets of a label-efficiency curve are nested (the 100 inside
+    the 200, ...), and a larger point only adds images to a smaller one's.
+
+    Each class is shuffled, its ``j``-th image (of ``n_c``) placed at ``(j + u_c) / n_c``
+    with one random offset ``u_c`` per class, and all are ordered by that place.
+
+    Returns
+    -------
+    ndarray of int64, shape (len(labels),)
+        A permutation of ``arange(len(labels))``.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    place = np.empty(len(labels), dtype=np.float64)
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        place[rows] = (np.arange(len(rows)) + rng.random()) / len(rows)
+    # ties (equal places of two classes) are broken by a random key, not by the class number
+    return np.lexsort((rng.random(len(labels)), place)).astype(np.int64)
+
+
 def class_weights(labels: np.ndarray) -> dict[int, float]:
     """'Balanced' class weights ``n / (n_classes * count)`` for training on all data.
 

@@ -194,6 +194,39 @@ def score_bars(scores: Mapping[str, Sequence[float]], title: str, reference: Map
     return fig
 
 
+def label_curve(curve: Mapping, title: str):
+    """Balanced accuracy against training labels, a line per model, sd over folds as bars.
+
+    ``curve`` is ``bench real --labels``'s ``label_curve`` section: ``points[size][model]``
+    with ``n_train`` (the x position: the mean over folds, so the ``"all"`` point sits at the
+    folds' full training size) and ``balanced_accuracy`` (mean and sd). The x axis is
+    logarithmic: each requested size is usually twice the last.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sizes = list(curve["sizes"])
+    for name in curve["model_order"]:
+        points = [curve["points"][size][name] for size in sizes]
+        xs = [p["n_train"] for p in points]
+        ax.errorbar(xs, [p["balanced_accuracy"]["mean"] for p in points],
+                    yerr=[p["balanced_accuracy"]["sd"] for p in points], marker="o",
+                    capsize=3, label=name)
+    ax.axhline(1 / N_CLASSES, color="grey", ls=":", lw=1, label=f"chance ({N_CLASSES} classes)")
+    ax.set_xscale("log")
+    ticks = [curve["points"][size][curve["model_order"][0]]["n_train"] for size in sizes]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:.0f}" + (" (all)" if size == "all" else "")
+                        for t, size in zip(ticks, sizes, strict=True)])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled training images per fold")
+    ax.set_ylabel("balanced accuracy (mean ± sd over folds)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def per_class_recall(recalls: Mapping[str, Sequence[float]], title: str):
     """Grouped bars: the recall of each class for each model (e.g. seed CNN vs modern CNN).
 

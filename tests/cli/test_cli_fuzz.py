@@ -207,7 +207,10 @@ COMMANDS = {
     "bench real": command(words("bench", "real"), must("--real", hostile),
                           opt("--init", st.sampled_from(MODELS + ["none"])),
                           opt("--folds", number), opt("--profile", profile),
-                          opt("--models-dir", anyfile), words("-q")),
+                          opt("--models-dir", anyfile),
+                          st.one_of(st.just([]), st.lists(number, min_size=1, max_size=3).map(
+                              lambda sizes: ["--labels", *sizes])),
+                          opt("--out-figure", anyout), words("-q")),
     "bench shipped": command(words("bench", "shipped"), must("--bundle", st.sampled_from(MODELS)),
                              opt("--real", st.sampled_from(HOSTILE_FILES + VALID_DATA + ["none"])),
                              opt("--epochs", number), words("-q")),

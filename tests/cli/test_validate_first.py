@@ -29,6 +29,7 @@ LATE_REFUSALS = [
     ["bench", "real", "--real", "twenty.h5", "--init", "none", "--folds", "2"],
     ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds", "999"],
     ["bench", "real", "--real", "fifty.h5", "--folds", "999"],  # default --init: the shipped
+    ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds", "2", "--labels", "40"],
     ["bench", "accuracy", "--real", "/nonexistent"],
     ["bench", "inference"],
     ["predict", "folder"],

@@ -238,3 +238,19 @@ def test_examples_by_class_reads_the_sampled_rows_grouped_by_class():
     assert sorted(got) == [0, 2, 3, 4, 5, 6, 7, 8, 9]
     np.testing.assert_array_equal(np.concatenate([got[k] for k in sorted(got)]),
                                   sorted(sample_per_class(UNEVEN, 3, 7), key=lambda r: UNEVEN[r]))
+
+
+def test_nested_stratified_order_gives_nested_stratified_prefixes():
+    from galaxy10.datasets.resample import nested_stratified_order
+
+    labels = np.repeat(np.arange(10), [80, 80, 80, 80, 20, 80, 80, 80, 80, 160])
+    order = nested_stratified_order(labels, seed=7)
+    assert sorted(order.tolist()) == list(range(len(labels)))  # a permutation
+    np.testing.assert_array_equal(order, nested_stratified_order(labels, seed=7))
+    assert not np.array_equal(order, nested_stratified_order(labels, seed=8))
+    share = np.bincount(labels) / len(labels)
+    for n in (20, 40, 100, 200, 400, 800):
+        counts = np.bincount(labels[order[:n]], minlength=10)
+        assert np.abs(counts - n * share).max() <= 1.0 + 1e-9, (n, counts)
+    # nested by construction: a larger subset only adds images to the smaller one
+    assert set(order[:100]) < set(order[:200]) < set(order[:400])

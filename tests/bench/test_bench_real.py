@@ -1,0 +1,112 @@
+"""``bench real --labels``: the label-efficiency curve, on a tiny file and the smoke profile."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from galaxy10.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_real(tmp_path_factory):
+    """A 300-image Galaxy10 file standing in for real images (at least 5 per class)."""
+    from galaxy10.datasets import synthetic
+
+    root = tmp_path_factory.mktemp("real")
+    return synthetic.generate(root / "real.h5", n=300, seed=4, progress=False)
+
+
+@pytest.mark.slow
+def test_label_curve_has_every_size_and_model_on_nested_subsets(tmp_path, tiny_real,
+                                                                 model_bundle, capsys,
+                                                                 monkeypatch):
+    import galaxy10.modeling.train as train_module
+
+    rows_by_seed: dict[int, list[np.ndarray]] = {}  # the seed CNN's training rows, per fold
+    original = train_module.train_seed_cnn
+
+    def spy(galaxies, train_rows, profile, seed=0):
+        rows_by_seed.setdefault(seed, []).append(np.asarray(train_rows))
+        return original(galaxies, train_rows, profile, seed)
+
+    monkeypatch.setattr(train_module, "train_seed_cnn", spy)
+    reports = tmp_path / "reports"
+    assert main(["bench", "real", "--real", str(tiny_real), "--init", str(model_bundle["model"]),
+                 "--profile", "smoke", "--folds", "2", "--labels", "40", "20",
+                 "--finetune-jitter", "none", "--reports-dir", str(reports)]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((reports / "metrics.json").read_text())
+    cv, curve = metrics["real_cv"], metrics["label_curve"]
+    models = ["seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned", "linear_probe"]
+    assert cv["model_order"] == curve["model_order"] == models
+    assert "label_curve" not in cv
+    assert curve["sizes"] == ["20", "40", "all"]
+    for size in curve["sizes"]:
+        for name in models:
+            point = curve["points"][size][name]
+            scores = [f["balanced_accuracy"] for f in point["folds"]]
+            assert len(scores) == 2
+            assert point["balanced_accuracy"]["mean"] == pytest.approx(np.mean(scores))
+            assert point["balanced_accuracy"]["sd"] == pytest.approx(np.std(scores, ddof=1))
+            assert point["train_seconds"]["mean"] >= 0
+            n_train = [f["n_train"] for f in point["folds"]]
+            if size == "all":  # the CV's own rows
+                assert scores == [f["balanced_accuracy"] for f in cv["models"][name]["folds"]]
+                assert sum(n_train) == 300  # 2 folds: each image trains once
+            else:
+                assert n_train == [int(size)] * 2
+    # the probe is in the CV too, with the shifts (only there) and neighbours
+    probe = cv["models"]["linear_probe"]
+    assert "shift" in probe and "asinh stretch" in probe["shift"]["by_shift"]
+    assert "off-centre 1-2 px" in probe["shift"]["by_shift"]
+    assert "shift" not in curve["points"]["20"]["linear_probe"]
+    assert "p@10" in curve["points"]["20"]["seed_cnn"]["neighbours"]
+    # nested, stratified subsets of each fold's training rows: its 20 inside its 40
+    with h5py.File(tiny_real, "r") as f:
+        labels = f["ans"][:]
+    assert sorted(rows_by_seed) == [0, 1]
+    for rows20, rows40, rows_all in rows_by_seed.values():
+        assert (len(rows20), len(rows40)) == (20, 40)
+        assert set(rows20) < set(rows40) < set(rows_all)
+        share = np.bincount(labels[rows_all], minlength=10) / len(rows_all)
+        for rows in (rows20, rows40):
+            counts = np.bincount(labels[rows], minlength=10)
+            assert np.abs(counts - len(rows) * share).max() <= 1.0 + 1e-9
+    # the table and the figure
+    assert "label efficiency" in out and "linear_probe" in out and "all (150)" in out
+    figure = reports / "figures" / "real_label_curve.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert curve["figure"] == str(figure)
+
+
+def test_label_curve_section_summarises_folds_and_the_table_shows_every_size():
+    from galaxy10.bench.real import format_label_curve, label_curve_section
+
+    def row(n, ba):
+        return {"n_train": n, "balanced_accuracy": ba, "macro_f1": ba, "train_seconds": 2.0,
+                "neighbours": {"p@1": 0.5, "p@10": 0.4, "chance": 0.1}}
+
+    points = {"100": {"a": [row(100, 0.5), row(100, 0.7)], "b": [row(100, 0.3), row(100, 0.3)]},
+              "all": {"a": [row(798, 0.8), row(802, 0.9)], "b": [row(798, 0.4), row(802, 0.6)]}}
+    curve = label_curve_section(points, ["a", "b"])
+    assert curve["points"]["100"]["a"]["balanced_accuracy"] == pytest.approx(
+        {"mean": 0.6, "sd": np.std([0.5, 0.7], ddof=1)})
+    assert curve["points"]["all"]["a"]["n_train"] == 800
+    text = format_label_curve({**curve, "folds": 2, "profile": "smoke"})
+    lines = text.splitlines()
+    assert "all (800)" in lines[1] and "100" in lines[1]
+    assert lines[2].split()[0] == "a" and "0.600 +- 0.141" in lines[2] and "0.850" in lines[2]
+    assert lines[3].split()[0] == "b" and "0.300 +- 0.000" in lines[3]
+
+
+def test_a_size_above_a_fold_is_refused_before_training():
+    from galaxy10.bench.real import _check_fold_sizes
+    from galaxy10.core.errors import Galaxy10Error
+
+    _check_fold_sizes([100, 798], [798, 802], 1000)
+    with pytest.raises(Galaxy10Error, match=r"--labels 800: the smallest fold trains on 798"):
+        _check_fold_sizes([100, 800], [798, 802], 1000)

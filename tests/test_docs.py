@@ -249,3 +249,29 @@ def test_the_refusals_table_is_the_recorded_one():
     shown = page.split("<!-- refusals:start -->\n")[1].split("\n<!-- refusals:end -->")[0]
     assert shown == tool.table(record), (
         "docs/bad-input.md's refusals table is stale: `python tools/time_refusals.py --table`")
+
+
+def test_the_label_curve_table_has_a_column_per_size_and_counts_the_shifts():
+    from galaxy10.bench.real import label_curve_section
+    from galaxy10.reporting.results import label_curve_markdown, real_cv_markdown
+
+    def row(n, ba):
+        return {"n_train": n, "balanced_accuracy": ba, "macro_f1": ba, "train_seconds": 1.0,
+                "neighbours": {"p@1": 0.5, "p@10": 0.4}}
+
+    curve = label_curve_section({"100": {"linear_probe": [row(100, 0.5), row(100, 0.7)]},
+                                 "all": {"linear_probe": [row(798, 0.8), row(802, 0.8)]}},
+                                ["linear_probe"])
+    text = "\n".join(label_curve_markdown({"label_curve": {**curve, "folds": 2,
+                                                           "profile": "faithful"}}))
+    assert "`python -m galaxy10 bench real --labels 100`" in text
+    assert "| model | 100 labels | all (800) |" in text
+    assert "| linear_probe | 0.600 ± 0.141 | 0.800 ± 0.000 |" in text
+    assert "real_label_curve.png" in text
+    assert label_curve_markdown({}) == []
+    model = {"balanced_accuracy": {"mean": 0.7, "sd": 0.0}, "macro_f1": {"mean": 0.7, "sd": 0.0},
+             "train_seconds": {"mean": 1.0}, "recall": {"Disturbed": 0.5},
+             "shift": {"by_shift": {f"s{k}": {"mean": 0.6} for k in range(10)}, "mean": 0.6,
+                       "relative": 0.9, "worst": "s0", "worst_mean": 0.6}}
+    cv = {"folds": 2, "n_images": 100, "cv": "k", "profile": "smoke", "models": {"m": model}}
+    assert "over the ten changes" in "\n".join(real_cv_markdown({"real_cv": cv}))

@@ -214,6 +214,44 @@ def pretrain_markdown(metrics: dict[str, Any]) -> list[str]:
     return [text]
 
 
+def _shift_count(cv: dict[str, Any]) -> int:
+    """How many shifts a ``real_cv`` section scored (0 without shifts)."""
+    return max((len(r["shift"]["by_shift"]) for r in cv["models"].values() if r.get("shift")),
+               default=0)
+
+
+def _count_word(n: int) -> str:
+    """``n`` in words up to twelve (the docs' style), else in digits."""
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+             "ten", "eleven", "twelve")
+    return words[n] if n < len(words) else str(n)
+
+
+def label_curve_markdown(metrics: dict[str, Any]) -> list[str]:
+    """``bench real --labels``: balanced accuracy by number of training labels, per model."""
+    curve = metrics.get("label_curve")
+    if not curve:
+        return []
+    sizes, order = curve["sizes"], curve["model_order"]
+    heads = [f"{size} labels" if size != "all" else
+             f"all ({curve['points']['all'][order[0]]['n_train']:.0f})" for size in sizes]
+    out = [f"### Label efficiency: `python -m galaxy10 bench real --labels "
+           f"{' '.join(s for s in sizes if s != 'all')}`", "",
+           f"The same {curve['folds']} folds; each model trained on stratified, nested subsets "
+           "of each fold's training images and scored on the fold's full test images; 'all' is "
+           f"the CV above. Balanced accuracy, mean ± sd over the folds (profile "
+           f"{curve['profile']}).", "",
+           "| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(sizes)]
+    for name in order:
+        cells = [curve["points"][size][name]["balanced_accuracy"] for size in sizes]
+        out.append(f"| {name} | " + " | ".join(f"{_fmt(c['mean'])} ± {_fmt(c['sd'])}"
+                                               for c in cells) + " |")
+    # relative to docs/, where the block lives (docs/results.md)
+    out += ["", "![Balanced accuracy by training labels](../reports/reference/figures/"
+                "real_label_curve.png)"]
+    return out
+
+
 def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
     """``bench real``: every model cross-validated on real images, and under other sources."""
     cv = metrics.get("real_cv")
@@ -224,7 +262,8 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
            f"{cv['n_images']:,} real images)", "",
            f"{cv['cv']}; every model trained on each fold's training images under profile "
            f"{cv['profile']}'s budget rules, mean ± sd over the folds. \"under shifts\" is the "
-           "mean balanced accuracy over the eight changes other pipelines make (table below).", "",
+           f"mean balanced accuracy over the {_count_word(_shift_count(cv))} changes other "
+           "pipelines make (table below).", "",
            "| model | balanced accuracy | macro F1 | training s per fold | under shifts "
            "| shifted / unshifted | worst shift |", "|---|---|---|---|---|---|---|"]
     for name in order:
@@ -291,7 +330,8 @@ def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
 
 def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
     """Markdown tables of a run's numbers, for the results page (every figure from the JSON files)."""
-    sections = [real_cv_markdown(metrics), pretrain_markdown(metrics),
+    sections = [real_cv_markdown(metrics), label_curve_markdown(metrics),
+                pretrain_markdown(metrics),
                 same_procedure_markdown(metrics), calibration_markdown(metrics),
                 ablation_markdown(metrics)]
     sections += [bench_accuracy_markdown(metrics[key])

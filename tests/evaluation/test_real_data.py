@@ -159,7 +159,7 @@ def test_bench_real_cross_validates_every_model_and_scores_shifts(tmp_path, tiny
     assert "galaxy_cnn_finetuned" in table and "+-" in table
     cv = json.loads((reports / "metrics.json").read_text())["real_cv"]
     assert cv["model_order"] == ["seed_cnn", "galaxy_cnn_scratch", "galaxy_cnn_finetuned",
-                                 "galaxy_cnn_finetuned_robust"]
+                                 "galaxy_cnn_finetuned_robust", "linear_probe"]
     assert set(cv["models"]) == set(cv["model_order"])
     assert cv["provenance"]["machine"]["cpu_cores"] >= 1 and "commit" in cv["provenance"]
     for r in cv["models"].values():

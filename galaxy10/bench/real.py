@@ -232,7 +232,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
             from galaxy10.reporting.figures import label_curve, save_figure
 
             curve["figure"] = os.fspath(save_figure(label_curve(curve, title=(
-                f"Label efficiency on real images: {n_folds}-fold CV of {len(y)}, "
+                f"Label efficiency on real images: {n_folds}-fold CV of {len(y):,}, "
                 f"profile {profile.name}")), out_figure))
         out["label_curve"] = curve
     return out
@@ -335,13 +335,13 @@ def format_label_curve(curve: dict[str, Any]) -> str:
              for size in sizes]
     lines = [f"== label efficiency: balanced accuracy (mean +- sd over {curve['folds']} "
              f"folds) by training labels, profile {curve['profile']} ==",
-             f"{'model':<22} " + " ".join(f"{h:>15}" for h in heads)]
+             f"{'model':<28} " + " ".join(f"{h:>15}" for h in heads)]
     for name in curve["model_order"]:
         cells = []
         for size in sizes:
             ba = curve["points"][size][name]["balanced_accuracy"]
             cells.append(f"{ba['mean']:>7.3f} +- {ba['sd']:.3f}")
-        lines.append(f"{name:<22} " + " ".join(cells))
+        lines.append(f"{name:<28} " + " ".join(cells))
     seconds = {name: curve["points"][sizes[-1]][name]["train_seconds"]["mean"]
                for name in curve["model_order"]}
     lines.append("train s at the largest size: " + ", ".join(

@@ -222,7 +222,7 @@ def label_curve(curve: Mapping, title: str):
     ax.set_ylabel("balanced accuracy (mean ± sd over folds)")
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 

@@ -187,6 +187,8 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
                 classify_catalogue(warm_input[:k], tmp / f"warm-{k}-dask", model,
                                    scheduler=address, threads=1, shard_rows=batch_size,
                                    progress=False)
+                # every worker warm, not only those the warm-up's shards happened to go to
+                client.run(_load_bundle, os.fspath(Path(model).resolve()))
                 startup = time.perf_counter() - start
                 rate, result = timed(f"dask-{k}", inputs, 1, scheduler=address, threads=1)
                 peaks = client.run(_peak_rss_mb)
@@ -202,6 +204,14 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         out["dask_cores_compared"] = int(top)
         out["peak_rss_mb_per_worker"] = max(d["peak_rss_mb_per_worker"] for d in dask.values())
     return out
+
+
+def _load_bundle(model: str) -> bool:
+    """On a worker: load the bundle as its shards will (once per process)."""
+    from galaxy10.pipeline.catalogue import bundle_hash, load_predictor
+
+    load_predictor(model, bundle_hash(model), 1)
+    return True
 
 
 def _peak_rss_mb() -> float:

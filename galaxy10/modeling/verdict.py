@@ -47,17 +47,86 @@ _GREY_OF_SUM = np.arange(3 * 255 + 1, dtype=np.float32) / 3
 _LEVELS = np.arange(256, dtype=np.float32)
 
 
-def _median_of_counts(counts: np.ndarray, values: np.ndarray) -> float:
-    """``np.median`` of the multiset holding ``counts[i]`` copies of ``values[i]`` (sorted).
+def _medians_of_counts(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.median`` of each row's multiset, ``counts[j, i]`` copies of ``values[i]`` (sorted).
 
     The middle one or two order statistics are found from the cumulative counts and averaged
-    in ``values``' dtype, as ``np.median`` averages them, so the result is the same float.
+    in ``values``' dtype, as ``np.median`` averages them, so each result is the same float.
     """
-    n = int(counts.sum())
-    cum = np.cumsum(counts)
-    middle = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
-    picked = [values[np.searchsorted(cum, k, side="right")] for k in middle]
-    return float(np.mean(np.array(picked, dtype=values.dtype)))
+    n = counts.sum(axis=1)
+    cum = np.cumsum(counts, axis=1)
+    # the ranks (n - 1) // 2 and n // 2 (one rank when n is odd); a rank's value is the
+    # first whose cumulative count exceeds it
+    picked = [values[(cum <= rank[:, None]).sum(axis=1)] for rank in ((n - 1) // 2, n // 2)]
+    return np.mean(np.stack(picked, axis=1).astype(values.dtype), axis=1)
+
+
+def _counts(parts: list[np.ndarray], bins: int) -> np.ndarray:
+    """How often each value ``0..bins-1`` occurs in ``parts`` together (int64, exact).
+
+    OpenCV's histogram with one bin per value (a scale of exactly 1) counts in vectorised
+    code and releases the GIL; its float32 counts are exact below 2**24 pixels.
+    """
+    import cv2
+
+    counts = np.zeros(bins, dtype=np.int64)
+    for part in parts:
+        if part.size:
+            counts += cv2.calcHist([np.ascontiguousarray(part)], [0], None, [bins],
+                                   [0, bins]).ravel().astype(np.int64)
+    return counts
+
+
+def cutout_stats_batch(images) -> list[dict[str, float]]:
+    """:func:`cutout_stats` of several uint8 cut-outs of one shape, computed together.
+
+    Each picture's pixel sums and spreads are counted with OpenCV's vectorised integer
+    operations (a catalogue checks every image, and counting costs far less than sorting
+    floats); the medians and percentiles are then taken for the whole batch at once. Every
+    figure is exactly the float of :func:`_cutout_stats_float`, the definition.
+
+    Parameters
+    ----------
+    images : ndarray (k, H, W, 3) or sequence of (H, W, 3) arrays
+        Pictures of one shape. Others than uint8, or of several shapes, are computed one by
+        one by the definition.
+
+    Returns
+    -------
+    list of dict
+        The statistics of each picture, in order.
+    """
+    import cv2
+
+    if len(images) == 0:
+        return []
+    shapes = {np.shape(img) for img in images}
+    dtypes = {np.asarray(img).dtype for img in images}
+    shape = next(iter(shapes))
+    if (len(shapes) > 1 or dtypes != {np.dtype(np.uint8)} or len(shape) != 3
+            or shape[-1] != 3 or 0 in shape):
+        return [_cutout_stats_float(img) for img in images]
+    h, w = shape[:2]
+    k = BORDER
+    cy, cx = slice(h // 2 - h // 8, h // 2 + h // 8), slice(w // 2 - w // 8, w // 2 + w // 8)
+    frames = np.empty((len(images), len(_GREY_OF_SUM)), np.int64)
+    spreads = np.empty((len(images), 256), np.int64)
+    centres = []
+    for j, img in enumerate(images):
+        r, g, b = (plane.reshape(h, w) for plane in cv2.split(np.ascontiguousarray(img)))
+        sums = np.add(r, g, dtype=np.uint16)
+        sums += b
+        frames[j] = _counts([sums[:k], sums[-k:], sums[k:-k, :k], sums[k:-k, -k:]],
+                            len(_GREY_OF_SUM))
+        centres.append(sums[cy, cx].ravel())
+        spreads[j] = _counts([cv2.subtract(cv2.max(cv2.max(r, g), b),
+                                           cv2.min(cv2.min(r, g), b))], 256)
+    sky = _medians_of_counts(frames, _GREY_OF_SUM)
+    # a percentile depends only on the values, not on their order
+    top = np.percentile(_GREY_OF_SUM[np.stack(centres)], 99, axis=1)
+    saturation = _medians_of_counts(spreads, _LEVELS)
+    return [{"sky_level": float(s), "centre_excess": float(t) - float(s),
+             "saturation": float(q)} for s, t, q in zip(sky, top, saturation, strict=True)]
 
 
 def cutout_stats(image: np.ndarray) -> dict[str, float]:
@@ -65,29 +134,10 @@ def cutout_stats(image: np.ndarray) -> dict[str, float]:
 
     ``sky_level``: median grey level of the :data:`BORDER` px frame; ``centre_excess``: the
     99th percentile of the central quarter (in each direction) minus it; ``saturation``:
-    median of max(R, G, B) - min(R, G, B). For uint8 images they are computed from
-    histograms of the pixel sums and spreads (a catalogue checks every image, and counting
-    costs far less than sorting floats), giving exactly the floats of
-    :func:`_cutout_stats_float`, the definition.
+    median of max(R, G, B) - min(R, G, B). Computed by :func:`cutout_stats_batch`, exactly
+    the floats of :func:`_cutout_stats_float`, the definition.
     """
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        return _cutout_stats_float(img)
-    r, g, b = img[..., 0], img[..., 1], img[..., 2]
-    sums = r.astype(np.uint16) + g + b
-    k = BORDER
-    frame = np.concatenate([sums[:k].ravel(), sums[-k:].ravel(), sums[k:-k, :k].ravel(),
-                            sums[k:-k, -k:].ravel()])
-    size = len(_GREY_OF_SUM)
-    sky = _median_of_counts(np.bincount(frame, minlength=size), _GREY_OF_SUM)
-    h, w = sums.shape
-    centre = sums[h // 2 - h // 8:h // 2 + h // 8, w // 2 - w // 8:w // 2 + w // 8].ravel()
-    # the percentile depends only on the sorted values, which the histogram gives directly
-    top = float(np.percentile(np.repeat(_GREY_OF_SUM, np.bincount(centre, minlength=size)), 99))
-    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
-    return {"sky_level": sky, "centre_excess": top - sky,
-            "saturation": _median_of_counts(np.bincount(spread.ravel(), minlength=256),
-                                            _LEVELS)}
+    return cutout_stats_batch([np.asarray(image)])[0]
 
 
 def _cutout_stats_float(image: np.ndarray) -> dict[str, float]:
@@ -112,8 +162,17 @@ def cutout_check(image: np.ndarray, limits: dict[str, float] | None = None) -> s
     str or None
         A short reason (e.g. ``"bright border: not dark sky"``) for the first failed limit.
     """
+    return _why_not(cutout_stats(image), limits)
+
+
+def cutout_checks(images, limits: dict[str, float] | None = None) -> list[str | None]:
+    """:func:`cutout_check` of every picture of a batch (one shape), computed together
+    (:func:`cutout_stats_batch`): the same answers, for less time per picture."""
+    return [_why_not(s, limits) for s in cutout_stats_batch(images)]
+
+
+def _why_not(s: dict[str, float], limits: dict[str, float] | None) -> str | None:
     lim = {**CUTOUT_LIMITS, **(limits or {})}
-    s = cutout_stats(image)
     if s["sky_level"] > lim["max_sky_level"]:
         return f"bright border ({s['sky_level']:.0f}/255): not dark sky"
     if s["saturation"] > lim["max_saturation"]:

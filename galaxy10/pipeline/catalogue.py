@@ -437,32 +437,60 @@ def load_predictor(model: str, digest: str, threads: int | None = None):
 # -- one shard --------------------------------------------------------------------------------
 @dataclass
 class _Batch:
+    """One batch of a shard's rows: as read (``images``), then as prepared (``x``, ``checks``).
+
+    For HDF5 inputs ``images`` is a view of a buffer the reader reuses for the next batch:
+    :meth:`prepare` turns it into what the rest of the work needs and lets go of it.
+    """
+
     rows: np.ndarray
     ids: list[str]
     labels: list[int]
-    images: list[np.ndarray | None]
+    images: list[np.ndarray | None] | np.ndarray | None
     errors: list[str | None]
     files: list[str | None]
     checks: list[str | None] = field(default_factory=list)
+    ok: list[int] = field(default_factory=list)
+    x: np.ndarray | None = None
 
-    def check(self) -> _Batch:
-        """Run the cut-out check (:func:`~galaxy10.modeling.verdict.cutout_check`) on every
-        picture read, at 256 px."""
+    def prepare(self, preprocess: Callable[[np.ndarray], np.ndarray] | None = None) -> _Batch:
+        """Run the cut-out check (:func:`~galaxy10.modeling.verdict.cutout_check`, at 256 px)
+        on every picture read, and ``preprocess`` (the predictor's) on them all at once;
+        then drop the pictures, so that only the small model input stays in memory.
+
+        ``ok`` lists the positions of the pictures read; ``x`` is their model input, in that
+        order (None without ``preprocess``, or when none was read).
+        """
         from galaxy10.datasets.images import to_cutout
-        from galaxy10.modeling.verdict import cutout_check
+        from galaxy10.modeling.verdict import cutout_checks
 
-        self.checks = [None if img is None else
-                       cutout_check(img if img.shape == IMAGE_SHAPE else to_cutout(img))
-                       for img in self.images]
+        images = self.images if self.images is not None else []
+        self.ok = [i for i, img in enumerate(images) if img is not None]
+        whole = isinstance(images, np.ndarray)  # read as one array, none missing
+        self.checks = [None] * len(images)
+        if whole and images.shape[1:] == IMAGE_SHAPE:
+            self.checks = cutout_checks(images)
+        elif self.ok:
+            found = cutout_checks([images[i] if images[i].shape == IMAGE_SHAPE
+                                   else to_cutout(images[i]) for i in self.ok])
+            for i, why in zip(self.ok, found, strict=True):
+                self.checks[i] = why
+        if preprocess is not None and self.ok:
+            self.x = preprocess(images if whole else np.stack([images[i] for i in self.ok]))
+        self.images = None
         return self
 
 
-def _prefetch(batches: Iterator[_Batch]) -> Iterator[_Batch]:
-    """``batches``, each read and checked in a thread while the caller uses the one before.
+def _prefetch(batches: Iterator[_Batch],
+              preprocess: Callable[[np.ndarray], np.ndarray] | None = None
+              ) -> Iterator[_Batch]:
+    """``batches``, each read and prepared (:meth:`_Batch.prepare`) in a thread while the
+    caller uses the one before.
 
-    Reading, decoding and the cut-out check overlap with the model's forward pass (which
-    releases the GIL); at most two batches are in memory. An error in the thread is raised
-    here, at the batch where it happened.
+    Reading, decoding, the cut-out check and the preprocessing overlap with the model's
+    forward pass (OpenCV, HDF5 reads and TensorFlow release the GIL); at most two prepared
+    batches and the one being read are in memory. An error in the thread is raised here, at
+    the batch where it happened.
     """
     import queue
 
@@ -473,7 +501,7 @@ def _prefetch(batches: Iterator[_Batch]) -> Iterator[_Batch]:
     def work() -> None:
         try:
             for batch in batches:
-                item = batch.check()
+                item = batch.prepare(preprocess)
                 while not stop.is_set():
                     try:
                         slot.put(item, timeout=0.1)
@@ -524,12 +552,16 @@ def _read_batches(shard: Shard, batch_size: int) -> Iterator[_Batch]:
         from galaxy10.datasets.reader import Galaxy10File
 
         with Galaxy10File(shard.source) as f:
+            # one buffer for the whole shard: a batch's pictures are prepared (and let go)
+            # before the next batch is read into it
+            buffer = np.empty((min(batch_size, shard.rows), *f.image_shape), np.uint8)
             for lo in range(shard.start, shard.stop, batch_size):
                 rows = np.arange(lo, min(lo + batch_size, shard.stop))
-                images: list[np.ndarray | None]
+                images: list[np.ndarray | None] | np.ndarray
                 errors: list[str | None]
                 try:
-                    images, errors = list(f.read(rows)), [None] * len(rows)
+                    images = f.read_range(rows[0], rows[-1] + 1, out=buffer[:len(rows)])
+                    errors = [None] * len(rows)
                 except GalaxyDataError:  # a damaged chunk: find the rows it spoils
                     images, errors = [], []
                     for r in rows:
@@ -643,16 +675,17 @@ def classify_shard(shard: Shard, job: Job, progress: Callable[[str, int], None] 
     cols: dict[str, list] = {name: [] for name in COLUMNS}
     embeddings: list[np.ndarray] = []
     width = None
-    for batch in _prefetch(_read_batches(shard, job.batch_size)):
-        ok = [i for i, img in enumerate(batch.images) if img is not None]
+    for batch in _prefetch(_read_batches(shard, job.batch_size), predictor.preprocess):
+        ok = batch.ok
         probs = emb = None
         if ok:
-            stack = np.stack([batch.images[i] for i in ok])
             if job.embeddings:
-                probs, emb = predictor.predict_and_embed(stack, job.batch_size, views=job.views)
+                probs, emb = predictor.predict_and_embed(batch.x, job.batch_size,
+                                                         preprocessed=True, views=job.views)
                 width = emb.shape[1]
             else:
-                probs = predictor.predict_proba(stack, job.batch_size, views=job.views)
+                probs = predictor.predict_proba(batch.x, job.batch_size, preprocessed=True,
+                                                views=job.views)
         where = {i: k for k, i in enumerate(ok)}
         for i, row in enumerate(batch.rows):
             label = batch.labels[i]

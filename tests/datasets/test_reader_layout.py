@@ -70,6 +70,29 @@ def test_every_layout_reads_the_same_arrays(layouts, rows, batch, small_cache):
                 np.testing.assert_array_equal(np.concatenate(seen), expected, err_msg=name)
 
 
+@settings(max_examples=30, deadline=None)
+@given(start=st.integers(0, N), length=st.integers(0, N))
+def test_a_range_reads_into_the_callers_buffer(layouts, start, length):
+    stop = min(N, start + length)
+    for name, path in layouts.items():
+        with Galaxy10File(path) as f:
+            np.testing.assert_array_equal(f.read_range(start, stop), IMAGES[start:stop],
+                                          err_msg=name)
+            buffer = np.full((stop - start, SIZE, SIZE, 3), 7, np.uint8)
+            assert f.read_range(start, stop, out=buffer) is buffer
+            np.testing.assert_array_equal(buffer, IMAGES[start:stop], err_msg=name)
+
+
+def test_a_range_outside_the_file_or_a_wrong_buffer_is_refused(layouts):
+    with Galaxy10File(layouts["contiguous"]) as f:
+        with pytest.raises(IndexError, match="out of range"):
+            f.read_range(5, N + 1)
+        with pytest.raises(ValueError, match="C-contiguous uint8"):
+            f.read_range(0, 2, out=np.empty((3, SIZE, SIZE, 3), np.uint8))
+        with pytest.raises(ValueError, match="C-contiguous uint8"):
+            f.read_range(0, 2, out=np.empty((2, SIZE, SIZE, 3), np.float32))
+
+
 def test_layout_reports_chunks_and_random_read_verdict(layouts):
     facts = {}
     for name, path in layouts.items():

@@ -111,3 +111,29 @@ def test_the_fast_statistics_match_on_the_real_sample(real_sample):
     for path in sorted(real_sample.glob("*/*.jpg"))[::4]:
         image = load_cutout(path)
         assert cutout_stats(image) == _cutout_stats_float(image), path
+
+
+def test_a_batch_is_checked_exactly_as_each_picture_alone(model_bundle):
+    """cutout_checks (one batch: the catalogue's way) gives each picture's own statistics
+    and answer; pictures of several shapes or not uint8 are checked one by one."""
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.verdict import (
+        _cutout_stats_float,
+        cutout_checks,
+        cutout_stats_batch,
+    )
+
+    rng = np.random.default_rng(3)
+    with Galaxy10File(model_bundle["data"]) as f:
+        images = list(f.read(np.arange(40)))
+    images += [rng.integers(0, top, (256, 256, 3), dtype=np.uint8) for top in (1, 7, 256)]
+    images += [img for img in _not_galaxies().values() if img.shape == (256, 256, 3)]
+    batch = np.stack(images)
+    assert cutout_stats_batch(batch) == [_cutout_stats_float(img) for img in images]
+    answers = cutout_checks(batch)
+    assert answers == [cutout_check(img) for img in images]
+    assert any(a is None for a in answers) and any(a is not None for a in answers)
+    mixed = [images[0], rng.integers(0, 256, (49, 77, 3), dtype=np.uint8),
+             images[1].astype(np.float64)]
+    assert cutout_stats_batch(mixed) == [_cutout_stats_float(img) for img in mixed]
+    assert cutout_checks([]) == []

@@ -407,3 +407,19 @@ def test_the_reader_thread_hands_over_batches_errors_and_stops(tmp_path):
     for _ in _prefetch(batches()):
         break  # the consumer stops early: the thread ends too
     assert threading.active_count() == before
+
+
+def test_the_reader_thread_prepares_each_batch_from_its_own_pictures(tmp_path, pictures):
+    """HDF5 batches are read into one reused buffer: each prepared batch keeps its own
+    model input and checks, and lets the pictures go."""
+    from galaxy10.modeling.verdict import cutout_check
+    from galaxy10.pipeline.catalogue import _prefetch, _read_batches
+
+    images, labels = pictures
+    h5 = write_h5(tmp_path / "cat.h5", images=images, ans=labels.astype(np.uint8))
+    shard = plan_catalogue([h5], shard_rows=100)[0]
+    got = list(_prefetch(_read_batches(shard, batch_size=4), lambda x: x[:, ::8, ::8] + 1))
+    assert [len(b.rows) for b in got] == [4, 4, 4, 1]
+    assert all(b.images is None and b.ok == list(range(len(b.rows))) for b in got)
+    np.testing.assert_array_equal(np.concatenate([b.x for b in got]), images[:, ::8, ::8] + 1)
+    assert [c for b in got for c in b.checks] == [cutout_check(img) for img in images]

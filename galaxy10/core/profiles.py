@@ -57,6 +57,9 @@ class Profile:
     finetune_head_epochs: int = 3  #: of which the first train only the new head
     finetune_learning_rate: float = 1e-3
     finetune_patience: int = 20   #: early stopping on the fine-tuning's validation split
+    #: fine-tuning ends with the mean weights of this last fraction of its epochs (stochastic
+    #: weight averaging) instead of early stopping; 0 keeps early stopping
+    finetune_average_fraction: float = 0.25
     ablation_epochs: int = 6      #: epochs per ablation variant (0: skip the ablation)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
     cv_folds: int = 5             #: folds of ``bench real``'s cross-validation
@@ -68,6 +71,13 @@ class Profile:
         if n_train < self.small_data_below:
             return self.small_data_epochs, self.small_data_patience
         return self.galaxy_epochs, self.galaxy_patience
+
+    @property
+    def finetune_average_epochs(self) -> int:
+        """Epochs at the end of fine-tuning whose weights are averaged (0: early stopping)."""
+        if self.finetune_average_fraction <= 0:
+            return 0
+        return max(1, round(self.finetune_epochs * self.finetune_average_fraction))
 
     def with_epochs(self, epochs: int | None) -> Profile:
         """This profile with at most ``epochs`` epochs for the modern CNN, whatever the data size.

@@ -121,12 +121,47 @@ def validation_split(y: np.ndarray, val_fraction: float = 0.1, seed: int = 0
     return np.sort(tr), np.sort(va)
 
 
+def weight_average(first_epoch: int):
+    """A Keras callback that ends training with the mean of the weights of the last epochs.
+
+    The floating-point weights (batch-normalisation statistics included) are summed after
+    each epoch from ``first_epoch`` (0-based) on and set to their mean when training ends;
+    other variables (a dropout layer's seed state) keep their last value. The callback's
+    ``count`` says how many epochs were averaged. :func:`fit_galaxy_cnn`'s ``average_last``.
+    """
+    from galaxy10.core.quiet import load_keras
+
+    keras = load_keras()
+
+    class _WeightAverage(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first_epoch, self.count = first_epoch, 0
+            self.total: list[np.ndarray] | None = None
+
+        def on_epoch_end(self, epoch: int, logs=None) -> None:
+            if epoch < self.first_epoch:
+                return
+            weights = [np.asarray(w, dtype=np.float64) for w in self.model.get_weights()]
+            self.total = weights if self.total is None else [
+                t + w for t, w in zip(self.total, weights, strict=True)]
+            self.count += 1
+
+        def on_train_end(self, logs=None) -> None:
+            if self.total is not None:
+                self.model.set_weights([
+                    (t / self.count).astype(w.dtype) if np.issubdtype(w.dtype, np.floating)
+                    else w for t, w in zip(self.total, self.model.get_weights(), strict=True)])
+
+    return _WeightAverage()
+
+
 def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                    batch_size: int = 32, val_fraction: float = 0.1, patience: int = 4,
                    seed: int = 0, augment: bool = True, weighted: bool = True,
                    learning_rate: float = 1e-3, jitter: dict[str, Any] | None = None,
                    verbose: int = 0, callbacks: list | None = None,
-                   on_device: bool = False) -> dict[str, Any]:
+                   on_device: bool = False, average_last: int = 0) -> dict[str, Any]:
     """Train ``model`` (any Keras classifier of uint8 images) on ``x`` (array or memmap).
 
     The model is built by the caller (notebook 04 shows it before training; fine-tuning passes
@@ -145,10 +180,19 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     instead of :class:`~galaxy10.modeling.batches.AugmentedBatches` (NumPy and OpenCV); it supports
     the zoom and brightness/colour jitters only.
 
+    ``average_last`` > 0 replaces early stopping by stochastic weight averaging (Izmailov
+    et al. 2018): every epoch of the budget runs, and the model ends with the mean of its
+    weights (batch-normalisation statistics included) after each of the last
+    ``average_last`` epochs, where the cosine schedule has brought the learning rate low.
+    On a few hundred images the validation split is a few dozen: the epoch it calls best is
+    partly luck, while the average of the schedule's tail is steadier and does not look at
+    the validation images at all (they are left to calibration).
+
     Returns
     -------
     history : dict
-        Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch``, ``val_rows``
+        Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch`` (with
+        ``average_last``, the last epoch, and ``averaged_epochs``), ``val_rows``
         (positions in ``x`` of the validation images, for calibration).
 
     Raises
@@ -189,16 +233,23 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x_val = np.asarray(x[va])
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                         restore_best_weights=True)
+    if average_last > 0:
+        stop = weight_average(first_epoch=max(0, epochs - int(average_last)))
+    else:
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                             restore_best_weights=True)
     start = time.perf_counter()
     hist = model.fit(train_data, validation_data=(x_val, y[va]), epochs=epochs,
                      callbacks=[stop, *(callbacks or [])], verbose=verbose,
                      **({"shuffle": False} if on_device else {}))  # the dataset shuffles
     history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     history["seconds"] = time.perf_counter() - start
-    history["best_epoch"] = (int(np.argmin(history["val_loss"])) + 1
-                             if history.get("val_loss") else 0)  # 0: no epoch was run
+    if average_last > 0:
+        history["best_epoch"] = len(history.get("loss", []))
+        history["averaged_epochs"] = stop.count
+    else:
+        history["best_epoch"] = (int(np.argmin(history["val_loss"])) + 1
+                                 if history.get("val_loss") else 0)  # 0: no epoch was run
     history["val_rows"] = va.tolist()
     return history
 
@@ -307,7 +358,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
                         head_epochs: int = 3, learning_rate: float = 1e-3,
                         head_learning_rate: float = 1e-3, patience: int = 20,
                         batch_size: int = 32, seed: int = 0,
-                        jitter: dict[str, Any] | None = None,
+                        jitter: dict[str, Any] | None = None, average_last: int = 0,
                         progress: bool = False) -> dict[str, Any]:
     """Fine-tune a pre-trained modern CNN on (few) labelled images ``x``.
 
@@ -320,6 +371,8 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
     real images it under-fits rather than forgets (docs/real-galaxies.md has the figures). ``jitter`` is the
     augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
     :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
+    ``average_last`` > 0 ends the second phase with the mean weights of its last epochs
+    instead of the best epoch on the validation split (:func:`fit_galaxy_cnn`).
 
     Returns
     -------
@@ -342,7 +395,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
             layer.trainable = True
     history = fit_galaxy_cnn(model, x, y, epochs=epochs, patience=patience,
                              batch_size=batch_size, seed=seed + 1, learning_rate=learning_rate,
-                             jitter=jitter,
+                             jitter=jitter, average_last=average_last,
                              callbacks=[epoch_progress(epochs, "all layers: ")] if progress
                              else None)
     history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
@@ -378,6 +431,7 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
                                   head_epochs=profile.finetune_head_epochs,
                                   learning_rate=profile.finetune_learning_rate,
                                   patience=profile.finetune_patience,
+                                  average_last=profile.finetune_average_epochs,
                                   batch_size=profile.batch_size, seed=seed, jitter=jitter,
                                   progress=progress)
     return pre.model, pre.config, history, pre.params

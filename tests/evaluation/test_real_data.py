@@ -209,3 +209,53 @@ def test_notebook_session_finetunes_a_pretrained_bundle_on_real_data_only(tmp_pa
     assert params["lineage"][-1]["data"]["source"] == "imported"
     assert params["calibration"]["temperature"] > 0
     assert tuned["bundle"].endswith("galaxy_cnn_finetuned.keras")
+
+
+def test_finetuning_ends_with_the_mean_weights_of_its_last_epochs():
+    """Weight averaging: every epoch runs (no early stop) and the model ends on the mean of
+    the weights recorded after each of the last ``average_last`` epochs."""
+    from galaxy10.core.quiet import load_keras
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.train import finetune_galaxy_cnn
+
+    keras = load_keras()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(60, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 6)
+    model = build_galaxy_cnn((16, 16, 3), filters=(4, 8), seed=0)
+    seen: list[list[np.ndarray]] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append([np.array(w) for w in self.model.get_weights()])
+
+    import galaxy10.modeling.train as train
+
+    fit = train.fit_galaxy_cnn
+
+    def recording_fit(*args, callbacks=None, **kwargs):
+        return fit(*args, callbacks=[*(callbacks or []), Record()], **kwargs)
+
+    train.fit_galaxy_cnn = recording_fit
+    try:
+        history = finetune_galaxy_cnn(model, x, y, epochs=4, head_epochs=0, patience=1,
+                                      batch_size=16, average_last=2)
+    finally:
+        train.fit_galaxy_cnn = fit
+    assert len(history["loss"]) == 4 and history["averaged_epochs"] == 2  # patience ignored
+    expected = [(a + b) / 2 for a, b in zip(seen[2], seen[3], strict=True)]
+    for got, want in zip(model.get_weights(), expected, strict=True):
+        if np.issubdtype(got.dtype, np.floating):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(model.get_layer("conv0").get_weights()[0],
+                           seen[3][[w.name for w in model.weights].index(
+                               model.get_layer("conv0").weights[0].name)])
+
+
+def test_profiles_average_the_last_quarter_of_fine_tuning():
+    from galaxy10.core.profiles import get_profile
+
+    faithful = get_profile("faithful")
+    assert faithful.finetune_average_epochs == 20  # of 80
+    assert faithful.with_epochs(2).finetune_average_epochs == 1
+    assert faithful.with_overrides(finetune_average_fraction=0).finetune_average_epochs == 0

@@ -129,7 +129,12 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
     import distributed
 
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.pipeline.catalogue import _default_workers, classify_catalogue, quiet_dask
+    from galaxy10.pipeline.catalogue import (
+        _default_workers,
+        classify_catalogue,
+        local_cluster,
+        quiet_dask,
+    )
 
     _hide_gpus()
     available = _default_workers()
@@ -178,11 +183,8 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         dask: dict[str, dict[str, float]] = {}
         for k in cores:
             start = time.perf_counter()
-            env = {"DASK_LOGGING__DISTRIBUTED": "error", "TF_CPP_MIN_LOG_LEVEL": "3",
-                   "CUDA_VISIBLE_DEVICES": "-1"}
-            with quiet_dask(), distributed.LocalCluster(
-                    n_workers=k, threads_per_worker=1, processes=True, dashboard_address=None,
-                    env=env) as cluster, distributed.Client(cluster) as client:
+            with quiet_dask(), local_cluster(k, threads=1, env={"CUDA_VISIBLE_DEVICES": "-1"}
+                                             ) as cluster, distributed.Client(cluster) as client:
                 address = cluster.scheduler_address
                 classify_catalogue(warm_input[:k], tmp / f"warm-{k}-dask", model,
                                    scheduler=address, threads=1, shard_rows=batch_size,

@@ -983,15 +983,44 @@ def _connect(workers: int, scheduler: str | None, threads: int | None):
         finally:
             client.close()
         return
-    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:
-        env["DASK_LOGGING__DISTRIBUTED"] = "error"  # the workers' own lines
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads))
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR,
-                                  env=env) as cluster, distributed.Client(cluster) as client:
+    with local_cluster(workers, threads) as cluster, distributed.Client(cluster) as client:
         yield client
+
+
+WORKER_MALLOC_TRIM_THRESHOLD = 2**26
+"""Bytes glibc may keep freed in a worker before it hands memory back to the system.
+
+Dask's nanny sets 64 kB (``distributed.nanny.pre-spawn-environ``) so that a worker's memory
+shows as freed at once; a catalogue worker frees and re-takes its batch buffers (tens of MB)
+for every batch, and at 64 kB each of them comes back as fresh pages from the kernel. The
+memory a worker holds stays bounded by its batches either way.
+"""
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, threads: int | None = None,
+                  env: dict[str, str] | None = None) -> Iterator[Any]:
+    """A ``distributed.LocalCluster`` of ``workers`` processes set up for classifying.
+
+    One Dask thread per worker (a worker classifies one shard at a time, its TensorFlow
+    using ``threads`` threads), TensorFlow's C++ lines off, and
+    :data:`WORKER_MALLOC_TRIM_THRESHOLD`; ``env`` adds to the workers' environment.
+    ``classify`` and ``bench classify`` both start their clusters here.
+    """
+    import dask
+    import distributed
+
+    worker_env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        worker_env["DASK_LOGGING__DISTRIBUTED"] = "error"  # the workers' own lines
+    if threads:
+        worker_env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads))
+    worker_env.update(env or {})
+    spawn = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    with dask.config.set({spawn: WORKER_MALLOC_TRIM_THRESHOLD}), distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR, env=worker_env) as cluster:
+        yield cluster
 
 
 def _run_dask(client, pending: Sequence[Shard], job: Job, progress: _Progress,

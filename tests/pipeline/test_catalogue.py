@@ -423,3 +423,23 @@ def test_the_reader_thread_prepares_each_batch_from_its_own_pictures(tmp_path, p
     assert all(b.images is None and b.ok == list(range(len(b.rows))) for b in got)
     np.testing.assert_array_equal(np.concatenate([b.x for b in got]), images[:, ::8, ::8] + 1)
     assert [c for b in got for c in b.checks] == [cutout_check(img) for img in images]
+
+
+def test_local_cluster_workers_get_the_catalogue_environment():
+    """Workers keep freed batch buffers (a raised glibc trim threshold), TensorFlow's
+    threads as asked, and any extra variable the caller gives."""
+    import os
+
+    import distributed
+
+    from galaxy10.pipeline.catalogue import WORKER_MALLOC_TRIM_THRESHOLD, local_cluster
+
+    def environment():
+        return {k: os.environ.get(k) for k in
+                ("MALLOC_TRIM_THRESHOLD_", "TF_NUM_INTRAOP_THREADS", "GALAXY10_PROBE")}
+
+    with local_cluster(1, threads=1, env={"GALAXY10_PROBE": "yes"}) as cluster, \
+            distributed.Client(cluster) as client:
+        (seen,) = client.run(environment).values()
+    assert seen == {"MALLOC_TRIM_THRESHOLD_": str(WORKER_MALLOC_TRIM_THRESHOLD),
+                    "TF_NUM_INTRAOP_THREADS": "1", "GALAXY10_PROBE": "yes"}

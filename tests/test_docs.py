@@ -275,3 +275,21 @@ def test_the_label_curve_table_has_a_column_per_size_and_counts_the_shifts():
                        "relative": 0.9, "worst": "s0", "worst_mean": 0.6}}
     cv = {"folds": 2, "n_images": 100, "cv": "k", "profile": "smoke", "models": {"m": model}}
     assert "over the ten changes" in "\n".join(real_cv_markdown({"real_cv": cv}))
+
+
+def test_both_fold_assignments_are_shown_side_by_side_with_the_lagging_classes():
+    from galaxy10.reporting.results import real_cv_assignments_markdown
+
+    def section(seed, score):
+        model = {"balanced_accuracy": {"mean": score, "sd": 0.03},
+                 "recall": {"Disturbed": 0.6, "Unbarred Loose Spiral": 0.55, "Merging": 0.8},
+                 "neighbours": {"p@10": {"mean": 0.57, "sd": 0.02}}}
+        return {"cv": f"StratifiedGroupKFold(5, shuffle=True, random_state={seed}), duplicate",
+                "model_order": ["galaxy_cnn_finetuned_robust"],
+                "models": {"galaxy_cnn_finetuned_robust": model}}
+
+    assert real_cv_assignments_markdown({"real_cv": section(0, 0.78)}) == []
+    text = "\n".join(real_cv_assignments_markdown({"real_cv": section(0, 0.78),
+                                                   "real_cv_assignment1": section(1, 0.8)}))
+    assert "| galaxy_cnn_finetuned_robust | 0 | 0.780 ± 0.030 | 0.60 | 0.55 | 0.80 | 0.570 |" in text
+    assert "| galaxy_cnn_finetuned_robust | 1 | 0.800 ± 0.030 |" in text

@@ -180,39 +180,54 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         out["end_to_end_vs_forward"] = {v: e2e[v] / out["forward_images_per_s"][v]
                                         for v in e2e}
         out["single_process_peak_rss_mb"] = single.peak_rss_mb
-        dask: dict[str, dict[str, float]] = {}
-        for k in cores:
+        def timed_dask(name: str, workers: int, threads: int) -> dict[str, float]:
+            """A local cluster of ``workers`` processes of ``threads`` TensorFlow threads,
+            every worker warm before the clock starts."""
             start = time.perf_counter()
-            with quiet_dask(), local_cluster(k, threads=1, env={"CUDA_VISIBLE_DEVICES": "-1"}
+            with quiet_dask(), local_cluster(workers, threads=threads,
+                                             env={"CUDA_VISIBLE_DEVICES": "-1"}
                                              ) as cluster, distributed.Client(cluster) as client:
                 address = cluster.scheduler_address
-                classify_catalogue(warm_input[:k], tmp / f"warm-{k}-dask", model,
-                                   scheduler=address, threads=1, shard_rows=batch_size,
+                classify_catalogue(warm_input[:workers], tmp / f"warm-{name}", model,
+                                   scheduler=address, threads=threads, shard_rows=batch_size,
                                    progress=False)
                 # every worker warm, not only those the warm-up's shards happened to go to
-                client.run(_load_bundle, os.fspath(Path(model).resolve()))
+                client.run(_load_bundle, os.fspath(Path(model).resolve()), threads)
                 startup = time.perf_counter() - start
-                rate, result = timed(f"dask-{k}", inputs, 1, scheduler=address, threads=1)
+                rate, _ = timed(f"dask-{name}", inputs, 1, scheduler=address, threads=threads)
                 peaks = client.run(_peak_rss_mb)
-            dask[str(k)] = {"images_per_s": rate, "startup_s": startup,
-                            "peak_rss_mb_per_worker": max(peaks.values())}
-            say(f"local Dask, {k} worker(s) of 1 thread: {rate:.0f} images/s, peak "
-                f"{max(peaks.values()):.0f} MB per worker, start-up {startup:.0f} s")
+            return {"workers": workers, "threads": threads, "images_per_s": rate,
+                    "startup_s": startup, "peak_rss_mb_per_worker": max(peaks.values())}
+
+        dask: dict[str, dict[str, float]] = {}
+        for k in cores:
+            dask[str(k)] = timed_dask(str(k), k, 1)
+            say(f"local Dask, {k} worker(s) of 1 thread: {dask[str(k)]['images_per_s']:.0f} "
+                f"images/s, peak {dask[str(k)]['peak_rss_mb_per_worker']:.0f} MB per worker, "
+                f"start-up {dask[str(k)]['startup_s']:.0f} s")
+        if max(cores) > 1:  # Dask's own cost: one worker using every core, as one process does
+            one = timed_dask("one-worker", 1, max(cores))
+            out["dask_one_worker"] = one
+            out["dask_one_worker_vs_single"] = one["images_per_s"] / e2e["1"]
+            say(f"local Dask, 1 worker of {max(cores)} threads: {one['images_per_s']:.0f} "
+                f"images/s ({out['dask_one_worker_vs_single']:.2f} of one process)")
         out["dask"] = dask
         first = dask[str(cores[0])]["images_per_s"] / cores[0]
         out["speedup_vs_one_core"] = {k: d["images_per_s"] / first for k, d in dask.items()}
         top = str(max(cores))
         out["dask_vs_single"] = dask[top]["images_per_s"] / e2e["1"]
         out["dask_cores_compared"] = int(top)
-        out["peak_rss_mb_per_worker"] = max(d["peak_rss_mb_per_worker"] for d in dask.values())
+        out["peak_rss_mb_per_worker"] = max(
+            d["peak_rss_mb_per_worker"] for d in [*dask.values(), out.get("dask_one_worker",
+                                                                          {})] if d)
     return out
 
 
-def _load_bundle(model: str) -> bool:
+def _load_bundle(model: str, threads: int = 1) -> bool:
     """On a worker: load the bundle as its shards will (once per process)."""
     from galaxy10.pipeline.catalogue import bundle_hash, load_predictor
 
-    load_predictor(model, bundle_hash(model), 1)
+    load_predictor(model, bundle_hash(model), threads)
     return True
 
 
@@ -240,4 +255,9 @@ def format_classify(r: dict[str, Any]) -> str:
                      f"{d['peak_rss_mb_per_worker']:.0f} | {d['startup_s']:.0f} |")
     lines.append(f"local Dask on {r['dask_cores_compared']} cores / one process on the same "
                  f"cores: {r['dask_vs_single']:.2f}")
+    one = r.get("dask_one_worker")
+    if one:
+        lines.append(f"local Dask, 1 worker of {one['threads']} threads / one process: "
+                     f"{r['dask_one_worker_vs_single']:.2f} ({one['images_per_s']:.0f} images/s,"
+                     f" peak {one['peak_rss_mb_per_worker']:.0f} MB)")
     return "\n".join(lines)

@@ -67,7 +67,7 @@ class AppProcess:
         assert match, line
         return match.group(1)
 
-    def stop(self, sig: int, timeout: float = 60) -> int:
+    def stop(self, sig: int, timeout: float = 120) -> int:
         """Send ``sig`` and return the exit status."""
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)

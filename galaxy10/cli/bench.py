@@ -24,7 +24,7 @@ from galaxy10.cli.options import (
     add_reports_dir,
     add_seed,
 )
-from galaxy10.cli.outputs import check_out
+from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError, NotEnoughDataError
 from galaxy10.core.profiles import DEFAULT_PROFILE, RECIPE_PROFILE
 
@@ -210,7 +210,7 @@ def _real_check(args: argparse.Namespace) -> None:
             args.checked_init = checks.bundle(args.init, option="--init")
         else:  # the user's pre-trained bundle, else the one shipped with galaxy10
             choice = pretrained_bundle(args.models_dir)
-            print(f"[galaxy10] --init: {choice.note}", flush=True)
+            note_after_checks(f"[galaxy10] --init: {choice.note}")
             args.checked_init = checks.bundle(choice.path, option="--init")
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
@@ -397,7 +397,7 @@ def _similar_check(args: argparse.Namespace) -> None:
 
     if args.model is None:
         choice = pretrained_bundle()
-        print(f"[galaxy10] bench similar: {choice.note}", flush=True)
+        note_after_checks(f"[galaxy10] bench similar: {choice.note}")
         args.model = choice.path
     args.model = checks.bundle(args.model, option="--model", kind=None)
     checks.real_labels(args.real, required=True)

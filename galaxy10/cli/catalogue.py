@@ -8,6 +8,7 @@ from pathlib import Path
 import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import USER_ERROR, count_at_most
 from galaxy10.cli.options import add_quiet
+from galaxy10.cli.outputs import note_after_checks
 
 
 def _check_classify(args: argparse.Namespace) -> None:
@@ -30,7 +31,7 @@ def _check_classify(args: argparse.Namespace) -> None:
     if not args.model:
         choice = default_model()
         if not args.quiet:
-            print(f"[galaxy10] {choice.note}", flush=True)
+            note_after_checks(f"[galaxy10] {choice.note}")
         args.model = choice.path
     args.model = checks.bundle(args.model, option="--model", kind=None)
     args.out_note = check_catalogue_out(args.out, args.inputs)

@@ -17,7 +17,7 @@ from galaxy10.cli.options import (
     add_reports_dir,
     add_seed,
 )
-from galaxy10.cli.outputs import check_out
+from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.profiles import RECIPE_PROFILE
 
@@ -40,7 +40,7 @@ def _check_train(args: argparse.Namespace) -> None:
         from galaxy10.modeling.shipped import pretrained_bundle
 
         choice = pretrained_bundle()
-        print(f"[galaxy10] --init {PRETRAINED_WORD}: {choice.note}", flush=True)
+        note_after_checks(f"[galaxy10] --init {PRETRAINED_WORD}: {choice.note}")
         args.init = choice.path
     args.checked_jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
     checks.trainable(args.data)
@@ -124,7 +124,7 @@ def _check_predict(args: argparse.Namespace) -> None:
     checks.image_files(args.images)
     if not args.model:
         choice = default_model()
-        print(f"[galaxy10] {choice.note}", file=sys.stderr)
+        note_after_checks(f"[galaxy10] {choice.note}", sys.stderr)
         args.model = choice.path
     args.model = checks.bundle(args.model, option="--model", kind=None)
 

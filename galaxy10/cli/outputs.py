@@ -34,7 +34,7 @@ import sys
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.files import special_kind
@@ -252,13 +252,26 @@ def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False
     if lock:
         hold_lock(out)
     if note and _PENDING_NOTES is not None:
-        _PENDING_NOTES.append(note)  # said once every check has passed
+        _PENDING_NOTES.append((note, sys.stderr))  # said once every check has passed
     elif note:
         print(note, file=sys.stderr)
     return out
 
 
-_PENDING_NOTES: list[str] | None = None
+_PENDING_NOTES: list[tuple[str, Any]] | None = None
+
+
+def note_after_checks(note: str, stream: Any = None) -> None:
+    """Print ``note`` (to ``stream``, default standard output) once every check has passed.
+
+    A check that chooses something for the user (the shipped bundle for want of their own)
+    says so; if a later check refuses the command, only the refusal is printed.
+    """
+    stream = sys.stdout if stream is None else stream
+    if _PENDING_NOTES is not None:
+        _PENDING_NOTES.append((note, stream))
+    else:
+        print(note, file=stream, flush=True)
 
 
 @contextlib.contextmanager
@@ -272,8 +285,8 @@ def notes_after_checks():
     _PENDING_NOTES = []
     try:
         yield
-        for note in _PENDING_NOTES:
-            print(note, file=sys.stderr)
+        for note, stream in _PENDING_NOTES:
+            print(note, file=stream, flush=True)
     finally:
         _PENDING_NOTES = None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from galaxy10.cli.boundary import count
 from galaxy10.cli.options import add_force, add_seed
+from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error
 
 
@@ -52,10 +53,8 @@ def check_similar(args: argparse.Namespace) -> None:
 
         choice = default_model()
         args.model = choice.path
-        print(f"[galaxy10] similar: {choice.note}", flush=True)
+        note_after_checks(f"[galaxy10] similar: {choice.note}")
     args.model = checks.bundle(args.model, option="--model", kind=None)
-    from galaxy10.cli.outputs import check_out
-
     for out, option in ((args.gallery, "--gallery"), (args.map, "--map")):
         if out is not None:
             check_out(out, "figure", args.force, inputs=[args.data, args.image, args.model],

@@ -78,6 +78,8 @@ def test_late_refusals_come_before_tensorflow_and_any_work(tmp_path):
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == len(LATE_REFUSALS), out.stderr
     assert "Traceback" not in out.stderr
+    # a refused command says only why: not which bundle it would have used
+    assert "no model of your own" not in out.stdout + out.stderr
     for argv, (status, tensorflow), error in zip(LATE_REFUSALS, rows, errors, strict=True):
         assert status == 2, (argv, error)
         assert not tensorflow, (argv, error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,10 @@ def answers(port: int, ip: str = "127.0.0.1") -> bool:
         return False
 
 
+def _sigint_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class AppProcess:
     """``python -m galaxy10 app ...`` in a subprocess, with its own ``TMPDIR``."""
 
@@ -43,7 +48,10 @@ class AppProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "galaxy10", "app", *args], cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmpdir), **(env or {})),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # as at a terminal: a shell's background job (CI, `make test &`) ignores SIGINT,
+            # and a child inherits that; Ctrl-C must reach the app as it reaches a user's
+            preexec_fn=_sigint_as_at_a_terminal)
         self.lines: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines.put),

@@ -275,9 +275,9 @@ class _Trained:
             vectors = self.fold.frozen_embedding(view)
             return probe_proba(self.probe, vectors), vectors
         images = self.fold.images[view]
-        proba = self.predictor.predict_proba(images)
-        vectors = self.predictor.predict_and_embed(images)[1] if view == "unshifted" else None
-        return proba, vectors
+        if view == "unshifted":  # probabilities and embedding from one pass
+            return self.predictor.predict_and_embed(images)
+        return self.predictor.predict_proba(images), None
 
     def discard(self) -> None:
         """Free the model, and the disk of its bundle (each is scored once)."""

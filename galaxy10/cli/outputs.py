@@ -251,10 +251,8 @@ def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False
                         option=option)
     if lock:
         hold_lock(out)
-    if note and _PENDING_NOTES is not None:
-        _PENDING_NOTES.append((note, sys.stderr))  # said once every check has passed
-    elif note:
-        print(note, file=sys.stderr)
+    if note:
+        note_after_checks(note, sys.stderr)
     return out
 
 

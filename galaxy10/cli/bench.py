@@ -8,6 +8,8 @@ Adding a benchmark is a module in :mod:`galaxy10.bench` and a row here.
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,6 +363,15 @@ def _classify_check(args: argparse.Namespace) -> None:
 
     if args.shards > args.n:
         raise Galaxy10Error(f"--shards {args.shards}: more shards than the {args.n} images")
+    if args.workdir is not None:
+        if not args.workdir.is_dir():
+            raise Galaxy10Error(f"{args.workdir}: --workdir must be an existing folder")
+        if not os.access(args.workdir, os.W_OK | os.X_OK):
+            raise Galaxy10Error(f"{args.workdir}: --workdir: cannot write there "
+                                "(permission denied)")
+    # the disk holds one shard: the others are links to it
+    checks.free_space(args.workdir or tempfile.gettempdir(), -(-args.n // args.shards),
+                      "--workdir")
     args.model = checks.bundle(args.model or default_model().path, option="--model", kind=None)
     args.records = _records(args)
 

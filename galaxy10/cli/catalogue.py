@@ -17,7 +17,7 @@ def _check_classify(args: argparse.Namespace) -> None:
     from galaxy10.core.files import unreadable_reason
     from galaxy10.datasets.images import IMAGE_SUFFIXES
     from galaxy10.modeling.shipped import default_model
-    from galaxy10.pipeline.catalogue import check_catalogue_out
+    from galaxy10.pipeline.catalogue import check_catalogue_out, input_kind
 
     for source in args.inputs:
         if source.is_dir():
@@ -28,6 +28,7 @@ def _check_classify(args: argparse.Namespace) -> None:
         why = unreadable_reason(source, what="catalogue input (.h5, .parquet, .csv or image)")
         if why:
             raise GalaxyDataError(source, why)
+        input_kind(source)  # a readable file of no known kind: one line, before the bundle
     if not args.model:
         choice = default_model()
         if not args.quiet:

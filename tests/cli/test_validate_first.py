@@ -32,6 +32,7 @@ LATE_REFUSALS = [
     ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds", "2", "--labels", "40"],
     ["bench", "accuracy", "--real", "/nonexistent"],
     ["bench", "inference"],
+    ["classify", "photo.png.txt", "--out", "newcat"],  # no known kind: before the bundle note
     ["predict", "folder"],
     ["predict", "photo.png", "--model", "seed.json"],
     ["import", "folder", "--out", "fifo.h5"],
@@ -57,6 +58,7 @@ def test_late_refusals_come_before_tensorflow_and_any_work(tmp_path):
     write_h5(tmp_path / "twenty.h5", n=20, size=8)
     (tmp_path / "folder").mkdir()
     (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "photo.png.txt").write_text("not a picture")
     os.mkfifo(tmp_path / "fifo.h5")
     with h5py.File(tmp_path / "declared.h5", "w") as f:
         f.create_dataset("images", shape=(100_000, 256, 256, 3), dtype=np.uint8,

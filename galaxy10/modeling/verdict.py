@@ -217,6 +217,66 @@ class Verdict:
                          for k, p in self.top3]}
 
 
+@dataclass
+class Verdicts:
+    """The verdicts of a batch of pictures, as columns (what a catalogue stores).
+
+    Attributes
+    ----------
+    flags, reasons : ndarray (k,) of str
+        As :class:`Verdict`'s ``flag`` and ``reason``.
+    top3_classes : ndarray (k, 3) int64
+        The three most probable classes of each picture, most probable first.
+    top3_probs : ndarray (k, 3) float32
+        Their probabilities.
+    not_sure : ndarray (k,) bool
+        The top probability is below the threshold (whatever the flag says).
+    """
+
+    flags: np.ndarray
+    reasons: np.ndarray
+    top3_classes: np.ndarray
+    top3_probs: np.ndarray
+    not_sure: np.ndarray
+
+
+def judge_batch(probs: np.ndarray, threshold: float | None = None,
+                checked: list[str | None] | None = None) -> Verdicts:
+    """Combine the cut-out checks and the confidence threshold for a batch of pictures.
+
+    Computed column by column, so that a catalogue of millions pays for NumPy operations
+    rather than a Python object per row; :func:`judge` is its one-picture case.
+
+    Parameters
+    ----------
+    probs : ndarray (k, 10)
+        Calibrated probabilities.
+    threshold : float, optional
+        The bundle's "not sure" threshold (None: no confidence check, e.g. old bundles).
+    checked : list of (str or None), optional
+        :func:`cutout_check`'s answer for each picture (None: it passed or was not checked).
+    """
+    probs = np.asarray(probs, dtype=np.float32).reshape(len(probs), -1)
+    order = np.argsort(-probs, axis=1)[:, :3]
+    top = np.take_along_axis(probs, order, axis=1)
+    k = len(probs)
+    why = np.array([c or "" for c in (checked if checked is not None else [None] * k)],
+                   dtype=object)
+    # compared in float64, as a Python float of the top probability with the threshold
+    not_sure = (np.zeros(k, dtype=bool) if threshold is None
+                else top[:, 0].astype(np.float64) < float(threshold))
+    flags = np.full(k, OK, dtype=object)
+    reasons = np.full(k, "", dtype=object)
+    for i in np.flatnonzero(not_sure):
+        flags[i] = NOT_SURE
+        reasons[i] = (f"top probability {float(top[i, 0]):.2f} below the threshold "
+                      f"{float(threshold):.2f}")
+    cut = why != ""
+    flags[cut] = NOT_A_CUTOUT
+    reasons[cut] = why[cut]
+    return Verdicts(flags, reasons, order.astype(np.int64), top, not_sure)
+
+
 def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float | None = None,
           *, checked: str | None = None) -> Verdict:
     """Combine the cut-out check and the confidence threshold for one picture.
@@ -230,19 +290,14 @@ def judge(probs: np.ndarray, image: np.ndarray | None = None, threshold: float |
     threshold : float, optional
         The bundle's "not sure" threshold (None: no confidence check, e.g. old bundles).
     checked : str, optional
-        :func:`cutout_check`'s answer when the caller already has it (``image`` None): a
-        catalogue checks the next batch's pictures while the model classifies this one.
+        :func:`cutout_check`'s answer when the caller already has it (``image`` None).
     """
     probs = np.asarray(probs, dtype=np.float32)
-    order = np.argsort(-probs)[:3]
-    top3 = [(int(k), float(probs[k])) for k in order]
     reason = cutout_check(image) if image is not None else checked
-    if reason:
-        return Verdict(NOT_A_CUTOUT, probs, reason, top3)
-    if threshold is not None and top3[0][1] < threshold:
-        return Verdict(NOT_SURE, probs, f"top probability {top3[0][1]:.2f} below the "
-                                        f"threshold {threshold:.2f}", top3)
-    return Verdict(OK, probs, "", top3)
+    batch = judge_batch(probs[None], threshold, [reason])
+    return Verdict(str(batch.flags[0]), probs, str(batch.reasons[0]),
+                   [(int(k), float(p)) for k, p in
+                    zip(batch.top3_classes[0], batch.top3_probs[0], strict=True)])
 
 
 def assess(predictor, images: np.ndarray) -> list[Verdict]:

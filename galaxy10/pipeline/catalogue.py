@@ -619,15 +619,95 @@ def _arrow_schema(embedding_width: int | None):
     return pa.schema(fields)
 
 
-def _summary(classes: list, flags: list, not_sure: list, errors: list) -> dict[str, Any]:
-    done = [c for c in classes if c is not None]
-    return {"rows": len(classes), "classified": len(done),
-            "failed": sum(e is not None for e in errors),
-            "class_counts": np.bincount(np.asarray(done, dtype=np.int64),
-                                        minlength=N_CLASSES).tolist(),
-            "not_sure": int(sum(bool(s) for s in not_sure if s is not None)),
-            "not_a_cutout": int(sum(f == "not a galaxy cut-out" for f in flags)),
-            "ok": int(sum(f == "ok" for f in flags))}
+def _summary(table) -> dict[str, Any]:
+    """A part's counts, from its Arrow table."""
+    import pyarrow.compute as pc
+
+    classes = table["class"].drop_null().to_numpy().astype(np.int64)
+    flags = table["flag"]
+    return {"rows": table.num_rows, "classified": len(classes),
+            "failed": table.num_rows - table["error"].null_count,
+            "class_counts": np.bincount(classes, minlength=N_CLASSES).tolist(),
+            "not_sure": int(pc.sum(table["not_sure"]).as_py() or 0),
+            "not_a_cutout": int(pc.sum(pc.equal(flags, "not a galaxy cut-out")).as_py() or 0),
+            "ok": int(pc.sum(pc.equal(flags, "ok")).as_py() or 0)}
+
+
+def _batch_columns(batch: _Batch, probs: np.ndarray | None, emb: np.ndarray | None,
+                   threshold: float | None, width: int | None) -> dict[str, Any]:
+    """One batch's rows as NumPy columns (``valid``: the rows classified; the other rows'
+    values are placeholders, stored as nulls), with an ``embedding`` of ``width`` unless
+    None."""
+    from galaxy10.modeling.verdict import NOT_A_CUTOUT, judge_batch
+
+    n, ok = len(batch.rows), np.asarray(batch.ok, dtype=np.int64)
+    valid = np.zeros(n, dtype=bool)
+    valid[ok] = True
+    cols: dict[str, Any] = {"valid": valid, "row": np.asarray(batch.rows, dtype=np.int64),
+                            "label": np.asarray(batch.labels, dtype=np.int16)}
+    top3_classes, top3_probs = np.zeros((n, 3), np.int8), np.zeros((n, 3), np.float32)
+    flags, reasons = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    not_sure = np.zeros(n, dtype=bool)
+    if len(ok):
+        verdicts = judge_batch(probs, threshold, [batch.checks[i] for i in ok])
+        top3_classes[ok], top3_probs[ok] = verdicts.top3_classes, verdicts.top3_probs
+        flags[ok], reasons[ok], not_sure[ok] = verdicts.flags, verdicts.reasons, verdicts.not_sure
+    cols.update(top3_classes=top3_classes, top3_probs=top3_probs, flag=flags, reason=reasons,
+                not_sure=not_sure, not_a_cutout=flags == NOT_A_CUTOUT)
+    if width is not None:
+        cols["embedding"] = np.zeros((n, width), dtype=np.float32)
+        if emb is not None:
+            cols["embedding"][ok] = emb
+    return cols
+
+
+def _part_table(shard: Shard, job: Job, batches: list[dict[str, Any]], ids: list[str],
+                files: list[str | None], errors: list[str | None], width: int | None):
+    """The Arrow table of a part, in :func:`_arrow_schema`, from its batches' columns."""
+    import pyarrow as pa
+
+    def stack(name: str) -> np.ndarray:
+        return np.concatenate([b[name] for b in batches]) if batches else np.zeros(0)
+
+    schema = _arrow_schema(width if job.embeddings else None)
+    types = {f.name: f.type for f in schema}
+    valid = stack("valid").astype(bool)
+    missing = pa.array(~valid)
+    classes = stack("top3_classes").reshape(-1, 3).astype(np.int8)
+    probs = stack("top3_probs").reshape(-1, 3).astype(np.float32)
+    labels = stack("label").astype(np.int16)
+    flags = stack("flag")
+
+    def fixed(values: np.ndarray, name: str):
+        return pa.FixedSizeListArray.from_arrays(
+            pa.array(values.ravel(), type=types[name].value_type),
+            type=types[name], mask=missing)
+
+    n = len(valid)
+    arrays = {
+        "id": pa.array(ids, type=pa.string()),
+        "source": pa.array([shard.source] * n, type=pa.string()),
+        "row": pa.array(stack("row").astype(np.int64)),
+        "file": pa.array(files, type=pa.string()),
+        "label": pa.array(labels, mask=labels < 0),
+        "class": pa.array(classes[:, 0], mask=~valid),
+        "class_name": pa.array(np.asarray(CLASS_NAMES, dtype=object)[classes[:, 0]],
+                               type=pa.string(), mask=~valid),
+        "confidence": pa.array(probs[:, 0], mask=~valid),
+        "top3_classes": fixed(classes, "top3_classes"),
+        "top3_probs": fixed(probs, "top3_probs"),
+        "flag": pa.array(flags, type=pa.string()),
+        "not_sure": pa.array(stack("not_sure").astype(bool), mask=~valid),
+        "not_a_cutout": pa.array(stack("not_a_cutout").astype(bool), mask=~valid),
+        "reason": pa.array(stack("reason"), type=pa.string()),
+        "error": pa.array(errors, type=pa.string()),
+        "model": pa.array([job.model_name] * n, type=pa.string()),
+        "bundle_hash": pa.array([job.bundle_hash] * n, type=pa.string())}
+    if job.embeddings:
+        arrays["embedding"] = fixed(
+            np.concatenate([b["embedding"] for b in batches]) if batches
+            else np.zeros((0, width), np.float32), "embedding")
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
 
 
 def part_path(out: str | os.PathLike[str], shard: Shard) -> Path:
@@ -664,67 +744,37 @@ def classify_shard(shard: Shard, job: Job, progress: Callable[[str, int], None] 
     ModelError
         If the bundle cannot be loaded or is not the job's.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from galaxy10.modeling.verdict import NOT_A_CUTOUT, judge
 
     started = time.perf_counter()
     predictor = load_predictor(job.model, job.bundle_hash, job.threads)
     _check_unchanged(shard)
-    cols: dict[str, list] = {name: [] for name in COLUMNS}
-    embeddings: list[np.ndarray] = []
-    width = None
+    batches: list[dict[str, Any]] = []
+    ids: list[str] = []
+    files: list[str | None] = []
+    errors: list[str | None] = []
+    # the embedding is the input of the classifier's last layer
+    width = int(predictor.model.layers[-1].input.shape[-1]) if job.embeddings else None
     for batch in _prefetch(_read_batches(shard, job.batch_size), predictor.preprocess):
-        ok = batch.ok
         probs = emb = None
-        if ok:
+        if batch.ok:
             if job.embeddings:
                 probs, emb = predictor.predict_and_embed(batch.x, job.batch_size,
                                                          preprocessed=True, views=job.views)
-                width = emb.shape[1]
             else:
                 probs = predictor.predict_proba(batch.x, job.batch_size, preprocessed=True,
                                                 views=job.views)
-        where = {i: k for k, i in enumerate(ok)}
-        for i, row in enumerate(batch.rows):
-            label = batch.labels[i]
-            common = {"id": batch.ids[i], "source": shard.source, "row": int(row),
-                      "file": batch.files[i], "label": label if label >= 0 else None,
-                      "error": batch.errors[i], "model": job.model_name,
-                      "bundle_hash": job.bundle_hash}
-            if i in where:
-                verdict = judge(probs[where[i]], None, predictor.threshold,
-                                checked=batch.checks[i])
-                top = verdict.top3
-                values = {"class": top[0][0], "class_name": CLASS_NAMES[top[0][0]],
-                          "confidence": top[0][1], "top3_classes": [k for k, _ in top],
-                          "top3_probs": [q for _, q in top], "flag": verdict.flag,
-                          "not_sure": (predictor.threshold is not None
-                                       and top[0][1] < predictor.threshold),
-                          "not_a_cutout": verdict.flag == NOT_A_CUTOUT,
-                          "reason": verdict.reason}
-                embeddings.append(emb[where[i]] if emb is not None else None)
-            else:
-                values = dict.fromkeys(("class", "class_name", "confidence", "top3_classes",
-                                        "top3_probs", "flag", "not_sure", "not_a_cutout",
-                                        "reason"))
-                embeddings.append(None)
-            for name in COLUMNS:
-                cols[name].append(values[name] if name in values else common[name])
+        batches.append(_batch_columns(batch, probs, emb, predictor.threshold, width))
+        ids += batch.ids
+        files += batch.files
+        errors += batch.errors
         if progress is not None:
             progress(shard.name, len(batch.rows))
-    if job.embeddings and width is None:  # nothing classified: the width from the model
-        width = int(predictor.model.layers[-1].input.shape[-1])
-    schema = _arrow_schema(width if job.embeddings else None)
-    arrays = {name: cols[name] for name in COLUMNS}
-    if job.embeddings:
-        arrays["embedding"] = [None if e is None else e.tolist() for e in embeddings]
-    summary = _summary(cols["class"], cols["flag"], cols["not_sure"], cols["error"])
+    table = _part_table(shard, job, batches, ids, files, errors, width)
+    summary = _summary(table)
     meta = {"identity": shard.identity, "job": job.identity(), "shard": shard.name,
             "model": job.model_name, "summary": summary}
-    table = pa.Table.from_pydict(arrays, schema=schema).replace_schema_metadata(
-        {META_KEY: json.dumps(meta, sort_keys=True)})
+    table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True)})
     target = part_path(job.out, shard)
     with atomic_path(target, suffix=".parquet") as tmp:
         pq.write_table(table, tmp)

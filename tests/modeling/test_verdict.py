@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from galaxy10.modeling.verdict import NOT_A_CUTOUT, NOT_SURE, OK, assess, cutout_check, judge
+from galaxy10.modeling.verdict import (
+    NOT_A_CUTOUT,
+    NOT_SURE,
+    OK,
+    assess,
+    cutout_check,
+    judge,
+    judge_batch,
+)
 
 
 def _not_galaxies() -> dict[str, np.ndarray]:
@@ -58,6 +66,27 @@ def test_threshold_turns_a_low_probability_into_not_sure():
     assert judge(probs, galaxy_like, threshold=0.5).flag == OK
     assert judge(probs, galaxy_like, threshold=None).flag == OK  # old bundle: no threshold
     assert [k for k, _ in judge(probs).top3][0] == 3
+
+
+def test_a_batch_gets_the_verdicts_of_its_pictures_one_by_one():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(10), size=40).astype(np.float32)
+    probs[5] = probs[6]  # ties keep the same order
+    threshold = float(np.median(probs.max(axis=1)))
+    probs[7] = 0.0
+    probs[7, 2] = np.float32(threshold)  # exactly at the threshold: sure
+    checked = [None] * 40
+    checked[6] = checked[9] = "bright border (120/255): not dark sky"
+    batch = judge_batch(probs, threshold, checked)
+    for i, p in enumerate(probs):
+        one = judge(p, threshold=threshold, checked=checked[i])
+        assert (batch.flags[i], batch.reasons[i]) == (one.flag, one.reason)
+        assert list(zip(batch.top3_classes[i].tolist(), batch.top3_probs[i].tolist(),
+                        strict=True)) == one.top3
+        assert batch.not_sure[i] == (one.top3[0][1] < threshold)
+    assert set(batch.flags) == {OK, NOT_SURE, NOT_A_CUTOUT}
+    assert batch.flags[7] == OK
+    assert list(judge_batch(probs, None).flags) == [OK] * 40
 
 
 def test_predict_json_prints_top3_flag_and_model(model_bundle, tmp_path, capsys):

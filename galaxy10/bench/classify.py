@@ -12,7 +12,9 @@ under their own names, so every image has its own id), on the CPU cores only:
 * the same job on a local Dask cluster of ``k`` workers of one thread each, for each ``k`` in
   ``cores``: images/s, speed-up over one worker, each worker's peak memory, and the cluster's
   start-up (workers importing TensorFlow and loading the bundle); ``dask_vs_single``
-  compares the cluster on every core with the single process on the same cores.
+  compares the cluster on every core with the single process on the same cores, and
+  ``default_vs_forward`` the run ``classify`` makes by default (one worker per core)
+  with the forward pass alone.
 
 Timed runs start warm (the bundle already loaded where they run) so that they measure
 classification, not start-up, which is reported on its own.
@@ -217,6 +219,10 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         top = str(max(cores))
         out["dask_vs_single"] = dask[top]["images_per_s"] / e2e["1"]
         out["dask_cores_compared"] = int(top)
+        if str(available) in dask:  # classify's default: one worker of one thread per core
+            out["default_workers"] = available
+            out["default_vs_forward"] = (dask[str(available)]["images_per_s"]
+                                         / out["forward_images_per_s"]["1"])
         out["peak_rss_mb_per_worker"] = max(
             d["peak_rss_mb_per_worker"] for d in [*dask.values(), out.get("dask_one_worker",
                                                                           {})] if d)
@@ -255,6 +261,9 @@ def format_classify(r: dict[str, Any]) -> str:
                      f"{d['peak_rss_mb_per_worker']:.0f} | {d['startup_s']:.0f} |")
     lines.append(f"local Dask on {r['dask_cores_compared']} cores / one process on the same "
                  f"cores: {r['dask_vs_single']:.2f}")
+    if "default_vs_forward" in r:
+        lines.append(f"end to end as classify runs by default ({r['default_workers']} workers) "
+                     f"/ forward pass alone, 1 view: {r['default_vs_forward']:.2f}")
     one = r.get("dask_one_worker")
     if one:
         lines.append(f"local Dask, 1 worker of {one['threads']} threads / one process: "

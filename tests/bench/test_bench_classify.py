@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from galaxy10.bench.classify import make_catalogue
 
@@ -49,6 +50,12 @@ def test_the_benchmark_runs_from_its_row(tmp_path, model_bundle):
         assert (one["workers"], one["threads"]) == (1, 2) and one["images_per_s"] > 0
         assert r["dask_one_worker_vs_single"] > 0
         assert "1 worker of 2 threads / one process" in done.stdout
+    if r["cores_available"] == len(sizes):  # the default run (a worker per core) was timed
+        assert r["default_workers"] == r["cores_available"]
+        assert r["default_vs_forward"] == pytest.approx(
+            r["dask"][str(r["cores_available"])]["images_per_s"]
+            / r["forward_images_per_s"]["1"])
+        assert "as classify runs by default" in done.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["reports"]  # the catalogue is removed
 
 

@@ -60,6 +60,10 @@ class Profile:
     #: fine-tuning ends with the mean weights of this last fraction of its epochs (stochastic
     #: weight averaging) instead of early stopping; 0 keeps early stopping
     finetune_average_fraction: float = 0.25
+    #: fine-tuning's targets are smoothed by this much (label smoothing): a few hundred labels
+    #: voted by volunteers are not certain, and softer targets keep a class's embeddings close
+    #: together, which the similarity search relies on; 0 trains on hard labels
+    finetune_label_smoothing: float = 0.1
     ablation_epochs: int = 6      #: epochs per ablation variant (0: skip the ablation)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
     cv_folds: int = 5             #: folds of ``bench real``'s cross-validation

@@ -46,8 +46,8 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
     x : array-like, shape (n, H, W, C), uint8
         Square images; an array, a read-only memmap or a :class:`~galaxy10.modeling.batches.RowView`
         (only one batch of rows is read at a time).
-    y : ndarray, shape (n,)
-        Integer labels.
+    y : ndarray, shape (n,) or (n, classes)
+        Integer labels, or one-hot targets (label smoothing).
     batch_size : int
         Images per batch; the last batch may be smaller.
     seed : int
@@ -65,13 +65,15 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
     -------
     tf.data.Dataset
         Each pass over it is one epoch; images come out as float32 in [0, 255] (the model's
-        ``Rescaling`` layer takes them as the NumPy path's), labels as int64.
+        ``Rescaling`` layer takes them as the NumPy path's), labels as int64 (targets as
+        float32).
     """
     from galaxy10.core.quiet import load_tensorflow
 
     tf = load_tensorflow()
 
-    y = np.asarray(y).astype(np.int64)
+    y = np.asarray(y)
+    y = y.astype(np.float32) if y.ndim > 1 else y.astype(np.int64)
     n = len(y)
     if n == 0:
         raise ValueError("no training images")
@@ -92,7 +94,8 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
                    np.array([seed, e * 1_000_003 + i], dtype=np.int64))
             yield out if weights is None else (*out, weights[rows])
 
-    signature = (tf.TensorSpec((None, *shape), tf.uint8), tf.TensorSpec((None,), tf.int64),
+    signature = (tf.TensorSpec((None, *shape), tf.uint8),
+                 tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)),
                  tf.TensorSpec((2,), tf.int64))
     if weights is not None:
         signature = (*signature, tf.TensorSpec((None,), tf.float32))

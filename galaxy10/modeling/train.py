@@ -161,7 +161,8 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                    seed: int = 0, augment: bool = True, weighted: bool = True,
                    learning_rate: float = 1e-3, jitter: dict[str, Any] | None = None,
                    verbose: int = 0, callbacks: list | None = None,
-                   on_device: bool = False, average_last: int = 0) -> dict[str, Any]:
+                   on_device: bool = False, average_last: int = 0,
+                   label_smoothing: float = 0.0) -> dict[str, Any]:
     """Train ``model`` (any Keras classifier of uint8 images) on ``x`` (array or memmap).
 
     The model is built by the caller (notebook 04 shows it before training; fine-tuning passes
@@ -188,11 +189,18 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     partly luck, while the average of the schedule's tail is steadier and does not look at
     the validation images at all (they are left to calibration).
 
+    ``label_smoothing`` > 0 trains on one-hot targets mixed with the uniform distribution by
+    that weight (Szegedy et al. 2016; Keras' ``CategoricalCrossentropy``): the network is not
+    pushed to certainty on labels that are themselves uncertain, and the images of one class
+    gather more tightly in its penultimate layer (Müller et al. 2019). The validation loss is
+    then the smoothed one too.
+
     Returns
     -------
     history : dict
         Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch`` (with
-        ``average_last``, the last epoch, and ``averaged_epochs``), ``val_rows``
+        ``average_last``, the last epoch, and ``averaged_epochs``), ``label_smoothing``,
+        ``val_rows``
         (positions in ``x`` of the validation images, for calibration).
 
     Raises
@@ -214,6 +222,11 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     if weighted:
         cw = class_weights(y[tr])
         weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
+    if label_smoothing > 0:  # one-hot targets: Keras smooths only categorical ones
+        targets = np.eye(int(model.output_shape[-1]), dtype=np.float32)[y]
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=float(label_smoothing))
+    else:
+        targets, loss = y, "sparse_categorical_crossentropy"
     jitter = DEFAULT_JITTER if jitter is None else jitter
     if on_device:
         from galaxy10.modeling.device_batches import device_dataset, supports
@@ -221,17 +234,16 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
         if not supports(jitter):
             raise ValueError(f"jitter {sorted(jitter)} has no device version; train with "
                              "on_device=False (NumPy augmentation)")
-        train_data = device_dataset(RowView(x, tr), y[tr], batch_size, seed=seed,
+        train_data = device_dataset(RowView(x, tr), targets[tr], batch_size, seed=seed,
                                     augment=augment, sample_weight=weights, **jitter)
         n_batches = -(-len(tr) // batch_size)
     else:
-        train_data = AugmentedBatches(RowView(x, tr), y[tr], batch_size, seed=seed,
+        train_data = AugmentedBatches(RowView(x, tr), targets[tr], batch_size, seed=seed,
                                       augment=augment, sample_weight=weights, **jitter)
         n_batches = len(train_data)
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=max(1, epochs * n_batches), alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=["accuracy"])
     x_val = np.asarray(x[va])
     if average_last > 0:
         stop = weight_average(first_epoch=max(0, epochs - int(average_last)))
@@ -239,7 +251,7 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                              restore_best_weights=True)
     start = time.perf_counter()
-    hist = model.fit(train_data, validation_data=(x_val, y[va]), epochs=epochs,
+    hist = model.fit(train_data, validation_data=(x_val, targets[va]), epochs=epochs,
                      callbacks=[stop, *(callbacks or [])], verbose=verbose,
                      **({"shuffle": False} if on_device else {}))  # the dataset shuffles
     history: dict[str, Any] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -251,6 +263,7 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
         history["best_epoch"] = (int(np.argmin(history["val_loss"])) + 1
                                  if history.get("val_loss") else 0)  # 0: no epoch was run
     history["val_rows"] = va.tolist()
+    history["label_smoothing"] = float(label_smoothing)
     return history
 
 
@@ -359,7 +372,8 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
                         head_learning_rate: float = 1e-3, patience: int = 20,
                         batch_size: int = 32, seed: int = 0,
                         jitter: dict[str, Any] | None = None, average_last: int = 0,
-                        progress: bool = False) -> dict[str, Any]:
+                        label_smoothing: float = 0.0, progress: bool = False
+                        ) -> dict[str, Any]:
     """Fine-tune a pre-trained modern CNN on (few) labelled images ``x``.
 
     Two phases, as usual for transfer learning: first only the classifier head trains
@@ -372,7 +386,8 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
     augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
     :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
     ``average_last`` > 0 ends the second phase with the mean weights of its last epochs
-    instead of the best epoch on the validation split (:func:`fit_galaxy_cnn`).
+    instead of the best epoch on the validation split, and ``label_smoothing`` softens the
+    targets of both phases (:func:`fit_galaxy_cnn`).
 
     Returns
     -------
@@ -389,6 +404,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
         head_history = fit_galaxy_cnn(model, x, y, epochs=head_epochs, patience=head_epochs,
                                       batch_size=batch_size, seed=seed,
                                       learning_rate=head_learning_rate, jitter=jitter,
+                                      label_smoothing=label_smoothing,
                                       callbacks=[epoch_progress(head_epochs, "head only: ")]
                                       if progress else None)
         for layer in model.layers:
@@ -396,6 +412,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
     history = fit_galaxy_cnn(model, x, y, epochs=epochs, patience=patience,
                              batch_size=batch_size, seed=seed + 1, learning_rate=learning_rate,
                              jitter=jitter, average_last=average_last,
+                             label_smoothing=label_smoothing,
                              callbacks=[epoch_progress(epochs, "all layers: ")] if progress
                              else None)
     history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
@@ -432,6 +449,7 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
                                   learning_rate=profile.finetune_learning_rate,
                                   patience=profile.finetune_patience,
                                   average_last=profile.finetune_average_epochs,
+                                  label_smoothing=profile.finetune_label_smoothing,
                                   batch_size=profile.batch_size, seed=seed, jitter=jitter,
                                   progress=progress)
     return pre.model, pre.config, history, pre.params

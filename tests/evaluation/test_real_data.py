@@ -208,6 +208,8 @@ def test_notebook_session_finetunes_a_pretrained_bundle_on_real_data_only(tmp_pa
     assert params["lineage"][-1]["stage"] == "fine-tune"
     assert params["lineage"][-1]["data"]["source"] == "imported"
     assert params["calibration"]["temperature"] > 0
+    assert params["history"]["label_smoothing"] == 0.1  # the profile's fine-tuning recipe
+    assert params["history"]["head"]["label_smoothing"] == 0.1
     assert tuned["bundle"].endswith("galaxy_cnn_finetuned.keras")
 
 

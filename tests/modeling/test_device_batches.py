@@ -76,6 +76,9 @@ def test_device_dataset_epochs_differ_and_reruns_repeat():
     assert sorted(np.concatenate(one)) == sorted(y) and not all(
         np.array_equal(a, b) for a, b in zip(one, two, strict=True))  # reshuffled per epoch
     assert supports({"zoom": (0.8, 1.2)}) and not supports({"blur": (0.5, 1.0)})
+    targets = np.eye(3, dtype=np.float32)[y]  # one-hot targets (label smoothing) pass through
+    got = np.concatenate([b[1].numpy() for b in device_dataset(x, targets, 4, shuffle=False)])
+    assert got.dtype == np.float32 and np.array_equal(got, targets)
 
 
 @pytest.mark.slow

@@ -19,6 +19,29 @@ def test_learning_rate_decays_to_a_floor_over_the_budget():
     assert len(history["loss"]) == 3
 
 
+def test_label_smoothing_trains_on_softened_targets():
+    from galaxy10.core.quiet import load_keras
+
+    keras = load_keras()
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(40, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 4)
+    losses = {}
+    for smoothing in (0.0, 0.3):
+        model, history = train_galaxy_cnn(x, y, epochs=1, patience=1, batch_size=16,
+                                          label_smoothing=smoothing,
+                                          build_kwargs={"filters": (4, 8)})
+        probs = model.predict(x[:8], verbose=0)
+        hard = float(np.mean(-np.log(probs[np.arange(8), y[:8]])))
+        smooth = float(np.mean(-np.sum((0.7 * np.eye(10)[y[:8]] + 0.03) * np.log(probs), 1)))
+        losses[smoothing] = (model.evaluate(x[:8], np.eye(10)[y[:8]] if smoothing else y[:8],
+                                            verbose=0)[0], hard, smooth)
+        assert len(history["loss"]) == 1 and "val_loss" in history
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    assert losses[0.0][0] == pytest.approx(losses[0.0][1], rel=1e-3)  # the hard loss
+    assert losses[0.3][0] == pytest.approx(losses[0.3][2], rel=1e-3)  # the smoothed one
+
+
 def test_zoom_and_photometric_jitter_are_seeded_and_keep_pixels_valid():
     from galaxy10.modeling.augment import jitter_photometry, jitter_zoom
     from galaxy10.modeling.batches import AugmentedBatches

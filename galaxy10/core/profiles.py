@@ -100,8 +100,9 @@ class Profile:
         Raises
         ------
         ProfileError
-            For a name that is not a profile setting (the message lists them), or a value of
-            the wrong type (the message names the setting and the type it takes).
+            For a name that is not a profile setting (the message lists them), a value of
+            the wrong type (the message names the setting and the type it takes), or a
+            fraction outside its range.
         """
         kinds = settings()
         unknown = sorted(set(overrides) - set(kinds))
@@ -112,7 +113,8 @@ class Profile:
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
             raise ProfileError(f"unknown profile setting(s) {', '.join(unknown)}{hint}; "
                                f"choose from {', '.join(sorted(kinds))}")
-        changes = {k: _checked(k, v, kinds[k]) for k, v in overrides.items() if v is not None}
+        changes = {k: _in_range(k, _checked(k, v, kinds[k])) for k, v in overrides.items()
+                   if v is not None}
         return replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict:
@@ -143,6 +145,21 @@ def _checked(name: str, value: Any, kind: Any) -> Any:
         return tuple(int(v) for v in value)
     raise ProfileError(f"profile setting {name} takes {_WORDS.get(kind, kind)}, not "
                        f"{value!r} ({type(value).__name__})")
+
+
+_FRACTIONS = {"finetune_label_smoothing": False, "finetune_average_fraction": True}
+"""Settings that are fractions from 0, and whether 1 itself is allowed."""
+
+
+def _in_range(name: str, value: Any) -> Any:
+    """``value`` if setting ``name`` allows it, or :class:`ProfileError` saying the range."""
+    if name in _FRACTIONS:
+        one = _FRACTIONS[name]
+        if not (0 <= value <= 1 if one else 0 <= value < 1):
+            upto = "up to 1" if one else "up to, not including, 1"
+            raise ProfileError(f"profile setting {name} takes a fraction from 0 {upto}, "
+                               f"not {value!r}")
+    return value
 
 
 def parse_overrides(overrides: Mapping[str, Any] | str | None = None,

@@ -91,3 +91,16 @@ def test_open_run_takes_the_json_string_a_notebook_gets_from_papermill(tmp_path)
     assert run.profile.ffn_epochs == 3 and run.profile.galaxy_size == 32
     with pytest.raises(ProfileError, match="ffn_epochz"):
         open_run(data, "smoke", overrides='{"ffn_epochz": 2}', **folders)
+
+
+@pytest.mark.parametrize(("setting", "value", "words"), [
+    ("finetune_label_smoothing", 1, "from 0 up to, not including, 1"),
+    ("finetune_label_smoothing", -0.1, "not -0.1"),
+    ("finetune_average_fraction", 1.5, "from 0 up to 1, not 1.5"),
+])
+def test_fractions_outside_their_range_are_refused(setting, value, words):
+    with pytest.raises(ProfileError, match=words):
+        QUICK.with_overrides(**{setting: value})
+    assert QUICK.with_overrides(finetune_average_fraction=1).finetune_average_epochs == (
+        QUICK.finetune_epochs)
+    assert QUICK.with_overrides(finetune_label_smoothing=0).finetune_label_smoothing == 0

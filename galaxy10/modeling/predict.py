@@ -181,6 +181,11 @@ class Predictor:
         probs = (probs / views).astype(np.float32)
         return (self._calibrate(probs) if calibrated else probs), (emb / views).astype(np.float32)
 
+    @property
+    def embedding_width(self) -> int:
+        """Length of :meth:`predict_and_embed`'s vectors: the input of the last layer."""
+        return int(self.model.layers[-1].input.shape[-1])
+
     def _embedding_model(self):
         """The network with a second output: the input of its last layer (built once)."""
         if getattr(self, "_both", None) is None:

@@ -623,14 +623,16 @@ def _summary(table) -> dict[str, Any]:
     """A part's counts, from its Arrow table."""
     import pyarrow.compute as pc
 
+    from galaxy10.modeling.verdict import NOT_A_CUTOUT, OK
+
     classes = table["class"].drop_null().to_numpy().astype(np.int64)
     flags = table["flag"]
     return {"rows": table.num_rows, "classified": len(classes),
             "failed": table.num_rows - table["error"].null_count,
             "class_counts": np.bincount(classes, minlength=N_CLASSES).tolist(),
             "not_sure": int(pc.sum(table["not_sure"]).as_py() or 0),
-            "not_a_cutout": int(pc.sum(pc.equal(flags, "not a galaxy cut-out")).as_py() or 0),
-            "ok": int(pc.sum(pc.equal(flags, "ok")).as_py() or 0)}
+            "not_a_cutout": int(pc.sum(pc.equal(flags, NOT_A_CUTOUT)).as_py() or 0),
+            "ok": int(pc.sum(pc.equal(flags, OK)).as_py() or 0)}
 
 
 def _batch_columns(batch: _Batch, probs: np.ndarray | None, emb: np.ndarray | None,
@@ -638,7 +640,7 @@ def _batch_columns(batch: _Batch, probs: np.ndarray | None, emb: np.ndarray | No
     """One batch's rows as NumPy columns (``valid``: the rows classified; the other rows'
     values are placeholders, stored as nulls), with an ``embedding`` of ``width`` unless
     None."""
-    from galaxy10.modeling.verdict import NOT_A_CUTOUT, judge_batch
+    from galaxy10.modeling.verdict import judge_batch
 
     n, ok = len(batch.rows), np.asarray(batch.ok, dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
@@ -653,7 +655,7 @@ def _batch_columns(batch: _Batch, probs: np.ndarray | None, emb: np.ndarray | No
         top3_classes[ok], top3_probs[ok] = verdicts.top3_classes, verdicts.top3_probs
         flags[ok], reasons[ok], not_sure[ok] = verdicts.flags, verdicts.reasons, verdicts.not_sure
     cols.update(top3_classes=top3_classes, top3_probs=top3_probs, flag=flags, reason=reasons,
-                not_sure=not_sure, not_a_cutout=flags == NOT_A_CUTOUT)
+                not_sure=not_sure)
     if width is not None:
         cols["embedding"] = np.zeros((n, width), dtype=np.float32)
         if emb is not None:
@@ -665,6 +667,8 @@ def _part_table(shard: Shard, job: Job, batches: list[dict[str, Any]], ids: list
                 files: list[str | None], errors: list[str | None], width: int | None):
     """The Arrow table of a part, in :func:`_arrow_schema`, from its batches' columns."""
     import pyarrow as pa
+
+    from galaxy10.modeling.verdict import NOT_A_CUTOUT
 
     def stack(name: str) -> np.ndarray:
         return np.concatenate([b[name] for b in batches]) if batches else np.zeros(0)
@@ -698,15 +702,13 @@ def _part_table(shard: Shard, job: Job, batches: list[dict[str, Any]], ids: list
         "top3_probs": fixed(probs, "top3_probs"),
         "flag": pa.array(flags, type=pa.string()),
         "not_sure": pa.array(stack("not_sure").astype(bool), mask=~valid),
-        "not_a_cutout": pa.array(stack("not_a_cutout").astype(bool), mask=~valid),
+        "not_a_cutout": pa.array(flags == NOT_A_CUTOUT, mask=~valid),
         "reason": pa.array(stack("reason"), type=pa.string()),
         "error": pa.array(errors, type=pa.string()),
         "model": pa.array([job.model_name] * n, type=pa.string()),
         "bundle_hash": pa.array([job.bundle_hash] * n, type=pa.string())}
     if job.embeddings:
-        arrays["embedding"] = fixed(
-            np.concatenate([b["embedding"] for b in batches]) if batches
-            else np.zeros((0, width), np.float32), "embedding")
+        arrays["embedding"] = fixed(stack("embedding").astype(np.float32), "embedding")
     return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
 
 
@@ -753,8 +755,7 @@ def classify_shard(shard: Shard, job: Job, progress: Callable[[str, int], None] 
     ids: list[str] = []
     files: list[str | None] = []
     errors: list[str | None] = []
-    # the embedding is the input of the classifier's last layer
-    width = int(predictor.model.layers[-1].input.shape[-1]) if job.embeddings else None
+    width = predictor.embedding_width if job.embeddings else None
     for batch in _prefetch(_read_batches(shard, job.batch_size), predictor.preprocess):
         probs = emb = None
         if batch.ok:

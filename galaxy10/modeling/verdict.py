@@ -47,18 +47,42 @@ _GREY_OF_SUM = np.arange(3 * 255 + 1, dtype=np.float32) / 3
 _LEVELS = np.arange(256, dtype=np.float32)
 
 
+def _order_statistics(counts: np.ndarray, values: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """The value of order ``rank[j]`` (0-based) in row ``j``'s multiset, ``counts[j, i]``
+    copies of ``values[i]`` (sorted): the first value whose cumulative count exceeds it."""
+    return values[(np.cumsum(counts, axis=1) <= rank[:, None]).sum(axis=1)]
+
+
 def _medians_of_counts(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``np.median`` of each row's multiset, ``counts[j, i]`` copies of ``values[i]`` (sorted).
 
-    The middle one or two order statistics are found from the cumulative counts and averaged
-    in ``values``' dtype, as ``np.median`` averages them, so each result is the same float.
+    The middle one or two order statistics are averaged in ``values``' dtype, as
+    ``np.median`` averages them, so each result is the same float.
     """
     n = counts.sum(axis=1)
-    cum = np.cumsum(counts, axis=1)
-    # the ranks (n - 1) // 2 and n // 2 (one rank when n is odd); a rank's value is the
-    # first whose cumulative count exceeds it
-    picked = [values[(cum <= rank[:, None]).sum(axis=1)] for rank in ((n - 1) // 2, n // 2)]
+    picked = [_order_statistics(counts, values, rank) for rank in ((n - 1) // 2, n // 2)]
     return np.mean(np.stack(picked, axis=1).astype(values.dtype), axis=1)
+
+
+def _percentiles_of_counts(counts: np.ndarray, values: np.ndarray, q: float) -> np.ndarray:
+    """``np.percentile(..., q)`` (its default, linear method) of each row's multiset.
+
+    Every row holds the same number of values. The two order statistics around the virtual
+    index ``(n - 1) q / 100`` are interpolated as NumPy's ``_lerp`` does (difference in
+    ``values``' dtype, from the nearer side), so each result is the same
+    float; a test holds it to ``np.percentile``.
+    """
+    n = int(counts[0].sum())
+    index = (n - 1) * np.true_divide(q, 100)
+    below = int(np.floor(index))
+    weight = values.dtype.type(index - below)
+    rank = np.full(len(counts), below)
+    a = _order_statistics(counts, values, rank)
+    b = _order_statistics(counts, values, np.minimum(rank + 1, n - 1))
+    step = np.subtract(b, a)
+    if weight >= 0.5:
+        return b - step * (1 - weight)
+    return a + step * weight
 
 
 def _counts(parts: list[np.ndarray], bins: int) -> np.ndarray:
@@ -111,19 +135,18 @@ def cutout_stats_batch(images) -> list[dict[str, float]]:
     cy, cx = slice(h // 2 - h // 8, h // 2 + h // 8), slice(w // 2 - w // 8, w // 2 + w // 8)
     frames = np.empty((len(images), len(_GREY_OF_SUM)), np.int64)
     spreads = np.empty((len(images), 256), np.int64)
-    centres = []
+    centres = np.empty((len(images), len(_GREY_OF_SUM)), np.int64)
     for j, img in enumerate(images):
         r, g, b = (plane.reshape(h, w) for plane in cv2.split(np.ascontiguousarray(img)))
         sums = np.add(r, g, dtype=np.uint16)
         sums += b
         frames[j] = _counts([sums[:k], sums[-k:], sums[k:-k, :k], sums[k:-k, -k:]],
                             len(_GREY_OF_SUM))
-        centres.append(sums[cy, cx].ravel())
+        centres[j] = _counts([sums[cy, cx]], len(_GREY_OF_SUM))
         spreads[j] = _counts([cv2.subtract(cv2.max(cv2.max(r, g), b),
                                            cv2.min(cv2.min(r, g), b))], 256)
     sky = _medians_of_counts(frames, _GREY_OF_SUM)
-    # a percentile depends only on the values, not on their order
-    top = np.percentile(_GREY_OF_SUM[np.stack(centres)], 99, axis=1)
+    top = _percentiles_of_counts(centres, _GREY_OF_SUM, 99)
     saturation = _medians_of_counts(spreads, _LEVELS)
     return [{"sky_level": float(s), "centre_excess": float(t) - float(s),
              "saturation": float(q)} for s, t, q in zip(sky, top, saturation, strict=True)]

@@ -166,3 +166,17 @@ def test_a_batch_is_checked_exactly_as_each_picture_alone(model_bundle):
              images[1].astype(np.float64)]
     assert cutout_stats_batch(mixed) == [_cutout_stats_float(img) for img in mixed]
     assert cutout_checks([]) == []
+
+
+@pytest.mark.parametrize("q", [0, 1, 37.5, 50, 99, 100])
+def test_percentiles_from_counts_are_numpys_floats(q):
+    """The 99th percentile of the centre is taken from its histogram: the same float as
+    np.percentile, on either side of the interpolation's midpoint."""
+    from galaxy10.modeling.verdict import _GREY_OF_SUM, _percentiles_of_counts
+
+    rng = np.random.default_rng(int(q))
+    for n in (1, 2, 51, 216, 4096):
+        sums = rng.integers(0, len(_GREY_OF_SUM), (6, n))
+        counts = np.stack([np.bincount(row, minlength=len(_GREY_OF_SUM)) for row in sums])
+        expected = np.percentile(_GREY_OF_SUM[sums], q, axis=1)
+        assert np.array_equal(_percentiles_of_counts(counts, _GREY_OF_SUM, q), expected)

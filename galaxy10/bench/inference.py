@@ -12,10 +12,10 @@ import numpy as np
 def bench_inference(models_dir: str | os.PathLike[str] | None = None, n: int = 512,
                     batch_size: int = 256) -> dict[str, Any]:
     """Batch inference images/s of each saved model, on its own input and end to end."""
-    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.paths import find_models_home
     from galaxy10.modeling.predict import Predictor
 
-    folder = get_models_home(models_dir)
+    folder = find_models_home(models_dir)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 60, size=(n, 256, 256, 3), dtype=np.uint8)
     out = {}

@@ -91,9 +91,9 @@ def _memory(args: argparse.Namespace, say: Say) -> Path:
 
 # -- inference and the button -----------------------------------------------------------------
 def _inference_check(args: argparse.Namespace) -> None:
-    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.paths import find_models_home
 
-    folder = get_models_home(args.models_dir)
+    folder = find_models_home(args.models_dir)
     for name in ("seed_cnn", "galaxy_cnn"):  # both are measured; a missing one records nothing
         checks.bundle(folder / f"{name}.keras", option="bench inference", kind=None)
     args.records = _records(args)
@@ -115,9 +115,9 @@ def _button_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _button_check(args: argparse.Namespace) -> None:
-    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.paths import find_models_home
 
-    args.model = checks.bundle(args.model or get_models_home() / "galaxy_cnn.keras",
+    args.model = checks.bundle(args.model or find_models_home() / "galaxy_cnn.keras",
                                option="--model", kind=None)
     args.records = _records(args)
 

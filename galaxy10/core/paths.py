@@ -40,12 +40,15 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
     return here
 
 
-def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path) -> Path:
+def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path, *,
+            create: bool = True) -> Path:
     """The first of ``given``, ``$env``, ``default``; created, and checked to be writable.
 
     A folder that cannot be used raises one :class:`~galaxy10.core.errors.SettingError` that
     names where it came from (the environment variable, when that was it), instead of an
-    ``OSError`` from deep inside a later write.
+    ``OSError`` from deep inside a later write. With ``create`` False the folder is only
+    looked in: it is neither made nor required to exist (nor to be writable), and only a
+    path that names a file is refused.
     """
     from_env = env if not given and env and os.environ.get(env) else None
     folder = Path(given or (os.environ.get(env) if env else None) or default).expanduser()
@@ -54,6 +57,8 @@ def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path
         from galaxy10.core.files import special_kind
 
         raise _setting_error(origin, f"names {special_kind(folder) or 'a file'}, not a folder")
+    if not create:
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -89,6 +94,20 @@ def get_models_home(models_home: str | os.PathLike[str] | None = None) -> Path:
     Raises :class:`~galaxy10.core.errors.SettingError` like :func:`get_data_home`.
     """
     return _folder(models_home, ENV_MODELS_HOME, project_root() / "models")
+
+
+def find_models_home(models_home: str | os.PathLike[str] | None = None) -> Path:
+    """The models folder of :func:`get_models_home`, to look for a bundle in: not created.
+
+    A command that only reads a model (``classify``, ``bench button``, the default bundle's
+    choice) must not leave an empty ``models/`` behind, above all when it then fails.
+
+    Raises
+    ------
+    SettingError
+        If the folder names a file.
+    """
+    return _folder(models_home, ENV_MODELS_HOME, project_root() / "models", create=False)
 
 
 def default_real_sample() -> Path:

@@ -62,11 +62,11 @@ def pretrained_bundle(models_dir: str | os.PathLike[str] | None = None) -> Bundl
     Parameters
     ----------
     models_dir : path-like, optional
-        The models folder (default :func:`galaxy10.core.paths.get_models_home`).
+        The models folder (default :func:`galaxy10.core.paths.find_models_home`; looked in, not created).
     """
-    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.paths import find_models_home
 
-    home = get_models_home(models_dir)
+    home = find_models_home(models_dir)
     own = home / f"{PRETRAINED_NAME}.keras"
     return (BundleChoice(own, False, home) if _complete(own)
             else BundleChoice(shipped_bundle(), True, home))
@@ -75,8 +75,8 @@ def pretrained_bundle(models_dir: str | os.PathLike[str] | None = None) -> Bundl
 def default_model(models_dir: str | os.PathLike[str] | None = None) -> BundleChoice:
     """The bundle to classify with when none is named: the user's ``models/galaxy_cnn.keras``,
     else their pre-trained bundle, else the shipped one."""
-    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.paths import find_models_home
 
-    home = get_models_home(models_dir)
+    home = find_models_home(models_dir)
     own = home / f"{MODEL_NAME}.keras"
     return BundleChoice(own, False, home) if _complete(own) else pretrained_bundle(home)

@@ -857,7 +857,14 @@ def check_catalogue_out(out: str | os.PathLike[str],
 
 
 def _claim(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    """Make ``out`` galaxy10's: the folder, then its marker. A place that passed
+    :func:`check_catalogue_out` and still cannot hold a folder (``/proc``, a disk gone
+    read-only) is one :class:`CatalogueError` naming it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CatalogueError(f"{out}: cannot create the catalogue folder there "
+                             f"({exc.strerror or exc})") from None
     if not (out / MARKER).is_file():
         write_json(out / MARKER, {"galaxy10": "catalogue", "format": FORMAT})
 
@@ -1125,7 +1132,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     out : path-like
         The catalogue folder: new, empty, or an earlier catalogue (resumed).
     model : path-like, optional
-        The bundle (default ``models/galaxy_cnn.keras``, :func:`~galaxy10.core.paths.get_models_home`).
+        The bundle (default ``models/galaxy_cnn.keras``, :func:`~galaxy10.core.paths.find_models_home`).
     workers : int, optional
         Worker processes on this machine (default: one per core); 1 runs in this process.
         Ignored with ``scheduler``.
@@ -1159,12 +1166,12 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
         that is missing or broken, a Dask scheduler that cannot be reached.
     """
 
-    from galaxy10.core.paths import get_models_home
+    from galaxy10.core.paths import find_models_home
     from galaxy10.modeling.bundle import read_params
 
     started = time.perf_counter()
     out = Path(out).expanduser()
-    model = Path(model) if model else get_models_home() / "galaxy_cnn.keras"
+    model = Path(model) if model else find_models_home() / "galaxy_cnn.keras"
     if not model.is_file():
         raise ModelError(model, "model file not found; train one with notebooks/04_cnn.ipynb "
                                 "or `python -m galaxy10 train`")

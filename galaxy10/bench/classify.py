@@ -4,9 +4,10 @@ On a generated catalogue (synthetic galaxies tiled to ``n`` images, in ``shards`
 under their own names, so every image has its own id), on the CPU cores only:
 
 * the model's forward pass alone (preprocessed batches, the same batch size), with one view
-  and with the 8 test-time views, timed before the end-to-end runs and again after them:
-  a shared machine's speed drifts over the minutes between, so every ratio is taken
-  against the mean of the two, and both are recorded (``forward_before_after``);
+  and with the 8 test-time views, timed just before and just after each end-to-end run it
+  is compared with: a shared machine's speed drifts over the minutes of the benchmark, so
+  each ratio is taken against the mean of its own two timings, and both are recorded
+  (``forward_before_after``);
 * :func:`~galaxy10.pipeline.catalogue.classify_catalogue` end to end in one process (read,
   preprocess, forward, verdict, write), with one view over the whole catalogue and with 8
   views over its first ``tta_shards`` shards; the figure to watch is
@@ -164,9 +165,16 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
 
         with Galaxy10File(inputs[0]) as f:
             sample = f.read(np.arange(min(batch_size, len(f))))
-        before = {str(v): _forward(predictor, sample, v, batch_size, at_most=n) for v in (1, 8)}
-        say("forward pass alone: " + ", ".join(f"{v} view(s) {r:.0f} images/s" for v, r in
-                                               before.items()))
+        windows: dict[str, list[float]] = {"1": [], "8": []}
+
+        def bracketed(views: int, run: Callable[[], Any]) -> tuple[Any, list[float]]:
+            """``run()`` between two timings of the forward pass alone with ``views``: the
+            ratio to it is then taken on the machine as it ran, not minutes apart."""
+            pair = [_forward(predictor, sample, views, batch_size, at_most=n)]
+            result = run()
+            pair.append(_forward(predictor, sample, views, batch_size, at_most=n))
+            windows[str(views)] += pair
+            return result, pair
 
         def timed(name: str, paths, views: int, **kwargs) -> tuple[float, Any]:
             start = time.perf_counter()
@@ -178,13 +186,20 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
             return result.images / seconds, result
 
         classify_catalogue(warm_input[:1], tmp / "warm-1", model, workers=1, progress=False)
-        e2e = {}
-        e2e["1"], single = timed("single-1", inputs, 1, workers=1)
-        say(f"end to end, one process, 1 view: {e2e['1']:.0f} images/s")
-        e2e["8"], _ = timed("single-8", inputs[:tta_shards], 8, workers=1)
-        say(f"end to end, one process, 8 views ({tta_shards} shard(s)): {e2e['8']:.0f} images/s")
+        e2e, around = {}, {}
+        for views, paths in ((1, inputs), (8, inputs[:tta_shards])):
+            (e2e[str(views)], result), around[str(views)] = bracketed(
+                views, lambda v=views, p=paths: timed(f"single-{v}", p, v, workers=1))
+            if views == 1:
+                single = result
+            say(f"end to end, one process, {views} view(s) ({len(paths)} file(s)): "
+                f"{e2e[str(views)]:.0f} images/s; forward pass alone before / after: "
+                + " / ".join(f"{r:.0f}" for r in around[str(views)]))
         out["end_to_end_images_per_s"] = e2e
+        out["forward_before_after"] = around
+        out["end_to_end_vs_forward"] = {v: e2e[v] / float(np.mean(around[v])) for v in e2e}
         out["single_process_peak_rss_mb"] = single.peak_rss_mb
+
         def timed_dask(name: str, workers: int, threads: int) -> dict[str, float]:
             """A local cluster of ``workers`` processes of ``threads`` TensorFlow threads,
             every worker warm before the clock starts."""
@@ -199,17 +214,20 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
                 # every worker warm, not only those the warm-up's shards happened to go to
                 client.run(_load_bundle, os.fspath(Path(model).resolve()), threads)
                 startup = time.perf_counter() - start
-                rate, _ = timed(f"dask-{name}", inputs, 1, scheduler=address, threads=threads)
+                (rate, _), pair = bracketed(1, lambda: timed(
+                    f"dask-{name}", inputs, 1, scheduler=address, threads=threads))
                 peaks = client.run(_peak_rss_mb)
             return {"workers": workers, "threads": threads, "images_per_s": rate,
-                    "startup_s": startup, "peak_rss_mb_per_worker": max(peaks.values())}
+                    "startup_s": startup, "peak_rss_mb_per_worker": max(peaks.values()),
+                    "forward_before_after": pair}
 
         dask: dict[str, dict[str, float]] = {}
         for k in cores:
             dask[str(k)] = timed_dask(str(k), k, 1)
             say(f"local Dask, {k} worker(s) of 1 thread: {dask[str(k)]['images_per_s']:.0f} "
                 f"images/s, peak {dask[str(k)]['peak_rss_mb_per_worker']:.0f} MB per worker, "
-                f"start-up {dask[str(k)]['startup_s']:.0f} s")
+                f"start-up {dask[str(k)]['startup_s']:.0f} s; forward pass alone before / "
+                "after: " + " / ".join(f"{r:.0f}" for r in dask[str(k)]["forward_before_after"]))
         if max(cores) > 1:  # Dask's own cost: one worker using every core, as one process does
             one = timed_dask("one-worker", 1, max(cores))
             out["dask_one_worker"] = one
@@ -217,13 +235,7 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
             say(f"local Dask, 1 worker of {max(cores)} threads: {one['images_per_s']:.0f} "
                 f"images/s ({out['dask_one_worker_vs_single']:.2f} of one process)")
         out["dask"] = dask
-        after = {str(v): _forward(predictor, sample, v, batch_size, at_most=n) for v in (1, 8)}
-        say("forward pass alone, again: " + ", ".join(f"{v} view(s) {r:.0f} images/s"
-                                                     for v, r in after.items()))
-        out["forward_before_after"] = {v: [before[v], after[v]] for v in before}
-        out["forward_images_per_s"] = {v: (before[v] + after[v]) / 2 for v in before}
-        out["end_to_end_vs_forward"] = {v: e2e[v] / out["forward_images_per_s"][v]
-                                        for v in e2e}
+        out["forward_images_per_s"] = {v: float(np.mean(w)) for v, w in windows.items()}
         first = dask[str(cores[0])]["images_per_s"] / cores[0]
         out["speedup_vs_one_core"] = {k: d["images_per_s"] / first for k, d in dask.items()}
         top = str(max(cores))
@@ -231,8 +243,9 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         out["dask_cores_compared"] = int(top)
         if str(available) in dask:  # classify's default: one worker of one thread per core
             out["default_workers"] = available
-            out["default_vs_forward"] = (dask[str(available)]["images_per_s"]
-                                         / out["forward_images_per_s"]["1"])
+            default = dask[str(available)]
+            out["default_vs_forward"] = (default["images_per_s"]
+                                         / float(np.mean(default["forward_before_after"])))
         out["peak_rss_mb_per_worker"] = max(
             d["peak_rss_mb_per_worker"] for d in [*dask.values(), out.get("dask_one_worker",
                                                                           {})] if d)
@@ -261,9 +274,9 @@ def format_classify(r: dict[str, Any]) -> str:
              f"{r['model']['name']} ({'x'.join(map(str, r['model']['input']))}), batch "
              f"{r['batch_size']}, {r['cores_available']} cores",
              "| measure | 1 view | 8 views |", "|---|---|---|",
-             f"| forward pass alone, images/s{' (mean of before and after)' if ba else ''} "
+             f"| forward pass alone, images/s{' (mean of every timing)' if ba else ''} "
              f"| {f['1']:.0f} | {f['8']:.0f} |",
-             *([f"| forward pass alone, before / after | "
+             *([f"| forward pass alone, just before / after the one-process run | "
                 f"{' | '.join('{:.0f} / {:.0f}'.format(*ba[v]) for v in ('1', '8'))} |"]
                if ba else []),
              f"| end to end, one process, images/s | {e['1']:.0f} | {e['8']:.0f} |",

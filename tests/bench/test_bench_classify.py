@@ -41,11 +41,10 @@ def test_the_benchmark_runs_from_its_row(tmp_path, model_bundle):
     r = json.loads((tmp_path / "reports" / "benchmarks.json").read_text())["classify"]
     assert (r["images"], r["shards"], r["batch_size"]) == (48, 3, 16)
     assert set(r["forward_images_per_s"]) == set(r["end_to_end_images_per_s"]) == {"1", "8"}
-    for views, (before, after) in r["forward_before_after"].items():  # timed at both ends
-        assert before > 0 and after > 0
-        assert r["forward_images_per_s"][views] == pytest.approx((before + after) / 2)
+    for views, pair in r["forward_before_after"].items():  # timed just before and after
+        assert len(pair) == 2 and min(pair) > 0
         assert r["end_to_end_vs_forward"][views] == pytest.approx(
-            r["end_to_end_images_per_s"][views] / r["forward_images_per_s"][views])
+            r["end_to_end_images_per_s"][views] / np.mean(pair))
     assert all(v > 0 for v in r["end_to_end_images_per_s"].values())
     sizes = {"1", "2"} if r["cores_available"] >= 2 else {"1"}
     assert set(r["dask"]) == sizes and r["speedup_vs_one_core"]["1"] == 1.0
@@ -57,9 +56,9 @@ def test_the_benchmark_runs_from_its_row(tmp_path, model_bundle):
         assert "1 worker of 2 threads / one process" in done.stdout
     if r["cores_available"] == len(sizes):  # the default run (a worker per core) was timed
         assert r["default_workers"] == r["cores_available"]
+        default = r["dask"][str(r["cores_available"])]
         assert r["default_vs_forward"] == pytest.approx(
-            r["dask"][str(r["cores_available"])]["images_per_s"]
-            / r["forward_images_per_s"]["1"])
+            default["images_per_s"] / np.mean(default["forward_before_after"]))
         assert "as classify runs by default" in done.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["reports"]  # the catalogue is removed
 

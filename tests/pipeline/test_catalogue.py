@@ -283,6 +283,22 @@ def test_the_output_folder_must_be_galaxy10s(tmp_path, inputs, bundle):
     assert not (tmp_path / "x").exists()
 
 
+def test_a_folder_that_cannot_be_made_after_the_checks_is_one_error(tmp_path, monkeypatch):
+    """A place that passes the checks and still refuses a folder (``/proc``, a disk gone
+    read-only) is a CatalogueError naming it, not an OSError from deep inside the run."""
+    from pathlib import Path
+
+    from galaxy10.pipeline.catalogue import _claim
+
+    def refuse(self, *args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(CatalogueError, match=r"out: cannot create the catalogue folder there "
+                                             r"\(Read-only file system\)"):
+        _claim(tmp_path / "out")
+
+
 def test_inputs_are_checked_before_anything_is_read(tmp_path, inputs):
     assert [input_kind(inputs[k]) for k in ("hdf5", "parquet", "folder", "manifest")] == [
         "hdf5", "parquet", "folder", "manifest"]

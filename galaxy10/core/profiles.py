@@ -64,6 +64,11 @@ class Profile:
     #: voted by volunteers are not certain, and softer targets keep a class's embeddings close
     #: together, which the similarity search relies on; 0 trains on hard labels
     finetune_label_smoothing: float = 0.1
+    #: fine-tuning runs twice from the same start and seed: first without its validation
+    #: split, which calibrates it, then on every labelled image (10% more labels), which keeps
+    #: that calibration; twice the time. Off until the reference CV measures it (a
+    #: development fold assignment gained about 0.01: reports/reference/recipe_selection.json)
+    finetune_refit_all: bool = False
     ablation_epochs: int = 6      #: epochs per ablation variant (0: skip the ablation)
     bootstrap: int = 1000         #: bootstrap resamples for confidence intervals
     cv_folds: int = 5             #: folds of ``bench real``'s cross-validation
@@ -101,8 +106,8 @@ class Profile:
         ------
         ProfileError
             For a name that is not a profile setting (the message lists them), a value of
-            the wrong type (the message names the setting and the type it takes), or a
-            fraction outside its range.
+            the wrong type (the message names the setting and the type it takes), a
+            fraction outside its range, or ``finetune_refit_all`` without weight averaging.
         """
         kinds = settings()
         unknown = sorted(set(overrides) - set(kinds))
@@ -115,7 +120,12 @@ class Profile:
                                f"choose from {', '.join(sorted(kinds))}")
         changes = {k: _in_range(k, _checked(k, v, kinds[k])) for k, v in overrides.items()
                    if v is not None}
-        return replace(self, **changes) if changes else self
+        profile = replace(self, **changes) if changes else self
+        if profile.finetune_refit_all and profile.finetune_average_epochs == 0:
+            raise ProfileError("profile setting finetune_refit_all needs "
+                               "finetune_average_fraction above 0: the run on every image "
+                               "cannot stop early on images it trains on")
+        return profile
 
     def to_dict(self) -> dict:
         """Plain-JSON form, recorded in metrics.json."""

@@ -162,7 +162,8 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                    learning_rate: float = 1e-3, jitter: dict[str, Any] | None = None,
                    verbose: int = 0, callbacks: list | None = None,
                    on_device: bool = False, average_last: int = 0,
-                   label_smoothing: float = 0.0) -> dict[str, Any]:
+                   label_smoothing: float = 0.0,
+                   train_on_validation: bool = False) -> dict[str, Any]:
     """Train ``model`` (any Keras classifier of uint8 images) on ``x`` (array or memmap).
 
     The model is built by the caller (notebook 04 shows it before training; fine-tuning passes
@@ -195,18 +196,25 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     gather more tightly in its penultimate layer (Müller et al. 2019). The validation loss is
     then the smoothed one too.
 
+    ``train_on_validation`` also trains on the validation split (every image of ``x``), for
+    a run whose calibration comes from an earlier run without it (:func:`finetune_from_bundle`
+    with ``refit_all``). Its ``val_loss`` is then measured on images it trained on, so it
+    needs ``average_last`` > 0 (no early stopping on them).
+
     Returns
     -------
     history : dict
         Per-epoch ``loss``, ``val_loss``, ... and ``seconds``, ``best_epoch`` (with
         ``average_last``, the last epoch, and ``averaged_epochs``), ``label_smoothing``,
         ``val_rows``
-        (positions in ``x`` of the validation images, for calibration).
+        (positions in ``x`` of the validation images, for calibration), and
+        ``trained_on_validation``.
 
     Raises
     ------
     ValueError
-        If ``on_device`` and ``jitter`` asks for a source jitter (gamma, noise, blur, JPEG).
+        If ``on_device`` and ``jitter`` asks for a source jitter (gamma, noise, blur, JPEG),
+        or ``train_on_validation`` without ``average_last``.
     """
     from galaxy10.core.quiet import load_keras
 
@@ -215,9 +223,14 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     from galaxy10.modeling.augment import DEFAULT_JITTER
     from galaxy10.modeling.batches import AugmentedBatches, RowView
 
+    if train_on_validation and average_last <= 0:
+        raise ValueError("train_on_validation needs average_last > 0: early stopping would "
+                         "watch images the model trains on")
     set_seed(seed)
     y = np.asarray(y)
     tr, va = validation_split(y, val_fraction, seed)
+    if train_on_validation:
+        tr = np.arange(len(y))
     weights = None
     if weighted:
         cw = class_weights(y[tr])
@@ -264,6 +277,7 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                                  if history.get("val_loss") else 0)  # 0: no epoch was run
     history["val_rows"] = va.tolist()
     history["label_smoothing"] = float(label_smoothing)
+    history["trained_on_validation"] = bool(train_on_validation)
     return history
 
 
@@ -372,8 +386,8 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
                         head_learning_rate: float = 1e-3, patience: int = 20,
                         batch_size: int = 32, seed: int = 0,
                         jitter: dict[str, Any] | None = None, average_last: int = 0,
-                        label_smoothing: float = 0.0, progress: bool = False
-                        ) -> dict[str, Any]:
+                        label_smoothing: float = 0.0, train_on_validation: bool = False,
+                        progress: bool = False) -> dict[str, Any]:
     """Fine-tune a pre-trained modern CNN on (few) labelled images ``x``.
 
     Two phases, as usual for transfer learning: first only the classifier head trains
@@ -387,7 +401,9 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
     :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
     ``average_last`` > 0 ends the second phase with the mean weights of its last epochs
     instead of the best epoch on the validation split, and ``label_smoothing`` softens the
-    targets of both phases (:func:`fit_galaxy_cnn`).
+    targets of both phases (:func:`fit_galaxy_cnn`). ``train_on_validation`` trains both
+    phases on the validation split too (it needs ``average_last``); the head phase then
+    ends on its last epoch instead of its best on the validation split.
 
     Returns
     -------
@@ -405,6 +421,8 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
                                       batch_size=batch_size, seed=seed,
                                       learning_rate=head_learning_rate, jitter=jitter,
                                       label_smoothing=label_smoothing,
+                                      train_on_validation=train_on_validation,
+                                      average_last=1 if train_on_validation else 0,
                                       callbacks=[epoch_progress(head_epochs, "head only: ")]
                                       if progress else None)
         for layer in model.layers:
@@ -413,6 +431,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
                              batch_size=batch_size, seed=seed + 1, learning_rate=learning_rate,
                              jitter=jitter, average_last=average_last,
                              label_smoothing=label_smoothing,
+                             train_on_validation=train_on_validation,
                              callbacks=[epoch_progress(epochs, "all layers: ")] if progress
                              else None)
     history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
@@ -422,11 +441,13 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
 
 def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.ndarray,
                          profile, seed: int = 0, cache_dir=None, *,
-                         jitter: dict[str, Any] | None = None, progress: bool = False):
+                         jitter: dict[str, Any] | None = None,
+                         train_on_validation: bool = False, progress: bool = False):
     """Load the pre-trained bundle ``init`` and fine-tune it on ``train_rows`` of ``galaxies``.
 
     The images are preprocessed as the bundle's were (its ``image`` parameters), so a
-    fine-tuned model keeps its pre-training's input. Budget: the profile's ``finetune_*``.
+    fine-tuned model keeps its pre-training's input. Budget: the profile's ``finetune_*``;
+    ``train_on_validation`` as :func:`finetune_galaxy_cnn`'s.
 
     Returns
     -------
@@ -451,6 +472,7 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
                                   average_last=profile.finetune_average_epochs,
                                   label_smoothing=profile.finetune_label_smoothing,
                                   batch_size=profile.batch_size, seed=seed, jitter=jitter,
+                                  train_on_validation=train_on_validation,
                                   progress=progress)
     return pre.model, pre.config, history, pre.params
 

@@ -110,13 +110,38 @@ def calibrate_from_training(bundle_path: str | os.PathLike[str], galaxies, train
     ``train_rows``, which must be the file rows in the order training got them; their
     preprocessed images come from the same cache training used, so nothing is read twice.
     """
+    x_val, y_val = _validation_images(galaxies, train_rows, config, history, cache_dir)
+    return calibrate_bundle(bundle_path, x_val, y_val, preprocessed=True)
+
+
+def _validation_images(galaxies, train_rows: np.ndarray, config, history: dict[str, Any],
+                       cache_dir: str | os.PathLike[str] | None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The preprocessed images and labels of the validation split a training run carved out
+    (``history["val_rows"]``, positions in ``train_rows``), from training's own cache."""
     from galaxy10.modeling.cache import cached_images
 
     rows = np.asarray(train_rows, dtype=np.int64)
     x = cached_images(galaxies, config, rows, cache_dir=cache_dir)
     val = np.asarray(history["val_rows"], dtype=np.int64)
-    return calibrate_bundle(bundle_path, np.asarray(x[val]), galaxies.labels[rows[val]],
-                            preprocessed=True)
+    return np.asarray(x[val]), galaxies.labels[rows[val]]
+
+
+def _held_out_calibration(model, config, galaxies, train_rows: np.ndarray,
+                          history: dict[str, Any],
+                          cache_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The calibration record of a just fine-tuned ``model`` (8 views, as its bundle will
+    predict), fitted on its validation split, for the refit on every image to keep."""
+    from galaxy10.modeling.calibrate import fit_calibration
+    from galaxy10.modeling.predict import Predictor
+
+    x_val, y_val = _validation_images(galaxies, train_rows, config, history, cache_dir)
+    raw = Predictor.in_memory(model, kind="galaxy", config=config, tta=True).predict_proba(
+        x_val, calibrated=False, preprocessed=True)
+    record = fit_calibration(raw, y_val)
+    record["fitted_on"] += ("; by the run without them, from the same start and seed: this "
+                            "model then trained on every image, these included")
+    return record
 
 
 def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], profile, *,
@@ -133,7 +158,9 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
         The open data file.
     train_rows : ndarray of int
         File rows to train on (sorted here); a validation split for early stopping and
-        calibration is carved from them.
+        calibration is carved from them. With ``init`` and the profile's
+        ``finetune_refit_all``, fine-tuning then runs again from the same start and seed on
+        all of them, and the bundle keeps the first run's calibration (twice the time).
     out : path-like
         The bundle's ``.keras`` file; its JSON goes beside it (:mod:`galaxy10.modeling.bundle`).
     profile : Profile
@@ -177,10 +204,25 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
         jitter = ROBUST_JITTER if init is not None else DEFAULT_JITTER
     rows = np.sort(np.asarray(train_rows, dtype=np.int64))
     step = lineage_step(galaxies, stage, jitter=jitter, profile=profile.name)
+    held_out = None
     if init is not None:
         model, config, history, pre = finetune_from_bundle(
             init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
             progress=progress)
+        if profile.finetune_refit_all:  # again, on every image: the first run calibrates
+            held_out = _held_out_calibration(model, config, galaxies, rows, history, cache_dir)
+            if progress:
+                import sys
+
+                print("fine-tuning again from the same start, on the validation split too "
+                      "(finetune_refit_all)", file=sys.stderr, flush=True)
+            first = history
+            model, config, history, pre = finetune_from_bundle(
+                init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
+                train_on_validation=True, progress=progress)
+            history["held_out_run"] = {k: first[k] for k in ("loss", "val_loss", "seconds")
+                                       if k in first}
+            history["seconds"] += first["seconds"]
         lineage = [*pre.get("lineage", []), step]
     else:
         model, config, history = train_galaxy(galaxies, rows, profile, seed=seed,
@@ -194,7 +236,13 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
     if test_rows is not None:
         extra["test_rows"] = np.asarray(test_rows, dtype=np.int64).tolist()
     path = save_bundle(model, out, kind="galaxy", config=config, tta=True, **extra)
-    calibration = calibrate_from_training(path, galaxies, rows, config, history, cache_dir)
+    if held_out is not None:
+        from galaxy10.modeling.bundle import write_calibration
+
+        write_calibration(path, held_out)
+        calibration = held_out
+    else:
+        calibration = calibrate_from_training(path, galaxies, rows, config, history, cache_dir)
     predictor = Predictor(path)
     test = None
     if score:

@@ -42,6 +42,24 @@ def test_label_smoothing_trains_on_softened_targets():
     assert losses[0.3][0] == pytest.approx(losses[0.3][2], rel=1e-3)  # the smoothed one
 
 
+def test_training_on_the_validation_split_too_uses_every_image():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, size=(60, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 6)
+    steps = {}
+    for everything in (False, True):
+        model, history = train_galaxy_cnn(x, y, epochs=1, batch_size=10, average_last=1,
+                                          train_on_validation=everything,
+                                          build_kwargs={"filters": (4, 8)})
+        steps[everything] = int(model.optimizer.iterations.numpy())
+        assert history["trained_on_validation"] is everything
+        assert len(history["val_rows"]) == 10  # still carved out, and reported
+    assert steps == {False: 5, True: 6}  # 50 or all 60 images, in batches of 10
+    with pytest.raises(ValueError, match="needs average_last"):
+        train_galaxy_cnn(x, y, epochs=1, batch_size=10, train_on_validation=True,
+                         build_kwargs={"filters": (4, 8)})
+
+
 def test_zoom_and_photometric_jitter_are_seeded_and_keep_pixels_valid():
     from galaxy10.modeling.augment import jitter_photometry, jitter_zoom
     from galaxy10.modeling.batches import AugmentedBatches

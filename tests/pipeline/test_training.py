@@ -91,6 +91,35 @@ def test_fine_tuning_continues_the_lineage_with_the_robust_augmentation(trained,
     assert "test_rows" not in params
 
 
+def test_refit_all_trains_again_on_every_image_and_keeps_the_first_runs_calibration(
+        trained, data, tmp_path):
+    """finetune_refit_all: the first run (as without it, same seed) calibrates; the bundle is
+    a second run on every image, validation split included, that keeps that calibration."""
+    from galaxy10.core.errors import ProfileError
+    from galaxy10.pipeline.training import train_bundle
+
+    first, splits = trained
+    rows = splits.all_train[:60]
+    with Galaxy10File(data) as f:
+        once = train_bundle(f, rows, tmp_path / "once.keras", PROFILE, seed=4, init=first.path)
+        twice = train_bundle(f, rows, tmp_path / "twice.keras",
+                             PROFILE.with_overrides(finetune_refit_all=True), seed=4,
+                             init=first.path)
+    params = json.loads(twice.path.with_suffix(".json").read_text())
+    history = params["history"]
+    assert history["trained_on_validation"] is True and "held_out_run" in history
+    assert history["seconds"] > history["held_out_run"]["seconds"]
+    calibration = params["calibration"]
+    assert "this model then trained on every image" in calibration["fitted_on"]
+    for key in ("threshold", "temperature", "n_val", "coverage"):
+        assert calibration[key] == pytest.approx(once.calibration[key]), key
+    assert twice.predictor.threshold == pytest.approx(once.predictor.threshold)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights(once.path),
+                                                        weights(twice.path), strict=True))
+    with pytest.raises(ProfileError, match="finetune_refit_all needs finetune_average_fraction"):
+        PROFILE.with_overrides(finetune_refit_all=True, finetune_average_fraction=0)
+
+
 def test_a_built_model_and_a_pre_trained_bundle_together_are_refused(trained, data, tmp_path):
     from galaxy10.pipeline.training import train_bundle
 

@@ -48,7 +48,7 @@ def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path
     names where it came from (the environment variable, when that was it), instead of an
     ``OSError`` from deep inside a later write. With ``create`` False the folder is only
     looked in: it is neither made nor required to exist (nor to be writable), and only a
-    path that names a file is refused.
+    path that names a file, or lies under one, is refused.
     """
     from_env = env if not given and env and os.environ.get(env) else None
     folder = Path(given or (os.environ.get(env) if env else None) or default).expanduser()
@@ -58,6 +58,9 @@ def _folder(given: str | os.PathLike[str] | None, env: str | None, default: Path
 
         raise _setting_error(origin, f"names {special_kind(folder) or 'a file'}, not a folder")
     if not create:
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise _setting_error(origin, f"cannot be a folder: {existing} is a file")
         return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -204,7 +204,7 @@ CASES = [
     ("env-models-file", ["bench", "inference"], {"GALAXY10_MODELS": "README.md"}, 2,
      "GALAXY10_MODELS=README.md: names a file"),
     ("env-models-under-file", ["bench", "inference"], {"GALAXY10_MODELS": "notes.txt/models"}, 2,
-     "GALAXY10_MODELS=notes.txt/models: cannot create this folder"),
+     "GALAXY10_MODELS=notes.txt/models: cannot be a folder: notes.txt is a file"),
     ("env-reports-file", ["realism"], {"GALAXY10_REPORTS": "notes.txt"}, 2,
      "GALAXY10_REPORTS=notes.txt: names a file"),
     # issue #26: refusals that used to come late, hang, lose a file or say the wrong thing

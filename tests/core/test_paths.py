@@ -22,3 +22,6 @@ def test_a_models_folder_that_is_a_file_is_refused_by_name(tmp_path, monkeypatch
     monkeypatch.setenv("GALAXY10_MODELS", str(tmp_path / "models.txt"))
     with pytest.raises(SettingError, match=r"GALAXY10_MODELS=.*models\.txt: names a file"):
         find_models_home()
+    monkeypatch.setenv("GALAXY10_MODELS", str(tmp_path / "models.txt" / "inside"))
+    with pytest.raises(SettingError, match=r"inside: cannot be a folder: .*models\.txt is a file"):
+        find_models_home()

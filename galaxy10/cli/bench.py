@@ -23,6 +23,7 @@ from galaxy10.cli.options import (
     add_profile,
     add_quiet,
     add_real,
+    add_refit_all,
     add_reports_dir,
     add_seed,
 )
@@ -190,6 +191,7 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+", default=["robust"],
                    help="augmentation(s) of the fine-tuned model; one model per name "
                         "(default: robust, train --init's; 'none robust' compares them)")
+    add_refit_all(p)
     p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
                    help="augmentation of the from-scratch model (default none)")
     p.add_argument("--labels", type=count_at_most(10_000_000), nargs="+", metavar="N",
@@ -206,6 +208,11 @@ def _real_check(args: argparse.Namespace) -> None:
     from galaxy10.modeling.shipped import pretrained_bundle
 
     args.checked_profile = profile = get_profile(args.profile)
+    if args.refit_all:
+        if args.init == "none":
+            raise Galaxy10Error("--refit-all: it repeats the fine-tuning, which --init none "
+                                "leaves out")
+        args.checked_profile = profile = profile.with_overrides(finetune_refit_all=True)
     args.checked_init = None
     if args.init != "none":
         if args.init:

@@ -14,6 +14,7 @@ from galaxy10.cli.options import (
     add_profile,
     add_quiet,
     add_real,
+    add_refit_all,
     add_reports_dir,
     add_seed,
 )
@@ -36,6 +37,11 @@ def _check_train(args: argparse.Namespace) -> None:
     from galaxy10.core.profiles import get_profile
 
     args.checked_profile = get_profile(args.profile).with_epochs(args.epochs)
+    if args.refit_all:
+        if args.init is None:
+            raise Galaxy10Error("--refit-all: it repeats a fine-tuning, so it needs --init "
+                                "(a pre-trained bundle)")
+        args.checked_profile = args.checked_profile.with_overrides(finetune_refit_all=True)
     if args.init is not None and str(args.init) == PRETRAINED_WORD:
         from galaxy10.modeling.shipped import pretrained_bundle
 
@@ -177,6 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
                    "blur, JPEG), full (both) or none; default: 'default', and 'robust' with "
                    "--init")
+    add_refit_all(p)
     add_force(p, "--out (or its .json)")
     add_seed(p)
     add_quiet(p, "no per-epoch progress")

@@ -64,6 +64,16 @@ def add_profile(parser: argparse.ArgumentParser, default: str) -> None:
              f"default {default}, {PROFILE_REASONS[default]}")
 
 
+def add_refit_all(parser: argparse.ArgumentParser) -> None:
+    """``--refit-all``: fine-tune twice, the second time on every image (profile setting
+    ``finetune_refit_all``)."""
+    parser.add_argument(
+        "--refit-all", action="store_true",
+        help="fine-tune twice from the same start: first without the 10%% validation split, "
+             "which calibrates it, then on every labelled image, keeping that calibration "
+             "(twice the time; the profile setting finetune_refit_all)")
+
+
 def add_seed(parser: argparse.ArgumentParser) -> None:
     """``--seed``: the random seed of the data, splits and training."""
     parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")

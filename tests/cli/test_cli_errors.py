@@ -250,6 +250,12 @@ CASES = [
     ("bench-real-twenty-2-folds", ["bench", "real", "--real", "twenty.h5", "--init", "none",
                                    "--folds", "2"], {}, 2,
      "twenty.h5: --folds 2: 2-fold cross-validation needs at least 4 images of every class"),
+    ("bench-real-refit-without-init", ["bench", "real", "--real", "fifty.h5", "--init",
+                                      "none", "--refit-all"], {}, 2,
+     "--refit-all: it repeats the fine-tuning, which --init none leaves out"),
+    ("train-refit-without-init", ["train", "--data", "data.h5", "--out", "m.keras",
+                                  "--refit-all"], {}, 2,
+     "--refit-all: it repeats a fine-tuning, so it needs --init"),
     ("bench-real-folds-999", ["bench", "real", "--real", "fifty.h5", "--init", "none", "--folds",
                               "999"], {}, 2, "--folds 999: 999-fold cross-validation needs"),
     # the default --init is --models-dir's pre-trained bundle (the shipped one only without it)

@@ -180,3 +180,14 @@ def test_percentiles_from_counts_are_numpys_floats(q):
         counts = np.stack([np.bincount(row, minlength=len(_GREY_OF_SUM)) for row in sums])
         expected = np.percentile(_GREY_OF_SUM[sums], q, axis=1)
         assert np.array_equal(_percentiles_of_counts(counts, _GREY_OF_SUM, q), expected)
+
+
+def test_the_grid_is_every_fourth_pixel_of_every_fourth_row():
+    from galaxy10.modeling.verdict import STRIDE, _grid
+
+    rng = np.random.default_rng(4)
+    for h, w in ((256, 256), (64, 64), (300, 200), (49, 77), (255, 256)):
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        grid = _grid(image)
+        assert grid.flags.c_contiguous
+        np.testing.assert_array_equal(grid, image[::STRIDE, ::STRIDE])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,13 +88,10 @@ def calibrate_bundle(bundle_path: str | os.PathLike[str], x_val: np.ndarray, y_v
         The ``calibration`` record written.
     """
     from galaxy10.modeling.bundle import write_calibration
-    from galaxy10.modeling.calibrate import fit_calibration
     from galaxy10.modeling.predict import Predictor
 
-    predictor = Predictor(bundle_path)
-    raw = predictor.predict_proba(x_val, batch_size=batch_size, calibrated=False,
-                                  preprocessed=preprocessed)
-    record = fit_calibration(raw, y_val)
+    record = _calibration_of(Predictor(bundle_path), x_val, y_val, preprocessed=preprocessed,
+                             batch_size=batch_size)
     write_calibration(bundle_path, record)
     logger.info("calibrated %s: T=%.3f, ECE %.3f -> %.3f, threshold %.3f (coverage %.2f)",
                 bundle_path, record["temperature"], record["ece_before"], record["ece_after"],
@@ -127,18 +125,27 @@ def _validation_images(galaxies, train_rows: np.ndarray, config, history: dict[s
     return np.asarray(x[val]), galaxies.labels[rows[val]]
 
 
+def _calibration_of(predictor, x_val: np.ndarray, y_val: np.ndarray, *,
+                    preprocessed: bool = False, batch_size: int = 256) -> dict[str, Any]:
+    """:func:`~galaxy10.modeling.calibrate.fit_calibration` of ``predictor``'s uncalibrated
+    probabilities (its own views) on validation images."""
+    from galaxy10.modeling.calibrate import fit_calibration
+
+    raw = predictor.predict_proba(x_val, batch_size=batch_size, calibrated=False,
+                                  preprocessed=preprocessed)
+    return fit_calibration(raw, y_val)
+
+
 def _held_out_calibration(model, config, galaxies, train_rows: np.ndarray,
                           history: dict[str, Any],
                           cache_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
     """The calibration record of a just fine-tuned ``model`` (8 views, as its bundle will
     predict), fitted on its validation split, for the refit on every image to keep."""
-    from galaxy10.modeling.calibrate import fit_calibration
     from galaxy10.modeling.predict import Predictor
 
     x_val, y_val = _validation_images(galaxies, train_rows, config, history, cache_dir)
-    raw = Predictor.in_memory(model, kind="galaxy", config=config, tta=True).predict_proba(
-        x_val, calibrated=False, preprocessed=True)
-    record = fit_calibration(raw, y_val)
+    record = _calibration_of(Predictor.in_memory(model, kind="galaxy", config=config, tta=True),
+                             x_val, y_val, preprocessed=True)
     record["fitted_on"] += ("; by the run without them, from the same start and seed: this "
                             "model then trained on every image, these included")
     return record
@@ -212,8 +219,6 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
         if profile.finetune_refit_all:  # again, on every image: the first run calibrates
             held_out = _held_out_calibration(model, config, galaxies, rows, history, cache_dir)
             if progress:
-                import sys
-
                 print("fine-tuning again from the same start, on the validation split too "
                       "(finetune_refit_all)", file=sys.stderr, flush=True)
             first = history

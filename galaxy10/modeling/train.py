@@ -381,7 +381,7 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
 
 
 # -- pre-training and fine-tuning ----------------------------------------------------------
-def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80,
+def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 160,
                         head_epochs: int = 3, learning_rate: float = 1e-3,
                         head_learning_rate: float = 1e-3, patience: int = 20,
                         batch_size: int = 32, seed: int = 0,
@@ -394,7 +394,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 80
     (``head_epochs`` at ``head_learning_rate``, every other layer frozen, batch
     normalisation in inference mode), so that large early gradients from a head that does not
     fit the new images yet cannot wreck the pre-trained features; then every layer trains
-    at ``learning_rate`` with a cosine decay over ``epochs``. The defaults (80 epochs at 1e-3,
+    at ``learning_rate`` with a cosine decay over ``epochs``. The defaults (160 epochs at 1e-3,
     as the profiles') are long for fine-tuning because this network is small: on a few hundred
     real images it under-fits rather than forgets (docs/real-galaxies.md has the figures). ``jitter`` is the
     augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass

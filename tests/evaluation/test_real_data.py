@@ -258,6 +258,6 @@ def test_profiles_average_the_last_quarter_of_fine_tuning():
     from galaxy10.core.profiles import get_profile
 
     faithful = get_profile("faithful")
-    assert faithful.finetune_average_epochs == 20  # of 80
+    assert faithful.finetune_average_epochs == 40  # of 160
     assert faithful.with_epochs(2).finetune_average_epochs == 1
     assert faithful.with_overrides(finetune_average_fraction=0).finetune_average_epochs == 0

@@ -268,7 +268,15 @@ def test_the_label_curve_table_has_a_column_per_size_and_counts_the_shifts():
     assert "| model | 100 labels | all (800) |" in text
     assert "| linear_probe | 0.600 ± 0.141 | 0.800 ± 0.000 |" in text
     assert "real_label_curve.png" in text
+    assert "'all' is the CV above" in text
     assert label_curve_markdown({}) == []
+    # a curve kept from an earlier run than the CV table says whose CV its 'all' column is
+    earlier = {**curve, "folds": 2, "profile": "faithful", "provenance": {"commit": "abc1234"},
+               "recipe": "80 fine-tuning epochs"}
+    text = "\n".join(label_curve_markdown({"label_curve": earlier,
+                                           "real_cv": {"provenance": {"commit": "def5678"}}}))
+    assert "'all' is that run's own CV (commit abc1234), not the table above" in text
+    assert "Fine-tuned with 80 fine-tuning epochs." in text
     model = {"balanced_accuracy": {"mean": 0.7, "sd": 0.0}, "macro_f1": {"mean": 0.7, "sd": 0.0},
              "train_seconds": {"mean": 1.0}, "recall": {"Disturbed": 0.5},
              "shift": {"by_shift": {f"s{k}": {"mean": 0.6} for k in range(10)}, "mean": 0.6,

@@ -235,12 +235,19 @@ def label_curve_markdown(metrics: dict[str, Any]) -> list[str]:
     sizes, order = curve["sizes"], curve["model_order"]
     heads = [f"{size} labels" if size != "all" else
              f"all ({curve['points']['all'][order[0]]['n_train']:.0f})" for size in sizes]
+    # the curve may be kept from an earlier run than the CV table above (a recipe changed and
+    # only the CV was measured again): then its 'all' column is that run's CV, and it says so
+    commit = (curve.get("provenance") or {}).get("commit")
+    cv_commit = ((metrics.get("real_cv") or {}).get("provenance") or {}).get("commit")
+    all_is = ("the CV above" if commit == cv_commit else
+              f"that run's own CV (commit {commit}), not the table above")
+    recipe = f" Fine-tuned with {curve['recipe']}." if curve.get("recipe") else ""
     out = [f"### Label efficiency: `python -m galaxy10 bench real --labels "
            f"{' '.join(s for s in sizes if s != 'all')}`", "",
            f"The same {curve['folds']} folds; each model trained on stratified, nested subsets "
            "of each fold's training images and scored on the fold's full test images; 'all' is "
-           f"the CV above. Balanced accuracy, mean ± sd over the folds (profile "
-           f"{curve['profile']}).", "",
+           f"{all_is}. Balanced accuracy, mean ± sd over the folds (profile "
+           f"{curve['profile']}).{recipe}", "",
            "| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(sizes)]
     for name in order:
         cells = [curve["points"][size][name]["balanced_accuracy"] for size in sizes]

@@ -232,6 +232,10 @@ def test_the_real_cv_table_names_the_previous_recipe_when_one_is_kept():
     assert ("previous fine-tuning recipe (20 epochs at 3e-4): galaxy_cnn_finetuned_robust "
             "0.704 ± 0.020.") in both
     assert "seed_cnn 0.300" not in both  # only the fine-tuned models changed recipe
+    other = {**section(0.69), "cv": "StratifiedGroupKFold(5, shuffle=True, random_state=1)"}
+    both = "\n".join(real_cv_markdown({"real_cv": section(0.761), "real_cv_previous": {
+        **section(0.704), "recipe": "20 epochs at 3e-4"}, "real_cv_assignment1_previous": other}))
+    assert ("galaxy_cnn_finetuned_robust 0.704 ± 0.020 (seed 1: 0.690 ± 0.020).") in both
 
 
 def test_the_refusals_table_is_the_recorded_one():

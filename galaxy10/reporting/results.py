@@ -283,10 +283,17 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
                    f"({_fmt(shift.get('worst_mean'))}) |")
     previous = metrics.get("real_cv_previous")
     if previous:
-        scores = ", ".join(f"{name} {_fmt(r['balanced_accuracy']['mean'])} ± "
-                           f"{_fmt(r['balanced_accuracy']['sd'])}"
-                           for name, r in previous["models"].items()
-                           if name.startswith("galaxy_cnn_finetuned"))
+        # the other fold assignment's run of the previous recipe, where it was kept
+        other = metrics.get("real_cv_assignment1_previous") or {"models": {}}
+
+        def score(r: dict[str, Any]) -> str:
+            return f"{_fmt(r['balanced_accuracy']['mean'])} ± {_fmt(r['balanced_accuracy']['sd'])}"
+
+        scores = ", ".join(
+            f"{name} {score(r)}"
+            + (f" (seed {_cv_seed(other)}: {score(other['models'][name])})"
+               if name in other["models"] else "")
+            for name, r in previous["models"].items() if name.startswith("galaxy_cnn_finetuned"))
         out += ["", f"The same benchmark with the previous fine-tuning recipe "
                     f"({previous['recipe']}): {scores}."]
     took = (cv.get("provenance") or {}).get("wall_minutes")
@@ -314,6 +321,11 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
     return out
 
 
+def _cv_seed(cv: dict[str, Any]) -> str:
+    """The fold assignment's seed of a ``bench real`` section, from its ``cv`` text."""
+    return cv["cv"].split("random_state=")[1].split(")")[0]
+
+
 def real_cv_assignments_markdown(metrics: dict[str, Any]) -> list[str]:
     """``bench real`` on both fold assignments (``--seed 0`` and ``--seed 1``), side by side.
 
@@ -336,7 +348,7 @@ def real_cv_assignments_markdown(metrics: dict[str, Any]) -> list[str]:
     for name in order:
         for cv in cvs:
             r = cv["models"][name]
-            seed = cv["cv"].split("random_state=")[1].split(")")[0]
+            seed = _cv_seed(cv)
             ba, nn = r["balanced_accuracy"], (r.get("neighbours") or {}).get("p@10")
             out.append(f"| {name} | {seed} | {_fmt(ba['mean'])} ± {_fmt(ba['sd'])} | "
                        + " | ".join(_fmt(r["recall"].get(c), 2) for c in lagging)

@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from galaxy10.core.errors import Galaxy10Error
@@ -303,5 +304,14 @@ def test_both_fold_assignments_are_shown_side_by_side_with_the_lagging_classes()
     assert real_cv_assignments_markdown({"real_cv": section(0, 0.78)}) == []
     text = "\n".join(real_cv_assignments_markdown({"real_cv": section(0, 0.78),
                                                    "real_cv_assignment1": section(1, 0.8)}))
-    assert "| galaxy_cnn_finetuned_robust | 0 | 0.780 ± 0.030 | 0.60 | 0.55 | 0.80 | 0.570 |" in text
+    assert ("| galaxy_cnn_finetuned_robust | 0 | 0.780 ± 0.030 | 0.60 | 0.55 | 0.80 | – "
+            "| 0.570 |") in text  # no confusion matrix recorded
     assert "| galaxy_cnn_finetuned_robust | 1 | 0.800 ± 0.030 |" in text
+    # with the CV's confusion matrix: 3 of 20 mergers (row 1) called Disturbed (column 0)
+    confused = section(1, 0.8)
+    matrix = np.diag([20] * 10)
+    matrix[1, 1], matrix[1, 0] = 17, 3
+    confused["models"]["galaxy_cnn_finetuned_robust"]["confusion"] = matrix.tolist()
+    text = "\n".join(real_cv_assignments_markdown({"real_cv": section(0, 0.78),
+                                                   "real_cv_assignment1": confused}))
+    assert "| 0.80 | 0.15 | 0.570 |" in text

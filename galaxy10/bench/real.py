@@ -177,6 +177,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                             flush=True)
                     else:
                         row["recall"] = [scores["per_class"][c]["recall"] for c in CLASS_NAMES]
+                        # which class each class is mistaken for (rows true, columns predicted)
+                        row["confusion"] = scores["confusion_matrix"]
                         row["shifts"] = {}
                         for shift in fold.images:
                             if shift != "unshifted":
@@ -207,6 +209,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                                                           axis=0).tolist(), strict=True))
         summary["neighbours"] = {key: _summary([r["neighbours"][key] for r in rows])
                                  for key in ("p@1", "p@10", "chance")}
+        # every image is tested once over the folds: their sum is the CV's confusion matrix
+        summary["confusion"] = np.sum([r["confusion"] for r in rows], axis=0).tolist()
         if rows[0]["shifts"]:
             by_shift = {s: _summary([r["shifts"][s] for r in rows]) for s in rows[0]["shifts"]}
             mean_shifted = float(np.mean([v["mean"] for v in by_shift.values()]))

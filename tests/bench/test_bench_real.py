@@ -59,6 +59,15 @@ def test_label_curve_has_every_size_and_model_on_nested_subsets(tmp_path, tiny_r
                 assert sum(n_train) == 300  # 2 folds: each image trains once
             else:
                 assert n_train == [int(size)] * 2
+    # the CV's confusion matrix: each image tested once, its class's row, the folds' sum
+    with h5py.File(tiny_real, "r") as f:
+        per_class = np.bincount(f["ans"][:], minlength=10).tolist()
+    for name in models:
+        confusion = np.array(cv["models"][name]["confusion"])
+        assert confusion.shape == (10, 10)
+        assert confusion.sum(axis=1).tolist() == per_class
+        assert confusion.tolist() == np.sum(
+            [f["confusion"] for f in cv["models"][name]["folds"]], axis=0).tolist()
     # the probe is in the CV too, with the shifts (only there) and neighbours
     probe = cv["models"]["linear_probe"]
     assert "shift" in probe and "asinh stretch" in probe["shift"]["by_shift"]

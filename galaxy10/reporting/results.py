@@ -20,6 +20,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _mean_sd(summary: dict[str, Any]) -> str:
+    """A ``{"mean", "sd"}`` summary over folds as ``mean ± sd``."""
+    return f"{_fmt(summary['mean'])} ± {_fmt(summary['sd'])}"
+
+
 def same_procedure_markdown(metrics: dict[str, Any]) -> list[str]:
     """The original's procedure side by side with this repository's, and the test-set table."""
     from galaxy10.core.reference import (
@@ -251,8 +256,7 @@ def label_curve_markdown(metrics: dict[str, Any]) -> list[str]:
            "| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(sizes)]
     for name in order:
         cells = [curve["points"][size][name]["balanced_accuracy"] for size in sizes]
-        out.append(f"| {name} | " + " | ".join(f"{_fmt(c['mean'])} ± {_fmt(c['sd'])}"
-                                               for c in cells) + " |")
+        out.append(f"| {name} | " + " | ".join(_mean_sd(c) for c in cells) + " |")
     # relative to docs/, where the block lives (docs/results.md)
     out += ["", "![Balanced accuracy by training labels](../reports/reference/figures/"
                 "real_label_curve.png)"]
@@ -277,21 +281,18 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
         r = cv["models"][name]
         ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
         shift = r.get("shift") or {}
-        out.append(f"| {name} | {_fmt(ba['mean'])} ± {_fmt(ba['sd'])} | {_fmt(f1['mean'])} ± "
-                   f"{_fmt(f1['sd'])} | {sec['mean']:.0f} | {_fmt(shift.get('mean'))} | "
+        out.append(f"| {name} | {_mean_sd(ba)} | {_mean_sd(f1)} | {sec['mean']:.0f} | "
+                   f"{_fmt(shift.get('mean'))} | "
                    f"{_fmt(shift.get('relative'), 2)} | {shift.get('worst', '–')} "
                    f"({_fmt(shift.get('worst_mean'))}) |")
     previous = metrics.get("real_cv_previous")
     if previous:
         # the other fold assignment's run of the previous recipe, where it was kept
         other = metrics.get("real_cv_assignment1_previous") or {"models": {}}
-
-        def score(r: dict[str, Any]) -> str:
-            return f"{_fmt(r['balanced_accuracy']['mean'])} ± {_fmt(r['balanced_accuracy']['sd'])}"
-
         scores = ", ".join(
-            f"{name} {score(r)}"
-            + (f" (seed {_cv_seed(other)}: {score(other['models'][name])})"
+            f"{name} {_mean_sd(r['balanced_accuracy'])}"
+            + (f" (seed {_cv_seed(other)}: "
+               f"{_mean_sd(other['models'][name]['balanced_accuracy'])})"
                if name in other["models"] else "")
             for name, r in previous["models"].items() if name.startswith("galaxy_cnn_finetuned"))
         out += ["", f"The same benchmark with the previous fine-tuning recipe "
@@ -357,7 +358,7 @@ def real_cv_assignments_markdown(metrics: dict[str, Any]) -> list[str]:
             confusion = r.get("confusion")
             mistaken = (confusion[merging][disturbed] / max(sum(confusion[merging]), 1)
                         if confusion else None)
-            out.append(f"| {name} | {seed} | {_fmt(ba['mean'])} ± {_fmt(ba['sd'])} | "
+            out.append(f"| {name} | {seed} | {_mean_sd(ba)} | "
                        + " | ".join(_fmt(r["recall"].get(c), 2) for c in lagging)
                        + f" | {_fmt(mistaken, 2)} | {_fmt(nn['mean']) if nn else '–'} |")
     return out

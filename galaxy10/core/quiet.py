@@ -16,11 +16,19 @@ import TensorFlow once with descriptor 2 captured (:func:`import_tensorflow_quie
 captured lines that are not such log lines are passed on. That covers the command line, the
 kernels of ``python -m galaxy10 run`` and a notebook opened in Colab or JupyterLab alike;
 importing galaxy10 itself sets nothing. Python warnings and errors are untouched.
+
+One Python log message is dropped as well: TensorFlow's "N out of the last M calls to
+<function ...> triggered tf.function retracing" (:class:`RetracingNoticeFilter`). galaxy10 builds
+a new model per fold, per search candidate and per label count by design, and each new model
+traces its own step functions; TensorFlow counts those traces together and tells the student,
+in red, to move a ``tf.function`` out of a loop that is not theirs. Every other record of the
+``tensorflow`` logger still shows.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
 import sys
@@ -38,6 +46,24 @@ LOG_LINE = re.compile(
 TensorFlow's CPU-instructions notice."""
 
 
+RETRACING_NOTICE = re.compile(r"\d+ out of the last \d+ calls to .* triggered tf\.function retracing")
+"""TensorFlow's heuristic notice about repeated tracing (``polymorphic_function``)."""
+
+
+class RetracingNoticeFilter(logging.Filter):
+    """Drops :data:`RETRACING_NOTICE` records from the ``tensorflow`` logger; passes the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not RETRACING_NOTICE.search(record.getMessage())
+
+
+def drop_retracing_notices() -> None:
+    """Attach one :class:`RetracingNoticeFilter` to the ``tensorflow`` logger (idempotent)."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, RetracingNoticeFilter) for f in logger.filters):
+        logger.addFilter(RetracingNoticeFilter())
+
+
 def quiet_environment() -> None:
     """Set :data:`QUIET_ENV` in ``os.environ`` unless the user set those variables already."""
     for key, value in QUIET_ENV.items():
@@ -48,6 +74,7 @@ def load_tensorflow():
     """The ``tensorflow`` module, imported quietly the first time (the one way galaxy10 code
     gets it; see the module docstring)."""
     import_tensorflow_quietly()
+    drop_retracing_notices()
     import tensorflow
 
     return tensorflow
@@ -56,6 +83,7 @@ def load_tensorflow():
 def load_keras():
     """The ``keras`` module, with TensorFlow imported quietly first (see :func:`load_tensorflow`)."""
     import_tensorflow_quietly()
+    drop_retracing_notices()
     import keras
 
     return keras

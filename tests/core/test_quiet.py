@@ -76,3 +76,38 @@ def test_importing_galaxy10_sets_nothing_and_loads_no_tensorflow(tmp_path):
                    _fake_tensorflow(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "None False\n" and done.stderr == ""
+
+
+def test_tensorflows_retracing_notice_is_dropped_and_its_other_warnings_still_show(tmp_path):
+    """A fresh model per fold traces its own step functions; TensorFlow counts them together."""
+    done = _python("import logging, numpy as np\n"
+                   "from galaxy10.core.quiet import load_keras\n"
+                   "keras = load_keras()\n"
+                   "for i in range(8):\n"
+                   "    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+                   "    model.predict_on_batch(np.zeros((3 + i, 4), 'float32'))\n"
+                   "logging.getLogger('tensorflow').warning('a real TensorFlow warning')\n",
+                   tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "retracing" not in done.stderr
+    assert "a real TensorFlow warning" in done.stderr
+
+
+def test_the_retracing_filter_is_attached_once_and_matches_only_that_notice():
+    import logging
+
+    from galaxy10.core.quiet import RetracingNoticeFilter, drop_retracing_notices
+
+    drop_retracing_notices()
+    drop_retracing_notices()
+    logger = logging.getLogger("tensorflow")
+    assert sum(isinstance(f, RetracingNoticeFilter) for f in logger.filters) == 1
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    notice = ("5 out of the last 11 calls to <function TensorFlowTrainer._make_function.<locals>."
+              "multi_step_on_iterator at 0x7f0a> triggered tf.function retracing. Tracing is "
+              "expensive")
+    assert not RetracingNoticeFilter().filter(record(notice))
+    assert RetracingNoticeFilter().filter(record("tf.function retracing is mentioned here"))

@@ -39,6 +39,13 @@ EXTRA_MODULES = {"run": ("papermill", "ipykernel"), "app": ("voila", "ipykernel"
 ``[project.optional-dependencies]``): ``run`` executes the notebooks, ``app`` serves the button."""
 
 
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+"""Added to each kernel's command line: ipykernel 7 logs a warning at every start that its
+local TCP sockets are not encrypted (the usual Jupyter set-up: loopback only, every message
+signed with the connection file's key), six times a run, as if something were wrong. The kernel
+app's errors still show; the notebooks' own warnings go into the notebooks either way."""
+
+
 def require_extra(extra: str) -> None:
     """Check, before any work, that the packages of one extra (``run`` or ``app``) are here.
 
@@ -144,7 +151,8 @@ def run_notebooks(profile: str = "quick", data: str | os.PathLike[str] = "auto",
             try:
                 pm.execute_notebook(source, tmp, parameters=params, cwd=root,
                                     kernel_name=kernel_name, progress_bar=False,
-                                    request_save_on_cell_execute=False)
+                                    request_save_on_cell_execute=False,
+                                    extra_arguments=list(KERNEL_ARGUMENTS))
             except pm.PapermillExecutionError as exc:
                 os.replace(tmp, failed)
                 raise NotebookError(f"{source.name} failed at cell {exc.exec_count} "

@@ -87,6 +87,7 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
                            "--data", str(data)], cwd=clone, env=env, text=True,
                           capture_output=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "IPKernelApp" not in done.stderr, done.stderr[-2000:]  # no kernel start-up warnings
     assert _git("status", "--porcelain", cwd=clone) == "", "a run changed committed files"
     reports, models = clone / "reports", clone / "models"
     for name in NOTEBOOKS:

@@ -55,6 +55,11 @@ STOP_TIMEOUT = 15.0
 """Seconds Voilà gets to shut its kernels down after SIGTERM before it is killed."""
 _READY = "is running at"
 """What Voilà logs once its socket is listening (followed by a line with its URL)."""
+_ROUTINE_NOTICES = ("is not trusted", "Kernel is running over TCP without encryption")
+"""Warnings Voilà and ipykernel log at every visit that say nothing is wrong, left out of the
+server's log: the notebook's trust covers outputs saved in it, and app.ipynb is committed
+without any (Voilà runs it afresh); the kernel's TCP sockets are the usual Jupyter set-up,
+loopback only, every message signed with the connection file's key."""
 
 
 def new_token() -> str:
@@ -303,6 +308,8 @@ class AppServer:
                 if line.startswith("http"):
                     continue
             if self._stopping:  # "Handle signal 15", "Kernel shutdown": we asked for that
+                continue
+            if any(notice in line for notice in _ROUTINE_NOTICES):
                 continue
             out = self.log if self.log is not None else sys.stderr
             try:

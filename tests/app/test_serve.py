@@ -128,7 +128,8 @@ def test_the_page_needs_the_token_and_a_local_host_name(private_tmp):
     port, token = free_port(), new_token()
     base = f"http://127.0.0.1:{port}"
     kernel = f"{base}/api/kernels/{uuid.uuid4()}"  # no such kernel: 404 once authenticated
-    with AppServer(NOTEBOOK, port=port, token=token, log=io.StringIO()) as server:
+    log = io.StringIO()
+    with AppServer(NOTEBOOK, port=port, token=token, log=log) as server:
         assert server.url == f"{base}/?token={token}"
         runtime = server.runtime_dir
         assert runtime is not None and runtime.parent == private_tmp
@@ -149,6 +150,9 @@ def test_the_page_needs_the_token_and_a_local_host_name(private_tmp):
         status, _, page = fetch(server.url)  # runs the notebook in a kernel
         assert status == 200 and b"show me a random galaxy" in page
         assert any((runtime / "connections").rglob("kernel-*.json"))
+        # the visit is logged, without the two routine warnings of every visit
+        assert "Kernel started" in log.getvalue()
+        assert "trusted" not in log.getvalue() and "encryption" not in log.getvalue()
     assert list(private_tmp.iterdir()) == []  # connection files, kernel files, all gone
     assert not answers(port)
 

@@ -282,6 +282,16 @@ def test_the_label_curve_table_has_a_column_per_size_and_counts_the_shifts():
                                            "real_cv": {"provenance": {"commit": "def5678"}}}))
     assert "'all' is that run's own CV (commit abc1234), not the table above" in text
     assert "Fine-tuned with 80 fine-tuning epochs." in text
+    # ...unless that run scored every fold as the CV table did: then it is the same CV
+    folds = {name: {"folds": [{"balanced_accuracy": f["balanced_accuracy"]} for f in p["folds"]]}
+             for name, p in curve["points"]["all"].items()}
+    text = "\n".join(label_curve_markdown({"label_curve": earlier, "real_cv": {
+        "provenance": {"commit": "def5678"}, "models": folds}}))
+    assert "'all' is the CV above" in text
+    folds["linear_probe"]["folds"][0]["balanced_accuracy"] += 0.005
+    text = "\n".join(label_curve_markdown({"label_curve": earlier, "real_cv": {
+        "provenance": {"commit": "def5678"}, "models": folds}}))
+    assert "'all' is that run's own CV (commit abc1234)" in text
     model = {"balanced_accuracy": {"mean": 0.7, "sd": 0.0}, "macro_f1": {"mean": 0.7, "sd": 0.0},
              "train_seconds": {"mean": 1.0}, "recall": {"Disturbed": 0.5},
              "shift": {"by_shift": {f"s{k}": {"mean": 0.6} for k in range(10)}, "mean": 0.6,

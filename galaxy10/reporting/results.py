@@ -232,6 +232,14 @@ def _count_word(n: int) -> str:
     return words[n] if n < len(words) else str(n)
 
 
+def _same_fold_scores(points: dict[str, Any], models: dict[str, Any]) -> bool:
+    """Whether every model of a label curve's 'all' point scored each fold as in ``models``
+    (a ``real_cv`` section's): then that column is the CV table's, whichever run made it."""
+    return all(name in models and [f["balanced_accuracy"] for f in point["folds"]]
+               == [f["balanced_accuracy"] for f in models[name]["folds"]]
+               for name, point in points.items())
+
+
 def label_curve_markdown(metrics: dict[str, Any]) -> list[str]:
     """``bench real --labels``: balanced accuracy by number of training labels, per model."""
     curve = metrics.get("label_curve")
@@ -241,11 +249,13 @@ def label_curve_markdown(metrics: dict[str, Any]) -> list[str]:
     heads = [f"{size} labels" if size != "all" else
              f"all ({curve['points']['all'][order[0]]['n_train']:.0f})" for size in sizes]
     # the curve may be kept from an earlier run than the CV table above (a recipe changed and
-    # only the CV was measured again): then its 'all' column is that run's CV, and it says so
+    # only the CV was measured again): then its 'all' column is that run's CV, and it says so;
+    # a run of the same recipe scores every fold alike (the benchmark is deterministic)
+    cv = metrics.get("real_cv") or {}
     commit = (curve.get("provenance") or {}).get("commit")
-    cv_commit = ((metrics.get("real_cv") or {}).get("provenance") or {}).get("commit")
-    all_is = ("the CV above" if commit == cv_commit else
-              f"that run's own CV (commit {commit}), not the table above")
+    same = (commit == (cv.get("provenance") or {}).get("commit")
+            or _same_fold_scores(curve["points"]["all"], cv.get("models") or {}))
+    all_is = "the CV above" if same else f"that run's own CV (commit {commit}), not the table above"
     recipe = f" Fine-tuned with {curve['recipe']}." if curve.get("recipe") else ""
     out = [f"### Label efficiency: `python -m galaxy10 bench real --labels "
            f"{' '.join(s for s in sizes if s != 'all')}`", "",

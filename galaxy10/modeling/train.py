@@ -38,6 +38,22 @@ def set_seed(seed: int) -> None:
         pass
 
 
+def seed_random_layers(model, seed: int) -> None:
+    """Set the random state of ``model``'s random layers (dropout) from ``seed``.
+
+    A Keras layer draws its mask seed (its ``SeedGenerator``'s state) when it is built or
+    loaded, from Python's global random state at that moment, and a ``.keras`` file does not
+    fix it. A loaded model therefore trains differently from one process to the next, and in
+    one process it depends on whatever ran before the load: seeding before training
+    (:func:`set_seed`) does not reach it. Every generator gets a state drawn from ``seed``
+    instead, in the model's variable order.
+    """
+    states = [v for v in model.variables if v.name == "seed_generator_state"]
+    draws = np.random.default_rng([int(seed), 0x5EED]).integers(1, 10**9, size=len(states))
+    for state, draw in zip(states, draws, strict=True):
+        state.assign([int(draw), 0])
+
+
 def as_seed_images(features: np.ndarray) -> np.ndarray:
     """Scaled seed features (n, 4096) as the seed CNN's input (n, 64, 64, 1), float32."""
     return np.asarray(features, dtype=np.float32).reshape(-1, 64, 64, 1)
@@ -412,6 +428,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 16
         phase's history) and ``seconds`` for both.
     """
     jitter = {} if jitter is None else jitter
+    seed_random_layers(model, seed)  # its dropout masks: from the seed, not from its loading
     head_history: dict[str, Any] = {}
     if head_epochs > 0:
         head = model.layers[-1]

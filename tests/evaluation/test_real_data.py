@@ -213,6 +213,34 @@ def test_notebook_session_finetunes_a_pretrained_bundle_on_real_data_only(tmp_pa
     assert tuned["bundle"].endswith("galaxy_cnn_finetuned.keras")
 
 
+def test_finetuning_a_loaded_bundle_gives_the_same_weights_whatever_ran_before(tmp_path):
+    """A loaded model's dropout draws its mask seed from Python's random state at loading;
+    fine-tuning sets it from its own seed, so one seed gives one model."""
+    import random
+
+    from tiny_bundles import tiny_bundle
+
+    from galaxy10.modeling.models import load_model
+    from galaxy10.modeling.train import finetune_galaxy_cnn
+
+    bundle = tiny_bundle(tmp_path / "start.keras")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(60, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 6)
+    runs = []
+    for before in (1, 2):  # what ran before the load consumed Python's random numbers
+        random.seed(before)
+        model = load_model(bundle)
+        assert any(layer.name.startswith("dropout") for layer in model.layers)
+        finetune_galaxy_cnn(model, x, y, epochs=2, head_epochs=1, patience=1, batch_size=16,
+                            seed=3, average_last=1)
+        runs.append(model.get_weights())
+    for a, b in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    seed_state = [v for v in model.variables if v.name == "seed_generator_state"]
+    assert seed_state and int(np.asarray(seed_state[0])[1]) > 0  # its masks were drawn
+
+
 def test_finetuning_ends_with_the_mean_weights_of_its_last_epochs():
     """Weight averaging: every epoch runs (no early stop) and the model ends on the mean of
     the weights recorded after each of the last ``average_last`` epochs."""

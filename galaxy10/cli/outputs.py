@@ -157,8 +157,8 @@ _KIND_WORDS = {"h5": "a Galaxy10 data set is an HDF5 file", "bundle": "a model b
 
 
 def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
-                 inputs: Iterable[str | os.PathLike[str] | None] = (), force: bool = False,
-                 companions: Iterable[str | os.PathLike[str]] = (),
+                 inputs: Iterable[str | os.PathLike[str] | None] = (),
+                 force: bool | None = None, companions: Iterable[str | os.PathLike[str]] = (),
                  option: str = "--out") -> str | None:
     """Check that ``path`` may be written; say so when it replaces an earlier galaxy10 file.
 
@@ -171,8 +171,9 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
     inputs : iterable of path-like
         Files and folders the command reads (None entries are ignored). The output may not be
         any of them, nor a companion of ``path`` (a bundle's JSON) be one.
-    force : bool, default False
-        Allow replacing a file galaxy10 did not make (never an input).
+    force : bool or None, default None
+        Allow replacing a file galaxy10 did not make (never an input). None: the command has
+        no ``--force``, so a refusal does not suggest one.
     companions : iterable of path-like
         Further files written beside ``path`` (a bundle's ``.json``); checked the same way.
     option : str, default "--out"
@@ -213,9 +214,9 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
         else:  # only a companion is there: a bundle's JSON left behind is still galaxy10's
             ours = kind == "bundle" and all(_is_bundle_json(t) for t in existing)
         if not ours and not force:
+            hint = f"another {option}" + (", or add --force" if force is not None else "")
             raise OutputError(existing[0], f"already exists and is not {what}; galaxy10 does "
-                                           "not overwrite files it did not make (choose "
-                                           f"another {option}, or add --force)")
+                                           f"not overwrite files it did not make (choose {hint})")
         names = ", ".join(str(t) for t in existing)
         if kind != "metrics":  # the metrics store is updated section by section, not replaced
             note = f"replacing {names} ({what})" if ours else f"replacing {names} (--force)"
@@ -230,7 +231,7 @@ _HELD = contextlib.ExitStack()
 _HELD_PATHS: set[Path] = set()
 
 
-def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool = False,
+def check_out(out: str | os.PathLike[str], kind: OutputKind, force: bool | None = None,
               inputs: Iterable = (), companions: Iterable = (), *, lock: bool = True,
               option: str = "--out") -> Path:
     """The command line's output check: :func:`check_output`, then the output's write lock.

@@ -491,6 +491,12 @@ def test_figures_galaxy10_saved_may_be_replaced(tmp_path):
     other = _png(tmp_path / "photo.png")
     with pytest.raises(OutputError, match="not a figure that galaxy10 wrote"):
         check_output(other, kind="figure")
+    # the refusal suggests --force only to a command that has one (bench real has none)
+    with pytest.raises(OutputError) as refused:
+        check_output(other, kind="figure", option="--out-figure")
+    assert str(refused.value).endswith("(choose another --out-figure)")
+    with pytest.raises(OutputError, match=r"choose another --out, or add --force\)$"):
+        check_output(other, kind="figure", force=False)
 
 
 @pytest.mark.parametrize(("argv", "absent", "extra"), [

@@ -74,7 +74,6 @@ def load_tensorflow():
     """The ``tensorflow`` module, imported quietly the first time (the one way galaxy10 code
     gets it; see the module docstring)."""
     import_tensorflow_quietly()
-    drop_retracing_notices()
     import tensorflow
 
     return tensorflow
@@ -83,7 +82,6 @@ def load_tensorflow():
 def load_keras():
     """The ``keras`` module, with TensorFlow imported quietly first (see :func:`load_tensorflow`)."""
     import_tensorflow_quietly()
-    drop_retracing_notices()
     import keras
 
     return keras
@@ -95,9 +93,11 @@ def import_tensorflow_quietly() -> None:
     Sets :data:`QUIET_ENV` first (:func:`quiet_environment`). Descriptor 2 goes to a temporary
     file during the import; afterwards every captured line that does not look like a C++ log
     line (:data:`LOG_LINE`) is written to stderr, so an unexpected message is shown, not
-    swallowed. Does nothing when both are imported already; a failing import is left to the
-    code that needs TensorFlow.
+    swallowed. Every call also attaches the retracing filter (:func:`drop_retracing_notices`,
+    once); the import itself is skipped when both are imported already, and a failing import
+    is left to the code that needs TensorFlow.
     """
+    drop_retracing_notices()
     wanted = [name for name in ("tensorflow", "keras") if name not in sys.modules]
     if not wanted:
         return

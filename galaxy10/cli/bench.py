@@ -160,7 +160,8 @@ def _accuracy_check(args: argparse.Namespace) -> None:
     args.models_out = get_models_home(args.models_dir) / f"bench_{profile.name}"
     for name in ("galaxy_cnn", "seed_cnn"):  # the outputs last: their locks make the folder
         out = args.models_out / f"{name}.keras"
-        check_out(out, "bundle", inputs=[args.data], companions=[out.with_suffix(".json")])
+        check_out(out, "bundle", inputs=[args.data], companions=[out.with_suffix(".json")],
+                  option="--models-dir")
 
 
 def _accuracy(args: argparse.Namespace, say: Say) -> Path:

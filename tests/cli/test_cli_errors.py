@@ -95,6 +95,8 @@ def world(tmp_path_factory) -> Path:
     _fake_bundle(root / "models", "seedkind", {"size": 64, "color": "seed-grey", "crop": 1.0},
                  kind="seed")
     (root / "nomodels").mkdir()
+    (root / "usermodels" / "bench_smoke").mkdir(parents=True)  # a user's file where bench writes
+    (root / "usermodels" / "bench_smoke" / "galaxy_cnn.keras").write_text("my model\n")
     (root / "seedmodels").mkdir()
     _fake_bundle(root / "seedmodels", "pretrained_synthetic",
                  {"size": 64, "color": "seed-grey", "crop": 1.0}, kind="seed")
@@ -288,6 +290,12 @@ CASES = [
      "/nonexistent: --real: no labelled images there (not found)"),
     ("bench-accuracy-real-too-few", ["bench", "accuracy", "--data", "fifty.h5", "--real",
                                      "twenty.h5"], {}, 2, "twenty.h5: --real: too little to train on"),
+    # bench accuracy writes under --models-dir and has no --out or --force to suggest
+    ("bench-accuracy-foreign-bundle", ["bench", "accuracy", "--data", "fifty.h5", "--real",
+                                       "none", "--profile", "smoke", "--models-dir",
+                                       "usermodels"], {}, 2,
+     "galaxy_cnn.keras: already exists and is not a model bundle that galaxy10 wrote; galaxy10 "
+     "does not overwrite files it did not make (choose another --models-dir)"),
     ("bench-inference-none", ["bench", "inference", "--models-dir", "nomodels"], {}, 2,
      "nomodels/seed_cnn.keras: model file not found"),
     ("bench-layout-n-huge", ["bench", "layout", "--n", "10000000"], {}, 2,

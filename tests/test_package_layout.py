@@ -115,3 +115,16 @@ def test_imports_only_from_layers_below(module):
     rank = LAYERS.index(layer(module))
     upward = sorted(m for m in graph[module] if LAYERS.index(layer(m)) > rank)
     assert not upward, f"{module} imports from layers above it: {upward}"
+
+
+def test_every_sub_package_is_packaged():
+    """A wheel holds only the packages pyproject.toml lists: a new folder left out of the list
+    would import from a checkout and fail once installed."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+                 ["tool"]["setuptools"]["packages"])
+    found = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")
+             if "_notebooks" not in p.parts}
+    assert found - listed == set(), "sub-packages missing from pyproject.toml's packages"
+    assert listed - found - {"galaxy10._notebooks"} == set(), "listed packages that do not exist"

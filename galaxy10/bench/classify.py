@@ -137,16 +137,13 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
     """
     import distributed
 
+    from galaxy10.core.resources import peak_rss_mb
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.pipeline.catalogue import (
-        _default_workers,
-        classify_catalogue,
-        local_cluster,
-        quiet_dask,
-    )
+    from galaxy10.pipeline.catalogue import classify_catalogue, local_cluster, quiet_dask
+    from galaxy10.pipeline.catalogue.cluster import default_workers
 
     _hide_gpus()
-    available = _default_workers()
+    available = default_workers()
     if not cores:
         cores = sorted({*(2**i for i in range(int(math.log2(available)) + 1)), available})
     cores = [k for k in cores if k <= available] or [1]
@@ -216,7 +213,7 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
                 startup = time.perf_counter() - start
                 (rate, _), pair = bracketed(1, lambda: timed(
                     f"dask-{name}", inputs, 1, scheduler=address, threads=threads))
-                peaks = client.run(_peak_rss_mb)
+                peaks = client.run(peak_rss_mb)
             return {"workers": workers, "threads": threads, "images_per_s": rate,
                     "startup_s": startup, "peak_rss_mb_per_worker": max(peaks.values()),
                     "forward_before_after": pair}
@@ -258,12 +255,6 @@ def _load_bundle(model: str, threads: int = 1) -> bool:
 
     load_predictor(model, bundle_hash(model), threads)
     return True
-
-
-def _peak_rss_mb() -> float:
-    from galaxy10.pipeline.catalogue import _peak_rss_mb as peak
-
-    return peak()
 
 
 def format_classify(r: dict[str, Any]) -> str:

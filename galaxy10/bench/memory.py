@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,23 +20,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB, since it started its program.
-
-    Linux's ``ru_maxrss`` keeps the high-water mark of the process that forked this one (the
-    memory it had at the fork survives ``exec``), so a benchmark started from a large process
-    (a test session with TensorFlow loaded) would report that process's memory. ``VmHWM``
-    belongs to the current program only; ``ru_maxrss`` is the fallback elsewhere.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+from galaxy10.core.resources import peak_rss_mb
 
 
 # -- memory paths (each runs in its own process) --------------------------------------------
@@ -91,11 +74,11 @@ MEMORY_PATHS = {
 
 def _worker(name: str, data: str, cache_dir: str) -> None:
     """Entry point of the child process: run one path, print its figures as JSON."""
-    baseline = _peak_rss_mb()
+    baseline = peak_rss_mb()
     start = time.perf_counter()
     out = MEMORY_PATHS[name](data, cache_dir)
     seconds = time.perf_counter() - start
-    out.update(seconds=seconds, peak_rss_mb=_peak_rss_mb(), rss_before_mb=baseline,
+    out.update(seconds=seconds, peak_rss_mb=peak_rss_mb(), rss_before_mb=baseline,
                images_per_s=out["images"] / seconds)
     print("RESULT " + json.dumps(out))
 

@@ -288,7 +288,7 @@ def test_a_folder_that_cannot_be_made_after_the_checks_is_one_error(tmp_path, mo
     read-only) is a CatalogueError naming it, not an OSError from deep inside the run."""
     from pathlib import Path
 
-    from galaxy10.pipeline.catalogue import _claim
+    from galaxy10.pipeline.catalogue.folder import claim_folder
 
     def refuse(self, *args, **kwargs):
         raise OSError(30, "Read-only file system")
@@ -296,7 +296,7 @@ def test_a_folder_that_cannot_be_made_after_the_checks_is_one_error(tmp_path, mo
     monkeypatch.setattr(Path, "mkdir", refuse)
     with pytest.raises(CatalogueError, match=r"out: cannot create the catalogue folder there "
                                              r"\(Read-only file system\)"):
-        _claim(tmp_path / "out")
+        claim_folder(tmp_path / "out")
 
 
 def test_inputs_are_checked_before_anything_is_read(tmp_path, inputs):
@@ -401,26 +401,26 @@ def test_reading_back_images_and_extremes(tmp_path, inputs, bundle, pictures):
 def test_the_reader_thread_hands_over_batches_errors_and_stops(tmp_path):
     import threading
 
-    from galaxy10.pipeline.catalogue import _Batch, _prefetch
+    from galaxy10.pipeline.catalogue.batches import Batch, prefetch
 
     def batches(fail_at=None):
         for k in range(5):
             if k == fail_at:
                 raise OSError("disk gone")
             img = np.zeros((256, 256, 3), np.uint8) if k % 2 else None
-            yield _Batch(np.array([k]), [f"id{k}"], [-1], [img], [None if img is not None
+            yield Batch(np.array([k]), [f"id{k}"], [-1], [img], [None if img is not None
                                                                  else "bad"], [None])
 
-    got = list(_prefetch(batches()))
+    got = list(prefetch(batches()))
     assert [b.ids for b in got] == [[f"id{k}"] for k in range(5)]
     assert [b.checks for b in got][:2] == [[None], ["no bright source in the centre (excess 0)"]]
     seen = []
     with pytest.raises(OSError, match="disk gone"):
-        for b in _prefetch(batches(fail_at=3)):
+        for b in prefetch(batches(fail_at=3)):
             seen.append(b.ids[0])
     assert seen == ["id0", "id1", "id2"]
     before = threading.active_count()
-    for _ in _prefetch(batches()):
+    for _ in prefetch(batches()):
         break  # the consumer stops early: the thread ends too
     assert threading.active_count() == before
 
@@ -429,12 +429,12 @@ def test_the_reader_thread_prepares_each_batch_from_its_own_pictures(tmp_path, p
     """HDF5 batches are read into one reused buffer: each prepared batch keeps its own
     model input and checks, and lets the pictures go."""
     from galaxy10.modeling.verdict import cutout_check
-    from galaxy10.pipeline.catalogue import _prefetch, _read_batches
+    from galaxy10.pipeline.catalogue.batches import prefetch, read_batches
 
     images, labels = pictures
     h5 = write_h5(tmp_path / "cat.h5", images=images, ans=labels.astype(np.uint8))
     shard = plan_catalogue([h5], shard_rows=100)[0]
-    got = list(_prefetch(_read_batches(shard, batch_size=4), lambda x: x[:, ::8, ::8] + 1))
+    got = list(prefetch(read_batches(shard, batch_size=4), lambda x: x[:, ::8, ::8] + 1))
     assert [len(b.rows) for b in got] == [4, 4, 4, 1]
     assert all(b.images is None and b.ok == list(range(len(b.rows))) for b in got)
     np.testing.assert_array_equal(np.concatenate([b.x for b in got]), images[:, ::8, ::8] + 1)

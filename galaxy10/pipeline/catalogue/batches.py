@@ -120,6 +120,13 @@ def prefetch(batches: Iterator[Batch],
 
 
 def check_unchanged(shard: Shard) -> None:
+    """Refuse an HDF5 or Parquet input whose size or modification time moved since planning.
+
+    Raises
+    ------
+    GalaxyDataError
+        Naming the input; the shard fails and a rerun plans it afresh.
+    """
     if shard.kind == IMAGES_KIND:
         return  # each picture is read afresh; its digest was taken when planning
     now = file_identity(Path(shard.source))

@@ -32,6 +32,7 @@ class DaskProgress:
 
 
 def default_workers() -> int:
+    """The cores this process may run on: a local run's default number of workers."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -62,6 +63,8 @@ def quiet_dask() -> Iterator[None]:
 
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None, threads: int | None):
+    """A Dask client of the scheduler at ``scheduler``, else of a new local cluster of
+    ``workers`` processes (:func:`local_cluster`), with Dask's lines kept quiet."""
     with quiet_dask():
         with _connect(workers, scheduler, threads) as client:
             yield client

@@ -83,13 +83,16 @@ def tidy_folder(out: Path, shards: Sequence[Shard]) -> int:
     return removed
 
 def record_failure(out: Path, shard: Shard, why: str) -> None:
+    """Keep why ``shard`` failed in ``out/_failures/<shard>.json``; the next run retries it."""
     write_json(out / FAILURES / f"{shard.name}.json",
                {"shard": shard.name, "source": shard.source, "start": shard.start,
                 "stop": shard.stop, "reason": why})
 
 
 def read_failed_images(out: Path, shards: Sequence[Shard], limit: int = 100
-                   ) -> list[tuple[str, str]]:
+                       ) -> list[tuple[str, str]]:
+    """Up to ``limit`` ``(id, reason)`` of the pictures the parts of ``shards`` could not
+    classify (their ``error`` column)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

@@ -40,6 +40,8 @@ class CatalogueError(Galaxy10Error):
     """A catalogue job that cannot start: a missing input, an output folder not galaxy10's."""
 
 def failure_reason(exc: BaseException) -> str:
+    """The one line a failure is recorded with: galaxy10's own fault text, the system's
+    message for an OS error, else the exception's first line."""
     fault = getattr(exc, "fault", None)
     if fault:
         return str(fault)

@@ -20,6 +20,8 @@ from galaxy10.pipeline.catalogue.plan import Job, Shard
 
 
 def arrow_schema(embedding_width: int | None):
+    """The Arrow schema of a part (:data:`~galaxy10.pipeline.catalogue.layout.COLUMNS`), with an
+    ``embedding`` column of ``embedding_width`` floats unless None."""
     import pyarrow as pa
 
     fields = [("id", pa.string()), ("source", pa.string()), ("row", pa.int64()),

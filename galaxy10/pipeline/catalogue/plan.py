@@ -68,6 +68,7 @@ class Shard:
 
     @property
     def rows(self) -> int:
+        """How many input rows the shard covers."""
         return self.stop - self.start
 
 
@@ -78,6 +79,7 @@ def _key(path: Path | str, label: str) -> str:
 
 
 def file_identity(path: Path) -> dict[str, Any]:
+    """What says a file is unchanged since planning: its path, size and modification time."""
     st = path.stat()
     return {"path": os.fspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 

@@ -133,6 +133,7 @@ class ShardProgress:
             self.seen[name] = new
 
     def finish(self, name: str) -> None:
+        """Count the rest of shard ``name`` as done (its part is written)."""
         self(name, self.sizes.get(name, 0))
 
 def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],

@@ -89,6 +89,9 @@ def test_the_wheel_runs_the_notebooks_and_predicts_outside_the_checkout(tmp_path
                   "print(galaxy10.__file__); print(r.notebooks_home())"], cwd=work, env=env)
     module, notebooks = (Path(line) for line in where.stdout.split())
     assert module.is_relative_to(site) and notebooks == site / "galaxy10" / "_notebooks"
+    shipped = site / "galaxy10" / "modeling" / "pretrained" / "pretrained_synthetic"
+    assert shipped.with_suffix(".keras").is_file() and shipped.with_suffix(".json").is_file(), \
+        "the wheel lacks the shipped pre-trained bundle (package-data)"
 
     data = synthetic.generate(work / "tiny.h5", n=300, seed=4, progress=False)
     _run([python, "-m", "galaxy10", "run", "--profile", "smoke", "--data", data.name, "-q"],

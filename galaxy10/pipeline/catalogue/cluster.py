@@ -65,27 +65,19 @@ def quiet_dask() -> Iterator[None]:
 def dask_client(workers: int, scheduler: str | None, threads: int | None):
     """A Dask client of the scheduler at ``scheduler``, else of a new local cluster of
     ``workers`` processes (:func:`local_cluster`), with Dask's lines kept quiet."""
-    with quiet_dask():
-        with _connect(workers, scheduler, threads) as client:
-            yield client
-
-
-@contextlib.contextmanager
-def _connect(workers: int, scheduler: str | None, threads: int | None):
     import distributed
 
-    if scheduler:
-        try:
-            client = distributed.Client(scheduler, timeout=10)
-        except (OSError, TimeoutError) as exc:
-            raise CatalogueError(f"cannot reach the Dask scheduler at {scheduler} "
-                                 f"({failure_reason(exc)})") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    with local_cluster(workers, threads) as cluster, distributed.Client(cluster) as client:
+    with quiet_dask(), contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = distributed.Client(scheduler, timeout=10)
+            except (OSError, TimeoutError) as exc:
+                raise CatalogueError(f"cannot reach the Dask scheduler at {scheduler} "
+                                     f"({failure_reason(exc)})") from None
+            stack.callback(client.close)
+        else:  # closed in reverse: the client, then its cluster
+            cluster = stack.enter_context(local_cluster(workers, threads))
+            client = stack.enter_context(distributed.Client(cluster))
         yield client
 
 

@@ -34,15 +34,23 @@ def catalogue_images(rows) -> np.ndarray:
     from galaxy10.datasets.parquet import PARQUET_SUFFIXES, decode_blob, read_parquet_rows
     from galaxy10.datasets.reader import Galaxy10File
 
-    out = []
-    for file, source, row in zip(rows["file"], rows["source"], rows["row"], strict=True):
+    out: list[np.ndarray | None] = [None] * len(rows["row"])
+    by_source: dict[str, list[tuple[int, int]]] = {}  # each input opened once, not per row
+    for i, (file, source, row) in enumerate(zip(rows["file"], rows["source"], rows["row"],
+                                                strict=True)):
         if isinstance(file, str) and file:
-            out.append(load_cutout(file))
-        elif Path(source).suffix.lower() in PARQUET_SUFFIXES:
-            out.append(decode_blob(read_parquet_rows(source, [int(row)])[0], source))
+            out[i] = load_cutout(file)
+        else:
+            by_source.setdefault(source, []).append((i, int(row)))
+    for source, wanted in by_source.items():
+        if Path(source).suffix.lower() in PARQUET_SUFFIXES:
+            blobs = read_parquet_rows(source, [row for _, row in wanted])
+            for (i, _), blob in zip(wanted, blobs, strict=True):
+                out[i] = decode_blob(blob, source)
         else:
             with Galaxy10File(source) as f:
-                out.append(to_cutout(f.image(int(row))))
+                for i, row in wanted:
+                    out[i] = to_cutout(f.image(row))
     return np.stack(out) if out else np.empty((0, *IMAGE_SHAPE), np.uint8)
 
 

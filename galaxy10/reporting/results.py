@@ -174,6 +174,20 @@ def speed_memory_markdown(benchmarks: dict[str, Any]) -> list[str]:
                         f"median {btn['click_median_ms']:.0f} ms, p95 {btn['click_p95_ms']:.0f} "
                         f"ms over {btn['clicks']} clicks; one-image prediction "
                         f"{btn['predict_one_median_ms']:.0f} ms."]
+    pipe = benchmarks.get("pipeline")
+    if pipe:
+        m = pipe["machine"]
+        out += ["", f"Training input (`bench pipeline`, {pipe['n']:,} images, batch "
+                    f"{pipe['batch_size']}, {m['cpu_cores']} cores, measured {pipe['measured']}"
+                    + (f"; {pipe['note']}" if pipe.get("note") else "") + "), images/s:", "",
+                "| input and path | augmentation alone | one training epoch |", "|---|---|---|"]
+        for name, r in pipe.items():
+            if isinstance(r, dict) and "epoch_images_per_s" in r:
+                size, path = name.split("_", 1)  # "64px_numpy": input side, augmentation path
+                path = {"numpy": "NumPy"}.get(path, path)
+                out.append(f"| {size.replace('px', ' px')}, {path} | "
+                           f"{r['pipeline_images_per_s']:,.0f} | "
+                           f"{r['epoch_images_per_s']:,.0f} |")
     return out
 
 

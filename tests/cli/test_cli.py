@@ -80,6 +80,15 @@ def test_results_tables_come_from_metrics(tmp_path):
                         "click_p95_ms": 55.0, "clicks": 50, "predict_one_median_ms": 30.4}}
     text = results_markdown({}, bench)
     assert "median 41 ms, p95 55 ms over 50 clicks" in text
+    assert "bench pipeline" not in text
+    bench["pipeline"] = {"n": 2000, "batch_size": 32, "measured": "2026-12-02 15:50",
+                         "machine": {"cpu_cores": 2}, "note": "idle machine",
+                         "64px_numpy": {"pipeline_images_per_s": 3764.7,
+                                        "epoch_images_per_s": 67.06}}
+    text = results_markdown({}, bench)
+    assert ("(`bench pipeline`, 2,000 images, batch 32, 2 cores, measured 2026-12-02 15:50; "
+            "idle machine), images/s:") in text
+    assert "| 64 px, NumPy | 3,765 | 67 |" in text
 
 
 def test_results_quote_the_run_wall_time_and_the_ablation():

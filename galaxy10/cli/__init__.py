@@ -26,9 +26,12 @@ never waits for TensorFlow's import or any other work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from galaxy10.cli import bench, catalogue, data, models, notebooks, reports, similar
 from galaxy10.cli.boundary import OneLineParser, run_command
@@ -57,6 +60,26 @@ TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
 ``tensorflow=True``): it is imported quietly after the command's check, before its work."""
 
 
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While the block runs, SIGTERM (a killed job, a closed terminal) unwinds like Ctrl-C.
+
+    It raises ``SystemExit(143)``, so atomic writers remove their temporary files (SIGKILL
+    cannot be caught, but never leaves a torso either). The caller's handler comes back
+    afterwards: :func:`main` also runs inside long-lived processes (a notebook kernel, a test
+    session), which SIGTERM must still stop once the command is done. Outside the main thread,
+    where Python cannot set handlers, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        yield
+    finally:  # None: a handler set outside Python, which cannot be put back; use the default
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -65,8 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     Voila inherit it), and the commands that load TensorFlow import it with those lines
     filtered out, except under ``-v``.
     """
-    import signal
-
     from galaxy10.core.quiet import import_tensorflow_quietly, quiet_environment
 
     quiet_environment()
@@ -75,9 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad argument (2, already printed in one line)
         return exc.code if isinstance(exc.code, int) else 2
-    # SIGTERM (a killed job, a closed terminal) unwinds like Ctrl-C, so atomic writers can
-    # remove their temporary files; SIGKILL cannot be caught, but never leaves a torso either.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from galaxy10.cli.outputs import notes_after_checks, release_outputs
@@ -90,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "tensorflow", False) and not args.verbose:
             import_tensorflow_quietly()
 
-    try:
-        return run_command(args.func, args, debug=args.debug, verbose=args.verbose,
-                           check=then_tensorflow)
-    finally:
-        release_outputs()  # the locks check_out took
+    with sigterm_unwinds():
+        try:
+            return run_command(args.func, args, debug=args.debug, verbose=args.verbose,
+                               check=then_tensorflow)
+        finally:
+            release_outputs()  # the locks check_out took

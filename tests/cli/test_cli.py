@@ -238,3 +238,73 @@ def test_app_serves_with_the_quiet_environment_and_keeps_the_users_settings(tmp_
     assert served[0].notebook.name == "app.ipynb"
     assert first["TF_CPP_MIN_LOG_LEVEL"] == "3" and first["GALAXY10_SEED"] == "4"
     assert second["TF_CPP_MIN_LOG_LEVEL"] == "1" and second["GALAXY10_SEED"] == "0"
+
+
+def test_sigterm_unwinds_the_command_and_then_is_the_callers_again(tmp_path, capsys):
+    """main() also runs inside long-lived processes (a notebook kernel, this test session):
+    while a command runs, SIGTERM raises SystemExit(143) so atomic writers tidy up; once it
+    returns, SIGTERM does what the process had it do before (a killed test run stops)."""
+    import signal
+
+    from galaxy10.cli import sigterm_unwinds
+
+    def callers(*_):
+        pass
+
+    before = signal.signal(signal.SIGTERM, callers)
+    try:
+        assert main(["results", "--reports-dir", str(tmp_path)]) == 0
+        assert "no results yet" in capsys.readouterr().out
+        assert signal.getsignal(signal.SIGTERM) is callers
+        with sigterm_unwinds():
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except SystemExit as exc:
+                assert exc.code == 143
+            else:
+                raise AssertionError("SIGTERM did not unwind the block")
+        assert signal.getsignal(signal.SIGTERM) is callers
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_main_runs_outside_the_main_thread(tmp_path, capsys):
+    """Python sets signal handlers only in the main thread; a command run from another (a
+    notebook's background thread) runs without the SIGTERM handler instead of failing."""
+    import threading
+
+    statuses, errors = [], []
+
+    def work():
+        try:
+            statuses.append(main(["results", "--reports-dir", str(tmp_path)]))
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=60)
+    assert errors == [] and statuses == [0]
+    assert "no results yet" in capsys.readouterr().out
+
+
+def test_a_terminated_command_exits_143_and_leaves_no_file(tmp_path):
+    """`kill` (SIGTERM) of a command mid-write: exit status 143, no output and no temporary
+    file left behind (the atomic writer removes its own on the way out)."""
+    import signal
+    import time
+
+    out = tmp_path / "synth.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "galaxy10", "synth", "--n", "20000",
+                             "--workers", "1", "--out", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not [p for p in tmp_path.iterdir() if ".tmp" in p.name]:  # writing has begun
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, "synth never began to write"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

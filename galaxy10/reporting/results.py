@@ -144,7 +144,7 @@ def bench_accuracy_markdown(bench: dict[str, Any]) -> list[str]:
 
 
 def speed_memory_markdown(benchmarks: dict[str, Any]) -> list[str]:
-    """``bench memory``, ``bench inference`` and ``bench button`` figures."""
+    """``bench memory``, ``bench inference``, ``bench button`` and ``bench pipeline`` figures."""
     if not benchmarks:
         return []
     out = ["### Speed and memory"]

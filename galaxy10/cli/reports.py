@@ -14,10 +14,10 @@ from galaxy10.core.files import unreadable_reason
 
 
 def _check_results(args: argparse.Namespace) -> None:
-    from galaxy10.core.paths import get_reports_home
+    from galaxy10.core.paths import results_dir
 
     if args.reports_dir:
-        get_reports_home(args.reports_dir)  # a file, an unwritable place: refused here
+        results_dir(args.reports_dir)  # a file, or a path under one: refused here
     if args.update_readme:
         page = Path(args.update_readme).expanduser()
         why = unreadable_reason(page, what="markdown file")

@@ -137,14 +137,19 @@ def reference_reports_dir() -> Path:
 def results_dir(reports_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where ``python -m galaxy10 results`` reads a run's ``metrics.json`` and benchmarks.
 
-    ``reports_dir`` when given (checked like :func:`get_reports_home`); else, in a checkout
-    that holds the committed reference results, those (:func:`reference_reports_dir`, what
-    the README and docs/ quote); else where ``run`` writes by default: ``$GALAXY10_REPORTS``,
-    else ``<project>/reports`` (the working directory outside a checkout). Creates nothing
-    in the last two cases: reading results must not leave an empty folder behind.
+    ``reports_dir`` when given; else, in a checkout that holds the committed reference
+    results, those (:func:`reference_reports_dir`, what the README and docs/ quote); else
+    where ``run`` writes by default: ``$GALAXY10_REPORTS``, else ``<project>/reports`` (the
+    working directory outside a checkout). Creates nothing, whichever it is: reading results
+    must not leave an empty folder behind.
+
+    Raises
+    ------
+    SettingError
+        If ``reports_dir`` names a file or lies under one.
     """
     if reports_dir:
-        return get_reports_home(reports_dir)
+        return _folder(reports_dir, None, reference_reports_dir(), create=False)
     reference = reference_reports_dir()
     if (reference / "metrics.json").is_file():
         return reference

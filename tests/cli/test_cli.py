@@ -191,6 +191,9 @@ def test_results_outside_a_checkout_find_the_run_in_reports_or_galaxy10_reports(
     assert main(["results"]) == 0
     assert f"no results yet in {(work / 'reports').resolve()}:" in capsys.readouterr().out
     assert sorted(p.name for p in work.iterdir()) == ["reports"]  # nothing made by reading
+    assert main(["results", "--reports-dir", "mine/reports"]) == 0  # nor where it was told to
+    assert "no results yet" in capsys.readouterr().out
+    assert sorted(p.name for p in work.iterdir()) == ["reports"]
     (work / "reports" / "metrics.json").write_text(json.dumps(metrics))
     assert main(["results"]) == 0
     first = capsys.readouterr().out

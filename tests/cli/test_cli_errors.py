@@ -286,8 +286,8 @@ CASES = [
     ("bench-real-real-text", ["bench", "real", "--real", "text.h5", "--init", "none"], {}, 2,
      "text.h5: not an HDF5 file"),
     ("bench-accuracy-real-missing", ["bench", "accuracy", "--data", "fifty.h5", "--real",
-                                     "/nonexistent"], {}, 2,
-     "/nonexistent: --real: no labelled images there (not found)"),
+                                     "no-such-sample"], {}, 2,
+     "no-such-sample: --real: no labelled images there (not found)"),
     ("bench-accuracy-real-too-few", ["bench", "accuracy", "--data", "fifty.h5", "--real",
                                      "twenty.h5"], {}, 2, "twenty.h5: --real: too little to train on"),
     # bench accuracy writes under --models-dir and has no --out or --force to suggest

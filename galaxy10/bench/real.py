@@ -25,19 +25,97 @@ LINEAR_PROBE = "linear_probe"
 """The model name of the logistic regression on the frozen pre-trained network's embedding."""
 
 
+CV_SPLITS: tuple[str, ...] = ("random", "region")
+"""How ``bench real`` assigns its folds: ``random`` (stratified, duplicates kept together) or
+``region`` (stratified, whole sky cells held out, :func:`galaxy10.datasets.sky.region_groups`)."""
+
+REAL_CV_SECTIONS: dict[str, str] = {"random": "real_cv", "region": "real_cv_region"}
+"""The ``metrics.json`` section each fold assignment of ``bench real`` is recorded as."""
+
+MODEL_KINDS: tuple[str, ...] = ("seed_cnn", "galaxy_cnn_scratch", "finetuned", LINEAR_PROBE)
+"""The models ``bench real`` can train; ``finetuned`` is one model per fine-tuning augmentation,
+and it and the probe need a pre-trained bundle (``init``)."""
+
+
+def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: str = "random"
+             ) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+    """The folds of ``bench real``: ``(train rows, test rows)`` per fold, and what they are.
+
+    Both kinds are :class:`sklearn.model_selection.StratifiedGroupKFold` (shuffled with
+    ``seed``), so every fold keeps the classes' shares. With ``split="random"`` the groups are
+    the (near) duplicate groups (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test
+    image has a copy in training. With ``split="region"`` they are sky cells joined with the
+    duplicate groups (:func:`galaxy10.datasets.sky.region_groups`): each fold's test galaxies
+    come from cells its training never saw, which measures how well a model holds across the
+    survey rather than inside the patch of sky it was trained on.
+
+    Returns
+    -------
+    folds : list of (ndarray, ndarray)
+    about : dict
+        ``cv`` (a sentence), ``split``, ``duplicate_rows``; for ``region`` also ``regions``:
+        the cell size, the number of groups, and each fold's test groups and footprint
+        (:func:`galaxy10.datasets.sky.footprint`).
+
+    Raises
+    ------
+    Galaxy10Error
+        With ``split="region"``, when the file has no sky positions.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from galaxy10.core.errors import Galaxy10Error
+    from galaxy10.datasets.audit import duplicate_groups
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.sky import SKY_CELL_DEG, footprint, region_groups, source_positions
+
+    if split not in CV_SPLITS:
+        raise ValueError(f"split must be one of {CV_SPLITS}, not {split!r}")
+    with Galaxy10File(real_h5) as f:
+        y = f.labels.astype(np.int64)
+    duplicates = duplicate_groups(real_h5)
+    about: dict[str, Any] = {"split": split,
+                             "duplicate_rows": int(len(duplicates) - len(np.unique(duplicates)))}
+    groups = duplicates
+    if split == "region":
+        positions = source_positions(real_h5)
+        if positions is None:
+            raise Galaxy10Error(f"{real_h5}: no sky positions (ra/dec), which a region-held-out "
+                                "CV needs; import a manifest with ra/dec or h5_row columns "
+                                "(`python -m galaxy10 import manifest.csv --coords ...`)")
+        groups = region_groups(positions.ra, positions.dec, duplicates)
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    folds = list(splitter.split(np.zeros(len(y)), y, groups))
+    if split == "random":
+        about["cv"] = (f"StratifiedGroupKFold({n_folds}, shuffle=True, random_state={seed}), "
+                       "duplicate groups kept together")
+    else:
+        width, height = SKY_CELL_DEG
+        about["cv"] = (f"StratifiedGroupKFold({n_folds}, shuffle=True, random_state={seed}) "
+                       f"over sky cells of {width:g} x {height:g} deg joined with duplicate "
+                       "groups: every test galaxy's region unseen in training")
+        about["regions"] = {
+            "cell_deg": list(SKY_CELL_DEG), "groups": int(len(np.unique(groups))),
+            "test_groups": [int(len(np.unique(groups[test]))) for _, test in folds],
+            "test_footprints": [footprint(positions.ra[test], positions.dec[test])
+                                for _, test in folds]}
+    return folds, about
+
+
 def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                init: str | os.PathLike[str] | None = None, seed: int = 0,
-               folds: int | None = None, shifts: bool = True,
+               folds: int | None = None, split: str = "random", shifts: bool = True,
                finetune_jitters: dict[str, dict[str, Any]] | None = None,
                scratch_jitter: dict[str, Any] | None = None,
-               labels: Sequence[int] | None = None,
+               labels: Sequence[int] | None = None, models: Sequence[str] | None = None,
                out_figure: str | os.PathLike[str] | None = None,
                say=print) -> dict[str, Any]:
     """Stratified k-fold CV of every model on a file of real images, and their robustness;
     with ``labels``, also each model's label-efficiency curve on the same folds.
 
-    Folds keep each group of (near) duplicate images together
-    (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test image has a copy in training.
+    The folds are :func:`cv_folds`': ``split="random"`` keeps each group of (near) duplicate
+    images together, so no test image has a copy in training; ``split="region"`` holds out
+    whole sky cells, so every test galaxy comes from a region its training never saw.
 
     Each model's embedding is scored too: precision at 1 and 10 of cosine nearest neighbours
     among the fold's test images (:func:`galaxy10.evaluation.similarity.precision_at_k`).
@@ -65,9 +143,14 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
 
     Parameters
     ----------
+    split : {"random", "region"}, default "random"
+        How the folds are assigned (:data:`CV_SPLITS`).
     labels : sequence of int, optional
         The curve's sizes (each at most every fold's training size, checked before any
         training; the command line checks the rest, :func:`galaxy10.cli.checks.label_sizes`).
+    models : sequence of str, optional
+        Which of :data:`MODEL_KINDS` to train (default: all; those that need ``init`` only
+        with it).
     out_figure : path-like, optional
         With ``labels``, the curve's PNG (:func:`galaxy10.reporting.figures.label_curve`),
         written atomically.
@@ -75,32 +158,23 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     Returns
     -------
     dict
-        The ``real_cv`` section: per model the mean and sd over folds of balanced accuracy
-        and macro-F1, per-class recall, training seconds, neighbour precision at 1 and 10
-        (``neighbours``, with chance), and per shift the balanced accuracy; plus the folds'
-        raw figures. With ``labels``, its ``label_curve`` entry holds the curve
+        The ``real_cv`` section (``real_cv_region`` for the region split): per model the
+        mean and sd over folds of balanced accuracy and macro-F1, per-class recall, training
+        seconds, neighbour precision at 1 and 10 (``neighbours``, with chance), and per shift
+        the balanced accuracy; plus the folds' raw figures and :func:`cv_folds`' description.
+        With ``labels``, its ``label_curve`` entry holds the curve
         (:func:`label_curve_section`), which the command line records as a section of its own.
 
     Raises
     ------
     Galaxy10Error
-        When a size in ``labels`` exceeds a fold's training images.
+        When a size in ``labels`` exceeds a fold's training images, or the region split
+        finds no sky positions.
     """
     import tempfile
 
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    from galaxy10.core.classes import CLASS_NAMES
-    from galaxy10.datasets.audit import duplicate_groups
     from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.datasets.resample import nested_stratified_order
-    from galaxy10.evaluation.evaluate import evaluate_predictions
-    from galaxy10.evaluation.similarity import precision_at_k
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.modeling.preprocess import SEED_CONFIG
-    from galaxy10.modeling.probe import fit_linear_probe
-    from galaxy10.modeling.train import train_seed_cnn
-    from galaxy10.pipeline.training import train_bundle
 
     started = time.time()
     n_folds = int(folds or profile.cv_folds)
@@ -109,125 +183,59 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
         from galaxy10.modeling.augment import ROBUST_JITTER
 
         finetune_jitters = {"robust": ROBUST_JITTER}
+    kinds = list(models or MODEL_KINDS)
     tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
              for key, jit in finetune_jitters.items()} if init is not None else {}
-    models = ["seed_cnn", "galaxy_cnn_scratch", *tuned,
-              *([LINEAR_PROBE] if init is not None else [])]
-    per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
+    names = [*(k for k in ("seed_cnn", "galaxy_cnn_scratch") if k in kinds),
+             *(tuned if "finetuned" in kinds else {}),
+             *([LINEAR_PROBE] if init is not None and LINEAR_PROBE in kinds else [])]
+    per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in names}
     curve_rows: dict[int, dict[str, list[dict[str, Any]]]] = {
-        n: {m: [] for m in models} for n in sizes}
+        n: {m: [] for m in names} for n in sizes}
+    splits, about = cv_folds(real_h5, n_folds, seed, split)
     embed_seconds = None
     with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir, \
             tempfile.TemporaryDirectory() as bundle_dir:
         y = f.labels.astype(np.int64)
         images = f.read(np.arange(len(f)))
-        # (near) duplicates stay on one side of every split: a copy in training would leak
-        groups = duplicate_groups(real_h5)
-        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        splits = list(splitter.split(np.zeros(len(y)), y, groups))
         _check_fold_sizes(sizes, [len(train) for train, _ in splits], len(y))
         frozen = embedded = None
-        if init is not None:  # the frozen network: one embedding of every image serves all
+        if init is not None and LINEAR_PROBE in names:  # one embedding of every image serves all
             start = time.perf_counter()
             frozen = Predictor(init)
             _, embedded = frozen.predict_and_embed(images)
             embed_seconds = time.perf_counter() - start
+        trainer = _Trainer(f, y, profile, init, tuned, scratch_jitter, embedded,
+                           Path(cache_dir), Path(bundle_dir))
         for k, (train, test) in enumerate(splits):
             fold = _FoldViews(images[test], shifts, seed + k, frozen,
                               None if embedded is None else embedded[test])
             # the curve's subsets: prefixes of one stratified order, so each holds the smaller
+            from galaxy10.datasets.resample import nested_stratified_order
+
             order = train[nested_stratified_order(y[train], seed + k)]
-
-            def fit(name: str, rows: np.ndarray, tag: str, k: int = k,
-                    fold: _FoldViews = fold) -> _Trained:
-                """``name`` trained on ``rows`` of the file, ready to score ``fold``'s views."""
-                if name == LINEAR_PROBE:
-                    return _Trained(fold, probe=fit_linear_probe(embedded[rows], y[rows],
-                                                                 seed=seed + k))
-                if name == "seed_cnn":
-                    model, scaler, _ = train_seed_cnn(f, rows, profile, seed + k)
-                    return _Trained(fold, Predictor.in_memory(model, kind="seed",
-                                                              config=SEED_CONFIG, scaler=scaler))
-                scratch = name == "galaxy_cnn_scratch"  # the train command's workflow
-                trained = train_bundle(
-                    f, rows, Path(bundle_dir) / f"{name}_fold{k}_{tag}.keras", profile,
-                    seed=seed + k, init=None if scratch else init,
-                    jitter=scratch_jitter if scratch else tuned[name], cache_dir=cache_dir)
-                return _Trained(fold, trained.predictor, bundle=trained.path)
-
-            for name in models:
+            for name in names:
                 for n in [*sizes, None]:
                     rows = train if n is None else np.sort(order[:n])
-                    start = time.perf_counter()
-                    trained = fit(name, rows, "all" if n is None else str(n))
-                    seconds = time.perf_counter() - start
-                    proba, vectors = trained.predict("unshifted")
-                    # the spread over folds is the uncertainty here: no bootstrap per fold
-                    scores = evaluate_predictions(y[test], proba, n_boot=1, seed=seed)
-                    row = {"n_train": int(len(rows)),
-                           "balanced_accuracy": scores["balanced_accuracy"],
-                           "macro_f1": scores["macro_f1"], "train_seconds": seconds,
-                           # similarity search in the model's embedding: the fold's test
-                           # galaxies, each a query among the others (leave-one-out)
-                           "neighbours": precision_at_k(vectors, y[test], (1, 10))}
-                    if n is not None:
-                        curve_rows[n][name].append(row)
-                        say(f"fold {k + 1}/{n_folds} {name:<22} {n:>6} labels: balanced "
-                            f"accuracy {row['balanced_accuracy']:.3f} ({seconds:.0f} s)",
-                            flush=True)
-                    else:
-                        row["recall"] = [scores["per_class"][c]["recall"] for c in CLASS_NAMES]
-                        # which class each class is mistaken for (rows true, columns predicted)
-                        row["confusion"] = scores["confusion_matrix"]
-                        row["shifts"] = {}
-                        for shift in fold.images:
-                            if shift != "unshifted":
-                                pred = trained.predict(shift)[0].argmax(axis=1)
-                                row["shifts"][shift] = evaluate_predictions(
-                                    y[test], pred, n_boot=1, seed=seed)["balanced_accuracy"]
-                        per_fold[name].append(row)
-                        say(f"fold {k + 1}/{n_folds} {name:<22} balanced accuracy "
-                            f"{row['balanced_accuracy']:.3f}, neighbours p@10 "
-                            f"{row['neighbours']['p@10']:.3f}"
-                            + (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
-                               if row["shifts"] else "") + f" ({seconds:.0f} s)", flush=True)
-                    trained.discard()
-    out: dict[str, Any] = {"n_images": int(len(y)), "folds": n_folds,
-                           "cv": f"StratifiedGroupKFold({n_folds}, shuffle=True, "
-                                 f"random_state={seed}), duplicate groups kept together",
-                           "duplicate_rows": int(len(groups) - len(np.unique(groups))),
+                    row = trainer.score(name, rows, test, fold, k, seed,
+                                        "all" if n is None else str(n), full=n is None)
+                    (per_fold[name] if n is None else curve_rows[n][name]).append(row)
+                    say(_fold_line(k, n_folds, name, n, row), flush=True)
+    out: dict[str, Any] = {"n_images": int(len(y)), "folds": n_folds, **about,
                            "profile": profile.name, "init": os.fspath(init) if init else None,
                            "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
-                           "model_order": models, "models": {}}
+                           "model_order": names,
+                           "models": {name: _model_summary(rows)
+                                      for name, rows in per_fold.items()}}
     if embed_seconds is not None:
         out["probe_embed_seconds"] = embed_seconds
-    for name, rows in per_fold.items():
-        summary: dict[str, Any] = {
-            key: _summary([r[key] for r in rows])
-            for key in ("balanced_accuracy", "macro_f1", "train_seconds")}
-        summary["recall"] = dict(zip(CLASS_NAMES, np.mean([r["recall"] for r in rows],
-                                                          axis=0).tolist(), strict=True))
-        summary["neighbours"] = {key: _summary([r["neighbours"][key] for r in rows])
-                                 for key in ("p@1", "p@10", "chance")}
-        # every image is tested once over the folds: their sum is the CV's confusion matrix
-        summary["confusion"] = np.sum([r["confusion"] for r in rows], axis=0).tolist()
-        if rows[0]["shifts"]:
-            by_shift = {s: _summary([r["shifts"][s] for r in rows]) for s in rows[0]["shifts"]}
-            mean_shifted = float(np.mean([v["mean"] for v in by_shift.values()]))
-            worst = min(by_shift, key=lambda s: by_shift[s]["mean"])
-            summary["shift"] = {"by_shift": by_shift, "mean": mean_shifted,
-                                "relative": mean_shifted / max(
-                                    summary["balanced_accuracy"]["mean"], 1e-9),
-                                "worst": worst, "worst_mean": by_shift[worst]["mean"]}
-        summary["folds"] = rows
-        out["models"][name] = summary
     from galaxy10.reporting.metrics import provenance
 
     out["provenance"] = provenance(started)
     if sizes:
         points = {str(n): curve_rows[n] for n in sizes}
         points["all"] = per_fold
-        curve = label_curve_section(points, models)
+        curve = label_curve_section(points, names)
         curve.update({key: out[key] for key in ("n_images", "folds", "cv", "profile", "init",
                                                 "provenance")})
         curve["subsets"] = ("nested stratified subsets of each fold's training images "
@@ -240,6 +248,117 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                 f"profile {profile.name}")), out_figure))
         out["label_curve"] = curve
     return out
+
+
+def _fold_line(k: int, n_folds: int, name: str, n: int | None, row: dict[str, Any]) -> str:
+    """The progress line of one trained model of one fold."""
+    head = f"fold {k + 1}/{n_folds} {name:<22}"
+    seconds = row["train_seconds"]
+    if n is not None:
+        return (f"{head} {n:>6} labels: balanced accuracy {row['balanced_accuracy']:.3f} "
+                f"({seconds:.0f} s)")
+    shifted = (f", under shifts {np.mean(list(row['shifts'].values())):.3f}"
+               if row["shifts"] else "")
+    return (f"{head} balanced accuracy {row['balanced_accuracy']:.3f}, neighbours p@10 "
+            f"{row['neighbours']['p@10']:.3f}{shifted} ({seconds:.0f} s)")
+
+
+def _model_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One model's CV summary from its per-fold rows (means and sds over the folds)."""
+    from galaxy10.core.classes import CLASS_NAMES
+
+    summary: dict[str, Any] = {
+        key: _summary([r[key] for r in rows])
+        for key in ("balanced_accuracy", "macro_f1", "train_seconds")}
+    summary["recall"] = dict(zip(CLASS_NAMES, np.mean([r["recall"] for r in rows],
+                                                      axis=0).tolist(), strict=True))
+    summary["neighbours"] = {key: _summary([r["neighbours"][key] for r in rows])
+                             for key in ("p@1", "p@10", "chance")}
+    # every image is tested once over the folds: their sum is the CV's confusion matrix
+    summary["confusion"] = np.sum([r["confusion"] for r in rows], axis=0).tolist()
+    if rows[0]["shifts"]:
+        by_shift = {s: _summary([r["shifts"][s] for r in rows]) for s in rows[0]["shifts"]}
+        mean_shifted = float(np.mean([v["mean"] for v in by_shift.values()]))
+        worst = min(by_shift, key=lambda s: by_shift[s]["mean"])
+        summary["shift"] = {"by_shift": by_shift, "mean": mean_shifted,
+                            "relative": mean_shifted / max(
+                                summary["balanced_accuracy"]["mean"], 1e-9),
+                            "worst": worst, "worst_mean": by_shift[worst]["mean"]}
+    summary["folds"] = rows
+    return summary
+
+
+class _Trainer:
+    """Trains one of ``bench real``'s models on given rows and scores it on a fold."""
+
+    def __init__(self, galaxies, y: np.ndarray, profile: Profile, init, tuned: dict[str, Any],
+                 scratch_jitter: dict[str, Any] | None, embedded: np.ndarray | None,
+                 cache_dir: Path, bundle_dir: Path) -> None:
+        self.galaxies, self.y, self.profile, self.init = galaxies, y, profile, init
+        self.tuned, self.scratch_jitter, self.embedded = tuned, scratch_jitter, embedded
+        self.cache_dir, self.bundle_dir = cache_dir, bundle_dir
+
+    def fit(self, name: str, rows: np.ndarray, fold: _FoldViews, seed: int, tag: str
+            ) -> _Trained:
+        """``name`` trained on ``rows`` of the file with ``seed``, ready to score ``fold``."""
+        if name == LINEAR_PROBE:
+            from galaxy10.modeling.probe import fit_linear_probe
+
+            return _Trained(fold, probe=fit_linear_probe(self.embedded[rows], self.y[rows],
+                                                         seed=seed))
+        from galaxy10.modeling.predict import Predictor
+
+        if name == "seed_cnn":
+            from galaxy10.modeling.preprocess import SEED_CONFIG
+            from galaxy10.modeling.train import train_seed_cnn
+
+            model, scaler, _ = train_seed_cnn(self.galaxies, rows, self.profile, seed)
+            return _Trained(fold, Predictor.in_memory(model, kind="seed", config=SEED_CONFIG,
+                                                      scaler=scaler))
+        from galaxy10.pipeline.training import train_bundle
+
+        scratch = name == "galaxy_cnn_scratch"  # the train command's workflow
+        trained = train_bundle(
+            self.galaxies, rows, self.bundle_dir / f"{name}_{tag}.keras", self.profile,
+            seed=seed, init=None if scratch else self.init,
+            jitter=self.scratch_jitter if scratch else self.tuned[name],
+            cache_dir=self.cache_dir)
+        return _Trained(fold, trained.predictor, bundle=trained.path)
+
+    def score(self, name: str, rows: np.ndarray, test: np.ndarray, fold: _FoldViews, k: int,
+              seed: int, tag: str, full: bool) -> dict[str, Any]:
+        """Train ``name`` on ``rows`` (fold ``k``, seed ``seed + k``) and score it on ``test``.
+
+        A ``full``-size row (the CV's) also holds per-class recall, the confusion matrix and
+        the score under each shift; a label-curve row does not.
+        """
+        from galaxy10.core.classes import CLASS_NAMES
+        from galaxy10.evaluation.evaluate import evaluate_predictions
+        from galaxy10.evaluation.similarity import precision_at_k
+
+        y_test = self.y[test]
+        start = time.perf_counter()
+        trained = self.fit(name, rows, fold, seed + k, f"fold{k}_{tag}")
+        seconds = time.perf_counter() - start
+        proba, vectors = trained.predict("unshifted")
+        # the spread over folds is the uncertainty here: no bootstrap per fold
+        scores = evaluate_predictions(y_test, proba, n_boot=1, seed=seed)
+        row: dict[str, Any] = {
+            "n_train": int(len(rows)), "balanced_accuracy": scores["balanced_accuracy"],
+            "macro_f1": scores["macro_f1"], "train_seconds": seconds,
+            # similarity search in the model's embedding: the fold's test galaxies, each a
+            # query among the others (leave-one-out)
+            "neighbours": precision_at_k(vectors, y_test, (1, 10))}
+        if full:
+            row["recall"] = [scores["per_class"][c]["recall"] for c in CLASS_NAMES]
+            # which class each class is mistaken for (rows true, columns predicted)
+            row["confusion"] = scores["confusion_matrix"]
+            row["shifts"] = {
+                shift: evaluate_predictions(y_test, trained.predict(shift)[0].argmax(axis=1),
+                                            n_boot=1, seed=seed)["balanced_accuracy"]
+                for shift in fold.images if shift != "unshifted"}
+        trained.discard()
+        return row
 
 
 class _FoldViews:
@@ -369,9 +488,40 @@ def format_real_cv(result: dict[str, Any]) -> str:
         nn_text = f"{nn['mean']:>8.3f}" if nn else f"{'':>8}"
         lines.append(f"{name:<22} {ba['mean']:>7.3f} +- {ba['sd']:.3f} {f1['mean']:>7.3f} +- "
                      f"{f1['sd']:.3f} {sec['mean']:>9.0f} {nn_text} {tail}")
+    regions = result.get("regions")
+    if regions:
+        lines.append(f"held-out regions: {regions['groups']} groups of sky cells "
+                     f"({regions['cell_deg'][0]:g} x {regions['cell_deg'][1]:g} deg), "
+                     f"{'/'.join(map(str, regions['test_groups']))} tested per fold")
     chance = [r["neighbours"]["chance"]["mean"] for r in result["models"].values()
               if "neighbours" in r]
     if chance:
         lines.append(f"p@10 nn: how often the 10 nearest test galaxies in the model's embedding "
                      f"share the class (chance {chance[0]:.3f})")
+    return "\n".join(lines)
+
+
+def region_gap(random_cv: dict[str, Any], region_cv: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per model in both sections: the random CV's balanced accuracy minus the region-held-out
+    one (how much of the figure holds only inside regions the training saw), and the
+    per-class recall of each."""
+    out = {}
+    for name, region in region_cv["models"].items():
+        random = random_cv["models"].get(name)
+        if random is None:
+            continue
+        out[name] = {"random": random["balanced_accuracy"]["mean"],
+                     "region": region["balanced_accuracy"]["mean"],
+                     "gap": random["balanced_accuracy"]["mean"]
+                     - region["balanced_accuracy"]["mean"],
+                     "recall_random": random["recall"], "recall_region": region["recall"]}
+    return out
+
+
+def format_region_gap(gap: dict[str, dict[str, Any]]) -> str:
+    """The comparison table: random CV, region-held-out CV and their gap, per model."""
+    lines = ["== random CV against region-held-out CV (balanced accuracy, mean over folds) ==",
+             f"{'model':<28} {'random':>8} {'region':>8} {'gap':>8}"]
+    for name, g in gap.items():
+        lines.append(f"{name:<28} {g['random']:>8.3f} {g['region']:>8.3f} {g['gap']:>+8.3f}")
     return "\n".join(lines)

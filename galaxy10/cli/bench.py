@@ -177,6 +177,7 @@ def _accuracy(args: argparse.Namespace, say: Say) -> Path:
 
 
 def _real_arguments(p: argparse.ArgumentParser) -> None:
+    from galaxy10.bench.real import MODEL_KINDS
     from galaxy10.modeling.augment import JITTERS
 
     add_real(p)
@@ -189,6 +190,14 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
                                                "profile's, 5 for faithful)")
     p.add_argument("--no-shifts", action="store_true",
                    help="skip scoring under other sources' shifts")
+    p.add_argument("--cv", choices=["random", "region", "both"], default="both",
+                   help="fold assignment: random (stratified, duplicates kept together; "
+                        "recorded as real_cv), region (whole sky cells held out, so every test "
+                        "galaxy's region is unseen in training; real_cv_region; needs sky "
+                        "positions) or both, with their gap (default both)")
+    p.add_argument("--models", choices=list(MODEL_KINDS), nargs="+",
+                   help="which models to train (default all; finetuned and linear_probe need "
+                        "--init)")
     p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+", default=["robust"],
                    help="augmentation(s) of the fine-tuned model; one model per name "
                         "(default: robust, train --init's; 'none robust' compares them)")
@@ -224,6 +233,21 @@ def _real_check(args: argparse.Namespace) -> None:
             args.checked_init = checks.bundle(choice.path, option="--init")
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
+    args.checked_splits = ["random", "region"] if args.cv == "both" else [args.cv]
+    if "region" in args.checked_splits:
+        from galaxy10.datasets.sky import source_positions
+
+        if source_positions(source) is None:
+            raise GalaxyDataError(source, f"--cv {args.cv}: no sky positions, which the "
+                                          "region-held-out CV needs: give an .h5 with ra/dec, "
+                                          "or a manifest with ra and dec columns (or h5_row, "
+                                          "joined with the published table: --coords of "
+                                          "`import`, or GALAXY10_COORDS); or --cv random")
+    if args.models and args.init == "none":
+        needy = sorted({"finetuned", "linear_probe"} & set(args.models))
+        if needy:
+            raise Galaxy10Error(f"--models {' '.join(needy)}: these start from a pre-trained "
+                                "bundle, which --init none leaves out")
     n_folds = checks.folds(labels, args.folds, profile, source)
     args.checked_labels = checks.label_sizes(args.labels, labels, n_folds, source)
     if args.out_figure is not None and args.checked_labels is None:
@@ -243,25 +267,43 @@ def _real_check(args: argparse.Namespace) -> None:
 def _real(args: argparse.Namespace, say: Say) -> Path:
     import tempfile
 
-    from galaxy10.bench.real import bench_real, format_label_curve, format_real_cv
+    from galaxy10.bench.real import (
+        REAL_CV_SECTIONS,
+        bench_real,
+        format_label_curve,
+        format_real_cv,
+        format_region_gap,
+        region_gap,
+    )
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.reporting.metrics import update_metrics
 
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         real = labelled_images_h5(args.checked_real, tmp)
-        result = bench_real(real, args.checked_profile, init=args.checked_init, seed=args.seed,
-                            folds=args.folds, shifts=not args.no_shifts,
-                            finetune_jitters={name: jitter_settings(name)
-                                              for name in args.finetune_jitter},
-                            scratch_jitter=jitter_settings(args.scratch_jitter),
-                            labels=args.checked_labels, out_figure=args.checked_figure)
-    curve = result.pop("label_curve", None)
-    print(format_real_cv(result))
-    if curve is not None:
-        print(format_label_curve(curve))
-        print(f"label curve figure written to {curve['figure']}")
-        update_metrics(args.metrics, "label_curve", curve)
-    return update_metrics(args.metrics, "real_cv", result)
+        for split in args.checked_splits:  # the label curve rides on the first CV only
+            first = split == args.checked_splits[0]
+            results[split] = bench_real(
+                real, args.checked_profile, init=args.checked_init, seed=args.seed,
+                folds=args.folds, split=split, shifts=not args.no_shifts,
+                finetune_jitters={name: jitter_settings(name) for name in args.finetune_jitter},
+                scratch_jitter=jitter_settings(args.scratch_jitter), models=args.models,
+                labels=args.checked_labels if first else None,
+                out_figure=args.checked_figure if first else None)
+    if len(results) == 2:
+        results["region"]["gap_to_random"] = region_gap(results["random"], results["region"])
+    path = args.metrics
+    for split, result in results.items():
+        curve = result.pop("label_curve", None)
+        print(format_real_cv(result))
+        if curve is not None:
+            print(format_label_curve(curve))
+            print(f"label curve figure written to {curve['figure']}")
+            update_metrics(args.metrics, "label_curve", curve)
+        path = update_metrics(args.metrics, REAL_CV_SECTIONS[split], result)
+    if "gap_to_random" in results.get("region", {}):
+        print(format_region_gap(results["region"]["gap_to_random"]))
+    return path
 
 
 def _shipped_arguments(p: argparse.ArgumentParser) -> None:

@@ -120,8 +120,12 @@ def _check_import(args: argparse.Namespace) -> None:
     check_out(args.out, "h5", args.force, inputs=[args.source])
     args.parquet = bool(parquet_sources(args.source))
     args.plan = None
+    if args.parquet and args.coords is not None:
+        raise GalaxyDataError(args.source, f"--coords {args.coords}: positions are joined on a "
+                                           "CSV manifest's h5_row column; a Parquet import "
+                                           "has no manifest")
     if not args.parquet:
-        args.plan = plan_import(args.source, strict=args.strict)
+        args.plan = plan_import(args.source, strict=args.strict, coordinates=args.coords)
         checks.free_space(args.out.parent, len(args.plan.pairs), str(args.out))
 
 
@@ -220,6 +224,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force(p)
     p.add_argument("--strict", action="store_true",
                    help="fail instead of ignoring folders, files or images it cannot use")
+    p.add_argument("--coords", type=Path,
+                   help="the published sky positions (CSV: index, RA, DEC), joined on the "
+                        "manifest's h5_row column (default: $GALAXY10_COORDS, else "
+                        "../shared/data/galaxy10-coord/Galaxy10_coord.csv where it exists); a "
+                        "manifest's own ra and dec columns come first")
     add_quiet(p, "no progress bar")
     p.set_defaults(func=_cmd_import, check=_check_import)
 

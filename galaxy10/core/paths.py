@@ -19,6 +19,8 @@ ENV_MODELS_HOME = "GALAXY10_MODELS"
 """Environment variable naming the folder of trained models (default ``<project>/models``)."""
 ENV_REAL_SAMPLE = "GALAXY10_REAL_SAMPLE"
 """Environment variable naming a folder (or Galaxy10 .h5 file) of labelled real images."""
+ENV_COORDINATES = "GALAXY10_COORDS"
+"""Environment variable naming the published sky positions of the Galaxy10 images (a CSV)."""
 ENV_REPORTS_HOME = "GALAXY10_REPORTS"
 """Environment variable naming the reports folder (default ``<project>/reports``)."""
 
@@ -124,6 +126,21 @@ def default_real_sample() -> Path:
     if env:
         return Path(env).expanduser()
     return project_root().parent / "shared" / "data" / "real-sample"
+
+
+def default_coordinates() -> Path:
+    """Where galaxy10 looks for the sky position of every image of the official file.
+
+    ``$GALAXY10_COORDS``, else the published table kept beside the checkout
+    (``../shared/data/galaxy10-coord/Galaxy10_coord.csv``, from the data set's author's
+    repository): one row per h5 row, with ``RA`` and ``DEC`` in degrees. It gives the real
+    sample, whose manifest names each image's h5 row, its positions
+    (:func:`galaxy10.datasets.sky.manifest_positions`).
+    """
+    env = os.environ.get(ENV_COORDINATES)
+    if env:
+        return Path(env).expanduser()
+    return project_root().parent / "shared" / "data" / "galaxy10-coord" / "Galaxy10_coord.csv"
 
 
 def reference_reports_dir() -> Path:

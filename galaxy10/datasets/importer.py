@@ -33,6 +33,7 @@ from galaxy10.datasets.labelled import (
 )
 from galaxy10.datasets.parquet import PARQUET_SUFFIXES
 from galaxy10.datasets.reader import SPLIT_FIELD, SPLIT_NAMES_ATTR
+from galaxy10.datasets.sky import SkyPositions
 from galaxy10.datasets.writer import Galaxy10Writer
 
 logger = logging.getLogger(__name__)
@@ -52,11 +53,15 @@ class ImportPlan:
         ``spiral/``, a text file in a class folder), with the reason.
     refused : list of (Path, str)
         Listed images whose header shows unreasonable dimensions (see ``MAX_SIDE``).
+    positions : SkyPositions, optional
+        The sky position of every pair, in order, when the source's manifest gives them
+        (:func:`plan_positions`); the import writes them as the ``ra`` and ``dec`` columns.
     """
 
     pairs: list[tuple[Path, int]]
     ignored: list[tuple[Path, str]] = field(default_factory=list)
     refused: list[tuple[Path, str]] = field(default_factory=list)
+    positions: SkyPositions | None = None
 
     def warnings(self) -> list[str]:
         """One line per ignored or refused entry, for the command line to print."""
@@ -64,8 +69,46 @@ class ImportPlan:
                 + [f"{path}: refused ({why})" for path, why in self.refused])
 
 
+def plan_positions(source: str | os.PathLike[str], pairs: list[tuple[Path, int]],
+                   coordinates: str | os.PathLike[str] | None = None) -> SkyPositions | None:
+    """The sky position of every listed image, when a manifest gives them.
+
+    ``source`` is a CSV manifest, or a folder: its ``manifest.csv``, when it has one, gives
+    the positions of the class folders' images it lists (the real sample is laid out both
+    ways). Positions come from the manifest's ``ra``/``dec`` columns, or from its ``h5_row``
+    column joined with the published table (:func:`galaxy10.datasets.sky.manifest_positions`).
+    None when there is no manifest, it has neither, or it does not list every image.
+
+    Raises
+    ------
+    GalaxyDataError
+        On a bad position or h5 row (naming the manifest and line), an unreadable table of
+        positions, or ``coordinates`` given for a source without a manifest.
+    """
+    from galaxy10.datasets.labelled import read_manifest
+    from galaxy10.datasets.sky import manifest_positions
+
+    source = Path(source)
+    manifest = listed_source(source) if source.is_dir() else source
+    if not manifest.is_file():
+        if coordinates is not None:
+            raise GalaxyDataError(source, f"--coords {coordinates}: positions are joined on a "
+                                          "manifest's h5_row column, and this folder has no "
+                                          f"{MANIFEST_NAME}")
+        return None
+    positions = manifest_positions(manifest, coordinates)
+    if positions is None:
+        return None
+    where = {os.path.abspath(path): i for i, (path, _) in enumerate(read_manifest(manifest))}
+    idx = [where.get(os.path.abspath(path)) for path, _ in pairs]
+    if any(i is None for i in idx):  # class folders with images the manifest does not list
+        return None
+    return SkyPositions(positions.ra[idx], positions.dec[idx], positions.origin)
+
+
 def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
-                check_images: bool = True) -> ImportPlan:
+                check_images: bool = True,
+                coordinates: str | os.PathLike[str] | None = None) -> ImportPlan:
     """List what an import of ``source`` will read, and what it ignores or refuses.
 
     Parameters
@@ -77,6 +120,10 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
     check_images : bool, default True
         Read every image's header (not its pixels): oversized images are refused here, so
         that one of them does not stop the import of the others; an unreadable image raises.
+    coordinates : path-like, optional
+        The table of published positions to join on the manifest's ``h5_row``
+        (:func:`plan_positions`; default :func:`galaxy10.core.paths.default_coordinates`
+        where it exists).
 
     Raises
     ------
@@ -98,7 +145,7 @@ def plan_import(source: str | os.PathLike[str], *, strict: bool = False,
             else:
                 kept.append((path, label))
         pairs = kept
-    plan = ImportPlan(pairs, ignored, refused)
+    plan = ImportPlan(pairs, ignored, refused, plan_positions(source, pairs, coordinates))
     left_out = len(ignored) + len(refused)
     if strict and left_out:
         first = (ignored + refused)[0]
@@ -138,6 +185,8 @@ def import_images(source: str | os.PathLike[str], out: str | os.PathLike[str], *
     Path
         ``out``. Its rows follow :func:`galaxy10.datasets.labelled.list_images`' order;
         the file attribute ``galaxy10_source`` is ``"imported"`` and ``origin`` names ``source``.
+        With the plan's positions, the file has ``ra`` and ``dec`` columns, and its attribute
+        ``positions`` says where they came from.
 
     Raises
     ------
@@ -150,17 +199,25 @@ def import_images(source: str | os.PathLike[str], out: str | os.PathLike[str], *
         plan = plan_import(source, strict=strict)
         for line in plan.warnings():
             logger.warning(line)
-    pairs = plan.pairs
+    pairs, positions = plan.pairs, plan.positions
     out = Path(out)
     attrs = {"origin": os.fspath(Path(source).resolve())}
-    with Galaxy10Writer(out, len(pairs), IMAGE_SHAPE, source="imported", attrs=attrs) as writer, \
+    columns = None
+    if positions is not None:
+        attrs["positions"] = positions.origin
+        columns = {"ra": np.float64, "dec": np.float64}
+    with Galaxy10Writer(out, len(pairs), IMAGE_SHAPE, source="imported", attrs=attrs,
+                        columns=columns) as writer, \
             tqdm(total=len(pairs), desc=f"import {Path(source).name}", unit="img",
                  disable=not progress) as bar:
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start:start + batch_size]
             images = np.stack([load_cutout(path) for path, _ in batch])
             labels = np.array([label for _, label in batch], dtype=np.uint8)
-            writer.write(start, images, labels)
+            sky = (None if positions is None else
+                   {"ra": positions.ra[start:start + len(batch)],
+                    "dec": positions.dec[start:start + len(batch)]})
+            writer.write(start, images, labels, sky)
             bar.update(len(batch))
     return out
 

@@ -567,6 +567,11 @@ def describe_file(path: str | os.PathLike[str]) -> str:
         extra = [name for name in ("ra", "dec", "redshift", "pxscale")
                  if f.metadata(name) is not None]
         lines.append(f"  metadata    : {', '.join(extra) if extra else 'none'}")
+        if {"ra", "dec"} <= set(extra):
+            from galaxy10.datasets.sky import footprint, format_footprint
+
+            lines.append("  sky         : " + format_footprint(
+                footprint(f.metadata("ra"), f.metadata("dec"))))
         splits = f.splits()
         if splits is not None:
             names, sizes = np.unique(splits, return_counts=True)

@@ -66,8 +66,9 @@ def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: st
 
     from galaxy10.core.errors import Galaxy10Error
     from galaxy10.datasets.audit import duplicate_groups
+    from galaxy10.datasets.labelled import source_positions
     from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.datasets.sky import SKY_CELL_DEG, footprint, region_groups, source_positions
+    from galaxy10.datasets.sky import SKY_CELL_DEG, footprint, region_groups
 
     if split not in CV_SPLITS:
         raise ValueError(f"split must be one of {CV_SPLITS}, not {split!r}")

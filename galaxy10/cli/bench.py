@@ -190,11 +190,12 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
                                                "profile's, 5 for faithful)")
     p.add_argument("--no-shifts", action="store_true",
                    help="skip scoring under other sources' shifts")
-    p.add_argument("--cv", choices=["random", "region", "both"], default="both",
+    p.add_argument("--cv", choices=["random", "region", "both"],
                    help="fold assignment: random (stratified, duplicates kept together; "
                         "recorded as real_cv), region (whole sky cells held out, so every test "
                         "galaxy's region is unseen in training; real_cv_region; needs sky "
-                        "positions) or both, with their gap (default both)")
+                        "positions) or both, with their gap (default: both where the images "
+                        "have sky positions, else random)")
     p.add_argument("--models", choices=list(MODEL_KINDS), nargs="+",
                    help="which models to train (default all; finetuned and linear_probe need "
                         "--init)")
@@ -233,11 +234,16 @@ def _real_check(args: argparse.Namespace) -> None:
             args.checked_init = checks.bundle(choice.path, option="--init")
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
-    args.checked_splits = ["random", "region"] if args.cv == "both" else [args.cv]
-    if "region" in args.checked_splits:
-        from galaxy10.datasets.sky import source_positions
+    from galaxy10.datasets.labelled import source_positions
 
-        if source_positions(source) is None:
+    placed = source_positions(source) is not None
+    if args.cv is None and not placed:
+        note_after_checks(f"[galaxy10] --cv: {source} has no sky positions, so only the random "
+                          "CV runs (the region-held-out one needs ra/dec)")
+    cv = args.cv or ("both" if placed else "random")
+    args.checked_splits = ["random", "region"] if cv == "both" else [cv]
+    if "region" in args.checked_splits:
+        if not placed:
             raise GalaxyDataError(source, f"--cv {args.cv}: no sky positions, which the "
                                           "region-held-out CV needs: give an .h5 with ra/dec, "
                                           "or a manifest with ra and dec columns (or h5_row, "

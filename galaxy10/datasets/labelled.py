@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from galaxy10.datasets.parquet import (
     read_parquet_rows,
 )
 from galaxy10.datasets.reader import Galaxy10File, read_in_batches
+
+if TYPE_CHECKING:
+    from galaxy10.datasets.sky import SkyPositions
 
 __all__ = [
     "HDF5_SUFFIXES",
@@ -58,6 +62,7 @@ __all__ = [
     "register_source_kind",
     "scan_images",
     "source_kind",
+    "source_positions",
 ]
 
 HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5", ".he5")
@@ -439,6 +444,30 @@ def source_kind(source: str | os.PathLike[str]) -> SourceKind:
             return kind
     raise GalaxyDataError(path, _NOT_FOUND if not path.exists() else
                           "is neither a file nor a folder of labelled images")
+
+
+def source_positions(source: str | os.PathLike[str],
+                     coordinates: str | os.PathLike[str] | None = None) -> SkyPositions | None:
+    """The positions of a labelled source's rows, in the order every reader gives them.
+
+    A Galaxy10 HDF5 file: its ``ra``/``dec`` columns; a CSV manifest (or a folder holding
+    ``manifest.csv``): :func:`galaxy10.datasets.sky.manifest_positions`; other sources (class
+    folders, Parquet): None, as for a file or manifest without positions.
+    """
+    from galaxy10.datasets.sky import SkyPositions, check_positions, manifest_positions
+
+    path = Path(source)
+    kind = source_kind(path).name
+    if kind == "hdf5":
+        with Galaxy10File(path) as f:
+            ra, dec = f.metadata("ra"), f.metadata("dec")
+        if ra is None or dec is None:
+            return None
+        ra, dec = check_positions(ra, dec, path)
+        return SkyPositions(ra, dec, "the file's ra/dec")
+    if kind == "manifest":
+        return manifest_positions(listed_source(path), coordinates)
+    return None
 
 
 def open_labelled(source: str | os.PathLike[str]) -> LabelledImages:

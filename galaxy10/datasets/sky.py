@@ -207,32 +207,6 @@ def manifest_positions(manifest: str | os.PathLike[str],
     return SkyPositions(published.ra[idx], published.dec[idx], published.origin)
 
 
-def source_positions(source: str | os.PathLike[str],
-                     coordinates: str | os.PathLike[str] | None = None) -> SkyPositions | None:
-    """The positions of a labelled source's rows, in the order every reader gives them.
-
-    A Galaxy10 HDF5 file: its ``ra``/``dec`` columns; a CSV manifest (or a folder holding
-    ``manifest.csv``): :func:`manifest_positions`; other sources (class folders, Parquet):
-    None, as for a file or manifest without positions.
-    """
-    from galaxy10.datasets.labelled import listed_source, source_kind
-
-    path = Path(source)
-    kind = source_kind(path).name
-    if kind == "hdf5":
-        from galaxy10.datasets.reader import Galaxy10File
-
-        with Galaxy10File(path) as f:
-            ra, dec = f.metadata("ra"), f.metadata("dec")
-        if ra is None or dec is None:
-            return None
-        ra, dec = check_positions(ra, dec, path)
-        return SkyPositions(ra, dec, "the file's ra/dec")
-    if kind == "manifest":
-        return manifest_positions(listed_source(path), coordinates)
-    return None
-
-
 def sky_cells(ra: np.ndarray, dec: np.ndarray,
               size: tuple[float, float] = SKY_CELL_DEG) -> np.ndarray:
     """The sky cell of every position: ``size`` degrees of RA by Dec, numbered from (0, -90).

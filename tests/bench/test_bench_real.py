@@ -36,7 +36,7 @@ def test_label_curve_has_every_size_and_model_on_nested_subsets(tmp_path, tiny_r
     monkeypatch.setattr(train_module, "train_seed_cnn", spy)
     reports = tmp_path / "reports"
     assert main(["bench", "real", "--real", str(tiny_real), "--init", str(model_bundle["model"]),
-                 "--profile", "smoke", "--folds", "2", "--labels", "40", "20",
+                 "--profile", "smoke", "--cv", "random", "--folds", "2", "--labels", "40", "20",
                  "--finetune-jitter", "none", "--reports-dir", str(reports)]) == 0
     out = capsys.readouterr().out
     metrics = json.loads((reports / "metrics.json").read_text())
@@ -119,3 +119,57 @@ def test_a_size_above_a_fold_is_refused_before_training():
     _check_fold_sizes([100, 798], [798, 802], 1000)
     with pytest.raises(Galaxy10Error, match=r"--labels 800: the smallest fold trains on 798"):
         _check_fold_sizes([100, 800], [798, 802], 1000)
+
+
+def test_region_folds_hold_out_whole_sky_cells_and_keep_the_classes_shares(tiny_real):
+    from galaxy10.bench.real import cv_folds
+    from galaxy10.datasets.sky import sky_cells
+
+    folds, about = cv_folds(tiny_real, 3, seed=0, split="region")
+    with h5py.File(tiny_real, "r") as f:
+        cells, labels = sky_cells(f["ra"][:], f["dec"][:]), f["ans"][:]
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(labels)))  # each image tested once
+    for train, test in folds:
+        assert not set(cells[train]) & set(cells[test])
+        assert set(np.unique(labels[test])) == set(range(10))
+    assert about["split"] == "region" and "sky cells of 15 x 10 deg" in about["cv"]
+    assert about["regions"]["groups"] == len(np.unique(cells))
+    assert sum(fp["n"] for fp in about["regions"]["test_footprints"]) == len(labels)
+    random_folds, random_about = cv_folds(tiny_real, 3, seed=0, split="random")
+    assert "regions" not in random_about
+    # the random assignment mixes cells across its folds; the region one never does
+    assert any(set(cells[tr]) & set(cells[te]) for tr, te in random_folds)
+
+
+@pytest.mark.slow
+def test_bench_real_both_cvs_record_their_sections_and_the_gap(tmp_path, tiny_real,
+                                                              model_bundle, capsys):
+    reports = tmp_path / "reports"
+    assert main(["bench", "real", "--real", str(tiny_real), "--init", str(model_bundle["model"]),
+                 "--profile", "smoke", "--folds", "2", "--no-shifts", "--cv", "both",
+                 "--models", "seed_cnn", "linear_probe", "--reports-dir", str(reports)]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((reports / "metrics.json").read_text())
+    random, region = metrics["real_cv"], metrics["real_cv_region"]
+    assert random["model_order"] == region["model_order"] == ["seed_cnn", "linear_probe"]
+    assert random["split"] == "random" and region["split"] == "region"
+    assert region["regions"]["cell_deg"] == [15.0, 10.0]
+    for name, gap in region["gap_to_random"].items():
+        assert gap["random"] == random["models"][name]["balanced_accuracy"]["mean"]
+        assert gap["region"] == region["models"][name]["balanced_accuracy"]["mean"]
+        assert gap["gap"] == pytest.approx(gap["random"] - gap["region"])
+    assert "random CV against region-held-out CV" in out and "held-out regions:" in out
+
+
+def test_bench_real_refuses_a_region_cv_without_positions_before_any_work(tmp_path, small_h5,
+                                                                          capsys):
+    code = main(["bench", "real", "--real", str(small_h5), "--init", "none", "--cv", "region",
+                 "--reports-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no sky positions" in err and str(small_h5) in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()
+    code = main(["bench", "real", "--real", str(small_h5), "--init", "none", "--cv", "random",
+                 "--models", "finetuned", "seed_cnn"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--models finetuned" in err and "--init none" in err

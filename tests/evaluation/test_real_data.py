@@ -153,7 +153,8 @@ def test_bench_real_cross_validates_every_model_and_scores_shifts(tmp_path, tiny
                                                                   model_bundle, capsys):
     reports = tmp_path / "reports"
     assert main(["bench", "real", "--real", str(tiny_real), "--init", str(model_bundle["model"]),
-                 "--profile", "smoke", "--folds", "2", "--finetune-jitter", "none", "robust",
+                 "--profile", "smoke", "--cv", "random", "--folds", "2",
+                 "--finetune-jitter", "none", "robust",
                  "--reports-dir", str(reports)]) == 0
     table = capsys.readouterr().out
     assert "galaxy_cnn_finetuned" in table and "+-" in table

@@ -113,6 +113,65 @@ def _forward(predictor, images: np.ndarray, views: int, batch_size: int,
     return done / (time.perf_counter() - start)
 
 
+class _Runs:
+    """What every timed run of :func:`bench_classify` shares: the bundle, its catalogue, a
+    sample for the forward pass alone, and the forward-pass timings taken around each run."""
+
+    def __init__(self, model, predictor, sample: np.ndarray, inputs: list, warm_input: list,
+                 tmp: Path, batch_size: int, n: int) -> None:
+        self.model, self.predictor, self.sample = model, predictor, sample
+        self.inputs, self.warm_input, self.tmp = inputs, warm_input, tmp
+        self.batch_size, self.n = batch_size, n
+        self.windows: dict[str, list[float]] = {"1": [], "8": []}
+
+    def bracketed(self, views: int, run: Callable[[], Any]) -> tuple[Any, list[float]]:
+        """``run()`` between two timings of the forward pass alone with ``views``: the
+        ratio to it is then taken on the machine as it ran, not minutes apart."""
+        pair = [_forward(self.predictor, self.sample, views, self.batch_size, at_most=self.n)]
+        result = run()
+        pair.append(_forward(self.predictor, self.sample, views, self.batch_size, at_most=self.n))
+        self.windows[str(views)] += pair
+        return result, pair
+
+    def timed(self, name: str, paths, views: int, **kwargs) -> tuple[float, Any]:
+        """Images per second of one catalogue classification, and its result."""
+        from galaxy10.pipeline.catalogue import classify_catalogue
+
+        start = time.perf_counter()
+        result = classify_catalogue(paths, self.tmp / name, self.model, views=views,
+                                    batch_size=self.batch_size, progress=False, **kwargs)
+        seconds = time.perf_counter() - start
+        if result.failed or result.done != result.shards:
+            raise RuntimeError(f"{name}: {result.lines()}")
+        return result.images / seconds, result
+
+    def timed_dask(self, name: str, workers: int, threads: int) -> dict[str, Any]:
+        """A local cluster of ``workers`` processes of ``threads`` TensorFlow threads,
+        every worker warm before the clock starts."""
+        import distributed
+
+        from galaxy10.core.resources import peak_rss_mb
+        from galaxy10.pipeline.catalogue import classify_catalogue, local_cluster, quiet_dask
+
+        start = time.perf_counter()
+        with quiet_dask(), local_cluster(workers, threads=threads,
+                                         env={"CUDA_VISIBLE_DEVICES": "-1"}
+                                         ) as cluster, distributed.Client(cluster) as client:
+            address = cluster.scheduler_address
+            classify_catalogue(self.warm_input[:workers], self.tmp / f"warm-{name}", self.model,
+                               scheduler=address, threads=threads, shard_rows=self.batch_size,
+                               progress=False)
+            # every worker warm, not only those the warm-up's shards happened to go to
+            client.run(_load_bundle, os.fspath(Path(self.model).resolve()), threads)
+            startup = time.perf_counter() - start
+            (rate, _), pair = self.bracketed(1, lambda: self.timed(
+                f"dask-{name}", self.inputs, 1, scheduler=address, threads=threads))
+            peaks = client.run(peak_rss_mb)
+        return {"workers": workers, "threads": threads, "images_per_s": rate,
+                "startup_s": startup, "peak_rss_mb_per_worker": max(peaks.values()),
+                "forward_before_after": pair}
+
+
 def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int = 10, *,
                    cores: Sequence[int] | None = None, batch_size: int = 256,
                    tta_shards: int = 1, workdir: str | os.PathLike[str] | None = None,
@@ -135,11 +194,9 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         Where the catalogue and the outputs are made (a temporary folder inside it, removed
         afterwards); default the system's temporary folder.
     """
-    import distributed
-
-    from galaxy10.core.resources import peak_rss_mb
+    from galaxy10.datasets.reader import Galaxy10File
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.pipeline.catalogue import classify_catalogue, local_cluster, quiet_dask
+    from galaxy10.pipeline.catalogue import classify_catalogue
     from galaxy10.pipeline.catalogue.cluster import default_workers
 
     _hide_gpus()
@@ -158,95 +215,72 @@ def bench_classify(model: str | os.PathLike[str], n: int = 100_000, shards: int 
         predictor = Predictor(model)
         out["model"] = {"name": predictor.name, "input": list(predictor.config.shape),
                         "tta_views": predictor.views}
-        from galaxy10.datasets.reader import Galaxy10File
-
         with Galaxy10File(inputs[0]) as f:
             sample = f.read(np.arange(min(batch_size, len(f))))
-        windows: dict[str, list[float]] = {"1": [], "8": []}
-
-        def bracketed(views: int, run: Callable[[], Any]) -> tuple[Any, list[float]]:
-            """``run()`` between two timings of the forward pass alone with ``views``: the
-            ratio to it is then taken on the machine as it ran, not minutes apart."""
-            pair = [_forward(predictor, sample, views, batch_size, at_most=n)]
-            result = run()
-            pair.append(_forward(predictor, sample, views, batch_size, at_most=n))
-            windows[str(views)] += pair
-            return result, pair
-
-        def timed(name: str, paths, views: int, **kwargs) -> tuple[float, Any]:
-            start = time.perf_counter()
-            result = classify_catalogue(paths, tmp / name, model, views=views,
-                                        batch_size=batch_size, progress=False, **kwargs)
-            seconds = time.perf_counter() - start
-            if result.failed or result.done != result.shards:
-                raise RuntimeError(f"{name}: {result.lines()}")
-            return result.images / seconds, result
-
+        runs = _Runs(model, predictor, sample, inputs, warm_input, tmp, batch_size, n)
         classify_catalogue(warm_input[:1], tmp / "warm-1", model, workers=1, progress=False)
-        e2e, around = {}, {}
-        for views, paths in ((1, inputs), (8, inputs[:tta_shards])):
-            (e2e[str(views)], result), around[str(views)] = bracketed(
-                views, lambda v=views, p=paths: timed(f"single-{v}", p, v, workers=1))
-            if views == 1:
-                single = result
-            say(f"end to end, one process, {views} view(s) ({len(paths)} file(s)): "
-                f"{e2e[str(views)]:.0f} images/s; forward pass alone before / after: "
-                + " / ".join(f"{r:.0f}" for r in around[str(views)]))
-        out["end_to_end_images_per_s"] = e2e
-        out["forward_before_after"] = around
-        out["end_to_end_vs_forward"] = {v: e2e[v] / float(np.mean(around[v])) for v in e2e}
-        out["single_process_peak_rss_mb"] = single.peak_rss_mb
-
-        def timed_dask(name: str, workers: int, threads: int) -> dict[str, float]:
-            """A local cluster of ``workers`` processes of ``threads`` TensorFlow threads,
-            every worker warm before the clock starts."""
-            start = time.perf_counter()
-            with quiet_dask(), local_cluster(workers, threads=threads,
-                                             env={"CUDA_VISIBLE_DEVICES": "-1"}
-                                             ) as cluster, distributed.Client(cluster) as client:
-                address = cluster.scheduler_address
-                classify_catalogue(warm_input[:workers], tmp / f"warm-{name}", model,
-                                   scheduler=address, threads=threads, shard_rows=batch_size,
-                                   progress=False)
-                # every worker warm, not only those the warm-up's shards happened to go to
-                client.run(_load_bundle, os.fspath(Path(model).resolve()), threads)
-                startup = time.perf_counter() - start
-                (rate, _), pair = bracketed(1, lambda: timed(
-                    f"dask-{name}", inputs, 1, scheduler=address, threads=threads))
-                peaks = client.run(peak_rss_mb)
-            return {"workers": workers, "threads": threads, "images_per_s": rate,
-                    "startup_s": startup, "peak_rss_mb_per_worker": max(peaks.values()),
-                    "forward_before_after": pair}
-
-        dask: dict[str, dict[str, float]] = {}
-        for k in cores:
-            dask[str(k)] = timed_dask(str(k), k, 1)
-            say(f"local Dask, {k} worker(s) of 1 thread: {dask[str(k)]['images_per_s']:.0f} "
-                f"images/s, peak {dask[str(k)]['peak_rss_mb_per_worker']:.0f} MB per worker, "
-                f"start-up {dask[str(k)]['startup_s']:.0f} s; forward pass alone before / "
-                "after: " + " / ".join(f"{r:.0f}" for r in dask[str(k)]["forward_before_after"]))
-        if max(cores) > 1:  # Dask's own cost: one worker using every core, as one process does
-            one = timed_dask("one-worker", 1, max(cores))
-            out["dask_one_worker"] = one
-            out["dask_one_worker_vs_single"] = one["images_per_s"] / e2e["1"]
-            say(f"local Dask, 1 worker of {max(cores)} threads: {one['images_per_s']:.0f} "
-                f"images/s ({out['dask_one_worker_vs_single']:.2f} of one process)")
-        out["dask"] = dask
-        out["forward_images_per_s"] = {v: float(np.mean(w)) for v, w in windows.items()}
-        first = dask[str(cores[0])]["images_per_s"] / cores[0]
-        out["speedup_vs_one_core"] = {k: d["images_per_s"] / first for k, d in dask.items()}
-        top = str(max(cores))
-        out["dask_vs_single"] = dask[top]["images_per_s"] / e2e["1"]
-        out["dask_cores_compared"] = int(top)
-        if str(available) in dask:  # classify's default: one worker of one thread per core
-            out["default_workers"] = available
-            default = dask[str(available)]
-            out["default_vs_forward"] = (default["images_per_s"]
-                                         / float(np.mean(default["forward_before_after"])))
-        out["peak_rss_mb_per_worker"] = max(
-            d["peak_rss_mb_per_worker"] for d in [*dask.values(), out.get("dask_one_worker",
-                                                                          {})] if d)
+        e2e = _single_process(runs, tta_shards, out, say)
+        dask = _dask_runs(runs, cores, e2e, out, say)
+        out["forward_images_per_s"] = {v: float(np.mean(w)) for v, w in runs.windows.items()}
+        _speedups(out, dask, cores, e2e, available)
     return out
+
+
+def _single_process(runs: _Runs, tta_shards: int, out: dict[str, Any],
+                    say: Callable[[str], None]) -> dict[str, float]:
+    """End to end in one process, with 1 view and with 8; its figures go into ``out``."""
+    e2e, around = {}, {}
+    for views, paths in ((1, runs.inputs), (8, runs.inputs[:tta_shards])):
+        (e2e[str(views)], result), around[str(views)] = runs.bracketed(
+            views, lambda v=views, p=paths: runs.timed(f"single-{v}", p, v, workers=1))
+        if views == 1:
+            single = result
+        say(f"end to end, one process, {views} view(s) ({len(paths)} file(s)): "
+            f"{e2e[str(views)]:.0f} images/s; forward pass alone before / after: "
+            + " / ".join(f"{r:.0f}" for r in around[str(views)]))
+    out["end_to_end_images_per_s"] = e2e
+    out["forward_before_after"] = around
+    out["end_to_end_vs_forward"] = {v: e2e[v] / float(np.mean(around[v])) for v in e2e}
+    out["single_process_peak_rss_mb"] = single.peak_rss_mb
+    return e2e
+
+
+def _dask_runs(runs: _Runs, cores: list[int], e2e: dict[str, float], out: dict[str, Any],
+               say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Local Dask clusters of each size in ``cores`` (and one worker of every core)."""
+    dask: dict[str, dict[str, Any]] = {}
+    for k in cores:
+        dask[str(k)] = runs.timed_dask(str(k), k, 1)
+        say(f"local Dask, {k} worker(s) of 1 thread: {dask[str(k)]['images_per_s']:.0f} "
+            f"images/s, peak {dask[str(k)]['peak_rss_mb_per_worker']:.0f} MB per worker, "
+            f"start-up {dask[str(k)]['startup_s']:.0f} s; forward pass alone before / "
+            "after: " + " / ".join(f"{r:.0f}" for r in dask[str(k)]["forward_before_after"]))
+    if max(cores) > 1:  # Dask's own cost: one worker using every core, as one process does
+        one = runs.timed_dask("one-worker", 1, max(cores))
+        out["dask_one_worker"] = one
+        out["dask_one_worker_vs_single"] = one["images_per_s"] / e2e["1"]
+        say(f"local Dask, 1 worker of {max(cores)} threads: {one['images_per_s']:.0f} "
+            f"images/s ({out['dask_one_worker_vs_single']:.2f} of one process)")
+    out["dask"] = dask
+    return dask
+
+
+def _speedups(out: dict[str, Any], dask: dict[str, dict[str, Any]], cores: list[int],
+              e2e: dict[str, float], available: int) -> None:
+    """The ratios between the runs, and the peak memory per worker, into ``out``."""
+    first = dask[str(cores[0])]["images_per_s"] / cores[0]
+    out["speedup_vs_one_core"] = {k: d["images_per_s"] / first for k, d in dask.items()}
+    top = str(max(cores))
+    out["dask_vs_single"] = dask[top]["images_per_s"] / e2e["1"]
+    out["dask_cores_compared"] = int(top)
+    if str(available) in dask:  # classify's default: one worker of one thread per core
+        out["default_workers"] = available
+        default = dask[str(available)]
+        out["default_vs_forward"] = (default["images_per_s"]
+                                     / float(np.mean(default["forward_before_after"])))
+    out["peak_rss_mb_per_worker"] = max(
+        d["peak_rss_mb_per_worker"] for d in [*dask.values(), out.get("dask_one_worker", {})]
+        if d)
 
 
 def _load_bundle(model: str, threads: int = 1) -> bool:

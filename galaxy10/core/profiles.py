@@ -23,6 +23,38 @@ from typing import Any, get_type_hints
 
 from galaxy10.core.errors import ProfileError
 
+FINETUNE_LEARNING_RATE: float = 1e-3
+"""Fine-tuning's learning rate, every profile's ``finetune_learning_rate`` unless overridden."""
+
+FINETUNE_HEAD_LEARNING_RATE: float = 1e-3
+"""Learning rate of fine-tuning's first phase (the new head alone); not a profile setting."""
+
+
+@dataclass(frozen=True)
+class FinetuneRecipe:
+    """How a pre-trained modern CNN is fine-tuned: every number of the recipe in one place.
+
+    Made from a profile's ``finetune_*`` settings by :meth:`Profile.finetune_recipe` and
+    applied by :func:`galaxy10.modeling.train.finetune_galaxy_cnn`: a first phase of
+    ``head_epochs`` trains only the new head at ``head_learning_rate``, then every layer trains
+    for ``epochs`` at ``learning_rate`` (cosine decay), ending on the mean weights of the last
+    ``average_last`` epochs (0: early stopping after ``patience`` epochs without progress),
+    on targets smoothed by ``label_smoothing``. ``refit_all``: the whole recipe runs again on
+    every labelled image, keeping the first run's calibration
+    (:func:`galaxy10.pipeline.training.train_bundle`). The defaults of the optional fields
+    are the plain method (no averaging, hard labels, one run).
+    """
+
+    epochs: int
+    head_epochs: int
+    patience: int
+    batch_size: int
+    learning_rate: float = FINETUNE_LEARNING_RATE
+    head_learning_rate: float = FINETUNE_HEAD_LEARNING_RATE
+    average_last: int = 0
+    label_smoothing: float = 0.0
+    refit_all: bool = False
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -56,7 +88,7 @@ class Profile:
     #: from: docs/real-galaxies.md and reports/reference/recipe_selection.json)
     finetune_epochs: int = 160
     finetune_head_epochs: int = 3  #: of which the first train only the new head
-    finetune_learning_rate: float = 1e-3
+    finetune_learning_rate: float = FINETUNE_LEARNING_RATE
     finetune_patience: int = 20   #: early stopping on the fine-tuning's validation split
     #: fine-tuning ends with the mean weights of this last fraction of its epochs (stochastic
     #: weight averaging) instead of early stopping; 0 keeps early stopping
@@ -88,6 +120,15 @@ class Profile:
         if self.finetune_average_fraction <= 0:
             return 0
         return max(1, round(self.finetune_epochs * self.finetune_average_fraction))
+
+    def finetune_recipe(self) -> FinetuneRecipe:
+        """The fine-tuning recipe of this profile's ``finetune_*`` settings (and batch size)."""
+        return FinetuneRecipe(epochs=self.finetune_epochs, head_epochs=self.finetune_head_epochs,
+                              patience=self.finetune_patience, batch_size=self.batch_size,
+                              learning_rate=self.finetune_learning_rate,
+                              average_last=self.finetune_average_epochs,
+                              label_smoothing=self.finetune_label_smoothing,
+                              refit_all=self.finetune_refit_all)
 
     def with_epochs(self, epochs: int | None) -> Profile:
         """This profile with at most ``epochs`` epochs for the modern CNN, whatever the data size.

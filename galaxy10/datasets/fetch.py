@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.core.identity import file_sha256
 from galaxy10.core.paths import get_data_home
 from galaxy10.datasets.release import GALAXY10_DECALS, RemoteFile, write_record
 
@@ -69,7 +70,7 @@ def fetch(data_home: str | os.PathLike[str] | None = None, *, download_if_missin
         if not target.is_file():
             raise GalaxyDataError(target, "real data file not found; run "
                                           "`python -m galaxy10 fetch` to download it (2.7 GB)")
-        if pooch.file_hash(str(target), alg="sha256") != remote.sha256:
+        if file_sha256(target) != remote.sha256:
             raise GalaxyDataError(target, "SHA-256 does not match the published checksum; "
                                           "the file is corrupt or incomplete: delete it and "
                                           "run `python -m galaxy10 fetch`")

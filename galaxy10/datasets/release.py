@@ -12,12 +12,13 @@ whatever its name or size.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from galaxy10.core.identity import file_sha256, file_stamp
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,10 @@ def is_verified_release(path: str | os.PathLike[str], remote: RemoteFile | None 
     remote = remote or GALAXY10_DECALS
     path = Path(path)
     try:
-        st = path.stat()
+        stamp = file_stamp(path)
         record = json.loads(record_path(path).read_text(encoding="utf-8"))
         return (isinstance(record, dict) and record.get("sha256") == remote.sha256
-                and record.get("size") == st.st_size == remote.size
-                and record.get("mtime_ns") == st.st_mtime_ns)
+                and stamp.size == remote.size and stamp.matches(record))
     except (OSError, ValueError):
         return False
 
@@ -76,21 +76,11 @@ def write_record(path: str | os.PathLike[str], sha256: str) -> Path | None:
 
     path = Path(path)
     try:
-        st = path.stat()
         return write_json(record_path(path), {
-            "sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "sha256": sha256, **file_stamp(path).to_dict(),
             "verified_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     except OSError:
         return None
-
-
-def sha256_of(path: str | os.PathLike[str], block: int = 2**22) -> str:
-    """The SHA-256 hex digest of the file at ``path``, read ``block`` bytes at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(block), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_release(path: str | os.PathLike[str], remote: RemoteFile | None = None,
@@ -110,7 +100,7 @@ def verify_release(path: str | os.PathLike[str], remote: RemoteFile | None = Non
             return False
         if say is not None:
             say(f"checking the SHA-256 of {path} ({remote.size / 1e9:.1f} GB)...")
-        if sha256_of(path) == remote.sha256:
+        if file_sha256(path) == remote.sha256:
             write_record(path, remote.sha256)
             return True
     return False

@@ -7,8 +7,10 @@ ever exists (17,736 images at 96 px RGB take 490 MB as uint8, 1.9 GB as float32)
 
 A cache is trusted only if its sidecar JSON matches: the preprocessing parameters, the
 source file's identity (resolved path, size, modification time, number of images), the rows,
-and the SHA-256 of the ``.npy`` bytes. Anything else (a killed writer, a changed source, a
-corrupted file) is rebuilt, atomically.
+and the ``.npy`` file's own size and modification time (:class:`~galaxy10.core.identity.FileStamp`,
+as the release record trusts them: loading never reads the whole file to hash it). Anything
+else (a killed writer, a changed source, a file since rewritten, truncated or touched) is
+rebuilt, atomically.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from galaxy10.core.atomic import atomic_path, write_json
+from galaxy10.core.identity import file_stamp, settled_stamp
 from galaxy10.datasets.reader import Galaxy10File
 from galaxy10.modeling.preprocess import ImageConfig, transform
 
@@ -30,17 +33,8 @@ CACHE_VERSION = 1
 
 
 def _file_identity(galaxies: Galaxy10File) -> dict:
-    stat = galaxies.path.stat()
-    return {"path": os.fspath(galaxies.path.resolve()), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns, "n": len(galaxies)}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return {"path": os.fspath(galaxies.path.resolve()), **file_stamp(galaxies.path).to_dict(),
+            "n": len(galaxies)}
 
 
 def cache_key(galaxies: Galaxy10File, config: ImageConfig, rows: np.ndarray) -> str:
@@ -85,13 +79,13 @@ def cached_images(galaxies: Galaxy10File, config: ImageConfig, rows: np.ndarray 
             info = json.loads(meta.read_text(encoding="utf-8"))
             arr = np.load(npy, mmap_mode="r")
             if (info.get("key") == key and tuple(arr.shape) == expected
-                    and arr.dtype == np.uint8 and info.get("sha256") == _sha256(npy)):
+                    and arr.dtype == np.uint8 and file_stamp(npy).matches(info.get("npy"))):
                 return arr
             logger.warning("cache %s does not match its record; rebuilding", npy)
         except (OSError, ValueError) as exc:
             logger.warning("cache %s is unreadable (%s); rebuilding", npy, exc)
     _build(galaxies, config, rows, npy, expected, batch_size, progress)
-    write_json(meta, {"key": key, "sha256": _sha256(npy), "shape": list(expected),
+    write_json(meta, {"key": key, "npy": settled_stamp(npy).to_dict(), "shape": list(expected),
                       "image": config.to_dict(), "source": _file_identity(galaxies)})
     return np.load(npy, mmap_mode="r")
 

@@ -9,16 +9,12 @@ taken for this bundle's. Cheap to import (no image or TensorFlow libraries).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+
+from galaxy10.core.identity import files_sha256
 
 
 def bundle_hash(model: str | os.PathLike[str]) -> str:
     """SHA-256 of a bundle: its ``.keras`` file, then its ``.json``."""
-    digest = hashlib.sha256()
-    for path in (Path(model), Path(model).with_suffix(".json")):
-        with open(path, "rb") as fh:
-            for block in iter(lambda f=fh: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return files_sha256((Path(model), Path(model).with_suffix(".json")))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.identity import stamps_total
 from galaxy10.modeling.digest import bundle_hash
 
 logger = logging.getLogger(__name__)
@@ -110,9 +111,7 @@ def data_identity(source) -> dict[str, Any]:
                              "labels": _digest(source.labels),
                              "names": _digest("\n".join(source.names()))}
     files = [path] if path.is_file() else list(getattr(source, "files", []))
-    stats = [Path(f).stat() for f in files]
-    ident["size"] = int(sum(st.st_size for st in stats))
-    ident["mtime_ns"] = int(max((st.st_mtime_ns for st in stats), default=0))
+    ident.update(stamps_total(files).to_dict())
     return ident
 
 

@@ -11,11 +11,12 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from galaxy10.core.profiles import FinetuneRecipe
 from galaxy10.datasets.resample import class_weights, stratified_folds
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,42 @@ def weight_average(first_epoch: int):
     return _WeightAverage()
 
 
+def _targets_and_loss(keras, model, y: np.ndarray, label_smoothing: float):
+    """:func:`fit_galaxy_cnn`'s targets and loss: sparse labels, or one-hot ones when smoothed
+    (Keras smooths only categorical targets)."""
+    if label_smoothing > 0:
+        targets = np.eye(int(model.output_shape[-1]), dtype=np.float32)[y]
+        return targets, keras.losses.CategoricalCrossentropy(label_smoothing=float(label_smoothing))
+    return y, "sparse_categorical_crossentropy"
+
+
+def _training_batches(x: np.ndarray, y: np.ndarray, targets: np.ndarray, tr: np.ndarray,
+                      batch_size: int, seed: int, augment: bool, weighted: bool,
+                      jitter: dict[str, Any] | None, on_device: bool):
+    """:func:`fit_galaxy_cnn`'s augmented training batches of rows ``tr`` (NumPy, or
+    ``tf.data`` ``on_device``) and how many there are per epoch."""
+    from galaxy10.modeling.augment import DEFAULT_JITTER
+    from galaxy10.modeling.batches import AugmentedBatches, RowView
+
+    weights = None
+    if weighted:
+        cw = class_weights(y[tr])
+        weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
+    jitter = DEFAULT_JITTER if jitter is None else jitter
+    if on_device:
+        from galaxy10.modeling.device_batches import device_dataset, supports
+
+        if not supports(jitter):
+            raise ValueError(f"jitter {sorted(jitter)} has no device version; train with "
+                             "on_device=False (NumPy augmentation)")
+        train_data = device_dataset(RowView(x, tr), targets[tr], batch_size, seed=seed,
+                                    augment=augment, sample_weight=weights, **jitter)
+        return train_data, -(-len(tr) // batch_size)
+    train_data = AugmentedBatches(RowView(x, tr), targets[tr], batch_size, seed=seed,
+                                  augment=augment, sample_weight=weights, **jitter)
+    return train_data, len(train_data)
+
+
 def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
                    batch_size: int = 32, val_fraction: float = 0.1, patience: int = 4,
                    seed: int = 0, augment: bool = True, weighted: bool = True,
@@ -236,9 +273,6 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
 
     keras = load_keras()
 
-    from galaxy10.modeling.augment import DEFAULT_JITTER
-    from galaxy10.modeling.batches import AugmentedBatches, RowView
-
     if train_on_validation and average_last <= 0:
         raise ValueError("train_on_validation needs average_last > 0: early stopping would "
                          "watch images the model trains on")
@@ -247,29 +281,9 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     tr, va = validation_split(y, val_fraction, seed)
     if train_on_validation:
         tr = np.arange(len(y))
-    weights = None
-    if weighted:
-        cw = class_weights(y[tr])
-        weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
-    if label_smoothing > 0:  # one-hot targets: Keras smooths only categorical ones
-        targets = np.eye(int(model.output_shape[-1]), dtype=np.float32)[y]
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=float(label_smoothing))
-    else:
-        targets, loss = y, "sparse_categorical_crossentropy"
-    jitter = DEFAULT_JITTER if jitter is None else jitter
-    if on_device:
-        from galaxy10.modeling.device_batches import device_dataset, supports
-
-        if not supports(jitter):
-            raise ValueError(f"jitter {sorted(jitter)} has no device version; train with "
-                             "on_device=False (NumPy augmentation)")
-        train_data = device_dataset(RowView(x, tr), targets[tr], batch_size, seed=seed,
-                                    augment=augment, sample_weight=weights, **jitter)
-        n_batches = -(-len(tr) // batch_size)
-    else:
-        train_data = AugmentedBatches(RowView(x, tr), targets[tr], batch_size, seed=seed,
-                                      augment=augment, sample_weight=weights, **jitter)
-        n_batches = len(train_data)
+    targets, loss = _targets_and_loss(keras, model, y, label_smoothing)
+    train_data, n_batches = _training_batches(x, y, targets, tr, batch_size, seed, augment,
+                                              weighted, jitter, on_device)
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=max(1, epochs * n_batches), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=["accuracy"])
@@ -397,23 +411,22 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
 
 
 # -- pre-training and fine-tuning ----------------------------------------------------------
-def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 160,
-                        head_epochs: int = 3, learning_rate: float = 1e-3,
-                        head_learning_rate: float = 1e-3, patience: int = 20,
-                        batch_size: int = 32, seed: int = 0,
-                        jitter: dict[str, Any] | None = None, average_last: int = 0,
-                        label_smoothing: float = 0.0, train_on_validation: bool = False,
-                        progress: bool = False) -> dict[str, Any]:
-    """Fine-tune a pre-trained modern CNN on (few) labelled images ``x``.
+def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray,
+                        recipe: FinetuneRecipe | None = None, *, seed: int = 0,
+                        jitter: dict[str, Any] | None = None, train_on_validation: bool = False,
+                        progress: bool = False, **settings: Any) -> dict[str, Any]:
+    """Fine-tune a pre-trained modern CNN on (few) labelled images ``x`` by ``recipe``.
 
-    Two phases, as usual for transfer learning: first only the classifier head trains
-    (``head_epochs`` at ``head_learning_rate``, every other layer frozen, batch
-    normalisation in inference mode), so that large early gradients from a head that does not
-    fit the new images yet cannot wreck the pre-trained features; then every layer trains
-    at ``learning_rate`` with a cosine decay over ``epochs``. The defaults (160 epochs at 1e-3,
-    as the profiles') are long for fine-tuning because this network is small: on a few hundred
-    real images it under-fits rather than forgets (docs/real-galaxies.md has the figures). ``jitter`` is the
-    augmentation of both phases (None: flips and rotations only, ``{}`` the same; pass
+    The one function that applies a :class:`~galaxy10.core.profiles.FinetuneRecipe` (a
+    profile's, :meth:`~galaxy10.core.profiles.Profile.finetune_recipe`). Two phases, as usual
+    for transfer learning: first only the classifier head trains (``head_epochs`` at
+    ``head_learning_rate``, every other layer frozen, batch normalisation in inference mode),
+    so that large early gradients from a head that does not fit the new images yet cannot
+    wreck the pre-trained features; then every layer trains at ``learning_rate`` with a cosine
+    decay over ``epochs``. The profiles' budgets are long for fine-tuning because this network
+    is small: on a few hundred real images it under-fits rather than forgets
+    (docs/real-galaxies.md has the figures). ``jitter`` is the augmentation of both phases
+    (None: flips and rotations only, ``{}`` the same; pass
     :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
     ``average_last`` > 0 ends the second phase with the mean weights of its last epochs
     instead of the best epoch on the validation split, and ``label_smoothing`` softens the
@@ -421,35 +434,44 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 16
     phases on the validation split too (it needs ``average_last``); the head phase then
     ends on its last epoch instead of its best on the validation split.
 
+    Parameters
+    ----------
+    recipe : FinetuneRecipe, optional
+        The numbers; None builds one from ``settings`` alone.
+    **settings
+        Fields of the recipe to replace (``epochs=2, head_epochs=1``, ...); without
+        ``recipe``, ``epochs``, ``head_epochs``, ``patience`` and ``batch_size`` are needed.
+
     Returns
     -------
     history : dict
         As :func:`fit_galaxy_cnn`'s, for the second phase, plus ``head`` (the first
         phase's history) and ``seconds`` for both.
     """
+    r = replace(recipe, **settings) if recipe is not None else FinetuneRecipe(**settings)
     jitter = {} if jitter is None else jitter
     seed_random_layers(model, seed)  # its dropout masks: from the seed, not from its loading
     head_history: dict[str, Any] = {}
-    if head_epochs > 0:
+    if r.head_epochs > 0:
         head = model.layers[-1]
         for layer in model.layers:
             layer.trainable = layer is head
-        head_history = fit_galaxy_cnn(model, x, y, epochs=head_epochs, patience=head_epochs,
-                                      batch_size=batch_size, seed=seed,
-                                      learning_rate=head_learning_rate, jitter=jitter,
-                                      label_smoothing=label_smoothing,
+        head_history = fit_galaxy_cnn(model, x, y, epochs=r.head_epochs, patience=r.head_epochs,
+                                      batch_size=r.batch_size, seed=seed,
+                                      learning_rate=r.head_learning_rate, jitter=jitter,
+                                      label_smoothing=r.label_smoothing,
                                       train_on_validation=train_on_validation,
                                       average_last=1 if train_on_validation else 0,
-                                      callbacks=[epoch_progress(head_epochs, "head only: ")]
+                                      callbacks=[epoch_progress(r.head_epochs, "head only: ")]
                                       if progress else None)
         for layer in model.layers:
             layer.trainable = True
-    history = fit_galaxy_cnn(model, x, y, epochs=epochs, patience=patience,
-                             batch_size=batch_size, seed=seed + 1, learning_rate=learning_rate,
-                             jitter=jitter, average_last=average_last,
-                             label_smoothing=label_smoothing,
+    history = fit_galaxy_cnn(model, x, y, epochs=r.epochs, patience=r.patience,
+                             batch_size=r.batch_size, seed=seed + 1,
+                             learning_rate=r.learning_rate, jitter=jitter,
+                             average_last=r.average_last, label_smoothing=r.label_smoothing,
                              train_on_validation=train_on_validation,
-                             callbacks=[epoch_progress(epochs, "all layers: ")] if progress
+                             callbacks=[epoch_progress(r.epochs, "all layers: ")] if progress
                              else None)
     history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
     history["seconds"] += head_history.get("seconds", 0.0)
@@ -463,7 +485,8 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
     """Load the pre-trained bundle ``init`` and fine-tune it on ``train_rows`` of ``galaxies``.
 
     The images are preprocessed as the bundle's were (its ``image`` parameters), so a
-    fine-tuned model keeps its pre-training's input. Budget: the profile's ``finetune_*``;
+    fine-tuned model keeps its pre-training's input. Recipe: the profile's
+    (:meth:`~galaxy10.core.profiles.Profile.finetune_recipe`);
     ``train_on_validation`` as :func:`finetune_galaxy_cnn`'s.
 
     Returns
@@ -482,14 +505,8 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
     rows = np.sort(train_rows)
     x = cached_images(galaxies, pre.config, rows, cache_dir=cache_dir)
     y = galaxies.labels[rows].astype(np.int64)
-    history = finetune_galaxy_cnn(pre.model, x, y, epochs=profile.finetune_epochs,
-                                  head_epochs=profile.finetune_head_epochs,
-                                  learning_rate=profile.finetune_learning_rate,
-                                  patience=profile.finetune_patience,
-                                  average_last=profile.finetune_average_epochs,
-                                  label_smoothing=profile.finetune_label_smoothing,
-                                  batch_size=profile.batch_size, seed=seed, jitter=jitter,
-                                  train_on_validation=train_on_validation,
+    history = finetune_galaxy_cnn(pre.model, x, y, profile.finetune_recipe(), seed=seed,
+                                  jitter=jitter, train_on_validation=train_on_validation,
                                   progress=progress)
     return pre.model, pre.config, history, pre.params
 

@@ -142,10 +142,10 @@ class Run:
 
         With only a few hundred real images, starting from a network that learnt galaxy
         shapes on the synthetic sky beats training from scratch (``bench real`` measures it).
-        This is :func:`galaxy10.pipeline.training.train_bundle` with ``init``: the robust
-        augmentation (stretch, noise, blur, JPEG, zoom), the profile's ``finetune_*`` budget,
-        as ``train --init`` does. Synthetic data, or no pre-trained bundle, is said in
-        ``summary`` and trains nothing.
+        This is :func:`galaxy10.pipeline.training.train_bundle` with ``init``, as
+        ``train --init`` does: its default augmentation for fine-tuning and the profile's
+        recipe (:meth:`~galaxy10.core.profiles.Profile.finetune_recipe`). Synthetic data, or
+        no pre-trained bundle, is said in ``summary`` and trains nothing.
 
         Returns
         -------

@@ -151,6 +151,39 @@ def _held_out_calibration(model, config, galaxies, train_rows: np.ndarray,
     return record
 
 
+def _finetune(init: str | os.PathLike[str], galaxies, rows: np.ndarray, profile, seed: int,
+              cache_dir: str | os.PathLike[str] | None, jitter: dict[str, Any], progress: bool):
+    """Fine-tune ``init`` by the profile's recipe (:meth:`~galaxy10.core.profiles.Profile.
+    finetune_recipe`); with its ``refit_all``, run it again on every image and return the
+    first run's calibration as ``held_out`` (else None).
+
+    Returns
+    -------
+    model, config, history, pre, held_out : as :func:`~galaxy10.modeling.train.
+        finetune_from_bundle`'s, then the calibration the bundle must keep (or None)
+    """
+    from galaxy10.modeling.train import finetune_from_bundle
+
+    model, config, history, pre = finetune_from_bundle(
+        init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
+        progress=progress)
+    if not profile.finetune_recipe().refit_all:
+        return model, config, history, pre, None
+    # again, on every image: the first run calibrates
+    held_out = _held_out_calibration(model, config, galaxies, rows, history, cache_dir)
+    if progress:
+        print("fine-tuning again from the same start, on the validation split too "
+              "(finetune_refit_all)", file=sys.stderr, flush=True)
+    first = history
+    model, config, history, pre = finetune_from_bundle(
+        init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
+        train_on_validation=True, progress=progress)
+    history["held_out_run"] = {k: first[k] for k in ("loss", "val_loss", "seconds")
+                               if k in first}
+    history["seconds"] += first["seconds"]
+    return model, config, history, pre, held_out
+
+
 def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], profile, *,
                  seed: int = 0, init: str | os.PathLike[str] | None = None, model=None,
                  stage: str | None = None, jitter: dict[str, Any] | None = None,
@@ -200,7 +233,7 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
     from galaxy10.modeling.augment import DEFAULT_JITTER, ROBUST_JITTER
     from galaxy10.modeling.bundle import data_facts, lineage_step, save_bundle
     from galaxy10.modeling.predict import Predictor
-    from galaxy10.modeling.train import finetune_from_bundle, train_galaxy
+    from galaxy10.modeling.train import train_galaxy
 
     if init is not None and model is not None:
         raise ValueError("give a pre-trained bundle (init) or a built model, not both")
@@ -213,21 +246,8 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
     step = lineage_step(galaxies, stage, jitter=jitter, profile=profile.name)
     held_out = None
     if init is not None:
-        model, config, history, pre = finetune_from_bundle(
-            init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
-            progress=progress)
-        if profile.finetune_refit_all:  # again, on every image: the first run calibrates
-            held_out = _held_out_calibration(model, config, galaxies, rows, history, cache_dir)
-            if progress:
-                print("fine-tuning again from the same start, on the validation split too "
-                      "(finetune_refit_all)", file=sys.stderr, flush=True)
-            first = history
-            model, config, history, pre = finetune_from_bundle(
-                init, galaxies, rows, profile, seed=seed, cache_dir=cache_dir, jitter=jitter,
-                train_on_validation=True, progress=progress)
-            history["held_out_run"] = {k: first[k] for k in ("loss", "val_loss", "seconds")
-                                       if k in first}
-            history["seconds"] += first["seconds"]
+        model, config, history, pre, held_out = _finetune(init, galaxies, rows, profile, seed,
+                                                          cache_dir, jitter, progress)
         lineage = [*pre.get("lineage", []), step]
     else:
         model, config, history = train_galaxy(galaxies, rows, profile, seed=seed,

@@ -104,3 +104,21 @@ def test_fractions_outside_their_range_are_refused(setting, value, words):
     assert QUICK.with_overrides(finetune_average_fraction=1).finetune_average_epochs == (
         QUICK.finetune_epochs)
     assert QUICK.with_overrides(finetune_label_smoothing=0).finetune_label_smoothing == 0
+
+
+def test_the_finetuning_recipe_is_read_from_the_profile_alone():
+    from galaxy10.core.profiles import FINETUNE_HEAD_LEARNING_RATE, FinetuneRecipe, get_profile
+
+    faithful = get_profile("faithful")
+    assert faithful.finetune_recipe() == FinetuneRecipe(
+        epochs=160, head_epochs=3, patience=20, batch_size=32, learning_rate=1e-3,
+        head_learning_rate=FINETUNE_HEAD_LEARNING_RATE, average_last=40, label_smoothing=0.1,
+        refit_all=False)
+    tuned = faithful.with_overrides(finetune_epochs=8, finetune_head_epochs=2,
+                                    finetune_learning_rate=5e-4, finetune_patience=3,
+                                    finetune_average_fraction=0.5, finetune_label_smoothing=0,
+                                    finetune_refit_all=True, batch_size=16).finetune_recipe()
+    assert tuned == FinetuneRecipe(epochs=8, head_epochs=2, patience=3, batch_size=16,
+                                   learning_rate=5e-4, average_last=4, label_smoothing=0.0,
+                                   refit_all=True)
+    assert get_profile("smoke").finetune_recipe().epochs == 2

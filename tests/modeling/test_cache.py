@@ -50,3 +50,47 @@ def test_corrupt_cache_is_rebuilt_not_trusted(tmp_path):
         npy.with_suffix(".json").write_text("{not json")
         np.testing.assert_array_equal(cached_images(f, cfg, cache_dir=tmp_path / "c"),
                                       transform(images, cfg))
+
+
+def test_a_valid_cache_is_trusted_by_its_stamp_without_hashing(tmp_path, monkeypatch):
+    """Loading never reads the .npy to hash it; a resized or touched one is rebuilt."""
+    import hashlib
+    import os
+
+    path, images = make(tmp_path)
+    cfg = ImageConfig(size=16)
+    real_sha256, hashed = hashlib.sha256, []
+
+    class Counting:  # hashlib.sha256, counting the bytes it is given
+        def __init__(self, data=b"", **kw):
+            self._h = real_sha256(data, **kw)
+            hashed.append(len(data))
+
+        def update(self, data):
+            hashed.append(len(data))
+            self._h.update(data)
+
+        def __getattr__(self, name):
+            return getattr(self._h, name)
+
+    with Galaxy10File(path) as f:
+        cached_images(f, cfg, cache_dir=tmp_path / "c")
+        npy = next((tmp_path / "c").glob("*.npy"))
+        size = npy.stat().st_size
+        monkeypatch.setattr(hashlib, "sha256", Counting)
+        monkeypatch.setattr("pooch.file_hash", lambda *a, **k: hashed.append(size) or "x")
+        for _ in range(3):
+            cached_images(f, cfg, cache_dir=tmp_path / "c")
+        assert sum(hashed) < size  # the cache's key only, never the .npy's bytes
+        monkeypatch.undo()
+        st = npy.stat()
+        os.utime(npy, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched: rebuilt
+        np.testing.assert_array_equal(cached_images(f, cfg, cache_dir=tmp_path / "c"),
+                                      transform(images, cfg))
+        assert npy.stat().st_mtime_ns != st.st_mtime_ns + 1
+        rebuilt = npy.stat()
+        npy.write_bytes(npy.read_bytes() + b"\0")  # resized, time put back: rebuilt
+        os.utime(npy, ns=(rebuilt.st_atime_ns, rebuilt.st_mtime_ns))
+        np.testing.assert_array_equal(cached_images(f, cfg, cache_dir=tmp_path / "c"),
+                                      transform(images, cfg))
+        assert npy.stat().st_size == size

@@ -16,8 +16,9 @@ import numpy as np
 
 from galaxy10.core.classes import IMAGE_SHAPE
 from galaxy10.core.errors import GalaxyDataError, ImageError
+from galaxy10.core.identity import file_stamp
 from galaxy10.pipeline.catalogue.layout import IMAGES_KIND, failure_reason
-from galaxy10.pipeline.catalogue.plan import Shard, file_identity
+from galaxy10.pipeline.catalogue.plan import Shard
 
 
 @dataclass
@@ -129,8 +130,7 @@ def check_unchanged(shard: Shard) -> None:
     """
     if shard.kind == IMAGES_KIND:
         return  # each picture is read afresh; its digest was taken when planning
-    now = file_identity(Path(shard.source))
-    if any(now[k] != shard.identity.get(k) for k in ("size", "mtime_ns")):
+    if not file_stamp(shard.source).matches(shard.identity):
         raise GalaxyDataError(shard.source, "changed since the job was planned (size or "
                                             "modification time); run again")
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from galaxy10.core.classes import N_CLASSES
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.core.identity import file_stamp
 from galaxy10.pipeline.catalogue.layout import (
     BATCH_SIZE,
     FORMAT,
@@ -80,8 +81,7 @@ def _key(path: Path | str, label: str) -> str:
 
 def file_identity(path: Path) -> dict[str, Any]:
     """What says a file is unchanged since planning: its path, size and modification time."""
-    st = path.stat()
-    return {"path": os.fspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"path": os.fspath(path), **file_stamp(path).to_dict()}
 
 
 def _ranges(n: int, size: int, align: int = 1) -> list[tuple[int, int]]:
@@ -136,8 +136,8 @@ def _image_shards(source: str, key: str, files: Sequence[Path], ids: Sequence[st
         digest = hashlib.sha256()
         for f, i, y in zip(files[lo:hi], ids[lo:hi], labels[lo:hi], strict=True):
             try:
-                st = f.stat()
-                facts = f"{st.st_size}\t{st.st_mtime_ns}"
+                stamp = file_stamp(f)
+                facts = f"{stamp.size}\t{stamp.mtime_ns}"
             except OSError:
                 facts = "missing"
             digest.update(f"{os.fspath(f)}\t{i}\t{y}\t{facts}\n".encode())

@@ -228,7 +228,7 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
             history["held_out_run"] = {k: first[k] for k in ("loss", "val_loss", "seconds")
                                        if k in first}
             history["seconds"] += first["seconds"]
-        lineage = [*pre.get("lineage", []), step]
+        lineage = [*pre.lineage, step]
     else:
         model, config, history = train_galaxy(galaxies, rows, profile, seed=seed,
                                               cache_dir=cache_dir, jitter=jitter,

@@ -117,7 +117,11 @@ class _BadField(ValueError):
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, (str, bool, type(None))) else repr(value)
+    """``value`` as the JSON file spells it (NaN, null, "64"), cut to 40 characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # NumPy values from a writer
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -177,15 +177,18 @@ def _optional(raw: dict[str, Any], name: str, check, default: Any = None) -> Any
 
 
 def _image(value: Any, field: str) -> ImageConfig:
-    """The preprocessing: ``size`` a whole number of pixels, ``crop`` a fraction, names known."""
+    """The preprocessing: ``size`` a whole number of pixels, ``crop`` a fraction, names known.
+
+    A part that is absent takes :class:`ImageConfig`'s default, as it always has.
+    """
     image = _object(value, field)
-    for name in ("size", "color", "crop"):
-        if name not in image:
-            raise _BadField(f"{field}.{name}", "is missing")
-    size = _integer(image["size"], f"{field}.size", low=MIN_SIZE, high=IMAGE_SHAPE[0])
-    crop = _number(image["crop"], f"{field}.crop", above=0.0, high=1.0)
-    color = _text(image["color"], f"{field}.color")
-    interpolation = _text(image.get("interpolation", "area"), f"{field}.interpolation")
+    default = ImageConfig()
+    size = _integer(image.get("size", default.size), f"{field}.size", low=MIN_SIZE,
+                    high=IMAGE_SHAPE[0])
+    crop = _number(image.get("crop", default.crop), f"{field}.crop", above=0.0, high=1.0)
+    color = _text(image.get("color", default.color), f"{field}.color")
+    interpolation = _text(image.get("interpolation", default.interpolation),
+                          f"{field}.interpolation")
     try:
         return ImageConfig(size=size, color=color, crop=crop,  # type: ignore[arg-type]
                            interpolation=interpolation)  # type: ignore[arg-type]

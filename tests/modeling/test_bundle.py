@@ -12,6 +12,7 @@ from tiny_bundles import tiny_bundle
 from galaxy10.core.classes import CLASS_NAMES
 from galaxy10.core.errors import ModelError
 from galaxy10.modeling.bundle import read_bundle, save_bundle, write_calibration
+from galaxy10.modeling.preprocess import ImageConfig
 
 GOOD = {"bundle_version": 1, "kind": "galaxy", "tta": True, "model_file": "m.keras",
         "image": {"size": 32, "color": "rgb", "crop": 0.5, "interpolation": "area"},
@@ -93,6 +94,8 @@ def test_a_sound_json_is_read_into_typed_fields(tmp_path):
                                                     tta=None, data=None, test_rows=None)))
     assert old.calibration.temperature == 1.0 and old.calibration.threshold is None
     assert old.views == 1 and old.data is None and old.test_rows is None
+    partial = read_bundle(_write_bundle(tmp_path, _with(image={"size": 32})))
+    assert partial.image == ImageConfig(size=32)  # absent parts take ImageConfig's defaults
 
 
 @pytest.mark.parametrize(("params", "field"), [pytest.param(*c[1:], id=c[0]) for c in BAD])
@@ -144,7 +147,6 @@ def test_writers_refuse_what_the_reader_would_refuse(tmp_path):
         write_calibration(path, {"temperature": 0.0, "confidence_map": None, "threshold": None})
     assert path.with_suffix(".json").read_bytes() == before  # nothing half-written
     from galaxy10.modeling.models import build_galaxy_cnn
-    from galaxy10.modeling.preprocess import ImageConfig
 
     config = ImageConfig(size=32, color="rgb", crop=0.5)
     with pytest.raises(ModelError, match="'seed'"):

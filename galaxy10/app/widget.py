@@ -344,13 +344,13 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None, seed: in
         model_path = choice.path
         print(f"[galaxy10] button: {choice.note}", flush=True)
     predictor = Predictor(model_path)
-    own = (predictor.params.get("data") or {}).get("path")
+    own = predictor.bundle.data.path if predictor.bundle.data else None
     if data is None and own and Path(own).is_file():
         data = own
     galaxies = Galaxy10File(resolve_data(data))
     own_file = bool(own) and Path(own).is_file() and Path(own).samefile(galaxies.path)
-    if own_file and predictor.params.get("test_rows"):  # bundles made by train_bundle
-        return GalaxyButton(predictor, galaxies, np.asarray(predictor.params["test_rows"]),
+    if own_file and predictor.bundle.test_rows:  # bundles made by train_bundle
+        return GalaxyButton(predictor, galaxies, np.asarray(predictor.bundle.test_rows),
                             seed=seed)
     try:  # the splits saved beside the model, when they are this file's
         test = load_splits(model_path.parent / "splits.npz", galaxies.labels).test

@@ -27,18 +27,18 @@ def shipped_recipe(bundle: str | os.PathLike[str]) -> dict[str, Any]:
     Galaxy10Error
         When the bundle records no pre-training on galaxy10's synthetic set, or no scores.
     """
-    from galaxy10.modeling.bundle import read_params
+    from galaxy10.modeling.bundle import read_bundle
 
-    params = read_params(bundle)
-    steps = [s for s in params.get("lineage", []) if s.get("stage") == "pre-train"]
-    synthetic = (params.get("data") or {}).get("synthetic")
-    if not steps or not synthetic or "scores" not in params:
+    params = read_bundle(bundle)
+    steps = [s for s in params.lineage if s["stage"] == "pre-train"]
+    synthetic = params.data.synthetic if params.data else None
+    if not steps or not synthetic or params.scores is None or params.profile is None \
+            or params.seed is None:
         raise Galaxy10Error(f"{bundle}: not a bundle made by `pretrain` on galaxy10's synthetic "
                             "set with its scores recorded; nothing to remake")
-    return {"profile": params["profile"], "seed": int(params["seed"]),
-            "size": int(params["image"]["size"]),
+    return {"profile": params.profile, "seed": params.seed, "size": params.image.size,
             "jitter": steps[-1].get("jitter"), "synthetic": synthetic,
-            "scores": params["scores"], "provenance": params.get("provenance", {})}
+            "scores": params.scores, "provenance": params.provenance or {}}
 
 
 def _half_width(score: dict[str, Any]) -> float:

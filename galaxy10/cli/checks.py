@@ -125,7 +125,7 @@ def bundle(path: str | os.PathLike[str], *, option: str, kind: str | None = "gal
     """
     import zipfile
 
-    from galaxy10.modeling.bundle import read_params
+    from galaxy10.modeling.bundle import read_bundle
 
     path = Path(path).expanduser()
     why = unreadable_reason(path, what="model file")
@@ -137,9 +137,9 @@ def bundle(path: str | os.PathLike[str], *, option: str, kind: str | None = "gal
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ModelError(path, f"not a Keras model bundle, a .keras archive with its .json "
                                f"beside it ({option})")
-    params = read_params(path)
-    if kind is not None and params["kind"] != kind:
-        raise ModelError(path, f"a '{params['kind']}' bundle ({option}); only a modern-CNN "
+    found = read_bundle(path).kind
+    if kind is not None and found != kind:
+        raise ModelError(path, f"a '{found}' bundle ({option}); only a modern-CNN "
                                f"bundle (kind '{kind}') can be fine-tuned: make one with "
                                "`python -m galaxy10 pretrain`")
     return path

@@ -354,5 +354,4 @@ def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
             "ece_after": expected_calibration_error(calibrated, y_test),
             "threshold": predictor.threshold, "coverage": coverage,
             "confident_accuracy": None if np.isnan(confident) else confident,
-            "fitted_on": (predictor.params.get("calibration") or {}).get(
-                "fitted_on", "not calibrated (T = 1)")}
+            "fitted_on": predictor.bundle.calibration.fitted_on}

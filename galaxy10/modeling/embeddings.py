@@ -268,9 +268,9 @@ def _views(bundle, bundle_path: Path, views: int | None) -> int:
         return int(views)
     if hasattr(bundle, "views"):
         return int(bundle.views)
-    from galaxy10.modeling.bundle import read_params
+    from galaxy10.modeling.bundle import read_bundle
 
-    return 8 if read_params(bundle_path).get("tta") else 1
+    return read_bundle(bundle_path).views
 
 
 def _load(bundle_path: Path):

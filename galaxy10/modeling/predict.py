@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from galaxy10.core.errors import ModelError
-from galaxy10.modeling.bundle import params_path, read_params
+from galaxy10.modeling.bundle import BundleParams, params_path, read_bundle
 from galaxy10.modeling.preprocess import ImageConfig, minmax_from_dict, seed_features, transform
 
 
@@ -46,15 +45,8 @@ class Predictor:
                                               "train`")
         if why:
             raise ModelError(self.model_path, why)
-        self.params: dict[str, Any] = read_params(self.model_path)
-        self.kind: str = self.params["kind"]
-        self.config = ImageConfig.from_dict(self.params["image"])
-        try:
-            self.scaler = (minmax_from_dict(self.params["scaler"]) if self.kind == "seed"
-                           else None)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ModelError(params_path(self.model_path),
-                             f"not a galaxy10 model parameter file ({exc})") from None
+        #: the bundle's JSON parameters, typed and checked (:func:`read_bundle`)
+        self.bundle: BundleParams = read_bundle(self.model_path)
         self._attach(load_model(self.model_path))
 
     @classmethod
@@ -67,27 +59,35 @@ class Predictor:
         """
         self = cls.__new__(cls)
         self.model_path = Path(f"{name}.keras")
-        self.params = {"kind": kind, "image": config.to_dict(), "tta": bool(tta)}
-        self.kind, self.config, self.scaler = kind, config, scaler
-        self._attach(model)
+        self.bundle = BundleParams(kind=kind, image=config, tta=bool(tta))
+        self._attach(model, scaler=scaler)
         return self
 
-    def _attach(self, model) -> None:
-        """Use ``model``; check that its input matches the parameters."""
-        self.tta: bool = bool(self.params.get("tta", False))
-        calibration = self.params.get("calibration") or {}
+    def _attach(self, model, scaler=None) -> None:
+        """Use ``model``; check that its input and output match the parameters."""
+        bundle = self.bundle
+        self.kind: str = bundle.kind
+        self.config: ImageConfig = bundle.image
+        self.scaler = (scaler if scaler is not None or bundle.scaler is None
+                       else minmax_from_dict(bundle.scaler))
+        self.tta: bool = bundle.tta
         #: softmax temperature fitted on validation data (1.0: bundle not calibrated)
-        self.temperature: float = float(calibration.get("temperature", 1.0))
+        self.temperature: float = bundle.calibration.temperature
         #: top-label map fitted on validation data after the temperature (None: none)
-        self.confidence_map: dict[str, list[float]] | None = calibration.get("confidence_map")
+        self.confidence_map: dict[str, list[float]] | None = bundle.calibration.confidence_map
         #: calibrated top probability below which an answer is "not sure" (None: no threshold)
-        self.threshold: float | None = calibration.get("threshold")
+        self.threshold: float | None = bundle.calibration.threshold
         self.model = model
         expected = (64, 64, 1) if self.kind == "seed" else self.config.shape
         got = tuple(self.model.input_shape[1:])
         if got != expected:
             raise ModelError(self.model_path, f"model input {got} does not match its "
                                               f"parameters {expected}")
+        width = self.model.output_shape[-1]
+        if width != len(bundle.class_names):
+            raise ModelError(params_path(self.model_path),
+                             f"field 'class_names' lists {len(bundle.class_names)} classes, "
+                             f"but the network answers {width}")
 
     @property
     def calibrated(self) -> bool:

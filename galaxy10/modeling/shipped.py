@@ -11,7 +11,9 @@ shipped`` checks that a remade bundle scores like the shipped one.
 A user's own bundles always come first: :func:`pretrained_bundle` (what ``train --init``,
 ``bench real`` and notebook 04's fine-tuning start from) and :func:`default_model` (what the
 button and ``predict`` classify with) fall back to the shipped bundle only when the models
-folder holds none, and say so in :attr:`BundleChoice.note`.
+folder holds none, and say so in :attr:`BundleChoice.note`. A bundle of the user's that is
+there but broken (its JSON missing or damaged, or its ``.keras`` file gone) is an error, never
+swapped for the shipped one.
 """
 
 from __future__ import annotations
@@ -51,8 +53,31 @@ class BundleChoice:
                 "or `python -m galaxy10 pretrain` makes your own)")
 
 
-def _complete(path: Path) -> bool:
-    return path.is_file() and path.with_suffix(".json").is_file()
+def _own(path: Path) -> bool:
+    """Whether the user has a bundle at ``path``; if so, it must be whole and sound.
+
+    A bundle with neither of its two files is absent, and the caller falls back. One with
+    either file is the user's: a missing half, or a JSON that fails the schema
+    (:func:`galaxy10.modeling.bundle.read_bundle`), is refused rather than silently replaced
+    by the shipped bundle, which would answer with another model than the user made.
+
+    Raises
+    ------
+    ModelError
+        If the ``.keras`` file or its JSON is missing, or the JSON is damaged.
+    """
+    from galaxy10.core.errors import ModelError
+    from galaxy10.core.files import unreadable_reason
+    from galaxy10.modeling.bundle import params_path, read_bundle
+
+    if not (path.exists() or params_path(path).exists()):
+        return False
+    read_bundle(path)
+    why = unreadable_reason(path, what="model file")
+    if why:
+        raise ModelError(path, f"{why}: a bundle is this .keras file and its .json; copy both, "
+                               "or move the .json away to use the bundle shipped with galaxy10")
+    return True
 
 
 def pretrained_bundle(models_dir: str | os.PathLike[str] | None = None) -> BundleChoice:
@@ -63,12 +88,17 @@ def pretrained_bundle(models_dir: str | os.PathLike[str] | None = None) -> Bundl
     ----------
     models_dir : path-like, optional
         The models folder (default :func:`galaxy10.core.paths.find_models_home`; looked in, not created).
+
+    Raises
+    ------
+    ModelError
+        If the user's bundle is there but broken (see :func:`_own`).
     """
     from galaxy10.core.paths import find_models_home
 
     home = find_models_home(models_dir)
     own = home / f"{PRETRAINED_NAME}.keras"
-    return (BundleChoice(own, False, home) if _complete(own)
+    return (BundleChoice(own, False, home) if _own(own)
             else BundleChoice(shipped_bundle(), True, home))
 
 
@@ -79,4 +109,4 @@ def default_model(models_dir: str | os.PathLike[str] | None = None) -> BundleCho
 
     home = find_models_home(models_dir)
     own = home / f"{MODEL_NAME}.keras"
-    return BundleChoice(own, False, home) if _complete(own) else pretrained_bundle(home)
+    return BundleChoice(own, False, home) if _own(own) else pretrained_bundle(home)

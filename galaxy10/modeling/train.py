@@ -491,8 +491,9 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
 
     Returns
     -------
-    model, config, history, params : the model, its ImageConfig, the history, and the
-        pre-trained bundle's JSON parameters (for its lineage)
+    model, config, history, bundle : the model, its ImageConfig, the history, and the
+        pre-trained bundle's parameters (:class:`~galaxy10.modeling.bundle.BundleParams`,
+        for its lineage)
     """
     from galaxy10.core.errors import ModelError
     from galaxy10.modeling.cache import cached_images
@@ -508,7 +509,7 @@ def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.
     history = finetune_galaxy_cnn(pre.model, x, y, profile.finetune_recipe(), seed=seed,
                                   jitter=jitter, train_on_validation=train_on_validation,
                                   progress=progress)
-    return pre.model, pre.config, history, pre.params
+    return pre.model, pre.config, history, pre.bundle
 
 
 # -- progress ----------------------------------------------------------------------------------

@@ -117,13 +117,12 @@ def train_modern_cnn(run, model=None, progress: bool = False):
 
 def trained_on_this_data(run, path: Path) -> bool:
     """Whether the bundle at ``path`` records this run's data file as what it learnt from."""
-    from galaxy10.modeling.bundle import read_params
+    from galaxy10.modeling.bundle import read_bundle
 
-    data = read_params(path).get("data") or {}
-    recorded = data.get("path")
-    return (recorded is not None
-            and os.path.realpath(recorded) == os.path.realpath(run.data_path)
-            and data.get("n_images") == len(run.galaxies))
+    data = read_bundle(path).data
+    return (data is not None and data.path is not None
+            and os.path.realpath(data.path) == os.path.realpath(run.data_path)
+            and data.n_images == len(run.galaxies))
 
 
 def ensure_models(run, names: Sequence[str] = EVALUATED, progress: bool = True

@@ -248,7 +248,7 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
     if init is not None:
         model, config, history, pre, held_out = _finetune(init, galaxies, rows, profile, seed,
                                                           cache_dir, jitter, progress)
-        lineage = [*pre.get("lineage", []), step]
+        lineage = [*pre.lineage, step]
     else:
         model, config, history = train_galaxy(galaxies, rows, profile, seed=seed,
                                               cache_dir=cache_dir, jitter=jitter,

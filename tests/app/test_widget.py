@@ -125,9 +125,9 @@ def test_without_saved_splits_the_button_draws_the_files_held_out_rows(tmp_path,
     button = button_from_model(tmp_path / "m.keras")  # no splits.npz beside it
     with Galaxy10File(model_bundle["data"]) as f:
         held_out = make_splits(f.labels).test
-    if "test_rows" not in button.predictor.params:
+    if button.predictor.bundle.test_rows is None:
         np.testing.assert_array_equal(button.rows, held_out)  # the same rows notebook 01 saves
-    assert set(button.rows) <= set(held_out) | set(button.predictor.params.get("test_rows", []))
+    assert set(button.rows) <= set(held_out) | set(button.predictor.bundle.test_rows or ())
 
 
 def test_empty_rows_rejected(model_bundle):

@@ -46,11 +46,29 @@ def _png(path: Path, value: int = 40, size: int = 48) -> Path:
     return path
 
 
-def _fake_bundle(folder: Path, name: str, image, kind: str = "galaxy") -> Path:
+def _fake_bundle(folder: Path, name: str, image, kind: str = "galaxy", **fields) -> Path:
+    """An empty .keras archive and a JSON with ``fields`` (a seed bundle gets a scaler)."""
     (folder / f"{name}.keras").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
-    (folder / f"{name}.json").write_text(json.dumps({"bundle_version": 1, "kind": kind,
-                                                     "image": image}))
+    params = {"bundle_version": 1, "kind": kind, "image": image, **fields}
+    if kind == "seed":
+        ones = [1.0] * 4096
+        params.setdefault("scaler", {"min_": ones, "scale_": ones, "data_min_": ones,
+                                     "data_max_": ones, "data_range_": ones,
+                                     "feature_range": [0, 1], "n_samples_seen_": 10})
+    (folder / f"{name}.json").write_text(json.dumps(params))
     return folder / f"{name}.keras"
+
+
+GOOD_IMAGE = {"size": 64, "color": "rgb", "crop": 0.5, "interpolation": "area"}
+BAD_BUNDLE_FIELDS = {  # a bundle JSON's field, damaged by hand or by a careless script
+    "temp0": {"calibration": {"temperature": 0}},
+    "nanthreshold": {"calibration": {"temperature": 1.0, "threshold": float("nan")}},
+    "bigthreshold": {"calibration": {"threshold": 1.5}},
+    "nineclasses": {"class_names": [f"class {i}" for i in range(9)]},
+    "ttayes": {"tta": "yes"},
+    "sizetext": {"image": {**GOOD_IMAGE, "size": "64"}},
+    "cropnan": {"image": {**GOOD_IMAGE, "crop": float("nan")}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +121,19 @@ def world(tmp_path_factory) -> Path:
     _fake_bundle(root / "models", "pipejson", {"size": 64, "color": "rgb"})
     (root / "models" / "pipejson.json").unlink()
     os.mkfifo(root / "models" / "pipejson.json")
+    for name, fields in BAD_BUNDLE_FIELDS.items():
+        fields = dict(fields)
+        _fake_bundle(root / "models", name, fields.pop("image", GOOD_IMAGE), **fields)
+    _fake_bundle(root / "models", "cut", GOOD_IMAGE)
+    text = (root / "models" / "cut.json").read_text()
+    (root / "models" / "cut.json").write_text(text[:len(text) // 2])  # a copy cut short
+    _fake_bundle(root / "models", "nojson", GOOD_IMAGE)
+    (root / "models" / "nojson.json").unlink()
+    (root / "brokenhome").mkdir()  # the user's own bundle, broken: never the shipped one instead
+    _fake_bundle(root / "brokenhome", "galaxy_cnn", GOOD_IMAGE, calibration={"temperature": 0})
+    (root / "halfhome").mkdir()  # the user's pre-trained bundle without its JSON
+    _fake_bundle(root / "halfhome", "pretrained_synthetic", GOOD_IMAGE)
+    (root / "halfhome" / "pretrained_synthetic.json").unlink()
     (root / "reports").mkdir()
     (root / "reports" / "benchmarks.json").write_text('{"memory": {"paths": {"a": 1}}}\n')
     _png(root / "photo.png")
@@ -184,10 +215,49 @@ CASES = [
     ("predict-model-missing", ["predict", "photo.png", "--model", "models/none.keras"], {}, 2,
      "none.keras: model file not found"),
     ("predict-image-list", ["predict", "photo.png", "--model", "models/list.keras"], {}, 2,
-     "list.json: not a galaxy10 model parameter file ('image' must be a JSON object, got list"),
+     "list.json: not a usable model parameter file: field 'image' must be a JSON object, got "
+     "[64, \"rgb\"]"),
     ("predict-image-null", ["predict", "photo.png", "--model", "models/null.keras"], {}, 2,
-     "null.json: not a galaxy10 model parameter file ('image' must be a JSON object, got "
-     "NoneType"),
+     "null.json: not a usable model parameter file: field 'image' must be a JSON object, got "
+     "null"),
+    # the bundle schema (issue #39): every field of the JSON checked, the file and field named
+    ("predict-temperature-0", ["predict", "photo.png", "--model", "models/temp0.keras"], {}, 2,
+     "temp0.json: not a usable model parameter file: field 'calibration.temperature' must be "
+     "a finite number above 0, got 0"),
+    ("predict-threshold-nan", ["predict", "photo.png", "--model", "models/nanthreshold.keras"],
+     {}, 2, "nanthreshold.json: not a usable model parameter file: field "
+            "'calibration.threshold' must be a finite number in [0, 1], got NaN"),
+    ("predict-threshold-1.5", ["predict", "photo.png", "--model", "models/bigthreshold.keras"],
+     {}, 2, "bigthreshold.json: not a usable model parameter file: field "
+            "'calibration.threshold' must be a finite number in [0, 1], got 1.5"),
+    ("predict-nine-classes", ["predict", "photo.png", "--model", "models/nineclasses.keras"],
+     {}, 2, "nineclasses.json: not a usable model parameter file: field 'class_names' must "
+            "list the 10 Galaxy10 classes, got 9 names"),
+    ("predict-tta-text", ["predict", "photo.png", "--model", "models/ttayes.keras"], {}, 2,
+     "ttayes.json: not a usable model parameter file: field 'tta' must be true or false, "
+     "got \"yes\""),
+    ("predict-size-text", ["predict", "photo.png", "--model", "models/sizetext.keras"], {}, 2,
+     "sizetext.json: not a usable model parameter file: field 'image.size' must be a whole "
+     "number in [8, 256], got \"64\""),
+    ("predict-crop-nan", ["predict", "photo.png", "--model", "models/cropnan.keras"], {}, 2,
+     "cropnan.json: not a usable model parameter file: field 'image.crop' must be a finite "
+     "number above 0 and at most 1, got NaN"),
+    ("predict-json-cut-short", ["predict", "photo.png", "--model", "models/cut.keras"], {}, 2,
+     "cut.json: not a galaxy10 model parameter file (not valid JSON: "),
+    ("predict-json-missing", ["predict", "photo.png", "--model", "models/nojson.keras"], {}, 2,
+     "nojson.json: the model's parameter file is missing"),
+    ("classify-temperature-0", ["classify", "imgs", "--out", "newcat", "--model",
+                                "models/temp0.keras", "-q"], {}, 2,
+     "temp0.json: not a usable model parameter file: field 'calibration.temperature'"),
+    ("train-init-threshold-nan", ["train", "--data", "fifty.h5", "--out", "m.keras", "--init",
+                                  "models/nanthreshold.keras"], {}, 2,
+     "nanthreshold.json: not a usable model parameter file: field 'calibration.threshold'"),
+    # a broken bundle of the user's is an error, not swapped for the shipped one
+    ("predict-default-broken-own", ["predict", "photo.png"], {"GALAXY10_MODELS": "brokenhome"},
+     2, "galaxy_cnn.json: not a usable model parameter file: field 'calibration.temperature'"),
+    ("train-init-pretrained-half", ["train", "--data", "fifty.h5", "--out", "m.keras", "--init",
+                                    "pretrained"], {"GALAXY10_MODELS": "halfhome"}, 2,
+     "pretrained_synthetic.json: the model's parameter file is missing"),
     ("train-three-images", ["train", "--data", "three.h5", "--out", "m.keras"], {}, 2,
      "three.h5: too little to train on: 3 image(s) in 3 class(es)"),
     ("train-one-class", ["train", "--data", "oneclass.h5", "--out", "m.keras"], {}, 2,

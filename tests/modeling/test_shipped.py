@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from galaxy10.core.errors import ModelError
 from galaxy10.modeling.shipped import default_model, pretrained_bundle, shipped_bundle
 
 
@@ -32,7 +35,8 @@ def test_the_shipped_bundle_loads_and_classifies():
 def _bundle(folder, name):
     folder.mkdir(exist_ok=True)
     (folder / f"{name}.keras").write_bytes(b"x")
-    (folder / f"{name}.json").write_text("{}")
+    (folder / f"{name}.json").write_text(json.dumps(
+        {"kind": "galaxy", "image": {"size": 64, "color": "rgb", "crop": 0.5}}))
     return folder / f"{name}.keras"
 
 
@@ -47,8 +51,31 @@ def test_the_users_own_bundles_come_first(tmp_path):
     assert default_model(models).path == mine and default_model(models).note == f"using {mine}"
 
 
-def test_a_half_saved_bundle_is_not_the_users(tmp_path):
+@pytest.mark.parametrize("damage", ["no-json", "no-keras", "bad-json", "cut-json"])
+def test_a_broken_bundle_of_the_users_is_an_error_not_the_shipped_one(tmp_path, damage):
+    models = tmp_path / "models"
+    mine = _bundle(models, "galaxy_cnn")
+    _bundle(models, "pretrained_synthetic")  # a sound one to fall back on: it must not be used
+    params = mine.with_suffix(".json")
+    if damage == "no-json":
+        params.unlink()
+    elif damage == "no-keras":
+        mine.unlink()
+    elif damage == "bad-json":
+        params.write_text(json.dumps({**json.loads(params.read_text()),
+                                      "calibration": {"temperature": 0}}))
+    else:
+        params.write_text(params.read_text()[:20])
+    with pytest.raises(ModelError, match="galaxy_cnn"):
+        default_model(models)
+    (models / "pretrained_synthetic.json").unlink()  # the pre-trained one, half saved
+    with pytest.raises(ModelError, match=r"pretrained_synthetic\.json: the model's parameter "
+                                         "file is missing"):
+        pretrained_bundle(models)
+
+
+def test_a_user_without_bundles_gets_the_shipped_one(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    (models / "galaxy_cnn.keras").write_bytes(b"x")  # no JSON beside it
-    assert default_model(models).shipped
+    (models / "notes.json").write_text("{}")  # other files do not count
+    assert default_model(models).shipped and pretrained_bundle(models).shipped

@@ -189,7 +189,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     """
 
     from galaxy10.core.paths import find_models_home
-    from galaxy10.modeling.bundle import read_params
+    from galaxy10.modeling.bundle import read_bundle
 
     started = time.perf_counter()
     out = Path(out).expanduser()
@@ -197,8 +197,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     if not model.is_file():
         raise ModelError(model, "model file not found; train one with notebooks/04_cnn.ipynb "
                                 "or `python -m galaxy10 train`")
-    params = read_params(model)
-    views = (8 if params.get("tta") else 1) if views is None else int(views)
+    views = read_bundle(model).views if views is None else int(views)
     if not 1 <= views <= 8:
         raise CatalogueError(f"views must be 1 to 8 (the flip/rotation views), got {views}")
     if workers is not None and workers < 1:

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "galaxy10"
 MODULE_LINES = 600
 FUNCTION_LINES = 100
-BEING_SPLIT = {"galaxy10/bench/real.py:bench_real"}
+BEING_SPLIT: set[str] = set()
 """Offenders whose split is under way elsewhere (issue 40); each must still be one, so the
 entry leaves when the split lands."""
 

@@ -118,29 +118,21 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     images together, so no test image has a copy in training; ``split="region"`` holds out
     whole sky cells, so every test galaxy comes from a region its training never saw.
 
-    Each model's embedding is scored too: precision at 1 and 10 of cosine nearest neighbours
-    among the fold's test images (:func:`galaxy10.evaluation.similarity.precision_at_k`).
-
     On each fold, trained on the fold's training images under the profile's budget rules:
-    the seed CNN (seed recipe), the modern CNN from scratch, and (with ``init``, a
-    synthetic-pre-trained bundle) the modern CNN fine-tuned from it, once per named
-    augmentation in ``finetune_jitters`` (default ``{"robust": ROBUST_JITTER}``, the recipe of
-    ``train --init``; the model is called
+    the seed CNN, the modern CNN from scratch, and (with ``init``, a synthetic-pre-trained
+    bundle) the modern CNN fine-tuned from it, once per augmentation in ``finetune_jitters``
+    (default ``{"robust": ROBUST_JITTER}``, ``train --init``'s; called
     ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``), and a linear
-    probe (:data:`LINEAR_PROBE`): a logistic regression on the frozen ``init`` network's
-    embedding (:func:`galaxy10.modeling.probe.fit_linear_probe`; the embedding of every image
-    is computed once, as no weight of that network changes). Each is scored
-    on the fold's test images as they are and after each change in
-    :data:`galaxy10.modeling.shifts.SHIFTS`.
+    probe (:data:`LINEAR_PROBE`) on the frozen ``init`` network's embedding, computed once.
+    Each is scored on the fold's test images as they are and after each change in
+    :data:`galaxy10.modeling.shifts.SHIFTS`, and its embedding by the precision at 1 and 10
+    of cosine nearest neighbours among them.
 
-    The label-efficiency curve is one workflow with the CV, not a second one: for each size
-    ``N`` in ``labels`` every model is trained again on ``N`` of the fold's training images
-    and scored on the fold's full test images (balanced accuracy, macro-F1, neighbours; the
-    shifts only at full size, where they are the CV's). The subsets are stratified and
-    nested (:func:`galaxy10.datasets.resample.nested_stratified_order`, seeded per fold like
-    the training), drawn from the training side only, so the duplicate groups stay as the
-    folds put them. The CV itself is the curve's largest point, ``"all"``: its rows are the
-    same folds' full-size rows, not a second training.
+    The label-efficiency curve is one workflow with the CV: for each size ``N`` in
+    ``labels`` every model is trained again on ``N`` of the fold's training images (stratified,
+    nested subsets, :func:`galaxy10.datasets.resample.nested_stratified_order`, from the
+    training side only) and scored on the fold's full test images; the shifts only at full
+    size. The CV itself is the curve's largest point, ``"all"``.
 
     Parameters
     ----------
@@ -172,14 +164,34 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
         When a size in ``labels`` exceeds a fold's training images, or the region split
         finds no sky positions.
     """
-    import tempfile
-
-    from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.modeling.predict import Predictor
-
     started = time.time()
     n_folds = int(folds or profile.cv_folds)
     sizes = sorted({int(n) for n in labels}) if labels else []
+    tuned, names = _model_names(init, finetune_jitters, models)
+    splits, about = cv_folds(real_h5, n_folds, seed, split)
+    per_fold, curve_rows, embed_seconds, y = _run_folds(
+        real_h5, splits, names, sizes, profile, init=init, seed=seed, shifts=shifts,
+        tuned=tuned, scratch_jitter=scratch_jitter, say=say)
+    out: dict[str, Any] = {"n_images": int(len(y)), "folds": n_folds, **about,
+                           "profile": profile.name, "init": os.fspath(init) if init else None,
+                           "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
+                           "model_order": names,
+                           "models": {name: _model_summary(rows)
+                                      for name, rows in per_fold.items()}}
+    if embed_seconds is not None:
+        out["probe_embed_seconds"] = embed_seconds
+    from galaxy10.reporting.metrics import provenance
+
+    out["provenance"] = provenance(started)
+    if sizes:
+        points = {str(n): curve_rows[n] for n in sizes}
+        out["label_curve"] = _curve(out, {**points, "all": per_fold}, seed, out_figure)
+    return out
+
+
+def _model_names(init, finetune_jitters: dict[str, dict[str, Any]] | None,
+                 models: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """The fine-tuned models' augmentations by model name, and every model's name in order."""
     if finetune_jitters is None:
         from galaxy10.modeling.augment import ROBUST_JITTER
 
@@ -190,10 +202,25 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     names = [*(k for k in ("seed_cnn", "galaxy_cnn_scratch") if k in kinds),
              *(tuned if "finetuned" in kinds else {}),
              *([LINEAR_PROBE] if init is not None and LINEAR_PROBE in kinds else [])]
+    return tuned, names
+
+
+def _run_folds(real_h5: str | os.PathLike[str], splits: list[tuple[np.ndarray, np.ndarray]],
+               names: list[str], sizes: list[int], profile: Profile, *, init, seed: int,
+               shifts: bool, tuned: dict[str, Any], scratch_jitter: dict[str, Any] | None,
+               say) -> tuple[dict[str, list], dict[int, dict[str, list]], float | None,
+                             np.ndarray]:
+    """Train and score every model on every fold (and each curve size): the rows per model,
+    the curve's rows per size, the probe's embedding seconds and the labels."""
+    import tempfile
+
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.resample import nested_stratified_order
+    from galaxy10.modeling.predict import Predictor
+
     per_fold: dict[str, list[dict[str, Any]]] = {m: [] for m in names}
     curve_rows: dict[int, dict[str, list[dict[str, Any]]]] = {
         n: {m: [] for m in names} for n in sizes}
-    splits, about = cv_folds(real_h5, n_folds, seed, split)
     embed_seconds = None
     with Galaxy10File(real_h5) as f, tempfile.TemporaryDirectory() as cache_dir, \
             tempfile.TemporaryDirectory() as bundle_dir:
@@ -212,8 +239,6 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
             fold = _FoldViews(images[test], shifts, seed + k, frozen,
                               None if embedded is None else embedded[test])
             # the curve's subsets: prefixes of one stratified order, so each holds the smaller
-            from galaxy10.datasets.resample import nested_stratified_order
-
             order = train[nested_stratified_order(y[train], seed + k)]
             for name in names:
                 for n in [*sizes, None]:
@@ -221,34 +246,26 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
                     row = trainer.score(name, rows, test, fold, k, seed,
                                         "all" if n is None else str(n), full=n is None)
                     (per_fold[name] if n is None else curve_rows[n][name]).append(row)
-                    say(_fold_line(k, n_folds, name, n, row), flush=True)
-    out: dict[str, Any] = {"n_images": int(len(y)), "folds": n_folds, **about,
-                           "profile": profile.name, "init": os.fspath(init) if init else None,
-                           "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
-                           "model_order": names,
-                           "models": {name: _model_summary(rows)
-                                      for name, rows in per_fold.items()}}
-    if embed_seconds is not None:
-        out["probe_embed_seconds"] = embed_seconds
-    from galaxy10.reporting.metrics import provenance
+                    say(_fold_line(k, len(splits), name, n, row), flush=True)
+    return per_fold, curve_rows, embed_seconds, y
 
-    out["provenance"] = provenance(started)
-    if sizes:
-        points = {str(n): curve_rows[n] for n in sizes}
-        points["all"] = per_fold
-        curve = label_curve_section(points, names)
-        curve.update({key: out[key] for key in ("n_images", "folds", "cv", "profile", "init",
-                                                "provenance")})
-        curve["subsets"] = ("nested stratified subsets of each fold's training images "
-                            f"(nested_stratified_order, seed {seed} + fold); 'all' is the CV")
-        if out_figure is not None:
-            from galaxy10.reporting.figures import label_curve, save_figure
 
-            curve["figure"] = os.fspath(save_figure(label_curve(curve, title=(
-                f"Label efficiency on real images: {n_folds}-fold CV of {len(y):,}, "
-                f"profile {profile.name}")), out_figure))
-        out["label_curve"] = curve
-    return out
+def _curve(cv: dict[str, Any], points: dict[str, dict[str, list[dict[str, Any]]]], seed: int,
+           out_figure: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The ``label_curve`` section of a CV (``cv``, :func:`bench_real`'s result) from its
+    per-fold rows by size, with the figure drawn when ``out_figure`` is given."""
+    curve = label_curve_section(points, cv["model_order"])
+    curve.update({key: cv[key] for key in ("n_images", "folds", "cv", "profile", "init",
+                                           "provenance")})
+    curve["subsets"] = ("nested stratified subsets of each fold's training images "
+                        f"(nested_stratified_order, seed {seed} + fold); 'all' is the CV")
+    if out_figure is not None:
+        from galaxy10.reporting.figures import label_curve, save_figure
+
+        curve["figure"] = os.fspath(save_figure(label_curve(curve, title=(
+            f"Label efficiency on real images: {cv['folds']}-fold CV of {cv['n_images']:,}, "
+            f"profile {cv['profile']}")), out_figure))
+    return curve
 
 
 def _fold_line(k: int, n_folds: int, name: str, n: int | None, row: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 
 from galaxy10.cli import bench, catalogue, data, models, notebooks, reports, similar
 from galaxy10.cli.boundary import OneLineParser, run_command
+from galaxy10.cli.options import add_everywhere, quiet_before_command
 
 GROUPS = (data, notebooks, models, catalogue, similar, reports, bench)
 """The command groups, in the order ``--help`` lists their commands."""
@@ -45,14 +46,24 @@ def build_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="python -m galaxy10",
         description="Galaxy10 DECaLS: fetch or synthesise the data, inspect it, import images.")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log progress details (and show tracebacks, like --debug)")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of an unexpected error (for bug reports)")
+    add_everywhere(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)
+    _add_to_commands(parser)
     return parser
+
+
+def _add_to_commands(parser: argparse.ArgumentParser) -> None:
+    """``-v`` and ``--debug`` in every command's parser, ``bench memory``'s too."""
+    done: set[int] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if id(child) not in done:  # an alias names the same parser twice
+                    done.add(id(child))
+                    add_everywhere(child)
+                    _add_to_commands(child)
 
 
 TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
@@ -94,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        quiet_before_command(args, parser)
     except SystemExit as exc:  # --help (0) or a bad argument (2, already printed in one line)
         return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

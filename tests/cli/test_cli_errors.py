@@ -334,6 +334,13 @@ CASES = [
     ("seed-huge", ["synth", "--n", "2", "--seed", str(2**40)], {}, 2, "a seed is at most"),
     ("results-readme-fifo", ["results", "--update-readme", "fifo.h5"], {}, 2,
      "fifo.h5: --update-readme: is a named pipe (FIFO)"),
+    # issue #39: inputs checked like everything else, flags before or after the command
+    ("predict-dash-file", ["predict", "-rf"], {}, 2,
+     "required: images; `-rf` looks like an option: if it is a file, write `-- -rf` or `./-rf`"),
+    ("predict-dash-file-after-one", ["predict", "photo.png", "-rf"], {}, 2,
+     "unrecognized arguments: -rf; `-rf` looks like an option"),
+    ("q-before-a-command-without-q", ["-q", "info", "data.h5"], {}, 2,
+     "argument -q: `info` has no -q"),
 ]
 
 @pytest.mark.parametrize(("argv", "env", "status", "expected"),
@@ -376,8 +383,9 @@ def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: internal error, a bug in galaxy10 (AttributeError")
     assert "--debug" in err
-    for flag in ("--debug", "-v"):
-        assert main([flag, "info", "data.h5"]) == 1
+    for argv in (["--debug", "info", "data.h5"], ["-v", "info", "data.h5"],
+                 ["info", "data.h5", "--debug"], ["info", "data.h5", "-v"]):  # where it says
+        assert main(argv) == 1
         err = capsys.readouterr().err
         assert "Traceback" in err and "None.shape" in err
     # a user's mistake stays one line under -v; --debug shows where it was raised

@@ -88,6 +88,7 @@ def world(tmp_path_factory) -> Path:
     (root / "one_field.csv").write_text("file,label\nimgs/0/0.png\n")
     (root / "huge.csv").write_text("file,label\n" + "x" * 200_000 + ",1\n")
     (root / "badlabel.csv").write_text("file,label\nimgs/0/0.png,12\n")
+    (root / "digitlabel.csv").write_text("file,label\nimgs/0/0.png,\u0663\n", encoding="utf-8")
     (root / "models").mkdir()
     _fake_bundle(root / "models", "list", [64, "rgb"])
     _fake_bundle(root / "models", "null", None)
@@ -339,6 +340,8 @@ CASES = [
      "required: images; `-rf` looks like an option: if it is a file, write `-- -rf` or `./-rf`"),
     ("predict-dash-file-after-one", ["predict", "photo.png", "-rf"], {}, 2,
      "unrecognized arguments: -rf; `-rf` looks like an option"),
+    ("import-unicode-digit-label", ["import", "digitlabel.csv", "--out", "new.h5", "-q"], {}, 2,
+     "digitlabel.csv: line 2: label '\u0663' is not a whole number"),
     ("q-before-a-command-without-q", ["-q", "info", "data.h5"], {}, 2,
      "argument -q: `info` has no -q"),
 ]

@@ -342,6 +342,13 @@ CASES = [
      "unrecognized arguments: -rf; `-rf` looks like an option"),
     ("import-unicode-digit-label", ["import", "digitlabel.csv", "--out", "new.h5", "-q"], {}, 2,
      "digitlabel.csv: line 2: label '\u0663' is not a whole number"),
+    ("classify-out-inside-input", ["classify", "imgs", "--out", "imgs/catalogue", "-q"], {}, 2,
+     "imgs/catalogue: is inside the input folder imgs; choose another --out"),
+    ("import-out-inside-source", ["import", "imgs", "--out", "imgs/new.h5", "-q"], {}, 2,
+     "imgs/new.h5: is inside the input folder imgs; writing there would change what this "
+     "command reads"),
+    ("gallery-out-inside-real", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
+                                 "imgs/grid.png"], {}, 2, "is inside the input folder imgs"),
     ("q-before-a-command-without-q", ["-q", "info", "data.h5"], {}, 2,
      "argument -q: `info` has no -q"),
 ]

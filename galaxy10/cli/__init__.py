@@ -70,6 +70,10 @@ TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
 """Commands of which some load TensorFlow in this process (each such parser sets
 ``tensorflow=True``): it is imported quietly after the command's check, before its work."""
 
+KERAS_COMMANDS = TF_COMMANDS | {"classify", "app", "run"}
+"""Commands that run Keras in this process or in processes they start (classify's workers,
+the page's and the notebooks' kernels), which check ``KERAS_BACKEND`` before their checks."""
+
 
 @contextlib.contextmanager
 def sigterm_unwinds() -> Iterator[None]:
@@ -99,7 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Voila inherit it), and the commands that load TensorFlow import it with those lines
     filtered out, except under ``-v``.
     """
-    from galaxy10.core.quiet import import_tensorflow_quietly, quiet_environment
+    from galaxy10.core.quiet import (
+        check_keras_backend,
+        import_tensorflow_quietly,
+        quiet_environment,
+    )
 
     quiet_environment()
     parser = build_parser()
@@ -113,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from galaxy10.cli.outputs import notes_after_checks, release_outputs
 
     def then_tensorflow(args: argparse.Namespace) -> None:
+        if args.command in KERAS_COMMANDS:  # a bad variable is refused before any work
+            check_keras_backend()
         check = getattr(args, "check", None)
         if check is not None:
             with notes_after_checks():

@@ -349,6 +349,11 @@ CASES = [
      "command reads"),
     ("gallery-out-inside-real", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
                                  "imgs/grid.png"], {}, 2, "is inside the input folder imgs"),
+    ("keras-backend-jax", ["predict", "photo.png", "--model", "models/list.keras"],
+     {"KERAS_BACKEND": "jax"}, 2, "KERAS_BACKEND=jax: galaxy10 runs Keras on TensorFlow only; "
+     "unset KERAS_BACKEND or set it to tensorflow"),
+    ("keras-backend-nonsense", ["classify", "imgs", "--out", "newcat", "-q"],
+     {"KERAS_BACKEND": "nonsense"}, 2, "KERAS_BACKEND=nonsense: galaxy10 runs Keras on"),
     ("q-before-a-command-without-q", ["-q", "info", "data.h5"], {}, 2,
      "argument -q: `info` has no -q"),
 ]
@@ -358,7 +363,7 @@ CASES = [
 def test_misuse_is_one_line_and_changes_nothing(world, monkeypatch, capsys, argv, env, status,
                                                 expected):
     monkeypatch.chdir(world)
-    for name in ("GALAXY10_DATA", "GALAXY10_MODELS", "GALAXY10_REPORTS"):
+    for name in ("GALAXY10_DATA", "GALAXY10_MODELS", "GALAXY10_REPORTS", "KERAS_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -371,6 +376,18 @@ def test_misuse_is_one_line_and_changes_nothing(world, monkeypatch, capsys, argv
     assert err.strip().splitlines()[-1] == error_lines[0]
     assert expected in error_lines[0]
     assert _hashes(world) == before
+
+
+def test_a_keras_backend_that_is_not_tensorflow_is_one_line_in_a_notebook_too(tmp_path):
+    """In a fresh process (a notebook kernel) load_keras refuses before Keras reads it."""
+    code = ("from galaxy10.core.quiet import load_keras\n"
+            "try:\n    load_keras()\nexcept Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=env)
+    assert out.stdout == ("SettingError KERAS_BACKEND=jax: galaxy10 runs Keras on TensorFlow "
+                          "only; unset KERAS_BACKEND or set it to tensorflow\n"), out.stderr
 
 
 def test_no_traceback_reaches_a_real_terminal(world):

@@ -95,7 +95,43 @@ def sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """While the block runs, stdout and stderr write what their encoding lacks as ``\\xfc``.
+
+    Under an ASCII-only locale (``LC_ALL=C``, ``PYTHONIOENCODING=ascii``, a minimal container)
+    printing a file name such as ``galaxie_ü.png`` raised ``UnicodeEncodeError`` halfway
+    through a command's answer. Python already does this for stderr; stdout follows it here.
+    The streams' own setting comes back afterwards (:func:`main` also runs inside notebooks
+    and tests); a stream that cannot be reconfigured (a notebook's) is left as it is.
+    """
+    saved = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        errors = getattr(stream, "errors", None)
+        if reconfigure is not None and errors not in (None, "backslashreplace"):
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                reconfigure(errors="backslashreplace")
+                saved.append((stream, errors))
+    try:
+        yield
+    finally:
+        for stream, errors in saved:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                stream.reconfigure(errors=errors)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see :func:`_main`).
+
+    Whatever it prints survives a terminal that cannot show every character
+    (:func:`printable_output`).
+    """
+    with printable_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     """Run the command line; returns the exit status.
 
     TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.core.quiet`):

@@ -390,6 +390,24 @@ def test_a_keras_backend_that_is_not_tensorflow_is_one_line_in_a_notebook_too(tm
                           "only; unset KERAS_BACKEND or set it to tensorflow\n"), out.stderr
 
 
+@pytest.mark.parametrize("command", ["info", "predict"])
+def test_a_non_ascii_name_prints_under_an_ascii_only_locale(world, tmp_path, command):
+    """LC_ALL=C with PYTHONIOENCODING=ascii: printing galaxie_ü was a UnicodeEncodeError (an
+    internal error after half the answer); it is written as galaxie_\\xfc instead."""
+    import shutil
+
+    name = "galaxie_\u00fc" + (".h5" if command == "info" else ".png")
+    shutil.copy(world / ("data.h5" if command == "info" else "photo.png"), tmp_path / name)
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii",
+           "GALAXY10_MODELS": str(tmp_path / "models")}  # predict: the shipped bundle
+    env.pop("KERAS_BACKEND", None)
+    out = subprocess.run([sys.executable, "-m", "galaxy10", command, name], cwd=tmp_path,
+                         capture_output=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr.decode("ascii", "replace")
+    assert out.stdout.decode("ascii").startswith("galaxie_\\xfc.")  # pure ASCII, every line
+    assert b"internal error" not in out.stderr
+
+
 def test_no_traceback_reaches_a_real_terminal(world):
     out = subprocess.run([sys.executable, "-m", "galaxy10", "import", "one_field.csv", "--out",
                           "new.h5", "-q"], capture_output=True, text=True, timeout=60, cwd=world)

@@ -146,3 +146,12 @@ def test_the_command_line_and_the_overrides_share_one_bound():
         with pytest.raises(ProfileError) as notebook:
             get_profile("smoke").with_overrides(galaxy_size=size)
         assert str(cli.value).split(": ", 1)[1] == str(notebook.value).split(": ", 1)[1]
+
+
+def test_open_run_refuses_a_bad_override_before_it_reads_the_data(tmp_path):
+    from galaxy10.pipeline.session import open_run
+
+    with pytest.raises(ProfileError, match=r"ffn_epochs takes a number from 1 to 10,000, not -1"):
+        open_run(tmp_path / "absent.h5", "smoke", overrides={"ffn_epochs": -1},
+                 reports_dir=tmp_path / "r", models_dir=tmp_path / "m", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -1,6 +1,9 @@
-"""Property-based tests (hypothesis) of resampling and preprocessing invariants."""
+"""Property-based tests (hypothesis) of resampling and preprocessing invariants, and of the
+checks of labels and profile overrides."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from galaxy10.core.profiles import settings as profile_settings
 from galaxy10.datasets.resample import class_weights, make_splits, split_indices, undersample_indices
 from galaxy10.modeling.augment import dihedral
 from galaxy10.modeling.preprocess import ImageConfig, fit_minmax, seed_features, transform
@@ -118,3 +122,54 @@ def test_each_dihedral_view_is_the_expected_symmetry(view):
     np.testing.assert_array_equal(out[1, ..., 0], want + 100)
     np.testing.assert_array_equal(out[..., 1], out[..., 0] + 10)
     assert len({np.asarray(v).tobytes() for v in DIHEDRAL_VIEWS}) == 8
+
+
+@settings(max_examples=200, deadline=None)
+@given(label=st.text(st.characters(blacklist_categories=("Cs",),
+                                   blacklist_characters="\r\n,\"\x00"), max_size=6)
+       | st.sampled_from(["\u00b2", "\u0663", "\uff13", "\u2460", "+3", "++3", "-1", " 7 ",
+                          "10"]))
+def test_every_manifest_reader_takes_a_class_or_refuses_the_line(tmp_path_factory, label):
+    """Any text in a label cell: a class 0-9 written in ASCII digits, or one line naming the
+    manifest and the line, in the training reader and the catalogue reader alike."""
+    from galaxy10.core.errors import GalaxyDataError
+    from galaxy10.datasets.labelled import read_manifest
+    from galaxy10.pipeline.catalogue import read_catalogue_manifest
+
+    path = tmp_path_factory.mktemp("m") / "m.csv"
+    path.write_text(f"file,label\na.png,{label}\n", encoding="utf-8")
+    text = label.strip()
+    valid = re.fullmatch(r"\+?[0-9]+", text) is not None and 0 <= int(text) <= 9
+    for read in (read_manifest, lambda p: read_catalogue_manifest(p)[2]):
+        try:
+            result = read(path)
+        except GalaxyDataError as exc:
+            assert not valid or not text
+            assert str(exc).startswith(f"{path}: line 2: label") and "\n" not in str(exc)
+            continue
+        got = result[0][1] if read is read_manifest else result[0]
+        assert valid and got == int(text) or not text and got == -1
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(sorted(n for n, k in profile_settings().items() if k in (int, float))),
+       value=st.one_of(st.integers(-10**12, 10**12), st.floats(allow_nan=True,
+                                                               allow_infinity=True)))
+def test_an_override_is_in_range_or_one_profile_error(name, value):
+    """A notebook's override of any number: a profile whose numbers are finite and within
+    RANGES, or a ProfileError; never NaN, a negative epoch count or a 10**12 batch."""
+    import math
+
+    from galaxy10.core.errors import ProfileError
+    from galaxy10.core.profiles import RANGES, get_profile
+
+    try:
+        profile = get_profile("quick").with_overrides(**{name: value})
+    except ProfileError as exc:
+        assert "\n" not in str(exc) and name in str(exc)
+        return
+    got = getattr(profile, name)
+    assert math.isfinite(got)
+    if name in RANGES:
+        assert RANGES[name][0] <= got <= RANGES[name][1]
+    assert profile.size_fault() is None

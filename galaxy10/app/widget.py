@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -282,8 +283,15 @@ class GalaxyButton:
 
     def _on_upload(self, change) -> None:
         upload = first_upload(change["new"])
-        if upload is not None:
-            self.classify_bytes(*upload)
+        if upload is None:
+            return
+        content, name = upload
+        if not content:
+            self.message.value = (f"<span style='color:#b22222'>Could not classify "
+                                  f"{html.escape(name)}: the upload holds no picture (it may "
+                                  "not have finished). Upload the JPEG or PNG again.</span>")
+            return
+        self.classify_bytes(content, name)
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
@@ -294,20 +302,27 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def first_upload(value) -> tuple[bytes, str] | None:
+def first_upload(value) -> tuple[bytes | None, str] | None:
     """``(content, name)`` of the first file in a ``FileUpload`` value, or None if empty.
 
     ipywidgets 8 gives a tuple of dicts with ``name`` and ``content``; ipywidgets 7, which
     Google Colab ships, gives a dict ``{name: {"metadata": {...}, "content": bytes}}``.
-    Both work, so the button runs in Colab without upgrading its ipywidgets.
+    Both work, so the button runs in Colab without upgrading its ipywidgets. An entry
+    without content (an upload that did not finish, a front end that sends only the file's
+    details) gives ``(None, name)``, for the widget to say so instead of raising.
     """
     if not value:
         return None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         name, item = next(iter(value.items()))
-        return bytes(item["content"]), str(item.get("metadata", {}).get("name", name))
-    item = value[0]
-    return bytes(item["content"]), str(item.get("name", "upload"))
+        details = item.get("metadata") if isinstance(item, Mapping) else None
+        name = details.get("name", name) if isinstance(details, Mapping) else name
+    else:
+        item = next(iter(value), None)
+        name = item.get("name", "upload") if isinstance(item, Mapping) else "upload"
+    content = item.get("content") if isinstance(item, Mapping) else None
+    buffer = isinstance(content, (bytes, bytearray, memoryview))  # bytes(12) is 12 zeros
+    return (bytes(content) if buffer else None), str(name)
 
 
 def button_from_model(model_path: str | os.PathLike[str] | None = None, seed: int = 0,

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 
 from galaxy10.cli import bench, catalogue, data, models, notebooks, reports, similar
 from galaxy10.cli.boundary import OneLineParser, run_command
+from galaxy10.cli.options import add_everywhere, quiet_before_command
 
 GROUPS = (data, notebooks, models, catalogue, similar, reports, bench)
 """The command groups, in the order ``--help`` lists their commands."""
@@ -45,19 +46,33 @@ def build_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="python -m galaxy10",
         description="Galaxy10 DECaLS: fetch or synthesise the data, inspect it, import images.")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log progress details (and show tracebacks, like --debug)")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of an unexpected error (for bug reports)")
+    add_everywhere(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)
+    _add_to_commands(parser)
     return parser
+
+
+def _add_to_commands(parser: argparse.ArgumentParser) -> None:
+    """``-v`` and ``--debug`` in every command's parser, ``bench memory``'s too."""
+    done: set[int] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if id(child) not in done:  # an alias names the same parser twice
+                    done.add(id(child))
+                    add_everywhere(child)
+                    _add_to_commands(child)
 
 
 TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
 """Commands of which some load TensorFlow in this process (each such parser sets
 ``tensorflow=True``): it is imported quietly after the command's check, before its work."""
+
+KERAS_COMMANDS = TF_COMMANDS | {"classify", "app", "run"}
+"""Commands that run Keras in this process or in processes they start (classify's workers,
+the page's and the notebooks' kernels), which check ``KERAS_BACKEND`` before their checks."""
 
 
 @contextlib.contextmanager
@@ -80,7 +95,43 @@ def sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """While the block runs, stdout and stderr write what their encoding lacks as ``\\xfc``.
+
+    Under an ASCII-only locale (``LC_ALL=C``, ``PYTHONIOENCODING=ascii``, a minimal container)
+    printing a file name such as ``galaxie_ü.png`` raised ``UnicodeEncodeError`` halfway
+    through a command's answer. Python already does this for stderr; stdout follows it here.
+    The streams' own setting comes back afterwards (:func:`main` also runs inside notebooks
+    and tests); a stream that cannot be reconfigured (a notebook's) is left as it is.
+    """
+    saved = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        errors = getattr(stream, "errors", None)
+        if reconfigure is not None and errors not in (None, "backslashreplace"):
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                reconfigure(errors="backslashreplace")
+                saved.append((stream, errors))
+    try:
+        yield
+    finally:
+        for stream, errors in saved:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                stream.reconfigure(errors=errors)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see :func:`_main`).
+
+    Whatever it prints survives a terminal that cannot show every character
+    (:func:`printable_output`).
+    """
+    with printable_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     """Run the command line; returns the exit status.
 
     TensorFlow's C++ start-up lines are kept off the terminal (:mod:`galaxy10.core.quiet`):
@@ -88,12 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Voila inherit it), and the commands that load TensorFlow import it with those lines
     filtered out, except under ``-v``.
     """
-    from galaxy10.core.quiet import import_tensorflow_quietly, quiet_environment
+    from galaxy10.core.quiet import (
+        check_keras_backend,
+        import_tensorflow_quietly,
+        quiet_environment,
+    )
 
     quiet_environment()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        quiet_before_command(args, parser)
     except SystemExit as exc:  # --help (0) or a bad argument (2, already printed in one line)
         return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -101,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from galaxy10.cli.outputs import notes_after_checks, release_outputs
 
     def then_tensorflow(args: argparse.Namespace) -> None:
+        if args.command in KERAS_COMMANDS:  # a bad variable is refused before any work
+            check_keras_backend()
         check = getattr(args, "check", None)
         if check is not None:
             with notes_after_checks():

@@ -31,11 +31,45 @@ BUG = 1
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are the house's one line on stderr, exit status 2."""
+    """An ``ArgumentParser`` whose errors are the house's one line on stderr, exit status 2.
+
+    A file whose name starts with ``-`` (``predict -rf``) is read as an unknown option, so
+    the error names it and says how to pass it as a file (:func:`dash_file_hint`).
+    """
+
+    _words: list[str] = []
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         """Print ``error: <message>`` and how to get help, then exit with status 2."""
-        self.exit(USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
+        unrecognized = message.startswith("unrecognized arguments: ")
+        words = message.split(": ", 1)[1].split() if unrecognized else self._words
+        hint = dash_file_hint(self, words) if unrecognized or "required" in message else ""
+        self.exit(USER_ERROR, f"error: {message}{hint} (see `{self.prog} --help`)\n")
+
+
+def dash_file_hint(parser: argparse.ArgumentParser, words: list[str]) -> str:
+    """``; `-rf` looks like an option ...`` for the first ``-word`` that is no option of ``parser``.
+
+    argparse takes any word starting with ``-`` for an option, so a file named ``-rf`` is
+    "unrecognized", and a command that needs files says only that they are required.
+    Negative numbers, ``-``, long options (a mistyped ``--nn`` is no file) and whatever
+    follows ``--`` are left alone.
+    """
+    known = [s for a in parser._actions for s in a.option_strings if not s.startswith("--")]
+    for word in words:
+        if word == "--":
+            break
+        if word.startswith("--") or not word.startswith("-") or word == "-" \
+                or parser._negative_number_matcher.match(word):
+            continue
+        if not any(word.startswith(s) for s in known):  # -n5 is -n 5
+            return (f"; `{word}` looks like an option: if it is a file, write `-- {word}` "
+                    f"or `./{word}`")
+    return ""
 
 
 def count(text: str) -> int:

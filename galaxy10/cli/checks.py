@@ -13,6 +13,7 @@ or file and what is wrong with it (:mod:`galaxy10.cli.boundary` prints it as one
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -161,26 +162,14 @@ def image_files(paths: list[Path]) -> None:
 def galaxy_size(profile: Profile, size: int | None) -> Profile:
     """``profile`` with ``--size`` set, refused unless the network can take it.
 
-    Every block of the modern CNN halves its input, so the side must be at least
-    ``2 ** blocks``, and never below the preprocessing's
-    :data:`~galaxy10.modeling.preprocess.MIN_SIZE`; it is cropped from a 256 px cut-out, so
-    at most 256.
+    The rule is :meth:`~galaxy10.core.profiles.Profile.size_fault`'s, which a notebook's
+    ``overrides`` meet too; here it is said as ``--size``.
     """
-    from galaxy10.modeling.preprocess import MIN_SIZE
-
-    profile = profile.with_overrides(galaxy_size=size)
-    blocks = len(profile.galaxy_filters)
-    smallest = 2 ** blocks
-    if profile.galaxy_size < smallest:
-        raise Galaxy10Error(f"--size {profile.galaxy_size}: the {profile.name} profile's network "
-                            f"halves its input {blocks} times; give at least {smallest} px")
-    if profile.galaxy_size < MIN_SIZE:
-        raise Galaxy10Error(f"--size {profile.galaxy_size}: the preprocessing takes at least "
-                            f"{MIN_SIZE} px")
-    if profile.galaxy_size > 256:
-        raise Galaxy10Error(f"--size {profile.galaxy_size}: larger than the 256 px cut-outs it "
-                            "is cropped from; give at most 256")
-    return profile
+    if size is not None:
+        fault = replace(profile, galaxy_size=size).size_fault()
+        if fault:
+            raise Galaxy10Error(f"--size {size}: {fault}")
+    return profile.with_overrides(galaxy_size=size)
 
 
 def folds(labels: np.ndarray, n_folds: int | None, profile: Profile, source: Path) -> int:

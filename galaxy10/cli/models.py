@@ -20,7 +20,7 @@ from galaxy10.cli.options import (
 )
 from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.core.profiles import RECIPE_PROFILE
+from galaxy10.core.profiles import MAX_EPOCHS, RECIPE_PROFILE
 
 PRETRAINED_WORD = "pretrained"
 """``train --init pretrained``: the user's pre-trained bundle, else the shipped one."""
@@ -172,7 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data(p, default=None, why="since a bundle records the data it learned from: name it")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
     add_profile(p, RECIPE_PROFILE)
-    p.add_argument("--epochs", type=count_at_most(10_000),
+    p.add_argument("--epochs", type=count_at_most(MAX_EPOCHS),
                    help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--init", type=Path, help="fine-tune this pre-trained bundle (from "
                                              "`pretrain`) instead of training from scratch; "
@@ -196,7 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="bundle to write (default "
                                             "models/pretrained_synthetic.keras)")
     add_profile(p, RECIPE_PROFILE)
-    p.add_argument("--epochs", type=count_at_most(10_000),
+    p.add_argument("--epochs", type=count_at_most(MAX_EPOCHS),
                    help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--size", type=count, help="input side in px of the central crop (default: "
                                               "the profile's, 64 for faithful); fine-tuning "

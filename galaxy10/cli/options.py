@@ -84,6 +84,39 @@ def add_quiet(parser: argparse.ArgumentParser, what: str = "no progress lines") 
     parser.add_argument("-q", "--quiet", action="store_true", help=what)
 
 
+def add_everywhere(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``-v``, ``--debug`` (and, before the command, ``-q``): taken before or after the command.
+
+    Every error line says "run again with --debug", and a user adds it at the end of the line
+    they ran, so each command's parser takes ``-v`` and ``--debug`` as well as the top-level one.
+    A command's copies default to ``argparse.SUPPRESS``: a sub-parser's defaults overwrite
+    the top level's, and a flag given before the command must survive the command's parser.
+    ``-q`` before the command is kept apart (``quiet_before``) and :func:`quiet_before_command`
+    hands it to the command's own ``-q``, whose meaning each command states.
+    """
+    default = False if top else argparse.SUPPRESS
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log progress details (and show tracebacks, like --debug)")
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the traceback of an unexpected error (for bug reports)")
+    if top:
+        parser.add_argument("-q", dest="quiet_before", action="store_true",
+                            help="the command's -q (for the commands that have one)")
+
+
+def quiet_before_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Give a ``-q`` typed before the command to the command's own ``-q``.
+
+    A command without ``-q`` refuses it as it would after its name, in one line.
+    """
+    if not getattr(args, "quiet_before", False):
+        return
+    if not hasattr(args, "quiet"):
+        name = " ".join(w for w in (args.command, getattr(args, "what", None)) if w)
+        parser.error(f"argument -q: `{name}` has no -q (it prints no progress to silence)")
+    args.quiet = True
+
+
 def add_reports_dir(parser: argparse.ArgumentParser) -> None:
     """``--reports-dir``: where figures, ``metrics.json`` and ``benchmarks.json`` go."""
     parser.add_argument("--reports-dir", help="default: $GALAXY10_REPORTS or reports/")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.core.files import special_kind
+from galaxy10.core.files import inside_folder, special_kind
 
 OutputKind = Literal["h5", "bundle", "figure", "metrics"]
 SUFFIXES: dict[str, tuple[str, ...]] = {"h5": (".h5", ".hdf5", ".he5"), "bundle": (".keras",),
@@ -187,8 +187,8 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
     Raises
     ------
     OutputError
-        If ``path`` is a folder, lies under a file or an unwritable folder, equals an input,
-        or is an existing file galaxy10 did not write and ``force`` is False.
+        If ``path`` is a folder, lies under a file or an unwritable folder, equals an input
+        or lies inside an input folder, or is an existing file galaxy10 did not write and ``force`` is False.
     """
     path = Path(path).expanduser()
     targets = [path, *(Path(c).expanduser() for c in companions)]
@@ -197,6 +197,10 @@ def check_output(path: str | os.PathLike[str], *, kind: OutputKind,
             if given is not None and _same(target, Path(given).expanduser()):
                 raise OutputError(target, "is also an input of this command; writing it would "
                                           f"destroy the input (choose another {option})")
+            if given is not None and inside_folder(target, given):
+                raise OutputError(target, f"is inside the input folder {given}; writing there "
+                                          "would change what this command reads (choose "
+                                          f"another {option})")
     for target in targets:  # before anything opens it: opening a named pipe blocks
         special = special_kind(target)
         if special:

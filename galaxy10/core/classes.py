@@ -6,6 +6,8 @@ released file (17,736 images), used to give the synthetic data set the real clas
 
 from __future__ import annotations
 
+import re
+
 CLASS_NAMES: tuple[str, ...] = (
     "Disturbed",
     "Merging",
@@ -27,6 +29,20 @@ N_CLASSES: int = len(CLASS_NAMES)
 N_REAL_IMAGES: int = sum(REAL_CLASS_COUNTS)
 IMAGE_SHAPE: tuple[int, int, int] = (256, 256, 3)
 """Shape of one cut-out: 256 x 256 pixels, RGB (g, r, z bands mapped to colour)."""
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def label_number(text: str) -> int | None:
+    """The whole number a label cell of a CSV file holds, or None when it holds none.
+
+    Only ASCII digits count: ``str.isdigit`` also accepts ``²`` (which ``int`` refuses) and
+    ``int`` accepts other scripts' digits (``٣``), neither of which a manifest means as a class.
+    The range (0-9) is the caller's check, so its message can say which it was.
+    """
+    text = text.strip()
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
 
 
 def class_name(label: int) -> str:

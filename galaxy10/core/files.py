@@ -36,6 +36,22 @@ def special_kind(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def inside_folder(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (which need not exist) lies under the existing folder ``folder``.
+
+    An output there would change what a command reads: the next read of the folder (a class
+    tree, a catalogue's pictures) meets the output among the inputs. Links are followed.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        return False
+    try:
+        Path(path).expanduser().resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a link loop
+        return False
+    return True
+
+
 def unreadable_reason(path: str | os.PathLike[str], *, what: str = "file",
                       allow_empty: bool = False) -> str | None:
     """Why ``path`` is not a readable regular file, in a few words; None when it is one.

@@ -139,6 +139,24 @@ class Profile:
         return self.with_overrides(galaxy_epochs=epochs, small_data_epochs=epochs,
                                    finetune_epochs=epochs)
 
+    def size_fault(self) -> str | None:
+        """Why the modern CNN cannot take ``galaxy_size`` px, or None (``--size`` says it too).
+
+        Every block of the network halves its input, so the side must be at least
+        ``2 ** blocks``, and never below :data:`MIN_SIDE`; it is cropped from a 256 px
+        cut-out, so at most :data:`MAX_SIDE`.
+        """
+        blocks = len(self.galaxy_filters)
+        if self.galaxy_size < 2 ** blocks:
+            return (f"the {self.name} profile's network halves its input {blocks} times; give "
+                    f"at least {2 ** blocks} px")
+        if self.galaxy_size < MIN_SIDE:
+            return f"the preprocessing takes at least {MIN_SIDE} px"
+        if self.galaxy_size > MAX_SIDE:
+            return (f"larger than the {MAX_SIDE} px cut-outs it is cropped from; give at most "
+                    f"{MAX_SIDE}")
+        return None
+
     def with_overrides(self, **overrides: Any) -> Profile:
         """This profile with some numbers replaced; ``None`` values keep the profile's.
 
@@ -149,7 +167,8 @@ class Profile:
         ProfileError
             For a name that is not a profile setting (the message lists them), a value of
             the wrong type (the message names the setting and the type it takes), a
-            fraction outside its range, or ``finetune_refit_all`` without weight averaging.
+            number outside its range (:data:`RANGES`, :meth:`size_fault`), or
+            ``finetune_refit_all`` without weight averaging.
         """
         kinds = settings()
         unknown = sorted(set(overrides) - set(kinds))
@@ -163,6 +182,9 @@ class Profile:
         changes = {k: _in_range(k, _checked(k, v, kinds[k])) for k, v in overrides.items()
                    if v is not None}
         profile = replace(self, **changes) if changes else self
+        fault = profile.size_fault()
+        if fault:
+            raise ProfileError(f"profile setting galaxy_size {profile.galaxy_size}: {fault}")
         if profile.finetune_refit_all and profile.finetune_average_epochs == 0:
             raise ProfileError("profile setting finetune_refit_all needs "
                                "finetune_average_fraction above 0: the run on every image "
@@ -202,15 +224,52 @@ def _checked(name: str, value: Any, kind: Any) -> Any:
 _FRACTIONS = {"finetune_label_smoothing": False, "finetune_average_fraction": True}
 """Settings that are fractions from 0, and whether 1 itself is allowed."""
 
+MAX_EPOCHS = 10_000
+"""The most epochs (and patience) a setting or ``--epochs`` takes: beyond it a run is a typo."""
+MAX_FOLDS = 100
+"""The most cross-validation folds; every fold needs images of each class in it."""
+MAX_BATCH = 65_536
+"""The largest training batch of images (as ``classify --batch-size``'s)."""
+MIN_SIDE, MAX_SIDE = 8, 256
+"""The modern CNN's input side: the preprocessing's least, and the cut-outs' own side."""
+
+_EPOCHS = (1, MAX_EPOCHS)
+_FOLDS = (2, MAX_FOLDS)
+RANGES: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("ffn_epochs", "cnn_epochs", "search_epochs", "galaxy_epochs",
+                     "small_data_epochs", "finetune_epochs", "galaxy_patience",
+                     "small_data_patience", "finetune_patience"), _EPOCHS),
+    "finetune_head_epochs": (0, MAX_EPOCHS), "ablation_epochs": (0, MAX_EPOCHS),  # 0: none
+    **dict.fromkeys(("baseline_folds", "ffn_folds", "cnn_folds", "search_folds", "cv_folds"),
+                    _FOLDS),
+    "search_iter": (1, 1000), "batch_size": (1, MAX_BATCH), "bootstrap": (1, 1_000_000),
+    "galaxy_filters": (1, 4096),  # galaxy_size: Profile.size_fault, with the network's depth
+    "small_data_below": (0, 10**9), "galaxy_crop": (0.01, 1.0),
+    "finetune_learning_rate": (1e-8, 1.0),
+}
+"""Each number's range, the same for a notebook's ``overrides`` as for the command line
+(``--epochs`` takes its bound from here, ``--size`` the rule of :meth:`Profile.size_fault`):
+negative, NaN or absurdly large values are refused when the profile is made, not hours into
+a run. A list setting (``galaxy_filters``) has each element checked."""
+
 
 def _in_range(name: str, value: Any) -> Any:
     """``value`` if setting ``name`` allows it, or :class:`ProfileError` saying the range."""
+    import math
+
     if name in _FRACTIONS:
         one = _FRACTIONS[name]
         if not (0 <= value <= 1 if one else 0 <= value < 1):
             upto = "up to 1" if one else "up to, not including, 1"
             raise ProfileError(f"profile setting {name} takes a fraction from 0 {upto}, "
                                f"not {value!r}")
+    if name in RANGES:
+        low, high = RANGES[name]
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, float) and not math.isfinite(item) or not low <= item <= high:
+                what = "numbers" if isinstance(value, tuple) else "a number"
+                raise ProfileError(f"profile setting {name} takes {what} from {low:,} to "
+                                   f"{high:,}, not {value!r}")
     return value
 
 

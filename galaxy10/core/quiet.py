@@ -70,6 +70,32 @@ def quiet_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+KERAS_BACKEND = "tensorflow"
+"""The one Keras backend galaxy10 runs on: training, tf.data batches and Grad-CAM call
+TensorFlow itself, so ``KERAS_BACKEND`` may only be unset, empty or this."""
+
+
+def check_keras_backend() -> None:
+    """Refuse a ``KERAS_BACKEND`` other than TensorFlow before Keras is imported.
+
+    Keras reads the variable on import and fails deep inside (``No module named 'jax'``,
+    ``Unable to import backend : nonsense``) or, with that backend installed, runs on it
+    while galaxy10 hands it TensorFlow tensors.
+
+    Raises
+    ------
+    SettingError
+        Naming the variable, its value and what is allowed.
+    """
+    from galaxy10.core.errors import SettingError
+
+    value = os.environ.get("KERAS_BACKEND", "")
+    if value and value != KERAS_BACKEND:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise SettingError(f"KERAS_BACKEND={shown}: galaxy10 runs Keras on TensorFlow only; "
+                           f"unset KERAS_BACKEND or set it to {KERAS_BACKEND}")
+
+
 def load_tensorflow():
     """The ``tensorflow`` module, imported quietly the first time (the one way galaxy10 code
     gets it; see the module docstring)."""
@@ -93,14 +119,17 @@ def import_tensorflow_quietly() -> None:
     Sets :data:`QUIET_ENV` first (:func:`quiet_environment`). Descriptor 2 goes to a temporary
     file during the import; afterwards every captured line that does not look like a C++ log
     line (:data:`LOG_LINE`) is written to stderr, so an unexpected message is shown, not
-    swallowed. Every call also attaches the retracing filter (:func:`drop_retracing_notices`,
-    once); the import itself is skipped when both are imported already, and a failing import
-    is left to the code that needs TensorFlow.
+    swallowed. A ``KERAS_BACKEND`` other than TensorFlow is refused first
+    (:func:`check_keras_backend`). Every call also attaches the retracing filter
+    (:func:`drop_retracing_notices`, once); the import itself is skipped when both are
+    imported already, and a failing import is left to the code that needs TensorFlow.
     """
     drop_retracing_notices()
     wanted = [name for name in ("tensorflow", "keras") if name not in sys.modules]
     if not wanted:
         return
+    if "keras" in wanted:
+        check_keras_backend()
     quiet_environment()
     sys.stderr.flush()
     saved = os.dup(2)

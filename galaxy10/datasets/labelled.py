@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from galaxy10.core.classes import IMAGE_SHAPE, N_CLASSES
+from galaxy10.core.classes import IMAGE_SHAPE, N_CLASSES, label_number
 from galaxy10.core.errors import GalaxyDataError
 from galaxy10.datasets.images import IMAGE_SUFFIXES, load_cutout
 from galaxy10.datasets.parquet import (
@@ -40,6 +40,7 @@ from galaxy10.datasets.parquet import (
     decode_blob,
     iter_parquet,
     parquet_layout,
+    read_labels,
     read_parquet_rows,
 )
 from galaxy10.datasets.reader import Galaxy10File, read_in_batches
@@ -205,24 +206,20 @@ class ParquetImages(LabelledImages):
     kind = "parquet"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        import pyarrow.parquet as pq
-
         path = Path(path)
         self.layout = parquet_layout(path)
         if self.layout.label is None:
             raise GalaxyDataError(path, "has no integer label column (label, labels or ans); "
                                         "unlabelled images can be classified (`classify`) "
                                         "but not imported or scored")
-        column = pq.read_table(path, columns=[self.layout.label]).column(0).to_numpy(
-            zero_copy_only=False)
-        if len(column) == 0:
+        column = read_labels(path, self.layout)
+        if column is None or len(column) == 0:
             raise GalaxyDataError(path, "holds no images (0 rows)")
-        bad = np.flatnonzero(~np.isfinite(column.astype(np.float64))
-                             | (column < 0) | (column >= N_CLASSES))
-        if bad.size:
-            raise GalaxyDataError(path, f"'{self.layout.label}' has {bad.size:,} label(s) "
-                                        f"missing or outside 0-{N_CLASSES - 1} (first at row "
-                                        f"{bad[0]})")
+        missing = np.flatnonzero(column < 0)
+        if missing.size:
+            raise GalaxyDataError(path, f"label column '{self.layout.label}' has "
+                                        f"{missing.size:,} label(s) missing (first at row "
+                                        f"{missing[0]})")
         super().__init__(path, column.astype(np.uint8))
 
     def names(self) -> list[str]:
@@ -328,7 +325,7 @@ def read_manifest(manifest: str | os.PathLike[str]) -> list[tuple[Path, int]]:
     pairs = []
     line = 1
     try:
-        with open(manifest, newline="", encoding="utf-8") as fh:
+        with open(manifest, newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8"
             reader = csv.DictReader(fh)
             if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
                 raise GalaxyDataError(manifest, "CSV manifest needs the columns 'file' and "
@@ -340,12 +337,11 @@ def read_manifest(manifest: str | os.PathLike[str]) -> list[tuple[Path, int]]:
                     got = width + len(row.get(None) or []) - sum(v is None for v in row.values())
                     raise GalaxyDataError(manifest, f"line {line}: {got} field(s), expected "
                                                     f"{width} ({', '.join(reader.fieldnames)})")
-                try:
-                    label = int(row["label"])
-                except (TypeError, ValueError):
+                label = label_number(row["label"])
+                if label is None:
                     raise GalaxyDataError(manifest, f"line {line}: label "
                                                     f"{row['label'][:40]!r} is not a whole "
-                                                    "number") from None
+                                                    "number")
                 if not 0 <= label < N_CLASSES:
                     raise GalaxyDataError(manifest, f"line {line}: label {label} is outside "
                                                     f"0-{N_CLASSES - 1}")

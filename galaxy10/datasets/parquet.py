@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from galaxy10.core.classes import N_CLASSES
 from galaxy10.core.errors import GalaxyDataError, ImageError
 
-__all__ = ["PARQUET_SUFFIXES", "ParquetBatch", "ParquetLayout", "decode_blob", "iter_parquet",
-           "parquet_layout", "read_parquet_rows"]
+__all__ = ["PARQUET_SUFFIXES", "ParquetBatch", "ParquetLayout", "check_unique_ids",
+           "decode_blob", "iter_parquet", "parquet_layout", "read_labels", "read_parquet_rows"]
 
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 """File name endings read as Parquet files."""
@@ -150,6 +151,9 @@ def parquet_layout(path: str | os.PathLike[str]) -> ParquetLayout:
     if label is None:
         label = next((n for n in LABEL_NAMES if n in types and pa.types.is_integer(types[n])),
                      None)
+    elif not pa.types.is_integer(types[label]):  # a ClassLabel the metadata names
+        raise GalaxyDataError(path, f"label column '{label}' holds {types[label]} values, not "
+                                    f"whole class numbers 0-{N_CLASSES - 1}")
     ident = next((n for n in ID_NAMES if n in types and n not in (image, label)), None)
     meta = pf.metadata
     return ParquetLayout(image=image, nested=pa.types.is_struct(types[image]), label=label,
@@ -157,6 +161,69 @@ def parquet_layout(path: str | os.PathLike[str]) -> ParquetLayout:
                          row_groups=tuple(int(meta.row_group(g).num_rows)
                                           for g in range(meta.num_row_groups)),
                          huggingface=features is not None)
+
+
+def read_labels(path: str | os.PathLike[str], layout: ParquetLayout) -> np.ndarray | None:
+    """The label column as int64, -1 where a cell is empty; None when there is no such column.
+
+    Only that column is read. Every label given must be a class 0-9: a file whose labels mean
+    something else is refused here rather than scored or classified against the wrong classes.
+
+    Raises
+    ------
+    GalaxyDataError
+        Naming the file and the column, how many labels are outside 0-9 and the first row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if layout.label is None:
+        return None
+    path = Path(path)
+    try:
+        column = pq.read_table(path, columns=[layout.label]).column(0)
+    except Exception as exc:  # noqa: BLE001 - pyarrow's errors name no file
+        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise GalaxyDataError(path, f"cannot read the label column '{layout.label}' ({text})"
+                              ) from None
+    given = pc.is_valid(column).to_numpy(zero_copy_only=False)
+    labels = column.cast(pa.int64(), safe=False).fill_null(-1).to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(given & ((labels < 0) | (labels >= N_CLASSES)))
+    if bad.size:
+        raise GalaxyDataError(path, f"label column '{layout.label}' has {bad.size:,} label(s) "
+                                    f"outside 0-{N_CLASSES - 1} (first at row {bad[0]}: "
+                                    f"{column[int(bad[0])].as_py()})")
+    return labels
+
+
+def check_unique_ids(path: str | os.PathLike[str], layout: ParquetLayout) -> None:
+    """Refuse a file whose id column names one picture twice, as a CSV manifest is refused.
+
+    A catalogue's rows are found again by their id; two rows with one id would be
+    indistinguishable in its output. Only the id column is read.
+
+    Raises
+    ------
+    GalaxyDataError
+        Naming the file, the column, the repeated id and the rows that carry it.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if layout.id is None:
+        return
+    path = Path(path)
+    column = pq.read_table(path, columns=[layout.id]).column(0)
+    if len(pc.unique(column)) == len(column):
+        return
+    first: dict[object, int] = {}
+    for row, value in enumerate(column.to_pylist()):
+        if value in first:
+            shown = str(value)[:40]
+            raise GalaxyDataError(path, f"id column '{layout.id}': id {shown!r} appears twice "
+                                        f"(rows {first[value]} and {row})")
+        first[value] = row
 
 
 @dataclass

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from galaxy10.core.atomic import write_json
+from galaxy10.core.profiles import MIN_SIDE
 
 SEED_SIZE = 64
 SEED_FEATURES = SEED_SIZE * SEED_SIZE
@@ -111,8 +112,8 @@ def save_minmax(scaler, path: str | os.PathLike[str]) -> Path:
 
 
 # -- general preprocessing ------------------------------------------------------------------
-MIN_SIZE = 8
-"""Smallest input side (px) an :class:`ImageConfig` accepts."""
+MIN_SIZE = MIN_SIDE
+"""Smallest input side (px) an :class:`ImageConfig` accepts (the profiles' bound)."""
 
 
 @dataclass(frozen=True)

@@ -299,7 +299,8 @@ def open_run(data: str | os.PathLike[str] | None = "auto", profile: str = "quick
     ------
     ProfileError
         For overrides that are not a mapping (or JSON of one), or name an unknown setting or
-        give a value of the wrong type: one line naming it and what is allowed.
+        give a value of the wrong type or outside its range (as the command line's options):
+        one line naming it and what is allowed, before the data are read.
     """
     from galaxy10.datasets.fetch import resolve_data
 

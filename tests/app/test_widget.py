@@ -133,3 +133,36 @@ def test_without_saved_splits_the_button_draws_the_files_held_out_rows(tmp_path,
 def test_empty_rows_rejected(model_bundle):
     with Galaxy10File(model_bundle["data"]) as f, pytest.raises(ValueError):
         GalaxyButton(Predictor(model_bundle["model"]), f, np.array([], dtype=int))
+
+
+PICTURE = b"\x89PNG fake bytes"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (({"name": "a.png", "type": "image/png", "size": 3, "content": memoryview(PICTURE)},),
+     (PICTURE, "a.png")),  # ipywidgets 8
+    ([{"name": "a.png", "content": PICTURE}], (PICTURE, "a.png")),
+    ({"a.png": {"metadata": {"name": "b.png", "size": 3}, "content": PICTURE}},
+     (PICTURE, "b.png")),  # ipywidgets 7
+    ({"a.png": {"content": PICTURE}}, (PICTURE, "a.png")),
+    (({"name": "a.png", "type": "image/png", "size": 3},), (None, "a.png")),  # no content
+    ({"a.png": {"metadata": {"name": "a.png"}}}, (None, "a.png")),
+    ({"a.png": None}, (None, "a.png")),
+    (({"name": "a.png", "content": 12},), (None, "a.png")),
+    ((), None), ({}, None), (None, None)],
+    ids=["v8", "v8-list", "v7", "v7-no-metadata", "v8-no-content", "v7-no-content",
+         "v7-no-entry", "content-not-bytes", "v8-empty", "v7-empty", "none"])
+def test_both_upload_shapes_and_a_missing_content_are_read_without_raising(value, expected):
+    from galaxy10.app.widget import first_upload
+
+    assert first_upload(value) == expected
+
+
+@pytest.mark.parametrize("value", [({"name": "half.png", "size": 10},),
+                                   {"half.png": {"metadata": {"name": "half.png"}}}],
+                         ids=["ipywidgets-8", "ipywidgets-7"])
+def test_an_upload_without_content_is_a_message_in_the_widget(button, value):
+    """It was ``KeyError: 'content'`` in the observer: a traceback under the widget."""
+    button._on_upload({"new": value})
+    assert "Could not classify half.png: the upload holds no picture" in button.message.value
+    assert button.total == 0

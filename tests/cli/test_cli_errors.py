@@ -106,6 +106,7 @@ def world(tmp_path_factory) -> Path:
     (root / "one_field.csv").write_text("file,label\nimgs/0/0.png\n")
     (root / "huge.csv").write_text("file,label\n" + "x" * 200_000 + ",1\n")
     (root / "badlabel.csv").write_text("file,label\nimgs/0/0.png,12\n")
+    (root / "digitlabel.csv").write_text("file,label\nimgs/0/0.png,\u0663\n", encoding="utf-8")
     (root / "models").mkdir()
     _fake_bundle(root / "models", "list", [64, "rgb"])
     _fake_bundle(root / "models", "null", None)
@@ -404,6 +405,27 @@ CASES = [
     ("seed-huge", ["synth", "--n", "2", "--seed", str(2**40)], {}, 2, "a seed is at most"),
     ("results-readme-fifo", ["results", "--update-readme", "fifo.h5"], {}, 2,
      "fifo.h5: --update-readme: is a named pipe (FIFO)"),
+    # issue #39: inputs checked like everything else, flags before or after the command
+    ("predict-dash-file", ["predict", "-rf"], {}, 2,
+     "required: images; `-rf` looks like an option: if it is a file, write `-- -rf` or `./-rf`"),
+    ("predict-dash-file-after-one", ["predict", "photo.png", "-rf"], {}, 2,
+     "unrecognized arguments: -rf; `-rf` looks like an option"),
+    ("import-unicode-digit-label", ["import", "digitlabel.csv", "--out", "new.h5", "-q"], {}, 2,
+     "digitlabel.csv: line 2: label '\u0663' is not a whole number"),
+    ("classify-out-inside-input", ["classify", "imgs", "--out", "imgs/catalogue", "-q"], {}, 2,
+     "imgs/catalogue: is inside the input folder imgs; choose another --out"),
+    ("import-out-inside-source", ["import", "imgs", "--out", "imgs/new.h5", "-q"], {}, 2,
+     "imgs/new.h5: is inside the input folder imgs; writing there would change what this "
+     "command reads"),
+    ("gallery-out-inside-real", ["gallery", "--real", "imgs", "--synthetic", "data.h5", "--out",
+                                 "imgs/grid.png"], {}, 2, "is inside the input folder imgs"),
+    ("keras-backend-jax", ["predict", "photo.png", "--model", "models/list.keras"],
+     {"KERAS_BACKEND": "jax"}, 2, "KERAS_BACKEND=jax: galaxy10 runs Keras on TensorFlow only; "
+     "unset KERAS_BACKEND or set it to tensorflow"),
+    ("keras-backend-nonsense", ["classify", "imgs", "--out", "newcat", "-q"],
+     {"KERAS_BACKEND": "nonsense"}, 2, "KERAS_BACKEND=nonsense: galaxy10 runs Keras on"),
+    ("q-before-a-command-without-q", ["-q", "info", "data.h5"], {}, 2,
+     "argument -q: `info` has no -q"),
 ]
 
 @pytest.mark.parametrize(("argv", "env", "status", "expected"),
@@ -411,7 +433,7 @@ CASES = [
 def test_misuse_is_one_line_and_changes_nothing(world, monkeypatch, capsys, argv, env, status,
                                                 expected):
     monkeypatch.chdir(world)
-    for name in ("GALAXY10_DATA", "GALAXY10_MODELS", "GALAXY10_REPORTS"):
+    for name in ("GALAXY10_DATA", "GALAXY10_MODELS", "GALAXY10_REPORTS", "KERAS_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -424,6 +446,36 @@ def test_misuse_is_one_line_and_changes_nothing(world, monkeypatch, capsys, argv
     assert err.strip().splitlines()[-1] == error_lines[0]
     assert expected in error_lines[0]
     assert _hashes(world) == before
+
+
+def test_a_keras_backend_that_is_not_tensorflow_is_one_line_in_a_notebook_too(tmp_path):
+    """In a fresh process (a notebook kernel) load_keras refuses before Keras reads it."""
+    code = ("from galaxy10.core.quiet import load_keras\n"
+            "try:\n    load_keras()\nexcept Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=env)
+    assert out.stdout == ("SettingError KERAS_BACKEND=jax: galaxy10 runs Keras on TensorFlow "
+                          "only; unset KERAS_BACKEND or set it to tensorflow\n"), out.stderr
+
+
+@pytest.mark.parametrize("command", ["info", "predict"])
+def test_a_non_ascii_name_prints_under_an_ascii_only_locale(world, tmp_path, command):
+    """LC_ALL=C with PYTHONIOENCODING=ascii: printing galaxie_ü was a UnicodeEncodeError (an
+    internal error after half the answer); it is written as galaxie_\\xfc instead."""
+    import shutil
+
+    name = "galaxie_\u00fc" + (".h5" if command == "info" else ".png")
+    shutil.copy(world / ("data.h5" if command == "info" else "photo.png"), tmp_path / name)
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii",
+           "GALAXY10_MODELS": str(tmp_path / "models")}  # predict: the shipped bundle
+    env.pop("KERAS_BACKEND", None)
+    out = subprocess.run([sys.executable, "-m", "galaxy10", command, name], cwd=tmp_path,
+                         capture_output=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr.decode("ascii", "replace")
+    assert out.stdout.decode("ascii").startswith("galaxie_\\xfc.")  # pure ASCII, every line
+    assert b"internal error" not in out.stderr
 
 
 def test_no_traceback_reaches_a_real_terminal(world):
@@ -446,8 +498,9 @@ def test_a_bug_is_one_line_unless_debug(world, monkeypatch, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: internal error, a bug in galaxy10 (AttributeError")
     assert "--debug" in err
-    for flag in ("--debug", "-v"):
-        assert main([flag, "info", "data.h5"]) == 1
+    for argv in (["--debug", "info", "data.h5"], ["-v", "info", "data.h5"],
+                 ["info", "data.h5", "--debug"], ["info", "data.h5", "-v"]):  # where it says
+        assert main(argv) == 1
         err = capsys.readouterr().err
         assert "Traceback" in err and "None.shape" in err
     # a user's mistake stays one line under -v; --debug shows where it was raised

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import write_h5
 from hypothesis import HealthCheck, given, settings
@@ -73,6 +75,11 @@ def world(tmp_path_factory):
     (root / "imgs.csv").write_text("file,label\nimgs/0/a.png,0\nimgs/3/b.png,3\n")
     (root / "bad.csv").write_text("file,label\nimgs/0/a.png,12\n")
     (root / "binary.csv").write_bytes(b"\xff\xfe\x00garbage")
+    (root / "excel.csv").write_bytes("\ufefffile,label\nimgs/0/a.png,0\n".encode())  # Excel's BOM
+    (root / "digit.csv").write_text("file,label\nimgs/0/a.png,\u00b2\n", encoding="utf-8")
+    blob = (root / "imgs" / "0" / "a.png").read_bytes()
+    pq.write_table(pa.table({"image": [blob] * 3, "label": pa.array([1, 12, 3], "int16"),
+                             "id": ["g1", "g2", "g1"]}), root / "odd.parquet")
     _bomb(root / "bomb.png")
     (root / "fake.png").write_text("not a picture")
     (root / "seed.keras").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
@@ -95,20 +102,21 @@ def world(tmp_path_factory):
 # -- the pools --------------------------------------------------------------------------------
 HOSTILE_FILES = ["missing.h5", "empty.h5", "text.h5", "fifo.h5", "dir.h5", "emptydir",
                  "declared.h5", "notes.txt", "/dev/zero", "/dev/null", "bad.csv", "binary.csv",
-                 "nowhere/deep/x.h5", "notes.txt/x.h5", "tiny.h5"]
+                 "nowhere/deep/x.h5", "notes.txt/x.h5", "tiny.h5", "digit.csv", "odd.parquet",
+                 "excel.csv", "-rf"]
 """Inputs that no training command can use (``tiny.h5`` is valid but has 2 images a class)."""
 VALID_DATA = ["fifty.h5", "imgs", "imgs.csv"]
 HOSTILE_OUTS = ["fifo.h5", "dir.h5", "notes.txt", "notes.md", "model.h5", "/proc/x.keras",
                 "notes.txt/x.keras", "tiny.h5", "emptydir", "/dev/null", "x.png", "x.jpg"]
 """Outputs every command refuses (wrong kind, special file, foreign file, no such folder)."""
-NEW_OUTS = ["out/new.h5", "out/new.png", "out/new.keras", "out/a b.hdf5"]
+NEW_OUTS = ["out/new.h5", "out/new.png", "out/new.keras", "out/a b.hdf5", "imgs/new.h5"]
 BAD_NUMBERS = ["0", "-1", "-7", "x", "1.5", "nan", "inf", "", "1e3", str(2**40),
                "9" * 50, "0x10"]
 SMALL_NUMBERS = ["1", "2", "3"]
 MODELS = ["seed.keras", "seed.json", "broken.keras", "missing.keras", "dir.h5", "fifo.h5",
           "notes.txt"]
 IMAGES = ["fake.png", "bomb.png", "emptydir", "fifo.h5", "missing.png", "imgs/0/a.png",
-          "empty.h5"]
+          "empty.h5", "-rf"]
 
 hostile = st.sampled_from(HOSTILE_FILES)
 anyfile = st.sampled_from(HOSTILE_FILES + VALID_DATA)
@@ -225,9 +233,10 @@ COMMANDS = {
         [*BAD_NUMBERS, "30000"])), words("-q")),
 }
 
-argv_strategy = st.tuples(st.sampled_from([[], ["-v"]]),
-                          st.sampled_from(sorted(COMMANDS)).flatmap(lambda name: COMMANDS[name])
-                          ).map(lambda t: [*t[0], *t[1]])
+argv_strategy = st.tuples(st.sampled_from([[], ["-v"], ["-q"]]),
+                          st.sampled_from(sorted(COMMANDS)).flatmap(lambda name: COMMANDS[name]),
+                          st.sampled_from([[], ["-v"]])  # before or after the command
+                          ).map(lambda t: [*t[0], *t[1], *t[2]])
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,

@@ -136,3 +136,41 @@ def test_tensorflow_commands_are_the_ones_that_say_so_and_every_command_checks_f
                 unchecked.add(name)
     assert wanting == TF_COMMANDS
     assert unchecked <= {"app"}  # the served page checks its own arguments in _cmd_app
+
+
+REQUIRED_ANYWHERE = {("train",): ["--out", "m.keras", "--data", "x.h5"], ("predict",): ["x.png"],
+                     ("similar",): ["0", "--in", "x.h5"], ("classify",): ["x.h5", "--out", "o"],
+                     ("info",): ["x.h5"], ("import",): ["src", "--out", "x.h5"],
+                     ("repack",): ["x.h5", "--out", "y.h5"], ("audit",): ["x.h5"],
+                     ("gallery",): ["--out", "g.png"]}
+"""Arguments each command needs before it parses at all."""
+
+
+@pytest.mark.parametrize("words", sorted(w for w, _ in _commands(build_parser())), ids=" ".join)
+def test_debug_and_verbose_are_taken_before_or_after_every_command(words):
+    """Every error says "run again with --debug": at the end of the line is where it goes."""
+    need = REQUIRED_ANYWHERE.get(words, [])
+    parser = build_parser()
+    plain = parser.parse_args([*words, *need])
+    assert plain.debug is False and plain.verbose is False
+    for argv in (["--debug", "-v", *words, *need], [*words, *need, "--debug", "-v"]):
+        args = build_parser().parse_args(argv)
+        assert args.debug is True and args.verbose is True, argv
+
+
+@pytest.mark.parametrize("words", sorted(w for w, _ in _commands(build_parser())), ids=" ".join)
+def test_q_before_the_command_is_the_commands_own_q(words, capsys):
+    from galaxy10.cli.options import quiet_before_command
+
+    need = REQUIRED_ANYWHERE.get(words, [])
+    parser = build_parser()
+    args = parser.parse_args(["-q", *words, *need])
+    if hasattr(parser.parse_args([*words, *need]), "quiet"):
+        quiet_before_command(args, parser)
+        assert args.quiet is True
+        assert parser.parse_args([*words, *need, "-q"]).quiet is True
+        return
+    with pytest.raises(SystemExit) as exc:  # as `info x.h5 -q` is refused: info has no -q
+        quiet_before_command(args, parser)
+    assert exc.value.code == 2
+    assert f"`{' '.join(words)}` has no -q" in capsys.readouterr().err

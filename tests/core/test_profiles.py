@@ -122,3 +122,54 @@ def test_the_finetuning_recipe_is_read_from_the_profile_alone():
                                    learning_rate=5e-4, average_last=4, label_smoothing=0.0,
                                    refit_all=True)
     assert get_profile("smoke").finetune_recipe().epochs == 2
+
+
+@pytest.mark.parametrize(("overrides", "words"), [
+    ({"ffn_epochs": -3}, "profile setting ffn_epochs takes a number from 1 to 10,000, not -3"),
+    ({"galaxy_epochs": 10**9}, "galaxy_epochs takes a number from 1 to 10,000, not 1000000000"),
+    ({"galaxy_crop": float("nan")}, "profile setting galaxy_crop takes a number from 0.01 to "
+                                    "1.0, not nan"),
+    ({"finetune_learning_rate": float("inf")}, "finetune_learning_rate takes a number from"),
+    ({"finetune_learning_rate": -0.001}, "not -0.001"),
+    ({"batch_size": 0}, "batch_size takes a number from 1 to 65,536, not 0"),
+    ({"cv_folds": 1}, "cv_folds takes a number from 2 to 100, not 1"),
+    ({"galaxy_filters": [8, -1]}, "galaxy_filters takes numbers from 1 to 4,096, not (8, -1)"),
+    ({"galaxy_size": 4096}, "profile setting galaxy_size 4096: larger than the 256 px cut-outs"),
+    ({"galaxy_size": 3}, "galaxy_size 3: the quick profile's network halves its input 4 times; "
+                         "give at least 16 px"),
+    ({"finetune_label_smoothing": float("nan")}, "finetune_label_smoothing takes a fraction"),
+], ids=lambda v: next(iter(v)) if isinstance(v, dict) else None)
+def test_a_notebooks_overrides_are_range_checked_as_the_command_line_is(overrides, words):
+    """Issue #39: negative, NaN or absurd overrides ran on (NaN crops, -3 epochs)."""
+    with pytest.raises(ProfileError) as info:
+        QUICK.with_overrides(**parse_overrides(overrides))
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_command_line_and_the_overrides_share_one_bound():
+    from galaxy10.cli import build_parser
+    from galaxy10.cli.checks import galaxy_size
+    from galaxy10.core.profiles import MAX_EPOCHS
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--data", "x.h5", "--out", "m.keras", "--epochs",
+                              str(MAX_EPOCHS)]).epochs == MAX_EPOCHS
+    with pytest.raises(SystemExit):
+        parser.parse_args(["pretrain", "--epochs", str(MAX_EPOCHS + 1)])
+    with pytest.raises(ProfileError):
+        QUICK.with_overrides(galaxy_epochs=MAX_EPOCHS + 1)
+    for size in (3, 7, 300):
+        with pytest.raises(Galaxy10Error) as cli:
+            galaxy_size(get_profile("smoke"), size)
+        with pytest.raises(ProfileError) as notebook:
+            get_profile("smoke").with_overrides(galaxy_size=size)
+        assert str(cli.value).split(": ", 1)[1] == str(notebook.value).split(": ", 1)[1]
+
+
+def test_open_run_refuses_a_bad_override_before_it_reads_the_data(tmp_path):
+    from galaxy10.pipeline.session import open_run
+
+    with pytest.raises(ProfileError, match=r"ffn_epochs takes a number from 1 to 10,000, not -1"):
+        open_run(tmp_path / "absent.h5", "smoke", overrides={"ffn_epochs": -1},
+                 reports_dir=tmp_path / "r", models_dir=tmp_path / "m", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

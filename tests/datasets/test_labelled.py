@@ -19,6 +19,7 @@ from galaxy10.datasets.labelled import (
     SourceKind,
     list_images,
     open_labelled,
+    read_manifest,
     register_source_kind,
     source_kind,
 )
@@ -166,3 +167,34 @@ def test_a_manifest_that_is_a_pipe_is_refused_without_being_opened(tmp_path):
     with pytest.raises(GalaxyDataError, match=r"list\.csv: is a named pipe \(FIFO\), not a "
                                               r"regular file; give a CSV manifest"):
         read_manifest(tmp_path / "list.csv")
+
+
+@pytest.mark.parametrize("label", ["\u00b2", "\u0663", "\uff13", "3.0", "three"],
+                         ids=["superscript-two", "arabic-indic-three", "fullwidth-three",
+                              "decimal", "word"])
+def test_a_label_is_ascii_digits_in_every_manifest_reader(tmp_path, label):
+    """``str.isdigit`` accepts ``²`` (``int`` does not: an internal error in classify), ``int``
+    accepts ``٣``: both are refused by line, in the training and the catalogue reader."""
+    from galaxy10.pipeline.catalogue import read_catalogue_manifest
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"file,label\na.png,1\nb.png,{label}\n", encoding="utf-8")
+    with pytest.raises(GalaxyDataError, match=rf"m\.csv: line 3: label '{label}' is not a "
+                                              "whole number$"):
+        read_manifest(manifest)
+    with pytest.raises(GalaxyDataError, match=rf"m\.csv: line 3: label '{label}' is not a "
+                                              "class 0-9$"):
+        read_catalogue_manifest(manifest)
+
+
+def test_a_manifest_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path):
+    """Excel's "CSV UTF-8" starts with U+FEFF; read as plain UTF-8 the first column was
+    '\\ufefffile', so the manifest "had no file column"."""
+    from galaxy10.pipeline.catalogue import read_catalogue_manifest
+
+    manifest = tmp_path / "excel.csv"
+    manifest.write_bytes("\ufefffile,label\na.png,1\nb.png, 2\n".encode())
+    assert read_manifest(manifest) == [(tmp_path / "a.png", 1), (tmp_path / "b.png", 2)]
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_bytes("\ufeffpath,label\na.png,1\n".encode())
+    assert read_catalogue_manifest(catalogue) == ([tmp_path / "a.png"], ["a.png"], [1])

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from galaxy10.core.atomic import write_json
+from galaxy10.core.files import inside_folder
 from galaxy10.pipeline.catalogue.layout import FAILURES, FORMAT, MARKER, CatalogueError
 from galaxy10.pipeline.catalogue.parts import part_path
 from galaxy10.pipeline.catalogue.plan import Shard
@@ -29,13 +30,16 @@ def check_catalogue_out(out: str | os.PathLike[str],
     ------
     CatalogueError
         If ``out`` is a file, a folder galaxy10 did not make (no :data:`MARKER`), one of the
-        inputs, or cannot be created or written.
+        inputs or inside an input folder, or cannot be created or written.
     """
     out = Path(out).expanduser()
     for given in inputs:
         with contextlib.suppress(OSError):
             if out.resolve() == Path(given).expanduser().resolve():
                 raise CatalogueError(f"{out}: is also an input; choose another --out")
+        if inside_folder(out, given):  # the parts would sit among the pictures it reads
+            raise CatalogueError(f"{out}: is inside the input folder {given}; choose another "
+                                 "--out")
     if out.is_file() or (out.exists() and not out.is_dir()):
         raise CatalogueError(f"{out}: is a file; --out needs a folder for the catalogue")
     if out.is_dir():

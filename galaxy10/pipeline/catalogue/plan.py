@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from galaxy10.core.classes import N_CLASSES
+from galaxy10.core.classes import N_CLASSES, label_number
 from galaxy10.core.errors import GalaxyDataError
 from galaxy10.core.identity import file_stamp
 from galaxy10.pipeline.catalogue.layout import (
@@ -104,11 +104,13 @@ def _hdf5_shards(path: Path, shard_rows: int) -> list[Shard]:
 
 
 def _parquet_shards(path: Path, shard_rows: int) -> list[Shard]:
-    from galaxy10.datasets.parquet import parquet_layout
+    from galaxy10.datasets.parquet import check_unique_ids, parquet_layout, read_labels
 
     key, source = _key(path, path.stem), os.fspath(path)
     try:
         layout = parquet_layout(path)
+        read_labels(path, layout)  # labels outside 0-9 and repeated ids: refused, as in a manifest
+        check_unique_ids(path, layout)
         ident = file_identity(path)
     except (GalaxyDataError, OSError) as exc:
         return [Shard("parquet", source, key, 0, 0, error=failure_reason(exc))]
@@ -182,7 +184,7 @@ def read_catalogue_manifest(path: str | os.PathLike[str]
     path = Path(path)
     files, ids, labels, seen = [], [], [], set()
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8"
             reader = csv.DictReader(fh)
             fields = reader.fieldnames or []
             column = next((c for c in ("path", "file") if c in fields), None)
@@ -199,12 +201,13 @@ def read_catalogue_manifest(path: str | os.PathLike[str]
                     raise GalaxyDataError(path, f"line {line}: id {ident!r} appears twice")
                 seen.add(ident)
                 label = (row.get("label") or "").strip()
-                if label and not (label.isdigit() and int(label) < N_CLASSES):
+                number = label_number(label) if label else -1
+                if label and (number is None or not 0 <= number < N_CLASSES):
                     raise GalaxyDataError(path, f"line {line}: label {label[:40]!r} is not a "
                                                 f"class 0-{N_CLASSES - 1}")
                 files.append(path.parent / name)
                 ids.append(ident)
-                labels.append(int(label) if label else -1)
+                labels.append(number)
     except UnicodeDecodeError:
         raise GalaxyDataError(path, "not a UTF-8 CSV manifest") from None
     except csv.Error as exc:

@@ -192,21 +192,17 @@ def speed_memory_markdown(benchmarks: dict[str, Any]) -> list[str]:
 
 
 def realism_markdown(metrics: dict[str, Any]) -> list[str]:
-    """How close the synthetic galaxies are to real ones: KS distances, before and after."""
-    now, before = metrics.get("realism"), metrics.get("realism_v1_1")
+    """How close the synthetic galaxies are to real ones: KS distances per statistic."""
+    now = metrics.get("realism")
     if not now:
         return []
     out = ["### How realistic is the synthetic sky? `python -m galaxy10 realism`", "",
            f"Real sample ({now['n_real']:,} images) against {now['synthetic']} "
            f"({now['n_synthetic']:,} images): two-sample KS distance per class and statistic "
-           "(0: same distribution, 1: disjoint).", ""]
-    header = "| statistic | " + ("generator v1.1 | " if before else "") + "now |"
-    out += [header, "|---|" + ("---|" if before else "") + "---|"]
+           "(0: same distribution, 1: disjoint).", "", "| statistic | KS distance |", "|---|---|"]
     for name, value in now["per_statistic"].items():
-        old = f"{_fmt(before['per_statistic'].get(name), 2)} | " if before else ""
-        out.append(f"| {name} | {old}{_fmt(value, 2)} |")
-    old = f"**{_fmt(before['median_ks'], 3)}** | " if before else ""
-    out.append(f"| **median over class x statistic** | {old}**{_fmt(now['median_ks'], 3)}** |")
+        out.append(f"| {name} | {_fmt(value, 2)} |")
+    out.append(f"| **median over class x statistic** | **{_fmt(now['median_ks'], 3)}** |")
     # relative to docs/, where the block lives (docs/results.md)
     out += ["", "![Real vs synthetic statistics by class](../reports/reference/figures/"
                 "realism_by_class.png)"]
@@ -296,31 +292,24 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
     out = [f"### Real galaxies: `python -m galaxy10 bench real` ({cv['folds']}-fold CV on "
            f"{cv['n_images']:,} real images)", "",
            f"{cv['cv']}; every model trained on each fold's training images under profile "
-           f"{cv['profile']}'s budget rules, mean ± sd over the folds. \"under shifts\" is the "
-           f"mean balanced accuracy over the {_count_word(_shift_count(cv))} changes other "
+           f"{cv['profile']}'s budget rules, mean ± sd over the folds. \"region-held-out\" is "
+           "the same models' balanced accuracy when each fold's test galaxies come from sky "
+           "regions its training never saw (next table; – where not run). \"under shifts\" is "
+           f"the mean balanced accuracy over the {_count_word(_shift_count(cv))} changes other "
            "pipelines make (table below).", "",
-           "| model | balanced accuracy | macro F1 | training s per fold | under shifts "
-           "| shifted / unshifted | worst shift |", "|---|---|---|---|---|---|---|"]
+           "| model | balanced accuracy | region-held-out | macro F1 | training s per fold "
+           "| under shifts | shifted / unshifted | worst shift |",
+           "|---|---|---|---|---|---|---|---|"]
+    region = (metrics.get("real_cv_region") or {}).get("models", {})
     for name in order:
         r = cv["models"][name]
         ba, f1, sec = r["balanced_accuracy"], r["macro_f1"], r["train_seconds"]
         shift = r.get("shift") or {}
-        out.append(f"| {name} | {_mean_sd(ba)} | {_mean_sd(f1)} | {sec['mean']:.0f} | "
+        held = _mean_sd(region[name]["balanced_accuracy"]) if name in region else "–"
+        out.append(f"| {name} | {_mean_sd(ba)} | {held} | {_mean_sd(f1)} | {sec['mean']:.0f} | "
                    f"{_fmt(shift.get('mean'))} | "
                    f"{_fmt(shift.get('relative'), 2)} | {shift.get('worst', '–')} "
                    f"({_fmt(shift.get('worst_mean'))}) |")
-    previous = metrics.get("real_cv_previous")
-    if previous:
-        # the other fold assignment's run of the previous recipe, where it was kept
-        other = metrics.get("real_cv_assignment1_previous") or {"models": {}}
-        scores = ", ".join(
-            f"{name} {_mean_sd(r['balanced_accuracy'])}"
-            + (f" (seed {_cv_seed(other)}: "
-               f"{_mean_sd(other['models'][name]['balanced_accuracy'])})"
-               if name in other["models"] else "")
-            for name, r in previous["models"].items() if name.startswith("galaxy_cnn_finetuned"))
-        out += ["", f"The same benchmark with the previous fine-tuning recipe "
-                    f"({previous['recipe']}): {scores}."]
     took = (cv.get("provenance") or {}).get("wall_minutes")
     if took:
         out += ["", f"Wall time of this run: {took:.0f} min on "
@@ -343,6 +332,42 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
     for c in classes:
         out.append(f"| {c} | " + " | ".join(_fmt(cv["models"][n]["recall"][c], 2)
                                            for n in order) + " |")
+    return out
+
+
+def real_cv_region_markdown(metrics: dict[str, Any]) -> list[str]:
+    """``bench real --cv region``: the region-held-out CV beside the random one, its gap, and
+    the recall of the classes that lag, per model."""
+    region, random = metrics.get("real_cv_region"), metrics.get("real_cv") or {"models": {}}
+    if not region:
+        return []
+    regions = region["regions"]
+    order = region.get("model_order", list(region["models"]))
+    lagging = ("Disturbed", "Merging", "Unbarred Loose Spiral")
+    width, height = regions["cell_deg"]
+    out = [f"### Across the sky: region-held-out CV (`bench real --cv region`, seed "
+           f"{_cv_seed(region)})", "",
+           f"{region['cv']}. The {region['n_images']:,} images fall in {regions['groups']} "
+           f"groups of {width:g}° × {height:g}° sky cells; each fold tests "
+           f"{'/'.join(map(str, regions['test_groups']))} of them. The gap is the random CV "
+           "(table above) minus this one: how much of its figure holds only inside regions the "
+           "training saw. Recall per class is the mean over folds, random → region-held-out.",
+           "", "| model | random CV | region-held-out | gap | under shifts | "
+           + " | ".join(lagging) + " |", "|---|---|---|---|---|" + "---|" * len(lagging)]
+    for name in order:
+        r, other = region["models"][name], random["models"].get(name)
+        gap = (_fmt(other["balanced_accuracy"]["mean"] - r["balanced_accuracy"]["mean"])
+               if other else "–")
+        recalls = [(f"{_fmt(other['recall'][c], 2)} → " if other else "")
+                   + _fmt(r["recall"][c], 2) for c in lagging]
+        out.append(f"| {name} | {_mean_sd(other['balanced_accuracy']) if other else '–'} | "
+                   f"{_mean_sd(r['balanced_accuracy'])} | {gap} | "
+                   f"{_fmt((r.get('shift') or {}).get('mean'))} | " + " | ".join(recalls) + " |")
+    took = (region.get("provenance") or {}).get("wall_minutes")
+    if took:
+        out += ["", f"Wall time of this run: {took:.0f} min on "
+                    f"{region['provenance']['machine']['cpu_cores']} CPU cores (commit "
+                    f"{region['provenance']['commit']})."]
     return out
 
 
@@ -411,7 +436,8 @@ def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:
 
 def results_markdown(metrics: dict[str, Any], benchmarks: dict[str, Any] | None = None) -> str:
     """Markdown tables of a run's numbers, for the results page (every figure from the JSON files)."""
-    sections = [real_cv_markdown(metrics), real_cv_assignments_markdown(metrics),
+    sections = [real_cv_markdown(metrics), real_cv_region_markdown(metrics),
+                real_cv_assignments_markdown(metrics),
                 label_curve_markdown(metrics),
                 pretrain_markdown(metrics),
                 same_procedure_markdown(metrics), calibration_markdown(metrics),

@@ -95,12 +95,18 @@ def import_tensorflow_quietly() -> None:
     line (:data:`LOG_LINE`) is written to stderr, so an unexpected message is shown, not
     swallowed. Every call also attaches the retracing filter (:func:`drop_retracing_notices`,
     once); the import itself is skipped when both are imported already, and a failing import
-    is left to the code that needs TensorFlow.
+    is left to the code that needs TensorFlow. Under a ``ulimit -v`` too small for TensorFlow
+    it raises :class:`~galaxy10.core.errors.ResourceLimitError` instead of importing it
+    (:func:`~galaxy10.core.resources.check_tensorflow_address_space`).
     """
     drop_retracing_notices()
     wanted = [name for name in ("tensorflow", "keras") if name not in sys.modules]
     if not wanted:
         return
+    if "tensorflow" in wanted:  # under a small `ulimit -v` it would abort, not raise
+        from galaxy10.core.resources import check_tensorflow_address_space
+
+        check_tensorflow_address_space()
     quiet_environment()
     sys.stderr.flush()
     saved = os.dup(2)

@@ -133,3 +133,22 @@ def test_without_saved_splits_the_button_draws_the_files_held_out_rows(tmp_path,
 def test_empty_rows_rejected(model_bundle):
     with Galaxy10File(model_bundle["data"]) as f, pytest.raises(ValueError):
         GalaxyButton(Predictor(model_bundle["model"]), f, np.array([], dtype=int))
+
+
+def test_before_the_first_click_the_picture_is_a_placeholder_not_a_broken_image(button):
+    placeholder = Image.open(io.BytesIO(button.image.value))  # was b"": a broken-image icon
+    assert placeholder.format == "PNG" and placeholder.size == (256, 256)
+    first = button.image.value
+    button.button.click()
+    assert button.image.value != first
+
+
+def test_the_page_names_the_default_model_without_its_folder(tmp_path):
+    from galaxy10.app.widget import page_note
+    from galaxy10.modeling.shipped import BundleChoice
+
+    mine = BundleChoice(tmp_path / "models" / "galaxy_cnn.keras", False, tmp_path / "models")
+    shipped = BundleChoice(tmp_path / "pkg" / "pretrained.keras", True, tmp_path / "models")
+    assert page_note(mine) == "using galaxy_cnn.keras"
+    assert page_note(shipped).startswith("using the model shipped with galaxy10 (pretrained.keras")
+    assert str(tmp_path) not in page_note(mine) + page_note(shipped)

@@ -25,10 +25,9 @@ CORE = [Requirement(r) for r in PROJECT["project"]["dependencies"]]
 EXTRAS = {name: [Requirement(r) for r in reqs]
           for name, reqs in PROJECT["project"]["optional-dependencies"].items()}
 
-IMPORTED_FROM_EXTRAS = {"papermill": "run", "faiss": "scale"}
+IMPORTED_FROM_EXTRAS = {"papermill": "run", "faiss": "scale", "voila": "app"}
 """Imports that only a command of an extra makes (``run``); everything else must be core."""
 RUN_NOT_IMPORTED = {"ipykernel": "the kernel that `run` and `app` start",
-                    "voila": "`python -m voila`, started by `app`",
                     "jupyterlab": "opens the notebooks (`jupyter lab`)"}
 """Declared distributions that run as programs, so that no ``import`` names them."""
 

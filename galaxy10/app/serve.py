@@ -14,6 +14,9 @@ folder when it is killed. :class:`AppServer` runs it so that
 * it binds 127.0.0.1 unless asked, and never another port: the port is tried before Voilà
   starts (:func:`check_port`), Voilà gets ``port_retries=0``, and the URL is announced only
   once Voilà says it is listening;
+* cross-site requests that change something (``POST``) are refused (403) even with the
+  token, and Voilà's static files answer 404 for any path they cannot serve
+  (:mod:`galaxy10.app.guard`, which runs Voilà);
 * Voilà's connection files, its temporary files and its kernels' live in one private
   temporary folder that is removed when the server stops (Ctrl-C, SIGTERM, or the ``with``
   block ending); Voilà itself runs in its own session and, on Linux, is told to stop when its
@@ -273,7 +276,8 @@ class AppServer:
         env.update(TMPDIR=os.fspath(runtime / "tmp"),
                    JUPYTER_RUNTIME_DIR=os.fspath(runtime / "jupyter-runtime"),
                    PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", "voila", os.fspath(self.notebook.resolve()),
+        # Voila with its handlers guarded: cross-site POSTs refused, bad static paths 404
+        command = [sys.executable, "-m", "galaxy10.app.guard", os.fspath(self.notebook.resolve()),
                    f"--Voila.config_file_paths={config.parent}"]
         # its own session: Ctrl-C reaches this process only, which then stops Voila in order
         self._proc = subprocess.Popen(

@@ -51,6 +51,28 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+def placeholder_png(side: int = 256) -> bytes:
+    """What the picture shows before the first galaxy: a dark square with a faint ring.
+
+    An empty image widget is drawn by browsers as a broken-image icon; this is a picture of
+    nothing in particular, in the colours of the sky the galaxies will be shown on.
+    """
+    yy, xx = np.mgrid[:side, :side]
+    radius = np.hypot(yy - side / 2, xx - side / 2) / (side / 2)
+    ring = np.exp(-(((radius - 0.45) / 0.04) ** 2)) * 40
+    sky = (14 + ring).astype(np.uint8)
+    return png_bytes(np.stack([sky, sky, (sky + 10).clip(0, 255).astype(np.uint8)], axis=-1))
+
+
+def page_note(choice) -> str:
+    """The default-model line the page shows: the model's name, never its folder on the
+    server (a visitor of the served page sees cell outputs)."""
+    if choice.shipped:
+        return (f"using the model shipped with galaxy10 ({choice.path.name}, pre-trained on "
+                "synthetic galaxies)")
+    return f"using {choice.path.name}"
+
+
 def top3_html(probs: np.ndarray, true_label: int | None = None) -> str:
     """A small HTML bar chart of the three most probable classes."""
     rows = []
@@ -107,7 +129,7 @@ class GalaxyButton:
         self.button = w.Button(description=BUTTON_TEXT, button_style="primary", icon="random",
                                layout=w.Layout(width="auto", min_width="240px"),
                                tooltip="Pick a random galaxy from the held-out test set")
-        self.image = w.Image(format="png", width=256, height=256,
+        self.image = w.Image(value=placeholder_png(), format="png", width=256, height=256,
                              layout=w.Layout(width="256px", height="256px",
                                              border="1px solid #ccc"))
         self.result = w.HTML(value="<i>Press the button.</i>",
@@ -357,7 +379,7 @@ def button_from_model(model_path: str | os.PathLike[str] | None = None, seed: in
     else:
         choice = default_model()
         model_path = choice.path
-        print(f"[galaxy10] button: {choice.note}", flush=True)
+        print(f"[galaxy10] button: {page_note(choice)}", flush=True)
     predictor = Predictor(model_path)
     own = predictor.bundle.data.path if predictor.bundle.data else None
     if data is None and own and Path(own).is_file():

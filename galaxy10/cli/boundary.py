@@ -9,9 +9,9 @@ user who made a typo:
   :func:`port`, :func:`notebook_list`) reject bad values at parse time, before any work
   starts;
 * :func:`run_command` turns a :class:`~galaxy10.core.errors.Galaxy10Error`, an ``OSError`` (with the
-  file it names), a ``csv.Error`` or a Pillow refusal into ``error: <what>: <why>`` with exit
-  status 2. Anything else is a bug in galaxy10: one line saying so and how to see the
-  traceback (``--debug``), exit status 1.
+  file it names), a ``MemoryError``, a ``csv.Error`` or a Pillow refusal into
+  ``error: <what>: <why>`` with exit status 2. Anything else is a bug in galaxy10: one line
+  saying so and how to see the traceback (``--debug``), exit status 1.
 """
 
 from __future__ import annotations
@@ -157,6 +157,10 @@ def describe(exc: BaseException) -> str | None:
         return f"image refused as a possible decompression bomb ({exc})"
     if pil is not None and isinstance(exc, pil.UnidentifiedImageError):
         return str(exc)
+    if isinstance(exc, MemoryError):  # the machine's or `ulimit -v`'s limit, not a file's fault
+        step = f" ({exc})" if str(exc) else ""
+        return (f"out of memory{step}: this process may not allocate enough memory (free some, "
+                "or raise `ulimit -v`)")
     if isinstance(exc, OSError):
         why = exc.strerror or str(exc) or type(exc).__name__
         if exc.filename is not None:

@@ -19,6 +19,10 @@ def _check_classify(args: argparse.Namespace) -> None:
     from galaxy10.modeling.shipped import default_model
     from galaxy10.pipeline.catalogue import check_catalogue_out, input_kind
 
+    if not args.scheduler:  # local workers inherit this process's `ulimit -v`
+        from galaxy10.core.resources import check_tensorflow_address_space
+
+        check_tensorflow_address_space()
     for source in args.inputs:
         if source.is_dir():
             if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in source.rglob("*")):

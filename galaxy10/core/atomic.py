@@ -49,6 +49,13 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         A fresh path in the target's folder, named ``.<name>.<host>-<pid>.<random>.tmp<suffix>``.
         Whatever is written there becomes ``target`` on success, and is removed on any
         exception, ``KeyboardInterrupt`` included.
+
+    Raises
+    ------
+    OSError
+        A write that failed for lack of room (:data:`NO_ROOM`: the file size limit, a full
+        disk, a quota) is raised again naming ``target`` and why (:func:`no_room_reason`),
+        whoever wrote: h5py, Keras and NumPy name no file or the temporary one.
     """
     target = Path(target)
     suffix = target.suffix if suffix is None else suffix
@@ -66,9 +73,36 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            raise
+        # h5py, zipfile (Keras) and NumPy say "File too large" without a file, or name
+        # the temporary one: name the file the user asked for, and why there is no room
+        raise OSError(exc.errno, no_room_reason(exc.errno), os.fspath(target)) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+NO_ROOM = frozenset({errno.EFBIG, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+"""Error numbers of a write that failed for lack of room: the file size limit (or the file
+system's largest file), a full disk, a used-up quota."""
+
+
+def no_room_reason(number: int) -> str:
+    """Why a write failed with ``number`` (one of :data:`NO_ROOM`), in words for one line."""
+    from galaxy10.core.files import format_bytes
+    from galaxy10.core.resources import soft_limit
+
+    if number == errno.EFBIG:
+        largest = soft_limit("FSIZE")
+        if largest is not None:
+            return (f"file size limit reached while writing it (ulimit -f: at most "
+                    f"{format_bytes(largest)} per file); nothing was written")
+        return "too large for its file system; nothing was written"
+    if number == errno.ENOSPC:
+        return "no space left on the device while writing it; nothing was written"
+    return "disk quota exceeded while writing it; nothing was written"
 
 
 class TargetLockedError(OSError):

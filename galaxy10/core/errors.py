@@ -47,6 +47,22 @@ class ModelError(Galaxy10Error):
         super().__init__(f"{self.path}: {fault}")
 
 
+class ModelOutOfMemoryError(ModelError):
+    """Loading a model needed more memory than this process may have.
+
+    A ``MemoryError`` inside Keras' loader says nothing about the bundle; this says which step
+    ran out (loading the model) and how to give it more (free memory, raise ``ulimit -v``).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, "out of memory while loading this model (the bundle is not at "
+                               "fault: this process may not allocate enough memory; free some, "
+                               "or raise `ulimit -v`)")
+
+    def __reduce__(self) -> tuple:  # one argument: survives the trip back from a Dask worker
+        return (type(self), (self.path,))
+
+
 class ImageError(Galaxy10Error, ValueError):
     """An image file (an upload, an import) cannot be decoded as a picture."""
 
@@ -79,3 +95,8 @@ class NotEnoughDataError(Galaxy10Error, ValueError):
 
 class SettingError(Galaxy10Error):
     """An environment variable or setting names an unusable place; the message names it."""
+
+
+class ResourceLimitError(Galaxy10Error):
+    """This process's limits (``ulimit``) leave too little for a step; the message names the
+    limit, what the step needs and how to give it more."""

@@ -109,7 +109,8 @@ def free_space_reason(folder: str | os.PathLike[str], needed: int) -> str | None
     """Why ``needed`` bytes will not fit in ``folder``'s file system; None when they fit.
 
     The nearest existing folder above ``folder`` is measured (the output's folder may not
-    exist yet). A file system that cannot be measured is given the benefit of the doubt.
+    exist yet). A file system that cannot be measured is given the benefit of the doubt. A
+    file size limit (``ulimit -f``) below ``needed`` is a reason too: the write would stop at it.
     """
     here = Path(folder).absolute()
     while not here.exists() and here != here.parent:
@@ -121,6 +122,12 @@ def free_space_reason(folder: str | os.PathLike[str], needed: int) -> str | None
     if needed > free:
         return (f"needs about {format_bytes(needed)} but {here} has {format_bytes(free)} "
                 "free")
+    from galaxy10.core.resources import soft_limit
+
+    largest = soft_limit("FSIZE")
+    if largest is not None and needed > largest:
+        return (f"needs about {format_bytes(needed)} but this process may write files of at "
+                f"most {format_bytes(largest)} (the file size limit, ulimit -f)")
     return None
 
 

@@ -122,7 +122,10 @@ def import_tensorflow_quietly() -> None:
     swallowed. A ``KERAS_BACKEND`` other than TensorFlow is refused first
     (:func:`check_keras_backend`). Every call also attaches the retracing filter
     (:func:`drop_retracing_notices`, once); the import itself is skipped when both are
-    imported already, and a failing import is left to the code that needs TensorFlow.
+    imported already, and a failing import is left to the code that needs TensorFlow. Under a
+    ``ulimit -v`` too small for TensorFlow it raises
+    :class:`~galaxy10.core.errors.ResourceLimitError` instead of importing it
+    (:func:`~galaxy10.core.resources.check_tensorflow_address_space`).
     """
     drop_retracing_notices()
     wanted = [name for name in ("tensorflow", "keras") if name not in sys.modules]
@@ -130,6 +133,10 @@ def import_tensorflow_quietly() -> None:
         return
     if "keras" in wanted:
         check_keras_backend()
+    if "tensorflow" in wanted:  # under a small `ulimit -v` it would abort, not raise
+        from galaxy10.core.resources import check_tensorflow_address_space
+
+        check_tensorflow_address_space()
     quiet_environment()
     sys.stderr.flush()
     saved = os.dup(2)

@@ -85,9 +85,9 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         If ``src`` is not a valid Galaxy10 file, ``dst`` is ``src``, a folder, or an
         existing file that is not a Galaxy10 file.
     """
-    import h5py
-
     from galaxy10.core.atomic import atomic_path
+    from galaxy10.datasets.writer import h5_for_writing
+
     src, dst = Path(src), Path(dst)
     if not 0 <= level <= 9:
         raise ValueError(f"gzip level must be 0-9, got {level}")
@@ -98,7 +98,7 @@ def repack(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         raw = galaxies._h5
         images = raw["images"]
         with atomic_path(dst, suffix=".h5") as tmp:
-            with h5py.File(tmp, "w") as out:
+            with h5_for_writing(tmp) as out:
                 for key, value in raw.attrs.items():
                     out.attrs[key] = value
                 # galaxy10 wrote the copy: its attribute says so, and what the source was

@@ -2,12 +2,15 @@
 
 Used by the synthetic generator and the image-folder import: both know N in advance, write
 batches as they are made, and must never leave a half-written file at the final path.
+:func:`h5_for_writing` is the one way galaxy10 opens an HDF5 file to write (repack uses it
+too): a write that fails (the file size limit, a full disk) ends in an ordinary error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,57 @@ import numpy as np
 from galaxy10.core.atomic import atomic_path
 from galaxy10.core.classes import CLASS_NAMES, N_CLASSES
 from galaxy10.datasets.reader import METADATA_FIELDS, SOURCE_ATTR
+
+
+@contextlib.contextmanager
+def h5_for_writing(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
+    """``h5py.File(path, "w")``, closed cleanly even when HDF5 could not write.
+
+    When a write fails (``ulimit -f``, a full disk), HDF5's close fails as well and leaves the
+    file open inside the library, which then crashes the interpreter as it exits (a
+    segmentation fault after the error line). On any failure the file's descriptor is pointed
+    at ``/dev/null`` before closing, so HDF5's last flushes go nowhere and the close succeeds;
+    the error is raised again, and the caller's :func:`~galaxy10.core.atomic.atomic_path`
+    removes the temporary file. Use it only on such temporary files.
+    """
+    f = h5py.File(path, "w")
+    try:
+        yield f
+        f.close()
+    except BaseException as exc:
+        _discard(f)
+        mapped = _system_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+
+
+def _system_error(exc: BaseException) -> BaseException:
+    """HDF5's failed write as the ``OSError`` it wraps (h5py raises some as RuntimeError,
+    some with the system's error number only inside the message), else ``exc`` itself."""
+    import re
+
+    found = re.search(r"errno = (\d+)", str(exc)) if isinstance(exc, Exception) else None
+    if found is None or (isinstance(exc, OSError) and exc.errno is not None):
+        return exc
+    number = int(found.group(1))
+    return OSError(number, os.strerror(number))
+
+
+def _discard(f: h5py.File) -> None:
+    """Close ``f`` after a failure, its unwritten data dropped (see :func:`h5_for_writing`)."""
+    if not f.id.valid:
+        return
+    with contextlib.suppress(Exception):
+        fd = f.id.get_vfd_handle()
+        if isinstance(fd, int):
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+    with contextlib.suppress(Exception):
+        f.close()
 
 
 class Galaxy10Writer:
@@ -65,7 +119,7 @@ class Galaxy10Writer:
 
     def __enter__(self) -> Galaxy10Writer:
         tmp = self._stack.enter_context(atomic_path(self.path, suffix=".h5"))
-        self._h5 = self._stack.enter_context(h5py.File(tmp, "w"))
+        self._h5 = self._stack.enter_context(h5_for_writing(tmp))
         self._h5.attrs[SOURCE_ATTR] = self._source
         self._h5.attrs["class_names"] = np.array(CLASS_NAMES, dtype=h5py.string_dtype())
         for key, value in self._attrs.items():
@@ -106,5 +160,10 @@ class Galaxy10Writer:
             self._stack.__exit__(type(exc), exc, None)
             raise exc
         if exc_type is None:
-            self._h5.flush()
+            try:
+                self._h5.flush()
+            except Exception as failed:  # e.g. the file size limit: close and clean up first
+                if not self._stack.__exit__(type(failed), failed, failed.__traceback__):
+                    raise
+                return
         self._stack.__exit__(exc_type, exc, tb)

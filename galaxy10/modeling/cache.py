@@ -75,19 +75,36 @@ def cached_images(galaxies: Galaxy10File, config: ImageConfig, rows: np.ndarray 
     meta = npy.with_suffix(".json")
     expected = (rows.size, *config.shape)
     if npy.is_file() and meta.is_file():
-        try:
-            info = json.loads(meta.read_text(encoding="utf-8"))
-            arr = np.load(npy, mmap_mode="r")
-            if (info.get("key") == key and tuple(arr.shape) == expected
-                    and arr.dtype == np.uint8 and file_stamp(npy).matches(info.get("npy"))):
-                return arr
-            logger.warning("cache %s does not match its record; rebuilding", npy)
-        except (OSError, ValueError) as exc:
-            logger.warning("cache %s is unreadable (%s); rebuilding", npy, exc)
+        arr = _verified(npy, meta, key, expected)
+        if arr is not None:
+            return arr
     _build(galaxies, config, rows, npy, expected, batch_size, progress)
     write_json(meta, {"key": key, "npy": settled_stamp(npy).to_dict(), "shape": list(expected),
                       "image": config.to_dict(), "source": _file_identity(galaxies)})
     return np.load(npy, mmap_mode="r")
+
+
+def _verified(npy: Path, meta: Path, key: str, expected: tuple[int, ...]) -> np.ndarray | None:
+    """The cache, memory-mapped, if it matches its record; else None, with one warning.
+
+    A cache cut short, emptied or overwritten fails inside NumPy's header parser with errors
+    of several types (``EOFError``, ``SyntaxError``, ``tokenize.TokenError``, ``ValueError``);
+    each means the same here: the cache is rebuilt, never an error on every later call.
+    """
+    from tokenize import TokenError
+
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        arr = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError, EOFError, SyntaxError, TokenError) as exc:
+        logger.warning("cache %s is unreadable (%s: %s); rebuilding", npy, type(exc).__name__,
+                       exc)
+        return None
+    if (isinstance(info, dict) and info.get("key") == key and tuple(arr.shape) == expected
+            and arr.dtype == np.uint8 and file_stamp(npy).matches(info.get("npy"))):
+        return arr
+    logger.warning("cache %s does not match its record; rebuilding", npy)
+    return None
 
 
 def _build(galaxies: Galaxy10File, config: ImageConfig, rows: np.ndarray, npy: Path,

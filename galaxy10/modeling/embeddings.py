@@ -51,6 +51,20 @@ class StaleEmbeddingsError(Galaxy10Error):
         super().__init__(f"{self.path}: {fault}")
 
 
+class DamagedEmbeddingsError(StaleEmbeddingsError):
+    """A stored embeddings file that cannot be read at all (cut short, overwritten, garbled).
+
+    Unlike a stale file (made for something else, a normal event), it means a write or a
+    copy went wrong: it is recomputed with a warning, and refused with ``recompute=False``
+    with a message that says to delete it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.reason = reason
+        super().__init__(path, f"damaged embeddings file ({reason}): delete it to have it "
+                               f"recomputed")
+
+
 @dataclass
 class Embeddings:
     """Embedding vectors of some rows of a labelled source, and what they were made from.
@@ -152,18 +166,15 @@ def read_embeddings(path: str | os.PathLike[str], digest: str, views: int,
 
     Raises
     ------
+    DamagedEmbeddingsError
+        If the file cannot be read as a galaxy10 embeddings file (cut short, garbled, arrays
+        missing or of inconsistent shapes).
     StaleEmbeddingsError
-        If the file is not a galaxy10 embeddings file of this layout, or was made by another
-        bundle, with other views, of other rows or of the data before it changed; the message
-        says which.
+        If it is of another layout, or was made by another bundle, with other views, of other
+        rows or of the data before it changed; the message says which.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["meta"]))
-            arrays = {k: npz[k] for k in ("vectors", "probs", "labels", "rows")}
-    except (OSError, KeyError, ValueError) as exc:
-        raise StaleEmbeddingsError(path, f"not a galaxy10 embeddings file ({exc})") from None
+    meta, arrays = _read_npz(path)
     if meta.get("format") != FORMAT:
         raise StaleEmbeddingsError(path, f"layout {meta.get('format')}, expected {FORMAT}")
     if meta.get("bundle_hash") != digest:
@@ -179,6 +190,31 @@ def read_embeddings(path: str | os.PathLike[str], digest: str, views: int,
         raise StaleEmbeddingsError(path, "made for other rows of the data")
     return Embeddings(arrays["vectors"], arrays["probs"], arrays["labels"], arrays["rows"],
                       digest, views, path, reused=True)
+
+
+def _read_npz(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The meta record and the arrays of a stored file, or :class:`DamagedEmbeddingsError`.
+
+    A file cut short or overwritten fails inside ``zipfile``, ``zlib`` or NumPy's header
+    parser with errors of many types; each means the same thing here.
+    """
+    import zipfile
+    import zlib
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            arrays = {k: npz[k] for k in ("vectors", "probs", "labels", "rows")}
+    except (OSError, KeyError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile,
+            zlib.error) as exc:
+        raise DamagedEmbeddingsError(path, f"{type(exc).__name__}: {exc}") from None
+    n = arrays["rows"].shape[0] if arrays["rows"].ndim == 1 else -1
+    if not isinstance(meta, dict):
+        raise DamagedEmbeddingsError(path, "its record is not a JSON object")
+    if n < 0 or arrays["vectors"].ndim != 2 or any(
+            len(a) != n for a in (arrays["vectors"], arrays["probs"], arrays["labels"])):
+        raise DamagedEmbeddingsError(path, "its arrays do not have one row per image")
+    return meta, arrays
 
 
 def embed_images(predictor, source, rows: np.ndarray, *, views: int | None = None,
@@ -249,7 +285,10 @@ def embed_file(bundle, data: str | os.PathLike[str], *, rows: Sequence[int] | No
             except StaleEmbeddingsError as exc:
                 if not recompute:
                     raise
-                logger.info("recomputing embeddings: %s", exc)
+                if isinstance(exc, DamagedEmbeddingsError):  # a failed write or copy: say so
+                    logger.warning("%s: damaged (%s); recomputing it", exc.path, exc.reason)
+                else:
+                    logger.info("recomputing embeddings: %s", exc)
         predictor = bundle if hasattr(bundle, "predict_and_embed") else _load(bundle_path)
         used = predictor._check_views(views)
         vectors, probs = embed_images(predictor, source, idx, views=used, batch_size=batch_size)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from galaxy10.core.classes import N_CLASSES
-from galaxy10.core.errors import ModelError
+from galaxy10.core.errors import ModelError, ModelOutOfMemoryError
 
 SEED_INPUT = (64, 64, 1)
 SEED_DENSE = (1152 + N_CLASSES) // 2  # 581, the original's "halfway" width
@@ -133,6 +133,8 @@ def load_model(path: str | os.PathLike[str]):
     """Load a ``.keras`` model, or raise :class:`ModelError` naming the file and the fault.
 
     ``safe_mode`` stays on: a ``.keras`` file cannot run arbitrary code (no pickled lambdas).
+    Running out of memory while loading is :class:`ModelOutOfMemoryError` (a ``ModelError``
+    that says the bundle is not at fault), never "not a loadable Keras model".
     """
     path = Path(path)
     if not path.is_file():
@@ -141,6 +143,10 @@ def load_model(path: str | os.PathLike[str]):
     keras = _keras()
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
+    except MemoryError:  # the process's fault (the machine, `ulimit -v`), not the bundle's
+        raise ModelOutOfMemoryError(path) from None
     except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
+        if type(exc).__name__ == "ResourceExhaustedError":  # TensorFlow's out of memory
+            raise ModelOutOfMemoryError(path) from None
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ModelError(path, f"not a loadable Keras model ({reason})") from None

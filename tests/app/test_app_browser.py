@@ -49,6 +49,11 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
             page.goto(url, timeout=180_000)
             button = page.get_by_role("button", name="Show me a random galaxy")
             button.wait_for(timeout=180_000)
+            # before the first click: a placeholder picture, not a broken-image icon
+            page.wait_for_function("(() => { const img = document.querySelector('img'); "
+                                   "return img && img.complete && img.naturalWidth > 0; })()",
+                                   timeout=60_000)
+            placeholder = page.locator("img").first.get_attribute("src")
             button.click()
             page.get_by_text("Tally: 1 right of 1").or_(page.get_by_text("Tally: 0 right of 1")) \
                 .wait_for(timeout=60_000)
@@ -74,6 +79,7 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
 
         assert any(name in body for name in CLASS_NAMES)
         assert first and second and first != second, "the image did not change"
+        assert placeholder and placeholder != first
         assert first_text != body
         assert overlaid != second, "the overlay toggle did not redraw the image"
         assert neighbours == 8 and "test galaxies most like test galaxy" in neighbour_text

@@ -146,7 +146,7 @@ def test_the_page_needs_the_token_and_a_local_host_name(private_tmp):
         # the token opens it, by address or by the name localhost
         assert fetch(f"{kernel}?token={token}")[0] == 404
         assert fetch(f"{kernel}?token={token}", host=f"localhost:{port}")[0] == 404
-        assert fetch(f"{base}/voila/files/app.ipynb")[0] == 403  # no file of the folder
+        assert fetch(f"{base}/voila/files/app.ipynb")[0] == 404  # no file of the folder
         status, _, page = fetch(server.url)  # runs the notebook in a kernel
         assert status == 200 and b"show me a random galaxy" in page
         assert any((runtime / "connections").rglob("kernel-*.json"))
@@ -155,6 +155,63 @@ def test_the_page_needs_the_token_and_a_local_host_name(private_tmp):
         assert "trusted" not in log.getvalue() and "encryption" not in log.getvalue()
     assert list(private_tmp.iterdir()) == []  # connection files, kernel files, all gone
     assert not answers(port)
+
+
+def post(url: str, **headers: str) -> int:
+    """The status of an empty POST with ``headers`` (no redirect followed)."""
+    request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=120) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+TRAVERSALS = ["/voila/static/..%2f..%2fetc/passwd", "/voila/static/%2e%2e/%2e%2e/etc/passwd",
+              "/voila/templates/..%2f..%2fetc/passwd", "/voila/templates/x",
+              "/voila/labextensions/..%2f..%2fetc/passwd", "/voila/files/..%2f..%2fetc/passwd",
+              "/static/%2e%2e/%2e%2e/etc/passwd", "/static/..%2f..%2fetc/passwd"]
+
+
+@pytest.mark.slow
+def test_static_paths_cross_site_posts_and_server_paths(private_tmp):
+    port, token = free_port(), new_token()
+    base = f"http://127.0.0.1:{port}"
+    log = io.StringIO()
+    with AppServer(NOTEBOOK, port=port, token=token, log=log) as server:
+        # a logged-in visitor (the cookie) and a stranger both get 404 for a path Voila's
+        # static files cannot serve (was 500 and a traceback in the terminal), never a file
+        jar = urllib.request.HTTPCookieProcessor()
+        visitor = urllib.request.build_opener(jar)
+        with visitor.open(server.url, timeout=120) as response:
+            page = response.read().decode()
+        for path in TRAVERSALS:
+            for opener in (visitor, urllib.request.build_opener(_NoRedirect)):
+                try:
+                    with opener.open(f"{base}{path}", timeout=120) as response:
+                        status, body = response.status, response.read()
+                except urllib.error.HTTPError as exc:
+                    status, body = exc.code, exc.read()
+                assert status == 404 or (status == 302 and opener is not visitor), (path, status)
+                assert b"root:" not in body
+        assert fetch(f"{base}/voila/static/voila.js")[0] == 200  # what it serves, it serves
+        # a cross-site page that knows the token may not change anything (was accepted)
+        shutdown = f"{base}/voila/api/shutdown/{uuid.uuid4()}?token={token}"
+        kernel = f"{base}/api/kernels/{uuid.uuid4()}?token={token}"
+        assert post(shutdown, Origin="http://evil.example") == 403
+        assert post(shutdown, Referer="http://evil.example/page.html") == 403
+        assert post(shutdown, Origin="null") == 403
+        assert post(kernel, Origin=f"http://evil.example:{port}") == 403
+        # this page, or a script (no Origin, no Referer), gets to the handler: no such kernel
+        assert post(shutdown, Origin=base) == 404
+        assert post(shutdown, Referer=f"{base}/") == 404
+        assert post(shutdown) == 404
+        # the page names the model, not where it lies on the server
+        (note,) = [line for line in page.splitlines() if "[galaxy10] button:" in line]
+        assert ".keras" in note and "/" not in note.partition("[galaxy10] button:")[2], note
+        assert str(ROOT) not in page
+    assert "Traceback" not in log.getvalue()
+    assert list(private_tmp.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -197,3 +254,19 @@ def test_a_killed_app_leaves_no_server_behind(tmp_path):
     assert not answers(port)  # Voila was told its parent died, and stopped
     left = [p.name for p in (tmp_path / "tmp").rglob("*")]
     assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
+
+
+@pytest.mark.parametrize("headers, same", [
+    ({"Host": "127.0.0.1:8866"}, True),  # a script: neither header
+    ({"Host": "127.0.0.1:8866", "Origin": "http://127.0.0.1:8866"}, True),
+    ({"Host": "localhost:8866", "Referer": "http://LOCALHOST:8866/?token=x"}, True),
+    ({"Host": "127.0.0.1:8866", "Origin": "http://evil.example"}, False),
+    ({"Host": "127.0.0.1:8866", "Origin": "http://127.0.0.1:9999"}, False),
+    ({"Host": "127.0.0.1:8866", "Referer": "https://evil.example/x"}, False),
+    ({"Host": "127.0.0.1:8866", "Origin": "null"}, False),
+    ({"Origin": "http://127.0.0.1:8866"}, False),  # no Host to compare with
+])
+def test_same_site_compares_origin_or_referer_with_host(headers, same):
+    from galaxy10.app.guard import same_site
+
+    assert same_site(headers) is same

@@ -166,3 +166,22 @@ def test_an_upload_without_content_is_a_message_in_the_widget(button, value):
     button._on_upload({"new": value})
     assert "Could not classify half.png: the upload holds no picture" in button.message.value
     assert button.total == 0
+
+
+def test_before_the_first_click_the_picture_is_a_placeholder_not_a_broken_image(button):
+    placeholder = Image.open(io.BytesIO(button.image.value))  # was b"": a broken-image icon
+    assert placeholder.format == "PNG" and placeholder.size == (256, 256)
+    first = button.image.value
+    button.button.click()
+    assert button.image.value != first
+
+
+def test_the_page_names_the_default_model_without_its_folder(tmp_path):
+    from galaxy10.app.widget import page_note
+    from galaxy10.modeling.shipped import BundleChoice
+
+    mine = BundleChoice(tmp_path / "models" / "galaxy_cnn.keras", False, tmp_path / "models")
+    shipped = BundleChoice(tmp_path / "pkg" / "pretrained.keras", True, tmp_path / "models")
+    assert page_note(mine) == "using galaxy_cnn.keras"
+    assert page_note(shipped).startswith("using the model shipped with galaxy10 (pretrained.keras")
+    assert str(tmp_path) not in page_note(mine) + page_note(shipped)

@@ -113,3 +113,12 @@ def test_debug_and_verbose_show_tracebacks(capsys):
 def test_describe_without_pillow_loaded(monkeypatch):
     monkeypatch.delitem(boundary.sys.modules, "PIL.Image")
     assert describe(ValueError("x")) is None and describe(OSError("gone")) == "gone"
+
+
+def test_running_out_of_memory_is_the_process_limit_not_a_bug(capsys):
+    assert run(MemoryError(), capsys) == (USER_ERROR, "error: out of memory: this process may "
+                                                      "not allocate enough memory (free some, "
+                                                      "or raise `ulimit -v`)\n")
+    assert describe(MemoryError("Unable to allocate 19.7 GiB")) == (
+        "out of memory (Unable to allocate 19.7 GiB): this process may not allocate enough "
+        "memory (free some, or raise `ulimit -v`)")

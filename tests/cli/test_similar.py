@@ -94,3 +94,22 @@ def test_gallery_and_map_are_drawn_and_a_users_file_is_kept(world, tmp_path, cap
     assert main([*base, "--gallery", str(notes)]) == 2
     assert notes.read_bytes() == b"my own picture"
     assert "error: " in capsys.readouterr().err
+
+
+def test_a_stored_embeddings_file_cut_short_is_recomputed_with_one_warning(world, tmp_path):
+    import shutil
+
+    from galaxy10.modeling.embeddings import embed_file
+
+    data = shutil.copy(world["data"], tmp_path / "galaxies.h5")
+    argv = [sys.executable, "-m", "galaxy10", "similar", "4", "--in", str(data), "--model",
+            str(world["model"]), "-k", "3"]
+    stored = embed_file(world["model"], data).path
+    stored.write_bytes(stored.read_bytes()[:1000])  # a copy or a write that did not finish
+    healed = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert healed.returncode == 0, healed.stderr
+    (warning,) = [line for line in healed.stderr.splitlines() if line.strip()]
+    assert f"{stored}: damaged (" in warning and warning.endswith("recomputing it")
+    later = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert later.returncode == 0 and "reused" in later.stdout.splitlines()[0], later.stderr
+    assert later.stdout.splitlines()[1:] == healed.stdout.splitlines()[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import write_h5
 
 from galaxy10 import Galaxy10File
@@ -94,3 +95,29 @@ def test_a_valid_cache_is_trusted_by_its_stamp_without_hashing(tmp_path, monkeyp
         np.testing.assert_array_equal(cached_images(f, cfg, cache_dir=tmp_path / "c"),
                                       transform(images, cfg))
         assert npy.stat().st_size == size
+
+
+@pytest.mark.parametrize("npy_bytes, record", [
+    (b"", None),  # emptied: NumPy's EOFError
+    (b"\x93NUMPY\x01\x00\x10\x00{'descr': '|u1',", None),  # header cut short
+    (None, "[]"),  # a record that is JSON but not the record
+    (None, "null"),
+])
+def test_a_damaged_cache_is_rebuilt_with_one_warning(tmp_path, npy_bytes, record, caplog):
+    path, images = make(tmp_path)
+    cfg = ImageConfig(size=16)
+    with Galaxy10File(path) as f:
+        cached_images(f, cfg, cache_dir=tmp_path / "c")
+        npy = next((tmp_path / "c").glob("*.npy"))
+        if npy_bytes is not None:
+            npy.write_bytes(npy_bytes)
+        if record is not None:
+            npy.with_suffix(".json").write_text(record)
+        with caplog.at_level("WARNING", logger="galaxy10.modeling.cache"):
+            fixed = cached_images(f, cfg, cache_dir=tmp_path / "c")
+        np.testing.assert_array_equal(fixed, transform(images, cfg))
+        (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert str(npy) in warning.getMessage() and "rebuilding" in warning.getMessage()
+        stamp = npy.stat().st_mtime_ns
+        cached_images(f, cfg, cache_dir=tmp_path / "c")
+        assert npy.stat().st_mtime_ns == stamp  # the rebuilt cache is trusted again

@@ -107,3 +107,32 @@ def test_a_bundle_that_is_not_on_disk_is_refused(data, tmp_path):
 
     with pytest.raises(ModelError, match="no bundle file"):
         embed_file(tmp_path / "gone.keras", data)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda raw: raw[: len(raw) // 2],  # cut short: a copy or a write that did not finish
+    lambda raw: b"",
+    lambda raw: raw[:30] + bytes(len(raw) - 30),  # overwritten past the zip header
+])
+def test_a_damaged_file_is_recomputed_with_one_warning(bundles, data, damage, caplog):
+    first = embed_file(bundles[0], data)
+    first.path.write_bytes(damage(first.path.read_bytes()))
+    with pytest.raises(StaleEmbeddingsError, match=r"damaged embeddings file .*: delete it"):
+        embed_file(bundles[0], data, recompute=False)  # refused with the file to delete
+    with caplog.at_level("WARNING", logger="galaxy10.modeling.embeddings"):
+        fresh = embed_file(bundles[0], data)
+    assert not fresh.reused and fresh.path == first.path
+    np.testing.assert_allclose(fresh.vectors, first.vectors, atol=1e-6)
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith(f"{first.path}: damaged (")
+    assert embed_file(bundles[0], data).reused  # replaced by a whole file
+    assert [p.name for p in data.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_file_with_arrays_of_other_lengths_is_damaged(bundles, data):
+    first = embed_file(bundles[0], data)
+    with np.load(first.path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["vectors"] = arrays["vectors"][:5]
+    np.savez(first.path, **arrays)
+    assert not embed_file(bundles[0], data).reused

@@ -213,30 +213,37 @@ def test_every_command_shown_exists_in_the_parser(page):
         assert len(commands) >= 17  # the command synopsis is still there
 
 
-def test_the_real_cv_table_names_the_previous_recipe_when_one_is_kept():
-    from galaxy10.reporting.results import real_cv_markdown
+def test_the_real_cv_table_shows_the_region_held_out_cv_beside_the_random_one():
+    from galaxy10.reporting.results import real_cv_markdown, real_cv_region_markdown
 
-    def section(score):
+    def section(score, **extra):
         model = {"balanced_accuracy": {"mean": score, "sd": 0.02},
                  "macro_f1": {"mean": score, "sd": 0.02}, "train_seconds": {"mean": 60.0},
-                 "recall": {"Disturbed": 0.5}}
-        return {"folds": 5, "n_images": 1000, "cv": "StratifiedGroupKFold(5)",
-                "profile": "faithful", "model_order": ["galaxy_cnn_finetuned_robust"],
-                "models": {"galaxy_cnn_finetuned_robust": model,
-                           "seed_cnn": {**model, "balanced_accuracy": {"mean": 0.3, "sd": 0.0}}}}
+                 "recall": {"Disturbed": 0.5, "Merging": 0.6, "Unbarred Loose Spiral": 0.4}}
+        return {"folds": 5, "n_images": 1000, "profile": "faithful",
+                "cv": "StratifiedGroupKFold(5, shuffle=True, random_state=0)",
+                "model_order": ["galaxy_cnn_finetuned_robust"],
+                "models": {"galaxy_cnn_finetuned_robust": model}, **extra}
 
     alone = "\n".join(real_cv_markdown({"real_cv": section(0.761)}))
-    assert "| galaxy_cnn_finetuned_robust | 0.761 ± 0.020 |" in alone
-    assert "previous" not in alone
-    both = "\n".join(real_cv_markdown({"real_cv": section(0.761), "real_cv_previous": {
-        **section(0.704), "recipe": "20 epochs at 3e-4"}}))
-    assert ("previous fine-tuning recipe (20 epochs at 3e-4): galaxy_cnn_finetuned_robust "
-            "0.704 ± 0.020.") in both
-    assert "seed_cnn 0.300" not in both  # only the fine-tuned models changed recipe
-    other = {**section(0.69), "cv": "StratifiedGroupKFold(5, shuffle=True, random_state=1)"}
-    both = "\n".join(real_cv_markdown({"real_cv": section(0.761), "real_cv_previous": {
-        **section(0.704), "recipe": "20 epochs at 3e-4"}, "real_cv_assignment1_previous": other}))
-    assert ("galaxy_cnn_finetuned_robust 0.704 ± 0.020 (seed 1: 0.690 ± 0.020).") in both
+    assert "| galaxy_cnn_finetuned_robust | 0.761 ± 0.020 | – |" in alone
+    assert real_cv_region_markdown({"real_cv": section(0.761)}) == []
+    regions = {"cell_deg": [15.0, 10.0], "groups": 59, "test_groups": [13, 13, 10, 12, 11]}
+    metrics = {"real_cv": section(0.761), "real_cv_region": section(0.721, regions=regions)}
+    table = "\n".join(real_cv_markdown(metrics))
+    assert "| galaxy_cnn_finetuned_robust | 0.761 ± 0.020 | 0.721 ± 0.020 |" in table
+    region = "\n".join(real_cv_region_markdown(metrics))
+    assert "59 groups of 15° × 10° sky cells; each fold tests 13/13/10/12/11" in region
+    assert "| galaxy_cnn_finetuned_robust | 0.761 ± 0.020 | 0.721 ± 0.020 | 0.040 |" in region
+    assert "0.40 → 0.40" in region  # recall, random -> region
+
+
+def test_the_reference_holds_the_current_records_only():
+    """History lives in git and in the docs' prose, not as superseded sections."""
+    metrics = _committed_json("reports/reference/metrics.json")
+    superseded = [k for k in metrics if k.endswith(("_previous", "_before_seed_fix"))
+                  or k[-1].isdigit() and "_v" in k]
+    assert superseded == []
 
 
 def test_the_refusals_table_is_the_recorded_one():

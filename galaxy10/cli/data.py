@@ -80,11 +80,36 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _check_info(args: argparse.Namespace) -> None:
     from galaxy10.datasets.reader import Galaxy10File
 
-    Galaxy10File(args.path).close()  # schema and declared sizes: before anything is printed
+    with Galaxy10File(args.path) as f:  # schema and declared sizes: before anything is printed
+        placed = f.metadata("ra") is not None and f.metadata("dec") is not None
+    args.survey = None
+    if args.sky_figure is not None:
+        from galaxy10.datasets.sky import published_positions
+
+        if not placed:
+            raise GalaxyDataError(args.path, f"--sky-figure {args.sky_figure}: the file has no "
+                                             "sky positions (ra/dec) to draw")
+        args.survey = published_positions(args.coords)
+        args.sky_figure = check_out(args.sky_figure, "figure", inputs=[args.path, args.coords],
+                                    option="--sky-figure")
+    elif args.coords is not None:
+        raise GalaxyDataError(args.coords, "--coords: the whole data set's positions are drawn "
+                                           "under --sky-figure; give that too")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     print_info(args.path, verify=True)
+    if args.sky_figure is not None:
+        from galaxy10.datasets.labelled import source_positions
+        from galaxy10.reporting.figures import save_figure, sky_footprint
+
+        here = source_positions(args.path)
+        survey = args.survey
+        fig = sky_footprint(here.ra, here.dec, f"Where {args.path.name} lies on the sky",
+                            survey_ra=None if survey is None else survey.ra,
+                            survey_dec=None if survey is None else survey.dec,
+                            label=args.path.name, survey_label="the whole data set")
+        print(f"sky figure written to {save_figure(fig, args.sky_figure)}")
     return 0
 
 
@@ -210,8 +235,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_quiet(p, "no progress bar")
     p.set_defaults(func=_cmd_synth, check=_check_synth)
 
-    p = sub.add_parser("info", help="class counts and shapes of a Galaxy10 file")
+    p = sub.add_parser("info", help="class counts and shapes of a Galaxy10 file, and where it "
+                                    "lies on the sky")
     p.add_argument("path", type=Path)
+    p.add_argument("--sky-figure", type=Path, metavar="PNG",
+                   help="also draw the file's sky positions over the whole data set's")
+    p.add_argument("--coords", type=Path,
+                   help="the whole data set's positions for --sky-figure (CSV: index, RA, DEC; "
+                        "default $GALAXY10_COORDS, else ../shared/data/galaxy10-coord/"
+                        "Galaxy10_coord.csv where it exists)")
     p.set_defaults(func=_cmd_info, check=_check_info)
 
     p = sub.add_parser("import", help="turn a folder of images (class folders 0-9 or a CSV "

@@ -207,6 +207,18 @@ def manifest_positions(manifest: str | os.PathLike[str],
     return SkyPositions(published.ra[idx], published.dec[idx], published.origin)
 
 
+def published_positions(coordinates: str | os.PathLike[str] | None = None
+                        ) -> SkyPositions | None:
+    """The whole data set's positions (:func:`read_coordinates`): of ``coordinates`` when
+    given, else of the default table (:func:`galaxy10.core.paths.default_coordinates`), or
+    None when that is absent (it lies beside the team's checkouts only)."""
+    from galaxy10.core.paths import default_coordinates
+
+    if coordinates is None and not default_coordinates().is_file():
+        return None
+    return read_coordinates(coordinates if coordinates is not None else default_coordinates())
+
+
 def sky_cells(ra: np.ndarray, dec: np.ndarray,
               size: tuple[float, float] = SKY_CELL_DEG) -> np.ndarray:
     """The sky cell of every position: ``size`` degrees of RA by Dec, numbered from (0, -90).

@@ -169,6 +169,41 @@ def sky_and_redshift(ra: np.ndarray, dec: np.ndarray, redshift: np.ndarray | Non
     return fig
 
 
+def sky_footprint(ra: np.ndarray, dec: np.ndarray, title: str, *,
+                  survey_ra: np.ndarray | None = None, survey_dec: np.ndarray | None = None,
+                  label: str = "this data set", survey_label: str = "the whole data set"):
+    """Where a set of galaxies lies on the sky, over the whole data set's positions.
+
+    RA runs right to left, as on the sky; the dashed lines at RA 90 and 270 degrees bound the
+    north galactic cap of the survey's footprint (the south cap lies outside them). The legend
+    gives each set's share in the south cap and at Dec < 5 degrees
+    (:func:`galaxy10.datasets.sky.footprint`), the figures a reader compares.
+    """
+    from galaxy10.datasets.sky import SOUTH_CAP_RA, footprint
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9.0, 4.6))
+
+    def legend(name: str, fp: dict) -> str:
+        return (f"{name} ({fp['n']:,}: {fp['south_cap_share']:.0%} south cap, "
+                f"{fp['dec_below_5_share']:.0%} at Dec < 5°)")
+
+    if survey_ra is not None and survey_dec is not None:
+        ax.scatter(survey_ra, survey_dec, s=1, c="0.75", alpha=0.5, rasterized=True,
+                   label=legend(survey_label, footprint(survey_ra, survey_dec)))
+    ax.scatter(ra, dec, s=4, c="tab:red", alpha=0.7, label=legend(label, footprint(ra, dec)))
+    for edge in SOUTH_CAP_RA:
+        ax.axvline(edge, color="0.4", lw=0.8, ls="--")
+    ax.set_xlim(360, 0)
+    ax.set_xlabel("RA (deg)")
+    ax.set_ylabel("Dec (deg)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, markerscale=4,
+              frameon=False)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def score_bars(scores: Mapping[str, Sequence[float]], title: str, reference: Mapping[str, float]
                | None = None, ylabel: str = "accuracy"):
     """Mean +/- std of fold scores per model, with the original's numbers as markers."""

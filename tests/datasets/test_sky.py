@@ -175,3 +175,27 @@ def test_the_real_sample_lies_mostly_in_one_region(real_sample):
     table = read_coordinates(real_sample.parent / "galaxy10-coord" / "Galaxy10_coord.csv")
     assert len(table) == 17736
     assert footprint(table.ra, table.dec)["south_cap_share"] < 0.2
+
+
+def test_info_prints_the_footprint_and_draws_the_sky_over_the_table(tmp_path, capsys):
+    from galaxy10.cli import main
+    from galaxy10.datasets import synthetic
+
+    data = synthetic.generate(tmp_path / "s.h5", n=30, seed=1, progress=False)
+    table = write_table(tmp_path / "coord.csv", [(10.0 * i, i - 5.0) for i in range(30)])
+    figure = tmp_path / "sky.png"
+    assert main(["info", str(data), "--sky-figure", str(figure), "--coords", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "sky         : " in out and "in the south galactic cap" in out
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_info_refuses_a_sky_figure_it_cannot_draw_in_one_line(tmp_path, small_h5, capsys):
+    from galaxy10.cli import main
+
+    assert main(["info", str(small_h5), "--sky-figure", str(tmp_path / "sky.png")]) == 2
+    err = capsys.readouterr().err
+    assert "has no sky positions (ra/dec) to draw" in err and "Traceback" not in err
+    assert main(["info", str(small_h5), "--coords", str(tmp_path / "c.csv")]) == 2
+    assert "give that too" in capsys.readouterr().err
+    assert not (tmp_path / "sky.png").exists()

@@ -197,3 +197,31 @@ def test_a_killed_app_leaves_no_server_behind(tmp_path):
     assert not answers(port)  # Voila was told its parent died, and stopped
     left = [p.name for p in (tmp_path / "tmp").rglob("*")]
     assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
+
+
+@pytest.mark.parametrize("has_killpg", [True, False])
+def test_a_stuck_server_is_killed_with_or_without_process_groups(monkeypatch, has_killpg):
+    """POSIX kills Voila's whole session; where ``os.killpg`` does not exist (Windows) the
+    server process itself is killed instead of the stop failing."""
+    import os
+    import subprocess
+    import sys
+
+    from galaxy10.app.serve import _kill_session
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                            start_new_session=True)
+    groups = []
+    if has_killpg:
+        real = os.killpg
+        monkeypatch.setattr(os, "killpg", lambda pid, sig: (groups.append(pid), real(pid, sig)))
+    else:
+        monkeypatch.delattr(os, "killpg")
+    try:
+        _kill_session(proc)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert groups == ([proc.pid] if has_killpg else [])

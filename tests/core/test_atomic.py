@@ -268,3 +268,34 @@ def test_blocking_target_lock_waits_for_the_holder(tmp_path):
         order.append("first done")
     thread.join(10)
     assert order == ["first done", "second"]
+
+
+def test_target_lock_needs_no_fcntl(tmp_path, monkeypatch):
+    """Where fcntl does not exist (Windows), two holders of one output still exclude each
+    other: the lock comes from filelock, which falls back to its soft lock here."""
+    import importlib
+    import sys
+    import warnings
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` now raises ImportError
+    for name in [n for n in sys.modules if n == "filelock" or n.startswith("filelock.")]:
+        monkeypatch.delitem(sys.modules, name)  # restored after the test
+    monkeypatch.delitem(sys.modules, "galaxy10.core.atomic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # filelock says it has only its soft lock
+        atomic = importlib.import_module("galaxy10.core.atomic")
+        filelock = importlib.import_module("filelock")
+    assert not filelock.has_fcntl and filelock.FileLock is filelock.SoftFileLock
+
+    out = tmp_path / "out.h5"
+    with atomic.target_lock(out) as lock:
+        assert lock.exists()
+        with pytest.raises(atomic.TargetLockedError) as info:
+            with atomic.target_lock(out):
+                pass
+        assert info.value.filename == str(out)
+        assert info.value.strerror.startswith("another process") and "writing it now" in \
+            info.value.strerror
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # the soft lock's file went
+    with atomic.target_lock(out):  # free again
+        pass

@@ -5,8 +5,8 @@ optionally reduced by PCA, and scaled to unit length, so that the inner product 
 similarity and the distance shown is ``1 - cosine`` (0: same direction, 2: opposite).
 Centring spreads the pooled features, which are all positive after ReLU, over every direction.
 
-Search is exact (one matrix product and a partial sort) below :data:`EXACT_LIMIT` vectors,
-where that is fast on two cores, and goes through an approximate index above it: FAISS's
+Search is exact (scikit-learn's cosine distances a block of queries at a time, and a partial
+sort, so memory stays bounded) below :data:`EXACT_LIMIT` vectors, where that is fast on two cores, and goes through an approximate index above it: FAISS's
 HNSW graph (``faiss-cpu``; see docs/similarity.md for the choice), which answers in well
 under a millisecond at any size once built.
 
@@ -29,6 +29,8 @@ from galaxy10.core.errors import Galaxy10Error
 
 EXACT_LIMIT = 1_000_000
 """Vectors up to which search is exact (brute force is fast up to about this many)."""
+WORKING_MEMORY_MB = 64
+"""Memory (MiB) exact search gives one block of query-by-data distances."""
 HNSW_LINKS = 32
 """Graph links per vector of the approximate index (FAISS's ``M``)."""
 HNSW_SEARCH = 128
@@ -123,11 +125,8 @@ class NeighbourIndex:
         if self._faiss is not None:
             sims, idx = self._faiss.search(q, want)
         else:
-            sims_all = q @ self.unit.T
-            idx = np.argpartition(-sims_all, want - 1, axis=1)[:, :want]
-            sims = np.take_along_axis(sims_all, idx, axis=1)
-            order = np.argsort(-sims, axis=1, kind="stable")
-            idx, sims = (np.take_along_axis(a, order, axis=1) for a in (idx, sims))
+            idx, dist = exact_nearest(q, self.unit, want)
+            sims = 1.0 - dist
         idx, sims = idx.astype(np.int64), sims.astype(np.float32)
         if exclude is not None:
             ex = np.asarray(exclude, dtype=np.int64).reshape(-1, 1)
@@ -137,6 +136,48 @@ class NeighbourIndex:
             idx = idx[keep].reshape(len(q), k)
             sims = sims[keep].reshape(len(q), k)
         return idx, (1.0 - sims).astype(np.float32)
+
+
+def exact_nearest(queries: np.ndarray, data: np.ndarray, k: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``data`` nearest each query by cosine distance, nearest first.
+
+    scikit-learn's :func:`~sklearn.metrics.pairwise_distances_chunked` computes the distances
+    a block of queries at a time, within :data:`WORKING_MEMORY_MB`, so memory stays bounded
+    however many queries there are (a leave-one-out over the whole set included). Equal
+    distances are ordered by position, lower first, also where they straddle the ``k``-th
+    place, so the answer does not depend on the block size.
+
+    Returns
+    -------
+    index : ndarray of int64, shape (q, k)
+    distance : ndarray of float32, shape (q, k)
+        ``1 - cos``, in [0, 2].
+    """
+    from sklearn.metrics import pairwise_distances_chunked
+
+    k = int(k)
+    parts = pairwise_distances_chunked(np.asarray(queries, dtype=np.float32),
+                                       np.asarray(data, dtype=np.float32), metric="cosine",
+                                       reduce_func=lambda d, _start: _k_smallest(d, k),
+                                       working_memory=WORKING_MEMORY_MB)
+    index, distance = zip(*parts, strict=True)
+    return np.concatenate(index), np.concatenate(distance).astype(np.float32)
+
+
+def _k_smallest(d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``d``, the positions and values of its ``k`` smallest, ties by position."""
+    idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(d, idx[:, k - 1:k], axis=1)  # argpartition puts the k-th there
+    crowded = np.flatnonzero((d <= kth).sum(axis=1) > k)  # ties at the k-th place
+    for row in crowded:  # take the lowest positions among them
+        below = np.flatnonzero(d[row] < kth[row, 0])
+        level = np.flatnonzero(d[row] == kth[row, 0])[:k - len(below)]
+        idx[row] = np.concatenate([below, level])
+    vals = np.take_along_axis(d, idx, axis=1)
+    order = np.lexsort((idx, vals), axis=1)
+    return (np.take_along_axis(idx, order, axis=1).astype(np.int64),
+            np.take_along_axis(vals, order, axis=1))
 
 
 def precision_at_k(vectors: np.ndarray, labels: np.ndarray, ks: Sequence[int] = (1, 10), *,

@@ -6,9 +6,10 @@ similarity and the distance shown is ``1 - cosine`` (0: same direction, 2: oppos
 Centring spreads the pooled features, which are all positive after ReLU, over every direction.
 
 Search is exact (scikit-learn's cosine distances a block of queries at a time, and a partial
-sort, so memory stays bounded) below :data:`EXACT_LIMIT` vectors, where that is fast on two cores, and goes through an approximate index above it: FAISS's
-HNSW graph (``faiss-cpu``; see docs/similarity.md for the choice), which answers in well
-under a millisecond at any size once built.
+sort, so memory stays bounded) below :data:`EXACT_LIMIT` vectors, where that is fast on two
+cores, and goes through an approximate index above it: FAISS's HNSW graph (``faiss-cpu``; see
+docs/similarity.md for the choice), which answers in well under a millisecond at any size
+once built.
 
 "Odd ones out" are the galaxies least like any class: the lowest cosine similarity to the
 nearest class mean (:func:`odd_ones_out`), a first anomaly finder.

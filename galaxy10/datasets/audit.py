@@ -50,6 +50,8 @@ THUMB_SIZE = 32
 """Side of the grey thumbnail compared for near duplicates."""
 NEAR_MARGIN = 1e-4
 """Added to the squared threshold for the candidate search, far above float32 rounding."""
+WORKING_MEMORY_MB = 64
+"""Memory (MiB) the candidate search gives one block of pairwise distances."""
 
 
 def thumbnails(images: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
@@ -100,6 +102,7 @@ def near_pairs(thumbs: np.ndarray, threshold: float = NEAR_THRESHOLD
     with everything: it is left out of the graph and paired only where ``threshold``
     reaches ``sqrt(2)``. Pairs come in row order.
     """
+    from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
 
     n = len(thumbs)
@@ -108,9 +111,11 @@ def near_pairs(thumbs: np.ndarray, threshold: float = NEAR_THRESHOLD
     rows = np.flatnonzero(~flat)
     i = j = np.empty(0, dtype=np.int64)
     if len(rows) > 1:
-        index = NearestNeighbors(radius=float(np.sqrt(threshold**2 + NEAR_MARGIN)),
-                                 algorithm="brute").fit(thumbs[rows])
-        graph = index.radius_neighbors_graph(mode="connectivity").tocoo()  # not itself
+        # cosine distance 1 - a.b = |a - b|^2 / 2; blocks of at most WORKING_MEMORY_MB
+        index = NearestNeighbors(radius=(threshold**2 + NEAR_MARGIN) / 2, metric="cosine",
+                                 algorithm="brute").fit(thumbs[rows] if flat.any() else thumbs)
+        with config_context(working_memory=WORKING_MEMORY_MB):
+            graph = index.radius_neighbors_graph(mode="connectivity").tocoo()  # not itself
         upper = graph.row < graph.col
         i, j = rows[graph.row[upper]], rows[graph.col[upper]]
     if flat.any() and limit <= 0:  # a dot product of 0 is close enough
@@ -119,7 +124,8 @@ def near_pairs(thumbs: np.ndarray, threshold: float = NEAR_THRESHOLD
         once = (a != b) & ((b > a) | ~flat[b])  # a pair of two flat rows once
         a, b = a[once], b[once]
         i, j = np.concatenate([i, np.minimum(a, b)]), np.concatenate([j, np.maximum(a, b)])
-    sims = np.einsum("ij,ij->i", thumbs[i], thumbs[j], dtype=np.float32)
+    sims = np.concatenate([np.einsum("ij,ij->i", thumbs[i[s:s + 8192]], thumbs[j[s:s + 8192]])
+                           for s in range(0, len(i), 8192)] + [np.empty(0, np.float32)])
     keep = 2.0 * sims >= limit
     order = np.lexsort((j[keep], i[keep]))
     return [(int(a), int(b), float(np.sqrt(max(2.0 - 2.0 * float(c), 0.0))))

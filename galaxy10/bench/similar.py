@@ -153,8 +153,13 @@ def click_latency(model: str | os.PathLike[str], data: str | os.PathLike[str],
 
 def bench_similar(model: str | os.PathLike[str], real: str | os.PathLike[str] | None = None,
                   *, n: int = 100_000, queries: int = 200, clicks: int = 30, seed: int = 0,
-                  say=print) -> dict[str, Any]:
-    """All three measurements (see the module) for one bundle; the ``similar`` record."""
+                  memory_sizes: tuple[int, ...] = SEARCH_MEMORY_SIZES, say=print
+                  ) -> dict[str, Any]:
+    """All four measurements (see the module) for one bundle; the ``similar`` record.
+
+    ``memory_sizes`` are the sizes of :func:`search_memory`, at the bundle's embedding width
+    (none: not measured).
+    """
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.modeling.digest import bundle_hash
 
@@ -168,12 +173,18 @@ def bench_similar(model: str | os.PathLike[str], real: str | os.PathLike[str] | 
         result["button"] = click_latency(model, real_h5, clicks=clicks, seed=seed)
     say(f"search over {n:,} vectors shaped like those embeddings...")
     result["search"] = search_speed(vectors, n, queries=queries, seed=seed)
+    if memory_sizes:
+        say(f"peak memory of a leave-one-out search over {', '.join(map(str, memory_sizes))} "
+            "vectors, each in a fresh process...")
+        result["search_memory"] = search_memory(memory_sizes, dim=int(vectors.shape[1]),
+                                                seed=seed)
     return result
 
 
 def format_similar(r: dict[str, Any]) -> str:
     """``bench similar``'s lines."""
     real, s, b = r["real"], r["search"], r["button"]
+    memory = [format_search_memory(r["search_memory"])] if "search_memory" in r else []
     return "\n".join([
         f"similarity in {Path(r['model']).name} ({real['dim']}-d, {real['views']} views), "
         f"{real['n_images']:,} real images, leave-one-out: precision at 1 {real['p@1']:.3f}, "
@@ -186,7 +197,7 @@ def format_similar(r: dict[str, Any]) -> str:
         f"{s['approximate_recall_at_10_gaussian']:.3f})",
         f"'More like this' over {b['test_rows']} test rows: first click {b['first_click_s']:.1f}"
         f" s (embeds them), then median {b['click_median_ms']:.0f} ms, p95 "
-        f"{b['click_p95_ms']:.0f} ms over {b['clicks']} clicks"])
+        f"{b['click_p95_ms']:.0f} ms over {b['clicks']} clicks", *memory])
 
 
 def _search_memory_child(n: int, dim: int, k: int, seed: int) -> None:

@@ -5,8 +5,8 @@ optionally reduced by PCA, and scaled to unit length, so that the inner product 
 similarity and the distance shown is ``1 - cosine`` (0: same direction, 2: opposite).
 Centring spreads the pooled features, which are all positive after ReLU, over every direction.
 
-Search is exact (scikit-learn's cosine distances a block of queries at a time, and a partial
-sort, so memory stays bounded) below :data:`EXACT_LIMIT` vectors, where that is fast on two
+Search is exact (cosine distances a block of queries at a time, and a partial sort, so memory
+stays bounded) below :data:`EXACT_LIMIT` vectors, where that is fast on two
 cores, and goes through an approximate index above it: FAISS's HNSW graph (``faiss-cpu``; see
 docs/similarity.md for the choice), which answers in well under a millisecond at any size
 once built.
@@ -31,7 +31,7 @@ from galaxy10.core.errors import Galaxy10Error
 EXACT_LIMIT = 1_000_000
 """Vectors up to which search is exact (brute force is fast up to about this many)."""
 WORKING_MEMORY_MB = 64
-"""Memory (MiB) exact search gives one block of query-by-data distances."""
+"""Memory (MiB) exact search gives one block of query-by-data distances and their sort."""
 HNSW_LINKS = 32
 """Graph links per vector of the approximate index (FAISS's ``M``)."""
 HNSW_SEARCH = 128
@@ -141,29 +141,36 @@ class NeighbourIndex:
 
 def exact_nearest(queries: np.ndarray, data: np.ndarray, k: int
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` rows of ``data`` nearest each query by cosine distance, nearest first.
+    """The ``k`` rows of unit-length ``data`` nearest each unit-length query, nearest first.
 
-    scikit-learn's :func:`~sklearn.metrics.pairwise_distances_chunked` computes the distances
-    a block of queries at a time, within :data:`WORKING_MEMORY_MB`, so memory stays bounded
-    however many queries there are (a leave-one-out over the whole set included). Equal
-    distances are ordered by position, lower first, also where they straddle the ``k``-th
-    place, so the answer does not depend on the block size.
+    The cosine distances ``1 - q.x`` are computed a block of queries at a time
+    (scikit-learn's :func:`~sklearn.utils.gen_batches`), each block within
+    :data:`WORKING_MEMORY_MB`, so memory stays bounded however many queries there are (a
+    leave-one-out over the whole set included). scikit-learn's own blocked cosine distances
+    (``pairwise_distances_chunked``) would normalise every data vector again for each block,
+    which multiplies the time of a single query over many vectors; these are unit already.
+    Equal distances are ordered by position, lower first, also where they straddle the
+    ``k``-th place, so the answer does not depend on the block size.
 
     Returns
     -------
     index : ndarray of int64, shape (q, k)
     distance : ndarray of float32, shape (q, k)
-        ``1 - cos``, in [0, 2].
+        ``1 - cos``.
     """
-    from sklearn.metrics import pairwise_distances_chunked
+    from sklearn.utils import gen_batches
 
-    k = int(k)
-    parts = pairwise_distances_chunked(np.asarray(queries, dtype=np.float32),
-                                       np.asarray(data, dtype=np.float32), metric="cosine",
-                                       reduce_func=lambda d, _start: _k_smallest(d, k),
-                                       working_memory=WORKING_MEMORY_MB)
-    index, distance = zip(*parts, strict=True)
-    return np.concatenate(index), np.concatenate(distance).astype(np.float32)
+    queries = np.asarray(queries, dtype=np.float32)
+    data = np.asarray(data, dtype=np.float32)
+    # per distance: itself (4 bytes), the partial sort's position (8) and a tie mask (1)
+    rows = max(1, int(WORKING_MEMORY_MB * 2**20) // (16 * max(len(data), 1)))
+    index = np.empty((len(queries), int(k)), dtype=np.int64)
+    distance = np.empty((len(queries), int(k)), dtype=np.float32)
+    for block in gen_batches(len(queries), rows):
+        d = queries[block] @ data.T
+        np.subtract(1.0, d, out=d)
+        index[block], distance[block] = _k_smallest(d, int(k))
+    return index, distance
 
 
 def _k_smallest(d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -138,15 +138,21 @@ def target_lock(target: str | os.PathLike[str], *, blocking: bool = False) -> It
 
 
 def _write_holder(lock: Path) -> bool:
-    """Write this process's id into an empty, held lock file; whether it was empty."""
+    """Write this process's id into a held OS lock's file; whether it is one.
+
+    An OS lock's file is empty, or holds the id of a holder that was killed; a soft lock's
+    file is that lock's own record (an id, then more lines) and is left alone.
+    """
     try:
-        if lock.stat().st_size:
+        with open(lock, "rb") as fh:
+            text = fh.read(64).decode("ascii", errors="replace").strip()
+        if text and not text.isdigit():
             return False
-        fd = os.open(lock, os.O_WRONLY)
-    except OSError:
-        return False
+        fd = os.open(lock, os.O_WRONLY | os.O_TRUNC)
+    except OSError:  # Windows: the locked byte refuses other handles
+        return True
     try:
-        with contextlib.suppress(OSError):  # Windows: the locked byte refuses other handles
+        with contextlib.suppress(OSError):
             os.write(fd, f"{os.getpid()}\n".encode())
     finally:
         os.close(fd)
@@ -154,10 +160,10 @@ def _write_holder(lock: Path) -> bool:
 
 
 def _lock_holder(lock: Path) -> str:
-    """`` (pid 123)`` from a held lock file, or an empty string."""
+    """`` (pid 123)`` from a held lock file (its first line), or an empty string."""
     try:
         with open(lock, "rb") as fh:
-            text = fh.read(32).decode("ascii", errors="replace").strip()
+            text = fh.read(32).decode("ascii", errors="replace").strip().split("\n")[0]
     except OSError:
         return ""
     return f" (pid {text})" if text.isdigit() else ""

@@ -105,8 +105,8 @@ def target_lock(target: str | os.PathLike[str], *, blocking: bool = False) -> It
     Path
         The lock file, ``.<name>.lock`` beside the target. Where the lock is the operating
         system's, it holds the writer's process id (for the refusal's message) and is
-        removed when the block ends, while still held: ``filelock`` then ignores a lock taken
-        on the removed file, so a waiter starts again on the current one.
+        removed when the block ends, while still held: ``filelock`` (4.x) then ignores a lock
+        a waiter took on the removed file (its link count is 0) and tries the current one.
 
     Raises
     ------
@@ -123,9 +123,9 @@ def target_lock(target: str | os.PathLike[str], *, blocking: bool = False) -> It
         held.acquire()
     except filelock.Timeout:
         raise TargetLockedError(target, _lock_holder(lock)) from None
+    native = False
     try:
-        # an OS lock leaves the file empty; a soft lock's file is its own owner record, and
-        # removing it is that lock's release
+        # a soft lock's file is its own owner record, and removing it is that lock's release
         native = not isinstance(held, filelock.SoftFileLock) and _write_holder(lock)
         yield lock
     finally:

@@ -161,6 +161,22 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return set_signal
 
 
+def _kill_session(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and, where process groups exist (POSIX), every process of its session.
+
+    Voila runs in a session of its own, so its kernels go with it. Windows has neither
+    ``os.killpg`` nor ``SIGKILL``: there ``Popen.kill`` (TerminateProcess) ends Voila alone.
+    """
+    killpg, sigkill = getattr(os, "killpg", None), getattr(signal, "SIGKILL", None)
+    if killpg is not None and sigkill is not None:
+        try:
+            killpg(proc.pid, sigkill)
+            return
+        except OSError:
+            pass
+    proc.kill()
+
+
 class AppServer:
     """Voilà serving one notebook, locked by a token and a ``Host`` allow-list.
 
@@ -352,10 +368,7 @@ class AppServer:
                 try:
                     proc.wait(timeout=STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except (OSError, AttributeError):
-                        proc.kill()
+                    _kill_session(proc)
                     proc.wait()
             if self._reader is not None:
                 self._reader.join(timeout=2)  # a kernel that outlives Voila may hold the pipe

@@ -11,17 +11,31 @@ Three measurements:
 * **"More like this" latency** of the button on the real images' held-out rows: the first
   click (which embeds the test rows) and the clicks after it (search, read and draw 8
   thumbnails).
+
+:func:`search_memory` measures a fourth figure on its own (it needs neither a bundle nor real
+images): the peak memory of an exact leave-one-out search over every vector, each size in a
+fresh process, against :data:`SEARCH_MEMORY_TARGET_MB`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+SEARCH_MEMORY_SIZES = (17_736, 100_000)
+"""Vectors searched: the real file's images, and a catalogue of 100,000."""
+SEARCH_MEMORY_DIM = 128
+"""Embedding width: the modern CNN's last convolution, as in the shipped bundle."""
+SEARCH_MEMORY_TARGET_MB = 500
+"""Peak memory a leave-one-out search should stay under (a laptop, a free Colab runtime)."""
 
 
 def _median_ms(times: list[float]) -> float:
@@ -139,8 +153,13 @@ def click_latency(model: str | os.PathLike[str], data: str | os.PathLike[str],
 
 def bench_similar(model: str | os.PathLike[str], real: str | os.PathLike[str] | None = None,
                   *, n: int = 100_000, queries: int = 200, clicks: int = 30, seed: int = 0,
-                  say=print) -> dict[str, Any]:
-    """All three measurements (see the module) for one bundle; the ``similar`` record."""
+                  memory_sizes: tuple[int, ...] = SEARCH_MEMORY_SIZES, say=print
+                  ) -> dict[str, Any]:
+    """All four measurements (see the module) for one bundle; the ``similar`` record.
+
+    ``memory_sizes`` are the sizes of :func:`search_memory`, at the bundle's embedding width
+    (none: not measured).
+    """
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.modeling.digest import bundle_hash
 
@@ -154,12 +173,18 @@ def bench_similar(model: str | os.PathLike[str], real: str | os.PathLike[str] | 
         result["button"] = click_latency(model, real_h5, clicks=clicks, seed=seed)
     say(f"search over {n:,} vectors shaped like those embeddings...")
     result["search"] = search_speed(vectors, n, queries=queries, seed=seed)
+    if memory_sizes:
+        say(f"peak memory of a leave-one-out search over {', '.join(map(str, memory_sizes))} "
+            "vectors, each in a fresh process...")
+        result["search_memory"] = search_memory(memory_sizes, dim=int(vectors.shape[1]),
+                                                seed=seed)
     return result
 
 
 def format_similar(r: dict[str, Any]) -> str:
     """``bench similar``'s lines."""
     real, s, b = r["real"], r["search"], r["button"]
+    memory = [format_search_memory(r["search_memory"])] if "search_memory" in r else []
     return "\n".join([
         f"similarity in {Path(r['model']).name} ({real['dim']}-d, {real['views']} views), "
         f"{real['n_images']:,} real images, leave-one-out: precision at 1 {real['p@1']:.3f}, "
@@ -172,4 +197,68 @@ def format_similar(r: dict[str, Any]) -> str:
         f"{s['approximate_recall_at_10_gaussian']:.3f})",
         f"'More like this' over {b['test_rows']} test rows: first click {b['first_click_s']:.1f}"
         f" s (embeds them), then median {b['click_median_ms']:.0f} ms, p95 "
-        f"{b['click_p95_ms']:.0f} ms over {b['clicks']} clicks"])
+        f"{b['click_p95_ms']:.0f} ms over {b['clicks']} clicks", *memory])
+
+
+def _search_memory_child(n: int, dim: int, k: int, seed: int) -> None:
+    """One size, in a fresh process: the figures as a ``RESULT {json}`` line."""
+    from galaxy10.core.resources import peak_rss_mb
+    from galaxy10.evaluation.similarity import NeighbourIndex
+
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    index = NeighbourIndex(vectors, approximate=False)
+    index.query(vectors[:2], k)  # scikit-learn's modules are loaded before the baseline
+    before = peak_rss_mb()
+    start = time.perf_counter()
+    nn, _ = index.query(vectors, k, exclude=np.arange(n))
+    seconds = time.perf_counter() - start
+    print("RESULT " + json.dumps({"n": n, "dim": dim, "k": k, "seconds": seconds,
+                                  "peak_rss_mb": peak_rss_mb(), "rss_before_mb": before,
+                                  "neighbours": int(nn.size)}), flush=True)
+
+
+def search_memory(sizes: tuple[int, ...] = SEARCH_MEMORY_SIZES, dim: int = SEARCH_MEMORY_DIM,
+                  k: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Peak memory of an exact leave-one-out search over ``n`` vectors, for each size.
+
+    Every vector is a query and its ``k`` nearest are found among all the others, as
+    precision at k does on the real images. Each size runs in a fresh Python process, so its
+    peak is the search's own and not an earlier, larger size's. The vectors are Gaussian:
+    memory does not depend on their values.
+
+    Returns
+    -------
+    dict
+        ``dim``, ``k``, ``target_mb`` and ``sizes``: per size, ``n``, ``seconds``,
+        ``peak_rss_mb`` (the whole process), ``rss_before_mb`` (the same process with its
+        vectors and index, before the search), or ``error`` where the child failed.
+    """
+    results = []
+    for n in sizes:
+        code = (f"from galaxy10.bench.similar import _search_memory_child; "
+                f"_search_memory_child({int(n)}, {int(dim)}, {int(k)}, {int(seed)})")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not line:
+            results.append({"n": int(n), "returncode": proc.returncode,
+                            "error": (proc.stderr.strip().splitlines() or ["?"])[-1]})
+        else:
+            results.append(json.loads(line[0][len("RESULT "):]))
+    return {"dim": int(dim), "k": int(k), "target_mb": SEARCH_MEMORY_TARGET_MB,
+            "sizes": results}
+
+
+def format_search_memory(r: dict[str, Any]) -> str:
+    """The leave-one-out memory benchmark as a table, each peak against the target."""
+    lines = [f"exact leave-one-out search, {r['dim']}-d vectors, {r['k']} nearest each",
+             f"{'vectors':>9} {'peak RSS':>10} {'before':>9} {'search':>9} {'wall':>8}  target",
+             ]
+    for s in r["sizes"]:
+        if "error" in s:
+            lines.append(f"{s['n']:>9,} failed: {s['error']}")
+            continue
+        ok = "ok" if s["peak_rss_mb"] <= r["target_mb"] else "OVER"
+        lines.append(f"{s['n']:>9,} {s['peak_rss_mb']:>8,.0f}MB {s['rss_before_mb']:>7,.0f}MB "
+                     f"{s['peak_rss_mb'] - s['rss_before_mb']:>7,.0f}MB {s['seconds']:>7.1f}s  "
+                     f"<= {r['target_mb']} MB {ok}")
+    return "\n".join(lines)

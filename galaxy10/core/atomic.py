@@ -11,8 +11,10 @@ target removes the leftovers of writers on this host that no longer run.
 
 Two processes writing the same target would each finish with a complete file, but the first
 one's would be silently replaced. :func:`target_lock` is the advisory lock that prevents it:
-a lock file ``.<name>.lock`` beside the target, held with ``flock`` for as long as the writer
-runs; the kernel releases it when the writer ends, however it ends.
+a lock file ``.<name>.lock`` beside the target, held with the ``filelock`` library for as long
+as the writer runs (``flock`` on POSIX, ``msvcrt`` on Windows, an exclusively created file where
+neither exists); the operating system releases the first two when the writer ends, however it
+ends.
 """
 
 from __future__ import annotations
@@ -135,8 +137,10 @@ def target_lock(target: str | os.PathLike[str], *, blocking: bool = False) -> It
     Yields
     ------
     Path
-        The lock file, ``.<name>.lock`` beside the target (it holds the writer's process id
-        and is removed when the block ends).
+        The lock file, ``.<name>.lock`` beside the target. Where the lock is the operating
+        system's, it holds the writer's process id (for the refusal's message) and is
+        removed when the block ends, while still held: ``filelock`` (4.x) then ignores a lock
+        a waiter took on the removed file (its link count is 0) and tries the current one.
 
     Raises
     ------
@@ -144,44 +148,56 @@ def target_lock(target: str | os.PathLike[str], *, blocking: bool = False) -> It
         If another process holds the lock and ``blocking`` is False; it names that
         process's id when it can.
     """
-    import fcntl
+    import filelock
 
     target = Path(target)
     lock = _lock_path(target)
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            holder = _lock_holder(fd)
-            os.close(fd)
-            raise TargetLockedError(target, holder) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        # the previous holder may have removed the lock file between our open and flock:
-        # then we hold a lock nobody else can see; start again on the current file
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(lock))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
+    held = filelock.FileLock(lock, timeout=-1 if blocking else 0)
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        held.acquire()
+    except filelock.Timeout:
+        raise TargetLockedError(target, _lock_holder(lock)) from None
+    native = False
+    try:
+        # a soft lock's file is its own owner record, and removing it is that lock's release
+        native = not isinstance(held, filelock.SoftFileLock) and _write_holder(lock)
         yield lock
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(lock)  # while still holding it: a waiter re-checks the inode
-        os.close(fd)
+        try:
+            if native:
+                with contextlib.suppress(OSError):  # Windows: filelock removes it on release
+                    os.unlink(lock)
+        finally:
+            held.release()
 
 
-def _lock_holder(fd: int) -> str:
-    """`` (pid 123)`` from a held lock file, or an empty string."""
+def _write_holder(lock: Path) -> bool:
+    """Write this process's id into a held OS lock's file; whether it is one.
+
+    An OS lock's file is empty, or holds the id of a holder that was killed; a soft lock's
+    file is that lock's own record (an id, then more lines) and is left alone.
+    """
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+        with open(lock, "rb") as fh:
+            text = fh.read(64).decode("ascii", errors="replace").strip()
+        if text and not text.isdigit():
+            return False
+        fd = os.open(lock, os.O_WRONLY | os.O_TRUNC)
+    except OSError:  # Windows: the locked byte refuses other handles
+        return True
+    try:
+        with contextlib.suppress(OSError):
+            os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    return True
+
+
+def _lock_holder(lock: Path) -> str:
+    """`` (pid 123)`` from a held lock file (its first line), or an empty string."""
+    try:
+        with open(lock, "rb") as fh:
+            text = fh.read(32).decode("ascii", errors="replace").strip().split("\n")[0]
     except OSError:
         return ""
     return f" (pid {text})" if text.isdigit() else ""

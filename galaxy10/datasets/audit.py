@@ -14,8 +14,8 @@ Method
   are near duplicates when the Euclidean distance between their thumbnails is at most
   :data:`NEAR_THRESHOLD`. The distance is 0 for identical pictures and at most 2, and does
   not depend on brightness or contrast (a re-stretched copy keeps its thumbnail).
-* Groups: the connected components of both relations (union-find), so A~B and B~C put A, B
-  and C in one group.
+* Groups: the connected components of both relations (``scipy.sparse.csgraph``), so A~B and
+  B~C put A, B and C in one group.
 
 Threshold: :data:`NEAR_THRESHOLD` sits above the distance of every re-encoded copy the
 project expects to meet (JPEG down to quality 50, a little pixel noise) with a margin, and well
@@ -24,7 +24,8 @@ Mirrored or rotated copies are farther apart than that and are not detected. The
 distances it was chosen from are in ``docs/data.md``.
 
 Memory: pixels are streamed ``batch_size`` images at a time; what is kept per image is its
-digest and its thumbnail (32 x 32 float32, 4 KB), whatever the image size.
+digest and its thumbnail (32 x 32 float32, 4 KB), whatever the image size. The pairs are
+searched by scikit-learn's radius-neighbour graph in blocks, never as all N x N distances.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ NEAR_THRESHOLD = 0.12
 """Largest thumbnail distance of two near duplicates (see the module docstring)."""
 THUMB_SIZE = 32
 """Side of the grey thumbnail compared for near duplicates."""
+NEAR_MARGIN = 1e-4
+"""Added to the squared threshold for the candidate search, far above float32 rounding."""
+WORKING_MEMORY_MB = 64
+"""Memory (MiB) the candidate search gives one block of pairwise distances."""
 
 
 def thumbnails(images: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
@@ -83,27 +88,52 @@ def pixel_digests(images: np.ndarray) -> list[bytes]:
                             digest_size=16).digest() for im in images]
 
 
-def near_pairs(thumbs: np.ndarray, threshold: float = NEAR_THRESHOLD, block: int = 512
+def near_pairs(thumbs: np.ndarray, threshold: float = NEAR_THRESHOLD
                ) -> list[tuple[int, int, float]]:
     """Pairs ``(i, j, distance)``, ``i < j``, of thumbnails at most ``threshold`` apart.
 
-    Compares every pair, ``block`` rows at a time (memory: ``block * N`` floats).
+    The distance is ``sqrt(2 - 2 a.b)`` (the Euclidean distance of unit thumbnails), the dot
+    product in float32. scikit-learn's
+    :meth:`~sklearn.neighbors.NearestNeighbors.radius_neighbors_graph` finds the candidates
+    by brute force, a block of rows at a time, so memory holds the pairs found, not the
+    N x N distances; its radius is a little wider than ``threshold``, and each candidate is
+    then decided by the dot product, so rounding at the threshold (at 0 above all) decides
+    as the dot product always has. A zero thumbnail (a flat image) has a dot product of 0
+    with everything: it is left out of the graph and paired only where ``threshold``
+    reaches ``sqrt(2)``. Pairs come in row order.
     """
+    from sklearn import config_context
+    from sklearn.neighbors import NearestNeighbors
+
     n = len(thumbs)
-    limit = 2.0 - threshold**2  # |a - b|^2 = 2 - 2 a.b for unit vectors
-    pairs = []
-    for start in range(0, n, block):
-        sims = thumbs[start:start + block] @ thumbs[start:].T
-        i, j = np.nonzero(2.0 * sims >= limit)
-        for a, b in zip(i, j, strict=True):
-            if b > a:  # column b is row start + b; the diagonal and lower half are skipped
-                d = float(np.sqrt(max(2.0 - 2.0 * sims[a, b], 0.0)))
-                pairs.append((start + int(a), start + int(b), d))
-    return pairs
+    limit = np.float32(2.0 - threshold**2)  # |a - b|^2 = 2 - 2 a.b for unit vectors
+    flat = ~np.any(thumbs, axis=1)
+    rows = np.flatnonzero(~flat)
+    i = j = np.empty(0, dtype=np.int64)
+    if len(rows) > 1:
+        # cosine distance 1 - a.b = |a - b|^2 / 2; blocks of at most WORKING_MEMORY_MB
+        index = NearestNeighbors(radius=(threshold**2 + NEAR_MARGIN) / 2, metric="cosine",
+                                 algorithm="brute").fit(thumbs[rows] if flat.any() else thumbs)
+        with config_context(working_memory=WORKING_MEMORY_MB):
+            graph = index.radius_neighbors_graph(mode="connectivity").tocoo()  # not itself
+        upper = graph.row < graph.col
+        i, j = rows[graph.row[upper]], rows[graph.col[upper]]
+    if flat.any() and limit <= 0:  # a dot product of 0 is close enough
+        a = np.repeat(np.flatnonzero(flat), n)
+        b = np.tile(np.arange(n), int(flat.sum()))
+        once = (a != b) & ((b > a) | ~flat[b])  # a pair of two flat rows once
+        a, b = a[once], b[once]
+        i, j = np.concatenate([i, np.minimum(a, b)]), np.concatenate([j, np.maximum(a, b)])
+    sims = np.concatenate([np.einsum("ij,ij->i", thumbs[i[s:s + 8192]], thumbs[j[s:s + 8192]])
+                           for s in range(0, len(i), 8192)] + [np.empty(0, np.float32)])
+    keep = 2.0 * sims >= limit
+    order = np.lexsort((j[keep], i[keep]))
+    return [(int(a), int(b), float(np.sqrt(max(2.0 - 2.0 * float(c), 0.0))))
+            for a, b, c in zip(i[keep][order], j[keep][order], sims[keep][order], strict=True)]
 
 
 def groups_from_pairs(n: int, pairs: list[tuple[int, int]] | np.ndarray) -> np.ndarray:
-    """Connected components (union-find) of ``n`` rows linked by ``pairs``.
+    """Connected components of ``n`` rows linked by ``pairs`` (SciPy's ``csgraph``).
 
     Returns
     -------
@@ -111,21 +141,16 @@ def groups_from_pairs(n: int, pairs: list[tuple[int, int]] | np.ndarray) -> np.n
         The group id of each row: the smallest row of its group, so a row without a
         duplicate is its own group and ids are stable.
     """
-    parent = np.arange(n, dtype=np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    for a, b in pairs:
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    links = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(links), dtype=np.int8), (links[:, 0], links[:, 1])),
+                       shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    first = np.full(component.max(initial=-1) + 1, n, dtype=np.int64)
+    np.minimum.at(first, component, np.arange(n, dtype=np.int64))
+    return first[component]
 
 
 @dataclass

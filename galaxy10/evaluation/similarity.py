@@ -5,10 +5,11 @@ optionally reduced by PCA, and scaled to unit length, so that the inner product 
 similarity and the distance shown is ``1 - cosine`` (0: same direction, 2: opposite).
 Centring spreads the pooled features, which are all positive after ReLU, over every direction.
 
-Search is exact (one matrix product and a partial sort) below :data:`EXACT_LIMIT` vectors,
-where that is fast on two cores, and goes through an approximate index above it: FAISS's
-HNSW graph (``faiss-cpu``; see docs/similarity.md for the choice), which answers in well
-under a millisecond at any size once built.
+Search is exact (cosine distances a block of queries at a time, and a partial sort, so memory
+stays bounded) below :data:`EXACT_LIMIT` vectors, where that is fast on two
+cores, and goes through an approximate index above it: FAISS's HNSW graph (``faiss-cpu``; see
+docs/similarity.md for the choice), which answers in well under a millisecond at any size
+once built.
 
 "Odd ones out" are the galaxies least like any class: the lowest cosine similarity to the
 nearest class mean (:func:`odd_ones_out`), a first anomaly finder.
@@ -29,6 +30,8 @@ from galaxy10.core.errors import Galaxy10Error
 
 EXACT_LIMIT = 1_000_000
 """Vectors up to which search is exact (brute force is fast up to about this many)."""
+WORKING_MEMORY_MB = 64
+"""Memory (MiB) exact search gives one block of query-by-data distances and their sort."""
 HNSW_LINKS = 32
 """Graph links per vector of the approximate index (FAISS's ``M``)."""
 HNSW_SEARCH = 128
@@ -123,11 +126,8 @@ class NeighbourIndex:
         if self._faiss is not None:
             sims, idx = self._faiss.search(q, want)
         else:
-            sims_all = q @ self.unit.T
-            idx = np.argpartition(-sims_all, want - 1, axis=1)[:, :want]
-            sims = np.take_along_axis(sims_all, idx, axis=1)
-            order = np.argsort(-sims, axis=1, kind="stable")
-            idx, sims = (np.take_along_axis(a, order, axis=1) for a in (idx, sims))
+            idx, dist = exact_nearest(q, self.unit, want)
+            sims = 1.0 - dist
         idx, sims = idx.astype(np.int64), sims.astype(np.float32)
         if exclude is not None:
             ex = np.asarray(exclude, dtype=np.int64).reshape(-1, 1)
@@ -137,6 +137,55 @@ class NeighbourIndex:
             idx = idx[keep].reshape(len(q), k)
             sims = sims[keep].reshape(len(q), k)
         return idx, (1.0 - sims).astype(np.float32)
+
+
+def exact_nearest(queries: np.ndarray, data: np.ndarray, k: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of unit-length ``data`` nearest each unit-length query, nearest first.
+
+    The cosine distances ``1 - q.x`` are computed a block of queries at a time
+    (scikit-learn's :func:`~sklearn.utils.gen_batches`), each block within
+    :data:`WORKING_MEMORY_MB`, so memory stays bounded however many queries there are (a
+    leave-one-out over the whole set included). scikit-learn's own blocked cosine distances
+    (``pairwise_distances_chunked``) would normalise every data vector again for each block,
+    which multiplies the time of a single query over many vectors; these are unit already.
+    Equal distances are ordered by position, lower first, also where they straddle the
+    ``k``-th place, so the answer does not depend on the block size.
+
+    Returns
+    -------
+    index : ndarray of int64, shape (q, k)
+    distance : ndarray of float32, shape (q, k)
+        ``1 - cos``.
+    """
+    from sklearn.utils import gen_batches
+
+    queries = np.asarray(queries, dtype=np.float32)
+    data = np.asarray(data, dtype=np.float32)
+    # per distance: itself (4 bytes), the partial sort's position (8) and a tie mask (1)
+    rows = max(1, int(WORKING_MEMORY_MB * 2**20) // (16 * max(len(data), 1)))
+    index = np.empty((len(queries), int(k)), dtype=np.int64)
+    distance = np.empty((len(queries), int(k)), dtype=np.float32)
+    for block in gen_batches(len(queries), rows):
+        d = queries[block] @ data.T
+        np.subtract(1.0, d, out=d)
+        index[block], distance[block] = _k_smallest(d, int(k))
+    return index, distance
+
+
+def _k_smallest(d: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``d``, the positions and values of its ``k`` smallest, ties by position."""
+    idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(d, idx[:, k - 1:k], axis=1)  # argpartition puts the k-th there
+    crowded = np.flatnonzero((d <= kth).sum(axis=1) > k)  # ties at the k-th place
+    for row in crowded:  # take the lowest positions among them
+        below = np.flatnonzero(d[row] < kth[row, 0])
+        level = np.flatnonzero(d[row] == kth[row, 0])[:k - len(below)]
+        idx[row] = np.concatenate([below, level])
+    vals = np.take_along_axis(d, idx, axis=1)
+    order = np.lexsort((idx, vals), axis=1)
+    return (np.take_along_axis(idx, order, axis=1).astype(np.int64),
+            np.take_along_axis(vals, order, axis=1))
 
 
 def precision_at_k(vectors: np.ndarray, labels: np.ndarray, ks: Sequence[int] = (1, 10), *,

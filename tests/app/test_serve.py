@@ -270,3 +270,31 @@ def test_same_site_compares_origin_or_referer_with_host(headers, same):
     from galaxy10.app.guard import same_site
 
     assert same_site(headers) is same
+
+
+@pytest.mark.parametrize("has_killpg", [True, False])
+def test_a_stuck_server_is_killed_with_or_without_process_groups(monkeypatch, has_killpg):
+    """POSIX kills Voila's whole session; where ``os.killpg`` does not exist (Windows) the
+    server process itself is killed instead of the stop failing."""
+    import os
+    import subprocess
+    import sys
+
+    from galaxy10.app.serve import _kill_session
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                            start_new_session=True)
+    groups = []
+    if has_killpg:
+        real = os.killpg
+        monkeypatch.setattr(os, "killpg", lambda pid, sig: (groups.append(pid), real(pid, sig)))
+    else:
+        monkeypatch.delattr(os, "killpg")
+    try:
+        _kill_session(proc)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert groups == ([proc.pid] if has_killpg else [])

@@ -268,3 +268,43 @@ def test_blocking_target_lock_waits_for_the_holder(tmp_path):
         order.append("first done")
     thread.join(10)
     assert order == ["first done", "second"]
+
+
+def test_target_lock_needs_no_fcntl(tmp_path, monkeypatch):
+    """Where fcntl does not exist (Windows), two holders of one output still exclude each
+    other: the lock comes from filelock, which falls back to its soft lock here."""
+    import importlib
+    import sys
+    import warnings
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` now raises ImportError
+    for name in [n for n in sys.modules if n == "filelock" or n.startswith("filelock.")]:
+        monkeypatch.delitem(sys.modules, name)  # restored after the test
+    monkeypatch.delitem(sys.modules, "galaxy10.core.atomic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # filelock says it has only its soft lock
+        atomic = importlib.import_module("galaxy10.core.atomic")
+        filelock = importlib.import_module("filelock")
+    assert not filelock.has_fcntl and filelock.FileLock is filelock.SoftFileLock
+
+    out = tmp_path / "out.h5"
+    with atomic.target_lock(out) as lock:
+        assert lock.exists()
+        with pytest.raises(atomic.TargetLockedError) as info:
+            with atomic.target_lock(out):
+                pass
+        assert info.value.filename == str(out)
+        assert info.value.strerror == f"another process (pid {os.getpid()}) is writing it now"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # the soft lock's file went
+    with atomic.target_lock(out):  # free again
+        pass
+
+
+def test_a_lock_file_left_by_a_killed_writer_is_taken_over(tmp_path):
+    from galaxy10.core.atomic import target_lock
+
+    out = tmp_path / "out.h5"
+    (tmp_path / ".out.h5.lock").write_text("999999999\n")  # its holder was SIGKILLed
+    with target_lock(out) as lock:
+        assert lock.read_text() == f"{os.getpid()}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -133,3 +133,70 @@ def test_seed_faithful_split_is_unchanged_by_groups():
     groups[a.all_train[:3]] = a.test[:3]  # plant three leaks
     assert leaks(a.all_train, a.test, groups) == 3
     assert leaks(drop_leaks(a.all_train, a.test, groups), a.test, groups) == 0
+
+
+def _old_near_pairs(thumbs, threshold, block=512):
+    """The audit's first implementation: all pairs by blocks of dot products."""
+    limit = 2.0 - threshold**2
+    pairs = []
+    for start in range(0, len(thumbs), block):
+        sims = thumbs[start:start + block] @ thumbs[start:].T
+        for a, b in zip(*np.nonzero(2.0 * sims >= limit), strict=True):
+            if b > a:
+                pairs.append((start + int(a), start + int(b),
+                              float(np.sqrt(max(2.0 - 2.0 * sims[a, b], 0.0)))))
+    return pairs
+
+
+def _old_groups(n, pairs):
+    """The audit's first implementation: union-find, the smallest row as the root."""
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)])
+
+
+@pytest.mark.parametrize("threshold", [0.0, NEAR_THRESHOLD, 0.3])
+def test_the_graph_gives_the_groups_the_union_find_gave(threshold):
+    from galaxy10.datasets.audit import _exact_pairs, near_pairs
+
+    rng = np.random.default_rng(3)
+    n = 700
+    thumbs = rng.normal(size=(n, 64)).astype(np.float32)
+    copies = rng.choice(n, size=(120, 2), replace=False)  # a -> b, some in chains
+    for a, b in copies:
+        thumbs[b] = thumbs[a] + rng.normal(scale=rng.uniform(0.0, 0.03), size=64)
+    thumbs[[10, 11, 500]] = 0.0  # flat images: never near anything
+    thumbs /= np.maximum(np.linalg.norm(thumbs, axis=1, keepdims=True), 1e-12)
+    digests = [bytes([i % 256, i // 256]) for i in range(n)]
+    for a, b in copies[:15]:  # exact copies found by their digests
+        digests[b] = digests[a]
+    digests[11] = digests[10]
+
+    new = near_pairs(thumbs, threshold)
+    old = _old_near_pairs(thumbs, threshold)
+    assert [p[:2] for p in new] == [p[:2] for p in old] and len(new) > 30 * (threshold > 0)
+    np.testing.assert_allclose([p[2] for p in new], [p[2] for p in old], atol=1e-3)
+    links = _exact_pairs(digests) + [p[:2] for p in new]
+    groups = groups_from_pairs(n, links)
+    np.testing.assert_array_equal(groups, _old_groups(n, links))
+    assert groups[11] == 10 and groups[500] == 500
+
+
+def test_flat_thumbnails_pair_with_everything_only_from_sqrt_2():
+    from galaxy10.datasets.audit import near_pairs
+
+    thumbs = np.zeros((5, 8), dtype=np.float32)
+    thumbs[[0, 2, 3], [0, 1, 2]] = 1.0  # three orthogonal: sqrt(2) apart; rows 1, 4 flat
+    for threshold in (1.0, 1.41, 1.5):
+        new, old = near_pairs(thumbs, threshold), _old_near_pairs(thumbs, threshold)
+        assert [p[:2] for p in new] == [p[:2] for p in old]
+    assert len(near_pairs(thumbs, 1.5)) == 10 and near_pairs(thumbs, 1.41) == []

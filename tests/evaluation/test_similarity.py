@@ -83,3 +83,44 @@ def test_bad_vectors_are_refused():
         NeighbourIndex(np.zeros((0, 4)))
     with pytest.raises(ValueError, match="no other vector"):
         NeighbourIndex(np.ones((1, 4))).query(np.ones(4), 3, exclude=[0])
+
+
+def _reference(queries, data, k):
+    """Brute force in float64: every distance, fully sorted, ties by position."""
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    x = data / np.linalg.norm(data, axis=1, keepdims=True)
+    dist = 1 - q.astype(np.float64) @ x.astype(np.float64).T
+    order = np.lexsort((np.broadcast_to(np.arange(len(x)), dist.shape), dist), axis=1)[:, :k]
+    return order, np.take_along_axis(dist, order, axis=1)
+
+
+@pytest.mark.parametrize("memory_mb", [64, 0.01])  # one block; blocks of two queries
+def test_exact_search_matches_brute_force_in_blocks_of_any_size(monkeypatch, memory_mb):
+    from galaxy10.evaluation import similarity
+
+    monkeypatch.setattr(similarity, "WORKING_MEMORY_MB", memory_mb)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(600, 32)).astype(np.float32)
+    index = NeighbourIndex(x, approximate=False)
+    nn, dist = index.query(x, 10, exclude=np.arange(len(x)))
+    ref, ref_dist = _reference(index.unit, index.unit, 11)
+    ref = np.array([r[r != i][:10] for i, r in enumerate(ref)])  # leave one out
+    np.testing.assert_array_equal(nn, ref)
+    np.testing.assert_allclose(dist, np.sort(ref_dist, axis=1)[:, 1:], atol=1e-5)
+    few, _ = index.query(x[:5], 4)
+    np.testing.assert_array_equal(few, _reference(index.unit[:5], index.unit, 4)[0])
+
+
+def test_equal_distances_are_ordered_by_position_even_at_the_kth_place():
+    from galaxy10.evaluation.similarity import _k_smallest
+
+    d = np.array([[0.5, 0.2, 0.5, 0.1, 0.5, 0.9],
+                  [0.3, 0.3, 0.3, 0.3, 0.3, 0.3],
+                  [0.7, 0.6, 0.5, 0.4, 0.3, 0.2]], dtype=np.float32)
+    idx, vals = _k_smallest(d, 3)
+    np.testing.assert_array_equal(idx, [[3, 1, 0], [0, 1, 2], [5, 4, 3]])
+    np.testing.assert_array_equal(vals, np.take_along_axis(d, idx, axis=1))
+    # NumPy's partial sort alone picks later ones among the 20 equal here
+    row = np.r_[np.full(20, 0.9), np.full(20, 0.3), 0.1].astype(np.float32)[None]
+    idx, _ = _k_smallest(row, 3)
+    np.testing.assert_array_equal(idx, [[40, 20, 21]])

@@ -53,6 +53,7 @@ COLAB = {
     "pooch": "1.8.2", "tqdm": "4.67.1", "packaging": "25.0", "notebook": "6.5.7",
     "jupyter-server": "1.16.0", "jupyter-client": "6.1.12", "tornado": "6.4.2",
     "pyarrow": "18.1.0", "dask": "2024.12.1", "distributed": "2024.12.1",
+    "filelock": "3.20.0",
 }
 NEVER_IN_COLAB = ("papermill", "voila", "jupyterlab", "ipykernel", "notebook", "jupyter-server")
 """What the notebooks do not use there (batch runs, the served page) or Colab itself owns."""

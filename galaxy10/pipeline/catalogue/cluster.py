@@ -2,6 +2,12 @@
 
 Every shard is one Dask task (:func:`~galaxy10.pipeline.catalogue.shard.classify_shard`);
 its progress comes back to the client as worker events.
+
+Every wait on another machine is bounded by one ``timeout`` and ends in one line naming the
+scheduler: reaching it and its Dask handshake (:func:`probe_scheduler`; a port where
+something else listens answers no handshake, and Dask's own connect would wait for it for
+ever), its first worker, a run during which it has no worker, and a connection lost mid-run
+(:class:`SchedulerLost`).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -16,6 +23,131 @@ from galaxy10.core.errors import ModelError
 from galaxy10.pipeline.catalogue.layout import CatalogueError, failure_reason
 from galaxy10.pipeline.catalogue.plan import Job, Shard
 from galaxy10.pipeline.catalogue.shard import classify_shard
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a run waits on a Dask scheduler (to answer, for a first worker, to come back)
+before it gives up: Dask's own connect timeout."""
+SCHEMES = ("tcp", "tls", "ws", "wss")
+"""The address schemes a Dask scheduler listens on across machines."""
+
+
+class SchedulerLost(CatalogueError):
+    """The scheduler went away, or kept no worker, in the middle of a run; the shards not yet
+    done are not the inputs' fault, and a rerun carries on with them."""
+
+
+def scheduler_address(text: str) -> str:
+    """Check that ``text`` is a Dask scheduler's address, ``[SCHEME://]HOST:PORT``.
+
+    Parameters
+    ----------
+    text : str
+        The address as given (``tcp://head:8786``; without a scheme Dask reads TCP).
+
+    Returns
+    -------
+    str
+        ``text``, unchanged.
+
+    Raises
+    ------
+    CatalogueError
+        If the scheme is not one of :data:`SCHEMES`, or the host or the port (1-65535) is
+        missing or malformed: one line, before anything connects.
+    """
+    usage = "give tcp://HOST:PORT, e.g. tcp://head:8786"
+    shown = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+        if "/" in text:
+            raise CatalogueError(f"{shown} is not a Dask scheduler address ({usage})")
+    if scheme.lower() not in SCHEMES:
+        raise CatalogueError(f"{shown} is not a Dask scheduler address: unknown scheme "
+                             f"{scheme + '://'!r} (Dask listens on {', '.join(SCHEMES)}; "
+                             f"{usage})")
+    host, colon, port = rest.removesuffix("/").rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # IPv6, [::1]:8786
+        host = host[1:-1].replace(":", "")
+    if not colon or not host or not all(c.isascii() and (c.isalnum() or c in "-._")
+                                               for c in host):
+        raise CatalogueError(f"{shown} is not a Dask scheduler address: no HOST:PORT "
+                             f"({usage})")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise CatalogueError(f"{shown} is not a Dask scheduler address: {port!r} is not a "
+                             "port number (1-65535)")
+    return text
+
+
+def probe_scheduler(address: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
+    """Reach the scheduler at ``address``, shake hands and ask who it is, within ``timeout``.
+
+    Dask's own connect bounds the TCP connection only; a port where something else listens
+    (a web server) accepts it and never answers the handshake. This does the same
+    handshake under one bound, in a thread of its own (a notebook's event loop runs in the
+    calling thread).
+
+    Returns
+    -------
+    dict
+        The scheduler's identity (``type``, ``n_workers``, ``workers``...).
+
+    Raises
+    ------
+    CatalogueError
+        Naming ``address`` and the wait: nothing accepts the connection, no Dask handshake
+        comes, what answers is not a Dask scheduler (a worker's address).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect
+
+    async def ask() -> dict:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    where = f"cannot reach the Dask scheduler at {address}"
+    hint = "check the address, or wait longer with --timeout"
+    with ThreadPoolExecutor(1, thread_name_prefix="galaxy10-probe") as pool:
+        # Dask's connect gives up at `timeout`; the margin leaves its OSError the first word
+        # when nothing accepts the connection, so that the reasons stay apart
+        answer = pool.submit(asyncio.run, asyncio.wait_for(ask(), timeout + 1.0))
+        try:
+            identity = answer.result()
+        except TimeoutError:
+            raise CatalogueError(f"{where}: it accepted the connection but gave no Dask "
+                                 f"handshake within {timeout:g} s (is that the scheduler's "
+                                 f"port?); {hint}") from None
+        except OSError as exc:
+            why = _root_reason(exc)
+            raise CatalogueError(f"{where}: no connection within {timeout:g} s ({why}); "
+                                 f"{hint}") from None
+        except Exception as exc:  # noqa: BLE001 - any garbled answer is not a scheduler
+            raise CatalogueError(f"{where}: what answers there is not a Dask scheduler "
+                                 f"({failure_reason(exc)}); {hint}") from None
+    kind = identity.get("type") if isinstance(identity, dict) else None
+    if kind != "Scheduler":
+        raise CatalogueError(f"{where}: what answers there is a Dask {kind or 'peer'}, not a "
+                             "scheduler; give the scheduler's address")
+    return identity
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The system's words at the bottom of Dask's chain of connection errors
+    (``Connection refused``, ``Name or service not known``), else ``exc``'s own."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return failure_reason(exc)
 
 
 class DaskProgress:
@@ -62,19 +194,37 @@ def quiet_dask() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int, scheduler: str | None, threads: int | None):
+def dask_client(workers: int, scheduler: str | None, threads: int | None,
+                timeout: float = DEFAULT_TIMEOUT):
     """A Dask client of the scheduler at ``scheduler``, else of a new local cluster of
-    ``workers`` processes (:func:`local_cluster`), with Dask's lines kept quiet."""
+    ``workers`` processes (:func:`local_cluster`), with Dask's lines kept quiet.
+
+    A scheduler is checked (:func:`scheduler_address`), reached (:func:`probe_scheduler`)
+    and waited on for its first worker, each within ``timeout`` seconds; so is every later
+    connection Dask opens while the client lives.
+    """
+    import dask
     import distributed
 
     with quiet_dask(), contextlib.ExitStack() as stack:
         if scheduler:
+            scheduler_address(scheduler)
+            stack.enter_context(dask.config.set({"distributed.comm.timeouts.connect":
+                                                 f"{timeout}s"}))
+            probe_scheduler(scheduler, timeout)
             try:
-                client = distributed.Client(scheduler, timeout=10)
+                client = distributed.Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError) as exc:
                 raise CatalogueError(f"cannot reach the Dask scheduler at {scheduler} "
                                      f"({failure_reason(exc)})") from None
             stack.callback(client.close)
+            try:
+                client.wait_for_workers(1, timeout=timeout)
+            except TimeoutError:
+                raise CatalogueError(
+                    f"the Dask scheduler at {scheduler} has no workers: none joined within "
+                    f"{timeout:g} s (start them with `dask worker {scheduler}`, or wait longer "
+                    "with --timeout)") from None
         else:  # closed in reverse: the client, then its cluster
             cluster = stack.enter_context(local_cluster(workers, threads))
             client = stack.enter_context(distributed.Client(cluster))
@@ -125,11 +275,18 @@ def local_cluster(workers: int, threads: int | None = None,
 
 
 def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[str, int], None],
-              on_done: Callable[[Shard, dict | None, BaseException | None], None]) -> int:
-    """Submit every pending shard to ``client``'s workers; report each as it completes."""
-    import uuid
+                on_done: Callable[[Shard, dict | None, BaseException | None], None],
+                timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Submit every pending shard to ``client``'s workers; report each as it completes.
 
-    import distributed
+    Raises
+    ------
+    SchedulerLost
+        When the connection to the scheduler is lost (Dask then cancels every shard not yet
+        done), or the scheduler has had no worker for ``timeout`` seconds; the shards
+        reported so far stay done.
+    """
+    import uuid
 
     topic = f"galaxy10-catalogue-{uuid.uuid4().hex}"
     client.subscribe_topic(topic, lambda event: progress(event[1]["shard"], event[1]["n"]))
@@ -140,7 +297,7 @@ def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[
         by_key[future.key] = (future, shard)
     n_workers = len(client.scheduler_info().get("workers", {}))
     try:
-        for future in distributed.as_completed([f for f, _ in by_key.values()]):
+        for future in _as_completed(client, [f for f, _ in by_key.values()], timeout):
             shard = by_key[future.key][1]
             try:
                 report = future.result()
@@ -151,7 +308,50 @@ def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[
             else:
                 on_done(shard, report, None)
     finally:
-        client.unsubscribe_topic(topic)
+        with contextlib.suppress(Exception):  # a client that lost its scheduler may refuse
+            client.unsubscribe_topic(topic)
         for future, _ in by_key.values():
             future.cancel()
     return n_workers
+
+
+def _as_completed(client, futures: list, timeout: float) -> Iterator[Any]:
+    """``futures`` as they finish, watching the scheduler while none does.
+
+    A future that Dask cancelled (it does so to every future when the connection to the
+    scheduler is lost) or a scheduler without a worker for ``timeout`` seconds ends the
+    wait with :class:`SchedulerLost`.
+    """
+    import distributed
+
+    address = client.scheduler.address
+    left = set(futures)
+    idle_since = None
+    while left:
+        try:
+            done = distributed.wait(list(left), timeout=min(1.0, timeout),
+                                    return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            done = set()
+        except OSError:  # the client is closed
+            done = {f for f in left if f.cancelled()} or set(left)
+        if any(f.cancelled() for f in done):
+            raise SchedulerLost(f"the Dask scheduler at {address} went away (the connection "
+                                "was lost)")
+        left -= done
+        yield from done
+        if done or not left:
+            idle_since = None
+            continue
+        try:
+            workers = client.nthreads()
+        except OSError:
+            raise SchedulerLost(f"the Dask scheduler at {address} went away (it no longer "
+                                "answers)") from None
+        if workers:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > timeout:
+            raise SchedulerLost(f"the Dask scheduler at {address} has had no workers for "
+                                f"{timeout:g} s")

@@ -176,21 +176,28 @@ def quiet_dask() -> Iterator[None]:
     """Keep Dask's start, stop and connection lines off the terminal, unless logging at INFO.
 
     ``distributed`` logs every worker start and stop, and a worker killed after its grace
-    period at shutdown, at INFO and WARNING; a catalogue run prints its progress bar and its
-    summary only. Under ``-v`` (root logger at INFO or finer) they all show.
+    period at shutdown, at INFO and WARNING, and a client that lost its scheduler logs its
+    attempts to reconnect as ERROR with a traceback; a catalogue run prints its progress
+    bar and its summary, or its one line (:class:`SchedulerLost`), only. Under ``-v`` (root
+    logger at INFO or finer) they all show.
     """
     import distributed  # noqa: F401 - importing it sets its loggers' levels: first
 
     if logging.getLogger().getEffectiveLevel() <= logging.INFO:
         yield
         return
-    log = logging.getLogger("distributed")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    # Dask's configuration gives some of its loggers levels of their own (distributed.client)
+    logs = [logging.getLogger("distributed")] + [
+        log for name, log in list(logging.root.manager.loggerDict.items())
+        if name.startswith("distributed.") and isinstance(log, logging.Logger) and log.level]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        log.setLevel(level)
+        for log, level in zip(logs, levels, strict=True):
+            log.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -304,6 +311,9 @@ def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[
             except ModelError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a shard's failure is recorded
+                if future.status != "error":  # it did not fail on a worker: its result was lost
+                    raise SchedulerLost(f"the Dask scheduler at {client.scheduler.address} "
+                                        f"went away ({_root_reason(exc)})") from None
                 on_done(shard, None, exc)
             else:
                 on_done(shard, report, None)
@@ -333,7 +343,7 @@ def _as_completed(client, futures: list, timeout: float) -> Iterator[Any]:
                                     return_when="FIRST_COMPLETED").done
         except TimeoutError:
             done = set()
-        except OSError:  # the client is closed
+        except Exception:  # noqa: BLE001 - Dask cancelled them (a lost connection), or closed
             done = {f for f in left if f.cancelled()} or set(left)
         if any(f.cancelled() for f in done):
             raise SchedulerLost(f"the Dask scheduler at {address} went away (the connection "

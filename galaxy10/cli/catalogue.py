@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import galaxy10.cli.checks as checks
@@ -48,7 +49,9 @@ def _check_classify(args: argparse.Namespace) -> None:
         args.model = choice.path
     args.model = checks.bundle(args.model, option="--model", kind=None)
     args.out_note = check_catalogue_out(args.out, args.inputs)
-    hold_lock(args.out)  # one writer per catalogue: a second run on it is refused meanwhile
+    # one writer per catalogue: a second run into it is refused meanwhile; named absolutely
+    # so that the lock of `--out .` lies beside the folder, not in it
+    hold_lock(os.path.abspath(args.out.expanduser()))
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:

@@ -150,6 +150,13 @@ def _root_reason(exc: BaseException) -> str:
     return failure_reason(exc)
 
 
+def _lost_reason(exc: BaseException) -> str:
+    """Why a connection to the scheduler failed, in the system's words when there are
+    some (``Connection reset by peer``), else that it was lost."""
+    why = _root_reason(exc)
+    return why if why and "<" not in why and "\n" not in why else "the connection was lost"
+
+
 class DaskProgress:
     """``progress`` for a shard on a Dask worker: an event the client subscribed to."""
 
@@ -313,15 +320,14 @@ def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[
             except Exception as exc:  # noqa: BLE001 - a shard's failure is recorded
                 if future.status != "error":  # it did not fail on a worker: its result was lost
                     raise SchedulerLost(f"the Dask scheduler at {client.scheduler.address} "
-                                        f"went away ({_root_reason(exc)})") from None
+                                        f"went away ({_lost_reason(exc)})") from None
                 on_done(shard, None, exc)
             else:
                 on_done(shard, report, None)
     finally:
         with contextlib.suppress(Exception):  # a client that lost its scheduler may refuse
             client.unsubscribe_topic(topic)
-        for future, _ in by_key.values():
-            future.cancel()
+            client.cancel([f for f, _ in by_key.values() if not f.done()])
     return n_workers
 
 
@@ -355,9 +361,9 @@ def _as_completed(client, futures: list, timeout: float) -> Iterator[Any]:
             continue
         try:
             workers = client.nthreads()
-        except OSError:
-            raise SchedulerLost(f"the Dask scheduler at {address} went away (it no longer "
-                                "answers)") from None
+        except Exception as exc:  # noqa: BLE001 - whatever Dask raises, it has no answer
+            raise SchedulerLost(f"the Dask scheduler at {address} went away "
+                                f"({_lost_reason(exc)})") from None
         if workers:
             idle_since = None
         elif idle_since is None:

@@ -285,8 +285,8 @@ def test_a_scheduler_killed_mid_run_is_one_line_and_a_rerun_carries_on(catalogue
     assert f"their parts in {out}; {30 - done} left (" in stderr
     assert stderr.endswith(": run the same command again to carry on from there\n"), stderr
     assert not (out / "_failures").exists()  # no good input is blamed
-    kept = len(parts(out))  # the worker may have finished a part whose result was lost
-    assert done <= kept < 30, (done, kept)
+    kept = len(parts(out))  # the worker, stopped only after the line, may have done one more
+    assert done <= kept < 30
     rerun = classify(*args, "--out", out, "--workers", "1")
     assert rerun.returncode == 0, rerun.stderr
     assert f"{30 - kept} classified now, {kept} already done" in rerun.stdout

@@ -255,12 +255,15 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
 
 
 def _left_over(lost: SchedulerLost, out: Path, shards: Sequence[Shard],
-               records: dict[str, dict]) -> str:
+               records: dict[str, dict], job: Job) -> str:
     """The one line for a run whose scheduler went away: how many shards are done (their
-    parts are in ``out``), which are left, and that a rerun carries on."""
-    left = [s.name for s in shards if s.error is None and s.name not in records]
+    parts are in ``out``, those a worker finished after the client lost it included), which
+    are left, and that a rerun carries on."""
+    left = [s.name for s in shards if s.error is None and s.name not in records
+            and part_is_current(out, s, job) is None]
+    done = sum(s.error is None for s in shards) - len(left)
     named = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
-    return (f"{lost}: {len(records)} of {len(shards)} shard(s) are done, their parts "
+    return (f"{lost}: {done} of {len(shards)} shard(s) are done, their parts "
             f"in {out}; {len(left)} left ({named}): run the same command again to carry on "
             "from there")
 
@@ -320,7 +323,7 @@ def _run(out: Path, shards: Sequence[Shard], pending: Sequence[Shard],
             try:
                 used = run_on_dask(client, pending, job, bar_progress, on_done, timeout)
             except SchedulerLost as exc:
-                raise CatalogueError(_left_over(exc, out, shards, records)) from None
+                raise CatalogueError(_left_over(exc, out, shards, records, job)) from None
     counts = np.zeros(N_CLASSES, dtype=np.int64)
     totals = dict.fromkeys(("rows", "classified", "failed", "not_sure", "not_a_cutout"), 0)
     for record in records.values():

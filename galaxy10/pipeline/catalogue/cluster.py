@@ -311,19 +311,17 @@ def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[
         by_key[future.key] = (future, shard)
     n_workers = len(client.scheduler_info().get("workers", {}))
     try:
-        for future in _as_completed(client, [f for f, _ in by_key.values()], timeout):
+        for future, report, exc in _results(client, [f for f, _ in by_key.values()], timeout):
             shard = by_key[future.key][1]
-            try:
-                report = future.result()
-            except ModelError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a shard's failure is recorded
-                if future.status != "error":  # it did not fail on a worker: its result was lost
-                    raise SchedulerLost(f"the Dask scheduler at {client.scheduler.address} "
-                                        f"went away ({_lost_reason(exc)})") from None
-                on_done(shard, None, exc)
-            else:
+            if exc is None:
                 on_done(shard, report, None)
+            elif isinstance(exc, ModelError):
+                raise exc
+            elif future.status != "error":  # it did not fail on a worker: its result was lost
+                raise SchedulerLost(f"the Dask scheduler at {client.scheduler.address} went "
+                                    f"away ({_lost_reason(exc)})") from None
+            else:  # a shard's failure is recorded
+                on_done(shard, None, exc)
     finally:
         with contextlib.suppress(Exception):  # a client that lost its scheduler may refuse
             client.unsubscribe_topic(topic)
@@ -331,32 +329,45 @@ def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[
     return n_workers
 
 
-def _as_completed(client, futures: list, timeout: float) -> Iterator[Any]:
-    """``futures`` as they finish, watching the scheduler while none does.
+def _results(client, futures: list, timeout: float) -> Iterator[tuple[Any, Any, Any]]:
+    """``(future, result, None)`` or ``(future, None, exception)`` as each finishes, watching
+    the scheduler while none does.
 
     A future that Dask cancelled (it does so to every future when the connection to the
     scheduler is lost) or a scheduler without a worker for ``timeout`` seconds ends the
-    wait with :class:`SchedulerLost`.
+    wait with :class:`SchedulerLost`. A result lost with its worker is waited for again
+    (Dask computes it again), never blocked on.
     """
     import distributed
 
     address = client.scheduler.address
     left = set(futures)
     idle_since = None
+    step = min(1.0, timeout)
     while left:
-        try:
-            done = distributed.wait(list(left), timeout=min(1.0, timeout),
-                                    return_when="FIRST_COMPLETED").done
-        except TimeoutError:
-            done = set()
-        except Exception:  # noqa: BLE001 - Dask cancelled them (a lost connection), or closed
-            done = {f for f in left if f.cancelled()} or set(left)
-        if any(f.cancelled() for f in done):
+        waiting = [f for f in left if f.status == "pending"]
+        if waiting:  # a TimeoutError, or Dask cancelled some (a lost connection): see below
+            with contextlib.suppress(Exception):
+                distributed.wait(waiting, timeout=step, return_when="FIRST_COMPLETED")
+        else:
+            time.sleep(step)
+        if any(f.cancelled() for f in left):
             raise SchedulerLost(f"the Dask scheduler at {address} went away (the connection "
                                 "was lost)")
-        left -= done
-        yield from done
-        if done or not left:
+        got = 0
+        for future in [f for f in left if f.status in ("finished", "error")]:
+            try:
+                outcome = (future, future.result(timeout=step), None)
+            except TimeoutError as exc:
+                if future.status != "error":
+                    continue  # its worker went away with it: computed again, or no worker
+                outcome = (future, None, exc)
+            except Exception as exc:  # noqa: BLE001 - the consumer tells the kinds apart
+                outcome = (future, None, exc)
+            left.discard(future)
+            got += 1
+            yield outcome
+        if got or not left:
             idle_since = None
             continue
         try:

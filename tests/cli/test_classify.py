@@ -181,7 +181,8 @@ def test_one_process_a_local_cluster_and_a_dask_scheduler_write_the_same_bytes(c
 @contextlib.contextmanager
 def dask_processes(tmp_path: Path, workers: int = 0):
     """A real ``dask scheduler`` on a free port of 127.0.0.1 and ``workers`` ``dask worker``
-    processes: yields the scheduler's address and its process (stopped at the end)."""
+    processes (without a nanny, so that killing one kills the worker): yields the scheduler's
+    address and the processes, the scheduler's first (all stopped at the end)."""
     scheduler_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -196,9 +197,9 @@ def dask_processes(tmp_path: Path, workers: int = 0):
         for n in range(workers):
             procs.append(subprocess.Popen(
                 [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                 "--no-dashboard", "--name", f"w{n}"], cwd=tmp_path,
+                 "--no-dashboard", "--no-nanny", "--name", f"w{n}"], cwd=tmp_path,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
-        yield json.loads(scheduler_file.read_text())["address"], procs[0]
+        yield json.loads(scheduler_file.read_text())["address"], procs
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -263,7 +264,7 @@ def test_an_empty_scheduler_is_one_line_and_holds_the_catalogue_meanwhile(catalo
 def test_a_scheduler_killed_mid_run_is_one_line_and_a_rerun_carries_on(catalogue, tmp_path):
     args = [*catalogue["inputs"], "--model", catalogue["model"], "--shard-rows", "4", "-q"]
     out = tmp_path / "out"
-    with dask_processes(tmp_path, workers=1) as (address, scheduler):
+    with dask_processes(tmp_path, workers=1) as (address, (scheduler, _)):
         run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
                                 "--out", str(out), "--scheduler", address, "--timeout", "5"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -291,3 +292,29 @@ def test_a_scheduler_killed_mid_run_is_one_line_and_a_rerun_carries_on(catalogue
     assert rerun.returncode == 0, rerun.stderr
     assert f"{30 - kept} classified now, {kept} already done" in rerun.stdout
     assert "failures" not in rerun.stdout
+
+
+@pytest.mark.slow
+def test_a_scheduler_whose_workers_all_went_away_is_one_line_after_the_timeout(catalogue,
+                                                                             tmp_path):
+    args = [*catalogue["inputs"], "--model", catalogue["model"], "--shard-rows", "4", "-q"]
+    out = tmp_path / "out"
+    with dask_processes(tmp_path, workers=1) as (address, (_, worker)):
+        run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
+                                "--out", str(out), "--scheduler", address, "--timeout", "3"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 240
+            while len(parts(out)) < 2 and run.poll() is None:
+                assert time.monotonic() < deadline, "no parts appeared"
+                time.sleep(0.01)
+            worker.kill()
+            stdout, stderr = run.communicate(timeout=120)
+        finally:
+            run.kill()
+            run.wait()
+    assert run.returncode == 2 and stdout == "", stderr
+    assert stderr.startswith(f"error: the Dask scheduler at {address} has had no workers for "
+                             "3 s: ")
+    assert stderr.count("\n") == 1 and " of 30 shard(s) are done" in stderr, stderr
+    assert not (out / "_failures").exists()

@@ -184,7 +184,8 @@ def quiet_dask() -> Iterator[None]:
 
     ``distributed`` logs every worker start and stop, and a worker killed after its grace
     period at shutdown, at INFO and WARNING, and a client that lost its scheduler logs its
-    attempts to reconnect as ERROR with a traceback; a catalogue run prints its progress
+    attempts to reconnect as ERROR with a traceback (and asyncio a result fetch given up
+    on that fails later); a catalogue run prints its progress
     bar and its summary, or its one line (:class:`SchedulerLost`), only. Under ``-v`` (root
     logger at INFO or finer) they all show.
     """
@@ -193,8 +194,9 @@ def quiet_dask() -> Iterator[None]:
     if logging.getLogger().getEffectiveLevel() <= logging.INFO:
         yield
         return
-    # Dask's configuration gives some of its loggers levels of their own (distributed.client)
-    logs = [logging.getLogger("distributed")] + [
+    # Dask's configuration gives some of its loggers levels of their own (distributed.client);
+    # asyncio's logs a result fetch given up on (a lost worker's) that fails afterwards
+    logs = [logging.getLogger("distributed"), logging.getLogger("asyncio")] + [
         log for name, log in list(logging.root.manager.loggerDict.items())
         if name.startswith("distributed.") and isinstance(log, logging.Logger) and log.level]
     levels = [log.level for log in logs]

@@ -212,16 +212,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
                                 "or `python -m galaxy10 train`")
     params = read_params(model)
     views = (8 if params.get("tta") else 1) if views is None else int(views)
-    if not 1 <= views <= 8:
-        raise CatalogueError(f"views must be 1 to 8 (the flip/rotation views), got {views}")
-    if workers is not None and workers < 1:
-        raise CatalogueError(f"workers must be at least 1, got {workers}")
-    if batch_size < 1 or shard_rows < 1:
-        raise CatalogueError("batch size and shard rows must be at least 1")
-    if not timeout > 0:  # NaN too
-        raise CatalogueError(f"timeout must be more than 0 seconds, got {timeout}")
-    if scheduler:
-        scheduler_address(scheduler)
+    _check_settings(views, workers, batch_size, shard_rows, scheduler, timeout)
     check_catalogue_out(out, inputs)
     shards = plan_catalogue(inputs, shard_rows)
     local = not scheduler
@@ -252,6 +243,21 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     with stack:
         return _run(out, shards, pending, records, job, client, started,
                     "" if local else " (scheduler)", progress, timeout)
+
+
+def _check_settings(views: int, workers: int | None, batch_size: int, shard_rows: int,
+                    scheduler: str | None, timeout: float) -> None:
+    """Refuse, in one :class:`CatalogueError`, a setting no run can use."""
+    if not 1 <= views <= 8:
+        raise CatalogueError(f"views must be 1 to 8 (the flip/rotation views), got {views}")
+    if workers is not None and workers < 1:
+        raise CatalogueError(f"workers must be at least 1, got {workers}")
+    if batch_size < 1 or shard_rows < 1:
+        raise CatalogueError("batch size and shard rows must be at least 1")
+    if not timeout > 0:  # NaN too
+        raise CatalogueError(f"timeout must be more than 0 seconds, got {timeout}")
+    if scheduler:
+        scheduler_address(scheduler)
 
 
 def _left_over(lost: SchedulerLost, out: Path, shards: Sequence[Shard],

@@ -6,7 +6,7 @@ user who made a typo:
 * :class:`OneLineParser` reports bad arguments as ``error: argument --n: ...`` (argparse's own
   usage block is two lines more and does not start with ``error:``);
 * argparse ``type=`` callables (:func:`count`, :func:`count_at_most`, :func:`seed`,
-  :func:`port`, :func:`notebook_list`) reject bad values at parse time, before any work
+  :func:`port`, :func:`seconds`, :func:`notebook_list`) reject bad values at parse time, before any work
   starts;
 * :func:`run_command` turns a :class:`~galaxy10.core.errors.Galaxy10Error`, an ``OSError`` (with the
   file it names), a ``MemoryError``, a ``csv.Error`` or a Pillow refusal into
@@ -129,6 +129,25 @@ def port(text: str) -> int:
     value = _int_at_least(text, 1)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"a port is at most 65535, got {_shown(value)}")
+    return value
+
+
+MAX_SECONDS = 86_400
+"""Longest wait an option may set (a day): beyond it a wait is a hang by another name."""
+
+
+def seconds(text: str) -> float:
+    """argparse type: a wait in seconds, more than 0 and at most :data:`MAX_SECONDS`."""
+    shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shown} is not a number of seconds") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {shown}")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS:,} seconds (a day), "
+                                         f"got {shown}")
     return value
 
 

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import galaxy10.cli.checks as checks
-from galaxy10.cli.boundary import USER_ERROR, count_at_most
+from galaxy10.cli.boundary import USER_ERROR, count_at_most, seconds
 from galaxy10.cli.options import add_quiet
-from galaxy10.cli.outputs import note_after_checks
+from galaxy10.cli.outputs import hold_lock, note_after_checks
+
+
+def _scheduler(text: str) -> str:
+    """argparse type: a Dask scheduler's address (``tcp://HOST:PORT``), checked before any
+    work."""
+    from galaxy10.pipeline.catalogue import CatalogueError
+    from galaxy10.pipeline.catalogue.cluster import scheduler_address
+
+    try:
+        return scheduler_address(text)
+    except CatalogueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _check_classify(args: argparse.Namespace) -> None:
@@ -40,6 +53,9 @@ def _check_classify(args: argparse.Namespace) -> None:
         args.model = choice.path
     args.model = checks.bundle(args.model, option="--model", kind=None)
     args.out_note = check_catalogue_out(args.out, args.inputs)
+    # one writer per catalogue: a second run into it is refused meanwhile; named absolutely
+    # so that the lock of `--out .` lies beside the folder, not in it
+    hold_lock(os.path.abspath(args.out.expanduser()))
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
@@ -51,7 +67,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
                                 scheduler=args.scheduler, embeddings=args.embeddings,
                                 views=args.views, shard_rows=args.shard_rows,
                                 batch_size=args.batch_size, threads=args.threads,
-                                progress=not args.quiet)
+                                progress=not args.quiet, timeout=args.timeout)
     print("\n".join(result.lines()))
     return USER_ERROR if result.failed else 0
 
@@ -59,6 +75,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``classify`` command to ``sub``."""
     from galaxy10.pipeline.catalogue import BATCH_SIZE, SHARD_ROWS
+    from galaxy10.pipeline.catalogue.cluster import DEFAULT_TIMEOUT
 
     p = sub.add_parser(
         "classify", help="classify a whole catalogue (HDF5, Parquet, CSV manifests, folders "
@@ -80,9 +97,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                               "else the bundle shipped with galaxy10)")
     p.add_argument("--workers", type=count_at_most(4096), help="worker processes on this machine (default: "
                                                  "one per core; 1 runs in this process)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
+    p.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler,
                    help="a running Dask scheduler (tcp://host:8786): its workers do the work "
                         "(inputs, bundle and --out on a file system they all see)")
+    p.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="how long to wait on the --scheduler (to answer, for a first worker, "
+                        "while it has none, to come back after a lost connection) before "
+                        f"giving up in one line (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--embeddings", action="store_true",
                    help="also store the network's penultimate-layer vector per image")
     p.add_argument("--views", type=int, choices=range(1, 9), metavar="1-8",

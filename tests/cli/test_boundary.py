@@ -19,6 +19,7 @@ from galaxy10.cli.boundary import (
     notebook_list,
     port,
     run_command,
+    seconds,
     seed,
 )
 from galaxy10.core.errors import GalaxyDataError
@@ -39,6 +40,20 @@ def test_port_range():
         port("65536")
     with pytest.raises(argparse.ArgumentTypeError, match=r"^must be at least 1, got 0$"):
         port("0")
+
+
+def test_seconds_are_a_positive_bounded_wait():
+    assert seconds("2.5") == 2.5 and seconds("86400") == 86_400
+    for text in ("0", "-1", "nan", "-inf"):
+        with pytest.raises(argparse.ArgumentTypeError,
+                           match=rf"^must be more than 0 seconds, got '{text}'$"):
+            seconds(text)
+    for text in ("86400.5", "inf"):
+        with pytest.raises(argparse.ArgumentTypeError,
+                           match=rf"^must be at most 86,400 seconds \(a day\), got '{text}'$"):
+            seconds(text)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^'5s' is not a number of seconds$"):
+        seconds("5s")
 
 
 def test_notebook_list_names_the_unknown_ones():

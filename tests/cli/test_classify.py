@@ -3,10 +3,14 @@ same bytes from one process, a local cluster and a real Dask scheduler with two 
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,7 +78,9 @@ def test_bad_arguments_are_one_line_before_any_work(catalogue, tmp_path):
         ((catalogue["inputs"][0], "--out", out, "--workers", "0"),
          "error: argument --workers: must be at least 1, got 0"),
         ((catalogue["inputs"][0], "--out", out, "--model", model, "--scheduler",
-          "tcp://127.0.0.1:9"), "error: cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
+          "tcp://127.0.0.1:9", "--timeout", "2"),
+         "error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: no connection within 2 s "
+         "(Connection refused)"),
     ]
     for args, first in cases:
         done = classify(*args)
@@ -151,8 +157,6 @@ def test_one_process_a_local_cluster_and_a_dask_scheduler_write_the_same_bytes(c
                 [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
                  "--no-dashboard", "--name", name], cwd=tmp_path,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
-        import json
-
         from distributed import Client
 
         address = json.loads(scheduler_file.read_text())["address"]
@@ -172,3 +176,145 @@ def test_one_process_a_local_cluster_and_a_dask_scheduler_write_the_same_bytes(c
     assert len(parts(single)) == 5  # 80 rows in three shards, 40 in two
     assert parts(local) == parts(single)
     assert parts(remote) == parts(single)
+
+
+@contextlib.contextmanager
+def dask_processes(tmp_path: Path, workers: int = 0):
+    """A real ``dask scheduler`` on a free port of 127.0.0.1 and ``workers`` ``dask worker``
+    processes (without a nanny, so that killing one kills the worker): yields the scheduler's
+    address and the processes, the scheduler's first (all stopped at the end)."""
+    scheduler_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.is_file():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        for n in range(workers):
+            procs.append(subprocess.Popen(
+                [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                 "--no-dashboard", "--no-nanny", "--name", f"w{n}"], cwd=tmp_path,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        yield json.loads(scheduler_file.read_text())["address"], procs
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_web_server_given_as_scheduler_is_one_line_after_the_timeout(catalogue, tmp_path):
+    """It accepts the connection and never answers Dask's handshake: this hung for ever."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    out = tmp_path / "out"
+    try:
+        done = classify(catalogue["inputs"][0], "--out", out, "--model", catalogue["model"],
+                        "--scheduler", address, "--timeout", "2", timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 2
+    assert done.stderr == (f"error: cannot reach the Dask scheduler at {address}: it accepted "
+                           "the connection but gave no Dask handshake within 2 s (is that the "
+                           "scheduler's port?); check the address, or wait longer with "
+                           "--timeout\n")
+    assert done.stdout == "" and not out.exists()
+
+
+def test_an_empty_scheduler_is_one_line_and_holds_the_catalogue_meanwhile(catalogue, tmp_path):
+    """No worker ever joins: a stated wait, then one line; a second run on the same --out
+    is refused while the first waits (one writer per catalogue)."""
+    out = tmp_path / "out"
+    args = [catalogue["inputs"][0], "--out", out, "--model", catalogue["model"], "-q"]
+    with dask_processes(tmp_path) as (address, _):
+        first = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify",
+                                  *map(str, args), "--scheduler", address, "--timeout", "15"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60  # its lock appears beside --out once checked
+            while not [p for p in tmp_path.iterdir() if "out" in p.name]:
+                assert first.poll() is None and time.monotonic() < deadline, first.stderr
+                time.sleep(0.05)
+            second = classify(*args, "--workers", "1")
+            stdout, stderr = first.communicate(timeout=120)
+        finally:
+            first.kill()
+            first.wait()
+    assert second.returncode == 2
+    assert second.stderr.startswith(f"error: {out}: another process")
+    assert "is writing it now" in second.stderr and second.stderr.count("\n") == 1
+    assert first.returncode == 2 and stdout == ""
+    assert stderr == (f"error: the Dask scheduler at {address} has no workers: none joined "
+                      f"within 15 s (start them with `dask worker {address}`, or wait longer "
+                      "with --timeout)\n")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_mid_run_is_one_line_and_a_rerun_carries_on(catalogue, tmp_path):
+    args = [*catalogue["inputs"], "--model", catalogue["model"], "--shard-rows", "4", "-q"]
+    out = tmp_path / "out"
+    with dask_processes(tmp_path, workers=1) as (address, (scheduler, _)):
+        run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
+                                "--out", str(out), "--scheduler", address, "--timeout", "5"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 240
+            while len(parts(out)) < 2 and run.poll() is None:
+                assert time.monotonic() < deadline, "no parts appeared"
+                time.sleep(0.01)
+            scheduler.kill()
+            stdout, stderr = run.communicate(timeout=120)
+        finally:
+            run.kill()
+            run.wait()
+    assert run.returncode == 2 and stdout == "", stderr
+    assert stderr.startswith(f"error: the Dask scheduler at {address} went away (")
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    done = int(stderr.split("): ", 1)[1].split(" of 30 shard(s) are done")[0])
+    assert 2 <= done < 30, "the scheduler was not killed in the middle"
+    assert f"their parts in {out}; {30 - done} left (" in stderr
+    assert stderr.endswith(": run the same command again to carry on from there\n"), stderr
+    assert not (out / "_failures").exists()  # no good input is blamed
+    kept = len(parts(out))  # the worker, stopped only after the line, may have done one more
+    assert done <= kept < 30
+    rerun = classify(*args, "--out", out, "--workers", "1")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{30 - kept} classified now, {kept} already done" in rerun.stdout
+    assert "failures" not in rerun.stdout
+
+
+@pytest.mark.slow
+def test_a_scheduler_whose_workers_all_went_away_is_one_line_after_the_timeout(catalogue,
+                                                                             tmp_path):
+    args = [*catalogue["inputs"], "--model", catalogue["model"], "--shard-rows", "4", "-q"]
+    out = tmp_path / "out"
+    with dask_processes(tmp_path, workers=1) as (address, (_, worker)):
+        run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
+                                "--out", str(out), "--scheduler", address, "--timeout", "3"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 240
+            while len(parts(out)) < 2 and run.poll() is None:
+                assert time.monotonic() < deadline, "no parts appeared"
+                time.sleep(0.01)
+            worker.kill()
+            stdout, stderr = run.communicate(timeout=120)
+        finally:
+            run.kill()
+            run.wait()
+    assert run.returncode == 2 and stdout == "", stderr
+    assert stderr.startswith(f"error: the Dask scheduler at {address} has had no workers for "
+                             "3 s: ")
+    assert stderr.count("\n") == 1 and " of 30 shard(s) are done" in stderr, stderr
+    assert not (out / "_failures").exists()

@@ -426,6 +426,23 @@ CASES = [
      {"KERAS_BACKEND": "nonsense"}, 2, "KERAS_BACKEND=nonsense: galaxy10 runs Keras on"),
     ("q-before-a-command-without-q", ["-q", "info", "data.h5"], {}, 2,
      "argument -q: `info` has no -q"),
+    # a Dask address that cannot be one: refused when parsed, before anything connects
+    ("classify-scheduler-one-slash", ["classify", "data.h5", "--out", "newcat", "--scheduler",
+                                      "tcp:/x"], {}, 2,
+     "argument --scheduler: 'tcp:/x' is not a Dask scheduler address (give tcp://HOST:PORT"),
+    ("classify-scheduler-unknown-scheme", ["classify", "data.h5", "--out", "newcat",
+                                           "--scheduler", "foo://1.2.3.4:1"], {}, 2,
+     "'foo://1.2.3.4:1' is not a Dask scheduler address: unknown scheme 'foo://'"),
+    ("classify-scheduler-port-not-a-number", ["classify", "data.h5", "--out", "newcat",
+                                              "--scheduler", "tcp://host:notaport"], {}, 2,
+     "'tcp://host:notaport' is not a Dask scheduler address: 'notaport' is not a port number"),
+    ("classify-scheduler-no-port", ["classify", "data.h5", "--out", "newcat", "--scheduler",
+                                    "tcp://head"], {}, 2, "'tcp://head' is not a Dask scheduler "
+                                                          "address: no HOST:PORT"),
+    ("classify-timeout-nan", ["classify", "data.h5", "--out", "newcat", "--timeout", "nan"], {},
+     2, "argument --timeout: must be more than 0 seconds, got 'nan'"),
+    ("classify-timeout-too-long", ["classify", "data.h5", "--out", "newcat", "--timeout",
+                                   "1e9"], {}, 2, "argument --timeout: must be at most 86,400"),
 ]
 
 @pytest.mark.parametrize(("argv", "env", "status", "expected"),

@@ -299,6 +299,32 @@ def test_a_folder_that_cannot_be_made_after_the_checks_is_one_error(tmp_path, mo
         claim_folder(tmp_path / "out")
 
 
+def test_scheduler_addresses_and_waits_are_checked_before_any_work(tmp_path, inputs, bundle):
+    from galaxy10.pipeline.catalogue.cluster import scheduler_address
+
+    for good in ("tcp://head:8786", "head:8786", "TLS://10.0.0.1:1", "ws://h-1.example.org:65535/",
+                 "tcp://[::1]:8786"):
+        assert scheduler_address(good) == good
+    for bad, why in [("tcp:/x", "'tcp:/x' is not a Dask scheduler address (give tcp://HOST:PORT"),
+                     ("foo://1.2.3.4:1", "unknown scheme 'foo://'"),
+                     ("://h:1", "unknown scheme '://'"),
+                     ("tcp://host:notaport", "'notaport' is not a port number (1-65535)"),
+                     ("tcp://h:65536", "'65536' is not a port number"),
+                     ("tcp://h:0", "'0' is not a port number"),
+                     ("tcp://:8786", "no HOST:PORT"), ("tcp://h st:1", "no HOST:PORT"),
+                     ("tcp://head", "no HOST:PORT"), ("", "no HOST:PORT")]:
+        with pytest.raises(CatalogueError) as refused:
+            scheduler_address(bad)
+        assert why in str(refused.value), bad
+    out = tmp_path / "out"
+    with pytest.raises(CatalogueError, match="unknown scheme 'foo://'"):
+        classify_catalogue([inputs["hdf5"]], out, bundle, scheduler="foo://x:1")
+    with pytest.raises(CatalogueError, match="timeout must be more than 0 seconds, got nan"):
+        classify_catalogue([inputs["hdf5"]], out, bundle, scheduler="tcp://x:1",
+                           timeout=float("nan"))
+    assert not out.exists()
+
+
 def test_inputs_are_checked_before_anything_is_read(tmp_path, inputs):
     assert [input_kind(inputs[k]) for k in ("hdf5", "parquet", "folder", "manifest")] == [
         "hdf5", "parquet", "folder", "manifest"]

@@ -22,7 +22,14 @@ from galaxy10.core.atomic import write_json
 from galaxy10.core.classes import CLASS_NAMES, N_CLASSES
 from galaxy10.core.errors import Galaxy10Error, ModelError
 from galaxy10.modeling.digest import bundle_hash
-from galaxy10.pipeline.catalogue.cluster import dask_client, default_workers, run_on_dask
+from galaxy10.pipeline.catalogue.cluster import (
+    DEFAULT_TIMEOUT,
+    SchedulerLost,
+    dask_client,
+    default_workers,
+    run_on_dask,
+    scheduler_address,
+)
 from galaxy10.pipeline.catalogue.folder import (
     check_catalogue_out,
     claim_folder,
@@ -141,7 +148,8 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
                        workers: int | None = None, scheduler: str | None = None,
                        embeddings: bool = False, views: int | None = None,
                        shard_rows: int = SHARD_ROWS, batch_size: int = BATCH_SIZE,
-                       threads: int | None = None, progress: bool = True) -> CatalogueResult:
+                       threads: int | None = None, progress: bool = True,
+                       timeout: float = DEFAULT_TIMEOUT) -> CatalogueResult:
     """Classify every picture of ``inputs`` into a Parquet catalogue in ``out``; resumable.
 
     Parameters
@@ -175,6 +183,9 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
         workers).
     progress : bool, default True
         Show a progress bar (images/s, time left).
+    timeout : float, default :data:`~galaxy10.pipeline.catalogue.cluster.DEFAULT_TIMEOUT`
+        Seconds to wait on the scheduler: to answer, for its first worker, while it has no
+        worker mid-run, and to come back after a lost connection.
 
     Returns
     -------
@@ -185,7 +196,9 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     ------
     CatalogueError, ModelError
         Before any work: a missing input, an output folder galaxy10 did not make, a bundle
-        that is missing or broken, a Dask scheduler that cannot be reached.
+        that is missing or broken, a malformed scheduler address, a Dask scheduler that
+        cannot be reached or has no worker within ``timeout``. During the run: the
+        scheduler went away (the message says how many shards are done; a rerun carries on).
     """
 
     from galaxy10.core.paths import find_models_home
@@ -198,12 +211,7 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
         raise ModelError(model, "model file not found; train one with notebooks/04_cnn.ipynb "
                                 "or `python -m galaxy10 train`")
     views = read_bundle(model).views if views is None else int(views)
-    if not 1 <= views <= 8:
-        raise CatalogueError(f"views must be 1 to 8 (the flip/rotation views), got {views}")
-    if workers is not None and workers < 1:
-        raise CatalogueError(f"workers must be at least 1, got {workers}")
-    if batch_size < 1 or shard_rows < 1:
-        raise CatalogueError("batch size and shard rows must be at least 1")
+    _check_settings(views, workers, batch_size, shard_rows, scheduler, timeout)
     check_catalogue_out(out, inputs)
     shards = plan_catalogue(inputs, shard_rows)
     local = not scheduler
@@ -230,15 +238,44 @@ def classify_catalogue(inputs: Sequence[str | os.PathLike[str]], out: str | os.P
     if pending and in_process:  # fail now, in one line, if the bundle does not load
         load_predictor(job.model, job.bundle_hash, job.threads)
     elif pending:  # connect (or start the local cluster) before anything is written
-        client = stack.enter_context(dask_client(workers, scheduler, job.threads))
+        client = stack.enter_context(dask_client(workers, scheduler, job.threads, timeout))
     with stack:
         return _run(out, shards, pending, records, job, client, started,
-                    "" if local else " (scheduler)", progress)
+                    "" if local else " (scheduler)", progress, timeout)
+
+
+def _check_settings(views: int, workers: int | None, batch_size: int, shard_rows: int,
+                    scheduler: str | None, timeout: float) -> None:
+    """Refuse, in one :class:`CatalogueError`, a setting no run can use."""
+    if not 1 <= views <= 8:
+        raise CatalogueError(f"views must be 1 to 8 (the flip/rotation views), got {views}")
+    if workers is not None and workers < 1:
+        raise CatalogueError(f"workers must be at least 1, got {workers}")
+    if batch_size < 1 or shard_rows < 1:
+        raise CatalogueError("batch size and shard rows must be at least 1")
+    if not timeout > 0:  # NaN too
+        raise CatalogueError(f"timeout must be more than 0 seconds, got {timeout}")
+    if scheduler:
+        scheduler_address(scheduler)
+
+
+def _left_over(lost: SchedulerLost, out: Path, shards: Sequence[Shard],
+               records: dict[str, dict], job: Job) -> str:
+    """The one line for a run whose scheduler went away: how many shards are done (their
+    parts are in ``out``, those a worker finished after the client lost it included), which
+    are left, and that a rerun carries on."""
+    left = [s.name for s in shards if s.error is None and s.name not in records
+            and part_is_current(out, s, job) is None]
+    done = sum(s.error is None for s in shards) - len(left)
+    named = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    return (f"{lost}: {done} of {len(shards)} shard(s) are done, their parts "
+            f"in {out}; {len(left)} left ({named}): run the same command again to carry on "
+            "from there")
 
 
 def _run(out: Path, shards: Sequence[Shard], pending: Sequence[Shard],
          records: dict[str, dict], job: Job, client, started: float, where: str,
-         progress: bool) -> CatalogueResult:
+         progress: bool, timeout: float = DEFAULT_TIMEOUT) -> CatalogueResult:
     """Do the pending shards (in this process without ``client``), then sum up every
     planned shard's counts into the result and ``part_summary.json``."""
     from tqdm.auto import tqdm
@@ -288,7 +325,10 @@ def _run(out: Path, shards: Sequence[Shard], pending: Sequence[Shard],
                 else:
                     on_done(shard, report, None)
         elif pending:
-            used = run_on_dask(client, pending, job, bar_progress, on_done)
+            try:
+                used = run_on_dask(client, pending, job, bar_progress, on_done, timeout)
+            except SchedulerLost as exc:
+                raise CatalogueError(_left_over(exc, out, shards, records, job)) from None
     counts = np.zeros(N_CLASSES, dtype=np.int64)
     totals = dict.fromkeys(("rows", "classified", "failed", "not_sure", "not_a_cutout"), 0)
     for record in records.values():

@@ -260,25 +260,33 @@ def test_an_empty_scheduler_is_one_line_and_holds_the_catalogue_meanwhile(catalo
     assert not out.exists()
 
 
+def classify_and_kill(args: list, out, address: str, victim, timeout: int
+                      ) -> tuple[int, str, str]:
+    """Run ``classify --scheduler address`` in a process, kill ``victim`` (the scheduler or a
+    worker) once two parts are on disk, and return the run's exit status, stdout and stderr."""
+    run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
+                            "--out", str(out), "--scheduler", address, "--timeout", str(timeout)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(parts(out)) < 2 and run.poll() is None:
+            assert time.monotonic() < deadline, "no parts appeared"
+            time.sleep(0.01)
+        victim.kill()
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
+        run.wait()
+    return run.returncode, stdout, stderr
+
+
 @pytest.mark.slow
 def test_a_scheduler_killed_mid_run_is_one_line_and_a_rerun_carries_on(catalogue, tmp_path):
     args = [*catalogue["inputs"], "--model", catalogue["model"], "--shard-rows", "4", "-q"]
     out = tmp_path / "out"
     with dask_processes(tmp_path, workers=1) as (address, (scheduler, _)):
-        run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
-                                "--out", str(out), "--scheduler", address, "--timeout", "5"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 240
-            while len(parts(out)) < 2 and run.poll() is None:
-                assert time.monotonic() < deadline, "no parts appeared"
-                time.sleep(0.01)
-            scheduler.kill()
-            stdout, stderr = run.communicate(timeout=120)
-        finally:
-            run.kill()
-            run.wait()
-    assert run.returncode == 2 and stdout == "", stderr
+        code, stdout, stderr = classify_and_kill(args, out, address, scheduler, timeout=5)
+    assert code == 2 and stdout == "", stderr
     assert stderr.startswith(f"error: the Dask scheduler at {address} went away (")
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
     done = int(stderr.split("): ", 1)[1].split(" of 30 shard(s) are done")[0])
@@ -300,20 +308,8 @@ def test_a_scheduler_whose_workers_all_went_away_is_one_line_after_the_timeout(c
     args = [*catalogue["inputs"], "--model", catalogue["model"], "--shard-rows", "4", "-q"]
     out = tmp_path / "out"
     with dask_processes(tmp_path, workers=1) as (address, (_, worker)):
-        run = subprocess.Popen([sys.executable, "-m", "galaxy10", "classify", *map(str, args),
-                                "--out", str(out), "--scheduler", address, "--timeout", "3"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 240
-            while len(parts(out)) < 2 and run.poll() is None:
-                assert time.monotonic() < deadline, "no parts appeared"
-                time.sleep(0.01)
-            worker.kill()
-            stdout, stderr = run.communicate(timeout=120)
-        finally:
-            run.kill()
-            run.wait()
-    assert run.returncode == 2 and stdout == "", stderr
+        code, stdout, stderr = classify_and_kill(args, out, address, worker, timeout=3)
+    assert code == 2 and stdout == "", stderr
     assert stderr.startswith(f"error: the Dask scheduler at {address} has had no workers for "
                              "3 s: ")
     assert stderr.count("\n") == 1 and " of 30 shard(s) are done" in stderr, stderr

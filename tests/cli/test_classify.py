@@ -141,48 +141,24 @@ def test_one_process_a_local_cluster_and_a_dask_scheduler_write_the_same_bytes(c
     assert done.returncode == 0, done.stderr
     assert "(120 images in" in done.stdout and "2 worker(s))" in done.stdout
     assert done.stderr == ""  # -q: not one of Dask's start and stop lines either
-    scheduler_file = tmp_path / "scheduler.json"
-    dask = [sys.executable, "-m", "dask"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
-    try:
-        deadline = time.monotonic() + 120
-        while not scheduler_file.is_file():
-            assert time.monotonic() < deadline, "the scheduler did not start"
-            time.sleep(0.2)
-        for name in ("w1", "w2"):
-            procs.append(subprocess.Popen(
-                [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                 "--no-dashboard", "--name", name], cwd=tmp_path,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+    with dask_processes(tmp_path, workers=2, nanny=True) as (address, _):
         from distributed import Client
 
-        address = json.loads(scheduler_file.read_text())["address"]
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
         done = classify(*args, "--scheduler", address, "--out", remote)
         assert done.returncode == 0, done.stderr
         assert "2 (scheduler) worker(s)" in done.stdout and done.stderr == ""
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     assert len(parts(single)) == 5  # 80 rows in three shards, 40 in two
     assert parts(local) == parts(single)
     assert parts(remote) == parts(single)
 
 
 @contextlib.contextmanager
-def dask_processes(tmp_path: Path, workers: int = 0):
+def dask_processes(tmp_path: Path, workers: int = 0, nanny: bool = False):
     """A real ``dask scheduler`` on a free port of 127.0.0.1 and ``workers`` ``dask worker``
-    processes (without a nanny, so that killing one kills the worker): yields the scheduler's
-    address and the processes, the scheduler's first (all stopped at the end)."""
+    processes (by default without a nanny, so that killing one kills the worker): yields the
+    scheduler's address and the processes, the scheduler's first (all stopped at the end)."""
     scheduler_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -197,7 +173,8 @@ def dask_processes(tmp_path: Path, workers: int = 0):
         for n in range(workers):
             procs.append(subprocess.Popen(
                 [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                 "--no-dashboard", "--no-nanny", "--name", f"w{n}"], cwd=tmp_path,
+                 "--no-dashboard", *([] if nanny else ["--no-nanny"]), "--name", f"w{n}"],
+                cwd=tmp_path,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
         yield json.loads(scheduler_file.read_text())["address"], procs
     finally:

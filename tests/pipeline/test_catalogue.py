@@ -493,3 +493,27 @@ def test_local_cluster_workers_get_the_catalogue_environment():
     assert seen == {"MALLOC_TRIM_THRESHOLD_": str(WORKER_MALLOC_TRIM_THRESHOLD),
                     "TF_NUM_INTRAOP_THREADS": "1", "GALAXY10_PROBE": "yes",
                     "worker_log_level": 50}
+
+
+def test_a_local_cluster_says_nothing_when_another_holds_port_8787():
+    """Dask moves the scheduler's HTTP server to a free port and warned about it, on stderr
+    of every `classify` run beside a Jupyter server or another cluster."""
+    import socket
+    import warnings
+
+    from galaxy10.pipeline.catalogue.cluster import local_cluster
+
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+        holder.listen()
+    except OSError:  # already held by something else: the case itself
+        pass
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with local_cluster(1) as cluster:
+                assert len(cluster.workers) == 1
+    finally:
+        holder.close()
+    assert not [w for w in caught if "already in use" in str(w.message)]

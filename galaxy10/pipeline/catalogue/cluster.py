@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -284,10 +285,16 @@ def local_cluster(workers: int, threads: int | None = None,
         worker_env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads))
     worker_env.update(env or {})
     spawn = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
-    with dask.config.set({spawn: WORKER_MALLOC_TRIM_THRESHOLD}), distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            silence_logs=silence, env=worker_env) as cluster:
-        yield cluster
+    with warnings.catch_warnings():
+        # the scheduler's HTTP server (health and metrics routes, no dashboard) moves to a
+        # free port when 8787 is taken, a Jupyter server's or another cluster's: not the user's
+        # business, though Dask warns about it
+        warnings.filterwarnings("ignore", message="Port .* is already in use",
+                                category=UserWarning)
+        with dask.config.set({spawn: WORKER_MALLOC_TRIM_THRESHOLD}), distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=silence, env=worker_env) as cluster:
+            yield cluster
 
 
 def run_on_dask(client, pending: Sequence[Shard], job: Job, progress: Callable[[str, int], None],

@@ -111,6 +111,47 @@ def jitter_source(images: np.ndarray, rng: np.random.Generator, *,
     return out
 
 
+def batch_rng(seed: int, epoch: int, batch: int) -> np.random.Generator:
+    """The random generator of batch ``batch`` of epoch ``epoch`` of a run seeded ``seed``.
+
+    Both input pipelines (:class:`~galaxy10.modeling.batches.AugmentedBatches` and the
+    ``tf.data`` one of :mod:`galaxy10.modeling.device_batches`) draw a batch's augmentation
+    from it, so the same seed gives the same images through either.
+    """
+    return np.random.default_rng([int(seed), int(epoch), int(batch)])
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator, *,
+                  zoom: tuple[float, float] | None = None,
+                  brightness: tuple[float, float] | None = None, colour: float = 0.0,
+                  gamma: tuple[float, float] | None = None,
+                  noise: tuple[float, float] | None = None,
+                  blur: tuple[float, float] | None = None,
+                  jpeg: tuple[int, int] | None = None) -> np.ndarray:
+    """One training batch's augmentation: a random dihedral view of each image, then the jitters.
+
+    The one implementation of training augmentation, used by both input pipelines. Draws, in
+    this order from ``rng``: the views, the zoom (:func:`jitter_zoom`), the source changes
+    (:func:`jitter_source`: ``gamma``, ``noise``, ``blur``, ``jpeg``) and the gains
+    (:func:`jitter_photometry`: ``brightness``, ``colour``); None leaves one out. ``images``
+    (uint8, (n, H, W, C)) is not changed. Returns uint8, or float32 in [0, 255] when
+    ``brightness`` is set.
+    """
+    images = np.array(images, copy=True)
+    views = rng.integers(0, 8, size=len(images))
+    for view in np.unique(views):  # one vectorised flip/rotation per view drawn
+        pick = views == view
+        images[pick] = dihedral(images[pick], int(view))
+    if zoom is not None:
+        images = jitter_zoom(images, rng, zoom)
+    source = {"gamma": gamma, "noise": noise, "blur": blur, "jpeg": jpeg}
+    if any(v is not None for v in source.values()):
+        images = jitter_source(images, rng, **source)
+    if brightness is not None:
+        images = jitter_photometry(images, rng, brightness, colour)
+    return images
+
+
 ROBUST_JITTER: dict[str, Any] = {"zoom": (0.8, 1.25), "gamma": (0.7, 1.4), "noise": (0.0, 4.0),
                                  "blur": (0.0, 1.0), "jpeg": (30, 90)}
 """Augmentation against other sources' cut-outs: scale, stretch, noise, seeing, compression.

@@ -9,9 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from galaxy10.core.quiet import load_keras
-from galaxy10.modeling.augment import dihedral, jitter_photometry, jitter_source, jitter_zoom
+from galaxy10.modeling.augment import augment_batch, batch_rng
 
 keras = load_keras()
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The order of ``n`` training rows in epoch ``epoch`` (both input pipelines use it)."""
+    if not shuffle:
+        return np.arange(n)
+    return np.random.default_rng([seed, epoch]).permutation(n)
 
 
 class AugmentedBatches(keras.utils.PyDataset):
@@ -20,8 +27,8 @@ class AugmentedBatches(keras.utils.PyDataset):
     Reads only one batch at a time from ``x``, so a memory-mapped cache never becomes a float
     copy in memory. The shuffle order and the views are drawn from ``seed`` and the epoch.
     Optional ``zoom`` (factor range), source (``gamma``, ``noise``, ``blur``, ``jpeg``) and
-    ``brightness``/``colour`` jitters are drawn the same way (see :func:`jitter_zoom`,
-    :func:`jitter_source` and :func:`jitter_photometry`).
+    ``brightness``/``colour`` jitters are drawn the same way
+    (:func:`~galaxy10.modeling.augment.augment_batch`).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: int = 0,
@@ -44,9 +51,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         self._order = self._make_order()
 
     def _make_order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.y))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+        return epoch_order(len(self.y), self.seed, self.epoch, self.shuffle)
 
     def __len__(self) -> int:
         return -(-len(self.y) // self.batch_size)
@@ -55,17 +60,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         rows = np.sort(self._order[i * self.batch_size:(i + 1) * self.batch_size])
         images = np.asarray(self.x[rows])
         if self.augment:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            views = rng.integers(0, 8, size=len(rows))
-            for view in np.unique(views):  # one vectorised flip/rotation per view drawn
-                pick = views == view
-                images[pick] = dihedral(images[pick], int(view))
-            if self.zoom is not None:
-                images = jitter_zoom(images, rng, self.zoom)
-            if any(v is not None for v in self.source.values()):
-                images = jitter_source(images, rng, **self.source)
-            if self.brightness is not None:
-                images = jitter_photometry(images, rng, self.brightness, self.colour)
+            images = augment_batch(images, batch_rng(self.seed, self.epoch, i), zoom=self.zoom,
+                                   brightness=self.brightness, colour=self.colour, **self.source)
         if self.sample_weight is None:
             return images, self.y[rows]
         return images, self.y[rows], self.sample_weight[rows]

@@ -196,11 +196,8 @@ def _training_batches(x: np.ndarray, y: np.ndarray, targets: np.ndarray, tr: np.
         weights = np.array([cw[int(label)] for label in y[tr]], dtype=np.float32)
     jitter = DEFAULT_JITTER if jitter is None else jitter
     if on_device:
-        from galaxy10.modeling.device_batches import device_dataset, supports
+        from galaxy10.modeling.device_batches import device_dataset
 
-        if not supports(jitter):
-            raise ValueError(f"jitter {sorted(jitter)} has no device version; train with "
-                             "on_device=False (NumPy augmentation)")
         train_data = device_dataset(RowView(x, tr), targets[tr], batch_size, seed=seed,
                                     augment=augment, sample_weight=weights, **jitter)
         return train_data, -(-len(tr) // batch_size)
@@ -231,9 +228,9 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     :class:`~galaxy10.modeling.batches.AugmentedBatches` (None:
     :data:`~galaxy10.modeling.augment.DEFAULT_JITTER`;
     ``{}``: flips and rotations only). ``on_device`` feeds the batches through the ``tf.data``
-    pipeline of :mod:`galaxy10.modeling.device_batches` (augmentation in TensorFlow ops, for a GPU)
-    instead of :class:`~galaxy10.modeling.batches.AugmentedBatches` (NumPy and OpenCV); it supports
-    the zoom and brightness/colour jitters only.
+    pipeline of :mod:`galaxy10.modeling.device_batches` (parallel and prefetched, for a GPU)
+    instead of :class:`~galaxy10.modeling.batches.AugmentedBatches`; both augment with
+    :func:`~galaxy10.modeling.augment.augment_batch` and give the same images for a seed.
 
     ``average_last`` > 0 replaces early stopping by stochastic weight averaging (Izmailov
     et al. 2018): every epoch of the budget runs, and the model ends with the mean of its
@@ -266,8 +263,7 @@ def fit_galaxy_cnn(model, x: np.ndarray, y: np.ndarray, *, epochs: int = 15,
     Raises
     ------
     ValueError
-        If ``on_device`` and ``jitter`` asks for a source jitter (gamma, noise, blur, JPEG),
-        or ``train_on_validation`` without ``average_last``.
+        If ``train_on_validation`` without ``average_last``.
     """
     from galaxy10.core.quiet import load_keras
 
@@ -367,10 +363,10 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
     :func:`~galaxy10.modeling.models.build_galaxy_cnn` with the profile's filters.
     The epoch budget follows the number of images (:meth:`Profile.galaxy_budget`);
     ``progress`` prints a line per epoch (:func:`epoch_progress`). A profile with
-    ``augment_on_device`` trains through the ``tf.data`` pipeline (unless ``jitter`` needs the
-    NumPy path), and one with ``mixed_precision`` builds the model in ``mixed_float16`` when a
-    GPU is present (:func:`galaxy10.modeling.device.use_mixed_precision`); the global policy is reset
-    to float32 afterwards.
+    ``augment_on_device`` trains through the ``tf.data`` pipeline, and one with
+    ``mixed_precision`` builds the model in ``mixed_float16`` when a GPU is present
+    (:func:`galaxy10.modeling.device.use_mixed_precision`); the global policy is reset to
+    float32 afterwards.
 
     Returns
     -------
@@ -383,15 +379,9 @@ def train_galaxy(galaxies, train_rows: np.ndarray, profile, seed: int = 0,
     x = cached_images(galaxies, config, rows, cache_dir=cache_dir, progress=progress)
     y = galaxies.labels[rows].astype(np.int64)
     epochs, patience = profile.galaxy_budget(len(y))
-    from galaxy10.modeling.augment import DEFAULT_JITTER
     from galaxy10.modeling.device import use_mixed_precision
-    from galaxy10.modeling.device_batches import supports
 
-    on_device = profile.augment_on_device and supports(DEFAULT_JITTER if jitter is None
-                                                       else jitter)
-    if profile.augment_on_device and not on_device:
-        logger.warning("jitter %s has no device version: augmenting with NumPy on the CPU",
-                       sorted(jitter or {}))
+    on_device = profile.augment_on_device
     fit_kwargs = {"epochs": epochs, "patience": patience, "seed": seed,
                   "batch_size": profile.batch_size, "augment": augment, "jitter": jitter,
                   "on_device": on_device,

@@ -11,6 +11,9 @@ from galaxy10.modeling.augment import (
     FULL_JITTER,
     JITTERS,
     ROBUST_JITTER,
+    augment_batch,
+    batch_rng,
+    dihedral,
     jitter_photometry,
     jitter_source,
     jitter_zoom,
@@ -171,3 +174,16 @@ def test_source_ranges_are_drawn_per_image_and_noise_is_clipped_not_wrapped():
         qualities |= {q for q in range(20, 91)
                       if np.array_equal(out[k], shifts.jpeg_reencode(src[k:k + 1], q)[0])}
     assert min(qualities) < 50 and max(qualities) > 60  # qualities drawn across the range
+
+
+def test_augment_batch_leaves_its_input_alone_and_repeats_for_a_batch_seed():
+    x = blobs()
+    x.setflags(write=False)  # as tf.numpy_function may hand over a tensor's own buffer
+    a = augment_batch(x, batch_rng(4, 1, 2), **FULL_JITTER)
+    b = augment_batch(x, batch_rng(4, 1, 2), **FULL_JITTER)
+    assert np.array_equal(a, b) and a.dtype == np.float32
+    assert not np.array_equal(a, augment_batch(x, batch_rng(4, 2, 1), **FULL_JITTER))
+    views = augment_batch(x, batch_rng(0, 0, 0))  # no jitter: each image one of its 8 views
+    assert views.dtype == np.uint8 and all(
+        any(np.array_equal(views[k], dihedral(x[k:k + 1], v)[0]) for v in range(8))
+        for k in range(len(x)))

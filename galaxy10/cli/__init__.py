@@ -11,6 +11,7 @@ One module per command group, each adding its commands with ``register(sub)``:
 * :mod:`~galaxy10.cli.models`: ``train``, ``pretrain``, ``predict``;
 * :mod:`~galaxy10.cli.catalogue`: ``classify``;
 * :mod:`~galaxy10.cli.similar`: ``similar``;
+* :mod:`~galaxy10.cli.suggest`: ``suggest``;
 * :mod:`~galaxy10.cli.reports`: ``results``, ``gallery``, ``realism``;
 * :mod:`~galaxy10.cli.bench`: ``bench`` and its benchmarks.
 
@@ -33,11 +34,11 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 
-from galaxy10.cli import bench, catalogue, data, models, notebooks, reports, similar
+from galaxy10.cli import bench, catalogue, data, models, notebooks, reports, similar, suggest
 from galaxy10.cli.boundary import OneLineParser, run_command
 from galaxy10.cli.options import add_everywhere, quiet_before_command
 
-GROUPS = (data, notebooks, models, catalogue, similar, reports, bench)
+GROUPS = (data, notebooks, models, catalogue, similar, suggest, reports, bench)
 """The command groups, in the order ``--help`` lists their commands."""
 
 
@@ -70,7 +71,7 @@ TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
 """Commands of which some load TensorFlow in this process (each such parser sets
 ``tensorflow=True``): it is imported quietly after the command's check, before its work."""
 
-KERAS_COMMANDS = TF_COMMANDS | {"classify", "app", "run"}
+KERAS_COMMANDS = TF_COMMANDS | {"classify", "suggest", "app", "run"}
 """Commands that run Keras in this process or in processes they start (classify's workers,
 the page's and the notebooks' kernels), which check ``KERAS_BACKEND`` before their checks."""
 

@@ -24,19 +24,15 @@ def _scheduler(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _check_classify(args: argparse.Namespace) -> None:
-    """Every input, the bundle and the output folder, before TensorFlow and any work."""
+def check_inputs(inputs: list[Path]) -> None:
+    """Refuse, in one line, an input ``classify`` cannot read: missing, unreadable, of no
+    known kind, or a folder without pictures (``suggest`` checks its inputs the same way)."""
     from galaxy10.core.errors import GalaxyDataError
     from galaxy10.core.files import unreadable_reason
     from galaxy10.datasets.images import IMAGE_SUFFIXES
-    from galaxy10.modeling.shipped import default_model
-    from galaxy10.pipeline.catalogue import check_catalogue_out, input_kind
+    from galaxy10.pipeline.catalogue import input_kind
 
-    if not args.scheduler:  # local workers inherit this process's `ulimit -v`
-        from galaxy10.core.resources import check_tensorflow_address_space
-
-        check_tensorflow_address_space()
-    for source in args.inputs:
+    for source in inputs:
         if source.is_dir():
             if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in source.rglob("*")):
                 raise GalaxyDataError(source, "is a folder that holds no images ("
@@ -46,6 +42,18 @@ def _check_classify(args: argparse.Namespace) -> None:
         if why:
             raise GalaxyDataError(source, why)
         input_kind(source)  # a readable file of no known kind: one line, before the bundle
+
+
+def _check_classify(args: argparse.Namespace) -> None:
+    """Every input, the bundle and the output folder, before TensorFlow and any work."""
+    from galaxy10.modeling.shipped import default_model
+    from galaxy10.pipeline.catalogue import check_catalogue_out
+
+    if not args.scheduler:  # local workers inherit this process's `ulimit -v`
+        from galaxy10.core.resources import check_tensorflow_address_space
+
+        check_tensorflow_address_space()
+    check_inputs(args.inputs)
     if not args.model:
         choice = default_model()
         if not args.quiet:

@@ -39,9 +39,10 @@ from typing import Any, Literal
 from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.files import inside_folder, special_kind
 
-OutputKind = Literal["h5", "bundle", "figure", "metrics"]
+OutputKind = Literal["h5", "bundle", "figure", "metrics", "suggestions"]
 SUFFIXES: dict[str, tuple[str, ...]] = {"h5": (".h5", ".hdf5", ".he5"), "bundle": (".keras",),
-                                        "figure": (".png",), "metrics": (".json",)}
+                                        "figure": (".png",), "metrics": (".json",),
+                                        "suggestions": (".csv",)}
 """How the name of each kind of output must end (what its writer produces)."""
 FIGURE_MARKER = "galaxy10"
 """Value of the PNG ``Software`` text chunk written by :func:`galaxy10.reporting.figures.save_figure`."""
@@ -148,12 +149,29 @@ def is_json_store(path: str | os.PathLike[str]) -> bool:
     return Path(path).is_file()
 
 
+def is_galaxy10_suggestions(path: str | os.PathLike[str]) -> bool:
+    """True for a CSV whose first line is ``suggest``'s header
+    (:data:`galaxy10.pipeline.suggest.HEADER`)."""
+    from galaxy10.pipeline.suggest import HEADER
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.readline(4096).rstrip("\r\n") == ",".join(HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 _KIND_TEST = {"h5": (is_galaxy10_h5, "a Galaxy10 HDF5 file that galaxy10 wrote"),
               "bundle": (is_galaxy10_bundle, "a model bundle that galaxy10 wrote"),
               "figure": (is_galaxy10_figure, "a figure that galaxy10 wrote"),
-              "metrics": (is_json_store, "a metrics file")}
+              "metrics": (is_json_store, "a metrics file"),
+              "suggestions": (is_galaxy10_suggestions, "a suggestions CSV that galaxy10 wrote")}
 _KIND_WORDS = {"h5": "a Galaxy10 data set is an HDF5 file", "bundle": "a model bundle is a "
-               "Keras file", "figure": "a figure is a PNG image", "metrics": "metrics are JSON"}
+               "Keras file", "figure": "a figure is a PNG image", "metrics": "metrics are JSON",
+               "suggestions": "suggestions are a CSV file"}
 
 
 def check_output(path: str | os.PathLike[str], *, kind: OutputKind,

@@ -138,7 +138,26 @@ def world(tmp_path_factory) -> Path:
     (root / "reports").mkdir()
     (root / "reports" / "benchmarks.json").write_text('{"memory": {"paths": {"a": 1}}}\n')
     _png(root / "photo.png")
+    (root / "labels_twice.csv").write_text("id,label\na,1\na,2\n")
+    (root / "labels_digit.csv").write_text("path,label\nimgs/0/0.png,\u0663\n", encoding="utf-8")
+    (root / "labels_noid.csv").write_text("name,label\na,1\n")
+    _catalogue_without_embeddings(root / "oldcat")
     return root
+
+
+def _catalogue_without_embeddings(folder: Path) -> None:
+    """A catalogue folder (the marker and one part) written without ``--embeddings``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from galaxy10.pipeline.catalogue import MARKER
+
+    folder.mkdir()
+    (folder / MARKER).write_text("")
+    pq.write_table(pa.table({"id": ["a", "b"], "file": ["", ""], "class": [1, 2],
+                             "top3_classes": [[1, 2, 3], [2, 1, 3]],
+                             "top3_probs": [[0.5, 0.3, 0.1], [0.6, 0.2, 0.1]]}),
+                   folder / "part.parquet")
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -443,6 +462,36 @@ CASES = [
      2, "argument --timeout: must be more than 0 seconds, got 'nan'"),
     ("classify-timeout-too-long", ["classify", "data.h5", "--out", "newcat", "--timeout",
                                    "1e9"], {}, 2, "argument --timeout: must be at most 86,400"),
+    # issue 41: which galaxies to label next
+    ("suggest-n-0", ["suggest", "imgs", "--out", "next.csv", "--n", "0"], {}, 2,
+     "argument --n: must be at least 1, got 0"),
+    ("suggest-n-more-than-candidates", ["suggest", "imgs", "--out", "next.csv", "--n", "3",
+                                        "-q"], {}, 2,
+     "--n 3: there are only 2 candidate galaxies (unlabelled rows of the inputs)"),
+    ("suggest-random-share-nan", ["suggest", "imgs", "--out", "next.csv", "--random-share",
+                                  "nan"], {}, 2, "argument --random-share: must be from 0 to 1"),
+    ("suggest-random-share-above-1", ["suggest", "imgs", "--out", "next.csv",
+                                      "--random-share", "1.5"], {}, 2,
+     "argument --random-share: must be from 0 to 1, got 1.5"),
+    ("suggest-missing-input", ["suggest", "absent", "--out", "next.csv", "-q"], {}, 2,
+     "absent: file not found"),
+    ("suggest-labelled-id-twice", ["suggest", "imgs", "--out", "next.csv", "--labelled",
+                                   "labels_twice.csv", "-q"], {}, 2,
+     "labels_twice.csv: line 3: id 'a' appears twice"),
+    ("suggest-labelled-unicode-digit", ["suggest", "imgs", "--out", "next.csv", "--labelled",
+                                        "labels_digit.csv", "-q"], {}, 2,
+     "labels_digit.csv: line 2: label '\u0663' is not a class 0-9"),
+    ("suggest-labelled-no-id-column", ["suggest", "imgs", "--out", "next.csv", "--labelled",
+                                       "labels_noid.csv", "-q"], {}, 2,
+     "labels_noid.csv: labels manifest needs a 'label' column and an 'id' or 'path' column"),
+    ("suggest-catalogue-without-embeddings", ["suggest", "oldcat", "--out", "next.csv"], {}, 2,
+     "oldcat: the catalogue holds no embeddings (classify it with --embeddings, or add "
+     "--no-diversity)"),
+    ("suggest-catalogue-and-inputs", ["suggest", "oldcat", "imgs", "--out", "next.csv"], {}, 2,
+     "oldcat: a catalogue folder cannot be mixed with inputs to classify"),
+    ("suggest-out-not-ours", ["suggest", "oldcat", "--no-diversity", "--n", "1", "--out",
+                              "one_field.csv"], {}, 2,
+     "one_field.csv: already exists and is not a suggestions CSV that galaxy10 wrote"),
 ]
 
 @pytest.mark.parametrize(("argv", "env", "status", "expected"),

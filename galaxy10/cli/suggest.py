@@ -59,8 +59,10 @@ def _check_suggest(args: argparse.Namespace) -> None:
     known = read_labelled(args.labelled) if args.labelled is not None else None
     candidates = count_candidates(args.inputs, known)
     if args.n > candidates:
-        raise Galaxy10Error(f"--n {args.n}: there are only {candidates:,} candidate galaxies "
-                            "(unlabelled rows of the inputs) to suggest from")
+        many = "is only 1 candidate galaxy" if candidates == 1 else \
+            f"are only {candidates:,} candidate galaxies"
+        raise Galaxy10Error(f"--n {args.n}: there {many} (unlabelled rows of the inputs) to "
+                            "suggest from")
     args.out = check_out(args.out, "suggestions", args.force,
                          inputs=[*args.inputs, args.labelled, args.model])
 

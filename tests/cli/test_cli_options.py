@@ -142,7 +142,7 @@ REQUIRED_ANYWHERE = {("train",): ["--out", "m.keras", "--data", "x.h5"], ("predi
                      ("similar",): ["0", "--in", "x.h5"], ("classify",): ["x.h5", "--out", "o"],
                      ("info",): ["x.h5"], ("import",): ["src", "--out", "x.h5"],
                      ("repack",): ["x.h5", "--out", "y.h5"], ("audit",): ["x.h5"],
-                     ("gallery",): ["--out", "g.png"]}
+                     ("gallery",): ["--out", "g.png"], ("suggest",): ["cat", "--out", "n.csv"]}
 """Arguments each command needs before it parses at all."""
 
 

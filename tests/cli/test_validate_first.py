@@ -33,6 +33,7 @@ LATE_REFUSALS = [
     ["bench", "accuracy", "--real", "/nonexistent"],
     ["bench", "inference"],
     ["classify", "photo.png.txt", "--out", "newcat"],  # no known kind: before the bundle note
+    ["suggest", "photo.png", "--out", "next.csv", "--n", "5"],  # 1 candidate: before classify
     ["predict", "folder"],
     ["predict", "photo.png", "--model", "seed.json"],
     ["import", "folder", "--out", "fifo.h5"],

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from galaxy10.cli.boundary import count, count_at_most
+from galaxy10.cli.boundary import USER_ERROR, count, count_at_most
 from galaxy10.cli.options import add_force, add_quiet, add_seed
 from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error
@@ -74,7 +74,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                      random_share=args.random_share, seed=args.seed, labelled=args.labelled,
                      diversity=args.diversity, workers=args.workers, progress=not args.quiet)
     print("\n".join(result.lines()))
-    return 0
+    return USER_ERROR if any(result.unread) else 0  # as classify: the rest are ranked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -88,7 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "probabilities' margin or entropy, spread by greedy k-centre on the "
                     "embeddings, capped per predicted class, with a share of random picks. "
                     "Reads a catalogue folder that `classify --embeddings` wrote, or "
-                    "classifies the inputs first (in a temporary catalogue).")
+                    "classifies the inputs first (in a temporary catalogue). Exit status 2 "
+                    "if an input or an image could not be read (the others are ranked).")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                    help="catalogue folders written by `classify --embeddings`, or what "
                         "classify reads: Galaxy10 .h5, .parquet, CSV manifests, folders of "

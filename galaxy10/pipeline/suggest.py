@@ -157,27 +157,34 @@ def unlabelled(table, labelled: tuple[set[str], set[str]] | None) -> np.ndarray:
     if labelled is None:
         return keep
     ids, files = labelled
-    for i, (ident, file) in enumerate(zip(table["id"], table["file"], strict=True)):
-        if ident in ids or (isinstance(file, str) and file and os.path.realpath(file) in files):
-            keep[i] = False
+    keep &= ~table["id"].isin(ids).to_numpy()
+    if files:  # resolved only when the labels name files: a syscall or more per row
+        for i, file in enumerate(table["file"]):
+            if keep[i] and isinstance(file, str) and file and os.path.realpath(file) in files:
+                keep[i] = False
     return keep
 
 
 @dataclass
 class SuggestResult:
-    """What :func:`suggest` wrote: the CSV, how many rows it holds, of how many candidates."""
+    """What :func:`suggest` wrote: the CSV, how many rows it holds, of how many candidates,
+    how many rows were labelled already and (inputs classified here) how many pictures and
+    input shards could not be read."""
 
     out: Path
     rows: int
     candidates: int
     labelled: int
     reasons: dict[str, int]
+    unread: tuple[int, int] = (0, 0)
 
     def lines(self) -> list[str]:
         """The summary a person reads."""
         why = ", ".join(f"{v} {k}" for k, v in self.reasons.items() if v)
         return [f"suggestions {self.out}: {self.rows} of {self.candidates:,} unlabelled "
-                f"galaxies ({why}); {self.labelled:,} already labelled left out"]
+                f"galaxies ({why}); {self.labelled:,} already labelled left out"
+                + ("; could not be read (left out): {:,} picture(s), {:,} input part(s)".format(
+                    *self.unread) if any(self.unread) else "")]
 
 
 def suggestions_csv(table, probs: np.ndarray, order: np.ndarray, reasons: Sequence[str]) -> str:
@@ -248,6 +255,7 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
     """
     from galaxy10.modeling.suggest import rank_suggestions
 
+    unread = (0, 0)
     known = read_labelled(labelled) if labelled is not None else None
     if all(is_catalogue(p) for p in inputs):
         table = read_candidates(inputs, embeddings=diversity)
@@ -255,8 +263,9 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
         from galaxy10.pipeline.catalogue.run import classify_catalogue
 
         with tempfile.TemporaryDirectory(prefix="galaxy10-suggest-") as tmp:
-            classify_catalogue(inputs, Path(tmp) / "catalogue", model, workers=workers,
-                               embeddings=diversity, progress=progress)
+            done = classify_catalogue(inputs, Path(tmp) / "catalogue", model, workers=workers,
+                                      embeddings=diversity, progress=progress)
+            unread = (done.failed_images, len(done.failed_shards))
             table = read_candidates([Path(tmp) / "catalogue"], embeddings=diversity)
     keep = unlabelled(table, known)
     table = table[keep].reset_index(drop=True)
@@ -271,4 +280,5 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
     out = write_text(Path(out).expanduser(),
                      suggestions_csv(table, probs, picks.order, picks.reasons))
     return SuggestResult(out, n, len(table), int((~keep).sum()),
-                         {r: picks.reasons.count(r) for r in ("uncertain", "diverse", "random")})
+                         {r: picks.reasons.count(r) for r in ("uncertain", "diverse", "random")},
+                         unread)

@@ -24,7 +24,8 @@ def galaxy10(*args, timeout=300):
 
 @pytest.fixture(scope="module")
 def pictures(model_bundle, tmp_path_factory):
-    """30 of the shared synthetic galaxies as PNGs in a folder, and the tiny bundle."""
+    """30 of the shared synthetic galaxies as PNGs in a folder (and one broken PNG), and the
+    tiny bundle."""
     from galaxy10.datasets.reader import Galaxy10File
 
     root = tmp_path_factory.mktemp("suggest")
@@ -34,6 +35,7 @@ def pictures(model_bundle, tmp_path_factory):
         images = f.read(np.arange(30))
     for i, image in enumerate(images):
         Image.fromarray(image[::4, ::4]).save(folder / f"g{i:02d}.png")
+    (folder / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
     return {"folder": folder, "model": model_bundle["model"], "root": root}
 
 
@@ -48,9 +50,11 @@ def test_suggest_ranks_a_folder_and_a_catalogue_alike_and_skips_the_labelled(pic
     root, folder, model = pictures["root"], pictures["folder"], pictures["model"]
     first = galaxy10("suggest", folder, "--n", "10", "--out", root / "next.csv", "--model",
                      model, "--workers", "1", "-q")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 2, first.stderr  # as classify: a picture could not be read
     assert first.stdout.startswith(f"suggestions {root / 'next.csv'}: 10 of 30 unlabelled "
                                    "galaxies (")
+    assert first.stdout.rstrip().endswith("0 already labelled left out; could not be read "
+                                          "(left out): 1 picture(s), 0 input part(s)")
     rows = read_rows(root / "next.csv")
     assert [r["rank"] for r in rows] == [str(i) for i in range(1, 11)]
     assert sum(r["reason"] == "random" for r in rows) == 1  # the default share, 0.1 of 10
@@ -65,7 +69,7 @@ def test_suggest_ranks_a_folder_and_a_catalogue_alike_and_skips_the_labelled(pic
     cat = root / "cat"
     done = galaxy10("classify", folder, "--out", cat, "--model", model, "--workers", "1",
                     "--embeddings", "-q")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2 and (cat / "_summary.json").is_file(), done.stderr
     again = galaxy10("suggest", cat, "--n", "10", "--out", root / "again.csv", "-q")
     assert again.returncode == 0, again.stderr
     assert (root / "again.csv").read_bytes() == (root / "next.csv").read_bytes()
@@ -91,7 +95,7 @@ def test_a_catalogue_without_embeddings_needs_no_diversity(pictures):
     plain = root / "plain"
     done = galaxy10("classify", folder, "--out", plain, "--model", model, "--workers", "1",
                     "-q")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2 and (plain / "_summary.json").is_file(), done.stderr
     refused = galaxy10("suggest", plain, "--n", "5", "--out", root / "p.csv", "-q")
     assert refused.returncode == 2 and not (root / "p.csv").exists()
     assert refused.stderr.strip() == (f"error: {plain}: the catalogue holds no embeddings "

@@ -68,7 +68,7 @@ app: setup  ## serve the random-galaxy button page with Voila on 127.0.0.1:8866 
 pretrain: setup  ## pre-train the modern CNN on the full synthetic set (models/pretrained_synthetic.keras)
 	$(BIN)/python -m galaxy10 pretrain
 
-bench-real: setup  ## cross-validate every model on the real images, and under other sources' shifts
+bench-real: setup  ## cross-validate every model on the real images (random and region-held-out folds), and under other sources' shifts
 	$(BIN)/python -m galaxy10 bench real
 
 bench: setup  ## memory, inference and button benchmarks (print figures, write reports/benchmarks.json)

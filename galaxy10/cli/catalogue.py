@@ -44,9 +44,21 @@ def check_inputs(inputs: list[Path]) -> None:
         input_kind(source)  # a readable file of no known kind: one line, before the bundle
 
 
+def checked_model(model: str | os.PathLike[str] | None, quiet: bool) -> Path:
+    """``--model`` of the commands that classify inputs (``classify``, ``suggest``): the bundle
+    given, checked, or the default one (the user's, else the shipped one, said in a note)."""
+    if not model:
+        from galaxy10.modeling.shipped import default_model
+
+        choice = default_model()
+        if not quiet:
+            note_after_checks(f"[galaxy10] {choice.note}")
+        model = choice.path
+    return checks.bundle(model, option="--model", kind=None)
+
+
 def _check_classify(args: argparse.Namespace) -> None:
     """Every input, the bundle and the output folder, before TensorFlow and any work."""
-    from galaxy10.modeling.shipped import default_model
     from galaxy10.pipeline.catalogue import check_catalogue_out
 
     if not args.scheduler:  # local workers inherit this process's `ulimit -v`
@@ -54,12 +66,7 @@ def _check_classify(args: argparse.Namespace) -> None:
 
         check_tensorflow_address_space()
     check_inputs(args.inputs)
-    if not args.model:
-        choice = default_model()
-        if not args.quiet:
-            note_after_checks(f"[galaxy10] {choice.note}")
-        args.model = choice.path
-    args.model = checks.bundle(args.model, option="--model", kind=None)
+    args.model = checked_model(args.model, args.quiet)
     args.out_note = check_catalogue_out(args.out, args.inputs)
     # one writer per catalogue: a second run into it is refused meanwhile; named absolutely
     # so that the lock of `--out .` lies beside the folder, not in it

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from galaxy10.cli.boundary import USER_ERROR, count, count_at_most
 from galaxy10.cli.options import add_force, add_quiet, add_seed
-from galaxy10.cli.outputs import check_out, note_after_checks
+from galaxy10.cli.outputs import check_out
 from galaxy10.core.errors import Galaxy10Error
 
 
@@ -25,7 +25,6 @@ def _share(text: str) -> float:
 
 def _check_suggest(args: argparse.Namespace) -> None:
     """Inputs, labels manifest, candidates against ``--n`` and the output, before any work."""
-    import galaxy10.cli.checks as checks
     from galaxy10.pipeline.suggest import (
         check_embeddings,
         count_candidates,
@@ -43,19 +42,12 @@ def _check_suggest(args: argparse.Namespace) -> None:
             for folder in args.inputs:
                 check_embeddings(folder)
     else:
-        from galaxy10.cli.catalogue import check_inputs
+        from galaxy10.cli.catalogue import check_inputs, checked_model
         from galaxy10.core.resources import check_tensorflow_address_space
 
         check_tensorflow_address_space()
         check_inputs(args.inputs)
-        if not args.model:
-            from galaxy10.modeling.shipped import default_model
-
-            choice = default_model()
-            if not args.quiet:
-                note_after_checks(f"[galaxy10] {choice.note}")
-            args.model = choice.path
-        args.model = checks.bundle(args.model, option="--model", kind=None)
+        args.model = checked_model(args.model, args.quiet)
     known = read_labelled(args.labelled) if args.labelled is not None else None
     candidates = count_candidates(args.inputs, known)
     if args.n > candidates:

@@ -564,14 +564,14 @@ def describe_file(path: str | os.PathLike[str]) -> str:
         if f.source == "synthetic":
             lines.append(f"  generator   : version {attrs.get('generator_version')}, "
                          f"preset {attrs.get('preset')}, seed {attrs.get('seed')}")
-        extra = [name for name in ("ra", "dec", "redshift", "pxscale")
-                 if f.metadata(name) is not None]
+        meta = {name: f.metadata(name) for name in METADATA_FIELDS}
+        extra = [name for name, values in meta.items() if values is not None]
         lines.append(f"  metadata    : {', '.join(extra) if extra else 'none'}")
-        if {"ra", "dec"} <= set(extra):
+        if meta["ra"] is not None and meta["dec"] is not None:
             from galaxy10.datasets.sky import footprint, format_footprint
 
-            lines.append("  sky         : " + format_footprint(
-                footprint(f.metadata("ra"), f.metadata("dec"))))
+            lines.append("  sky         : " + format_footprint(footprint(meta["ra"],
+                                                                       meta["dec"])))
         splits = f.splits()
         if splits is not None:
             names, sizes = np.unique(splits, return_counts=True)

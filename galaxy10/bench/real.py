@@ -37,17 +37,52 @@ MODEL_KINDS: tuple[str, ...] = ("seed_cnn", "galaxy_cnn_scratch", "finetuned", L
 and it and the probe need a pre-trained bundle (``init``)."""
 
 
+def cv_groups(real_h5: str | os.PathLike[str], split: str = "random"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """The labels, the groups that a ``split`` keeps together, the duplicate groups, and the
+    sky positions.
+
+    ``random``: the (near) duplicate groups (:func:`galaxy10.datasets.audit.duplicate_groups`);
+    ``region``: sky cells joined with them (:func:`galaxy10.datasets.sky.region_groups`).
+    The positions are None for ``random``.
+
+    Raises
+    ------
+    Galaxy10Error
+        With ``split="region"``, when the file has no sky positions.
+    """
+    from galaxy10.core.errors import Galaxy10Error
+    from galaxy10.datasets.audit import duplicate_groups
+    from galaxy10.datasets.labelled import source_positions
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.datasets.sky import region_groups
+
+    if split not in CV_SPLITS:
+        raise ValueError(f"split must be one of {CV_SPLITS}, not {split!r}")
+    with Galaxy10File(real_h5) as f:
+        y = f.labels.astype(np.int64)
+    duplicates = duplicate_groups(real_h5)
+    if split == "random":
+        return y, duplicates, duplicates, None
+    positions = source_positions(real_h5)
+    if positions is None:
+        raise Galaxy10Error(f"{real_h5}: no sky positions (ra/dec), which a region-held-out "
+                            "CV needs; import a manifest with ra/dec or h5_row columns "
+                            "(`python -m galaxy10 import manifest.csv --coords ...`)")
+    return y, region_groups(positions.ra, positions.dec, duplicates), duplicates, positions
+
+
 def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: str = "random"
              ) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     """The folds of ``bench real``: ``(train rows, test rows)`` per fold, and what they are.
 
     Both kinds are :class:`sklearn.model_selection.StratifiedGroupKFold` (shuffled with
     ``seed``), so every fold keeps the classes' shares. With ``split="random"`` the groups are
-    the (near) duplicate groups (:func:`galaxy10.datasets.audit.duplicate_groups`), so no test
-    image has a copy in training. With ``split="region"`` they are sky cells joined with the
-    duplicate groups (:func:`galaxy10.datasets.sky.region_groups`): each fold's test galaxies
-    come from cells its training never saw, which measures how well a model holds across the
-    survey rather than inside the patch of sky it was trained on.
+    the (near) duplicate groups, so no test image has a copy in training. With
+    ``split="region"`` they are sky cells joined with the duplicate groups
+    (:func:`cv_groups`): each fold's test galaxies come from cells its training never saw,
+    which measures how well a model holds across the survey rather than inside the patch of
+    sky it was trained on.
 
     Returns
     -------
@@ -64,27 +99,11 @@ def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: st
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from galaxy10.core.errors import Galaxy10Error
-    from galaxy10.datasets.audit import duplicate_groups
-    from galaxy10.datasets.labelled import source_positions
-    from galaxy10.datasets.reader import Galaxy10File
-    from galaxy10.datasets.sky import SKY_CELL_DEG, footprint, region_groups
+    from galaxy10.datasets.sky import SKY_CELL_DEG, footprint
 
-    if split not in CV_SPLITS:
-        raise ValueError(f"split must be one of {CV_SPLITS}, not {split!r}")
-    with Galaxy10File(real_h5) as f:
-        y = f.labels.astype(np.int64)
-    duplicates = duplicate_groups(real_h5)
+    y, groups, duplicates, positions = cv_groups(real_h5, split)
     about: dict[str, Any] = {"split": split,
                              "duplicate_rows": int(len(duplicates) - len(np.unique(duplicates)))}
-    groups = duplicates
-    if split == "region":
-        positions = source_positions(real_h5)
-        if positions is None:
-            raise Galaxy10Error(f"{real_h5}: no sky positions (ra/dec), which a region-held-out "
-                                "CV needs; import a manifest with ra/dec or h5_row columns "
-                                "(`python -m galaxy10 import manifest.csv --coords ...`)")
-        groups = region_groups(positions.ra, positions.dec, duplicates)
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     folds = list(splitter.split(np.zeros(len(y)), y, groups))
     if split == "random":

@@ -26,7 +26,8 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     Reads only one batch at a time from ``x``, so a memory-mapped cache never becomes a float
     copy in memory. The shuffle order and the views are drawn from ``seed`` and the epoch.
-    Optional ``zoom`` (factor range), source (``gamma``, ``noise``, ``blur``, ``jpeg``) and
+    Optional ``zoom`` (factor range), source (``gamma``, ``noise``, ``blur``, ``jpeg``,
+    ``contrast``) and
     ``brightness``/``colour`` jitters are drawn the same way
     (:func:`~galaxy10.modeling.augment.augment_batch`).
     """
@@ -39,13 +40,15 @@ class AugmentedBatches(keras.utils.PyDataset):
                  gamma: tuple[float, float] | None = None,
                  noise: tuple[float, float] | None = None,
                  blur: tuple[float, float] | None = None,
-                 jpeg: tuple[int, int] | None = None) -> None:
+                 jpeg: tuple[int, int] | None = None,
+                 contrast: tuple[float, float] | None = None) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.y = x, np.asarray(y)
         self.batch_size, self.seed = batch_size, seed
         self.augment, self.shuffle = augment, shuffle
         self.zoom, self.brightness, self.colour = zoom, brightness, colour
-        self.source = {"gamma": gamma, "noise": noise, "blur": blur, "jpeg": jpeg}
+        self.source = {"gamma": gamma, "noise": noise, "blur": blur, "jpeg": jpeg,
+                       "contrast": contrast}
         self.sample_weight = sample_weight
         self.epoch = 0
         self._order = self._make_order()

@@ -26,7 +26,8 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
                    gamma: tuple[float, float] | None = None,
                    noise: tuple[float, float] | None = None,
                    blur: tuple[float, float] | None = None,
-                   jpeg: tuple[int, int] | None = None):
+                   jpeg: tuple[int, int] | None = None,
+                   contrast: tuple[float, float] | None = None):
     """A ``tf.data.Dataset`` of augmented batches ``(images, labels[, weights])``.
 
     Parameters
@@ -47,9 +48,8 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
         Draw a new order every epoch.
     sample_weight : ndarray, shape (n,), optional
         Per-image loss weights (balanced class weights).
-    zoom, brightness, colour, gamma, noise, blur, jpeg
-        ``zoom``, ``brightness``, ``colour``, ``gamma``, ``noise``, ``blur``, ``jpeg``: as
-        :func:`~galaxy10.modeling.augment.augment_batch`.
+    zoom, brightness, colour, gamma, noise, blur, jpeg, contrast
+        As :func:`~galaxy10.modeling.augment.augment_batch`.
 
     Returns
     -------
@@ -73,7 +73,7 @@ def device_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 32, *, seed: 
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
     n_batches = -(-n // batch_size)
     jitter = {"zoom": zoom, "brightness": brightness, "colour": colour, "gamma": gamma,
-              "noise": noise, "blur": blur, "jpeg": jpeg}
+              "noise": noise, "blur": blur, "jpeg": jpeg, "contrast": contrast}
     epoch = {"count": -1}
 
     def batches():

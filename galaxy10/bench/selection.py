@@ -1,0 +1,300 @@
+"""``bench select``: choose a fine-tuning recipe without looking at the images it is scored on.
+
+A recipe picked on the benchmark's own test images is rewarded for fitting them: on the
+1,000-image real sample, which is mostly one patch of sky, a choice made on its folds can
+fit that patch rather than the survey. Nested cross-validation (Varma & Simon 2006, *BMC
+Bioinformatics* 7:91; Cawley & Talbot 2010, *JMLR* 11:2079) keeps the two apart: each outer
+fold of the benchmark (:func:`galaxy10.bench.real.cv_folds`, region-held-out by default)
+chooses among the candidate recipes by an inner cross-validation of its *training* images
+alone, grouped the same way (whole sky cells held out), then trains the chosen recipe on
+all its training images and scores it on its test images, which no choice has seen. The
+outer scores estimate what the *selection procedure* achieves across the sky; how often
+each candidate is chosen says how stable the choice is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galaxy10.core.profiles import Profile
+
+SURVEY_SHIFT = "brighter cores, noisier sky"
+"""The shift (:data:`galaxy10.modeling.shifts.SHIFTS`) each score is also measured under:
+another export's look of the same survey."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A fine-tuning recipe: a named augmentation (:data:`galaxy10.modeling.augment.JITTERS`)
+    and profile settings that differ from the profile's (``Profile.with_overrides``)."""
+
+    jitter: str
+    about: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+CANDIDATES: dict[str, Candidate] = {
+    "shipped": Candidate("robust", "the shipped recipe: train --init's fine-tuning"),
+    "survey": Candidate("survey", "the shipped recipe with the survey's flux-scale variation "
+                                  "added to the augmentation (jitter 'survey')"),
+    "no_label_smoothing": Candidate("robust", "hard targets instead of smoothed ones",
+                                    {"finetune_label_smoothing": 0.0}),
+    "80_epochs": Candidate("robust", "half the epochs (the last quarter still averaged)",
+                           {"finetune_epochs": 80}),
+    "no_weight_averaging": Candidate("robust", "the best epoch on the validation split "
+                                               "(early stopping) instead of the weight average",
+                                     {"finetune_average_fraction": 0.0}),
+    "no_augmentation": Candidate("none", "no augmentation while fine-tuning"),
+}
+"""The recipes ``bench select --candidates`` can compare, by name; ``shipped`` is the one
+``train --init`` runs. The others each change one adopted choice back (or add one)."""
+
+
+def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates: Sequence[str],
+                  *, init: str | os.PathLike[str], seed: int = 0, outer_folds: int = 5,
+                  inner_folds: int = 2, split: str = "region",
+                  reuse: dict[str, Any] | None = None, on_fold=None,
+                  say=print) -> dict[str, Any]:
+    """Nested selection of a fine-tuning recipe among ``candidates`` (names of
+    :data:`CANDIDATES`), scored on the outer folds that no choice looked at.
+
+    Parameters
+    ----------
+    real_h5 : path-like
+        Labelled real images (with sky positions for ``split="region"``).
+    profile : Profile
+        The budget; each candidate's ``overrides`` apply on top of it.
+    candidates : sequence of str
+        At least two; on equal inner scores the earlier one wins, so list the current recipe
+        first.
+    init : path-like
+        The pre-trained bundle every candidate fine-tunes.
+    seed : int
+        The outer folds are ``bench real``'s for this seed (so the outer scores compare with
+        its table); fold ``k``'s inner folds are shuffled with ``seed + 1 + k`` and every
+        model of fold ``k`` trains with ``seed + k``, as ``bench real``'s do.
+    outer_folds, inner_folds : int
+        The outer (scoring) and inner (choosing) cross-validations' folds.
+    split : {"region", "random"}
+        How both levels group their folds (:func:`galaxy10.bench.real.cv_groups`).
+    reuse : dict, optional
+        A ``bench real`` section of the same folds (``real_cv_region`` for ``region``); where
+        the first candidate is chosen and it is that section's fine-tuned recipe, its fold
+        score is taken from there instead of training the same model again (the same rows,
+        seed and settings give the same model).
+    on_fold : callable, optional
+        Called with the result so far (``complete`` False) after each outer fold but the
+        last, so a run of hours that is stopped keeps the folds it finished.
+
+    Returns
+    -------
+    dict
+        ``candidates`` (their settings), ``folds`` (per outer fold: each candidate's inner
+        scores, the choice, its outer score), ``nested`` (mean and sd of the outer balanced
+        accuracy, per-class recall, the score under :data:`SURVEY_SHIFT` where measured),
+        ``chosen`` (how often each candidate was chosen), the folds' description and
+        provenance.
+    """
+    from galaxy10.bench.real import cv_folds, cv_groups
+
+    started = time.time()
+    folds, about = cv_folds(real_h5, outer_folds, seed, split)
+    _, groups, _, _ = cv_groups(real_h5, split)
+    reused = _reusable(reuse, about, profile, candidates[0])
+    runner = _Runner(real_h5, profile, init)
+    rows: list[dict[str, Any]] = []
+
+    def result(complete: bool) -> dict[str, Any]:
+        return _result(rows, about, profile, init, candidates, inner_folds, split, started,
+                       complete)
+
+    try:
+        for k, (train, test) in enumerate(folds):
+            rows.append(_outer_fold(runner, k, train, test, groups, candidates, seed,
+                                    inner_folds, reused, say))
+            if on_fold is not None and k + 1 < len(folds):
+                on_fold(result(False))
+    finally:
+        runner.close()
+    return result(True)
+
+
+def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile, init,
+            candidates: Sequence[str], inner_folds: int, split: str, started: float,
+            complete: bool) -> dict[str, Any]:
+    """The ``recipe_selection_<split>`` record of the outer folds in ``rows``."""
+    from galaxy10.reporting.metrics import provenance
+
+    return {"what": "nested selection of the fine-tuning recipe: each outer fold chooses by "
+                    f"an inner {inner_folds}-fold CV of its training images alone ({split} "
+                    "grouping), then trains the choice on them and scores its test images",
+            **about, "profile": profile.name, "init": os.fspath(init),
+            "inner_folds": inner_folds, "selection_score": "inner mean balanced accuracy",
+            "candidates": {name: {"jitter": CANDIDATES[name].jitter,
+                                  "overrides": CANDIDATES[name].overrides,
+                                  "about": CANDIDATES[name].about} for name in candidates},
+            "folds": rows, "nested": _nested_summary(rows),
+            "chosen": {name: sum(r["chosen"] == name for r in rows) for name in candidates},
+            "complete": complete, "provenance": provenance(started)}
+
+
+def _outer_fold(runner: _Runner, k: int, train: np.ndarray, test: np.ndarray,
+                groups: np.ndarray, candidates: Sequence[str], seed: int, inner_folds: int,
+                reused: list[dict[str, Any]] | None, say) -> dict[str, Any]:
+    """One outer fold: every candidate's inner CV, the choice, and its outer score."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = runner.y
+    inner = list(StratifiedGroupKFold(n_splits=inner_folds, shuffle=True,
+                                      random_state=seed + 1 + k)
+                 .split(np.zeros(len(train)), y[train], groups[train]))
+    scores: dict[str, Any] = {}
+    for name in candidates:
+        per = [runner.fit_and_score(name, train[a], train[b], seed + k) for a, b in inner]
+        scores[name] = {"balanced_accuracy": [p["balanced_accuracy"] for p in per],
+                        "mean": float(np.mean([p["balanced_accuracy"] for p in per])),
+                        SURVEY_SHIFT: float(np.mean([p[SURVEY_SHIFT] for p in per])),
+                        "train_seconds": float(np.mean([p["train_seconds"] for p in per]))}
+        each = " / ".join(f"{v:.3f}" for v in scores[name]["balanced_accuracy"])
+        say(f"outer fold {k + 1}: {name:<20} inner balanced accuracy "
+            f"{scores[name]['mean']:.3f} ({each}), {SURVEY_SHIFT} "
+            f"{scores[name][SURVEY_SHIFT]:.3f}")
+    chosen = max(candidates, key=lambda name: scores[name]["mean"])  # first of equals
+    if reused is not None and chosen == candidates[0]:
+        outer = {**reused[k], "reused": True}
+    else:
+        outer = {**runner.fit_and_score(chosen, train, test, seed + k, full=True),
+                 "reused": False}
+    say(f"outer fold {k + 1}: chose {chosen}, outer balanced accuracy "
+        f"{outer['balanced_accuracy']:.3f}{' (reused)' if outer['reused'] else ''}")
+    return {"fold": k, "n_train": int(len(train)), "n_test": int(len(test)),
+            "inner_sizes": [[int(len(a)), int(len(b))] for a, b in inner],
+            "inner": scores, "chosen": chosen, "outer": outer}
+
+
+def _nested_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and sd over the outer folds of the chosen recipes' scores."""
+    from galaxy10.core.classes import CLASS_NAMES
+
+    scores = np.array([r["outer"]["balanced_accuracy"] for r in rows], dtype=np.float64)
+    out: dict[str, Any] = {"balanced_accuracy": {
+        "mean": float(scores.mean()), "sd": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+        "folds": scores.tolist()}}
+    recalls = [r["outer"]["recall"] for r in rows if "recall" in r["outer"]]
+    if len(recalls) == len(rows):
+        out["recall"] = dict(zip(CLASS_NAMES, np.mean(recalls, axis=0).tolist(), strict=True))
+    shifted = [r["outer"].get(SURVEY_SHIFT) for r in rows]
+    if all(v is not None for v in shifted):
+        out[SURVEY_SHIFT] = float(np.mean(shifted))
+    return out
+
+
+def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Profile,
+              first: str) -> list[dict[str, Any]] | None:
+    """The outer fold scores of ``section`` for candidate ``first``, where they are the same
+    models (same folds, profile and fine-tuning recipe); else None."""
+    if section is None or CANDIDATES[first].overrides:
+        return None
+    from galaxy10.modeling.augment import JITTERS
+
+    jitter = CANDIDATES[first].jitter
+    name = "galaxy_cnn_finetuned" if jitter == "none" else f"galaxy_cnn_finetuned_{jitter}"
+    recorded = (section.get("finetune_jitters") or {}).get(name)
+    same = (section.get("cv") == about["cv"] and section.get("profile") == profile.name
+            and recorded is not None
+            and json.loads(json.dumps(recorded)) == json.loads(json.dumps(JITTERS[jitter]))
+            and name in section.get("models", {}))
+    if not same:
+        return None
+    return [{"balanced_accuracy": r["balanced_accuracy"], "recall": r["recall"],
+             "train_seconds": r["train_seconds"],
+             **({SURVEY_SHIFT: r["shifts"][SURVEY_SHIFT]}
+                if SURVEY_SHIFT in r.get("shifts", {}) else {})}
+            for r in section["models"][name]["folds"]]
+
+
+class _Runner:
+    """Fine-tunes a candidate on some rows of the file and scores it on others."""
+
+    def __init__(self, real_h5: str | os.PathLike[str], profile: Profile,
+                 init: str | os.PathLike[str]) -> None:
+        import tempfile
+
+        from galaxy10.datasets.reader import Galaxy10File
+
+        self.profile, self.init = profile, init
+        self.galaxies = Galaxy10File(real_h5)
+        self.y = self.galaxies.labels.astype(np.int64)
+        self.images = self.galaxies.read(np.arange(len(self.y)))
+        self._tmp = tempfile.TemporaryDirectory()
+        self.cache_dir = Path(self._tmp.name) / "cache"
+        self.cache_dir.mkdir()
+
+    def fit_and_score(self, name: str, rows: np.ndarray, test: np.ndarray, seed: int,
+                      full: bool = False) -> dict[str, Any]:
+        """Balanced accuracy on ``test`` (as it is and under :data:`SURVEY_SHIFT`) of
+        candidate ``name`` fine-tuned on ``rows`` with ``seed``; ``full`` adds per-class
+        recall."""
+        from sklearn.metrics import balanced_accuracy_score, recall_score
+
+        from galaxy10.modeling.augment import JITTERS
+        from galaxy10.modeling.shifts import apply_shift
+        from galaxy10.pipeline.training import train_bundle
+
+        candidate = CANDIDATES[name]
+        profile = self.profile.with_overrides(**candidate.overrides)
+        path = Path(self._tmp.name) / f"{name}.keras"
+        start = time.perf_counter()
+        trained = train_bundle(self.galaxies, np.sort(rows), path, profile, seed=seed,
+                               init=self.init, jitter=JITTERS[candidate.jitter],
+                               cache_dir=self.cache_dir)
+        seconds = time.perf_counter() - start
+        y = self.y[test]
+        images = self.images[test]
+        predicted = trained.predictor.predict_proba(images).argmax(axis=1)
+        shifted = trained.predictor.predict_proba(
+            apply_shift(images, SURVEY_SHIFT, seed=seed)).argmax(axis=1)
+        out = {"balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
+               SURVEY_SHIFT: float(balanced_accuracy_score(y, shifted)),
+               "train_seconds": seconds, "n_train": int(len(rows))}
+        if full:
+            out["recall"] = recall_score(y, predicted, labels=np.arange(10), average=None,
+                                         zero_division=0).tolist()
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
+        return out
+
+    def close(self) -> None:
+        """Close the file and remove the temporary bundles and cache."""
+        self.galaxies.close()
+        self._tmp.cleanup()
+
+
+def format_selection(result: dict[str, Any]) -> str:
+    """``bench select``'s table: each outer fold's inner scores, the choice and its score."""
+    names = list(result["candidates"])
+    lines = [f"== nested recipe selection: {len(result['folds'])} outer folds ({result['cv']}), "
+             f"inner {result['inner_folds']}-fold, profile {result['profile']} ==",
+             f"{'outer fold':<11}" + "".join(f"{n:>22}" for n in names)
+             + f" {'chosen':>20} {'outer':>7}"]
+    for row in result["folds"]:
+        cells = "".join(f"{row['inner'][n]['mean']:>22.3f}" for n in names)
+        mark = "*" if row["outer"]["reused"] else " "
+        lines.append(f"{row['fold'] + 1:<11}{cells} {row['chosen']:>20} "
+                     f"{row['outer']['balanced_accuracy']:>6.3f}{mark}")
+    nested = result["nested"]["balanced_accuracy"]
+    lines.append(f"nested estimate: {nested['mean']:.3f} +- {nested['sd']:.3f} "
+                 f"(chosen: {', '.join(f'{n} {c}' for n, c in result['chosen'].items())})")
+    if SURVEY_SHIFT in result["nested"]:
+        lines.append(f"under '{SURVEY_SHIFT}': {result['nested'][SURVEY_SHIFT]:.3f}")
+    if any(row["outer"]["reused"] for row in result["folds"]):
+        lines.append("* the same model's score, taken from the bench real record (--reuse)")
+    return "\n".join(lines)

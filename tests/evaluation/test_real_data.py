@@ -290,3 +290,44 @@ def test_profiles_average_the_last_quarter_of_fine_tuning():
     assert faithful.finetune_average_epochs == 40  # of 160
     assert faithful.with_epochs(2).finetune_average_epochs == 1
     assert faithful.with_overrides(finetune_average_fraction=0).finetune_average_epochs == 0
+
+
+def test_sky_gain_scales_the_galaxy_and_keeps_the_sky():
+    x = _sky(sigma=1.0)
+    brighter = shifts.sky_gain(x, 1.2)
+    sky = shifts.sky_level(x)
+    np.testing.assert_allclose(shifts.sky_level(brighter), sky, atol=1.0)
+    centre = x[:, 32, 32].astype(float)
+    np.testing.assert_allclose(brighter[:, 32, 32], sky[:, 0, 0] + 1.2 * (centre - sky[:, 0, 0]),
+                               atol=1.0)
+    per_image = shifts.sky_gain(x, np.array([1.0, 1.0, 1.5, 1.5]))
+    np.testing.assert_array_equal(per_image[:2], x[:2])
+    assert (per_image[2:, 32, 32] > x[2:, 32, 32]).all()
+
+
+def test_the_other_export_shift_brightens_cores_and_raises_the_sky_noise():
+    x = _sky(n=8, size=128, sigma=10.0)  # noise well above the MAD's whole-count steps
+    out = shifts.apply_shift(x, "brighter cores, noisier sky", seed=1)
+    assert (out[:, 64, 64] > x[:, 64, 64]).all()
+    ratio = shifts.background_sigma(out) / shifts.background_sigma(x)
+    np.testing.assert_allclose(ratio, 1.24, rtol=0.08)
+
+
+def test_survey_jitter_varies_the_flux_scale_and_leaves_other_settings_alone():
+    from galaxy10.modeling.augment import (
+        JITTERS,
+        ROBUST_JITTER,
+        SURVEY_JITTER,
+        augment_batch,
+        jitter_source,
+    )
+
+    assert JITTERS["survey"] is SURVEY_JITTER
+    assert {k: v for k, v in SURVEY_JITTER.items() if k != "contrast"} == ROBUST_JITTER
+    x = _sky(n=8, sigma=1.0)
+    out = jitter_source(x, np.random.default_rng(0), contrast=(0.8, 1.25))
+    change = out[:, 32, 32].astype(int) - x[:, 32, 32].astype(int)
+    assert (change > 0).any() and (change < 0).any()  # brighter and fainter cores
+    same = augment_batch(x, np.random.default_rng(3), **SURVEY_JITTER)
+    np.testing.assert_array_equal(same, augment_batch(x, np.random.default_rng(3),
+                                                      **SURVEY_JITTER))

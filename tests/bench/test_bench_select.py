@@ -1,0 +1,128 @@
+"""``bench select``: nested recipe selection never lets a choice see the images it is scored on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from galaxy10.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_real(tmp_path_factory):
+    """A 300-image Galaxy10 file with sky positions, standing in for real images."""
+    from galaxy10.datasets import synthetic
+
+    root = tmp_path_factory.mktemp("real")
+    return synthetic.generate(root / "real.h5", n=300, seed=4, progress=False)
+
+
+@pytest.mark.slow
+def test_nested_selection_chooses_on_training_images_only(tmp_path, tiny_real, model_bundle,
+                                                         capsys, monkeypatch):
+    from galaxy10.bench import selection
+    from galaxy10.bench.real import cv_folds
+
+    calls = []
+    original = selection._Runner.fit_and_score
+
+    def spy(self, name, rows, test, seed, full=False):
+        calls.append((name, np.asarray(rows), np.asarray(test), full))
+        return original(self, name, rows, test, seed, full)
+
+    monkeypatch.setattr(selection._Runner, "fit_and_score", spy)
+    reports = tmp_path / "reports"
+    assert main(["bench", "select", "--real", str(tiny_real), "--init",
+                 str(model_bundle["model"]), "--profile", "smoke", "--folds", "2",
+                 "--candidates", "shipped", "no_augmentation",
+                 "--reports-dir", str(reports), "-q"]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((reports / "metrics.json").read_text())
+    record = metrics["recipe_selection_region"]
+    partial = metrics["recipe_selection_region_partial"]
+    assert record["complete"] is True and partial["complete"] is False
+    assert len(partial["folds"]) == 1 and len(record["folds"]) == 2
+    outer = cv_folds(tiny_real, 2, seed=0, split="region")[0]
+    inner_calls = [c for c in calls if not c[3]]
+    assert len(inner_calls) == 2 * 2 * 2  # outer folds x candidates x inner folds
+    for k in range(len(outer)):
+        row = record["folds"][k]
+        for name in ("shipped", "no_augmentation"):
+            scores = row["inner"][name]["balanced_accuracy"]
+            assert len(scores) == 2 and row["inner"][name]["mean"] == pytest.approx(
+                np.mean(scores))
+        best = max(row["inner"]["shipped"]["mean"], row["inner"]["no_augmentation"]["mean"])
+        assert row["inner"][row["chosen"]]["mean"] == best
+        if row["inner"]["shipped"]["mean"] == best:
+            assert row["chosen"] == "shipped"  # the first candidate wins ties
+    # every inner fit trains and scores inside one outer fold's training images
+    for _, rows, test, _ in inner_calls:
+        assert any(set(rows) | set(test) <= set(train) for train, _ in outer)
+        assert not set(rows) & set(test)
+    scored = [c for c in calls if c[3]]
+    assert [sorted(c[2]) for c in scored] == [sorted(test) for _, test in outer]
+    nested = record["nested"]["balanced_accuracy"]
+    assert nested["folds"] == [r["outer"]["balanced_accuracy"] for r in record["folds"]]
+    assert nested["mean"] == pytest.approx(np.mean(nested["folds"]))
+    assert sum(record["chosen"].values()) == 2 and "brighter cores, noisier sky" in record["nested"]
+    assert "nested estimate:" in out
+
+
+def test_reuse_takes_the_same_models_scores_only(tiny_real):
+    from galaxy10.bench.real import cv_folds
+    from galaxy10.bench.selection import _reusable
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.augment import ROBUST_JITTER
+
+    _, about = cv_folds(tiny_real, 2, seed=0, split="region")
+    fold = {"balanced_accuracy": 0.7, "recall": [0.7] * 10, "train_seconds": 3.0,
+            "shifts": {"brighter cores, noisier sky": 0.6}}
+    section = {"cv": about["cv"], "profile": "faithful",
+               "finetune_jitters": {"galaxy_cnn_finetuned_robust": json.loads(
+                   json.dumps(ROBUST_JITTER))},
+               "models": {"galaxy_cnn_finetuned_robust": {"folds": [fold, fold]}}}
+    faithful = get_profile("faithful")
+    reused = _reusable(section, about, faithful, "shipped")
+    assert reused is not None and reused[0]["balanced_accuracy"] == 0.7
+    assert reused[0]["brighter cores, noisier sky"] == 0.6
+    assert _reusable(section, about, get_profile("smoke"), "shipped") is None
+    assert _reusable(section, about, faithful, "no_label_smoothing") is None  # other settings
+    assert _reusable(section, about, faithful, "survey") is None  # another augmentation
+    assert _reusable({**section, "cv": "another"}, about, faithful, "shipped") is None
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["--candidates", "shipped"], "at least two different recipes"),
+    (["--candidates", "shipped", "shipped"], "at least two different recipes"),
+    (["--inner-folds", "1"], "--inner-folds"),
+])
+def test_bad_selection_arguments_are_refused_in_one_line(tmp_path, tiny_real, extra, expected,
+                                                         capsys):
+    code = main(["bench", "select", "--real", str(tiny_real), *extra,
+                 "--reports-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_reuse_must_be_a_bench_real_record(tmp_path, tiny_real, capsys):
+    bad = tmp_path / "m.json"
+    bad.write_text("{not json")
+    code = main(["bench", "select", "--real", str(tiny_real), "--reuse", str(bad),
+                 "--reports-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(bad) in err and "not a JSON file" in err
+    bad.write_text(json.dumps({"real_cv": {}}))
+    code = main(["bench", "select", "--real", str(tiny_real), "--reuse", str(bad),
+                 "--reports-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no 'real_cv_region' record" in err
+
+
+def test_region_selection_needs_sky_positions(tmp_path, small_h5, capsys):
+    code = main(["bench", "select", "--real", str(small_h5), "--reports-dir",
+                 str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no sky positions" in err and str(small_h5) in err

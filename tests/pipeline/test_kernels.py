@@ -1,8 +1,8 @@
 """Plain ``papermill IN OUT`` in an environment set up as ``make setup`` does: no TCP notice.
 
-The end-to-end test makes a throwaway environment (a venv that sees this one's packages), so
-that its ``sys.prefix`` is a folder of the test's own: the kernel config goes there, as
-``make setup`` puts it in ``.venv``, and the developer's ``.venv`` is left alone.
+The end-to-end test runs papermill in a throwaway environment (:func:`conftest.bare_environment`)
+whose ``sys.prefix`` is a folder of the test's own: the kernel config goes there, as ``make setup``
+puts it in ``.venv``, and the developer's ``.venv`` is left alone.
 """
 
 from __future__ import annotations
@@ -12,36 +12,17 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
-import venv
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import bare_environment
 
 from galaxy10.core.errors import GalaxyDataError
 from galaxy10.pipeline import kernels
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTICE = "running over TCP without encryption"
-
-
-def _environment(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A venv whose Python sees this one's packages, and the environment to run it in."""
-    home = tmp_path / "env"
-    venv.EnvBuilder(with_pip=False).create(home)
-    python = home / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    # addsitedir (not a bare path) so that this environment's own .pth files count too
-    Path(site, "parent_environment.pth").write_text(
-        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(PYTHONPATH=os.fspath(ROOT),  # this checkout's galaxy10
-               # no user-level kernel spec or IPython profile of the developer's in the way
-               JUPYTER_DATA_DIR=os.fspath(tmp_path / "jupyter"),
-               IPYTHONDIR=os.fspath(tmp_path / "ipython"))
-    return python, env
 
 
 def _notebook(path: Path, *code: str) -> Path:
@@ -61,7 +42,7 @@ def _papermill(python: Path, env: dict[str, str], source: Path, target: Path):
 
 
 def test_plain_papermill_runs_quietly_once_set_up_and_still_shows_a_notebooks_error(tmp_path):
-    python, env = _environment(tmp_path)
+    python, env = bare_environment(tmp_path)
     tiny = _notebook(tmp_path / "tiny.ipynb", "print(x * 21)")
     loud = _papermill(python, env, tiny, tmp_path / "loud.ipynb")
     assert loud.returncode == 0, loud.stderr

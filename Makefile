@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# IPython's config folder of .venv: every kernel .venv's Python starts reads it
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.json
 PRESET ?= small
 SEED   ?= 0
 
@@ -39,7 +41,12 @@ lock:  ## refresh requirements-lock.txt: a fresh Python 3.11 venv, pip install -
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf .lock-venv
 
-setup: $(STAMP)  ## create .venv and install galaxy10 with its dev tools
+# kernels start without ipykernel's TCP notice, plain `papermill IN OUT` included (the setting
+# `run` passes on each kernel's command line); keeps whatever the file already holds
+$(KERNEL_CONFIG): | $(STAMP)
+	$(BIN)/python -m galaxy10.pipeline.kernels
+
+setup: $(STAMP) $(KERNEL_CONFIG)  ## create .venv and install galaxy10 with its dev tools and quiet kernels
 
 data: setup  ## make the default (synthetic) data set, PRESET=small|medium|full|tiny
 	$(BIN)/python -m galaxy10 synth --preset $(PRESET) --seed $(SEED)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sysconfig
+import venv
 from pathlib import Path
 
 import h5py
@@ -147,3 +150,25 @@ def tensorflow_log_lines(notebook) -> list[str]:
             lines += [line for line in str(text).splitlines()
                       if LOG_LINE.match(line) or any(w in line for w in TENSORFLOW_NOISE)]
     return lines
+
+
+def bare_environment(folder: Path) -> tuple[Path, dict[str, str]]:
+    """A Python environment without ``make setup``'s kernel config, and the variables to run it.
+
+    A venv in ``folder/env`` whose Python sees this one's packages (``.venv``'s, with their own
+    ``.pth`` files), so that its ``sys.prefix``, where kernels read their environment's config,
+    is the test's own: what ``.venv/etc/ipython`` holds does not count, and what a test writes
+    there does not reach ``.venv``. The variables put this checkout's galaxy10 first and keep a
+    developer's user-level kernel specs and IPython profile out of the way.
+    """
+    home = folder / "env"
+    venv.EnvBuilder(with_pip=False).create(home)
+    python = home / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "parent_environment.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(PYTHONPATH=os.fspath(Path(__file__).resolve().parents[1]),
+               JUPYTER_DATA_DIR=os.fspath(folder / "jupyter"), IPYTHONDIR=os.fspath(folder / "ipython"))
+    return python, env

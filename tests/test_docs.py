@@ -108,17 +108,21 @@ def test_every_relative_link_resolves(page):
 
 # -- commands ----------------------------------------------------------------------------------
 
+CLI = re.compile(r"python -m galaxy10(?![.\w])")
+"""The command line, not one of galaxy10's modules run with ``-m`` (``galaxy10.pipeline.kernels``)."""
+
+
 def _commands(text: str) -> list[str]:
     """What follows ``python -m galaxy10`` in every code block line and inline code span."""
     found = []
     for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S):
         for line in block.splitlines():
-            if "python -m galaxy10" in line:
-                found.append(line.split("python -m galaxy10", 1)[1].split(" #")[0].split(";")[0])
+            if CLI.search(line):
+                found.append(CLI.split(line, 1)[1].split(" #")[0].split(";")[0])
     prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
     for span in re.findall(r"`([^`]+)`", prose):
-        if "python -m galaxy10" in span and "\n\n" not in span:
-            found.append(span.split("python -m galaxy10", 1)[1])
+        if CLI.search(span) and "\n\n" not in span:
+            found.append(CLI.split(span, 1)[1])
     return [" ".join(c.split()) for c in found]
 
 
@@ -199,6 +203,7 @@ def test_the_command_check_catches_mistakes():
                      "x  # or: python -m galaxy10 app [--port 1]  # note\n"
                      "cli  python -m galaxy10; the parser\n```\n") == [
         "app [--port 1]", "", "info FILE.h5"]
+    assert _commands("`python -m galaxy10.pipeline.kernels` and `python -m galaxy10x`") == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -1,12 +1,14 @@
 """papermill's engine ``galaxy10``: nbclient's, with kernels that start quietly.
 
 ipykernel 7 logs a warning at every kernel start that its local TCP sockets are not
-encrypted (:data:`galaxy10.pipeline.runner.KERNEL_ARGUMENTS` says why that is routine).
+encrypted (:mod:`galaxy10.pipeline.kernels` says why that is routine).
 ``python -m galaxy10 run`` starts its kernels without it; a notebook run with papermill
 directly gets the same quiet start with ``papermill --engine galaxy10 IN OUT`` or
 ``papermill.execute_notebook(IN, OUT, engine_name="galaxy10")``: papermill finds this engine
 through galaxy10's ``papermill.engine`` entry point. A notebook cannot ask for it itself:
-papermill reads no kernel arguments from a notebook's metadata. Imported by papermill only.
+papermill reads no kernel arguments from a notebook's metadata. Plain ``papermill IN OUT`` is
+quiet too in an environment made by ``make setup``, which writes the same setting into its kernel
+config file (:func:`galaxy10.pipeline.kernels.install_kernel_config`). Imported by papermill only.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from papermill.engines import NBClientEngine
 
-from galaxy10.pipeline.runner import KERNEL_ARGUMENTS
+from galaxy10.pipeline.kernels import KERNEL_ARGUMENTS
 
 
 class QuietKernelEngine(NBClientEngine):

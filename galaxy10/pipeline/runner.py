@@ -23,6 +23,7 @@ from pathlib import Path
 from galaxy10.core.atomic import atomic_path
 from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.paths import get_reports_home, project_root
+from galaxy10.pipeline.kernels import KERNEL_ARGUMENTS
 from galaxy10.pipeline.session import NOTEBOOKS
 from galaxy10.reporting.metrics import code_commit
 
@@ -37,13 +38,6 @@ EXTRA_MODULES = {"run": ("papermill", "ipykernel"), "app": ("voila", "ipykernel"
                  "scale": ("faiss",)}
 """What each of galaxy10's extras brings that a command imports or starts (pyproject.toml's
 ``[project.optional-dependencies]``): ``run`` executes the notebooks, ``app`` serves the button."""
-
-
-KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
-"""Added to each kernel's command line: ipykernel 7 logs a warning at every start that its
-local TCP sockets are not encrypted (the usual Jupyter set-up: loopback only, every message
-signed with the connection file's key), six times a run, as if something were wrong. The kernel
-app's errors still show; the notebooks' own warnings go into the notebooks either way."""
 
 
 def require_extra(extra: str) -> None:

@@ -1,13 +1,18 @@
-"""papermill run directly: ``--engine galaxy10`` starts kernels without ipykernel's TCP notice."""
+"""papermill run directly: ``--engine galaxy10`` starts kernels without ipykernel's TCP notice.
+
+Both runs use an environment without ``make setup``'s kernel config
+(:func:`conftest.bare_environment`): in ``.venv`` that config quiets papermill's own engine too,
+and the comparison would show nothing.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import tomllib
+from conftest import bare_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTICE = "running over TCP without encryption"
@@ -25,6 +30,7 @@ pm.execute_notebook(sys.argv[1], sys.argv[2], parameters={"x": 2}, engine_name=e
 
 
 def _run(tmp_path: Path, engine: str) -> tuple[str, nbformat.NotebookNode]:
+    python, env = bare_environment(tmp_path / engine)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("print(x * 21)")]
@@ -32,8 +38,8 @@ def _run(tmp_path: Path, engine: str) -> tuple[str, nbformat.NotebookNode]:
                                  "language": "python"}  # as the notebooks have it
     nbformat.write(nb, tmp_path / "tiny.ipynb")
     out = tmp_path / f"out-{engine}.ipynb"
-    done = subprocess.run([sys.executable, "-c", RUN, tmp_path / "tiny.ipynb", out, engine],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run([python, "-c", RUN, tmp_path / "tiny.ipynb", out, engine],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stderr, nbformat.read(out, as_version=4)
 

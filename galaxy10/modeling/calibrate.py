@@ -113,21 +113,35 @@ def fit_confidence_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float
     return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
 
 
-SMOOTH_FLOOR = 0.01
-"""Share of the identity mixed into :func:`fit_smooth_map`: its least slope. It makes the map
-strictly increasing where the isotonic fit is flat (beyond the outermost block centres, and
-between blocks clipped to the same bound) while moving no value by more than 1 %."""
+SMOOTH_TILT = 0.5
+"""How far :func:`fit_smooth_map` tilts each isotonic block: across its block, the map rises
+through this share of the gaps to the neighbouring levels (half of each gap on each side), so
+blocks never overlap and the map stays within a quarter of a gap of the isotonic fit."""
+
+
+def _isotonic_blocks(top: np.ndarray, correct: np.ndarray, n_classes: int
+                     ) -> tuple[np.ndarray, ...]:
+    """The isotonic fit's blocks: level, first, mean and last top probability of each."""
+    levels, block = np.unique(_isotonic(top, correct, n_classes).predict(top),
+                              return_inverse=True)
+    order = np.argsort(top, kind="stable")
+    ranks = np.arange(levels.size)
+    first = top[order][np.searchsorted(block[order], ranks, side="left")]
+    last = top[order][np.searchsorted(block[order], ranks, side="right") - 1]
+    return levels, first, np.bincount(block, weights=top) / np.bincount(block), last
 
 
 def fit_smooth_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
-    """A strictly increasing top-label map: straight lines through the isotonic fit's blocks.
+    """A strictly increasing top-label map: the isotonic fit with each flat block tilted.
 
-    The isotonic fit (:func:`fit_confidence_map`) pools the validation images into blocks of
-    equal accuracy. This map passes through each block's centre (the mean top probability of
-    its images) at the block's accuracy and is linear between centres, so every distinct top
-    probability keeps a distinct calibrated value and "most confident" rankings do not tie.
-    Beyond the outermost centres it continues the isotonic fit's flat ends, mixed with
-    :data:`SMOOTH_FLOOR` of the identity, which makes it strictly increasing everywhere.
+    The isotonic fit (:func:`fit_confidence_map`) pools the validation images into blocks and
+    gives every top probability in a block the block's accuracy, so confidences tie. This
+    map passes through each block's centre (the mean top probability of its images) at the
+    block's accuracy and rises across the block by :data:`SMOOTH_TILT` of the gaps to the
+    neighbouring levels, linearly between knots. It is strictly increasing from ``1/k`` to 1
+    (the outer blocks are stretched to those ends), so every distinct top probability keeps a
+    distinct calibrated value and "most confident" rankings do not tie, while each block's
+    images are still claimed about the accuracy they had.
 
     Parameters
     ----------
@@ -144,15 +158,16 @@ def fit_smooth_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
     """
     top, correct = _top_and_correct(probs, y)
     chance = 1.0 / np.shape(probs)[1]
-    levels, block = np.unique(_isotonic(top, correct, np.shape(probs)[1]).predict(top),
-                              return_inverse=True)
-    centres = np.bincount(block, weights=top) / np.bincount(block)
-    x = np.concatenate([[chance], centres, [1.0]])
-    g = np.concatenate([levels[:1], levels, levels[-1:]])
-    keep = np.ones(x.size, dtype=bool)  # an end anchor on a centre (all tops 1.0) is dropped
-    keep[0], keep[-1] = x[1] > chance, x[-2] < 1.0
-    x, g = x[keep], g[keep]
-    return {"x": x.tolist(), "y": ((1.0 - SMOOTH_FLOOR) * g + SMOOTH_FLOOR * x).tolist()}
+    levels, first, centre, last = _isotonic_blocks(top, correct, np.shape(probs)[1])
+    first[0], last[-1] = chance, 1.0
+    low = levels - SMOOTH_TILT / 2 * np.diff(levels, prepend=chance)
+    high = levels + SMOOTH_TILT / 2 * np.diff(levels, append=1.0)
+    # a level on a bound (1.0 above all) has no room on that side: its centre takes the middle
+    middle = np.where((low < levels) & (levels < high), levels, (low + high) / 2)
+    x = np.stack([first, centre, last], axis=1).ravel()
+    knots_y = np.stack([low, middle, high], axis=1).ravel()
+    keep = np.append(True, np.diff(x) > 0)  # a block of one value: its knots are one
+    return {"x": x[keep].tolist(), "y": knots_y[keep].tolist()}
 
 
 def apply_confidence_map(probs: np.ndarray, confidence_map: dict[str, list[float]]

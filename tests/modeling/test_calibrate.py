@@ -565,3 +565,24 @@ def test_ties_are_measured_and_the_smooth_choice_leaves_none():
     assert record["candidates"]["isotonic"]["distinct"] < 30
     assert record["candidates"]["smooth"]["distinct"] == record["distinct_after"]
     assert all(type(c["distinct"]) is int for c in record["candidates"].values())
+
+
+def test_the_test_set_record_names_the_method_and_counts_the_ties():
+    from types import SimpleNamespace
+
+    from galaxy10.modeling.bundle import Calibration
+    from galaxy10.modeling.calibrate import calibrated_probs, calibration_on_test_set
+
+    probs, y = _bent(500, seed=3)
+    cmap = {"x": [0.1, 0.5, 0.6, 1.0], "y": [0.3, 0.5, 0.5, 0.7]}  # flat between 0.5 and 0.6
+    calibration = Calibration(temperature=1.0, confidence_map=cmap, method="isotonic")
+    predictor = SimpleNamespace(temperature=1.0, confidence_map=cmap, threshold=None,
+                                bundle=SimpleNamespace(calibration=calibration))
+    calibrated = calibrated_probs(probs, 1.0, cmap)
+    record = calibration_on_test_set(predictor, probs, calibrated, y)
+    assert record["method"] == "isotonic"
+    flat = np.sum((probs.max(1) >= 0.5) & (probs.max(1) <= 0.6))
+    assert flat > 50 and record["distinct_confidences"] == 500 - flat + 1
+    old = SimpleNamespace(**{**vars(predictor), "bundle": SimpleNamespace(
+        calibration=Calibration(temperature=1.0, confidence_map=cmap))})
+    assert calibration_on_test_set(old, probs, calibrated, y)["method"] is None

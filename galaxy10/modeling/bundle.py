@@ -290,8 +290,9 @@ class Calibration:
         every answer is given).
     method : str or None
         The calibration chosen on the validation split: ``"temperature"`` (alone),
-        ``"smooth"`` or ``"isotonic"`` (the map that follows it). None where the record
-        does not say: bundles calibrated before the choice existed, whose map is isotonic.
+        ``"smooth"`` or ``"isotonic"`` (the map that follows it). None where nothing was
+        chosen: too few validation images, or a bundle calibrated before the choice existed
+        (its map, if any, is isotonic).
     candidates : dict or None
         Per candidate, its cross-fitted validation ECE (``ece_cross_fitted``) and how many
         distinct confidences it gave the validation images (``distinct``).

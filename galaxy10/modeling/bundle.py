@@ -11,6 +11,8 @@ This module is the one writer and reader of a bundle's JSON. Its schema:
 - ``history``, ``epochs_run``, ``best_epoch`` and ``test_rows`` where training made them;
 - ``calibration``: the record fitted on validation images
   (:func:`galaxy10.modeling.calibrate.fit_calibration`), added by :func:`write_calibration`;
+  its ``method`` and ``candidates`` (which map was chosen, and why) are absent from bundles
+  calibrated before that choice existed, which read as before;
 - ``scores`` (held-out figures, e.g. ``test`` and ``sim_to_real``) and ``provenance`` (commit,
   machine, wall time), added by :func:`write_scores` where a command measured them.
 
@@ -244,6 +246,35 @@ def _confidence_map(value: Any, field: str) -> dict[str, list[float]]:
     return {"x": x, "y": y}
 
 
+METHODS = ("temperature", "smooth", "isotonic")
+"""What a ``calibration.method`` may name (:data:`galaxy10.modeling.calibrate.CANDIDATES`)."""
+
+
+def _candidates(value: Any, field: str) -> dict[str, dict[str, float]]:
+    """Each candidate calibration's cross-fitted ECE and count of distinct confidences."""
+    candidates = _object(value, field)
+    for name, entry in candidates.items():
+        if name not in METHODS:
+            raise _BadField(f"{field}.{name}", f"is not a calibration galaxy10 knows "
+                                               f"({', '.join(METHODS)})")
+        entry = _object(entry, f"{field}.{name}")
+        _number(entry.get("ece_cross_fitted"), f"{field}.{name}.ece_cross_fitted", low=0.0,
+                high=1.0)
+        _integer(entry.get("distinct"), f"{field}.{name}.distinct")
+    return candidates
+
+
+def _method(value: Any, field: str, confidence_map: dict[str, list[float]] | None) -> str:
+    """The chosen candidate; a map names one, and the temperature alone has none."""
+    method = _text(value, field)
+    if method not in METHODS:
+        raise _BadField(field, f"must be one of {', '.join(METHODS)}, got {_show(method)}")
+    if (method == "temperature") != (confidence_map is None):
+        raise _BadField(field, f"is {_show(method)}, but the record "
+                               f"{'has' if confidence_map else 'has no'} confidence_map")
+    return method
+
+
 @dataclass(frozen=True)
 class Calibration:
     """A bundle's ``calibration``: what :meth:`Predictor.predict_proba` applies, and the rest.
@@ -257,6 +288,14 @@ class Calibration:
     threshold : float or None
         Calibrated top probability below which an answer is "not sure", in [0, 1] (None:
         every answer is given).
+    method : str or None
+        The calibration chosen on the validation split: ``"temperature"`` (alone),
+        ``"smooth"`` or ``"isotonic"`` (the map that follows it). None where nothing was
+        chosen: too few validation images, or a bundle calibrated before the choice existed
+        (its map, if any, is isotonic).
+    candidates : dict or None
+        Per candidate, its cross-fitted validation ECE (``ece_cross_fitted``) and how many
+        distinct confidences it gave the validation images (``distinct``).
     record : dict
         The whole record as fitted (ECE, coverage, ``fitted_on``...), for reports.
     """
@@ -264,20 +303,29 @@ class Calibration:
     temperature: float = 1.0
     confidence_map: dict[str, list[float]] | None = None
     threshold: float | None = None
+    method: str | None = None
+    candidates: dict[str, dict[str, float]] | None = None
     record: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, value: Any, name: str = "calibration") -> Calibration:
         """Check a ``calibration`` record (see :func:`read_bundle`)."""
         record = _object(value, name)
+        confidence_map = _optional(record, "confidence_map",
+                                   lambda v, f: _confidence_map(v, f"{name}.{f}"))
+        for count in ("distinct_before", "distinct_after"):
+            _optional(record, count, lambda v, f: _integer(v, f"{name}.{f}"))
         return cls(temperature=_optional(record, "temperature",
                                          lambda v, f: _number(v, f"{name}.{f}", above=0.0),
                                          1.0),
-                   confidence_map=_optional(record, "confidence_map",
-                                            lambda v, f: _confidence_map(v, f"{name}.{f}")),
+                   confidence_map=confidence_map,
                    threshold=_optional(record, "threshold",
                                        lambda v, f: _number(v, f"{name}.{f}", low=0.0,
                                                             high=1.0)),
+                   method=_optional(record, "method",
+                                    lambda v, f: _method(v, f"{name}.{f}", confidence_map)),
+                   candidates=_optional(record, "candidates",
+                                        lambda v, f: _candidates(v, f"{name}.{f}")),
                    record=dict(record))
 
     @property
@@ -417,9 +465,11 @@ def read_bundle(model_path: str | os.PathLike[str]) -> BundleParams:
     """The bundle's JSON parameters (:func:`params_path`), read and checked once.
 
     Every field is checked for type and range: ``kind`` and ``image`` (size, crop, colour)
-    are required; ``calibration``'s temperature must be above 0 and finite and its threshold
-    in [0, 1]; ``class_names`` must list the 10 classes; a seed bundle needs its scaler.
-    Unknown fields (from newer versions, or notes) are ignored.
+    are required; ``calibration``'s temperature must be above 0 and finite, its threshold
+    in [0, 1], its ``method`` (if any) a known one that agrees with its map, and its
+    ``candidates`` (if any) known names with an ECE in [0, 1] and a count; ``class_names``
+    must list the 10 classes; a seed bundle needs its scaler. Unknown fields (from newer
+    versions, or notes) are ignored.
 
     Raises
     ------

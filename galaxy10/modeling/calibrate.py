@@ -17,6 +17,14 @@ The other classes are rescaled to share the rest, and the map is clamped so that
 class stays on top: the answer never changes, only what it claims. The map is stored as its
 knots (JSON), applied with :func:`numpy.interp`.
 
+An isotonic map is piecewise constant, so the confidences of a whole catalogue take a handful
+of values and "most confident" rankings tie. :func:`fit_smooth_map` draws a strictly
+increasing line through the isotonic fit's blocks instead, which keeps every distinct top
+probability distinct. :func:`fit_calibration` chooses between the temperature alone, the
+smooth map and the isotonic map by their ECE cross-fitted on the validation split, preferring
+the first two wherever they are within :data:`ECE_TOLERANCE` of the best, and records each
+candidate's ECE and how many distinct confidences it leaves.
+
 The saved models output probabilities, not logits. ``log p`` equals the logits up to a
 per-image constant, which softmax ignores, so working from log-probabilities is exact.
 
@@ -67,8 +75,25 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def _isotonic(top: np.ndarray, correct: np.ndarray, n_classes: int):
+    """The isotonic regression of being right on the top probability, within ``[1/k, 1]``."""
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=1.0 / n_classes, y_max=1.0, increasing=True,
+                              out_of_bounds="clip").fit(top, correct)
+
+
+def _top_and_correct(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    probs = np.asarray(probs, dtype=np.float64)
+    correct = probs.argmax(axis=1) == np.asarray(y, dtype=np.int64)
+    return probs.max(axis=1), correct.astype(np.float64)
+
+
 def fit_confidence_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
     """Isotonic map from the top probability to the accuracy seen at it, on validation data.
+
+    The map is piecewise constant: every top probability within one of its blocks gets the
+    same value, so a catalogue's calibrated confidences tie (see :func:`fit_smooth_map`).
 
     Parameters
     ----------
@@ -83,15 +108,66 @@ def fit_confidence_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float
         for :func:`apply_confidence_map`. Outputs stay within ``[1/k, 1]``: a top probability
         below chance would contradict being the top.
     """
-    from sklearn.isotonic import IsotonicRegression
-
-    probs = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(y, dtype=np.int64)
-    top = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == y).astype(np.float64)
-    iso = IsotonicRegression(y_min=1.0 / probs.shape[1], y_max=1.0, increasing=True,
-                             out_of_bounds="clip").fit(top, correct)
+    top, correct = _top_and_correct(probs, y)
+    iso = _isotonic(top, correct, np.shape(probs)[1])
     return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+
+
+SMOOTH_TILT = 0.5
+"""How far :func:`fit_smooth_map` tilts each isotonic block: across its block, the map rises
+through this share of the gaps to the neighbouring levels (half of each gap on each side), so
+blocks never overlap and the map stays within a quarter of a gap of the isotonic fit."""
+
+
+def _isotonic_blocks(top: np.ndarray, correct: np.ndarray, n_classes: int
+                     ) -> tuple[np.ndarray, ...]:
+    """The isotonic fit's blocks: level, first, mean and last top probability of each."""
+    levels, block = np.unique(_isotonic(top, correct, n_classes).predict(top),
+                              return_inverse=True)
+    order = np.argsort(top, kind="stable")
+    ranks = np.arange(levels.size)
+    first = top[order][np.searchsorted(block[order], ranks, side="left")]
+    last = top[order][np.searchsorted(block[order], ranks, side="right") - 1]
+    return levels, first, np.bincount(block, weights=top) / np.bincount(block), last
+
+
+def fit_smooth_map(probs: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    """A strictly increasing top-label map: the isotonic fit with each flat block tilted.
+
+    The isotonic fit (:func:`fit_confidence_map`) pools the validation images into blocks and
+    gives every top probability in a block the block's accuracy, so confidences tie. This
+    map passes through each block's centre (the mean top probability of its images) at the
+    block's accuracy and rises across the block by :data:`SMOOTH_TILT` of the gaps to the
+    neighbouring levels, linearly between knots. It is strictly increasing from ``1/k`` to 1
+    (the outer blocks are stretched to those ends), so every distinct top probability keeps a
+    distinct calibrated value and "most confident" rankings do not tie, while each block's
+    images are still claimed about the accuracy they had.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (n, k)
+        Probabilities of *validation* images (after the temperature).
+    y : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    dict
+        Knots ``x`` (from ``1/k`` to 1) and ``y``, both strictly increasing and JSON-able,
+        applied by :func:`apply_confidence_map` as the isotonic map's are. Outputs stay
+        within ``[1/k, 1]``.
+    """
+    top, correct = _top_and_correct(probs, y)
+    chance = 1.0 / np.shape(probs)[1]
+    levels, first, centre, last = _isotonic_blocks(top, correct, np.shape(probs)[1])
+    first[0], last[-1] = chance, 1.0
+    low = levels - SMOOTH_TILT / 2 * np.diff(levels, prepend=chance)
+    high = levels + SMOOTH_TILT / 2 * np.diff(levels, append=1.0)
+    # a level on a bound (1.0 above all) has no room on that side: its centre takes the middle
+    middle = np.where((low < levels) & (levels < high), levels, (low + high) / 2)
+    x = np.stack([first, centre, last], axis=1).ravel()
+    knots_y = np.stack([low, middle, high], axis=1).ravel()
+    keep = np.append(True, np.diff(x) > 0)  # a block of one value: its knots are one
+    return {"x": x[keep].tolist(), "y": knots_y[keep].tolist()}
 
 
 def apply_confidence_map(probs: np.ndarray, confidence_map: dict[str, list[float]]
@@ -277,32 +353,116 @@ is not trusted to rescale probabilities (an isotonic map, with more freedom, wou
 even more). The "not sure" threshold is still chosen on it."""
 
 
-def fit_calibration(probs_val: np.ndarray, y_val: np.ndarray, n_bins: int = 15,
-                    target_accuracy: float = TARGET_ACCURACY) -> dict[str, Any]:
-    """Fit ``T``, the top-label map and the "not sure" threshold on validation probabilities.
+CANDIDATES = ("temperature", "smooth", "isotonic")
+"""The calibrations :func:`fit_calibration` chooses between, simplest first: the temperature
+alone, then followed by :func:`fit_smooth_map`, then by the isotonic :func:`fit_confidence_map`
+(last: its confidences tie)."""
 
-    ``T`` stays 1 and no map is fitted below :data:`MIN_TEMPERATURE_IMAGES` validation
-    images.
+ECE_TOLERANCE = 0.01
+"""How much higher than the best a candidate's ECE may be and still be chosen: differences
+this small are within the sampling noise of ECE on a validation split of a few thousand
+images, while the isotonic map's ties cost every "most confident" ranking."""
+
+CHOICE_FOLDS = 5
+"""Folds of the validation split over which each candidate's ECE is cross-fitted."""
+
+_MAP_FITTERS = {"temperature": lambda probs, y: None, "smooth": fit_smooth_map,
+                "isotonic": fit_confidence_map}
+
+
+def distinct_confidences(probs: np.ndarray) -> int:
+    """How many distinct top probabilities (as float32, as shown) ``probs`` holds: ties show
+    as fewer distinct values than images."""
+    probs = np.asarray(probs, dtype=np.float32)
+    return int(np.unique(probs.max(axis=1)).size) if len(probs) else 0
+
+
+def cross_fitted_ece(probs: np.ndarray, y: np.ndarray, *, folds: int = CHOICE_FOLDS,
+                     seed: int = 0, n_bins: int = 15) -> dict[str, float]:
+    """Each candidate's ECE on validation images it was not fitted to.
+
+    The images are dealt into ``folds`` folds (a permutation drawn with ``seed``); for each,
+    the temperature and then each candidate's map are fitted on the other folds and applied
+    to it, and the ECE is measured on the pooled held-out probabilities. Measured on the
+    images it was fitted to, the isotonic map would look near-perfect (it is fitted to exactly
+    that), which would make every comparison favour it.
 
     Returns
     -------
     dict
-        The bundle's ``calibration`` record: ``temperature``, ``confidence_map`` (knots, or
-        None), ``ece_before``, ``ece_after_temperature``, ``ece_after`` (both steps; on the
-        images the map was fitted to, so optimistic: the test set's figure is the honest one),
-        ``nll_before``, ``nll_after``, ``threshold`` (on calibrated probabilities),
-        ``target_accuracy``, ``target_met``, ``coverage`` and ``confident_accuracy`` (of the
-        validation images), ``n_val`` and ``fitted_on``.
+        ECE per name of :data:`CANDIDATES`.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    fold = np.random.default_rng(seed).permutation(y.size) % folds
+    held = {kind: np.zeros(probs.shape, dtype=np.float32) for kind in CANDIDATES}
+    for f in range(folds):
+        fit, out = fold != f, fold == f
+        temperature = fit_temperature(log_probs(probs[fit]), y[fit])
+        scaled_fit = apply_temperature(probs[fit], temperature)
+        scaled_out = apply_temperature(probs[out], temperature)
+        for kind in CANDIDATES:
+            held[kind][out] = calibrated_probs(scaled_out, 1.0,
+                                               _MAP_FITTERS[kind](scaled_fit, y[fit]))
+    return {kind: expected_calibration_error(held[kind], y, n_bins) for kind in CANDIDATES}
+
+
+def choose_candidate(ece: dict[str, float], tolerance: float = ECE_TOLERANCE) -> str:
+    """The first of :data:`CANDIDATES` (the simplest) whose ECE is within ``tolerance`` of
+    the lowest: the temperature alone or the smooth map wherever they are as good, the
+    isotonic map only where it is better by more than ``tolerance``."""
+    best = min(ece[kind] for kind in CANDIDATES)
+    return next(kind for kind in CANDIDATES if ece[kind] <= best + tolerance)
+
+
+def _choose_map(probs_val: np.ndarray, y_val: np.ndarray, scaled: np.ndarray, n_bins: int,
+                seed: int) -> tuple[str, dict[str, list[float]] | None, dict[str, Any]]:
+    """The chosen candidate, its map (fitted on all of ``scaled``) and every candidate's
+    cross-fitted ECE and count of distinct validation confidences."""
+    ece = cross_fitted_ece(probs_val, y_val, seed=seed, n_bins=n_bins)
+    maps = {kind: _MAP_FITTERS[kind](scaled, y_val) for kind in CANDIDATES}
+    candidates = {kind: {"ece_cross_fitted": ece[kind], "distinct": distinct_confidences(
+        calibrated_probs(scaled, 1.0, maps[kind]))} for kind in CANDIDATES}
+    method = choose_candidate(ece)
+    return method, maps[method], candidates
+
+
+def fit_calibration(probs_val: np.ndarray, y_val: np.ndarray, n_bins: int = 15,
+                    target_accuracy: float = TARGET_ACCURACY, seed: int = 0) -> dict[str, Any]:
+    """Fit ``T``, the top-label map and the "not sure" threshold on validation probabilities.
+
+    After the temperature, the map is chosen among :data:`CANDIDATES` by their ECE
+    cross-fitted on the validation split (:func:`cross_fitted_ece`, folds drawn with
+    ``seed``) with :func:`choose_candidate`'s rule. ``T`` stays 1 and no map is fitted below
+    :data:`MIN_TEMPERATURE_IMAGES` validation images.
+
+    Returns
+    -------
+    dict
+        The bundle's ``calibration`` record: ``temperature``, ``method`` (the candidate
+        chosen, None below the minimum), ``confidence_map`` (its knots, or None),
+        ``candidates`` (per candidate, ``ece_cross_fitted`` and ``distinct``: the distinct
+        calibrated confidences of the validation images), ``ece_tolerance``,
+        ``distinct_before`` and ``distinct_after`` (distinct validation confidences before
+        and after calibration: ties), ``ece_before``, ``ece_after_temperature``,
+        ``ece_after`` (on the images the map was fitted to, so optimistic: the test set's
+        figure is the honest one), ``nll_before``, ``nll_after``, ``threshold`` (on
+        calibrated probabilities), ``target_accuracy``, ``target_met``, ``coverage`` and
+        ``confident_accuracy`` (of the validation images), ``n_val`` and ``fitted_on``.
     """
     y_val = np.asarray(y_val, dtype=np.int64)
     enough = y_val.size >= MIN_TEMPERATURE_IMAGES
     temperature = fit_temperature(log_probs(probs_val), y_val) if enough else 1.0
     scaled = apply_temperature(probs_val, temperature)
-    confidence_map = fit_confidence_map(scaled, y_val) if enough else None
-    calibrated = apply_confidence_map(scaled, confidence_map) if confidence_map else scaled
+    method, confidence_map, candidates = (_choose_map(probs_val, y_val, scaled, n_bins, seed)
+                                          if enough else (None, None, None))
+    calibrated = calibrated_probs(scaled, 1.0, confidence_map)
     threshold, met = choose_threshold(calibrated, y_val, target_accuracy)
     coverage, accuracy = coverage_accuracy(calibrated, y_val, threshold)
-    return {"temperature": temperature, "confidence_map": confidence_map,
+    return {"temperature": temperature, "method": method, "confidence_map": confidence_map,
+            "candidates": candidates, "ece_tolerance": ECE_TOLERANCE,
+            "distinct_before": distinct_confidences(probs_val),
+            "distinct_after": distinct_confidences(calibrated),
             "ece_before": expected_calibration_error(probs_val, y_val, n_bins),
             "ece_after_temperature": expected_calibration_error(scaled, y_val, n_bins),
             "ece_after": expected_calibration_error(calibrated, y_val, n_bins),
@@ -337,9 +497,11 @@ def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
     """How a bundle's calibration holds on the test set: ECE before/after, coverage.
 
     ``raw`` and ``calibrated`` are the predictor's test probabilities without and with its
-    calibration; ``ece_after_temperature`` shows the temperature's share. A bundle without a
-    threshold answers every image, so its coverage is 1 and the accuracy of its answers is its
-    plain accuracy.
+    calibration; ``ece_after_temperature`` shows the temperature's share, ``method`` which
+    map the bundle chose (None: older bundles, which have the isotonic one, and uncalibrated
+    ones) and ``distinct_confidences`` how many distinct confidences the test images were
+    given (fewer than the images: ties). A bundle without a threshold answers every image, so
+    its coverage is 1 and the accuracy of its answers is its plain accuracy.
     """
     y_test = np.asarray(y_test, dtype=np.int64)
     if predictor.threshold is not None:
@@ -348,6 +510,8 @@ def calibration_on_test_set(predictor, raw: np.ndarray, calibrated: np.ndarray,
         coverage, confident = 1.0, float((calibrated.argmax(axis=1) == y_test).mean())
     return {"temperature": predictor.temperature,
             "confidence_map": bool(predictor.confidence_map),
+            "method": predictor.bundle.calibration.method,
+            "distinct_confidences": distinct_confidences(calibrated),
             "ece_before": expected_calibration_error(raw, y_test),
             "ece_after_temperature": expected_calibration_error(
                 apply_temperature(raw, predictor.temperature), y_test),

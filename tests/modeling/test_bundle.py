@@ -52,6 +52,26 @@ BAD = [
     ("map-uneven", _with(calibration__confidence_map={"x": [0.2, 0.9], "y": [0.3]}),
      "'calibration.confidence_map.y'"),
     ("calibration-list", _with(calibration=[1.0]), "'calibration'"),
+    ("method-unknown", _with(calibration__method="beta"), "'calibration.method'"),
+    ("method-number", _with(calibration__method=1), "'calibration.method'"),
+    ("method-temperature-with-map", _with(calibration__method="temperature"),
+     "'calibration.method'"),
+    ("method-smooth-without-map", _with(calibration__method="smooth",
+                                        calibration__confidence_map=None),
+     "'calibration.method'"),
+    ("candidates-list", _with(calibration__candidates=[0.1]), "'calibration.candidates'"),
+    ("candidate-unknown", _with(calibration__candidates={"platt": {}}),
+     "'calibration.candidates.platt'"),
+    ("candidate-ece-nan", _with(calibration__candidates={
+        "smooth": {"ece_cross_fitted": math.nan, "distinct": 3}}),
+     "'calibration.candidates.smooth.ece_cross_fitted'"),
+    ("candidate-ece-missing", _with(calibration__candidates={"smooth": {"distinct": 3}}),
+     "'calibration.candidates.smooth.ece_cross_fitted'"),
+    ("candidate-distinct-float", _with(calibration__candidates={
+        "isotonic": {"ece_cross_fitted": 0.02, "distinct": 3.5}}),
+     "'calibration.candidates.isotonic.distinct'"),
+    ("distinct-after-negative", _with(calibration__distinct_after=-1),
+     "'calibration.distinct_after'"),
     ("classes-9", _with(class_names=list(CLASS_NAMES[:9])), "'class_names'"),
     ("classes-11", _with(class_names=[*CLASS_NAMES, "Other"]), "'class_names'"),
     ("classes-number", _with(class_names=[*CLASS_NAMES[:9], 9]), "'class_names[9]'"),
@@ -134,6 +154,8 @@ def test_the_shipped_bundle_and_a_freshly_saved_one_load(tmp_path):
     shipped = read_bundle(shipped_bundle())
     assert shipped.kind == "galaxy" and shipped.views == 8 and shipped.profile
     assert 0 < shipped.calibration.threshold < 1 and shipped.calibration.confidence_map
+    # calibrated before the map was chosen: no method or candidates, its isotonic map kept
+    assert shipped.calibration.method is None and shipped.calibration.candidates is None
     assert [s["stage"] for s in shipped.lineage] == ["pre-train"]
     fresh = read_bundle(tiny_bundle(tmp_path / "tiny.keras"))
     assert fresh.image.size == 32 and fresh.class_names == CLASS_NAMES
@@ -167,3 +189,24 @@ def test_class_names_must_match_the_networks_output(tmp_path):
     with pytest.raises(ModelError, match=r"tiny\.json: field 'class_names' lists 10 classes, "
                                          r"but the network answers 7"):
         Predictor(path)
+
+
+def test_a_fitted_calibration_record_round_trips_through_the_json(tmp_path):
+    import numpy as np
+
+    from galaxy10.modeling.calibrate import fit_calibration
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(10, 0.3), 400)
+    y = np.where(rng.random(400) < 0.7, probs.argmax(1), rng.integers(0, 10, 400))
+    record = fit_calibration(probs, y)
+    path = _write_bundle(tmp_path, _with(calibration=None))
+    write_calibration(path, record)
+    calibration = read_bundle(path).calibration
+    assert calibration.method == record["method"] in ("temperature", "smooth", "isotonic")
+    assert calibration.candidates == record["candidates"]
+    assert set(calibration.candidates) == {"temperature", "smooth", "isotonic"}
+    assert calibration.confidence_map == record["confidence_map"]
+    assert calibration.temperature == record["temperature"]
+    assert calibration.record == json.loads(json.dumps(record))
+    assert read_bundle(_write_bundle(tmp_path, GOOD)).calibration.method is None  # older JSON

@@ -118,10 +118,12 @@ def test_calibrated_bundle_changes_probabilities_and_old_bundles_still_load(mode
     new = Predictor(path)
     assert new.temperature == pytest.approx(record["temperature"]) and new.temperature != 1.0
     assert new.confidence_map == record["confidence_map"] and new.calibrated
-    from galaxy10.modeling.calibrate import apply_confidence_map
+    from galaxy10.modeling.calibrate import calibrated_probs
 
-    np.testing.assert_allclose(new.predict_proba(images), apply_confidence_map(
-        apply_temperature(raw, record["temperature"]), record["confidence_map"]), atol=1e-5)
+    assert new.bundle.calibration.method == record["method"] in ("temperature", "smooth",
+                                                                 "isotonic")
+    np.testing.assert_allclose(new.predict_proba(images), calibrated_probs(
+        raw, record["temperature"], record["confidence_map"]), atol=1e-5)
     np.testing.assert_allclose(new.predict_proba(images, calibrated=False), raw, atol=1e-6)
 
 
@@ -277,16 +279,25 @@ def test_fallback_threshold_answers_the_requested_share():
     assert choose_threshold(probs, y, 0.9, fallback_coverage=0.25) == (pytest.approx(0.825), False)
 
 
-def _expected_record(probs, y, temperature, n_bins, target, with_map=True):
-    from galaxy10.modeling.calibrate import apply_confidence_map, fit_confidence_map, nll
+def _expected_record(probs, y, temperature, n_bins, target, method=None):
+    from galaxy10.modeling.calibrate import (
+        apply_confidence_map,
+        distinct_confidences,
+        fit_confidence_map,
+        fit_smooth_map,
+        nll,
+    )
 
     scaled = apply_temperature(probs, temperature)
-    confidence_map = fit_confidence_map(scaled, y) if with_map else None
-    calibrated = apply_confidence_map(scaled, confidence_map) if with_map else scaled
+    fitter = {"smooth": fit_smooth_map, "isotonic": fit_confidence_map}.get(method)
+    confidence_map = fitter(scaled, y) if fitter else None
+    calibrated = apply_confidence_map(scaled, confidence_map) if fitter else scaled
     threshold, met = choose_threshold(calibrated, y, target)
     coverage, accuracy = coverage_accuracy(calibrated, y, threshold)
 
-    return {"temperature": temperature, "confidence_map": confidence_map,
+    return {"temperature": temperature, "method": method, "confidence_map": confidence_map,
+            "ece_tolerance": 0.01, "distinct_before": distinct_confidences(probs),
+            "distinct_after": distinct_confidences(calibrated),
             "ece_before": expected_calibration_error(probs, y, n_bins),
             "ece_after_temperature": expected_calibration_error(scaled, y, n_bins),
             "ece_after": expected_calibration_error(calibrated, y, n_bins),
@@ -302,11 +313,10 @@ def test_fit_calibration_record_fields():
     record = fit_calibration(probs, y, n_bins=5, target_accuracy=0.6)
     t = fit_temperature(log_probs(probs), y)
     assert t > 1.5
-    expected = _expected_record(probs, y, t, 5, 0.6)
-    for key in ("x", "y"):
-        np.testing.assert_allclose(record["confidence_map"][key],
-                                   expected["confidence_map"][key], atol=1e-6)
-    drop = {"fitted_on", "confidence_map"}
+    # a temperature fixes this model: alone, it is within 0.01 of the best cross-fitted ECE
+    assert record["method"] == "temperature" and record["confidence_map"] is None
+    expected = _expected_record(probs, y, t, 5, 0.6, "temperature")
+    drop = {"fitted_on", "confidence_map", "candidates"}
     assert {k: v for k, v in record.items() if k not in drop} == pytest.approx(
         {k: v for k, v in expected.items() if k not in drop})
     assert type(record["n_val"]) is int and record["target_met"] is expected["target_met"]
@@ -323,8 +333,8 @@ def test_fit_calibration_record_fields():
     n = MIN_TEMPERATURE_IMAGES - 1
     small = fit_calibration(probs[:n], y[:n], n_bins=5, target_accuracy=0.6)
     assert {k: v for k, v in small.items() if k != "fitted_on"} == pytest.approx(
-        _expected_record(probs[:n], y[:n], 1.0, 5, 0.6, with_map=False))
-    assert small["confidence_map"] is None
+        {**_expected_record(probs[:n], y[:n], 1.0, 5, 0.6), "candidates": None})
+    assert small["confidence_map"] is None and small["method"] is None
     assert small["fitted_on"] == (f"validation split, {n} images (fewer than "
                                   f"{MIN_TEMPERATURE_IMAGES}: temperature kept at 1, no "
                                   "top-label map)")
@@ -421,3 +431,158 @@ def test_calibration_stages_follow_the_steps_the_bundle_has():
     only_map = calibration_stages(SimpleNamespace(temperature=1.0, confidence_map=cmap), probs)
     assert list(only_map) == ["before", "top-label map"]
     np.testing.assert_allclose(only_map["top-label map"], apply_confidence_map(probs, cmap))
+
+
+# -- the smooth map, and the choice between the temperature alone, it and the isotonic map ----
+
+def test_the_smooth_map_is_strictly_increasing_and_keeps_every_confidence_distinct():
+    from galaxy10.modeling.calibrate import (
+        apply_confidence_map,
+        distinct_confidences,
+        fit_confidence_map,
+        fit_smooth_map,
+    )
+
+    p_fit, y_fit = _bent(3000, seed=0)
+    smooth, isotonic = fit_smooth_map(p_fit, y_fit), fit_confidence_map(p_fit, y_fit)
+    json.dumps(smooth)
+    assert np.all(np.diff(smooth["x"]) > 0) and np.all(np.diff(smooth["y"]) > 0)
+    assert smooth["x"][0] == pytest.approx(0.1) and smooth["x"][-1] == 1.0  # chance to certain
+    assert min(smooth["y"]) >= 0.1 - 1e-12 and max(smooth["y"]) <= 1.0
+    # new images, their top probabilities all distinct: the smooth map keeps them distinct and
+    # in the same order; the isotonic one gives them a handful of values
+    p_new, _ = _bent(3000, seed=1)
+    top = p_new.max(1)
+    order = np.argsort(top)
+    assert np.unique(top).size == top.size
+    assert np.all(np.diff(np.interp(top[order], smooth["x"], smooth["y"])) > 0)
+    assert np.unique(np.interp(top, isotonic["x"], isotonic["y"])).size < 30
+    mapped = apply_confidence_map(p_new, smooth)
+    np.testing.assert_array_equal(mapped.argmax(1), p_new.argmax(1))
+    assert np.all(np.diff(mapped.max(1)[order]) >= 0)
+    # shown as float32, tops about a millionth apart where the map is nearly flat round together
+    assert distinct_confidences(mapped) >= 0.98 * top.size
+    assert distinct_confidences(apply_confidence_map(p_new, isotonic)) < 30
+    # it follows the isotonic fit (flat at 60 % here)
+    assert np.mean(mapped.max(1)) == pytest.approx(0.6, abs=0.03)
+
+
+def test_the_smooth_map_passes_through_the_block_centres_and_tilts_each_block():
+    from galaxy10.modeling.calibrate import SMOOTH_TILT, fit_smooth_map
+
+    assert SMOOTH_TILT == 0.5
+    # two blocks: tops 0.6 and 0.7 are right half the time (level 0.5, on chance), 0.8 and
+    # 0.9 always (level 1.0, on the upper bound); the outer ends stretch to 0.5 and 1
+    probs, y = _two_class([0.6, 0.6, 0.7, 0.7, 0.8, 0.9], [True, False, True, False, True, True])
+    m = fit_smooth_map(probs, y)
+    np.testing.assert_allclose(m["x"], [0.5, 0.65, 0.7, 0.8, 0.85, 1.0])
+    # each block rises by a quarter of the gap (0.5) on its open side; a level on a bound
+    # gives its centre the middle of its range
+    np.testing.assert_allclose(m["y"], [0.5, 0.5625, 0.625, 0.875, 0.9375, 1.0])
+    # levels 0.5 (0.6), 0.8 (0.62 to 0.76, centre 0.708) and 1.0 (0.9, 0.92): the middle
+    # block rises from 0.8 - 0.3 / 4 to 0.8 + 0.2 / 4, through its level at its centre
+    probs, y = _two_class([0.6, 0.62, 0.7, 0.72, 0.74, 0.76, 0.9, 0.92],
+                          [False, True, True, True, True, False, True, True])
+    mid = fit_smooth_map(probs, y)
+    assert np.all(np.diff(mid["x"]) > 0) and np.all(np.diff(mid["y"]) > 0)
+    np.testing.assert_allclose(np.interp([0.62, 0.708, 0.76], mid["x"], mid["y"]),
+                               [0.725, 0.8, 0.85])
+    # every top at 1.0 (float32 saturation): one block, its knots at chance and at 1
+    sure = fit_smooth_map(np.eye(10)[[2, 3, 4]], np.array([2, 3, 0]))
+    assert sure["x"] == [0.1, 1.0]
+    np.testing.assert_allclose(sure["y"], [2 / 3 - 0.25 * (2 / 3 - 0.1), 2 / 3])
+
+
+def test_the_choice_takes_the_simplest_candidate_within_the_tolerance():
+    from galaxy10.modeling.calibrate import ECE_TOLERANCE, choose_candidate
+
+    assert ECE_TOLERANCE == 0.01
+    ece = {"temperature": 0.5, "smooth": 0.375, "isotonic": 0.25}
+    assert choose_candidate(ece, tolerance=0.25) == "temperature"  # exactly at the tolerance
+    assert choose_candidate(ece, tolerance=0.125) == "smooth"
+    assert choose_candidate(ece, tolerance=0.0) == "isotonic"
+    assert choose_candidate({**ece, "smooth": 0.125}, tolerance=0.0) == "smooth"
+    assert choose_candidate({"temperature": 0.05, "smooth": 0.045, "isotonic": 0.042}) == (
+        "temperature")
+    assert choose_candidate({"temperature": 0.08, "smooth": 0.045, "isotonic": 0.04}) == "smooth"
+    assert choose_candidate({"temperature": 0.08, "smooth": 0.06, "isotonic": 0.04}) == (
+        "isotonic")
+
+
+def test_cross_fitted_ece_is_seeded_and_not_fooled_by_the_fit():
+    from galaxy10.modeling.calibrate import (
+        calibrated_probs,
+        cross_fitted_ece,
+        fit_confidence_map,
+    )
+
+    probs, y = _bent(600, seed=2)
+    ece = cross_fitted_ece(probs, y, seed=1)
+    assert set(ece) == {"temperature", "smooth", "isotonic"}
+    assert ece == cross_fitted_ece(probs, y, seed=1)
+    assert ece != cross_fitted_ece(probs, y, seed=2)
+    # on the images it was fitted to, the isotonic map looks better than it is
+    t = fit_temperature(log_probs(probs), y)
+    scaled = apply_temperature(probs, t)
+    in_sample = expected_calibration_error(
+        calibrated_probs(scaled, 1.0, fit_confidence_map(scaled, y)), y)
+    assert in_sample < ece["isotonic"] - 0.01
+
+
+def test_fit_calibration_records_the_choice_and_the_ties():
+    from galaxy10.modeling.calibrate import (
+        calibrated_probs,
+        choose_candidate,
+        cross_fitted_ece,
+        fit_confidence_map,
+        fit_smooth_map,
+    )
+
+    cases = {"smooth": _bent(3000, seed=0), "isotonic": _bent(250, seed=4),
+             "temperature": _overconfident(2000, seed=1)}
+    for method, (probs, y) in cases.items():
+        record = fit_calibration(probs, y)
+        assert record["method"] == method, record["candidates"]
+        ece = cross_fitted_ece(probs, y)
+        assert {k: c["ece_cross_fitted"] for k, c in record["candidates"].items()} == ece
+        assert choose_candidate(ece) == method and record["ece_tolerance"] == 0.01
+        scaled = apply_temperature(probs, record["temperature"])
+        fitted = {"temperature": None, "smooth": fit_smooth_map(scaled, y),
+                  "isotonic": fit_confidence_map(scaled, y)}[method]
+        assert record["confidence_map"] == fitted
+        calibrated = calibrated_probs(scaled, 1.0, fitted)
+        assert record["ece_after"] == expected_calibration_error(calibrated, y)
+        assert record["distinct_before"] == np.unique(probs.astype(np.float32).max(1)).size
+        json.dumps(record)
+
+
+def test_ties_are_measured_and_the_smooth_choice_leaves_none():
+    # the isotonic map (the only one before) gives 3,000 validation images a dozen values
+    probs, y = _bent(3000, seed=0)
+    record = fit_calibration(probs, y)
+    assert record["distinct_before"] == 3000
+    assert record["distinct_after"] >= 2940  # float32 may merge a few neighbours
+    assert record["candidates"]["isotonic"]["distinct"] < 30
+    assert record["candidates"]["smooth"]["distinct"] == record["distinct_after"]
+    assert all(type(c["distinct"]) is int for c in record["candidates"].values())
+
+
+def test_the_test_set_record_names_the_method_and_counts_the_ties():
+    from types import SimpleNamespace
+
+    from galaxy10.modeling.bundle import Calibration
+    from galaxy10.modeling.calibrate import calibrated_probs, calibration_on_test_set
+
+    probs, y = _bent(500, seed=3)
+    cmap = {"x": [0.1, 0.5, 0.6, 1.0], "y": [0.3, 0.5, 0.5, 0.7]}  # flat between 0.5 and 0.6
+    calibration = Calibration(temperature=1.0, confidence_map=cmap, method="isotonic")
+    predictor = SimpleNamespace(temperature=1.0, confidence_map=cmap, threshold=None,
+                                bundle=SimpleNamespace(calibration=calibration))
+    calibrated = calibrated_probs(probs, 1.0, cmap)
+    record = calibration_on_test_set(predictor, probs, calibrated, y)
+    assert record["method"] == "isotonic"
+    flat = np.sum((probs.max(1) >= 0.5) & (probs.max(1) <= 0.6))
+    assert flat > 50 and record["distinct_confidences"] == 500 - flat + 1
+    old = SimpleNamespace(**{**vars(predictor), "bundle": SimpleNamespace(
+        calibration=Calibration(temperature=1.0, confidence_map=cmap))})
+    assert calibration_on_test_set(old, probs, calibrated, y)["method"] is None

@@ -52,13 +52,19 @@ def _labels_with_signal(raw: np.ndarray) -> np.ndarray:
 
 
 def _assert_same_record(record: dict, expected: dict) -> None:
-    """Two calibration records agree: every figure, and the top-label map's knots."""
-    drop = {"fitted_on", "confidence_map"}
+    """Two calibration records agree: every figure, the candidates' and the map's knots."""
+    drop = {"fitted_on", "confidence_map", "candidates", "method"}
     assert {k: v for k, v in record.items() if k not in drop} == pytest.approx(
         {k: v for k, v in expected.items() if k not in drop}, rel=1e-4)
-    for key in ("x", "y"):
+    assert record["method"] == expected["method"]
+    assert record["candidates"].keys() == expected["candidates"].keys()
+    for name, candidate in record["candidates"].items():
+        assert candidate == pytest.approx(expected["candidates"][name], rel=1e-4)
+    assert (record["confidence_map"] is None) == (expected["confidence_map"] is None)
+    for key in ("x", "y") if record["confidence_map"] else ():
         np.testing.assert_allclose(record["confidence_map"][key],
                                    expected["confidence_map"][key], rtol=1e-4)
+
 
 def test_calibrate_bundle_fits_raw_probabilities_and_keeps_the_parameters(tiny, tmp_path,
                                                                            caplog):

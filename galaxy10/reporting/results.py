@@ -77,8 +77,8 @@ def calibration_markdown(metrics: dict[str, Any]) -> list[str]:
     if not cal:
         return []
     out = ["### Calibrated probabilities and \"not sure\" (test set of the same run)", "",
-           "ECE after: the temperature, then the top-label map (both fitted on validation "
-           "images); the temperature alone in brackets.", "",
+           "ECE after: the temperature, then the bundle's top-label map (both fitted on "
+           "validation images); the temperature alone in brackets.", "",
            "| model | temperature | ECE before | ECE after | \"not sure\" below | answered "
            "(coverage) | accuracy of the answered |", "|---|---|---|---|---|---|---|"]
     for key, label in MODEL_LABELS.items():

@@ -108,8 +108,11 @@ def active_check(args: argparse.Namespace) -> None:
     _check_cv(args, source)
     reports = get_reports_home(args.reports_dir)
     out = args.out or reports / "active_labelling.json"
-    reference = project_root() / "reports" / "reference"
-    if out.expanduser().resolve().is_relative_to(reference.resolve()):
+    import galaxy10
+
+    checkouts = {project_root(), project_root(Path(galaxy10.__file__).parent)}
+    if any(out.expanduser().resolve().is_relative_to((c / "reports" / "reference").resolve())
+           for c in checkouts):
         raise Galaxy10Error(f"--out {out}: reports/reference holds the committed records the "
                             "docs quote; write the run's record elsewhere")
     args.checked_out = check_out(out, "metrics", inputs=[source], lock=False)

@@ -98,19 +98,24 @@ def farthest_first(candidates: np.ndarray, centres: np.ndarray, k: int) -> np.nd
     from galaxy10.modeling.suggest import normalise
 
     points = normalise(candidates)
+    square = np.einsum("ij,ij->i", points, points)  # 1, or 0 for a zero row
     distance = np.full(len(points), np.inf)
     if len(centres):
         known = normalise(centres)
-        for lo in range(0, len(points), _CHUNK):  # unit rows: |a - b|^2 = 2 - 2 a.b
-            block = points[lo:lo + _CHUNK] @ known.T
-            distance[lo:lo + _CHUNK] = np.sqrt(np.clip(2.0 - 2.0 * block.max(axis=1), 0, None))
+        known_square = np.einsum("ij,ij->i", known, known)
+        for lo in range(0, len(points), _CHUNK):  # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b
+            block = (square[lo:lo + _CHUNK, None] + known_square[None, :]
+                     - 2.0 * (points[lo:lo + _CHUNK] @ known.T))
+            distance[lo:lo + _CHUNK] = np.sqrt(np.clip(block.min(axis=1), 0, None))
     picks: list[int] = []
     open_ = np.ones(len(points), dtype=bool)
     for _ in range(min(k, len(points))):
         nxt = int(np.argmax(np.where(open_, distance, -1.0)))
         picks.append(nxt)
         open_[nxt] = False
-        distance = np.minimum(distance, np.linalg.norm(points - points[nxt], axis=1))
+        nearest = np.sqrt(np.clip(square + square[nxt] - 2.0 * (points @ points[nxt]), 0,
+                                  None))
+        distance = np.minimum(distance, nearest)
     return np.asarray(picks, dtype=np.int64)
 
 

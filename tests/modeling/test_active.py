@@ -91,3 +91,18 @@ def test_bad_requests_are_refused():
         next_batch("mix", vectors, 2)
     with pytest.raises(ValueError, match="3 labelled vectors for 2 labels"):
         refit_and_rerank(vectors[:3], y[:2], vectors, 2)
+
+
+def test_farthest_first_measures_true_distances_with_zero_rows():
+    """A zero embedding (a blank cut-out) is 1 from every unit vector, not sqrt(2)."""
+    candidates = np.array([[0.0, 0.0], [-1.0, 0.0], [0.6, 0.8]])
+    labelled = np.array([[1.0, 0.0]])
+    # distances to the labelled one: 1, 2 and about 0.89; then from the picks
+    assert farthest_first(candidates, labelled, 3).tolist() == [1, 0, 2]
+    rng = np.random.default_rng(0)
+    points, centres = rng.normal(size=(40, 5)), rng.normal(size=(3, 5))
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    known = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    first = int(farthest_first(points, centres, 1)[0])
+    gaps = np.linalg.norm(unit[:, None] - known[None], axis=2).min(axis=1)
+    assert first == int(np.argmax(gaps))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import galaxy10.cli.checks as checks
+from galaxy10.cli.bench_active import active_arguments, active_check, active_run
 from galaxy10.cli.boundary import count_at_most, folds
 from galaxy10.cli.models import jitter_settings
 from galaxy10.cli.options import (
@@ -601,6 +602,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("similar", "similarity search: precision at 1 and 10 on real images, query time "
                          "over 100,000 vectors, 'More like this' latency",
               _similar_arguments, _similar, _similar_check),
+    Benchmark("active", "active labelling on real images with hidden labels: balanced accuracy "
+                        "by labels for random, uncertainty, diversity and mix; refit-and-rerank "
+                        "seconds", active_arguments, active_run, active_check),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 

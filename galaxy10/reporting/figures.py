@@ -262,6 +262,44 @@ def label_curve(curve: Mapping, title: str):
     return fig
 
 
+def active_curve(result: Mapping, title: str):
+    """Balanced accuracy against labels revealed, a line per labelling strategy with its sd
+    band, one panel per CV (``bench active``'s result).
+
+    ``result["splits"][split]["curves"][strategy][size]`` holds the mean and sd over runs;
+    random selection's accuracy at the largest size (``target``), which the other
+    strategies are compared with, is a dotted line. The x axis is logarithmic.
+    """
+    plt = _pyplot()
+    splits = list(result["splits"])
+    fig, axes = plt.subplots(1, len(splits), figsize=(6.5 * len(splits), 4.5), squeeze=False,
+                             sharey=True)
+    sizes = list(result["sizes"])
+    for ax, split in zip(axes[0], splits, strict=True):
+        section = result["splits"][split]
+        for strategy, curve in section["curves"].items():
+            mean = np.asarray([curve[str(n)]["mean"] for n in sizes])
+            sd = np.asarray([curve[str(n)]["sd"] for n in sizes])
+            (line,) = ax.plot(sizes, mean, marker="o", label=strategy)
+            ax.fill_between(sizes, mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
+        if "target" in section:
+            ax.axhline(section["target"], color="black", ls=":", lw=1,
+                       label=f"random at {sizes[-1]} labels")
+        ax.axhline(1 / N_CLASSES, color="grey", ls=":", lw=1, label=f"chance ({N_CLASSES} classes)")
+        ax.set_xscale("log")
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([str(n) for n in sizes])
+        ax.minorticks_off()
+        ax.set_xlabel("labels revealed per fold")
+        ax.set_title(f"{split} CV")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0][0].set_ylabel("balanced accuracy (mean ± sd over runs)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def per_class_recall(recalls: Mapping[str, Sequence[float]], title: str):
     """Grouped bars: the recall of each class for each model (e.g. seed CNN vs modern CNN).
 

@@ -230,6 +230,14 @@ COMMANDS = {
                           st.one_of(st.just([]), st.lists(number, min_size=1, max_size=3).map(
                               lambda sizes: ["--labels", *sizes])),
                           opt("--out-figure", anyout), words("-q")),
+    "bench active": command(words("bench", "active"), must("--real", hostile),
+                            opt("--init", st.sampled_from(MODELS)), opt("--folds", number),
+                            opt("--seeds", number), opt("--start", number),
+                            opt("--batch", number),
+                            st.one_of(st.just([]), st.lists(number, min_size=1, max_size=3).map(
+                                lambda sizes: ["--sizes", *sizes])),
+                            opt("--cv", st.sampled_from(["random", "region", "both", "x"])),
+                            opt("--out", anyout), opt("--out-figure", anyout), words("-q")),
     "bench shipped": command(words("bench", "shipped"), must("--bundle", st.sampled_from(MODELS)),
                              opt("--real", st.sampled_from(HOSTILE_FILES + VALID_DATA + ["none"])),
                              opt("--epochs", number), words("-q")),

@@ -1,0 +1,313 @@
+"""``bench active``: how many labels each way of choosing them needs, on real images whose
+labels are hidden and revealed one batch at a time; and how fast one refit-and-rerank is.
+
+The simulation (:func:`simulate`) plays a user with a pool of unlabelled galaxies: every
+image is embedded once by the frozen pre-trained network; on each outer fold of
+:func:`galaxy10.bench.real.cv_folds` the pool is the fold's training images and the test is
+its test images. A small cold start is drawn at random from the pool (a user does not know
+the classes of what they have not labelled, so it may not be stratified by hidden labels);
+then batches are chosen by a strategy of :mod:`galaxy10.modeling.active`, revealed, and the
+linear probe refitted (:func:`galaxy10.modeling.active.refit_and_rerank`, the step a labelling
+panel runs), until each size of the curve is reached; there the probe is scored on the fold's
+test images. Only revealed labels are ever read, which a test checks by permuting the hidden
+ones. Every strategy starts from the same cold start, so the curves differ by the choosing
+only.
+
+:func:`bench_refit` times one refit on a few hundred labelled vectors and one re-rank over
+100,000 synthetic candidates of the embedding's width.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+SIZES: tuple[int, ...] = (20, 50, 100, 200, 400)
+"""The curve's default sizes (labels revealed per fold)."""
+START = 10
+"""Default cold start: galaxies drawn at random from the pool and labelled first."""
+BATCH = 10
+"""Default batch: galaxies revealed between two refits of the probe."""
+SEEDS = 3
+"""Default repeats of each fold (each its own cold start and random picks)."""
+CANDIDATES = 100_000
+"""Default candidates re-ranked by :func:`bench_refit`."""
+REFIT_LABELLED = 400
+"""Labelled vectors the timed refit trains on (the curve's largest default size)."""
+COLD_START = ("drawn uniformly at random from the pool (the same for every strategy of a run): "
+              "a user does not know the classes of unlabelled galaxies, so a stratified start "
+              "would use hidden labels")
+
+Say = Callable[[str], None]
+
+
+def run_seed(seed: int, repeat: int, fold: int) -> int:
+    """The 32-bit seed of one run (one repeat of one fold), derived from ``seed``."""
+    return int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0])
+
+
+def simulate(vectors: np.ndarray, y: np.ndarray, pool: np.ndarray, test: np.ndarray,
+             strategy: str, sizes: Sequence[int], *, start: int = START, batch: int = BATCH,
+             seed: int = 0) -> dict[str, Any]:
+    """One run of the labelling loop on hidden labels (see the module's description).
+
+    Parameters
+    ----------
+    vectors : ndarray (n, d)
+        The frozen network's embedding of every image.
+    y : ndarray of int (n,)
+        Every image's label; a pool image's label is read only once it is revealed.
+    pool, test : ndarray of int
+        Rows of the unlabelled pool and of the test images.
+    strategy : str
+        One of :data:`galaxy10.modeling.active.STRATEGIES`.
+    sizes : sequence of int
+        Labelled sizes at which the probe is scored, each from ``start`` to ``len(pool)``.
+    start, batch : int
+        The cold start (random rows of the pool) and the galaxies revealed per refit.
+    seed : int
+        Seed of the cold start, the random picks and the probe.
+
+    Returns
+    -------
+    dict
+        ``order``: the revealed rows, in order; ``scores``: balanced accuracy on ``test`` by
+        size.
+    """
+    from sklearn.metrics import balanced_accuracy_score
+
+    from galaxy10.modeling.active import (
+        NEEDS_PROBE,
+        fit_probe,
+        probe_probabilities,
+        refit_and_rerank,
+    )
+
+    sizes = sorted(int(s) for s in sizes)
+    if not start <= sizes[0] or sizes[-1] > len(pool):
+        raise ValueError(f"sizes must lie from start ({start}) to the pool's {len(pool)}")
+    rng = np.random.default_rng(seed)
+    labelled = [int(i) for i in rng.choice(np.asarray(pool), size=start, replace=False)]
+    scores: dict[int, float] = {}
+    while True:
+        known = np.asarray(labelled)
+        revealed = y[known]  # the only labels of the pool ever read
+        probe, fitted, picks = None, False, None
+        if len(labelled) < sizes[-1]:
+            left = np.setdiff1d(pool, known)
+            goal = next(s for s in sizes if s > len(labelled))
+            round_ = refit_and_rerank(vectors[known], revealed, vectors[left],
+                                      min(batch, goal - len(labelled)), strategy=strategy,
+                                      seed=int(rng.integers(2**32)))
+            picks = left[round_.order]
+            probe, fitted = round_.probe, strategy in NEEDS_PROBE
+        if len(labelled) in sizes:
+            if not fitted:
+                probe = fit_probe(vectors[known], revealed, seed)
+            guess = probe_probabilities(probe, revealed, vectors[test]).argmax(axis=1)
+            scores[len(labelled)] = float(balanced_accuracy_score(y[test], guess))
+        if picks is None:
+            return {"order": np.asarray(labelled, dtype=np.int64), "scores": scores}
+        labelled.extend(int(i) for i in picks)
+
+
+def labels_to_match(sizes: Sequence[int], means: Sequence[float], target: float
+                    ) -> float | None:
+    """The labels a mean curve needs to reach ``target``: linearly interpolated between the
+    two sizes around the first crossing; the first size when it starts above; None when the
+    curve never reaches it."""
+    for i, (size, mean) in enumerate(zip(sizes, means, strict=True)):
+        if mean >= target:
+            if i == 0:
+                return float(size)
+            s0, m0 = sizes[i - 1], means[i - 1]
+            return float(s0 + (target - m0) * (size - s0) / (mean - m0))
+    return None
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    """Mean and sample sd over runs (sd 0 for one run), and the runs' values."""
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            "runs": [float(v) for v in arr]}
+
+
+def curves(vectors: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+           strategies: Sequence[str], sizes: Sequence[int], *, seeds: int = SEEDS,
+           start: int = START, batch: int = BATCH, seed: int = 0, say: Say = print
+           ) -> dict[str, Any]:
+    """Every strategy's curve over ``folds`` x ``seeds`` runs, and the labels each needs to
+    match random selection's accuracy at the largest size.
+
+    Returns
+    -------
+    dict
+        ``curves[strategy][size]``: mean, sd and runs of the balanced accuracy;
+        ``target``: random's mean at the largest size (with ``random`` among the
+        strategies); ``labels_to_match[strategy]``: :func:`labels_to_match` of it, None for
+        "not reached".
+    """
+    sizes = sorted(int(s) for s in sizes)
+    runs: dict[str, dict[int, list[float]]] = {s: {n: [] for n in sizes} for s in strategies}
+    for k, (pool, test) in enumerate(folds):
+        for r in range(seeds):
+            for strategy in strategies:
+                got = simulate(vectors, y, pool, test, strategy, sizes, start=start,
+                               batch=batch, seed=run_seed(seed, r, k))["scores"]
+                for n in sizes:
+                    runs[strategy][n].append(got[n])
+            say(f"fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: " + ", ".join(
+                f"{s} {runs[s][sizes[-1]][-1]:.3f}" for s in strategies)
+                + f" at {sizes[-1]} labels")
+    out: dict[str, Any] = {"curves": {s: {str(n): _summary(runs[s][n]) for n in sizes}
+                                      for s in strategies}}
+    if "random" in strategies:
+        target = out["curves"]["random"][str(sizes[-1])]["mean"]
+        out["target"] = target
+        out["labels_to_match"] = {s: labels_to_match(
+            sizes, [out["curves"][s][str(n)]["mean"] for n in sizes], target)
+            for s in strategies}
+    return out
+
+
+def bench_refit(width: int, *, candidates: int = CANDIDATES, labelled: int = REFIT_LABELLED,
+                batch: int = BATCH, seed: int = 0, repeats: int = 3) -> dict[str, Any]:
+    """Seconds of one refit-and-rerank (:func:`galaxy10.modeling.active.refit_and_rerank`) per
+    strategy: a probe refitted on ``labelled`` random vectors of ``width`` with random labels,
+    then ``candidates`` random vectors ranked for a batch; the median over ``repeats``."""
+    from galaxy10.modeling.active import STRATEGIES, refit_and_rerank
+
+    rng = np.random.default_rng(seed)
+    known = rng.normal(size=(labelled, width)).astype(np.float32)
+    labels = np.arange(labelled) % 10
+    pool = rng.normal(size=(candidates, width)).astype(np.float32)
+    out: dict[str, Any] = {"candidates": candidates, "labelled": labelled, "width": width,
+                           "batch": batch, "repeats": repeats, "strategies": {}}
+    for strategy in STRATEGIES:
+        fit, rank, total = [], [], []
+        for r in range(repeats):
+            start = time.perf_counter()
+            got = refit_and_rerank(known, labels, pool, batch, strategy=strategy, seed=seed + r)
+            total.append(time.perf_counter() - start)
+            fit.append(got.fit_seconds)
+            rank.append(got.rank_seconds)
+        out["strategies"][strategy] = {"fit_s": float(np.median(fit)),
+                                       "rank_s": float(np.median(rank)),
+                                       "total_s": float(np.median(total))}
+    return out
+
+
+def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *,
+                 splits: Sequence[str] = ("random",), n_folds: int = 5, seeds: int = SEEDS,
+                 sizes: Sequence[int] = SIZES, start: int = START, batch: int = BATCH,
+                 candidates: int = CANDIDATES, seed: int = 0,
+                 out_figure: str | os.PathLike[str] | None = None, say: Say = print
+                 ) -> dict[str, Any]:
+    """The active-labelling benchmark on a Galaxy10 ``.h5`` of labelled real images.
+
+    Parameters
+    ----------
+    real_h5 : path-like
+        The labelled images (labels hidden from the choosing, revealed batch by batch).
+    init : path-like
+        The frozen pre-trained bundle whose embedding the probe learns on.
+    splits : sequence of {"random", "region"}
+        The fold assignments of :func:`galaxy10.bench.real.cv_folds`, one section each.
+    n_folds, seeds : int
+        Outer folds, and runs of each fold (each its own cold start and random picks).
+    sizes, start, batch : as :func:`simulate`.
+    candidates : int
+        Candidates of the timed re-rank (:func:`bench_refit`).
+    seed : int
+        Seed of the folds and of every run (:func:`run_seed`).
+    out_figure : path-like, optional
+        The curves' PNG (:func:`galaxy10.reporting.figures.active_curve`), written atomically.
+
+    Returns
+    -------
+    dict
+        The run's settings, ``splits[split]`` (:func:`curves`' result with the CV's
+        description), ``refit`` (:func:`bench_refit`), the embedding's seconds and width, the
+        figure's path and the provenance.
+
+    Raises
+    ------
+    Galaxy10Error
+        When the largest size exceeds a fold's pool (checked before the embedding).
+    """
+    from galaxy10.bench.real import cv_folds
+    from galaxy10.core.errors import Galaxy10Error
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.active import STRATEGIES
+    from galaxy10.modeling.predict import Predictor
+    from galaxy10.reporting.metrics import provenance
+
+    started = time.time()
+    folds = {split: cv_folds(real_h5, n_folds, seed, split) for split in splits}
+    smallest = min(len(train) for found, _ in folds.values() for train, _ in found)
+    if max(sizes) > smallest:
+        raise Galaxy10Error(f"--sizes {' '.join(map(str, sizes))}: the smallest fold's pool "
+                            f"holds {smallest} images (duplicate groups kept together); give "
+                            f"sizes of at most {smallest}")
+    with Galaxy10File(real_h5) as f:
+        y = f.labels.astype(np.int64)
+        images = f.read(np.arange(len(f)))
+    say(f"embedding {len(y):,} images with {init} (frozen)...")
+    clock = time.perf_counter()
+    _, vectors = Predictor(init).predict_and_embed(images)
+    embed_seconds = time.perf_counter() - clock
+    del images
+    out: dict[str, Any] = {
+        "n_images": int(len(y)), "init": os.fspath(init), "folds": n_folds, "seeds": seeds,
+        "sizes": sorted(int(s) for s in sizes), "start": start, "batch": batch, "seed": seed,
+        "cold_start": COLD_START, "strategies": list(STRATEGIES),
+        "embedding_width": int(vectors.shape[1]), "embed_seconds": embed_seconds, "splits": {}}
+    for split, (found, about) in folds.items():
+        say(f"{split} CV: {n_folds} folds x {seeds} seeds x {len(STRATEGIES)} strategies...")
+        out["splits"][split] = {**about, **curves(vectors, y, found, STRATEGIES, sizes,
+                                                  seeds=seeds, start=start, batch=batch,
+                                                  seed=seed, say=say)}
+    say(f"timing a refit and a re-rank over {candidates:,} candidates...")
+    out["refit"] = bench_refit(int(vectors.shape[1]), candidates=candidates, batch=batch,
+                               seed=seed)
+    if out_figure is not None:
+        from galaxy10.reporting.figures import active_curve, save_figure
+
+        out["figure"] = os.fspath(save_figure(active_curve(out, title=(
+            f"Active labelling on real images: {len(y):,} images, {n_folds} folds x {seeds} "
+            "seeds, linear probe on the frozen network")), out_figure))
+    out["provenance"] = provenance(started)
+    return out
+
+
+def format_active(result: dict[str, Any]) -> str:
+    """``bench active``'s tables: balanced accuracy (mean +- sd) by strategy and size for each
+    CV, the labels each strategy needs to match random's largest-size accuracy, and the
+    refit-and-rerank seconds."""
+    sizes = result["sizes"]
+    lines = []
+    for split, section in result["splits"].items():
+        lines += [f"== active labelling, {split} CV: balanced accuracy of the linear probe "
+                  f"(mean +- sd over {result['folds']} folds x {result['seeds']} seeds) by "
+                  "labels ==",
+                  f"{'strategy':<12} " + " ".join(f"{n:>15}" for n in sizes)]
+        for strategy, curve in section["curves"].items():
+            lines.append(f"{strategy:<12} " + " ".join(
+                f"{curve[str(n)]['mean']:>7.3f} +- {curve[str(n)]['sd']:.3f}" for n in sizes))
+        if "target" in section:
+            needs = ", ".join(
+                f"{s} {'not reached' if n is None else f'{n:.0f}'}"
+                for s, n in section["labels_to_match"].items() if s != "random")
+            lines.append(f"labels to match random's {sizes[-1]}-label accuracy "
+                         f"({section['target']:.3f}): {needs}")
+    refit = result["refit"]
+    lines.append(f"== refit on {refit['labelled']} labelled vectors and re-rank of "
+                 f"{refit['candidates']:,} candidates (width {refit['width']}), median of "
+                 f"{refit['repeats']}, seconds ==")
+    lines.append(", ".join(f"{s} {t['total_s']:.2f} (fit {t['fit_s']:.2f}, rank "
+                           f"{t['rank_s']:.2f})" for s, t in refit["strategies"].items()))
+    return "\n".join(lines)

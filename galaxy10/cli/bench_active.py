@@ -1,0 +1,139 @@
+"""``bench active``'s options, checks and run (:mod:`galaxy10.bench.active`): one row of
+:data:`galaxy10.cli.bench.BENCHMARKS`, kept in its own module so that table stays short."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import galaxy10.cli.checks as checks
+from galaxy10.cli.boundary import count_at_most, folds
+from galaxy10.cli.options import add_models_dir, add_real, add_seed
+from galaxy10.cli.outputs import check_out, note_after_checks
+from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
+
+MAX_SEEDS = 100
+"""Most runs of each fold ``--seeds`` takes."""
+MAX_LABELS = 10_000_000
+"""Bound of ``--sizes``, ``--start`` and ``--batch`` (the fold's pool is checked too)."""
+
+
+def active_arguments(p: argparse.ArgumentParser) -> None:
+    """``bench active``'s own options."""
+    from galaxy10.bench.active import BATCH, CANDIDATES, SEEDS, SIZES, START
+
+    add_real(p)
+    p.add_argument("--init", type=Path, help="the frozen pre-trained bundle whose embedding the "
+                                             "probe learns on (default <models-dir>/"
+                                             "pretrained_synthetic.keras, else the one shipped "
+                                             "with galaxy10)")
+    add_models_dir(p)
+    p.add_argument("--cv", choices=["random", "region", "both"],
+                   help="fold assignment, as bench real's (default: both where the images have "
+                        "sky positions, else random)")
+    p.add_argument("--folds", type=folds, default=5, help="outer folds (default 5)")
+    p.add_argument("--seeds", type=count_at_most(MAX_SEEDS), default=SEEDS,
+                   help=f"runs of each fold, each its own cold start (default {SEEDS})")
+    p.add_argument("--sizes", type=count_at_most(MAX_LABELS), nargs="+", metavar="N",
+                   default=list(SIZES), help="labels revealed at which the probe is scored "
+                   f"(default {' '.join(map(str, SIZES))})")
+    p.add_argument("--start", type=count_at_most(MAX_LABELS), default=START,
+                   help=f"cold start: pool galaxies labelled first, at random (default {START})")
+    p.add_argument("--batch", type=count_at_most(MAX_LABELS), default=BATCH,
+                   help=f"galaxies revealed between two refits of the probe (default {BATCH})")
+    p.add_argument("--candidates", type=count_at_most(MAX_LABELS), default=CANDIDATES,
+                   help=f"candidates of the timed re-rank (default {CANDIDATES:,})")
+    p.add_argument("--out", type=Path, help="the JSON record (default "
+                                            "<reports-dir>/active_labelling.json)")
+    p.add_argument("--out-figure", type=Path, help="the curves' PNG (default "
+                                                   "<reports-dir>/figures/active_curve.png)")
+    add_seed(p)
+
+
+def _check_sizes(args: argparse.Namespace, n_images: int, source: Path) -> None:
+    """Refuse sizes given twice, below ``--start`` or above what a fold's pool can hold."""
+    given = " ".join(map(str, args.sizes))
+    twice = sorted({n for n in args.sizes if args.sizes.count(n) > 1})
+    if twice:
+        raise Galaxy10Error(f"--sizes {given}: give each size once ({', '.join(map(str, twice))} "
+                            "given more than once)")
+    small = [n for n in args.sizes if n < args.start]
+    if small:
+        raise Galaxy10Error(f"--sizes {given}: each size must be at least --start "
+                            f"{args.start} (the cold start), got {', '.join(map(str, small))}")
+    most = n_images * (args.folds - 1) // args.folds
+    large = [n for n in args.sizes if n > most]
+    if large:
+        raise GalaxyDataError(source, f"--sizes {given}: {args.folds}-fold cross-validation of "
+                                      f"{n_images} images leaves at most {most} in each fold's "
+                                      f"pool; {', '.join(map(str, large))} is more")
+    args.sizes = sorted(args.sizes)
+
+
+def _check_cv(args: argparse.Namespace, source: Path) -> None:
+    """``args.checked_splits``: the fold assignments ``--cv`` asks for and the images allow."""
+    from galaxy10.datasets.labelled import source_positions
+
+    placed = source_positions(source) is not None
+    if args.cv is None and not placed:
+        note_after_checks(f"[galaxy10] --cv: {source} has no sky positions, so only the random "
+                          "CV runs (the region-held-out one needs ra/dec)")
+    cv = args.cv or ("both" if placed else "random")
+    if cv != "random" and not placed:
+        raise GalaxyDataError(source, f"--cv {cv}: no sky positions, which the region-held-out "
+                                      "CV needs: give an .h5 with ra/dec, or a manifest with ra "
+                                      "and dec (or h5_row) columns; or --cv random")
+    args.checked_splits = ["random", "region"] if cv == "both" else [cv]
+
+
+def active_check(args: argparse.Namespace) -> None:
+    """Check every option, input and output of ``bench active`` before any work."""
+    from galaxy10.core.paths import get_reports_home, project_root
+    from galaxy10.datasets.resample import check_folds
+    from galaxy10.modeling.shipped import pretrained_bundle
+
+    if args.init is None:  # the user's pre-trained bundle, else the one shipped with galaxy10
+        choice = pretrained_bundle(args.models_dir)
+        note_after_checks(f"[galaxy10] --init: {choice.note}")
+        args.init = choice.path
+    args.checked_init = checks.bundle(args.init, option="--init", kind=None)
+    source, labels = checks.real_labels(args.real, required=True, probe=True)
+    args.checked_real = source
+    try:
+        check_folds(labels, args.folds)
+    except Galaxy10Error as exc:
+        raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
+    _check_sizes(args, len(labels), source)
+    _check_cv(args, source)
+    reports = get_reports_home(args.reports_dir)
+    out = args.out or reports / "active_labelling.json"
+    import galaxy10
+
+    checkouts = {project_root(), project_root(Path(galaxy10.__file__).parent)}
+    if any(out.expanduser().resolve().is_relative_to((c / "reports" / "reference").resolve())
+           for c in checkouts):
+        raise Galaxy10Error(f"--out {out}: reports/reference holds the committed records the "
+                            "docs quote; write the run's record elsewhere")
+    args.checked_out = check_out(out, "metrics", inputs=[source], lock=False)
+    args.checked_figure = check_out(args.out_figure or reports / "figures" / "active_curve.png",
+                                    "figure", inputs=[source], option="--out-figure")
+
+
+def active_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
+    """Run ``bench active``, print its tables and record them in ``--out``."""
+    import tempfile
+
+    from galaxy10.bench.active import bench_active, format_active
+    from galaxy10.bench.records import record
+    from galaxy10.datasets.importer import labelled_images_h5
+
+    with tempfile.TemporaryDirectory() as tmp:
+        real = labelled_images_h5(args.checked_real, tmp)
+        result = bench_active(real, args.checked_init, splits=args.checked_splits,
+                              n_folds=args.folds, seeds=args.seeds, sizes=args.sizes,
+                              start=args.start, batch=args.batch, candidates=args.candidates,
+                              seed=args.seed, out_figure=args.checked_figure, say=say)
+    print(format_active(result))
+    print(f"figure written to {result['figure']}")
+    return record("active_labelling", result, args.checked_out)

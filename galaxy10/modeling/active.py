@@ -1,0 +1,219 @@
+"""Active labelling: which unlabelled galaxies to reveal next, and the probe that learns from
+each batch of labels.
+
+One round of the labelling loop is :func:`refit_and_rerank`: a linear probe
+(:func:`galaxy10.modeling.probe.fit_linear_probe`) refitted on the frozen network's embeddings
+of the galaxies labelled so far, then the unlabelled candidates ranked with it
+(:func:`next_batch`). A labelling panel calls it after every few labels; ``bench active``
+(:mod:`galaxy10.bench.active`) calls it at every batch of its simulation, and times it over
+100,000 candidates.
+
+The strategies (:data:`STRATEGIES`) are
+
+``random``
+    uniformly at random (seeded): the baseline every label curve so far used;
+``uncertainty``
+    the smallest margins (top-1 minus top-2 probability) of the probe's probabilities;
+``diversity``
+    greedy k-centre on the L2-normalised embeddings, continued from the labelled galaxies
+    (:func:`farthest_first`): each pick is the candidate farthest from everything labelled or
+    picked so far; it needs no probe;
+``mix``
+    what ``suggest`` does by default (:func:`galaxy10.modeling.suggest.rank_suggestions`):
+    margin, k-centre within each predicted class's most uncertain candidates, class caps and a
+    10% random share.
+
+Only the labels given are used: nothing here sees a candidate's label, which is what lets the
+benchmark hide the real sample's labels and reveal them one batch at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+STRATEGIES: tuple[str, ...] = ("random", "uncertainty", "diversity", "mix")
+"""The ways :func:`next_batch` picks the galaxies to label next."""
+NEEDS_PROBE: frozenset[str] = frozenset({"uncertainty", "mix"})
+"""The strategies that rank by the probe's probabilities (the others need no refit)."""
+MIX_RANDOM_SHARE = 0.1
+"""The random share of ``mix``: ``suggest``'s default ``--random-share``."""
+_CHUNK = 8192
+"""Candidates per block when measuring their distance to the labelled galaxies."""
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """One round of :func:`refit_and_rerank`.
+
+    ``order`` indexes the candidates, best first; ``reasons`` says why each was picked;
+    ``probs`` are the probe's probabilities of every candidate (None when the strategy needs
+    no probe); ``probe`` is the fitted probe (None without one, or with fewer than two
+    classes labelled); ``fit_seconds`` and ``rank_seconds`` time the two steps.
+    """
+
+    order: np.ndarray
+    reasons: tuple[str, ...]
+    probs: np.ndarray | None
+    probe: Any | None
+    fit_seconds: float
+    rank_seconds: float
+
+
+def fit_probe(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) -> Any | None:
+    """The linear probe on the labelled ``vectors``, or None while they hold one class only
+    (a regression needs two; :func:`probe_probabilities` then answers that class)."""
+    from galaxy10.modeling.probe import fit_linear_probe
+
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(np.unique(labels)) < 2:
+        return None
+    return fit_linear_probe(vectors, labels, seed=seed)
+
+
+def probe_probabilities(probe: Any | None, labels: np.ndarray, vectors: np.ndarray,
+                        n_classes: int = 10) -> np.ndarray:
+    """Probabilities of all ``n_classes`` for ``vectors``: the probe's, or (with no probe) a
+    certainty of the one class in ``labels`` (uniform when ``labels`` is empty)."""
+    from galaxy10.modeling.probe import probe_proba
+
+    if probe is not None:
+        return probe_proba(probe, vectors, n_classes)
+    out = np.full((len(vectors), n_classes), 1.0 / n_classes)
+    if len(labels):
+        out[:] = 0.0
+        out[:, int(np.asarray(labels)[0])] = 1.0
+    return out
+
+
+def farthest_first(candidates: np.ndarray, centres: np.ndarray, k: int) -> np.ndarray:
+    """Greedy k-centre continued from ``centres``: ``k`` candidate indices, each the one
+    farthest (L2, on unit-length rows) from every centre and every earlier pick.
+
+    With no centres the first pick is candidate 0. Ties go to the lowest index.
+    """
+    from galaxy10.modeling.suggest import normalise
+
+    points = normalise(candidates)
+    square = np.einsum("ij,ij->i", points, points)  # 1, or 0 for a zero row
+    distance = np.full(len(points), np.inf)
+    if len(centres):
+        known = normalise(centres)
+        known_square = np.einsum("ij,ij->i", known, known)
+        for lo in range(0, len(points), _CHUNK):  # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b
+            block = (square[lo:lo + _CHUNK, None] + known_square[None, :]
+                     - 2.0 * (points[lo:lo + _CHUNK] @ known.T))
+            distance[lo:lo + _CHUNK] = np.sqrt(np.clip(block.min(axis=1), 0, None))
+    picks: list[int] = []
+    open_ = np.ones(len(points), dtype=bool)
+    for _ in range(min(k, len(points))):
+        nxt = int(np.argmax(np.where(open_, distance, -1.0)))
+        picks.append(nxt)
+        open_[nxt] = False
+        nearest = np.sqrt(np.clip(square + square[nxt] - 2.0 * (points @ points[nxt]), 0,
+                                  None))
+        distance = np.minimum(distance, nearest)
+    return np.asarray(picks, dtype=np.int64)
+
+
+def next_batch(strategy: str, candidates: np.ndarray, n: int, *,
+               labelled: np.ndarray | None = None, probs: np.ndarray | None = None,
+               seed: int = 0) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The ``n`` candidates to label next by ``strategy`` (see the module's description).
+
+    Parameters
+    ----------
+    strategy : str
+        One of :data:`STRATEGIES`.
+    candidates : ndarray (m, d)
+        The unlabelled galaxies' embeddings.
+    n : int
+        How many to pick, 1 to m.
+    labelled : ndarray (l, d), optional
+        The labelled galaxies' embeddings (``diversity`` spreads away from them).
+    probs : ndarray (m, classes), optional
+        The probe's probabilities of the candidates; required by ``uncertainty`` and ``mix``.
+    seed : int, default 0
+        Seed of the random picks (``random``, and ``mix``'s random share).
+
+    Returns
+    -------
+    order : ndarray of int64
+        ``n`` candidate indices, best first.
+    reasons : tuple of str
+        Why each was picked (the strategy's name; ``mix`` gives ``suggest``'s reasons).
+    """
+    m = len(candidates)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if not 1 <= n <= m:
+        raise ValueError(f"n must be 1 to {m} (the candidates), got {n}")
+    if strategy in NEEDS_PROBE and probs is None:
+        raise ValueError(f"strategy {strategy!r} ranks by the probe's probabilities: give probs")
+    if strategy == "random":
+        order = np.random.default_rng(seed).choice(m, size=n, replace=False).astype(np.int64)
+    elif strategy == "uncertainty":
+        from galaxy10.modeling.suggest import margin
+
+        order = np.argsort(margin(probs), kind="stable")[:n].astype(np.int64)
+    elif strategy == "diversity":
+        centres = np.empty((0, candidates.shape[1])) if labelled is None else labelled
+        order = farthest_first(candidates, centres, n)
+    else:
+        from galaxy10.modeling.suggest import rank_suggestions
+
+        picks = rank_suggestions(probs, candidates, n, by="margin",
+                                 random_share=MIX_RANDOM_SHARE, seed=seed)
+        return picks.order, picks.reasons
+    return order, (strategy,) * n
+
+
+def refit_and_rerank(labelled: np.ndarray, labels: np.ndarray, candidates: np.ndarray, n: int,
+                     *, strategy: str = "mix", seed: int = 0) -> Reranked:
+    """One round of the labelling loop: refit the linear probe on the labels so far, then rank
+    the unlabelled candidates for labelling.
+
+    This is the step a labelling panel runs after every few clicks, and the one
+    ``bench active`` simulates and times: on the frozen network's embeddings only, so it takes
+    seconds where a fine-tune takes minutes.
+
+    Parameters
+    ----------
+    labelled : ndarray (l, d)
+        Embeddings of the galaxies labelled so far (the frozen pre-trained network's,
+        :meth:`galaxy10.modeling.predict.Predictor.predict_and_embed`).
+    labels : ndarray of int (l,)
+        Their labels, 0-9.
+    candidates : ndarray (m, d)
+        Embeddings of the unlabelled galaxies.
+    n : int
+        How many to suggest, 1 to m.
+    strategy : str, default "mix"
+        One of :data:`STRATEGIES`; ``mix`` is ``suggest``'s ranking. ``random`` and
+        ``diversity`` fit no probe.
+    seed : int, default 0
+        Seed of the probe's regression and of the random picks.
+
+    Returns
+    -------
+    Reranked
+        The picks (``order``, ``reasons``), the candidates' probabilities and the probe (for
+        the panel's top-3 guesses), and the seconds of the refit and of the ranking.
+    """
+    labelled = np.asarray(labelled, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labelled) != len(labels):
+        raise ValueError(f"{len(labelled)} labelled vectors for {len(labels)} labels")
+    start = time.perf_counter()
+    probe = probs = None
+    if strategy in NEEDS_PROBE:
+        probe = fit_probe(labelled, labels, seed)
+    fitted = time.perf_counter()
+    if strategy in NEEDS_PROBE:
+        probs = probe_probabilities(probe, labels, candidates)
+    order, reasons = next_batch(strategy, candidates, n, labelled=labelled, probs=probs,
+                                seed=seed)
+    return Reranked(order, reasons, probs, probe, fitted - start, time.perf_counter() - fitted)

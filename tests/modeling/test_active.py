@@ -1,0 +1,108 @@
+"""One round of the labelling loop: the strategies of ``next_batch`` and ``refit_and_rerank``
+(tiny synthetic embeddings, no network)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from galaxy10.modeling.active import (
+    STRATEGIES,
+    farthest_first,
+    next_batch,
+    refit_and_rerank,
+)
+from galaxy10.modeling.suggest import margin, rank_suggestions
+
+
+def _clusters(n: int = 200, d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` vectors around ten class centres, and their classes."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 10
+    return rng.normal(size=(10, d))[y] * 3 + rng.normal(size=(n, d)), y
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_picks_n_distinct_candidates(strategy):
+    vectors, y = _clusters()
+    got = refit_and_rerank(vectors[:30], y[:30], vectors[30:], 12, strategy=strategy, seed=3)
+    assert len(got.order) == len(got.reasons) == 12
+    assert len(set(got.order.tolist())) == 12
+    assert got.order.min() >= 0 and got.order.max() < 170
+    if strategy in ("random", "diversity"):  # no probe is fitted for them
+        assert got.probe is None and got.probs is None
+    else:
+        assert got.probs.shape == (170, 10)
+        np.testing.assert_allclose(got.probs.sum(axis=1), 1.0)
+
+
+def test_uncertainty_picks_the_smallest_margins():
+    probs = np.array([[0.9, 0.1], [0.55, 0.45], [0.7, 0.3], [0.5, 0.5]])
+    order, reasons = next_batch("uncertainty", np.zeros((4, 2)), 2, probs=probs)
+    assert order.tolist() == [3, 1]
+    assert reasons == ("uncertainty", "uncertainty")
+
+
+def test_mix_is_the_suggest_ranking():
+    vectors, y = _clusters()
+    got = refit_and_rerank(vectors[:40], y[:40], vectors[40:], 10, strategy="mix", seed=5)
+    again = rank_suggestions(got.probs, vectors[40:], 10, by="margin", random_share=0.1, seed=5)
+    assert got.order.tolist() == again.order.tolist()
+    assert set(got.reasons) <= {"uncertain", "diverse", "random"}
+    # the probe's uncertainty decides: the most uncertain candidate leads
+    assert got.order[0] == int(np.argmin(margin(got.probs)))
+
+
+def test_diversity_spreads_away_from_the_labelled_galaxies():
+    labelled = np.array([[1.0, 0.0]])
+    far, copy, side = [-1.0, 0.0], [-1.0, 0.02], [0.0, 1.0]
+    order, reasons = next_batch("diversity", np.array([side, copy, far]), 3, labelled=labelled)
+    # the farthest from the labelled one first, then not its near-copy but the other side
+    assert order.tolist() == [2, 0, 1]
+    assert reasons == ("diversity",) * 3
+    # a candidate equal to a labelled galaxy comes last
+    assert farthest_first(np.array([[2.0, 0.0], side, far]), labelled, 3)[-1] == 0
+
+
+def test_random_picks_follow_their_seed():
+    vectors = np.zeros((50, 3))
+    a, _ = next_batch("random", vectors, 10, seed=1)
+    b, _ = next_batch("random", vectors, 10, seed=1)
+    c, _ = next_batch("random", vectors, 10, seed=2)
+    assert a.tolist() == b.tolist() != c.tolist()
+
+
+def test_one_class_labelled_needs_no_regression():
+    """After a cold start of one class the probe cannot be fitted: it answers that class."""
+    vectors, _ = _clusters()
+    got = refit_and_rerank(vectors[:5], np.full(5, 7), vectors[5:], 4, strategy="uncertainty")
+    assert got.probe is None
+    assert (got.probs.argmax(axis=1) == 7).all()
+    assert len(got.order) == 4
+
+
+def test_bad_requests_are_refused():
+    vectors, y = _clusters(40)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        next_batch("greedy", vectors, 2)
+    with pytest.raises(ValueError, match="n must be 1 to 40"):
+        next_batch("random", vectors, 41)
+    with pytest.raises(ValueError, match="give probs"):
+        next_batch("mix", vectors, 2)
+    with pytest.raises(ValueError, match="3 labelled vectors for 2 labels"):
+        refit_and_rerank(vectors[:3], y[:2], vectors, 2)
+
+
+def test_farthest_first_measures_true_distances_with_zero_rows():
+    """A zero embedding (a blank cut-out) is 1 from every unit vector, not sqrt(2)."""
+    candidates = np.array([[0.0, 0.0], [-1.0, 0.0], [0.6, 0.8]])
+    labelled = np.array([[1.0, 0.0]])
+    # distances to the labelled one: 1, 2 and about 0.89; then from the picks
+    assert farthest_first(candidates, labelled, 3).tolist() == [1, 0, 2]
+    rng = np.random.default_rng(0)
+    points, centres = rng.normal(size=(40, 5)), rng.normal(size=(3, 5))
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    known = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    first = int(farthest_first(points, centres, 1)[0])
+    gaps = np.linalg.norm(unit[:, None] - known[None], axis=2).min(axis=1)
+    assert first == int(np.argmax(gaps))

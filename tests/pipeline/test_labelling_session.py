@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from labelling_candidates import clustered
 
 from galaxy10.core.errors import GalaxyDataError
 from galaxy10.datasets.labelled import read_manifest
 from galaxy10.pipeline.labelling import (
     NOT_A_GALAXY,
     SKIP,
-    Candidates,
     LabellingSession,
     decisions_path,
     estimate_accuracy,
@@ -26,19 +26,6 @@ from galaxy10.pipeline.labelling import (
 from galaxy10.pipeline.suggest import read_labelled
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def clustered(n: int = 60, classes: int = 3, seed: int = 0, files: Path | None = None
-              ) -> tuple[Candidates, np.ndarray]:
-    """``n`` candidates in ``classes`` well separated clusters, and each one's true class."""
-    rng = np.random.default_rng(seed)
-    truth = np.arange(n) % classes
-    centres = rng.normal(size=(classes, 8)) * 10
-    emb = centres[truth] + rng.normal(size=(n, 8))
-    probs = rng.dirichlet(np.ones(10), size=n)
-    names = (tuple(str(files / f"g{i}.png") for i in range(n)) if files is not None
-             else None)
-    return Candidates(tuple(f"set.h5:{i}" for i in range(n)), probs, emb, names), truth
 
 
 def rows(path: Path) -> list[dict]:

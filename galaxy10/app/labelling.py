@@ -220,13 +220,14 @@ def labelling_from_model(model: str | os.PathLike[str] | None = None,
                          data: str | os.PathLike[str] | None = None,
                          labels: str | os.PathLike[str] = "labels.csv", *,
                          who: str | None = None, n: int | None = None, seed: int = 0,
-                         refit_every: int | None = None) -> LabellingPanel:
+                         refit_every: int | None = None,
+                         models_dir: str | os.PathLike[str] | None = None) -> LabellingPanel:
     """The panel on a model's answers about some data (what notebook 07 and the served page
     open).
 
     Parameters
     ----------
-    model, data, n, seed
+    model, data, n, seed, models_dir
         As :func:`galaxy10.pipeline.label_sources.label_source` (``n`` None: its default).
     labels : path-like
         The labels CSV (resumed when it exists; checked before the model runs).
@@ -242,7 +243,7 @@ def labelling_from_model(model: str | os.PathLike[str] | None = None,
     for path, skips in ((labels, False), (decisions_path(labels), True)):
         if os.path.exists(path):  # a broken file is refused before the model's minutes
             read_answers(path, decisions=skips)
-    source = label_source(model, data, n=n or DEFAULT_N, seed=seed)
+    source = label_source(model, data, n=n or DEFAULT_N, seed=seed, models_dir=models_dir)
     session = LabellingSession(source.candidates, labels, who=who, seed=seed,
                                refit_every=refit_every or REFIT_EVERY,
                                cutout=source.image)

@@ -93,7 +93,8 @@ def _from_catalogue(folder: Path, n: int, seed: int) -> LabelSource:
 
 def label_source(model: str | os.PathLike[str] | None = None,
                  data: str | os.PathLike[str] | None = None, *, n: int = DEFAULT_N,
-                 seed: int = 0) -> LabelSource:
+                 seed: int = 0, models_dir: str | os.PathLike[str] | None = None
+                 ) -> LabelSource:
     """The galaxies to label, with the model's probabilities and embeddings.
 
     Parameters
@@ -109,6 +110,8 @@ def label_source(model: str | os.PathLike[str] | None = None,
         Most galaxies to draw.
     seed : int
         Seeds the draw.
+    models_dir : path-like, optional
+        Where the default bundle is looked for (default: the models folder).
 
     Raises
     ------
@@ -121,7 +124,7 @@ def label_source(model: str | os.PathLike[str] | None = None,
         folder = Path(data)
         if is_catalogue(folder):
             return _from_catalogue(folder, n, seed)
-    predictor, name = _predictor(model)
+    predictor, name = _predictor(model, models_dir)
     if data is not None and Path(data).is_dir():
         from galaxy10.datasets.images import load_cutout
 
@@ -143,12 +146,13 @@ def label_source(model: str | os.PathLike[str] | None = None,
                        f"{galaxies.path.name}, {len(rows):,} of {len(galaxies):,} rows", name)
 
 
-def _predictor(model: str | os.PathLike[str] | None):
+def _predictor(model: str | os.PathLike[str] | None,
+               models_dir: str | os.PathLike[str] | None = None):
     """The loaded bundle and the name the panel shows (never its folder)."""
     from galaxy10.modeling.predict import Predictor
     from galaxy10.modeling.shipped import default_model
 
     if model:
         return Predictor(model), Path(model).name
-    choice = default_model()
+    choice = default_model(models_dir)
     return Predictor(choice.path), choice.path.name

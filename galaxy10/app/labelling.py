@@ -8,9 +8,10 @@ class and the estimated accuracy.
 
 Keys: ipywidgets has no page-wide key events, so the panel has a small key box (a
 ``Text`` field): with it focused, ``1``-``9`` answer the first nine classes, ``0`` the
-tenth, ``s`` skips, ``n`` is "not a galaxy", ``u`` or Backspace undoes. The box holds one
-marker character (:data:`MARKER`), put back after every key, so that Backspace, which deletes
-it, is a change the kernel sees. It works in Jupyter, Colab and Voilà alike.
+tenth, ``s`` skips, ``n`` is "not a galaxy", ``u`` or Backspace undoes. The box starts with a
+few marker characters (:data:`MARKER`) and keeps what is typed, so that Backspace, which
+deletes one, is a change the kernel sees (``u`` always works). It works in Jupyter, Colab and
+Voilà alike.
 
 A click runs no model: the probabilities and embeddings were computed when the session's
 galaxies were drawn; the pictures are encoded on first use and the next suggestions' ahead
@@ -32,8 +33,8 @@ from galaxy10.pipeline.labelling import LabellingSession
 KEYS: dict[str, int | str] = {**{str(k + 1): k for k in range(9)}, "0": 9, "s": "skip",
                               "n": "not a galaxy", "u": "undo", "backspace": "undo"}
 """What each key does: a class number, or an action."""
-MARKER = "»"
-"""The key box's resting content (see the module's description)."""
+MARKER = "»" * 8
+"""The key box's first content (see the module's description)."""
 SIDE = 320
 """Side of the galaxy on screen, in pixels."""
 THUMB = 72
@@ -141,12 +142,15 @@ class LabellingPanel:
         return done
 
     def _on_keys(self, change) -> None:
-        new = change["new"]
-        if new == MARKER:  # the panel's own reset
-            return
-        typed = new.replace(MARKER, "")
-        key = "backspace" if not typed and len(new) < len(change["old"] or "") else typed[-1:]
-        self.keys.value = MARKER
+        """A key typed in the key box: the character it added, or Backspace (the box's text
+        got shorter). The kernel never rewrites the box, so its text and the browser's cannot
+        disagree (a rewrite racing the next key would lose that key)."""
+        old, new = change["old"] or "", change["new"] or ""
+        if len(new) < len(old):
+            key = "backspace"
+        else:
+            start = len(os.path.commonprefix([old, new]))
+            key = new[start] if start < len(new) else ""
         if key:
             self.press(key)
 

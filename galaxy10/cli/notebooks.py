@@ -58,7 +58,7 @@ MAX_LABEL_N = 100_000
 
 def _check_app(args: argparse.Namespace) -> None:
     """The labelling page's inputs, before anything is served: the labels CSV and its skips
-    file when they exist (one line naming the file and line), and ``--data``."""
+    file when they exist (one line naming the file and line), and ``--galaxies``."""
     from galaxy10.core.errors import GalaxyDataError
 
     if args.page != "label":
@@ -66,8 +66,9 @@ def _check_app(args: argparse.Namespace) -> None:
             if getattr(args, option) is not None:
                 raise GalaxyDataError(f"--{option}", "only the labelling page uses it "
                                                      "(add --page label)")
-        if args.data is not None:
-            raise GalaxyDataError("--data", "only the labelling page uses it (add --page label)")
+        if args.galaxies is not None:
+            raise GalaxyDataError("--galaxies", "only the labelling page uses it (add --page "
+                                                "label)")
         return
     from galaxy10.pipeline.labelling import decisions_path, read_answers
 
@@ -77,8 +78,9 @@ def _check_app(args: argparse.Namespace) -> None:
             read_answers(path, decisions=skips)
     if not labels.parent.is_dir():
         raise GalaxyDataError(labels, "--labels: its folder does not exist")
-    if args.data is not None and args.data not in DATA_WORDS and not Path(args.data).exists():
-        raise GalaxyDataError(args.data, "--data: not found (a Galaxy10 .h5 file, a folder of "
+    if args.galaxies is not None and args.galaxies not in DATA_WORDS and \
+            not Path(args.galaxies).exists():
+        raise GalaxyDataError(args.galaxies, "--galaxies: not found (a Galaxy10 .h5 file, a folder of "
                                          "pictures, a catalogue folder, or "
                                          f"{', '.join(DATA_WORDS)})")
 
@@ -94,9 +96,9 @@ def _cmd_app(args: argparse.Namespace) -> int:
     label = None
     if args.page == "label":
         label = {"GALAXY10_LABELS": str(Path(args.labels or "labels.csv").expanduser().resolve())}
-        if args.data is not None:
-            label["GALAXY10_LABEL_DATA"] = (args.data if args.data in DATA_WORDS
-                                            else str(Path(args.data).resolve()))
+        if args.galaxies is not None:
+            label["GALAXY10_LABEL_DATA"] = (args.galaxies if args.galaxies in DATA_WORDS
+                                            else str(Path(args.galaxies).resolve()))
         if args.who:
             label["GALAXY10_WHO"] = args.who
         if args.n:
@@ -134,8 +136,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "panel (notebook 07), saving to --labels after every answer")
     p.add_argument("--labels", help="--page label: the labels CSV, carried on when it exists "
                                     "(default: labels.csv here)")
-    p.add_argument("--data", help="--page label: a Galaxy10 .h5 file, a folder of pictures, a "
-                                  "catalogue folder, or auto/real/synthetic (default: auto)")
+    p.add_argument("--galaxies", help="--page label: what to label, a Galaxy10 .h5 file, a folder "
+                                      "of pictures, a catalogue folder, or auto/real/synthetic "
+                                      "(default: auto)")
     p.add_argument("--who", help="--page label: who labels (default: the login name)")
     p.add_argument("--n", type=count_at_most(MAX_LABEL_N),
                    help="--page label: galaxies drawn from the data (default: 300)")

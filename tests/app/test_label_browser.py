@@ -58,7 +58,7 @@ def test_label_page_saves_clicks_and_keys_and_a_killed_kernel_loses_nothing(mode
     labels.parent.mkdir()
     skips = decisions_path(labels)
     port = free_port()
-    app = AppProcess(["--page", "label", "--model", str(model_bundle["model"]), "--data",
+    app = AppProcess(["--page", "label", "--model", str(model_bundle["model"]), "--galaxies",
                       str(model_bundle["data"]), "--labels", str(labels), "--n", "40",
                       "--who", "browser", "--port", str(port)], tmp_path / "tmp")
     with app:
@@ -95,5 +95,5 @@ def test_label_page_saves_clicks_and_keys_and_a_killed_kernel_loses_nothing(mode
     rows = saved(labels)
     assert [r["label"] for r in rows][:2] == ["1", "9"] and len(rows) in (2, 3)
     assert all(r["who"] == "browser" for r in rows)
-    assert len(read_manifest(labels)) == len(rows)  # the manifest train --data reads
+    assert len(read_manifest(labels)) == len(rows)  # the manifest import reads
     assert "Estimated accuracy: not yet" in body and "Nearest labelled galaxies" in body

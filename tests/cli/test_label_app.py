@@ -43,12 +43,12 @@ def test_a_malformed_skips_file_and_missing_places_are_refused(tmp_path):
                                    tmp_path / "nowhere" / "labels.csv"))
     assert line.endswith("labels.csv: --labels: its folder does not exist")
     line = one_line_error(galaxy10("app", "--page", "label", "--labels", tmp_path / "l.csv",
-                                   "--data", tmp_path / "missing.h5"))
-    assert "missing.h5: --data: not found" in line
+                                   "--galaxies", tmp_path / "missing.h5"))
+    assert "missing.h5: --galaxies: not found" in line
 
 
 @pytest.mark.parametrize("option", [["--labels", "x.csv"], ["--who", "me"], ["--n", "5"],
-                                    ["--data", "synthetic"]])
+                                    ["--galaxies", "synthetic"]])
 def test_labelling_options_need_the_labelling_page(option):
     line = one_line_error(galaxy10("app", *option))
     assert line == f"error: {option[0]}: only the labelling page uses it (add --page label)"

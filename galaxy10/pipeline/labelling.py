@@ -428,20 +428,19 @@ class LabellingSession:
 
     def _file_of(self, index: int, save: bool) -> str:
         """The ``file`` cell of a candidate: its picture relative to the labels CSV's folder,
-        or its PNG cut-out (written now when ``save``), or empty."""
+        or (``save``: a label) its PNG cut-out, written now, or empty."""
         from galaxy10.core.atomic import write_bytes
 
         files = self.candidates.files
         if files and files[index]:
             full = Path(files[index])
-        elif self.cutout is not None:
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.candidates.ids[index]).strip("._")
-            full = cutouts_folder(self.labels_path) / f"{name or index}.png"
-            if save:
-                from galaxy10.datasets.images import png_bytes
+        elif self.cutout is not None and save:
+            from galaxy10.datasets.images import png_bytes
 
-                write_bytes(full, png_bytes(self.cutout(index)))
-        else:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.candidates.ids[index]).strip("._")
+            full = write_bytes(cutouts_folder(self.labels_path) / f"{name or index}.png",
+                               png_bytes(self.cutout(index)))
+        else:  # a skip names no cut-out: none is written for it
             return ""
         try:
             return Path(os.path.relpath(full, self.labels_path.parent)).as_posix()

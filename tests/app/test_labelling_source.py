@@ -10,7 +10,7 @@ from tiny_bundles import tiny_bundle
 
 from galaxy10.app.labelling import labelling_from_model
 from galaxy10.core.errors import GalaxyDataError
-from galaxy10.datasets.images import decode_image
+from galaxy10.datasets.images import decode_image, load_cutout
 from galaxy10.datasets.labelled import read_manifest
 from galaxy10.pipeline.label_sources import label_source
 
@@ -62,3 +62,44 @@ def test_a_broken_labels_file_is_refused_before_the_model_loads(tmp_path):
     labels.write_text("id,file,label,who,when\na,,7,x,t\nb,,seven,x,t\n")
     with pytest.raises(GalaxyDataError, match=r"labels\.csv: line 3: label 'seven'"):
         labelling_from_model(tmp_path / "no-such-model.keras", None, labels)
+
+
+def test_a_catalogue_is_labelled_from_what_it_stored_without_a_model(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from galaxy10.pipeline.catalogue import MARKER
+    from galaxy10.pipeline.labelling import LabellingSession
+
+    rng = np.random.default_rng(2)
+    n = 12
+    (tmp_path / "pics").mkdir()
+    files = []
+    for i in range(n):
+        files.append(str(tmp_path / "pics" / f"g{i}.png"))
+        (tmp_path / "pics" / f"g{i}.png").write_bytes(
+            encode_png(rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)))
+    folder = tmp_path / "cat"
+    folder.mkdir()
+    (folder / MARKER).write_text("")
+    probs = rng.dirichlet(np.ones(10), n)
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    classes = [None if i == 0 else int(top3[i, 0]) for i in range(n)]  # row 0: unreadable
+    pq.write_table(pa.table({
+        "id": [f"pics/g{i}.png" for i in range(n)], "file": files, "source": files,
+        "row": [0] * n, "class": pa.array(classes, pa.int8()), "top3_classes": top3.tolist(),
+        "top3_probs": np.take_along_axis(probs, top3, axis=1).astype(np.float32).tolist(),
+        "embedding": rng.normal(size=(n, 6)).astype(np.float32).tolist(),
+        "model": ["mine.keras"] * n}), folder / "part.parquet")
+    source = label_source("no-such-model.keras", folder, n=50)  # no model is loaded
+    assert source.model == "mine.keras" and len(source.candidates) == n - 1
+    assert "pics/g0.png" not in source.candidates.ids
+    k = source.candidates.ids.index("pics/g3.png")
+    assert source.candidates.probs[k].argmax() == top3[3, 0]
+    assert np.array_equal(source.image(k), load_cutout(files[3]))
+    session = LabellingSession(source.candidates, tmp_path / "labels.csv", cutout=source.image)
+    shown = source.candidates.files[session.current]
+    session.label(5)
+    ((path, label),) = read_manifest(tmp_path / "labels.csv")
+    assert label == 5 and str(path.resolve()) == shown
+    assert not (tmp_path / "labels_cutouts").exists()  # the picture itself is named

@@ -182,8 +182,9 @@ def test_galaxies_without_a_file_are_saved_as_png_cutouts(tmp_path):
     ((path, label),) = read_manifest(labels)
     assert label == 4 and path.parent.name == "labels_cutouts"
     assert np.array_equal(load_cutout(path), images[shown])  # lossless
-    session.skip()  # a skip writes no picture
+    session.skip()  # a skip writes no picture, and names none
     assert len(list(path.parent.iterdir())) == 1
+    assert rows(decisions_path(labels))[0]["file"] == ""
 
 
 CHILD = textwrap.dedent("""

@@ -380,10 +380,16 @@ class AppServer:
             self.runtime_dir = None
 
 
+PAGES = {"button": "app.ipynb", "label": "07_label.ipynb"}
+"""The pages ``serve_app`` serves: the random-galaxy button and the labelling panel."""
+
+
 def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAULT_PORT,
               ip: str = LOCAL_IP, token: bool = True, seed: int = 0,
-              on_ready: Callable[[str], None] | None = None) -> int:
-    """Serve the random-galaxy button (``notebooks/app.ipynb``) until Ctrl-C or SIGTERM.
+              on_ready: Callable[[str], None] | None = None, page: str = "button",
+              label: Mapping[str, str] | None = None) -> int:
+    """Serve the random-galaxy button (``notebooks/app.ipynb``), or with ``page="label"`` the
+    labelling panel (``notebooks/07_label.ipynb``), until Ctrl-C or SIGTERM.
 
     Checks, cheapest first, before anything is served: the notebook, the address (taken or
     privileged ports, foreign ``--ip``), then the model bundle (a bad one is one line, before
@@ -403,6 +409,12 @@ def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAUL
         Seeds the sequence of random galaxies.
     on_ready : callable, optional
         Called with the URL (token included) once Voilà listens on it.
+    page : {"button", "label"}
+        Which page (:data:`PAGES`).
+    label : mapping, optional
+        The labelling page's settings, as its notebook reads them from the environment
+        (``GALAXY10_LABELS``, ``GALAXY10_LABEL_DATA``, ``GALAXY10_WHO``, ``GALAXY10_LABEL_N``);
+        the caller has checked them (``app``'s check reads the labels CSV).
 
     Returns
     -------
@@ -419,7 +431,7 @@ def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAUL
     from galaxy10.pipeline.runner import notebooks_home, require_extra
 
     require_extra("app")
-    notebook = notebooks_home() / "app.ipynb"
+    notebook = notebooks_home() / PAGES[page]
     if not notebook.is_file():
         raise Galaxy10Error(f"{notebook} not found: run the app from the galaxy10 checkout")
     server = AppServer(notebook, port=port, ip=ip, token=new_token() if token else None)
@@ -435,6 +447,7 @@ def serve_app(model: str | os.PathLike[str] | None = None, *, port: int = DEFAUL
 
         Predictor(model)  # fail early, in one line, on a bad model
         server.env["GALAXY10_MODEL"] = os.fspath(Path(model).resolve())
+    server.env.update(label or {})
     with server:
         try:  # from the announcement on: Ctrl-C right after it is a normal stop too
             if on_ready is not None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from galaxy10.core.classes import CLASS_NAMES, source_label
 from galaxy10.core.errors import Galaxy10Error
+from galaxy10.datasets.images import png_bytes
 from galaxy10.datasets.reader import Galaxy10File
 from galaxy10.modeling.predict import Predictor
 
@@ -39,16 +40,6 @@ NEIGHBOURS = 8
 """Galaxies "More like this" shows."""
 THUMBNAIL = 96
 """Side of a neighbour's thumbnail, in pixels."""
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """Encode an RGB uint8 image as PNG (cv2 wants BGR)."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
-    if not ok:  # pragma: no cover - cv2 only fails on invalid arrays
-        raise ValueError("could not encode image as PNG")
-    return buf.tobytes()
 
 
 def placeholder_png(side: int = 256) -> bytes:

@@ -1,13 +1,22 @@
-"""The notebook commands: ``run`` (every numbered notebook, headless) and ``app`` (the button)."""
+"""The notebook commands: ``run`` (every numbered notebook, headless) and ``app`` (the button,
+or with ``--page label`` the labelling panel)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from galaxy10.cli.boundary import notebook_list, port
+from galaxy10.cli.boundary import count_at_most, notebook_list, port
 from galaxy10.cli.data import print_info
-from galaxy10.cli.options import add_data, add_models_dir, add_profile, add_quiet, add_reports_dir, add_seed
+from galaxy10.cli.options import (
+    DATA_WORDS,
+    add_data,
+    add_models_dir,
+    add_profile,
+    add_quiet,
+    add_reports_dir,
+    add_seed,
+)
 from galaxy10.core.profiles import DEFAULT_PROFILE
 
 
@@ -43,14 +52,59 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_LABEL_N = 100_000
+"""Most galaxies ``app --page label --n`` draws (the model runs once over each)."""
+
+
+def _check_app(args: argparse.Namespace) -> None:
+    """The labelling page's inputs, before anything is served: the labels CSV and its skips
+    file when they exist (one line naming the file and line), and ``--galaxies``."""
+    from galaxy10.core.errors import GalaxyDataError
+
+    if args.page != "label":
+        for option in ("labels", "who", "n"):
+            if getattr(args, option) is not None:
+                raise GalaxyDataError(f"--{option}", "only the labelling page uses it "
+                                                     "(add --page label)")
+        if args.galaxies is not None:
+            raise GalaxyDataError("--galaxies", "only the labelling page uses it (add --page "
+                                                "label)")
+        return
+    from galaxy10.pipeline.labelling import decisions_path, read_answers
+
+    labels = Path(args.labels or "labels.csv").expanduser()
+    for path, skips in ((labels, False), (decisions_path(labels), True)):
+        if path.exists() or path.is_symlink():
+            read_answers(path, decisions=skips)
+    if not labels.parent.is_dir():
+        raise GalaxyDataError(labels, "--labels: its folder does not exist")
+    if args.galaxies is not None and args.galaxies not in DATA_WORDS and \
+            not Path(args.galaxies).exists():
+        raise GalaxyDataError(args.galaxies, "--galaxies: not found (a Galaxy10 .h5 file, a folder of "
+                                         "pictures, a catalogue folder, or "
+                                         f"{', '.join(DATA_WORDS)})")
+
+
 def _cmd_app(args: argparse.Namespace) -> int:
     from galaxy10.app.serve import serve_app
 
-    def announce(url: str) -> None:
-        print(f"Serving the galaxy button at {url} (Ctrl-C to stop)", flush=True)
+    what = "labelling panel" if args.page == "label" else "galaxy button"
 
+    def announce(url: str) -> None:
+        print(f"Serving the {what} at {url} (Ctrl-C to stop)", flush=True)
+
+    label = None
+    if args.page == "label":
+        label = {"GALAXY10_LABELS": str(Path(args.labels or "labels.csv").expanduser().resolve())}
+        if args.galaxies is not None:
+            label["GALAXY10_LABEL_DATA"] = (args.galaxies if args.galaxies in DATA_WORDS
+                                            else str(Path(args.galaxies).resolve()))
+        if args.who:
+            label["GALAXY10_WHO"] = args.who
+        if args.n:
+            label["GALAXY10_LABEL_N"] = str(args.n)
     return serve_app(args.model, port=args.port, ip=args.ip, token=not args.no_token,
-                     seed=args.seed, on_ready=announce)
+                     seed=args.seed, on_ready=announce, page=args.page, label=label)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,4 +131,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="serve without the random token in the URL (on this machine's "
                         "addresses only; any local user can then use the page)")
     add_seed(p)
-    p.set_defaults(func=_cmd_app)
+    p.add_argument("--page", choices=("button", "label"), default="button",
+                   help="button: the random-galaxy button (default); label: the labelling "
+                        "panel (notebook 07), saving to --labels after every answer")
+    p.add_argument("--labels", help="--page label: the labels CSV, carried on when it exists "
+                                    "(default: labels.csv here)")
+    p.add_argument("--galaxies", help="--page label: what to label, a Galaxy10 .h5 file, a folder "
+                                      "of pictures, a catalogue folder, or auto/real/synthetic "
+                                      "(default: auto)")
+    p.add_argument("--who", help="--page label: who labels (default: the login name)")
+    p.add_argument("--n", type=count_at_most(MAX_LABEL_N),
+                   help="--page label: galaxies drawn from the data (default: 300)")
+    p.set_defaults(func=_cmd_app, check=_check_app)

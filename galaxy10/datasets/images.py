@@ -25,6 +25,15 @@ MAX_SIDE = 8192
 small enough that one decoded picture (at most 200 MB of RGB) cannot exhaust memory."""
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an RGB uint8 image as PNG (lossless: a cut-out saved so reads back the same
+    pixels; cv2 wants BGR)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(np.asarray(image)[..., ::-1]))
+    if not ok:  # pragma: no cover - cv2 only fails on invalid arrays
+        raise ValueError("could not encode image as PNG")
+    return buf.tobytes()
+
+
 def _check_size(img, label: str) -> None:
     w, h = img.size
     if w < 1 or h < 1 or max(w, h) > MAX_SIDE:

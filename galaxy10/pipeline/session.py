@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 NOTEBOOKS = ("01_eda", "02_classical_baselines", "03_feedforward", "04_cnn", "05_evaluation",
              "06_catalogue")
+INTERACTIVE = ("07_label",)
+"""Numbered notebooks for a person at the keyboard (the labelling panel): opened, never run
+headless by ``python -m galaxy10 run``."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +17,25 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
-SERVING = re.compile(r"Serving the galaxy button at (http://\S+) \(Ctrl-C to stop\)")
+SERVING = re.compile(r"Serving the (?:galaxy button|labelling panel) at (http://\S+) "
+                     r"\(Ctrl-C to stop\)")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Debian's chromium, for Playwright (the served-page tests import this fixture)."""
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs it with apt)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
 
 
 def free_port() -> int:

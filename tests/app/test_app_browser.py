@@ -4,14 +4,20 @@ prints and driven by headless Chromium (Playwright)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
-from served import ROOT, AppProcess, answers, free_port
+from served import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    AppProcess,
+    answers,
+    chromium_path,  # noqa: F401 - the fixture, skipping without chromium
+    free_port,
+)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOT = Path(os.environ.get("GALAXY10_SCREENSHOT")
                   or ROOT / "reports" / "figures" / "app_screenshot.png")
 """Where the page's screenshot goes; the README's picture is this test run with
@@ -19,17 +25,9 @@ SCREENSHOT = Path(os.environ.get("GALAXY10_SCREENSHOT")
 ``GALAXY10_SCREENSHOT_MODEL`` naming the reference run's ``galaxy_cnn.keras``."""
 
 
-@pytest.fixture
-def chromium_path() -> str:
-    if not Path(CHROMIUM).is_file():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI (.ci/run installs it with apt)")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    return CHROMIUM
-
-
 @pytest.mark.slow
-def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
+@pytest.mark.usefixtures("chromium_path")
+def test_page_button_shows_galaxies(model_bundle, tmp_path):
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -40,11 +38,7 @@ def test_page_button_shows_galaxies(model_bundle, chromium_path, tmp_path):
         url = app.url(timeout=180)
         assert url.startswith(f"http://127.0.0.1:{port}/?token=")
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium_path,
-                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1100, "height": 800})
             page.goto(url, timeout=180_000)
             button = page.get_by_role("button", name="Show me a random galaxy")

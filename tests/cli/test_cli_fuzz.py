@@ -212,7 +212,9 @@ COMMANDS = {
                        must("--in", anyfile), must("--model", st.sampled_from(MODELS)),
                        opt("-k", number), opt("--odd", number)),
     "app": command(words("app"), must("--port", bad_number), opt("--model",
-                                                                 st.sampled_from(MODELS))),
+                                                                 st.sampled_from(MODELS)),
+                   opt("--page", st.sampled_from(["button", "label", "x"])),
+                   opt("--labels", anyfile), opt("--n", number)),
     "bench memory": command(words("bench", "memory"), must("--data", hostile), words("-q")),
     "bench inference": command(words("bench", "inference"),
                                must("--models-dir", st.sampled_from(

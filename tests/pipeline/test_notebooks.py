@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import tensorflow_log_lines, without_timings
 
-from galaxy10.pipeline.session import NOTEBOOKS
+from galaxy10.pipeline.session import INTERACTIVE, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
@@ -23,7 +23,7 @@ ALL = sorted(NB_DIR.glob("*.ipynb"))
 
 
 def test_every_numbered_notebook_exists():
-    assert [p.stem for p in ALL if p.stem[:2].isdigit()] == list(NOTEBOOKS)
+    assert [p.stem for p in ALL if p.stem[:2].isdigit()] == [*NOTEBOOKS, *INTERACTIVE]
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)

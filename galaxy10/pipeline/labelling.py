@@ -1,0 +1,488 @@
+"""A labelling session: the next galaxy worth a label, every answer saved as it is given.
+
+:class:`LabellingSession` is the labelling panel without its widgets
+(:mod:`galaxy10.app.labelling` draws it). Given candidate galaxies with a model's calibrated
+probabilities and embeddings (:class:`Candidates`) and the path of a labels CSV, it
+
+* serves the next galaxy to label: the candidates are ranked by
+  :func:`galaxy10.modeling.suggest.rank_suggestions` (uncertainty, k-centre diversity, class
+  caps, a random share), a few at a time, leaving out every galaxy already answered;
+* records a class, a skip or "not a galaxy", with who answered and when (UTC, ISO 8601), and
+  rewrites the file that changed atomically (:mod:`galaxy10.core.atomic`) after every
+  answer, so a kernel that dies loses nothing already answered;
+* undoes the last answer (the galaxy comes back on screen), counts the labels per class, and
+  resumes from the files a previous session wrote;
+* learns as it goes: every ``refit_every`` labels a linear probe
+  (:mod:`galaxy10.modeling.probe`) is fitted on the labelled galaxies' embeddings, its
+  probabilities replace the model's for the ranking, and a stratified cross-validation of the
+  probe on the labels so far estimates its accuracy (:func:`estimate_accuracy`).
+
+Two files are written. The labels CSV (:data:`LABEL_COLUMNS`: ``id``, ``file``, ``label`` as
+the class number 0-9, ``class_name``, ``who``, ``when``) is a manifest that ``import``,
+``train --data``, ``bench real`` (:func:`galaxy10.datasets.labelled.read_manifest`) and
+``suggest --labelled`` read as it is: it holds labels only. Skips and "not a galaxy" go to
+the file beside it, ``<name>.skipped.csv`` (:data:`DECISION_COLUMNS`), which only the session
+reads, so they are never suggested again and never reach training. A galaxy that is not a
+picture file (an HDF5 row) is saved as a PNG cut-out in ``<name>_cutouts/`` when it is
+labelled, so that the manifest's ``file`` column always names a picture.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from galaxy10.core.classes import CLASS_NAMES, N_CLASSES, label_number
+from galaxy10.core.errors import GalaxyDataError
+
+LABEL_COLUMNS = ("id", "file", "label", "class_name", "who", "when")
+"""The columns of the labels CSV the session writes."""
+DECISION_COLUMNS = ("id", "file", "decision", "who", "when")
+"""The columns of the skips file beside it."""
+SKIP = "skip"
+NOT_A_GALAXY = "not a galaxy"
+DECISIONS = (SKIP, NOT_A_GALAXY)
+REFIT_EVERY = 5
+"""Default labels between two refits of the linear probe."""
+QUEUE = 20
+"""Suggestions ranked at a time (the queue is ranked again when it runs out or after a refit)."""
+MAX_FOLDS = 5
+"""Most folds of the accuracy estimate's cross-validation."""
+
+
+def decisions_path(labels: str | os.PathLike[str]) -> Path:
+    """The skips file of a labels CSV: ``<name>.skipped.csv`` beside it."""
+    labels = Path(labels)
+    return labels.with_name(f"{labels.stem}.skipped.csv")
+
+
+def cutouts_folder(labels: str | os.PathLike[str]) -> Path:
+    """Where a labels CSV's PNG cut-outs go: ``<name>_cutouts/`` beside it."""
+    labels = Path(labels)
+    return labels.with_name(f"{labels.stem}_cutouts")
+
+
+def now_utc() -> str:
+    """The time now, UTC, ISO 8601 with microseconds (sortable as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def default_who() -> str:
+    """Who is labelling, when the caller does not say: the login name, else ``unknown``."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The galaxies a session may suggest.
+
+    Attributes
+    ----------
+    ids : tuple of str
+        A unique id per candidate (``<file name>:<row>`` for an HDF5 row, as ``classify``
+        names it).
+    probs : ndarray (m, 10)
+        The model's calibrated probabilities.
+    embeddings : ndarray (m, d)
+        The model's embeddings (what the probe learns from and k-centre spreads over).
+    files : tuple of (str or None), optional
+        The picture file of each candidate, when it is one.
+    """
+
+    ids: tuple[str, ...]
+    probs: np.ndarray
+    embeddings: np.ndarray
+    files: tuple[str | None, ...] | None = None
+
+    def __post_init__(self) -> None:
+        m = len(self.ids)
+        if m == 0:
+            raise ValueError("no candidate galaxies to label")
+        if np.shape(self.probs) != (m, N_CLASSES):
+            raise ValueError(f"probs must be ({m}, {N_CLASSES}), got {np.shape(self.probs)}")
+        if np.ndim(self.embeddings) != 2 or len(self.embeddings) != m:
+            raise ValueError(f"embeddings must be ({m}, d), got {np.shape(self.embeddings)}")
+        if self.files is not None and len(self.files) != m:
+            raise ValueError(f"{len(self.files)} files for {m} candidates")
+        if len(set(self.ids)) != m:
+            raise ValueError("candidate ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer: a class (``label``) or a decision (:data:`DECISIONS`) about one galaxy."""
+
+    ident: str
+    file: str
+    label: int | None
+    decision: str | None
+    who: str
+    when: str
+
+
+# -- the two files ------------------------------------------------------------------------
+def read_answers(path: str | os.PathLike[str], *, decisions: bool = False) -> list[Answer]:
+    """The answers of a labels CSV (or, with ``decisions``, of its skips file).
+
+    Raises
+    ------
+    GalaxyDataError
+        Naming the file and the first bad line: a missing column, a wrong number of fields,
+        a label that is not a class 0-9 in ASCII digits, a decision that is not one of
+        :data:`DECISIONS`, neither an id nor a file, or a galaxy answered twice.
+    """
+    from galaxy10.core.files import unreadable_reason
+
+    path = Path(path).expanduser()
+    why = unreadable_reason(path, what="labels CSV")
+    if why:
+        raise GalaxyDataError(path, why)
+    value = "decision" if decisions else "label"
+    answers: list[Answer] = []
+    seen: set[str] = set()
+    line = 1
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            if not {value, "who", "when"} <= set(fields) or not {"id", "file"} & set(fields):
+                raise GalaxyDataError(path, f"needs the columns '{value}', 'who', 'when' and "
+                                            f"'id' or 'file' (found: {fields})")
+            for row in reader:
+                line = reader.line_num
+                answer = _answer(path, line, row, value)
+                key = answer.ident or os.path.realpath(path.parent / answer.file)
+                if key in seen:
+                    raise GalaxyDataError(path, f"line {line}: {key[:60]!r} is answered twice")
+                seen.add(key)
+                answers.append(answer)
+    except UnicodeDecodeError:
+        raise GalaxyDataError(path, "not a UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise GalaxyDataError(path, f"line {line + 1}: not valid CSV ({exc})") from None
+    except OSError as exc:
+        raise GalaxyDataError(path, f"cannot be read ({exc.strerror or exc})") from None
+    return answers
+
+
+def _answer(path: Path, line: int, row: dict, value: str) -> Answer:
+    """One checked line of a labels CSV or skips file."""
+    if None in row or None in row.values():
+        raise GalaxyDataError(path, f"line {line}: wrong number of fields")
+    ident, file = (row.get("id") or "").strip(), (row.get("file") or "").strip()
+    if not ident and not file:
+        raise GalaxyDataError(path, f"line {line}: neither an id nor a file")
+    text = row[value].strip()
+    if value == "decision":
+        if text not in DECISIONS:
+            raise GalaxyDataError(path, f"line {line}: decision {text[:40]!r} is not "
+                                        f"{' or '.join(map(repr, DECISIONS))}")
+        return Answer(ident, file, None, text, row["who"], row["when"].strip())
+    number = label_number(text)
+    if number is None or not 0 <= number < N_CLASSES:
+        raise GalaxyDataError(path, f"line {line}: label {text[:40]!r} is not a class "
+                                    f"0-{N_CLASSES - 1}")
+    return Answer(ident, file, number, None, row["who"], row["when"].strip())
+
+
+def answers_csv(answers: Sequence[Answer], *, decisions: bool = False) -> str:
+    """The CSV text of ``answers``: :data:`LABEL_COLUMNS`, or :data:`DECISION_COLUMNS`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(DECISION_COLUMNS if decisions else LABEL_COLUMNS)
+    for a in answers:
+        if decisions:
+            writer.writerow([a.ident, a.file, a.decision, a.who, a.when])
+        else:
+            writer.writerow([a.ident, a.file, a.label, CLASS_NAMES[a.label], a.who, a.when])
+    return buffer.getvalue()
+
+
+# -- learning as you go -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Estimate:
+    """The probe's cross-validated accuracy on the labels so far, or why there is none."""
+
+    mean: float | None
+    sd: float | None
+    folds: int
+    labels: int
+    reason: str = ""
+
+    def line(self) -> str:
+        """What the panel shows."""
+        if self.mean is None:
+            return f"Estimated accuracy: not yet ({self.reason})"
+        return (f"Estimated accuracy: {self.mean:.2f} ± {self.sd:.2f} ({self.folds}-fold "
+                f"stratified CV of the linear probe on {self.labels} labels)")
+
+
+def estimate_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) -> Estimate:
+    """Stratified cross-validated accuracy of the linear probe, mean ± sd over the folds.
+
+    Only once at least two classes are labelled and every class labelled has two labels or
+    more (a class with one label cannot be both trained on and tested); the folds are as
+    many as the rarest class allows, at most :data:`MAX_FOLDS`.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from galaxy10.modeling.probe import fit_linear_probe
+
+    labels = np.asarray(labels, dtype=np.int64)
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        return Estimate(None, None, 0, len(labels), "it needs labels of two classes or more")
+    if counts.min() < 2:
+        rare = ", ".join(CLASS_NAMES[c] for c in classes[counts < 2])
+        return Estimate(None, None, 0, len(labels), "it needs two labels or more of every "
+                                                    f"class labelled; one of: {rare}")
+    folds = int(min(MAX_FOLDS, counts.min()))
+    scores = []
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(
+            vectors, labels):
+        probe = fit_linear_probe(vectors[train], labels[train], seed=seed)
+        scores.append(float(np.mean(probe.predict(vectors[test]) == labels[test])))
+    return Estimate(float(np.mean(scores)), float(np.std(scores)), folds, len(labels))
+
+
+# -- the session --------------------------------------------------------------------------
+class LabellingSession:
+    """Suggest, record, undo, learn; see the module's description.
+
+    Parameters
+    ----------
+    candidates : Candidates
+        The galaxies to suggest.
+    labels : path-like
+        The labels CSV; read (with its skips file) when it exists, so a session resumes.
+    who : str, optional
+        Who answers (default: the login name).
+    refit_every : int, default :data:`REFIT_EVERY`
+        Labels between two refits of the linear probe (at least 1).
+    seed : int, default 0
+        Seeds the ranking's random picks, the probe and the folds.
+    by, random_share
+        As :func:`galaxy10.modeling.suggest.rank_suggestions`.
+    queue : int, default :data:`QUEUE`
+        Suggestions ranked at a time.
+    cutout : callable, optional
+        ``cutout(index)``: the uint8 image of a candidate without a file, saved as a PNG in
+        :func:`cutouts_folder` when it is labelled (without it, its ``file`` stays empty).
+
+    Raises
+    ------
+    GalaxyDataError
+        A labels CSV or skips file that cannot be read, naming the file and line.
+    """
+
+    def __init__(self, candidates: Candidates, labels: str | os.PathLike[str], *,
+                 who: str | None = None, refit_every: int = REFIT_EVERY, seed: int = 0,
+                 by: str = "margin", random_share: float = 0.1, queue: int = QUEUE,
+                 cutout: Callable[[int], np.ndarray] | None = None) -> None:
+        if refit_every < 1 or queue < 1:
+            raise ValueError("refit_every and queue must be at least 1")
+        self.candidates = candidates
+        self.labels_path = Path(labels).expanduser()
+        self.decisions_path = decisions_path(self.labels_path)
+        self.who = who or default_who()
+        self.refit_every, self.seed, self.by = refit_every, seed, by
+        self.random_share, self.queue_size, self.cutout = random_share, queue, cutout
+        self._by_id = {ident: i for i, ident in enumerate(candidates.ids)}
+        self._by_file = {os.path.realpath(f): i for i, f in enumerate(candidates.files or ())
+                         if f}
+        self.answers: list[Answer] = []  # oldest first: undo takes the last
+        for path, decisions in ((self.labels_path, False), (self.decisions_path, True)):
+            if path.exists():
+                self.answers += read_answers(path, decisions=decisions)
+        self.answers.sort(key=lambda a: a.when)
+        if not self.labels_path.exists():  # made now: an unwritable place fails before a click
+            self.save(decisions=False)
+        self.probs = np.asarray(candidates.probs, dtype=np.float64)
+        self.learner = "the model"
+        self.estimate = Estimate(None, None, 0, 0, "no labels yet")
+        self.since_refit = 0
+        self.queue: list[int] = []
+        self.current: int | None = None
+        self.refit()
+        self.advance()
+
+    # -- what is known ---------------------------------------------------------------------
+    def index_of(self, answer: Answer) -> int | None:
+        """The candidate an answer is about (None: a galaxy outside this session's)."""
+        if answer.ident in self._by_id:
+            return self._by_id[answer.ident]
+        if answer.file:
+            return self._by_file.get(os.path.realpath(self.labels_path.parent / answer.file))
+        return None
+
+    def answered(self) -> set[int]:
+        """The candidates answered (labelled, skipped or not galaxies)."""
+        return {i for i in map(self.index_of, self.answers) if i is not None}
+
+    def counts(self) -> dict[int, int]:
+        """Labels per class, every class listed (labels of galaxies outside the candidates
+        included)."""
+        counts = dict.fromkeys(range(N_CLASSES), 0)
+        for a in self.answers:
+            if a.label is not None:
+                counts[a.label] += 1
+        return counts
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(candidate indices, labels)`` of the labelled candidates."""
+        pairs = [(i, a.label) for a in self.answers
+                 if a.label is not None and (i := self.index_of(a)) is not None]
+        rows = np.asarray([i for i, _ in pairs], dtype=np.int64)
+        return rows, np.asarray([y for _, y in pairs], dtype=np.int64)
+
+    def neighbours(self, index: int, k: int = 6) -> list[tuple[int, int, float]]:
+        """The ``k`` labelled candidates nearest to candidate ``index`` in the embedding:
+        ``(candidate, label, cosine distance)``, nearest first."""
+        from galaxy10.modeling.suggest import normalise
+
+        rows, labels = self.labelled()
+        rows_labels = [(r, y) for r, y in zip(rows, labels, strict=True) if r != index]
+        if not rows_labels:
+            return []
+        rows = np.asarray([r for r, _ in rows_labels])
+        emb = normalise(self.candidates.embeddings[np.append(rows, index)])
+        dist = 1.0 - emb[:-1] @ emb[-1]
+        order = np.argsort(dist, kind="stable")[:k]
+        return [(int(rows[j]), int(rows_labels[j][1]), float(dist[j])) for j in order]
+
+    # -- suggesting ------------------------------------------------------------------------
+    def rank(self) -> list[int]:
+        """Rank the next :attr:`queue_size` unanswered candidates (the queue)."""
+        from galaxy10.modeling.suggest import rank_suggestions
+
+        left = np.setdiff1d(np.arange(len(self.candidates)), list(self.answered()))
+        if not left.size:
+            self.queue = []
+            return self.queue
+        picks = rank_suggestions(self.probs[left], self.candidates.embeddings[left],
+                                 min(self.queue_size, left.size), by=self.by,  # type: ignore[arg-type]
+                                 random_share=self.random_share,
+                                 seed=self.seed + len(self.answers))
+        self.queue = [int(left[i]) for i in picks.order]
+        return self.queue
+
+    def advance(self) -> int | None:
+        """Put the next suggestion on screen (:attr:`current`; None when all are answered)."""
+        done = self.answered()
+        self.queue = [i for i in self.queue if i not in done]
+        if not self.queue:
+            self.rank()
+        self.current = self.queue.pop(0) if self.queue else None
+        return self.current
+
+    def upcoming(self, k: int = 2) -> list[int]:
+        """The next ``k`` suggestions after the one on screen (to prepare their pictures)."""
+        return self.queue[:k]
+
+    # -- answering -------------------------------------------------------------------------
+    def label(self, label: int) -> Answer:
+        """Label the galaxy on screen as class ``label`` (0-9); save; show the next."""
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or \
+                not 0 <= label < N_CLASSES:
+            raise ValueError(f"label must be a class 0-{N_CLASSES - 1}, got {label!r}")
+        return self._answer(int(label), None)
+
+    def skip(self) -> Answer:
+        """Skip the galaxy on screen (never suggested again); save; show the next."""
+        return self._answer(None, SKIP)
+
+    def not_a_galaxy(self) -> Answer:
+        """Mark the picture on screen as not a galaxy; save; show the next."""
+        return self._answer(None, NOT_A_GALAXY)
+
+    def _answer(self, label: int | None, decision: str | None) -> Answer:
+        if self.current is None:
+            raise IndexError("every candidate is answered: nothing is on screen")
+        i = self.current
+        ident = self.candidates.ids[i]
+        file = self._file_of(i, save=label is not None)
+        answer = Answer(ident, file, label, decision, self.who, now_utc())
+        self.answers.append(answer)
+        self.save(decisions=label is None)
+        if label is not None:
+            self.since_refit += 1
+            if self.since_refit >= self.refit_every:
+                self.refit()
+        self.advance()
+        return answer
+
+    def _file_of(self, index: int, save: bool) -> str:
+        """The ``file`` cell of a candidate: its picture relative to the labels CSV's folder,
+        or (``save``: a label) its PNG cut-out, written now, or empty."""
+        from galaxy10.core.atomic import write_bytes
+
+        files = self.candidates.files
+        if files and files[index]:
+            full = Path(files[index])
+        elif self.cutout is not None and save:
+            from galaxy10.datasets.images import png_bytes
+
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.candidates.ids[index]).strip("._")
+            full = write_bytes(cutouts_folder(self.labels_path) / f"{name or index}.png",
+                               png_bytes(self.cutout(index)))
+        else:  # a skip names no cut-out: none is written for it
+            return ""
+        try:
+            return Path(os.path.relpath(full, self.labels_path.parent)).as_posix()
+        except ValueError:  # another drive (Windows)
+            return os.fspath(full)
+
+    def undo(self) -> Answer | None:
+        """Take back the last answer (this session's or a previous one's); save; put its
+        galaxy back on screen. None when there is nothing to undo."""
+        if not self.answers:
+            return None
+        answer = self.answers.pop()
+        self.save(decisions=answer.label is None)
+        if answer.label is not None:
+            self.since_refit = max(0, self.since_refit - 1)
+        index = self.index_of(answer)
+        if index is not None:
+            if self.current is not None:
+                self.queue.insert(0, self.current)
+            self.current = index
+        return answer
+
+    def save(self, decisions: bool) -> Path:
+        """Rewrite the labels CSV (or the skips file) atomically from :attr:`answers`."""
+        from galaxy10.core.atomic import write_text
+
+        chosen = [a for a in self.answers if (a.label is None) == decisions]
+        path = self.decisions_path if decisions else self.labels_path
+        return write_text(path, answers_csv(chosen, decisions=decisions))
+
+    def refit(self) -> Estimate:
+        """Fit the linear probe on the labelled candidates, rank with its probabilities, and
+        estimate its accuracy; with fewer than two classes labelled, the model's stay."""
+        from galaxy10.modeling.probe import fit_linear_probe, probe_proba
+
+        rows, labels = self.labelled()
+        self.since_refit = 0
+        vectors = np.asarray(self.candidates.embeddings, dtype=np.float64)
+        if len(np.unique(labels)) >= 2:
+            probe = fit_linear_probe(vectors[rows], labels, seed=self.seed)
+            self.probs = probe_proba(probe, vectors)
+            self.learner = f"the linear probe on {len(rows)} labels"
+            self.queue = []
+        self.estimate = estimate_accuracy(vectors[rows], labels, self.seed)
+        return self.estimate

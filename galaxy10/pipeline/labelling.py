@@ -473,15 +473,20 @@ class LabellingSession:
 
     def refit(self) -> Estimate:
         """Fit the linear probe on the labelled candidates, rank with its probabilities, and
-        estimate its accuracy; with fewer than two classes labelled, the model's stay."""
-        from galaxy10.modeling.probe import fit_linear_probe, probe_proba
+        estimate its accuracy; with fewer than two classes labelled, the model's stay.
+
+        The probe is the one ``bench active`` measures the loop with
+        (:func:`galaxy10.modeling.active.fit_probe`, as in
+        :func:`~galaxy10.modeling.active.refit_and_rerank`), and :meth:`rank` ranks with
+        ``suggest``'s :func:`~galaxy10.modeling.suggest.rank_suggestions`, its ``mix``."""
+        from galaxy10.modeling.active import fit_probe, probe_probabilities
 
         rows, labels = self.labelled()
         self.since_refit = 0
         vectors = np.asarray(self.candidates.embeddings, dtype=np.float64)
-        if len(np.unique(labels)) >= 2:
-            probe = fit_linear_probe(vectors[rows], labels, seed=self.seed)
-            self.probs = probe_proba(probe, vectors)
+        probe = fit_probe(vectors[rows], labels, seed=self.seed)
+        if probe is not None:
+            self.probs = probe_probabilities(probe, labels, vectors)
             self.learner = f"the linear probe on {len(rows)} labels"
             self.queue = []
         self.estimate = estimate_accuracy(vectors[rows], labels, self.seed)

@@ -123,6 +123,17 @@ class LabellingPanel:
     # -- answering ---------------------------------------------------------------------------
     def press(self, key: str) -> str:
         """Do what ``key`` (:data:`KEYS`) means; returns what was done, or why nothing was."""
+        from galaxy10.pipeline.labelling import LabelsChangedError
+
+        try:
+            done = self._do(key)
+        except LabelsChangedError as exc:  # another panel saved to the file: nothing lost
+            done = f"not saved: {exc}"
+        self.show(done)
+        return done
+
+    def _do(self, key: str) -> str:
+        """The answer or undo ``key`` stands for, done; what was done, in words."""
         what = KEYS.get(key.lower())
         s = self.session
         if what is None:
@@ -138,7 +149,6 @@ class LabellingPanel:
             answer = (s.label(what) if isinstance(what, int) else
                       s.skip() if what == "skip" else s.not_a_galaxy())
             done = f"saved: {_said(answer)} for {ident}"
-        self.show(done)
         return done
 
     def _on_keys(self, change) -> None:

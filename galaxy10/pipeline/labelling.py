@@ -59,6 +59,19 @@ MAX_FOLDS = 5
 """Most folds of the accuracy estimate's cross-validation."""
 
 
+class LabelsChangedError(GalaxyDataError):
+    """A labels file changed on disk under a session (another panel saved to it)."""
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """A labels file's bytes, None when there is none (or it cannot be read: reading its
+    rows then says why, naming the file)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 def decisions_path(labels: str | os.PathLike[str]) -> Path:
     """The skips file of a labels CSV: ``<name>.skipped.csv`` beside it."""
     labels = Path(labels)
@@ -306,7 +319,9 @@ class LabellingSession:
         self._by_file = {os.path.realpath(f): i for i, f in enumerate(candidates.files or ())
                          if f}
         self.answers: list[Answer] = []  # oldest first: undo takes the last
+        self._on_disk: dict[Path, bytes | None] = {}  # each file as this session knows it
         for path, decisions in ((self.labels_path, False), (self.decisions_path, True)):
+            self._on_disk[path] = _read_bytes(path)
             if path.exists():
                 self.answers += read_answers(path, decisions=decisions)
         self.answers.sort(key=lambda a: a.when)
@@ -418,7 +433,11 @@ class LabellingSession:
         file = self._file_of(i, save=label is not None)
         answer = Answer(ident, file, label, decision, self.who, now_utc())
         self.answers.append(answer)
-        self.save(decisions=label is None)
+        try:
+            self.save(decisions=label is None)
+        except LabelsChangedError:
+            self.answers.pop()
+            raise
         if label is not None:
             self.since_refit += 1
             if self.since_refit >= self.refit_every:
@@ -453,7 +472,11 @@ class LabellingSession:
         if not self.answers:
             return None
         answer = self.answers.pop()
-        self.save(decisions=answer.label is None)
+        try:
+            self.save(decisions=answer.label is None)
+        except LabelsChangedError:
+            self.answers.append(answer)
+            raise
         if answer.label is not None:
             self.since_refit = max(0, self.since_refit - 1)
         index = self.index_of(answer)
@@ -464,12 +487,27 @@ class LabellingSession:
         return answer
 
     def save(self, decisions: bool) -> Path:
-        """Rewrite the labels CSV (or the skips file) atomically from :attr:`answers`."""
-        from galaxy10.core.atomic import write_text
+        """Rewrite the labels CSV (or the skips file) atomically from :attr:`answers`.
+
+        Under the file's write lock (:func:`galaxy10.core.atomic.target_lock`, ``filelock``
+        underneath, so on every OS), and only if the file still holds what this session last
+        read or wrote: a second panel on the same file (another tab, a colleague's) that saved
+        in between is never overwritten. The answer is then taken back and
+        :class:`LabelsChangedError` says to reopen the panel, which reads both.
+        """
+        from galaxy10.core.atomic import target_lock, write_text
 
         chosen = [a for a in self.answers if (a.label is None) == decisions]
         path = self.decisions_path if decisions else self.labels_path
-        return write_text(path, answers_csv(chosen, decisions=decisions))
+        text = answers_csv(chosen, decisions=decisions)
+        with target_lock(path, blocking=True):
+            if _read_bytes(path) != self._on_disk.get(path):
+                raise LabelsChangedError(path, "changed on disk since this panel read it "
+                                               "(another panel or session saved to it); open "
+                                               "the panel again to carry on from both")
+            written = write_text(path, text)
+        self._on_disk[path] = text.encode("utf-8")
+        return written
 
     def refit(self) -> Estimate:
         """Fit the linear probe on the labelled candidates, rank with its probabilities, and

@@ -118,3 +118,13 @@ def test_every_galaxy_answered_disables_the_answers(tmp_path):
     assert "every galaxy is answered" in panel.press("2")
     panel.press("u")
     assert not panel.class_buttons[0].disabled
+
+
+def test_a_label_another_panel_saved_first_is_said_not_lost(panel, tmp_path):
+    other = LabellingSession(panel.session.candidates, panel.session.labels_path, who="bo",
+                             refit_every=100)
+    other.label(0)
+    done = panel.press("1")
+    assert done.startswith("not saved:") and "open the panel again" in done
+    assert [r["who"] for r in saved(panel.session.labels_path)] == ["bo"]
+    assert "not saved" in panel.status.value

@@ -220,3 +220,20 @@ def test_a_session_killed_midway_keeps_every_saved_label(tmp_path):
     pairs = read_manifest(labels)  # whole: never half a file
     assert len(pairs) >= saved and [y for _, y in pairs] == [k % 10 for k in range(len(pairs))]
     assert len(read_answers(labels)) == len(pairs)
+
+
+def test_two_sessions_on_one_file_never_overwrite_each_other(tmp_path):
+    from galaxy10.pipeline.labelling import LabelsChangedError
+
+    cands, truth = clustered(files=tmp_path / "pics")
+    labels = tmp_path / "labels.csv"
+    first = LabellingSession(cands, labels, who="ada", refit_every=100)
+    second = LabellingSession(cands, labels, who="bo", refit_every=100)
+    first.label(int(truth[first.current]))
+    saved = rows(labels)
+    with pytest.raises(LabelsChangedError, match="changed on disk since this panel read it"):
+        second.label(int(truth[second.current]))
+    assert rows(labels) == saved and len(second.answers) == 0  # ada's label kept, bo's taken back
+    third = LabellingSession(cands, labels, who="bo", refit_every=100)  # reopened: reads both
+    third.label(int(truth[third.current]))
+    assert [r["who"] for r in rows(labels)] == ["ada", "bo"]

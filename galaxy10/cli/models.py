@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from galaxy10.cli.options import (
     add_seed,
 )
 from galaxy10.cli.outputs import check_out, note_after_checks
-from galaxy10.core.errors import Galaxy10Error
+from galaxy10.core.errors import Galaxy10Error, GalaxyDataError, NotEnoughDataError
 from galaxy10.core.profiles import MAX_EPOCHS, RECIPE_PROFILE
 
 PRETRAINED_WORD = "pretrained"
@@ -31,6 +32,16 @@ def jitter_settings(name: str) -> dict:
     from galaxy10.modeling.augment import JITTERS
 
     return JITTERS[name]
+
+
+def is_labels_listing(value: str | os.PathLike[str] | None) -> bool:
+    """Whether a ``--data`` value names labelled pictures rather than a Galaxy10 file or a
+    data word: a CSV manifest (``file,label``, such as the labelling panel's ``labels.csv``)
+    or a folder (class folders 0-9, or one holding a ``manifest.csv``)."""
+    if value is None:
+        return False
+    path = Path(value).expanduser()
+    return path.suffix.lower() == ".csv" or path.is_dir()
 
 
 def _check_train(args: argparse.Namespace) -> None:
@@ -49,7 +60,19 @@ def _check_train(args: argparse.Namespace) -> None:
         note_after_checks(f"[galaxy10] --init {PRETRAINED_WORD}: {choice.note}")
         args.init = choice.path
     args.checked_jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
-    checks.trainable(args.data)
+    args.checked_labels = None
+    if is_labels_listing(args.data):  # a labels CSV (the labelling panel's) or class folders
+        from galaxy10.datasets.resample import check_splittable
+
+        source, labels = checks.real_labels(args.data, required=True, option="--data",
+                                            probe=True)
+        try:
+            check_splittable(labels)
+        except NotEnoughDataError as exc:
+            raise GalaxyDataError(source, f"--data: too little to train on: {exc}") from None
+        args.checked_labels = source
+    else:
+        checks.trainable(args.data)
     if args.init is not None:
         checks.bundle(args.init, option="--init")
     check_out(args.out, "bundle", args.force, inputs=[args.data, args.init],
@@ -57,13 +80,18 @@ def _check_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from galaxy10.core.errors import GalaxyDataError, NotEnoughDataError
     from galaxy10.datasets.fetch import resolve_data
     from galaxy10.datasets.reader import Galaxy10File
     from galaxy10.pipeline.training import leak_free_splits, train_bundle
 
     profile, jitter = args.checked_profile, args.checked_jitter
-    data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
+    if args.checked_labels is not None:
+        from galaxy10.datasets.importer import imported_for_training
+
+        data = imported_for_training(args.checked_labels)
+        print(f"imported {args.checked_labels} into {data}", flush=True)
+    else:
+        data = resolve_data(args.data, preset=profile.preset, seed=args.seed)
     with Galaxy10File(data) as f:
         try:
             splits, _ = leak_free_splits(f)
@@ -169,7 +197,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     from galaxy10.modeling.augment import JITTERS
 
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
-    add_data(p, default=None, why="since a bundle records the data it learned from: name it")
+    add_data(p, default=None, why="since a bundle records the data it learned from: name it; "
+                                  "also a labels CSV (file,label: the labelling panel's "
+                                  "labels.csv) or class folders 0-9, imported first into "
+                                  "<data>/interim/imported/")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.keras)")
     add_profile(p, RECIPE_PROFILE)
     p.add_argument("--epochs", type=count_at_most(MAX_EPOCHS),

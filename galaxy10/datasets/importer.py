@@ -358,3 +358,26 @@ def labelled_images_h5(source: str | os.PathLike[str] | None,
     if source_kind(path).name == "hdf5":
         return path
     return import_images(listed_source(path), Path(scratch) / "real_images.h5", progress=False)
+
+
+def imported_for_training(source: str | os.PathLike[str],
+                          data_home: str | os.PathLike[str] | None = None) -> Path:
+    """A Galaxy10 file of a labels manifest (or class folders), for ``train --data``.
+
+    The images are imported afresh into the data folder's cache,
+    ``<data>/interim/imported/<name>-<digest>.h5`` (the digest of the source's resolved path,
+    so two manifests of one name do not meet), replaced atomically only when the import
+    succeeds: a labels CSV that grew since the last run is trained on as it is now, and the
+    bundle's lineage names a file that stays (the file's ``source`` attribute names the
+    manifest).
+    """
+    import hashlib
+
+    from galaxy10.core.paths import get_data_home
+
+    path = Path(source).expanduser().resolve()
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:10]
+    out = get_data_home(data_home) / "interim" / "imported" / f"{path.stem}-{digest}.h5"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return import_images(listed_source(path), out, progress=False)
+

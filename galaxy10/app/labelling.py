@@ -16,13 +16,23 @@ Voilà alike.
 A click runs no model: the probabilities and embeddings were computed when the session's
 galaxies were drawn; the pictures are encoded on first use and the next suggestions' ahead
 of time, so the next galaxy shows at once.
+
+"Fine-tune on these labels" runs the full fine-tune in the background, as its own process:
+``python -m galaxy10 train --init pretrained --data <labels> --out <models>/<labels>_finetuned.keras``
+(:func:`fine_tune_command`, the ``train`` command's one workflow), while labelling goes on;
+its progress and its last line (the saved model and its held-out score, or why it refused)
+show under the button.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +54,44 @@ AHEAD = 2
 """Suggestions whose pictures are encoded before they are shown."""
 
 
+def fine_tune_command(labels: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[str]:
+    """The command the fine-tune button runs: ``train --init pretrained`` on the labels CSV."""
+    return [sys.executable, "-m", "galaxy10", "train", "--init", "pretrained", "--data",
+            os.fspath(labels), "--out", os.fspath(out), "-q"]
+
+
+class FineTuneJob:
+    """One background fine-tune: a ``train`` process whose output lines reach ``on_line``.
+
+    ``on_line(text, code)`` is called from a reader thread with each non-empty line
+    (``code`` None) and, at the end, with the last line and the exit status.
+    """
+
+    def __init__(self, on_line: Callable[[str, int | None], None]) -> None:
+        self.on_line = on_line
+        self.process: subprocess.Popen | None = None
+        self.thread: threading.Thread | None = None
+
+    def running(self) -> bool:
+        """Whether a fine-tune started here is still running."""
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, command: list[str]) -> None:
+        """Start ``command``, its output followed by a daemon thread."""
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.thread = threading.Thread(target=self._follow, args=(self.process,), daemon=True)
+        self.thread.start()
+
+    def _follow(self, process: subprocess.Popen) -> None:
+        last = ""
+        for line in process.stdout:
+            if line.strip():
+                last = line.strip()
+                self.on_line(last, None)
+        self.on_line(last, process.wait())
+
+
 def key_of(label: int) -> str:
     """The key that answers class ``label``."""
     return str((label + 1) % 10)
@@ -59,13 +107,26 @@ class LabellingPanel:
         ``image(i)``: candidate ``i``'s uint8 cut-out.
     what : str
         The data and model, for the header (no folder of the server).
+    tuned : path-like, optional
+        Where the fine-tune button saves its model (default
+        ``<models>/<labels name>_finetuned.keras``).
     """
 
     def __init__(self, session: LabellingSession, image: Callable[[int], np.ndarray],
-                 what: str = "") -> None:
+                 what: str = "", tuned: str | os.PathLike[str] | None = None) -> None:
         import ipywidgets as w
 
         self.session = session
+        if tuned is None:
+            from galaxy10.core.paths import get_models_home
+
+            tuned = get_models_home() / f"{session.labels_path.stem}_finetuned.keras"
+        self.tuned = Path(tuned)
+        self.tune_status = w.HTML()
+        self.job = FineTuneJob(self._on_tune_line)
+        self.tune_button = w.Button(description="Fine-tune on these labels",
+                                    icon="graduation-cap", layout=w.Layout(width="auto"))
+        self.tune_button.on_click(lambda _b: self.fine_tune())
         self.read_image = image
         self._png: dict[int, bytes] = {}
         self._thumbs: dict[int, bytes] = {}
@@ -105,9 +166,10 @@ class LabellingPanel:
         side = w.VBox([self.caption, self.guesses, grid,
                        w.HBox([self.skip_button, self.reject_button, self.undo_button]),
                        self.keys, help_line], layout=w.Layout(padding="0 0 0 12px"))
+        nearest = w.HTML("<b style='font-size:13px'>Nearest labelled galaxies</b>")
         self.widget = w.VBox([header, w.HBox([self.image, side]), self.status, self.accuracy,
-                              self.counts, w.HTML("<b style='font-size:13px'>Nearest labelled "
-                                                  "galaxies</b>"), self.neighbours])
+                              self.counts, w.HBox([self.tune_button, self.tune_status]),
+                              nearest, self.neighbours])
         self.show()
 
     def _action_button(self, w, text: str, key: str, icon: str):
@@ -163,6 +225,29 @@ class LabellingPanel:
             key = new[start] if start < len(new) else ""
         if key:
             self.press(key)
+
+    # -- fine-tuning -------------------------------------------------------------------------
+    def fine_tune(self) -> str:
+        """Start the full fine-tune on the labels saved so far (one at a time)."""
+        if self.job.running():
+            said = "already fine-tuning: it goes on while you label"
+        else:
+            self.job.start(fine_tune_command(self.session.labels_path, self.tuned))
+            said = (f"fine-tuning on {sum(self.session.counts().values())} labels into "
+                    f"{self.tuned.name} (minutes on a CPU; keep labelling)")
+        self._tune_said(said)
+        return said
+
+    def _on_tune_line(self, text: str, code: int | None) -> None:
+        if code is None:
+            self._tune_said(f"fine-tuning: {text}")
+        elif code == 0:
+            self._tune_said(f"fine-tuned: {text}")
+        else:
+            self._tune_said(f"fine-tune stopped: {text}")
+
+    def _tune_said(self, text: str) -> None:
+        self.tune_status.value = f"<span style='font-size:12px'>{html.escape(text)}</span>"
 
     # -- drawing -----------------------------------------------------------------------------
     def png(self, index: int) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import galaxy10.cli.checks as checks
 from galaxy10.cli.bench_active import active_arguments, active_check, active_run
+from galaxy10.cli.bench_select import select_arguments, select_check, select_run
 from galaxy10.cli.boundary import count_at_most, folds
 from galaxy10.cli.models import jitter_settings
 from galaxy10.cli.options import (
@@ -28,7 +29,7 @@ from galaxy10.cli.options import (
     add_reports_dir,
     add_seed,
 )
-from galaxy10.cli.outputs import check_out, note_after_checks
+from galaxy10.cli.outputs import check_out, metrics_store, note_after_checks
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError, NotEnoughDataError
 from galaxy10.core.profiles import DEFAULT_PROFILE, RECIPE_PROFILE
 
@@ -60,13 +61,6 @@ def _records(args: argparse.Namespace) -> Path:
 
     return check_out(get_reports_home(args.reports_dir) / "benchmarks.json", "metrics",
                      lock=False)
-
-
-def _metrics(args: argparse.Namespace) -> Path:
-    """``metrics.json`` of ``--reports-dir``, checked as an output (:func:`check_out`)."""
-    from galaxy10.core.paths import get_reports_home
-
-    return check_out(get_reports_home(args.reports_dir) / "metrics.json", "metrics", lock=False)
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -157,7 +151,7 @@ def _accuracy_check(args: argparse.Namespace) -> None:
             except NotEnoughDataError as exc:
                 raise GalaxyDataError(found[0], f"--real: too little to train on: {exc}"
                                       ) from None
-    args.metrics = _metrics(args)
+    args.metrics = metrics_store(args.reports_dir)
     args.models_out = get_models_home(args.models_dir) / f"bench_{profile.name}"
     for name in ("galaxy_cnn", "seed_cnn"):  # the outputs last: their locks make the folder
         out = args.models_out / f"{name}.keras"
@@ -260,7 +254,7 @@ def _real_check(args: argparse.Namespace) -> None:
     if args.out_figure is not None and args.checked_labels is None:
         raise Galaxy10Error(f"--out-figure {args.out_figure}: the figure is the label curve's; "
                             "give --labels too")
-    args.metrics = _metrics(args)
+    args.metrics = metrics_store(args.reports_dir)
     args.checked_figure = None
     if args.checked_labels:
         from galaxy10.core.paths import get_reports_home
@@ -311,99 +305,6 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
     if "gap_to_random" in results.get("region", {}):
         print(format_region_gap(results["region"]["gap_to_random"]))
     return path
-
-
-# -- recipe selection --------------------------------------------------------------------------
-def _select_arguments(p: argparse.ArgumentParser) -> None:
-    from galaxy10.bench.selection import CANDIDATES
-
-    add_real(p)
-    add_profile(p, RECIPE_PROFILE)
-    p.add_argument("--init", help="the synthetic-pre-trained bundle every candidate fine-tunes "
-                                  "(default <models-dir>/pretrained_synthetic.keras, else the "
-                                  "shipped one)")
-    add_models_dir(p)
-    p.add_argument("--candidates", choices=list(CANDIDATES), nargs="+",
-                   default=["shipped", "survey"],
-                   help="the recipes to choose among, the current one first (it wins ties; "
-                        "default: shipped survey)")
-    p.add_argument("--folds", type=folds, help="outer folds: bench real's (default: the "
-                                               "profile's, 5 for faithful)")
-    p.add_argument("--inner-folds", type=folds, default=2,
-                   help="inner folds each outer fold chooses by (default 2)")
-    p.add_argument("--cv", choices=["region", "random"], default="region",
-                   help="how both levels group their folds (default region: whole sky cells "
-                        "held out; needs sky positions)")
-    p.add_argument("--reuse", type=Path, metavar="METRICS_JSON",
-                   help="a metrics.json whose bench real record of the same folds gives the "
-                        "first candidate's outer scores where it is chosen (the same models), "
-                        "instead of training them again")
-    add_seed(p)
-
-
-def _select_check(args: argparse.Namespace) -> None:
-    from galaxy10.core.profiles import get_profile
-    from galaxy10.modeling.shipped import pretrained_bundle
-
-    if len(set(args.candidates)) < 2 or len(set(args.candidates)) != len(args.candidates):
-        raise Galaxy10Error(f"--candidates {' '.join(args.candidates)}: give at least two "
-                            "different recipes to choose among, each once")
-    args.checked_profile = profile = get_profile(args.profile)
-    if args.init:
-        args.checked_init = checks.bundle(args.init, option="--init")
-    else:
-        choice = pretrained_bundle(args.models_dir)
-        note_after_checks(f"[galaxy10] --init: {choice.note}")
-        args.checked_init = checks.bundle(choice.path, option="--init")
-    source, labels = checks.real_labels(args.real, required=True, probe=True)
-    args.checked_real = source
-    if args.cv == "region":
-        from galaxy10.datasets.labelled import source_positions
-
-        if source_positions(source) is None:
-            raise GalaxyDataError(source, "--cv region: no sky positions, which the "
-                                          "region-held-out selection needs; or --cv random")
-    n_folds = checks.folds(labels, args.folds, profile, source)
-    args.folds = n_folds
-    args.checked_reuse = None
-    if args.reuse is not None:
-        import json
-
-        from galaxy10.bench.real import REAL_CV_SECTIONS
-        from galaxy10.core.files import unreadable_reason
-
-        section = REAL_CV_SECTIONS[args.cv]
-        reason = unreadable_reason(args.reuse, what="JSON file")
-        if reason:
-            raise GalaxyDataError(args.reuse, f"--reuse: {reason}")
-        try:
-            record = json.loads(args.reuse.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise GalaxyDataError(args.reuse, f"--reuse: not a JSON file ({exc})") from None
-        if not isinstance(record, dict) or not isinstance(record.get(section), dict):
-            raise GalaxyDataError(args.reuse, f"--reuse: no '{section}' record of bench real "
-                                              f"--cv {args.cv} in it")
-        args.checked_reuse = record[section]
-    args.metrics = _metrics(args)
-
-
-def _select(args: argparse.Namespace, say: Say) -> Path:
-    import tempfile
-
-    from galaxy10.bench.selection import format_selection, select_recipe
-    from galaxy10.datasets.importer import labelled_images_h5
-    from galaxy10.reporting.metrics import update_metrics
-
-    section = f"recipe_selection_{args.cv}"
-    with tempfile.TemporaryDirectory() as tmp:
-        real = labelled_images_h5(args.checked_real, tmp)
-        result = select_recipe(  # each finished outer fold is recorded, marked incomplete
-            real, args.checked_profile, args.candidates, init=args.checked_init,
-            seed=args.seed, outer_folds=args.folds, inner_folds=args.inner_folds,
-            split=args.cv, reuse=args.checked_reuse, say=say,
-            on_fold=lambda partial: update_metrics(args.metrics, f"{section}_partial", partial))
-    print(format_selection(result))
-    return update_metrics(args.metrics, section, result)
 
 
 def _shipped_arguments(p: argparse.ArgumentParser) -> None:
@@ -587,7 +488,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("real", "every model cross-validated on real images, and under other sources' "
                       "shifts", _real_arguments, _real, _real_check),
     Benchmark("select", "choose a fine-tuning recipe by nested CV: no choice sees the images "
-                        "it is scored on", _select_arguments, _select, _select_check),
+                        "it is scored on", select_arguments, select_run, select_check),
     Benchmark("shipped", "remake the pre-trained bundle shipped with galaxy10 and compare its "
                          "scores", _shipped_arguments, _shipped, _shipped_check),
     Benchmark("layout", "the reader's speed over four HDF5 layouts",

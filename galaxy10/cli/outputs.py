@@ -339,3 +339,12 @@ def release_outputs() -> None:
     """Release every lock :func:`check_out` took (the end of a command)."""
     _HELD.close()
     _HELD_PATHS.clear()
+
+
+def metrics_store(reports_dir: str | os.PathLike[str] | None) -> Path:
+    """``metrics.json`` of ``--reports-dir`` (default ``reports/``), checked as an output
+    (:func:`check_out`): where a benchmark records its sections."""
+    from galaxy10.core.paths import get_reports_home
+
+    return check_out(get_reports_home(reports_dir) / "metrics.json", "metrics", lock=False)
+

@@ -128,3 +128,33 @@ def test_a_label_another_panel_saved_first_is_said_not_lost(panel, tmp_path):
     assert done.startswith("not saved:") and "open the panel again" in done
     assert [r["who"] for r in saved(panel.session.labels_path)] == ["bo"]
     assert "not saved" in panel.status.value
+
+
+def test_the_fine_tune_button_runs_train_on_the_labels_in_the_background(panel, monkeypatch,
+                                                                         tmp_path):
+    import sys
+
+    import galaxy10.app.labelling as labelling
+
+    command = labelling.fine_tune_command(panel.session.labels_path, panel.tuned)
+    assert command[1:] == ["-m", "galaxy10", "train", "--init", "pretrained", "--data",
+                           str(panel.session.labels_path), "--out", str(panel.tuned), "-q"]
+    # a stand-in train: two lines, then the exit status a refusal has
+    script = ("import sys; print('fine-tuning on 12 images'); "
+              "print('error: labels.csv: --data: too little to train on'); sys.exit(2)")
+    monkeypatch.setattr(labelling, "fine_tune_command",
+                        lambda labels, out: [sys.executable, "-c", script])
+    said = panel.fine_tune()
+    assert said.startswith("fine-tuning on") and panel.tuned.name in said
+    assert panel.fine_tune() == "already fine-tuning: it goes on while you label" or \
+        not panel.job.running()
+    panel.job.thread.join(timeout=60)
+    assert "fine-tune stopped: error: labels.csv: --data: too little" in panel.tune_status.value
+    ok = "print('saved m.keras (+ m.json); test accuracy 0.700')"
+    monkeypatch.setattr(labelling, "fine_tune_command",
+                        lambda labels, out: [sys.executable, "-c", ok])
+    panel.fine_tune()
+    panel.job.thread.join(timeout=60)
+    assert "fine-tuned: saved m.keras" in panel.tune_status.value
+    panel.press("1")  # labelling goes on
+    assert len(saved(panel.session.labels_path)) == 1

@@ -211,7 +211,6 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
 
 def _real_check(args: argparse.Namespace) -> None:
     from galaxy10.core.profiles import get_profile
-    from galaxy10.modeling.shipped import pretrained_bundle
 
     args.checked_profile = profile = get_profile(args.profile)
     if args.refit_all:
@@ -219,14 +218,8 @@ def _real_check(args: argparse.Namespace) -> None:
             raise Galaxy10Error("--refit-all: it repeats the fine-tuning, which --init none "
                                 "leaves out")
         args.checked_profile = profile = profile.with_overrides(finetune_refit_all=True)
-    args.checked_init = None
-    if args.init != "none":
-        if args.init:
-            args.checked_init = checks.bundle(args.init, option="--init")
-        else:  # the user's pre-trained bundle, else the one shipped with galaxy10
-            choice = pretrained_bundle(args.models_dir)
-            note_after_checks(f"[galaxy10] --init: {choice.note}")
-            args.checked_init = checks.bundle(choice.path, option="--init")
+    args.checked_init = None if args.init == "none" else checks.init_bundle(args.init,
+                                                                            args.models_dir)
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
     from galaxy10.datasets.labelled import source_positions

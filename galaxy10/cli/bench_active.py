@@ -91,13 +91,8 @@ def active_check(args: argparse.Namespace) -> None:
     """Check every option, input and output of ``bench active`` before any work."""
     from galaxy10.core.paths import get_reports_home, project_root
     from galaxy10.datasets.resample import check_folds
-    from galaxy10.modeling.shipped import pretrained_bundle
 
-    if args.init is None:  # the user's pre-trained bundle, else the one shipped with galaxy10
-        choice = pretrained_bundle(args.models_dir)
-        note_after_checks(f"[galaxy10] --init: {choice.note}")
-        args.init = choice.path
-    args.checked_init = checks.bundle(args.init, option="--init", kind=None)
+    args.checked_init = checks.init_bundle(args.init, args.models_dir, kind=None)
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
     try:

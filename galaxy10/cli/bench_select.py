@@ -10,7 +10,7 @@ from pathlib import Path
 import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import folds
 from galaxy10.cli.options import add_models_dir, add_profile, add_real, add_seed
-from galaxy10.cli.outputs import metrics_store, note_after_checks
+from galaxy10.cli.outputs import metrics_store
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
 from galaxy10.core.profiles import RECIPE_PROFILE
 
@@ -46,18 +46,12 @@ def select_arguments(p: argparse.ArgumentParser) -> None:
 def select_check(args: argparse.Namespace) -> None:
     """Check ``bench select``'s options before any work."""
     from galaxy10.core.profiles import get_profile
-    from galaxy10.modeling.shipped import pretrained_bundle
 
     if len(set(args.candidates)) < 2 or len(set(args.candidates)) != len(args.candidates):
         raise Galaxy10Error(f"--candidates {' '.join(args.candidates)}: give at least two "
                             "different recipes to choose among, each once")
     args.checked_profile = profile = get_profile(args.profile)
-    if args.init:
-        args.checked_init = checks.bundle(args.init, option="--init")
-    else:
-        choice = pretrained_bundle(args.models_dir)
-        note_after_checks(f"[galaxy10] --init: {choice.note}")
-        args.checked_init = checks.bundle(choice.path, option="--init")
+    args.checked_init = checks.init_bundle(args.init, args.models_dir)
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
     if args.cv == "region":

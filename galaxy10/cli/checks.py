@@ -146,6 +146,21 @@ def bundle(path: str | os.PathLike[str], *, option: str, kind: str | None = "gal
     return path
 
 
+def init_bundle(value: str | os.PathLike[str] | None, models_dir=None, *,
+                option: str = "--init", kind: str | None = "galaxy") -> Path:
+    """The pre-trained bundle a command starts from, checked (:func:`bundle`): ``value``, else
+    the user's own pre-trained bundle in ``models_dir``, else the one shipped with galaxy10
+    (a note after the checks says which)."""
+    if value:
+        return bundle(value, option=option, kind=kind)
+    from galaxy10.cli.outputs import note_after_checks
+    from galaxy10.modeling.shipped import pretrained_bundle
+
+    choice = pretrained_bundle(models_dir)
+    note_after_checks(f"[galaxy10] {option}: {choice.note}")
+    return bundle(choice.path, option=option, kind=kind)
+
+
 def image_files(paths: list[Path]) -> None:
     """Refuse, before a model is loaded, image arguments that are not readable files.
 

@@ -23,7 +23,6 @@ how to open them. Another layout is one more :class:`LabelledImages` subclass an
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -316,44 +315,23 @@ def read_manifest(manifest: str | os.PathLike[str]) -> list[tuple[Path, int]]:
     GalaxyDataError
         Naming the manifest and what is wrong with it.
     """
-    from galaxy10.core.files import unreadable_reason
+    from galaxy10.core.files import csv_rows
 
     manifest = Path(manifest)
-    why = unreadable_reason(manifest, what="CSV manifest")  # a pipe would block the read
-    if why:
-        raise GalaxyDataError(manifest, why)
     pairs = []
-    line = 1
-    try:
-        with open(manifest, newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8"
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                raise GalaxyDataError(manifest, "CSV manifest needs the columns 'file' and "
-                                                f"'label' (found: {reader.fieldnames})")
-            width = len(reader.fieldnames)
-            for row in reader:
-                line = reader.line_num
-                if None in row or None in row.values():
-                    got = width + len(row.get(None) or []) - sum(v is None for v in row.values())
-                    raise GalaxyDataError(manifest, f"line {line}: {got} field(s), expected "
-                                                    f"{width} ({', '.join(reader.fieldnames)})")
-                label = label_number(row["label"])
-                if label is None:
-                    raise GalaxyDataError(manifest, f"line {line}: label "
-                                                    f"{row['label'][:40]!r} is not a whole "
-                                                    "number")
-                if not 0 <= label < N_CLASSES:
-                    raise GalaxyDataError(manifest, f"line {line}: label {label} is outside "
-                                                    f"0-{N_CLASSES - 1}")
-                if not row["file"].strip():
-                    raise GalaxyDataError(manifest, f"line {line}: the file name is empty")
-                pairs.append((manifest.parent / row["file"], label))
-    except UnicodeDecodeError:
-        raise GalaxyDataError(manifest, "not a UTF-8 CSV manifest") from None
-    except csv.Error as exc:
-        raise GalaxyDataError(manifest, f"line {line + 1}: not valid CSV ({exc})") from None
-    except OSError as exc:
-        raise GalaxyDataError(manifest, f"cannot be read ({exc.strerror or exc})") from None
+    for line, row in csv_rows(manifest, what="CSV manifest", header=lambda fields: None if {
+            "file", "label"} <= set(fields) else "CSV manifest needs the columns 'file' and "
+            f"'label' (found: {fields or None})"):
+        label = label_number(row["label"])
+        if label is None:
+            raise GalaxyDataError(manifest, f"line {line}: label {row['label'][:40]!r} is not "
+                                            "a whole number")
+        if not 0 <= label < N_CLASSES:
+            raise GalaxyDataError(manifest, f"line {line}: label {label} is outside "
+                                            f"0-{N_CLASSES - 1}")
+        if not row["file"].strip():
+            raise GalaxyDataError(manifest, f"line {line}: the file name is empty")
+        pairs.append((manifest.parent / row["file"], label))
     if not pairs:
         raise GalaxyDataError(manifest, "CSV manifest lists no images")
     return pairs

@@ -159,44 +159,30 @@ def read_answers(path: str | os.PathLike[str], *, decisions: bool = False) -> li
         a label that is not a class 0-9 in ASCII digits, a decision that is not one of
         :data:`DECISIONS`, neither an id nor a file, or a galaxy answered twice.
     """
-    from galaxy10.core.files import unreadable_reason
+    from galaxy10.core.files import csv_rows
 
     path = Path(path).expanduser()
-    why = unreadable_reason(path, what="labels CSV")
-    if why:
-        raise GalaxyDataError(path, why)
     value = "decision" if decisions else "label"
     answers: list[Answer] = []
     seen: set[str] = set()
-    line = 1
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            fields = reader.fieldnames or []
-            if not {value, "who", "when"} <= set(fields) or not {"id", "file"} & set(fields):
-                raise GalaxyDataError(path, f"needs the columns '{value}', 'who', 'when' and "
-                                            f"'id' or 'file' (found: {fields})")
-            for row in reader:
-                line = reader.line_num
-                answer = _answer(path, line, row, value)
-                key = answer.ident or os.path.realpath(path.parent / answer.file)
-                if key in seen:
-                    raise GalaxyDataError(path, f"line {line}: {key[:60]!r} is answered twice")
-                seen.add(key)
-                answers.append(answer)
-    except UnicodeDecodeError:
-        raise GalaxyDataError(path, "not a UTF-8 CSV file") from None
-    except csv.Error as exc:
-        raise GalaxyDataError(path, f"line {line + 1}: not valid CSV ({exc})") from None
-    except OSError as exc:
-        raise GalaxyDataError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+    def header(fields: list[str]) -> str | None:
+        if {value, "who", "when"} <= set(fields) and {"id", "file"} & set(fields):
+            return None
+        return f"needs the columns '{value}', 'who', 'when' and 'id' or 'file' (found: {fields})"
+
+    for line, row in csv_rows(path, what="labels CSV", header=header):
+        answer = _answer(path, line, row, value)
+        key = answer.ident or os.path.realpath(path.parent / answer.file)
+        if key in seen:
+            raise GalaxyDataError(path, f"line {line}: {key[:60]!r} is answered twice")
+        seen.add(key)
+        answers.append(answer)
     return answers
 
 
 def _answer(path: Path, line: int, row: dict, value: str) -> Answer:
     """One checked line of a labels CSV or skips file."""
-    if None in row or None in row.values():
-        raise GalaxyDataError(path, f"line {line}: wrong number of fields")
     ident, file = (row.get("id") or "").strip(), (row.get("file") or "").strip()
     if not ident and not file:
         raise GalaxyDataError(path, f"line {line}: neither an id nor a file")

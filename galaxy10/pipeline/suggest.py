@@ -59,38 +59,25 @@ def read_labelled(path: str | os.PathLike[str]) -> tuple[set[str], set[str]]:
     GalaxyDataError
         Naming the manifest and the first bad line.
     """
-    from galaxy10.core.files import unreadable_reason
+    from galaxy10.core.files import csv_rows
 
     path = Path(path).expanduser()
-    why = unreadable_reason(path, what="labels manifest (CSV)")
-    if why:
-        raise GalaxyDataError(path, why)
     ids: set[str] = set()
     files: set[str] = set()
-    line = 1
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            fields = reader.fieldnames or []
-            named = [c for c in ("id", "path", "file") if c in fields]
-            if "label" not in fields or not named:
-                raise GalaxyDataError(path, "labels manifest needs a 'label' column and an "
-                                            f"'id' or 'path' column (found: {fields})")
-            for row in reader:
-                line = reader.line_num
-                _labelled_row(path, line, row, named, ids, files)
-    except UnicodeDecodeError:
-        raise GalaxyDataError(path, "not a UTF-8 CSV manifest") from None
-    except csv.Error as exc:
-        raise GalaxyDataError(path, f"line {line + 1}: not valid CSV ({exc})") from None
+
+    def header(fields: list[str]) -> str | None:
+        if "label" in fields and {"id", "path", "file"} & set(fields):
+            return None
+        return ("labels manifest needs a 'label' column and an 'id' or 'path' column "
+                f"(found: {fields})")
+
+    for line, row in csv_rows(path, what="labels manifest (CSV)", header=header):
+        _labelled_row(path, line, row, ids, files)
     return ids, files
 
 
-def _labelled_row(path: Path, line: int, row: dict, named: list[str], ids: set[str],
-                  files: set[str]) -> None:
+def _labelled_row(path: Path, line: int, row: dict, ids: set[str], files: set[str]) -> None:
     """Check one line of a labels manifest and add its id and path."""
-    if None in row or None in row.values():
-        raise GalaxyDataError(path, f"line {line}: wrong number of fields")
     label = row["label"].strip()
     number = label_number(label)
     if number is None or not 0 <= number < N_CLASSES:
@@ -99,7 +86,7 @@ def _labelled_row(path: Path, line: int, row: dict, named: list[str], ids: set[s
     ident = row.get("id", "").strip()
     name = (row.get("path") or row.get("file") or "").strip()
     if not ident and not name:
-        raise GalaxyDataError(path, f"line {line}: neither an id nor a path ({', '.join(named)})")
+        raise GalaxyDataError(path, f"line {line}: neither an id nor a path")
     if ident:
         if ident in ids:
             raise GalaxyDataError(path, f"line {line}: id {ident[:60]!r} appears twice")

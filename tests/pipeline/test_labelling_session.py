@@ -115,10 +115,10 @@ def test_a_new_session_resumes_where_the_last_stopped(tmp_path):
     ("id,file,label,who,when\nx,,3,a,t\nx,,4,a,t\n", "line 3: 'x' is answered twice"),
     ("id,file,label,who,when\nx,,3,a,t\ny,,12,a,t\n", "line 3: label '12' is not a class 0-9"),
     ("id,file,label,who,when\nx,,3,a,t\ny,,²,a,t\n", "line 3: label '²' is not a class"),
-    ("id,file,label,who,when\nx,,3,a,t\ny,,3,a\n", "line 3: wrong number of fields"),
+    ("id,file,label,who,when\nx,,3,a,t\ny,,3,a\n", "line 3: 4 field(s), expected 5"),
     ("id,file,label,who,when\nx,,3,a,t\n,,3,a,t\n", "line 3: neither an id nor a file"),
     ("id,label\nx,3\n", "needs the columns 'label', 'who', 'when'"),
-    (b"id,file,label,who,when\n\xff,,3,a,t\n", "not a UTF-8 CSV file"),
+    (b"id,file,label,who,when\n\xff,,3,a,t\n", "not a UTF-8 labels CSV"),
 ])
 def test_a_malformed_labels_csv_is_refused_naming_the_file_and_line(tmp_path, text, says):
     labels = tmp_path / "labels.csv"

@@ -6,7 +6,6 @@ its part to be reused.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import re
@@ -181,37 +180,34 @@ def read_catalogue_manifest(path: str | os.PathLike[str]
         Naming the manifest and the first bad line (no path column, an empty path, a label
         that is not a whole number in 0-9, a repeated id).
     """
+    from galaxy10.core.files import csv_rows
+
     path = Path(path)
     files, ids, labels, seen = [], [], [], set()
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8"
-            reader = csv.DictReader(fh)
-            fields = reader.fieldnames or []
-            column = next((c for c in ("path", "file") if c in fields), None)
-            if column is None:
-                raise GalaxyDataError(path, "CSV manifest needs a 'path' (or 'file') column "
-                                            f"(found: {fields})")
-            for row in reader:
-                line = reader.line_num
-                name = (row.get(column) or "").strip()
-                if not name:
-                    raise GalaxyDataError(path, f"line {line}: the path is empty")
-                ident = (row.get("id") or "").strip() or name
-                if ident in seen:
-                    raise GalaxyDataError(path, f"line {line}: id {ident!r} appears twice")
-                seen.add(ident)
-                label = (row.get("label") or "").strip()
-                number = label_number(label) if label else -1
-                if label and (number is None or not 0 <= number < N_CLASSES):
-                    raise GalaxyDataError(path, f"line {line}: label {label[:40]!r} is not a "
-                                                f"class 0-{N_CLASSES - 1}")
-                files.append(path.parent / name)
-                ids.append(ident)
-                labels.append(number)
-    except UnicodeDecodeError:
-        raise GalaxyDataError(path, "not a UTF-8 CSV manifest") from None
-    except csv.Error as exc:
-        raise GalaxyDataError(path, f"not valid CSV ({exc})") from None
+    column = None
+
+    def header(fields: list[str]) -> str | None:
+        nonlocal column
+        column = next((c for c in ("path", "file") if c in fields), None)
+        return None if column else ("CSV manifest needs a 'path' (or 'file') column "
+                                    f"(found: {fields})")
+
+    for line, row in csv_rows(path, what="CSV manifest", header=header):
+        name = (row.get(column) or "").strip()
+        if not name:
+            raise GalaxyDataError(path, f"line {line}: the path is empty")
+        ident = (row.get("id") or "").strip() or name
+        if ident in seen:
+            raise GalaxyDataError(path, f"line {line}: id {ident!r} appears twice")
+        seen.add(ident)
+        label = (row.get("label") or "").strip()
+        number = label_number(label) if label else -1
+        if label and (number is None or not 0 <= number < N_CLASSES):
+            raise GalaxyDataError(path, f"line {line}: label {label[:40]!r} is not a "
+                                        f"class 0-{N_CLASSES - 1}")
+        files.append(path.parent / name)
+        ids.append(ident)
+        labels.append(number)
     if not files:
         raise GalaxyDataError(path, "CSV manifest lists no images")
     return files, ids, labels

@@ -60,7 +60,8 @@ def test_data_help_is_one_text():
 def test_real_is_one_option_with_one_meaning():
     real = _with("--real")
     assert set(real) == {("pretrain",), ("gallery",), ("realism",), ("bench", "accuracy"),
-                         ("bench", "real"), ("bench", "similar"), ("bench", "shipped")}
+                         ("bench", "real"), ("bench", "similar"), ("bench", "shipped"),
+                         ("bench", "active"), ("bench", "select")}
     assert len({a.help.split("; 'none'")[0] for a in real.values()}) == 1
     for words in real:
         assert _parse(words).real is None  # the default sample is looked up when it runs
@@ -78,7 +79,7 @@ def test_profile_defaults_follow_one_rule():
     defaults = {words: action.default for words, action in _with("--profile").items()}
     assert defaults == {("run",): DEFAULT_PROFILE, ("bench", "accuracy"): DEFAULT_PROFILE,
                         ("train",): RECIPE_PROFILE, ("pretrain",): RECIPE_PROFILE,
-                        ("bench", "real"): RECIPE_PROFILE}
+                        ("bench", "real"): RECIPE_PROFILE, ("bench", "select"): RECIPE_PROFILE}
     for action in _with("--profile").values():
         assert f"default {action.default}, " in action.help  # and says why
 

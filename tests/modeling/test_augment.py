@@ -11,6 +11,7 @@ from galaxy10.modeling.augment import (
     FULL_JITTER,
     JITTERS,
     ROBUST_JITTER,
+    SURVEY_JITTER,
     augment_batch,
     batch_rng,
     dihedral,
@@ -103,7 +104,8 @@ def test_source_jitters_each_do_what_they_say():
 
 def test_jitter_settings():
     assert JITTERS == {"none": {}, "default": DEFAULT_JITTER, "robust": ROBUST_JITTER,
-                       "full": FULL_JITTER}
+                       "survey": SURVEY_JITTER, "full": FULL_JITTER}
+    assert SURVEY_JITTER == {**ROBUST_JITTER, "contrast": (0.8, 1.25)}
     assert FULL_JITTER == {"zoom": (0.75, 1.33), "brightness": (0.6, 1.6), "colour": 0.1,
                            "gamma": (0.7, 1.4), "noise": (0.0, 4.0), "blur": (0.0, 1.0),
                            "jpeg": (30, 90)}

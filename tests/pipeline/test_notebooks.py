@@ -87,7 +87,12 @@ def test_all_notebooks_run_headless_with_the_smoke_profile(tmp_path):
                            "--data", str(data)], cwd=clone, env=env, text=True,
                           capture_output=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "IPKernelApp" not in done.stderr, done.stderr[-2000:]  # no kernel start-up warnings
+    # no kernel start-up warnings; jupyter_client's shutdown interrupts each kernel first (SIGINT,
+    # then a shutdown request), and a kernel still handling a message then logs that it caught
+    # it: a race of a busy machine, not a fault of the notebook
+    noise = [line for line in done.stderr.splitlines() if "IPKernelApp" in line
+             and "KeyboardInterrupt caught in kernel" not in line]
+    assert noise == [], done.stderr[-2000:]
     assert _git("status", "--porcelain", cwd=clone) == "", "a run changed committed files"
     reports, models = clone / "reports", clone / "models"
     for name in NOTEBOOKS:

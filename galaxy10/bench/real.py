@@ -72,7 +72,8 @@ def cv_groups(real_h5: str | os.PathLike[str], split: str = "random"
     return y, region_groups(positions.ra, positions.dec, duplicates), duplicates, positions
 
 
-def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: str = "random"
+def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: str = "random",
+             grouping: tuple[np.ndarray, np.ndarray, np.ndarray, Any] | None = None
              ) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
     """The folds of ``bench real``: ``(train rows, test rows)`` per fold, and what they are.
 
@@ -83,6 +84,9 @@ def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: st
     (:func:`cv_groups`): each fold's test galaxies come from cells its training never saw,
     which measures how well a model holds across the survey rather than inside the patch of
     sky it was trained on.
+
+    ``grouping`` is :func:`cv_groups`' answer for ``split`` when the caller already has it
+    (the duplicate search reads every image); None computes it.
 
     Returns
     -------
@@ -101,7 +105,7 @@ def cv_folds(real_h5: str | os.PathLike[str], n_folds: int, seed: int, split: st
 
     from galaxy10.datasets.sky import SKY_CELL_DEG, footprint
 
-    y, groups, duplicates, positions = cv_groups(real_h5, split)
+    y, groups, duplicates, positions = grouping or cv_groups(real_h5, split)
     about: dict[str, Any] = {"split": split,
                              "duplicate_rows": int(len(duplicates) - len(np.unique(duplicates)))}
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)

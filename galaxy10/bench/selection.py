@@ -106,8 +106,9 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
     from galaxy10.bench.real import cv_folds, cv_groups
 
     started = time.time()
-    folds, about = cv_folds(real_h5, outer_folds, seed, split)
-    _, groups, _, _ = cv_groups(real_h5, split)
+    grouping = cv_groups(real_h5, split)  # the duplicate search reads every image: once
+    folds, about = cv_folds(real_h5, outer_folds, seed, split, grouping=grouping)
+    groups = grouping[1]
     reused = _reusable(reuse, about, profile, candidates[0])
     runner = _Runner(real_h5, profile, init)
     rows: list[dict[str, Any]] = []

@@ -204,7 +204,7 @@ def bench_refit(width: int, *, candidates: int = CANDIDATES, labelled: int = REF
 def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *,
                  splits: Sequence[str] = ("random",), n_folds: int = 5, seeds: int = SEEDS,
                  sizes: Sequence[int] = SIZES, start: int = START, batch: int = BATCH,
-                 candidates: int = CANDIDATES, seed: int = 0,
+                 candidates: int = CANDIDATES, clicks: int = 0, seed: int = 0,
                  out_figure: str | os.PathLike[str] | None = None, say: Say = print
                  ) -> dict[str, Any]:
     """The active-labelling benchmark on a Galaxy10 ``.h5`` of labelled real images.
@@ -222,6 +222,9 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     sizes, start, batch : as :func:`simulate`.
     candidates : int
         Candidates of the timed re-rank (:func:`bench_refit`).
+    clicks : int, default 0
+        Answers timed in the labelling panel (:func:`galaxy10.bench.clicks.bench_clicks`);
+        0 times none.
     seed : int
         Seed of the folds and of every run (:func:`run_seed`).
     out_figure : path-like, optional
@@ -232,7 +235,7 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     dict
         The run's settings, ``splits[split]`` (:func:`curves`' result with the CV's
         description), ``refit`` (:func:`bench_refit`), the embedding's seconds and width, the
-        figure's path and the provenance.
+        figure's path, ``clicks`` (with ``clicks``) and the provenance.
 
     Raises
     ------
@@ -258,7 +261,7 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
         images = f.read(np.arange(len(f)))
     say(f"embedding {len(y):,} images with {init} (frozen)...")
     clock = time.perf_counter()
-    _, vectors = Predictor(init).predict_and_embed(images)
+    probs, vectors = Predictor(init).predict_and_embed(images)
     embed_seconds = time.perf_counter() - clock
     del images
     out: dict[str, Any] = {
@@ -274,6 +277,11 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     say(f"timing a refit and a re-rank over {candidates:,} candidates...")
     out["refit"] = bench_refit(int(vectors.shape[1]), candidates=candidates, batch=batch,
                                seed=seed)
+    if clicks:
+        from galaxy10.bench.clicks import bench_clicks
+
+        say(f"timing {clicks} answers in the labelling panel...")
+        out["clicks"] = bench_clicks(real_h5, probs, vectors, clicks=clicks, seed=seed)
     if out_figure is not None:
         from galaxy10.reporting.figures import active_curve, save_figure
 
@@ -310,4 +318,8 @@ def format_active(result: dict[str, Any]) -> str:
                  f"{refit['repeats']}, seconds ==")
     lines.append(", ".join(f"{s} {t['total_s']:.2f} (fit {t['fit_s']:.2f}, rank "
                            f"{t['rank_s']:.2f})" for s, t in refit["strategies"].items()))
+    if "clicks" in result:
+        from galaxy10.bench.clicks import format_clicks
+
+        lines.append(format_clicks(result["clicks"]))
     return "\n".join(lines)

@@ -22,6 +22,7 @@ MAX_LABELS = 10_000_000
 def active_arguments(p: argparse.ArgumentParser) -> None:
     """``bench active``'s own options."""
     from galaxy10.bench.active import BATCH, CANDIDATES, SEEDS, SIZES, START
+    from galaxy10.bench.clicks import CLICKS
 
     add_real(p)
     p.add_argument("--init", type=Path, help="the frozen pre-trained bundle whose embedding the "
@@ -44,6 +45,9 @@ def active_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"galaxies revealed between two refits of the probe (default {BATCH})")
     p.add_argument("--candidates", type=count_at_most(MAX_LABELS), default=CANDIDATES,
                    help=f"candidates of the timed re-rank (default {CANDIDATES:,})")
+    p.add_argument("--clicks", type=count_at_most(MAX_LABELS, low=0), default=CLICKS,
+                   help="answers timed in the labelling panel, click to the next galaxy drawn "
+                        f"(default {CLICKS}; 0 times none)")
     p.add_argument("--out", type=Path, help="the JSON record (default "
                                             "<reports-dir>/active_labelling.json)")
     p.add_argument("--out-figure", type=Path, help="the curves' PNG (default "
@@ -100,6 +104,9 @@ def active_check(args: argparse.Namespace) -> None:
     except Galaxy10Error as exc:
         raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
     _check_sizes(args, len(labels), source)
+    if args.clicks > len(labels):
+        raise GalaxyDataError(source, f"--clicks {args.clicks}: it holds {len(labels)} labelled "
+                                      "images, each answered once; give at most that")
     _check_cv(args, source)
     reports = get_reports_home(args.reports_dir)
     out = args.out or reports / "active_labelling.json"
@@ -128,7 +135,8 @@ def active_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
         result = bench_active(real, args.checked_init, splits=args.checked_splits,
                               n_folds=args.folds, seeds=args.seeds, sizes=args.sizes,
                               start=args.start, batch=args.batch, candidates=args.candidates,
-                              seed=args.seed, out_figure=args.checked_figure, say=say)
+                              clicks=args.clicks, seed=args.seed,
+                              out_figure=args.checked_figure, say=say)
     print(format_active(result))
     print(f"figure written to {result['figure']}")
     return record("active_labelling", result, args.checked_out)

@@ -82,10 +82,11 @@ def folds(text: str) -> int:
     return _int_at_least(text, 2)
 
 
-def count_at_most(high: int) -> Callable[[str], int]:
-    """argparse type: a whole number from 1 to ``high`` (a bound that keeps memory sane)."""
+def count_at_most(high: int, low: int = 1) -> Callable[[str], int]:
+    """argparse type: a whole number from ``low`` (default 1) to ``high`` (a bound that keeps
+    memory sane)."""
     def bounded(text: str) -> int:
-        value = _int_at_least(text, 1)
+        value = _int_at_least(text, low)
         if value > high:
             raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {_shown(value)}")
         return value

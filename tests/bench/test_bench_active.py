@@ -106,8 +106,8 @@ def test_the_command_prints_the_tables_and_records_the_curves(tmp_path, tiny_rea
     reports = tmp_path / "reports"
     assert main(["bench", "active", "--real", str(real), "--init", str(bundle), "--cv",
                  "random", "--folds", "2", "--seeds", "2", "--start", "4", "--batch", "4",
-                 "--sizes", "20", "8", "--candidates", "500", "--reports-dir", str(reports),
-                 "-q"]) == 0
+                 "--sizes", "20", "8", "--candidates", "500", "--clicks", "12",
+                 "--reports-dir", str(reports), "-q"]) == 0
     out = capsys.readouterr().out
     assert "== active labelling, random CV: balanced accuracy" in out
     assert "labels to match random's 20-label accuracy" in out
@@ -120,3 +120,9 @@ def test_the_command_prints_the_tables_and_records_the_curves(tmp_path, tiny_rea
         assert len(record["splits"]["random"]["curves"][strategy]["20"]["runs"]) == 4
     assert set(record["refit"]["strategies"]) == set(STRATEGIES)
     assert record["machine"] and (reports / "figures" / "active_curve.png").is_file()
+    assert "== labelling panel: 12 answers" in out
+    clicks = record["clicks"]
+    assert clicks["clicks"] == clicks["saved"] == 12  # every timed answer was saved
+    assert clicks["refit"]["n"] == 12 // clicks["refit_every"]
+    assert clicks["plain"]["n"] + clicks["refit"]["n"] == clicks["all"]["n"] == 12
+    assert 0 < clicks["all"]["median_ms"] <= clicks["all"]["p95_ms"] <= clicks["all"]["max_ms"]

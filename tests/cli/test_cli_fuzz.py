@@ -235,7 +235,7 @@ COMMANDS = {
     "bench active": command(words("bench", "active"), must("--real", hostile),
                             opt("--init", st.sampled_from(MODELS)), opt("--folds", number),
                             opt("--seeds", number), opt("--start", number),
-                            opt("--batch", number),
+                            opt("--batch", number), opt("--clicks", number),
                             st.one_of(st.just([]), st.lists(number, min_size=1, max_size=3).map(
                                 lambda sizes: ["--sizes", *sizes])),
                             opt("--cv", st.sampled_from(["random", "region", "both", "x"])),

@@ -49,7 +49,7 @@ def _check_suggest(args: argparse.Namespace) -> None:
         check_inputs(args.inputs)
         args.model = checked_model(args.model, args.quiet)
     known = read_labelled(args.labelled) if args.labelled is not None else None
-    candidates = count_candidates(args.inputs, known)
+    candidates = count_candidates(args.inputs, known, args.keep_not_cutouts)
     if args.n > candidates:
         many = "is only 1 candidate galaxy" if candidates == 1 else \
             f"are only {candidates:,} candidate galaxies"
@@ -64,7 +64,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
     result = suggest(args.inputs, args.out, args.model, n=args.n, by=args.by,
                      random_share=args.random_share, seed=args.seed, labelled=args.labelled,
-                     diversity=args.diversity, workers=args.workers, progress=not args.quiet)
+                     diversity=args.diversity, keep_not_cutouts=args.keep_not_cutouts,
+                     workers=args.workers, progress=not args.quiet)
     print("\n".join(result.lines()))
     return USER_ERROR if any(result.unread) else 0  # as classify: the rest are ranked
 
@@ -97,6 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a labels manifest (label, and id or path): its galaxies are left out")
     p.add_argument("--no-diversity", dest="diversity", action="store_false",
                    help="rank by uncertainty alone (no k-centre on the embeddings)")
+    p.add_argument("--keep-not-cutouts", action="store_true",
+                   help="rank the rows classify flagged 'not a galaxy cut-out' too (left out "
+                        "by default: their label would teach nothing about galaxies)")
     p.add_argument("--model", type=Path, help="a .keras bundle for inputs to classify "
                                               "(default as classify)")
     p.add_argument("--workers", type=count_at_most(4096),

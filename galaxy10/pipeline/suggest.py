@@ -3,8 +3,10 @@
 :func:`suggest` reads the calibrated probabilities and embeddings of every galaxy, from a
 catalogue folder that ``classify --embeddings`` wrote or by classifying the inputs in this
 process with :func:`~galaxy10.pipeline.catalogue.classify_catalogue` (into a temporary
-catalogue, removed after), leaves out the rows that could not be classified and those a
-``--labelled`` manifest already labels, ranks the rest with
+catalogue, removed after), leaves out the rows that could not be classified, those flagged
+"not a galaxy cut-out" (:mod:`galaxy10.modeling.verdict`: a label for them would teach the
+model nothing about galaxies; ``--keep-not-cutouts`` keeps them) and those a ``--labelled``
+manifest already labels, ranks the rest with
 :func:`galaxy10.modeling.suggest.rank_suggestions` and writes the picks as a CSV
 (:data:`HEADER`), atomically.
 
@@ -35,7 +37,7 @@ HEADER = ("rank", "id", "path", "class", "class_name", "top1", "p1", "top2", "p2
 ``<folder>/<relative path>``, ``<file>:<row>``), ``path`` the picture file (empty for HDF5
 and Parquet rows), the predicted class, the top three classes with their probabilities, the
 margin and entropy, and why the row was picked (uncertain, diverse or random)."""
-COLUMNS = ("id", "file", "class", "top3_classes", "top3_probs")
+COLUMNS = ("id", "file", "class", "top3_classes", "top3_probs", "not_a_cutout")
 
 
 class SuggestError(Galaxy10Error):
@@ -138,6 +140,11 @@ def read_candidates(catalogues: Sequence[str | os.PathLike[str]], *, embeddings:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
 
 
+def not_cutouts(table) -> np.ndarray:
+    """Mask of the rows of ``table`` that ``classify`` flagged "not a galaxy cut-out"."""
+    return table["not_a_cutout"].fillna(False).to_numpy(dtype=bool)
+
+
 def unlabelled(table, labelled: tuple[set[str], set[str]] | None) -> np.ndarray:
     """Mask of the rows of ``table`` that the labels (ids, resolved paths) do not name."""
     keep = np.ones(len(table), dtype=bool)
@@ -155,8 +162,8 @@ def unlabelled(table, labelled: tuple[set[str], set[str]] | None) -> np.ndarray:
 @dataclass
 class SuggestResult:
     """What :func:`suggest` wrote: the CSV, how many rows it holds, of how many candidates,
-    how many rows were labelled already and (inputs classified here) how many pictures and
-    input shards could not be read."""
+    how many rows were labelled already, how many flagged "not a galaxy cut-out" were left
+    out and (inputs classified here) how many pictures and input shards could not be read."""
 
     out: Path
     rows: int
@@ -164,12 +171,15 @@ class SuggestResult:
     labelled: int
     reasons: dict[str, int]
     unread: tuple[int, int] = (0, 0)
+    not_cutouts: int = 0
 
     def lines(self) -> list[str]:
         """The summary a person reads."""
         why = ", ".join(f"{v} {k}" for k, v in self.reasons.items() if v)
         return [f"suggestions {self.out}: {self.rows} of {self.candidates:,} unlabelled "
                 f"galaxies ({why}); {self.labelled:,} already labelled left out"
+                + (f"; {self.not_cutouts:,} flagged 'not a galaxy cut-out' left out "
+                   "(--keep-not-cutouts keeps them)" if self.not_cutouts else "")
                 + ("; could not be read (left out): {:,} picture(s), {:,} input part(s)".format(
                     *self.unread) if any(self.unread) else "")]
 
@@ -195,12 +205,17 @@ def suggestions_csv(table, probs: np.ndarray, order: np.ndarray, reasons: Sequen
 
 
 def count_candidates(inputs: Sequence[str | os.PathLike[str]],
-                     labelled: tuple[set[str], set[str]] | None) -> int:
+                     labelled: tuple[set[str], set[str]] | None,
+                     keep_not_cutouts: bool = False) -> int:
     """How many rows :func:`suggest` may pick from, found without classifying: the
-    unlabelled classified rows of catalogue folders, else the rows the inputs hold."""
+    unlabelled classified rows of catalogue folders (without those flagged not a cut-out,
+    unless kept), else the rows the inputs hold."""
     if all(is_catalogue(p) for p in inputs):
         table = read_candidates(inputs, embeddings=False)
-        return int(unlabelled(table, labelled).sum())
+        keep = unlabelled(table, labelled)
+        if not keep_not_cutouts:
+            keep &= ~not_cutouts(table)
+        return int(keep.sum())
     from galaxy10.pipeline.catalogue.plan import plan_catalogue
 
     return sum(s.rows for s in plan_catalogue(inputs) if s.error is None)
@@ -210,7 +225,8 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
             model: str | os.PathLike[str] | None = None, *, n: int = 50,
             by: str = "margin", random_share: float = 0.1, seed: int = 0,
             labelled: str | os.PathLike[str] | None = None, diversity: bool = True,
-            workers: int | None = 1, progress: bool = True) -> SuggestResult:
+            keep_not_cutouts: bool = False, workers: int | None = 1,
+            progress: bool = True) -> SuggestResult:
     """Write the ``n`` galaxies most worth labelling next to the CSV ``out``.
 
     Parameters
@@ -228,6 +244,8 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
         A labels manifest (:func:`read_labelled`); the rows it names are left out.
     diversity : bool, default True
         Spread the picks by k-centre on the embeddings (a catalogue needs them).
+    keep_not_cutouts : bool, default False
+        Rank the rows flagged "not a galaxy cut-out" too (left out by default).
     workers : int or None, default 1
         ``classify``'s worker processes for raw inputs (None: one per core).
     progress : bool, default True
@@ -255,10 +273,13 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
             unread = (done.failed_images, len(done.failed_shards))
             table = read_candidates([Path(tmp) / "catalogue"], embeddings=diversity)
     keep = unlabelled(table, known)
-    table = table[keep].reset_index(drop=True)
+    odd = np.zeros(len(table), dtype=bool) if keep_not_cutouts else keep & not_cutouts(table)
+    table = table[keep & ~odd].reset_index(drop=True)
     if n > len(table):
         raise SuggestError(f"--n {n}: there are only {len(table):,} unlabelled galaxies "
-                           "classified to suggest from")
+                           "classified to suggest from" + (
+                               f" ({int(odd.sum()):,} flagged 'not a galaxy cut-out' left "
+                               "out: --keep-not-cutouts keeps them)" if odd.any() else ""))
     probs = probabilities(np.stack(table["top3_classes"]), np.stack(table["top3_probs"]))
     emb = np.stack(table["embedding"]).astype(np.float64) if diversity else None
     picks = rank_suggestions(probs, emb, n, by=by, random_share=random_share, seed=seed)
@@ -268,4 +289,4 @@ def suggest(inputs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str
                      suggestions_csv(table, probs, picks.order, picks.reasons))
     return SuggestResult(out, n, len(table), int((~keep).sum()),
                          {r: picks.reasons.count(r) for r in ("uncertain", "diverse", "random")},
-                         unread)
+                         unread, int(odd.sum()))

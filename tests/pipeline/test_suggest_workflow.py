@@ -13,6 +13,7 @@ from galaxy10.core.errors import GalaxyDataError
 from galaxy10.pipeline.suggest import (
     HEADER,
     SuggestError,
+    count_candidates,
     probabilities,
     read_labelled,
     suggest,
@@ -20,8 +21,9 @@ from galaxy10.pipeline.suggest import (
 )
 
 
-def fake_catalogue(folder: Path, n: int = 40, seed: int = 0) -> Path:
-    """A catalogue folder (marker and one part) of ``n`` pictures with embeddings."""
+def fake_catalogue(folder: Path, n: int = 40, seed: int = 0, odd: tuple[int, ...] = ()) -> Path:
+    """A catalogue folder (marker and one part) of ``n`` pictures with embeddings; the rows
+    ``odd`` flagged "not a galaxy cut-out"."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -38,6 +40,7 @@ def fake_catalogue(folder: Path, n: int = 40, seed: int = 0) -> Path:
         "class": pa.array(top3[:, 0], pa.int8()),
         "top3_classes": top3.tolist(),
         "top3_probs": np.take_along_axis(probs, top3, axis=1).astype(np.float32).tolist(),
+        "not_a_cutout": [i in odd for i in range(n)],
         "embedding": rng.normal(size=(n, 6)).astype(np.float32).tolist()}),
         folder / "part.parquet")
     return folder
@@ -103,3 +106,21 @@ def test_suggest_writes_the_csv_and_skips_the_labelled(tmp_path):
     with pytest.raises(SuggestError, match="--n 11: there are only 10 unlabelled"):
         suggest([cat], tmp_path / "other.csv", n=11, labelled=labels)
     assert not (tmp_path / "other.csv").exists()
+
+
+def test_rows_flagged_not_a_cutout_are_left_out_unless_kept(tmp_path):
+    odd = (0, 3, 7)
+    cat = fake_catalogue(tmp_path / "cat", n=12, odd=odd)
+    assert count_candidates([cat], None) == 9
+    assert count_candidates([cat], None, keep_not_cutouts=True) == 12
+    result = suggest([cat], tmp_path / "next.csv", n=9, random_share=0.0, seed=1)
+    assert (result.rows, result.candidates, result.not_cutouts) == (9, 9, 3)
+    assert "3 flagged 'not a galaxy cut-out' left out" in result.lines()[0]
+    with open(tmp_path / "next.csv", newline="") as fh:
+        picked = {int(r["id"][5:-4]) for r in csv.DictReader(fh)}
+    assert picked == set(range(12)) - set(odd)
+    kept = suggest([cat], tmp_path / "all.csv", n=12, keep_not_cutouts=True)
+    assert (kept.candidates, kept.not_cutouts) == (12, 0)
+    with pytest.raises(SuggestError, match="--n 10: there are only 9 .*3 flagged 'not a galaxy "
+                                           "cut-out' left out: --keep-not-cutouts keeps them"):
+        suggest([cat], tmp_path / "ten.csv", n=10)

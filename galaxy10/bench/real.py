@@ -144,7 +144,7 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
     On each fold, trained on the fold's training images under the profile's budget rules:
     the seed CNN, the modern CNN from scratch, and (with ``init``, a synthetic-pre-trained
     bundle) the modern CNN fine-tuned from it, once per augmentation in ``finetune_jitters``
-    (default ``{"robust": ROBUST_JITTER}``, ``train --init``'s; called
+    (default ``train --init``'s, :data:`~galaxy10.modeling.augment.FINETUNE_JITTER`; called
     ``galaxy_cnn_finetuned`` for "none", else ``galaxy_cnn_finetuned_<name>``), and a linear
     probe (:data:`LINEAR_PROBE`) on the frozen ``init`` network's embedding, computed once.
     Each is scored on the fold's test images as they are and after each change in
@@ -216,9 +216,9 @@ def _model_names(init, finetune_jitters: dict[str, dict[str, Any]] | None,
                  models: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
     """The fine-tuned models' augmentations by model name, and every model's name in order."""
     if finetune_jitters is None:
-        from galaxy10.modeling.augment import ROBUST_JITTER
+        from galaxy10.modeling.augment import FINETUNE_JITTER, JITTERS
 
-        finetune_jitters = {"robust": ROBUST_JITTER}
+        finetune_jitters = {FINETUNE_JITTER: JITTERS[FINETUNE_JITTER]}
     kinds = list(models or MODEL_KINDS)
     tuned = {("galaxy_cnn_finetuned" if key == "none" else f"galaxy_cnn_finetuned_{key}"): jit
              for key, jit in finetune_jitters.items()} if init is not None else {}

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.profiles import Profile
+from galaxy10.modeling.augment import FINETUNE_JITTER
 
 SURVEY_SHIFT = "brighter cores, noisier sky"
 """The shift (:data:`galaxy10.modeling.shifts.SHIFTS`) each score is also measured under:
@@ -42,20 +43,24 @@ class Candidate:
 
 
 CANDIDATES: dict[str, Candidate] = {
-    "shipped": Candidate("robust", "the shipped recipe: train --init's fine-tuning"),
-    "survey": Candidate("survey", "the shipped recipe with the survey's flux-scale variation "
-                                  "added to the augmentation (jitter 'survey')"),
-    "no_label_smoothing": Candidate("robust", "hard targets instead of smoothed ones",
+    "shipped": Candidate(FINETUNE_JITTER, "the shipped recipe: train --init's fine-tuning"),
+    "robust": Candidate("robust", "the shipped recipe before issue #38: the robust "
+                                  "augmentation, without the survey's flux-scale variation"),
+    "no_label_smoothing": Candidate(FINETUNE_JITTER, "hard targets instead of smoothed ones",
                                     {"finetune_label_smoothing": 0.0}),
-    "80_epochs": Candidate("robust", "half the epochs (the last quarter still averaged)",
+    "80_epochs": Candidate(FINETUNE_JITTER, "half the epochs (the last quarter still averaged)",
                            {"finetune_epochs": 80}),
-    "no_weight_averaging": Candidate("robust", "the best epoch on the validation split "
-                                               "(early stopping) instead of the weight average",
+    "no_weight_averaging": Candidate(FINETUNE_JITTER, "the best epoch on the validation split "
+                                                      "(early stopping) instead of the weight "
+                                                      "average",
                                      {"finetune_average_fraction": 0.0}),
     "no_augmentation": Candidate("none", "no augmentation while fine-tuning"),
 }
 """The recipes ``bench select --candidates`` can compare, by name; ``shipped`` is the one
-``train --init`` runs. The others each change one adopted choice back (or add one)."""
+``train --init`` runs (augmentation :data:`~galaxy10.modeling.augment.FINETUNE_JITTER`). The
+others each change one adopted choice back. The reference run of issue #38 compared
+``shipped`` (then the robust augmentation) with ``survey`` (now shipped); its record keeps each
+candidate's settings."""
 
 
 def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates: Sequence[str],

@@ -173,7 +173,7 @@ def _accuracy(args: argparse.Namespace, say: Say) -> Path:
 
 def _real_arguments(p: argparse.ArgumentParser) -> None:
     from galaxy10.bench.real import MODEL_KINDS
-    from galaxy10.modeling.augment import JITTERS
+    from galaxy10.modeling.augment import FINETUNE_JITTER, JITTERS
 
     add_real(p)
     add_profile(p, RECIPE_PROFILE)
@@ -194,9 +194,11 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", choices=list(MODEL_KINDS), nargs="+",
                    help="which models to train (default all; finetuned and linear_probe need "
                         "--init)")
-    p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+", default=["robust"],
+    p.add_argument("--finetune-jitter", choices=sorted(JITTERS), nargs="+",
+                   default=[FINETUNE_JITTER],
                    help="augmentation(s) of the fine-tuned model; one model per name "
-                        "(default: robust, train --init's; 'none robust' compares them)")
+                        f"(default: {FINETUNE_JITTER}, train --init's; 'robust "
+                        f"{FINETUNE_JITTER}' compares them)")
     add_refit_all(p)
     p.add_argument("--scratch-jitter", choices=sorted(JITTERS), default="none",
                    help="augmentation of the from-scratch model (default none)")

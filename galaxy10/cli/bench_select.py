@@ -26,9 +26,9 @@ def select_arguments(p: argparse.ArgumentParser) -> None:
                                   "shipped one)")
     add_models_dir(p)
     p.add_argument("--candidates", choices=list(CANDIDATES), nargs="+",
-                   default=["shipped", "survey"],
+                   default=["shipped", "robust"],
                    help="the recipes to choose among, the current one first (it wins ties; "
-                        "default: shipped survey)")
+                        "default: shipped robust)")
     p.add_argument("--folds", type=folds, help="outer folds: bench real's (default: the "
                                                "profile's, 5 for faithful)")
     p.add_argument("--inner-folds", type=folds, default=2,

@@ -46,6 +46,7 @@ def is_labels_listing(value: str | os.PathLike[str] | None) -> bool:
 
 def _check_train(args: argparse.Namespace) -> None:
     from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.augment import FINETUNE_JITTER
 
     args.checked_profile = get_profile(args.profile).with_epochs(args.epochs)
     if args.refit_all:
@@ -59,7 +60,8 @@ def _check_train(args: argparse.Namespace) -> None:
         choice = pretrained_bundle()
         note_after_checks(f"[galaxy10] --init {PRETRAINED_WORD}: {choice.note}")
         args.init = choice.path
-    args.checked_jitter = jitter_settings(args.jitter or ("robust" if args.init else "default"))
+    args.checked_jitter = jitter_settings(args.jitter or (FINETUNE_JITTER if args.init
+                                                          else "default"))
     args.checked_labels = None
     if is_labels_listing(args.data):  # a labels CSV (the labelling panel's) or class folders
         from galaxy10.datasets.resample import check_splittable
@@ -194,7 +196,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``train``, ``pretrain`` and ``predict`` commands to ``sub``."""
-    from galaxy10.modeling.augment import JITTERS
+    from galaxy10.modeling.augment import FINETUNE_JITTER, JITTERS
 
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
     add_data(p, default=None, why="since a bundle records the data it learned from: name it; "
@@ -212,7 +214,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                              "shipped with galaxy10")
     p.add_argument("--jitter", choices=sorted(JITTERS), help="augmentation beyond flips and "
                    "rotations: default (zoom, brightness, colour), robust (zoom, stretch, noise, "
-                   "blur, JPEG), full (both) or none; default: 'default', and 'robust' with "
+                   "blur, JPEG), survey (robust and the galaxies' flux scale), full (default "
+                   f"and robust) or none; default: 'default', and '{FINETUNE_JITTER}' with "
                    "--init")
     add_refit_all(p)
     add_force(p, "--out (or its .json)")

@@ -417,7 +417,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray,
     is small: on a few hundred real images it under-fits rather than forgets
     (docs/real-galaxies.md has the figures). ``jitter`` is the augmentation of both phases
     (None: flips and rotations only, ``{}`` the same; pass
-    :data:`~galaxy10.modeling.augment.ROBUST_JITTER` for other sources' looks).
+    :data:`~galaxy10.modeling.augment.SURVEY_JITTER` for other sources' and other exports' looks).
     ``average_last`` > 0 ends the second phase with the mean weights of its last epochs
     instead of the best epoch on the validation split, and ``label_smoothing`` softens the
     targets of both phases (:func:`fit_galaxy_cnn`). ``train_on_validation`` trains both

@@ -217,7 +217,8 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
         The lineage step's name; default ``"fine-tune"`` with ``init``, else ``"train"``.
     jitter : dict, optional
         Augmentation beyond flips and rotations (:data:`galaxy10.modeling.augment.JITTERS`);
-        default the robust set for fine-tuning, the default set otherwise. Recorded in the
+        default :data:`~galaxy10.modeling.augment.FINETUNE_JITTER`'s set for fine-tuning, the
+        default set otherwise. Recorded in the
         lineage.
     test_rows : ndarray of int, optional
         The held-out rows, recorded in the bundle; scored only with ``score``.
@@ -230,7 +231,7 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
     -------
     TrainedBundle
     """
-    from galaxy10.modeling.augment import DEFAULT_JITTER, ROBUST_JITTER
+    from galaxy10.modeling.augment import DEFAULT_JITTER, FINETUNE_JITTER, JITTERS
     from galaxy10.modeling.bundle import data_facts, lineage_step, save_bundle
     from galaxy10.modeling.predict import Predictor
     from galaxy10.modeling.train import train_galaxy
@@ -241,7 +242,7 @@ def train_bundle(galaxies, train_rows: np.ndarray, out: str | os.PathLike[str], 
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
     if jitter is None:
-        jitter = ROBUST_JITTER if init is not None else DEFAULT_JITTER
+        jitter = JITTERS[FINETUNE_JITTER] if init is not None else DEFAULT_JITTER
     rows = np.sort(np.asarray(train_rows, dtype=np.int64))
     step = lineage_step(galaxies, stage, jitter=jitter, profile=profile.name)
     held_out = None

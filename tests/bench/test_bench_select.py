@@ -74,7 +74,7 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
     from galaxy10.bench.real import cv_folds
     from galaxy10.bench.selection import _reusable
     from galaxy10.core.profiles import get_profile
-    from galaxy10.modeling.augment import ROBUST_JITTER
+    from galaxy10.modeling.augment import ROBUST_JITTER, SURVEY_JITTER
 
     _, about = cv_folds(tiny_real, 2, seed=0, split="region")
     fold = {"balanced_accuracy": 0.7, "recall": [0.7] * 10, "train_seconds": 3.0,
@@ -84,13 +84,16 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
                    json.dumps(ROBUST_JITTER))},
                "models": {"galaxy_cnn_finetuned_robust": {"folds": [fold, fold]}}}
     faithful = get_profile("faithful")
-    reused = _reusable(section, about, faithful, "shipped")
+    reused = _reusable(section, about, faithful, "robust")
     assert reused is not None and reused[0]["balanced_accuracy"] == 0.7
     assert reused[0]["brighter cores, noisier sky"] == 0.6
-    assert _reusable(section, about, get_profile("smoke"), "shipped") is None
-    assert _reusable(section, about, faithful, "no_label_smoothing") is None  # other settings
-    assert _reusable(section, about, faithful, "survey") is None  # another augmentation
-    assert _reusable({**section, "cv": "another"}, about, faithful, "shipped") is None
+    assert _reusable(section, about, get_profile("smoke"), "robust") is None
+    assert _reusable(section, about, faithful, "shipped") is None  # another augmentation
+    assert _reusable({**section, "cv": "another"}, about, faithful, "robust") is None
+    shipped = {**section, "finetune_jitters": {"galaxy_cnn_finetuned_survey": json.loads(
+        json.dumps(SURVEY_JITTER))}, "models": {"galaxy_cnn_finetuned_survey": {"folds": [fold]}}}
+    assert _reusable(shipped, about, faithful, "shipped") is not None
+    assert _reusable(shipped, about, faithful, "no_label_smoothing") is None  # other settings
 
 
 @pytest.mark.parametrize(("extra", "expected"), [

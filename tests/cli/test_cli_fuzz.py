@@ -244,7 +244,7 @@ COMMANDS = {
     "bench select": command(words("bench", "select"), must("--real", hostile),
                             opt("--init", st.sampled_from(MODELS)), opt("--folds", number),
                             opt("--inner-folds", number), opt("--profile", profile),
-                            opt("--candidates", st.sampled_from(["shipped", "survey", "x"])),
+                            opt("--candidates", st.sampled_from(["shipped", "robust", "x"])),
                             opt("--cv", st.sampled_from(["random", "region", "x"])),
                             opt("--reuse", anyfile), words("-q")),
     "bench shipped": command(words("bench", "shipped"), must("--bundle", st.sampled_from(MODELS)),

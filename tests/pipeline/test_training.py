@@ -10,7 +10,7 @@ from conftest import without_timings
 
 from galaxy10.core.profiles import get_profile
 from galaxy10.datasets.reader import Galaxy10File
-from galaxy10.modeling.augment import DEFAULT_JITTER, ROBUST_JITTER
+from galaxy10.modeling.augment import DEFAULT_JITTER, FINETUNE_JITTER, SURVEY_JITTER
 
 PROFILE = get_profile("smoke").with_overrides(galaxy_size=16, galaxy_filters=[4, 8], batch_size=16)
 
@@ -77,7 +77,7 @@ def test_the_same_inputs_give_the_same_weights_and_bundle(trained, data, tmp_pat
     assert again.test is None  # not asked to score
 
 
-def test_fine_tuning_continues_the_lineage_with_the_robust_augmentation(trained, data, tmp_path):
+def test_fine_tuning_continues_the_lineage_with_the_chosen_augmentation(trained, data, tmp_path):
     from galaxy10.pipeline.training import train_bundle
 
     first, splits = trained
@@ -86,7 +86,8 @@ def test_fine_tuning_continues_the_lineage_with_the_robust_augmentation(trained,
                              init=first.path)
     params = json.loads(tuned.path.with_suffix(".json").read_text())
     assert [step["stage"] for step in params["lineage"]] == ["train", "fine-tune"]
-    assert params["lineage"][1]["jitter"] == json.loads(json.dumps(ROBUST_JITTER))
+    assert FINETUNE_JITTER == "survey"  # chosen by bench select (issue #38)
+    assert params["lineage"][1]["jitter"] == json.loads(json.dumps(SURVEY_JITTER))
     assert params["image"] == json.loads(first.path.with_suffix(".json").read_text())["image"]
     assert "test_rows" not in params
 

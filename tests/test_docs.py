@@ -243,6 +243,34 @@ def test_the_real_cv_table_shows_the_region_held_out_cv_beside_the_random_one():
     assert "0.40 → 0.40" in region  # recall, random -> region
 
 
+def test_a_model_merged_from_a_later_run_says_so_and_its_extra_shift_shows():
+    from galaxy10.reporting.results import real_cv_markdown
+
+    def model(score, shifts, **extra):
+        return {"balanced_accuracy": {"mean": score, "sd": 0.02},
+                "macro_f1": {"mean": score, "sd": 0.02}, "train_seconds": {"mean": 60.0},
+                "recall": {"Disturbed": 0.5}, **extra,
+                "shift": {"mean": score - 0.02, "relative": 0.97, "worst": "gamma 0.7",
+                          "worst_mean": score - 0.05,
+                          "by_shift": {s: {"mean": score - 0.01 * (i + 1)}
+                                       for i, s in enumerate(shifts)}}}
+
+    later = {"commit": "abc1234", "wall_minutes": 58.2, "note": "bench real --models finetuned"}
+    cv = {"folds": 5, "n_images": 1000, "profile": "faithful",
+          "cv": "StratifiedGroupKFold(5, shuffle=True, random_state=0)",
+          "model_order": ["old", "new"],
+          "models": {"old": model(0.78, ["gamma 0.7"]),
+                     "new": model(0.79, ["gamma 0.7", "brighter cores, noisier sky"],
+                                  provenance=later)}}
+    text = "\n".join(real_cv_markdown({"real_cv": cv}))
+    assert "over the one or two (by the run) changes" in text
+    assert ("new comes from a later run with the same folds (commit abc1234, 58 min; bench real "
+            "--models finetuned).") in text
+    assert "old comes from" not in text
+    assert "| brighter cores, noisier sky | – | 0.770 |" in text
+    assert "| gamma 0.7 | 0.770 | 0.780 |" in text
+
+
 def test_the_reference_holds_the_current_records_only():
     """History lives in git and in the docs' prose, not as superseded sections."""
     metrics = _committed_json("reports/reference/metrics.json")

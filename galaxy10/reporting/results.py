@@ -229,10 +229,25 @@ def pretrain_markdown(metrics: dict[str, Any]) -> list[str]:
     return [text]
 
 
-def _shift_count(cv: dict[str, Any]) -> int:
-    """How many shifts a ``real_cv`` section scored (0 without shifts)."""
-    return max((len(r["shift"]["by_shift"]) for r in cv["models"].values() if r.get("shift")),
-               default=0)
+def _shift_count(cv: dict[str, Any]) -> str:
+    """How many shifts the models of a ``real_cv`` section were scored under, in words: one
+    count, or the range where models merged from later runs met more shifts."""
+    counts = {len(r["shift"]["by_shift"]) for r in cv["models"].values() if r.get("shift")}
+    if len(counts) > 1:
+        return f"{_count_word(min(counts))} or {_count_word(max(counts))} (by the run)"
+    return _count_word(max(counts, default=0))
+
+
+def _later_runs(section: dict[str, Any]) -> list[str]:
+    """A line per model merged into ``section`` from a later run (its own ``provenance``)."""
+    lines = []
+    for name, r in section["models"].items():
+        run = r.get("provenance")
+        if run:
+            took = f", {run['wall_minutes']:.0f} min" if run.get("wall_minutes") else ""
+            lines.append(f"{name} comes from a later run with the same folds (commit "
+                         f"{run['commit']}{took}; {run.get('note', '')}).".replace("; )", ")"))
+    return lines
 
 
 def _count_word(n: int) -> str:
@@ -295,7 +310,7 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
            f"{cv['profile']}'s budget rules, mean ± sd over the folds. \"region-held-out\" is "
            "the same models' balanced accuracy when each fold's test galaxies come from sky "
            "regions its training never saw (next table; – where not run). \"under shifts\" is "
-           f"the mean balanced accuracy over the {_count_word(_shift_count(cv))} changes other "
+           f"the mean balanced accuracy over the {_shift_count(cv)} changes other "
            "pipelines make (table below).", "",
            "| model | balanced accuracy | region-held-out | macro F1 | training s per fold "
            "| under shifts | shifted / unshifted | worst shift |",
@@ -315,17 +330,25 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
         out += ["", f"Wall time of this run: {took:.0f} min on "
                     f"{cv['provenance']['machine']['cpu_cores']} CPU cores "
                     f"({cv['provenance'].get('note', 'commit ' + cv['provenance']['commit'])})."]
+    later = _later_runs(cv)
+    if later:
+        out += ["", *later]
     shifted = [n for n in order if cv["models"][n].get("shift")]
     if shifted:
         from galaxy10.modeling.shifts import SHIFTS
 
-        given = cv["models"][shifted[0]]["shift"]["by_shift"]
+        given = {s: None for n in shifted for s in cv["models"][n]["shift"]["by_shift"]}
         names = [s for s in SHIFTS if s in given] + [s for s in given if s not in SHIFTS]
-        out += ["", "Balanced accuracy under each shift (mean over folds):", "",
+        missing = any(s not in cv["models"][n]["shift"]["by_shift"] for n in shifted
+                      for s in names)
+        out += ["", "Balanced accuracy under each shift (mean over folds" + (
+                    "; – where a model's run did not have that shift yet" if missing else "")
+                + "):", "",
                 "| shift | " + " | ".join(shifted) + " |", "|---|" + "---|" * len(shifted)]
         for s in names:
             out.append(f"| {s} | " + " | ".join(
-                _fmt(cv["models"][n]["shift"]["by_shift"][s]["mean"]) for n in shifted) + " |")
+                _fmt((cv["models"][n]["shift"]["by_shift"].get(s) or {}).get("mean"))
+                for n in shifted) + " |")
     classes = [c for c in CLASS_NAMES if c in cv["models"][order[0]]["recall"]]
     out += ["", "Recall per class (mean over folds):", "",
             "| class | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
@@ -368,6 +391,9 @@ def real_cv_region_markdown(metrics: dict[str, Any]) -> list[str]:
         out += ["", f"Wall time of this run: {took:.0f} min on "
                     f"{region['provenance']['machine']['cpu_cores']} CPU cores (commit "
                     f"{region['provenance']['commit']})."]
+    later = _later_runs(region)
+    if later:
+        out += ["", *later]
     return out
 
 

@@ -22,12 +22,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from galaxy10.core.profiles import Profile
+
 SIZES: tuple[int, ...] = (20, 50, 100, 200, 400)
 """The curve's default sizes (labels revealed per fold)."""
+FINETUNE_STRATEGIES: tuple[str, ...] = ("random", "uncertainty")
+"""Default strategies of the fine-tuning curve (the baseline and the probe's best)."""
 START = 10
 """Default cold start: galaxies drawn at random from the pool and labelled first."""
 BATCH = 10
@@ -138,10 +143,13 @@ def _summary(values: list[float]) -> dict[str, Any]:
 
 def curves(vectors: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
            strategies: Sequence[str], sizes: Sequence[int], *, seeds: int = SEEDS,
-           start: int = START, batch: int = BATCH, seed: int = 0, say: Say = print
-           ) -> dict[str, Any]:
+           start: int = START, batch: int = BATCH, seed: int = 0, say: Say = print,
+           orders: dict[tuple[str, int, int], np.ndarray] | None = None) -> dict[str, Any]:
     """Every strategy's curve over ``folds`` x ``seeds`` runs, and the labels each needs to
     match random selection's accuracy at the largest size.
+
+    ``orders``, when given, receives each run's revealed rows in order, keyed by
+    ``(strategy, fold, repeat)`` (what :func:`finetune_curve` fine-tunes on).
 
     Returns
     -------
@@ -156,10 +164,12 @@ def curves(vectors: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.
     for k, (pool, test) in enumerate(folds):
         for r in range(seeds):
             for strategy in strategies:
-                got = simulate(vectors, y, pool, test, strategy, sizes, start=start,
-                               batch=batch, seed=run_seed(seed, r, k))["scores"]
+                run = simulate(vectors, y, pool, test, strategy, sizes, start=start,
+                               batch=batch, seed=run_seed(seed, r, k))
+                if orders is not None:
+                    orders[(strategy, k, r)] = run["order"]
                 for n in sizes:
-                    runs[strategy][n].append(got[n])
+                    runs[strategy][n].append(run["scores"][n])
             say(f"fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: " + ", ".join(
                 f"{s} {runs[s][sizes[-1]][-1]:.3f}" for s in strategies)
                 + f" at {sizes[-1]} labels")
@@ -172,6 +182,80 @@ def curves(vectors: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.
             sizes, [out["curves"][s][str(n)]["mean"] for n in sizes], target)
             for s in strategies}
     return out
+
+
+def finetune_curve(runner, folds: list[tuple[np.ndarray, np.ndarray]],
+                   orders: dict[tuple[str, int, int], np.ndarray], strategies: Sequence[str],
+                   sizes: Sequence[int], *, seeds: int = 1, seed: int = 0,
+                   say: Say = print) -> dict[str, Any]:
+    """The curve of the full fine-tune: the shipped recipe fine-tuned on the first ``n``
+    galaxies each strategy revealed (in :func:`curves`' runs, ``orders``), for ``n`` in
+    ``sizes``, and scored on the fold's test images.
+
+    Parameters
+    ----------
+    runner : galaxy10.bench.selection.FinetuneRunner
+        Fine-tunes the ``shipped`` recipe from the pre-trained bundle and scores it.
+    folds : list of (pool, test)
+        The folds of the runs in ``orders``.
+    orders : dict
+        :func:`curves`' ``orders``: the revealed rows of ``(strategy, fold, repeat)``.
+    strategies, sizes
+        The strategies and label counts to fine-tune at (each at most the runs' length).
+    seeds : int, default 1
+        Runs of each fold fine-tuned (the first ``seeds`` repeats of :func:`curves`).
+    seed : int, default 0
+        :func:`curves`' seed: each fine-tune trains with its run's :func:`run_seed`.
+
+    Returns
+    -------
+    dict
+        ``curves[strategy][size]``: mean, sd and runs of the balanced accuracy;
+        ``target`` and ``labels_to_match`` as :func:`curves`' (with ``random``); the
+        fine-tunes' mean seconds.
+    """
+    sizes = sorted(int(s) for s in sizes)
+    runs: dict[str, dict[int, list[float]]] = {s: {n: [] for n in sizes} for s in strategies}
+    seconds: list[float] = []
+    for k, (_pool, test) in enumerate(folds):
+        for r in range(seeds):
+            for strategy in strategies:
+                order = orders[(strategy, k, r)]
+                for n in sizes:
+                    got = runner.fit_and_score("shipped", order[:n], test, run_seed(seed, r, k))
+                    runs[strategy][n].append(got["balanced_accuracy"])
+                    seconds.append(got["train_seconds"])
+            say(f"fine-tuned fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: " + ", ".join(
+                f"{s} {runs[s][sizes[-1]][-1]:.3f}" for s in strategies)
+                + f" at {sizes[-1]} labels")
+    out: dict[str, Any] = {"curves": {s: {str(n): _summary(runs[s][n]) for n in sizes}
+                                      for s in strategies},
+                           "seeds": seeds, "train_seconds": float(np.mean(seconds))}
+    if "random" in strategies:
+        target = out["curves"]["random"][str(sizes[-1])]["mean"]
+        out["target"] = target
+        out["labels_to_match"] = {s: labels_to_match(
+            sizes, [out["curves"][s][str(n)]["mean"] for n in sizes], target)
+            for s in strategies}
+    return out
+
+
+def _finetune_section(real_h5, init, profile: Profile | None, folds, orders, strategies,
+                      sizes, seeds: int, seed: int, say: Say) -> dict[str, Any]:
+    """:func:`finetune_curve` with its own runner, and the budget it ran under."""
+    from galaxy10.bench.selection import CANDIDATES, FinetuneRunner
+    from galaxy10.core.profiles import RECIPE_PROFILE, get_profile
+
+    profile = profile or get_profile(RECIPE_PROFILE)
+    say(f"fine-tuning at {', '.join(map(str, sorted(sizes)))} labels: {len(folds)} folds x "
+        f"{seeds} seeds x {len(strategies)} strategies (minutes each)...")
+    runner = FinetuneRunner(real_h5, profile, init)
+    try:
+        found = finetune_curve(runner, folds, orders, strategies, sizes, seeds=seeds,
+                               seed=seed, say=say)
+    finally:
+        runner.close()
+    return {"recipe": CANDIDATES["shipped"].about, "profile": profile.name, **found}
 
 
 def bench_refit(width: int, *, candidates: int = CANDIDATES, labelled: int = REFIT_LABELLED,
@@ -205,6 +289,9 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
                  splits: Sequence[str] = ("random",), n_folds: int = 5, seeds: int = SEEDS,
                  sizes: Sequence[int] = SIZES, start: int = START, batch: int = BATCH,
                  candidates: int = CANDIDATES, clicks: int = 0, seed: int = 0,
+                 finetune_sizes: Sequence[int] = (),
+                 finetune_strategies: Sequence[str] = FINETUNE_STRATEGIES,
+                 finetune_seeds: int = 1, profile: Profile | None = None,
                  out_figure: str | os.PathLike[str] | None = None, say: Say = print
                  ) -> dict[str, Any]:
     """The active-labelling benchmark on a Galaxy10 ``.h5`` of labelled real images.
@@ -227,6 +314,12 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
         0 times none.
     seed : int
         Seed of the folds and of every run (:func:`run_seed`).
+    finetune_sizes, finetune_strategies, finetune_seeds
+        The full fine-tune's curve (:func:`finetune_curve`, each split's ``finetune``): at
+        these label counts (none by default: each point is a fine-tune of minutes), for these
+        strategies, on the first ``finetune_seeds`` runs of each fold.
+    profile : Profile, optional
+        The fine-tunes' budget (default :data:`galaxy10.core.profiles.RECIPE_PROFILE`'s).
     out_figure : path-like, optional
         The curves' PNG (:func:`galaxy10.reporting.figures.active_curve`), written atomically.
 
@@ -235,7 +328,8 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     dict
         The run's settings, ``splits[split]`` (:func:`curves`' result with the CV's
         description), ``refit`` (:func:`bench_refit`), the embedding's seconds and width, the
-        figure's path, ``clicks`` (with ``clicks``) and the provenance.
+        figure's path, ``clicks`` (with ``clicks``) and the provenance; with
+        ``finetune_sizes`` each split's ``finetune`` too.
 
     Raises
     ------
@@ -271,9 +365,14 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
         "embedding_width": int(vectors.shape[1]), "embed_seconds": embed_seconds, "splits": {}}
     for split, (found, about) in folds.items():
         say(f"{split} CV: {n_folds} folds x {seeds} seeds x {len(STRATEGIES)} strategies...")
+        orders: dict[tuple[str, int, int], np.ndarray] = {}
         out["splits"][split] = {**about, **curves(vectors, y, found, STRATEGIES, sizes,
                                                   seeds=seeds, start=start, batch=batch,
-                                                  seed=seed, say=say)}
+                                                  seed=seed, say=say, orders=orders)}
+        if finetune_sizes:
+            out["splits"][split]["finetune"] = _finetune_section(
+                real_h5, init, profile, found, orders, finetune_strategies, finetune_sizes,
+                min(finetune_seeds, seeds), seed, say)
     say(f"timing a refit and a re-rank over {candidates:,} candidates...")
     out["refit"] = bench_refit(int(vectors.shape[1]), candidates=candidates, batch=batch,
                                seed=seed)
@@ -290,6 +389,24 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
             "seeds, linear probe on the frozen network")), out_figure))
     out["provenance"] = provenance(started)
     return out
+
+
+def _finetune_lines(split: str, tuned: dict[str, Any], folds: int) -> list[str]:
+    """The fine-tuning curve's table of one CV."""
+    sizes = sorted(int(n) for n in next(iter(tuned["curves"].values())))
+    lines = [f"== {split} CV: balanced accuracy of the full fine-tune ({tuned['profile']}) on "
+             f"the first labels each strategy revealed (mean +- sd over {folds} folds x "
+             f"{tuned['seeds']} seeds; {tuned['train_seconds']:.0f} s per fine-tune) ==",
+             f"{'strategy':<12} " + " ".join(f"{n:>15}" for n in sizes)]
+    for strategy, curve in tuned["curves"].items():
+        lines.append(f"{strategy:<12} " + " ".join(
+            f"{curve[str(n)]['mean']:>7.3f} +- {curve[str(n)]['sd']:.3f}" for n in sizes))
+    if "target" in tuned:
+        needs = ", ".join(f"{s} {'not reached' if n is None else f'{n:.0f}'}"
+                          for s, n in tuned["labels_to_match"].items() if s != "random")
+        lines.append(f"labels to match random's {sizes[-1]}-label fine-tune "
+                     f"({tuned['target']:.3f}): {needs}")
+    return lines
 
 
 def format_active(result: dict[str, Any]) -> str:
@@ -312,6 +429,8 @@ def format_active(result: dict[str, Any]) -> str:
                 for s, n in section["labels_to_match"].items() if s != "random")
             lines.append(f"labels to match random's {sizes[-1]}-label accuracy "
                          f"({section['target']:.3f}): {needs}")
+        if "finetune" in section:
+            lines += _finetune_lines(split, section["finetune"], result["folds"])
     refit = result["refit"]
     lines.append(f"== refit on {refit['labelled']} labelled vectors and re-rank of "
                  f"{refit['candidates']:,} candidates (width {refit['width']}), median of "

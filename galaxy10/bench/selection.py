@@ -115,7 +115,7 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
     folds, about = cv_folds(real_h5, outer_folds, seed, split, grouping=grouping)
     groups = grouping[1]
     reused = _reusable(reuse, about, profile, candidates[0])
-    runner = _Runner(real_h5, profile, init)
+    runner = FinetuneRunner(real_h5, profile, init)
     rows: list[dict[str, Any]] = []
 
     def result(complete: bool) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile,
             "complete": complete, "provenance": provenance(started)}
 
 
-def _outer_fold(runner: _Runner, k: int, train: np.ndarray, test: np.ndarray,
+def _outer_fold(runner: FinetuneRunner, k: int, train: np.ndarray, test: np.ndarray,
                 groups: np.ndarray, candidates: Sequence[str], seed: int, inner_folds: int,
                 reused: list[dict[str, Any]] | None, say) -> dict[str, Any]:
     """One outer fold: every candidate's inner CV, the choice, and its outer score."""
@@ -227,8 +227,10 @@ def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Pr
             for r in section["models"][name]["folds"]]
 
 
-class _Runner:
-    """Fine-tunes a candidate on some rows of the file and scores it on others."""
+class FinetuneRunner:
+    """Fine-tunes a candidate (a name of :data:`CANDIDATES`) on some rows of a file of real
+    images and scores it on others; ``bench select`` and ``bench active``'s fine-tuning curve
+    use it. Close it (:meth:`close`) to remove its temporary bundles and cache."""
 
     def __init__(self, real_h5: str | os.PathLike[str], profile: Profile,
                  init: str | os.PathLike[str]) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import count_at_most, folds
-from galaxy10.cli.options import add_models_dir, add_real, add_seed
+from galaxy10.cli.options import add_models_dir, add_profile, add_real, add_seed
 from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
+from galaxy10.core.profiles import RECIPE_PROFILE
 
 MAX_SEEDS = 100
 """Most runs of each fold ``--seeds`` takes."""
@@ -21,8 +22,16 @@ MAX_LABELS = 10_000_000
 
 def active_arguments(p: argparse.ArgumentParser) -> None:
     """``bench active``'s own options."""
-    from galaxy10.bench.active import BATCH, CANDIDATES, SEEDS, SIZES, START
+    from galaxy10.bench.active import (
+        BATCH,
+        CANDIDATES,
+        FINETUNE_STRATEGIES,
+        SEEDS,
+        SIZES,
+        START,
+    )
     from galaxy10.bench.clicks import CLICKS
+    from galaxy10.modeling.active import STRATEGIES
 
     add_real(p)
     p.add_argument("--init", type=Path, help="the frozen pre-trained bundle whose embedding the "
@@ -45,9 +54,20 @@ def active_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"galaxies revealed between two refits of the probe (default {BATCH})")
     p.add_argument("--candidates", type=count_at_most(MAX_LABELS), default=CANDIDATES,
                    help=f"candidates of the timed re-rank (default {CANDIDATES:,})")
-    p.add_argument("--clicks", type=count_at_most(MAX_LABELS, low=0), default=CLICKS,
+    p.add_argument("--clicks", type=count_at_most(MAX_LABELS, low=0),
                    help="answers timed in the labelling panel, click to the next galaxy drawn "
-                        f"(default {CLICKS}; 0 times none)")
+                        f"(default {CLICKS}, or every image of a smaller file; 0 times none)")
+    p.add_argument("--finetune-sizes", type=count_at_most(MAX_LABELS), nargs="+", metavar="N",
+                   default=[], help="also fine-tune the shipped recipe on the first N labels "
+                   "each strategy revealed, scored on the fold's test images (each of --sizes' "
+                   "range; minutes per fine-tune on a CPU; default: none)")
+    p.add_argument("--finetune-strategies", choices=STRATEGIES, nargs="+",
+                   default=list(FINETUNE_STRATEGIES),
+                   help="strategies of the fine-tuning curve (default "
+                        f"{' '.join(FINETUNE_STRATEGIES)})")
+    p.add_argument("--finetune-seeds", type=count_at_most(MAX_SEEDS), default=1,
+                   help="runs of each fold fine-tuned, at most --seeds (default 1)")
+    add_profile(p, RECIPE_PROFILE)
     p.add_argument("--out", type=Path, help="the JSON record (default "
                                             "<reports-dir>/active_labelling.json)")
     p.add_argument("--out-figure", type=Path, help="the curves' PNG (default "
@@ -73,6 +93,18 @@ def _check_sizes(args: argparse.Namespace, n_images: int, source: Path) -> None:
                                       f"{n_images} images leaves at most {most} in each fold's "
                                       f"pool; {', '.join(map(str, large))} is more")
     args.sizes = sorted(args.sizes)
+    if args.finetune_sizes:
+        tuned = " ".join(map(str, args.finetune_sizes))
+        outside = [n for n in args.finetune_sizes if not args.start <= n <= args.sizes[-1]]
+        if outside:
+            raise Galaxy10Error(f"--finetune-sizes {tuned}: each must lie from --start "
+                                f"{args.start} to the largest of --sizes ({args.sizes[-1]}), "
+                                f"which the runs reveal; got {', '.join(map(str, outside))}")
+        if len(set(args.finetune_sizes)) != len(args.finetune_sizes):
+            raise Galaxy10Error(f"--finetune-sizes {tuned}: give each size once")
+        if args.finetune_seeds > args.seeds:
+            raise Galaxy10Error(f"--finetune-seeds {args.finetune_seeds}: at most --seeds "
+                                f"({args.seeds}), the runs there are to fine-tune on")
 
 
 def _check_cv(args: argparse.Namespace, source: Path) -> None:
@@ -97,6 +129,11 @@ def active_check(args: argparse.Namespace) -> None:
     from galaxy10.datasets.resample import check_folds
 
     args.checked_init = checks.init_bundle(args.init, args.models_dir, kind=None)
+    if args.finetune_sizes:  # fine-tuning needs the modern CNN
+        args.checked_init = checks.bundle(args.checked_init, option="--init")
+    from galaxy10.core.profiles import get_profile
+
+    args.checked_profile = get_profile(args.profile)
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
     try:
@@ -104,7 +141,11 @@ def active_check(args: argparse.Namespace) -> None:
     except Galaxy10Error as exc:
         raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
     _check_sizes(args, len(labels), source)
-    if args.clicks > len(labels):
+    if args.clicks is None:
+        from galaxy10.bench.clicks import CLICKS
+
+        args.clicks = min(CLICKS, len(labels))
+    elif args.clicks > len(labels):
         raise GalaxyDataError(source, f"--clicks {args.clicks}: it holds {len(labels)} labelled "
                                       "images, each answered once; give at most that")
     _check_cv(args, source)
@@ -136,6 +177,9 @@ def active_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
                               n_folds=args.folds, seeds=args.seeds, sizes=args.sizes,
                               start=args.start, batch=args.batch, candidates=args.candidates,
                               clicks=args.clicks, seed=args.seed,
+                              finetune_sizes=args.finetune_sizes,
+                              finetune_strategies=args.finetune_strategies,
+                              finetune_seeds=args.finetune_seeds, profile=args.checked_profile,
                               out_figure=args.checked_figure, say=say)
     print(format_active(result))
     print(f"figure written to {result['figure']}")

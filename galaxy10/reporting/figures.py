@@ -268,7 +268,9 @@ def active_curve(result: Mapping, title: str):
 
     ``result["splits"][split]["curves"][strategy][size]`` holds the mean and sd over runs;
     random selection's accuracy at the largest size (``target``), which the other
-    strategies are compared with, is a dotted line. The x axis is logarithmic.
+    strategies are compared with, is a dotted line; the full fine-tune's points (a split's
+    ``finetune``), where measured, are dashed in the strategy's colour. The x axis is
+    logarithmic.
     """
     plt = _pyplot()
     splits = list(result["splits"])
@@ -282,6 +284,12 @@ def active_curve(result: Mapping, title: str):
             sd = np.asarray([curve[str(n)]["sd"] for n in sizes])
             (line,) = ax.plot(sizes, mean, marker="o", label=strategy)
             ax.fill_between(sizes, mean - sd, mean + sd, color=line.get_color(), alpha=0.15)
+            tuned = (section.get("finetune") or {}).get("curves", {}).get(strategy)
+            if tuned:
+                at = sorted(int(n) for n in tuned)
+                ax.errorbar(at, [tuned[str(n)]["mean"] for n in at],
+                            yerr=[tuned[str(n)]["sd"] for n in at], color=line.get_color(),
+                            ls="--", marker="s", capsize=3, label=f"{strategy}, fine-tuned")
         if "target" in section:
             ax.axhline(section["target"], color="black", ls=":", lw=1,
                        label=f"random at {sizes[-1]} labels")

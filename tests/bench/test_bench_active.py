@@ -8,7 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from galaxy10.bench.active import curves, labels_to_match, run_seed, simulate
+from galaxy10.bench.active import (
+    curves,
+    finetune_curve,
+    labels_to_match,
+    run_seed,
+    simulate,
+)
 from galaxy10.modeling.active import STRATEGIES
 
 
@@ -87,6 +93,41 @@ def test_sizes_outside_the_pool_are_refused():
         simulate(vectors, y, pool, test, "random", [200], start=10)
 
 
+class _SpyRunner:
+    """Stands in for FinetuneRunner: records each fine-tune, scores it by its size."""
+
+    def __init__(self):
+        self.calls = []
+
+    def fit_and_score(self, name, rows, test, seed):
+        self.calls.append((name, [int(r) for r in rows], [int(t) for t in test], seed))
+        return {"balanced_accuracy": len(rows) / 100, "train_seconds": 2.0}
+
+
+def test_the_fine_tuning_curve_trains_on_the_rows_each_strategy_revealed():
+    vectors, y, pool, test = _world()
+    folds = [(pool, test), (test, pool[:60])]
+    orders = {}
+    curves(vectors, y, folds, ["random", "uncertainty"], [20, 40], seeds=2, start=10, batch=10,
+           say=lambda _: None, orders=orders)
+    assert set(orders) == {(s, k, r) for s in ("random", "uncertainty") for k in (0, 1)
+                           for r in (0, 1)}
+    runner = _SpyRunner()
+    tuned = finetune_curve(runner, folds, orders, ["random", "uncertainty"], [40, 20], seeds=1,
+                           seed=7, say=lambda _: None)
+    assert len(runner.calls) == 2 * 1 * 2 * 2  # folds x seeds x strategies x sizes
+    for name, rows, tested, seed in runner.calls:
+        assert name == "shipped" and len(rows) in (20, 40)
+        k = 0 if tested == test.tolist() else 1
+        assert tested == folds[k][1].tolist() and seed == run_seed(7, 0, k)
+        assert any(rows == orders[(s, k, 0)][:len(rows)].tolist()
+                   for s in ("random", "uncertainty"))
+        assert not set(rows) & set(tested)  # never trained on a test image
+    assert tuned["curves"]["random"]["40"]["runs"] == [0.4, 0.4]
+    assert tuned["target"] == 0.4 and tuned["labels_to_match"]["uncertainty"] == 40.0
+    assert tuned["train_seconds"] == 2.0 and tuned["seeds"] == 1
+
+
 @pytest.fixture(scope="module")
 def tiny_real(tmp_path_factory):
     """A 100-image Galaxy10 file standing in for the real sample, and an untrained bundle."""
@@ -126,3 +167,24 @@ def test_the_command_prints_the_tables_and_records_the_curves(tmp_path, tiny_rea
     assert clicks["refit"]["n"] == 12 // clicks["refit_every"]
     assert clicks["plain"]["n"] + clicks["refit"]["n"] == clicks["all"]["n"] == 12
     assert 0 < clicks["all"]["median_ms"] <= clicks["all"]["p95_ms"] <= clicks["all"]["max_ms"]
+
+
+@pytest.mark.slow
+def test_the_command_fine_tunes_at_the_sizes_asked(tmp_path, tiny_real, capsys):
+    from galaxy10.cli import main
+
+    real, bundle = tiny_real
+    reports = tmp_path / "reports"
+    assert main(["bench", "active", "--real", str(real), "--init", str(bundle), "--cv",
+                 "random", "--folds", "2", "--seeds", "1", "--start", "4", "--batch", "4",
+                 "--sizes", "8", "20", "--candidates", "200", "--clicks", "0",
+                 "--finetune-sizes", "20", "--finetune-strategies", "random", "--profile",
+                 "smoke", "--reports-dir", str(reports), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "random CV: balanced accuracy of the full fine-tune (smoke)" in out
+    record = json.loads((reports / "active_labelling.json").read_text())["active_labelling"]
+    tuned = record["splits"]["random"]["finetune"]
+    assert tuned["profile"] == "smoke" and list(tuned["curves"]) == ["random"]
+    assert len(tuned["curves"]["random"]["20"]["runs"]) == 2  # one per fold
+    assert 0.0 <= tuned["curves"]["random"]["20"]["mean"] <= 1.0
+    assert "clicks" not in record

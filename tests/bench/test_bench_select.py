@@ -26,13 +26,13 @@ def test_nested_selection_chooses_on_training_images_only(tmp_path, tiny_real, m
     from galaxy10.bench.real import cv_folds
 
     calls = []
-    original = selection._Runner.fit_and_score
+    original = selection.FinetuneRunner.fit_and_score
 
     def spy(self, name, rows, test, seed, full=False):
         calls.append((name, np.asarray(rows), np.asarray(test), full))
         return original(self, name, rows, test, seed, full)
 
-    monkeypatch.setattr(selection._Runner, "fit_and_score", spy)
+    monkeypatch.setattr(selection.FinetuneRunner, "fit_and_score", spy)
     reports = tmp_path / "reports"
     assert main(["bench", "select", "--real", str(tiny_real), "--init",
                  str(model_bundle["model"]), "--profile", "smoke", "--folds", "2",

@@ -79,7 +79,8 @@ def test_profile_defaults_follow_one_rule():
     defaults = {words: action.default for words, action in _with("--profile").items()}
     assert defaults == {("run",): DEFAULT_PROFILE, ("bench", "accuracy"): DEFAULT_PROFILE,
                         ("train",): RECIPE_PROFILE, ("pretrain",): RECIPE_PROFILE,
-                        ("bench", "real"): RECIPE_PROFILE, ("bench", "select"): RECIPE_PROFILE}
+                        ("bench", "real"): RECIPE_PROFILE, ("bench", "select"): RECIPE_PROFILE,
+                        ("bench", "active"): RECIPE_PROFILE}
     for action in _with("--profile").values():
         assert f"default {action.default}, " in action.help  # and says why
 

@@ -170,17 +170,29 @@ def curves(vectors: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.
                     orders[(strategy, k, r)] = run["order"]
                 for n in sizes:
                     runs[strategy][n].append(run["scores"][n])
-            say(f"fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: " + ", ".join(
-                f"{s} {runs[s][sizes[-1]][-1]:.3f}" for s in strategies)
-                + f" at {sizes[-1]} labels")
-    out: dict[str, Any] = {"curves": {s: {str(n): _summary(runs[s][n]) for n in sizes}
-                                      for s in strategies}}
-    if "random" in strategies:
+            say(f"fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: "
+                + _last_scores(runs, sizes[-1]))
+    return _curve_summary(runs, sizes)
+
+
+def _last_scores(runs: dict[str, dict[int, list[float]]], size: int) -> str:
+    """The progress line's scores: each strategy's latest run at ``size`` labels."""
+    return ", ".join(f"{s} {by_size[size][-1]:.3f}" for s, by_size in runs.items()) \
+        + f" at {size} labels"
+
+
+def _curve_summary(runs: dict[str, dict[int, list[float]]], sizes: list[int]
+                   ) -> dict[str, Any]:
+    """Each strategy's mean, sd and runs by size; with ``random`` among them, its mean at the
+    largest size (``target``) and the labels each strategy needs to reach it."""
+    out: dict[str, Any] = {"curves": {s: {str(n): _summary(by_size[n]) for n in sizes}
+                                      for s, by_size in runs.items()}}
+    if "random" in runs:
         target = out["curves"]["random"][str(sizes[-1])]["mean"]
         out["target"] = target
         out["labels_to_match"] = {s: labels_to_match(
-            sizes, [out["curves"][s][str(n)]["mean"] for n in sizes], target)
-            for s in strategies}
+            sizes, [curve[str(n)]["mean"] for n in sizes], target)
+            for s, curve in out["curves"].items()}
     return out
 
 
@@ -225,19 +237,10 @@ def finetune_curve(runner, folds: list[tuple[np.ndarray, np.ndarray]],
                     got = runner.fit_and_score("shipped", order[:n], test, run_seed(seed, r, k))
                     runs[strategy][n].append(got["balanced_accuracy"])
                     seconds.append(got["train_seconds"])
-            say(f"fine-tuned fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: " + ", ".join(
-                f"{s} {runs[s][sizes[-1]][-1]:.3f}" for s in strategies)
-                + f" at {sizes[-1]} labels")
-    out: dict[str, Any] = {"curves": {s: {str(n): _summary(runs[s][n]) for n in sizes}
-                                      for s in strategies},
-                           "seeds": seeds, "train_seconds": float(np.mean(seconds))}
-    if "random" in strategies:
-        target = out["curves"]["random"][str(sizes[-1])]["mean"]
-        out["target"] = target
-        out["labels_to_match"] = {s: labels_to_match(
-            sizes, [out["curves"][s][str(n)]["mean"] for n in sizes], target)
-            for s in strategies}
-    return out
+            say(f"fine-tuned fold {k + 1}/{len(folds)} seed {r + 1}/{seeds}: "
+                + _last_scores(runs, sizes[-1]))
+    return {**_curve_summary(runs, sizes), "seeds": seeds,
+            "train_seconds": float(np.mean(seconds))}
 
 
 def _finetune_section(real_h5, init, profile: Profile | None, folds, orders, strategies,

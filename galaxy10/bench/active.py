@@ -243,6 +243,22 @@ def finetune_curve(runner, folds: list[tuple[np.ndarray, np.ndarray]],
             "train_seconds": float(np.mean(seconds))}
 
 
+def _embed(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], say: Say
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Every image's label, calibrated probabilities and embedding by the frozen ``init``,
+    and the seconds the embedding took."""
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.modeling.predict import Predictor
+
+    with Galaxy10File(real_h5) as f:
+        y = f.labels.astype(np.int64)
+        images = f.read(np.arange(len(f)))
+    say(f"embedding {len(y):,} images with {init} (frozen)...")
+    clock = time.perf_counter()
+    probs, vectors = Predictor(init).predict_and_embed(images)
+    return y, probs, vectors, time.perf_counter() - clock
+
+
 def _finetune_section(real_h5, init, profile: Profile | None, folds, orders, strategies,
                       sizes, seeds: int, seed: int, say: Say) -> dict[str, Any]:
     """:func:`finetune_curve` with its own runner, and the budget it ran under."""
@@ -341,9 +357,7 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     """
     from galaxy10.bench.real import cv_folds
     from galaxy10.core.errors import Galaxy10Error
-    from galaxy10.datasets.reader import Galaxy10File
     from galaxy10.modeling.active import STRATEGIES
-    from galaxy10.modeling.predict import Predictor
     from galaxy10.reporting.metrics import provenance
 
     started = time.time()
@@ -353,14 +367,7 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
         raise Galaxy10Error(f"--sizes {' '.join(map(str, sizes))}: the smallest fold's pool "
                             f"holds {smallest} images (duplicate groups kept together); give "
                             f"sizes of at most {smallest}")
-    with Galaxy10File(real_h5) as f:
-        y = f.labels.astype(np.int64)
-        images = f.read(np.arange(len(f)))
-    say(f"embedding {len(y):,} images with {init} (frozen)...")
-    clock = time.perf_counter()
-    probs, vectors = Predictor(init).predict_and_embed(images)
-    embed_seconds = time.perf_counter() - clock
-    del images
+    y, probs, vectors, embed_seconds = _embed(real_h5, init, say)
     out: dict[str, Any] = {
         "n_images": int(len(y)), "init": os.fspath(init), "folds": n_folds, "seeds": seeds,
         "sizes": sorted(int(s) for s in sizes), "start": start, "batch": batch, "seed": seed,

@@ -134,8 +134,15 @@ def read_candidates(catalogues: Sequence[str | os.PathLike[str]], *, embeddings:
         if embeddings:
             check_embeddings(folder)
             columns.append("embedding")
-        table = read_catalogue(folder, columns) if any(Path(folder).glob("*.parquet")) \
-            else pd.DataFrame(columns=columns)
+        if any(Path(folder).glob("*.parquet")):
+            import pyarrow.dataset as ds
+
+            present = set(ds.dataset(folder, format="parquet").schema.names)
+            table = read_catalogue(folder, [c for c in columns if c in present])
+            if "not_a_cutout" not in present:  # written before the flag had a column
+                table["not_a_cutout"] = False
+        else:
+            table = pd.DataFrame(columns=columns)
         tables.append(table[table["class"].notna()])
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
 

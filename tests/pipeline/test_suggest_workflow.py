@@ -21,9 +21,10 @@ from galaxy10.pipeline.suggest import (
 )
 
 
-def fake_catalogue(folder: Path, n: int = 40, seed: int = 0, odd: tuple[int, ...] = ()) -> Path:
+def fake_catalogue(folder: Path, n: int = 40, seed: int = 0, odd: tuple[int, ...] | None = ()
+                   ) -> Path:
     """A catalogue folder (marker and one part) of ``n`` pictures with embeddings; the rows
-    ``odd`` flagged "not a galaxy cut-out"."""
+    ``odd`` flagged "not a galaxy cut-out" (None: no such column, as in older catalogues)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -35,14 +36,15 @@ def fake_catalogue(folder: Path, n: int = 40, seed: int = 0, odd: tuple[int, ...
     folder.mkdir()
     (folder / MARKER).write_text("")
     files = [str(folder / f"g{i}.png") for i in range(n)]
-    pq.write_table(pa.table({
+    columns = {
         "id": [f"cut/g{i}.png" for i in range(n)], "file": files,
         "class": pa.array(top3[:, 0], pa.int8()),
         "top3_classes": top3.tolist(),
         "top3_probs": np.take_along_axis(probs, top3, axis=1).astype(np.float32).tolist(),
-        "not_a_cutout": [i in odd for i in range(n)],
-        "embedding": rng.normal(size=(n, 6)).astype(np.float32).tolist()}),
-        folder / "part.parquet")
+        "embedding": rng.normal(size=(n, 6)).astype(np.float32).tolist()}
+    if odd is not None:
+        columns["not_a_cutout"] = [i in odd for i in range(n)]
+    pq.write_table(pa.table(columns), folder / "part.parquet")
     return folder
 
 
@@ -124,3 +126,10 @@ def test_rows_flagged_not_a_cutout_are_left_out_unless_kept(tmp_path):
     with pytest.raises(SuggestError, match="--n 10: there are only 9 .*3 flagged 'not a galaxy "
                                            "cut-out' left out: --keep-not-cutouts keeps them"):
         suggest([cat], tmp_path / "ten.csv", n=10)
+
+
+def test_a_catalogue_without_the_flag_column_ranks_every_row(tmp_path):
+    cat = fake_catalogue(tmp_path / "cat", n=12, odd=None)
+    assert count_candidates([cat], None) == 12
+    result = suggest([cat], tmp_path / "next.csv", n=12)
+    assert (result.candidates, result.not_cutouts) == (12, 0)

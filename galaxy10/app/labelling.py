@@ -15,7 +15,11 @@ Voilà alike.
 
 A click runs no model: the probabilities and embeddings were computed when the session's
 galaxies were drawn; the pictures are encoded on first use and the next suggestions' ahead
-of time, so the next galaxy shows at once.
+of time, and the neighbours' thumbnails reuse their widgets, so the next galaxy shows at once.
+Every few labels the probe refits before the next galaxy is chosen (it ranks them); its
+cross-validated accuracy estimate, five more fits, runs after the galaxy is shown, in a
+background thread that updates the estimate's line (:meth:`LabellingPanel.settle` waits
+for it).
 
 "Fine-tune on these labels" runs the full fine-tune in the background, as its own process:
 ``python -m galaxy10 train --init pretrained --data <labels> --out <models>/<labels>_finetuned.keras``
@@ -117,6 +121,10 @@ class LabellingPanel:
         import ipywidgets as w
 
         self.session = session
+        session.defer_estimate = True  # the next galaxy first, the estimate after
+        self._lock = threading.Lock()  # the session, between a click and the estimate's thread
+        self._estimator: threading.Thread | None = None
+        self._estimate_again = False
         if tuned is None:
             from galaxy10.core.paths import get_models_home
 
@@ -136,6 +144,7 @@ class LabellingPanel:
         self.caption = w.HTML()
         self.guesses = w.HTML(layout=w.Layout(min_width="340px"))
         self.neighbours = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self._tiles = [self._tile(w) for _ in range(NEIGHBOURS)]
         self.class_buttons = []
         for label in range(N_CLASSES):
             button = w.Button(description=f"{key_of(label)} · {CLASS_NAMES[label]}",
@@ -172,6 +181,13 @@ class LabellingPanel:
                               nearest, self.neighbours])
         self.show()
 
+    @staticmethod
+    def _tile(w):
+        """A neighbour's thumbnail and caption, made once and refilled on every click."""
+        thumb = w.Image(format="png", width=THUMB, height=THUMB)
+        thumb.add_class("galaxy10-neighbour")
+        return w.VBox([thumb, w.HTML()], layout=w.Layout(margin="2px 4px"))
+
     def _action_button(self, w, text: str, key: str, icon: str):
         button = w.Button(description=text, icon=icon, layout=w.Layout(width="auto"))
         button.on_click(lambda _b: self.press(key))
@@ -187,12 +203,43 @@ class LabellingPanel:
         """Do what ``key`` (:data:`KEYS`) means; returns what was done, or why nothing was."""
         from galaxy10.pipeline.labelling import LabelsChangedError
 
-        try:
-            done = self._do(key)
-        except LabelsChangedError as exc:  # another panel saved to the file: nothing lost
-            done = f"not saved: {exc}"
-        self.show(done)
+        with self._lock:
+            try:
+                done = self._do(key)
+            except LabelsChangedError as exc:  # another panel saved to the file: nothing lost
+                done = f"not saved: {exc}"
+            self.show(done)
+            self._estimate_after()
         return done
+
+    # -- the accuracy estimate, after the galaxy is shown -------------------------------------
+    def _estimate_after(self) -> None:
+        """Start the estimate the last refit left due, in the background (once at a time;
+        a refit meanwhile makes the thread estimate again). Called with the lock held."""
+        if not self.session.estimate_due:
+            return
+        if self._estimator is not None and self._estimator.is_alive():
+            self._estimate_again = True
+            return
+        snapshot = self.session.estimate_snapshot()
+        self._estimator = threading.Thread(target=self._estimate, args=(snapshot,),
+                                           daemon=True)
+        self._estimator.start()
+
+    def _estimate(self, snapshot) -> None:
+        while True:
+            estimate = self.session.estimate_now(snapshot)
+            self.accuracy.value = html.escape(estimate.line())
+            with self._lock:
+                if not self._estimate_again:
+                    return
+                self._estimate_again = False
+                snapshot = self.session.estimate_snapshot()
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait for the accuracy estimate running in the background, if any."""
+        if self._estimator is not None:
+            self._estimator.join(timeout)
 
     def _do(self, key: str) -> str:
         """The answer or undo ``key`` stands for, done; what was done, in words."""
@@ -297,17 +344,14 @@ class LabellingPanel:
             self.png(j)
 
     def _draw_neighbours(self, index: int) -> None:
-        import ipywidgets as w
-
-        tiles = []
-        for j, label, dist in self.session.neighbours(index, NEIGHBOURS):
-            thumb = w.Image(value=self.thumbnail(j), format="png", width=THUMB, height=THUMB)
-            thumb.add_class("galaxy10-neighbour")
-            tiles.append(w.VBox([thumb, w.HTML(
-                f"<div style='width:{THUMB + 20}px;font-size:11px;line-height:1.2'>"
-                f"{html.escape(CLASS_NAMES[label])}<br><span style='color:#666'>distance "
-                f"{dist:.2f}</span></div>")], layout=w.Layout(margin="2px 4px")))
-        self.neighbours.children = tuple(tiles)
+        found = self.session.neighbours(index, NEIGHBOURS)
+        for tile, (j, label, dist) in zip(self._tiles, found, strict=False):
+            thumb, caption = tile.children
+            thumb.value = self.thumbnail(j)
+            caption.value = (f"<div style='width:{THUMB + 20}px;font-size:11px;line-height:1.2'>"
+                             f"{html.escape(CLASS_NAMES[label])}<br><span style='color:#666'>"
+                             f"distance {dist:.2f}</span></div>")
+        self.neighbours.children = tuple(self._tiles[:len(found)])
 
 
 def _said(answer) -> str:

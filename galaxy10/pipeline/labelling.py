@@ -282,6 +282,10 @@ class LabellingSession:
     cutout : callable, optional
         ``cutout(index)``: the uint8 image of a candidate without a file, saved as a PNG in
         :func:`cutouts_folder` when it is labelled (without it, its ``file`` stays empty).
+    defer_estimate : bool, default False
+        Leave the accuracy estimate (up to five more probe fits) out of the refit that an
+        answer triggers and set :attr:`estimate_due` instead, so that a panel shows the next
+        galaxy first and estimates after (:meth:`estimate_now`).
 
     Raises
     ------
@@ -292,7 +296,8 @@ class LabellingSession:
     def __init__(self, candidates: Candidates, labels: str | os.PathLike[str], *,
                  who: str | None = None, refit_every: int = REFIT_EVERY, seed: int = 0,
                  by: str = "margin", random_share: float = 0.1, queue: int = QUEUE,
-                 cutout: Callable[[int], np.ndarray] | None = None) -> None:
+                 cutout: Callable[[int], np.ndarray] | None = None,
+                 defer_estimate: bool = False) -> None:
         if refit_every < 1 or queue < 1:
             raise ValueError("refit_every and queue must be at least 1")
         self.candidates = candidates
@@ -301,6 +306,7 @@ class LabellingSession:
         self.who = who or default_who()
         self.refit_every, self.seed, self.by = refit_every, seed, by
         self.random_share, self.queue_size, self.cutout = random_share, queue, cutout
+        self.defer_estimate, self.estimate_due = defer_estimate, False
         self._by_id = {ident: i for i, ident in enumerate(candidates.ids)}
         self._by_file = {os.path.realpath(f): i for i, f in enumerate(candidates.files or ())
                          if f}
@@ -427,7 +433,7 @@ class LabellingSession:
         if label is not None:
             self.since_refit += 1
             if self.since_refit >= self.refit_every:
-                self.refit()
+                self.refit(estimate=not self.defer_estimate)
         self.advance()
         return answer
 
@@ -495,9 +501,10 @@ class LabellingSession:
         self._on_disk[path] = text.encode("utf-8")
         return written
 
-    def refit(self) -> Estimate:
+    def refit(self, estimate: bool = True) -> Estimate:
         """Fit the linear probe on the labelled candidates, rank with its probabilities, and
-        estimate its accuracy; with fewer than two classes labelled, the model's stay.
+        estimate its accuracy (or, without ``estimate``, mark it due: :attr:`estimate_due`);
+        with fewer than two classes labelled, the model's stay.
 
         The probe is the one ``bench active`` measures the loop with
         (:func:`galaxy10.modeling.active.fit_probe`, as in
@@ -513,5 +520,22 @@ class LabellingSession:
             self.probs = probe_probabilities(probe, labels, vectors)
             self.learner = f"the linear probe on {len(rows)} labels"
             self.queue = []
-        self.estimate = estimate_accuracy(vectors[rows], labels, self.seed)
+        if estimate:
+            self.estimate = estimate_accuracy(vectors[rows], labels, self.seed)
+        self.estimate_due = not estimate
+        return self.estimate
+
+    def estimate_snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """The labelled embeddings and labels an estimate is computed on (taken at once, so
+        that :meth:`estimate_now` may run while labelling goes on); clears
+        :attr:`estimate_due`."""
+        rows, labels = self.labelled()
+        self.estimate_due = False
+        return np.asarray(self.candidates.embeddings, dtype=np.float64)[rows], labels
+
+    def estimate_now(self, snapshot: tuple[np.ndarray, np.ndarray] | None = None) -> Estimate:
+        """Estimate the probe's accuracy on ``snapshot`` (default: the labels now) and keep it
+        as :attr:`estimate`."""
+        vectors, labels = snapshot if snapshot is not None else self.estimate_snapshot()
+        self.estimate = estimate_accuracy(vectors, labels, self.seed)
         return self.estimate

@@ -96,7 +96,36 @@ def test_neighbours_guesses_and_the_estimate_follow_the_labels(panel):
         panel.press(key_of(int(truth[s.current])))
     assert len(panel.neighbours.children) == 6
     assert "guesses of the linear probe on 9 labels" in panel.guesses.value
+    panel.settle()
     assert "Estimated accuracy: 1.00 ± 0.00 (3-fold" in panel.accuracy.value
+    tiles = panel.neighbours.children
+    panel.press(key_of(int(truth[s.current])))
+    assert panel.neighbours.children == tiles  # the same widgets, refilled
+
+
+def test_the_estimate_runs_after_the_next_galaxy_is_shown(panel, monkeypatch):
+    import threading
+
+    import galaxy10.pipeline.labelling as labelling
+
+    where, shown = [], []
+    original = labelling.estimate_accuracy
+
+    def spy(*args, **kwargs):
+        where.append((threading.current_thread() is threading.main_thread(),
+                      panel.session.current))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(labelling, "estimate_accuracy", spy)
+    s = panel.session
+    truth = np.arange(40) % 3
+    for _ in range(6):  # two refits (every 3 labels)
+        panel.press(key_of(int(truth[s.current])))
+        shown.append(s.current)
+        panel.settle()
+    assert len(where) == 2 and not any(main for main, _ in where)  # never on the click's thread
+    assert [on for _, on in where] == [shown[2], shown[5]]  # the next galaxy was already shown
+    assert not s.estimate_due and "on 6 labels" in panel.accuracy.value
 
 
 def test_pictures_are_encoded_once_and_ahead_of_the_click(panel):

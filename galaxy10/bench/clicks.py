@@ -83,8 +83,9 @@ def bench_clicks(real_h5: str | os.PathLike[str], probs: np.ndarray, vectors: np
     return {"clicks": len(plain) + len(refit), "saved": int(saved),
             "refit_every": session.refit_every, "all": _quantiles(plain + refit),
             "plain": _quantiles(plain), "refit": _quantiles(refit),
-            "covers": "the kernel's share of a click: save, refit every few labels, redraw; "
-                      "not the browser's round trip"}
+            "covers": "the kernel's share of a click: save, refit and re-rank every few labels, "
+                      "redraw (the accuracy estimate runs after, in the background); not the "
+                      "browser's round trip"}
 
 
 def format_clicks(result: dict[str, Any]) -> str:

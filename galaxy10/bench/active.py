@@ -13,8 +13,11 @@ test images. Only revealed labels are ever read, which a test checks by permutin
 ones. Every strategy starts from the same cold start, so the curves differ by the choosing
 only.
 
+:func:`finetune_curve` fine-tunes the shipped recipe on the first N galaxies each run revealed
+(the full fine-tune's curve, minutes per point, so only when asked).
 :func:`bench_refit` times one refit on a few hundred labelled vectors and one re-rank over
-100,000 synthetic candidates of the embedding's width.
+100,000 synthetic candidates of the embedding's width, and
+:func:`galaxy10.bench.clicks.bench_clicks` a click in the labelling panel.
 """
 
 from __future__ import annotations

@@ -261,16 +261,18 @@ class LabellingPanel:
         return done
 
     def _on_keys(self, change) -> None:
-        """A key typed in the key box: the character it added, or Backspace (the box's text
-        got shorter). The kernel never rewrites the box, so its text and the browser's cannot
-        disagree (a rewrite racing the next key would lose that key)."""
+        """Keys typed in the key box: each character it added, in order, or one Backspace per
+        character it lost. A fast typist's keys can reach the kernel as one change of several
+        characters, so every one is answered. The kernel never rewrites the box, so its text
+        and the browser's cannot disagree (a rewrite racing the next key would lose that
+        key)."""
         old, new = change["old"] or "", change["new"] or ""
         if len(new) < len(old):
-            key = "backspace"
+            keys = ["backspace"] * (len(old) - len(new))
         else:
             start = len(os.path.commonprefix([old, new]))
-            key = new[start] if start < len(new) else ""
-        if key:
+            keys = list(new[start:start + len(new) - len(old)])
+        for key in keys:
             self.press(key)
 
     # -- fine-tuning -------------------------------------------------------------------------

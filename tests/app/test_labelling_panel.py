@@ -87,6 +87,14 @@ def test_keys_typed_in_the_key_box_answer_and_backspace_undoes(panel):
     assert "key x does nothing" in panel.status.value
 
 
+def test_keys_that_reach_the_kernel_together_are_each_answered(panel):
+    labels = panel.session.labels_path
+    panel.keys.value = panel.keys.value + "202"  # three keys typed faster than one sync
+    assert [r["label"] for r in saved(labels)] == ["1", "9", "1"]
+    panel.keys.value = panel.keys.value[:-2]  # two Backspaces at once: two undos
+    assert [r["label"] for r in saved(labels)] == ["1"]
+
+
 def test_neighbours_guesses_and_the_estimate_follow_the_labels(panel):
     s = panel.session
     assert panel.neighbours.children == () and "not yet" in panel.accuracy.value

@@ -404,21 +404,19 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     return out
 
 
-def _finetune_lines(split: str, tuned: dict[str, Any], folds: int) -> list[str]:
-    """The fine-tuning curve's table of one CV."""
-    sizes = sorted(int(n) for n in next(iter(tuned["curves"].values())))
-    lines = [f"== {split} CV: balanced accuracy of the full fine-tune ({tuned['profile']}) on "
-             f"the first labels each strategy revealed (mean +- sd over {folds} folds x "
-             f"{tuned['seeds']} seeds; {tuned['train_seconds']:.0f} s per fine-tune) ==",
-             f"{'strategy':<12} " + " ".join(f"{n:>15}" for n in sizes)]
-    for strategy, curve in tuned["curves"].items():
+def _curve_lines(title: str, summary: dict[str, Any], what: str) -> list[str]:
+    """A :func:`_curve_summary`'s table: ``title``, a row per strategy (mean +- sd by size) and
+    the labels each needs to match random's largest-size ``what``."""
+    sizes = sorted(int(n) for n in next(iter(summary["curves"].values())))
+    lines = [title, f"{'strategy':<12} " + " ".join(f"{n:>15}" for n in sizes)]
+    for strategy, curve in summary["curves"].items():
         lines.append(f"{strategy:<12} " + " ".join(
             f"{curve[str(n)]['mean']:>7.3f} +- {curve[str(n)]['sd']:.3f}" for n in sizes))
-    if "target" in tuned:
+    if "target" in summary:
         needs = ", ".join(f"{s} {'not reached' if n is None else f'{n:.0f}'}"
-                          for s, n in tuned["labels_to_match"].items() if s != "random")
-        lines.append(f"labels to match random's {sizes[-1]}-label fine-tune "
-                     f"({tuned['target']:.3f}): {needs}")
+                          for s, n in summary["labels_to_match"].items() if s != "random")
+        lines.append(f"labels to match random's {sizes[-1]}-label {what} "
+                     f"({summary['target']:.3f}): {needs}")
     return lines
 
 
@@ -426,24 +424,19 @@ def format_active(result: dict[str, Any]) -> str:
     """``bench active``'s tables: balanced accuracy (mean +- sd) by strategy and size for each
     CV, the labels each strategy needs to match random's largest-size accuracy, and the
     refit-and-rerank seconds."""
-    sizes = result["sizes"]
     lines = []
     for split, section in result["splits"].items():
-        lines += [f"== active labelling, {split} CV: balanced accuracy of the linear probe "
-                  f"(mean +- sd over {result['folds']} folds x {result['seeds']} seeds) by "
-                  "labels ==",
-                  f"{'strategy':<12} " + " ".join(f"{n:>15}" for n in sizes)]
-        for strategy, curve in section["curves"].items():
-            lines.append(f"{strategy:<12} " + " ".join(
-                f"{curve[str(n)]['mean']:>7.3f} +- {curve[str(n)]['sd']:.3f}" for n in sizes))
-        if "target" in section:
-            needs = ", ".join(
-                f"{s} {'not reached' if n is None else f'{n:.0f}'}"
-                for s, n in section["labels_to_match"].items() if s != "random")
-            lines.append(f"labels to match random's {sizes[-1]}-label accuracy "
-                         f"({section['target']:.3f}): {needs}")
-        if "finetune" in section:
-            lines += _finetune_lines(split, section["finetune"], result["folds"])
+        lines += _curve_lines(
+            f"== active labelling, {split} CV: balanced accuracy of the linear probe (mean +- sd "
+            f"over {result['folds']} folds x {result['seeds']} seeds) by labels ==",
+            section, "accuracy")
+        tuned = section.get("finetune")
+        if tuned:
+            lines += _curve_lines(
+                f"== {split} CV: balanced accuracy of the full fine-tune ({tuned['profile']}) on "
+                f"the first labels each strategy revealed (mean +- sd over {result['folds']} "
+                f"folds x {tuned['seeds']} seeds; {tuned['train_seconds']:.0f} s per "
+                "fine-tune) ==", tuned, "fine-tune")
     refit = result["refit"]
     lines.append(f"== refit on {refit['labelled']} labelled vectors and re-rank of "
                  f"{refit['candidates']:,} candidates (width {refit['width']}), median of "

@@ -531,7 +531,7 @@ class LabellingSession:
         :attr:`estimate_due`."""
         rows, labels = self.labelled()
         self.estimate_due = False
-        return np.asarray(self.candidates.embeddings, dtype=np.float64)[rows], labels
+        return np.asarray(self.candidates.embeddings[rows], dtype=np.float64), labels
 
     def estimate_now(self, snapshot: tuple[np.ndarray, np.ndarray] | None = None) -> Estimate:
         """Estimate the probe's accuracy on ``snapshot`` (default: the labels now) and keep it

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.profiles import Profile
 from galaxy10.modeling.augment import FINETUNE_JITTER
 
@@ -66,7 +67,8 @@ candidate's settings."""
 def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates: Sequence[str],
                   *, init: str | os.PathLike[str], seed: int = 0, outer_folds: int = 5,
                   inner_folds: int = 2, split: str = "region",
-                  reuse: dict[str, Any] | None = None, on_fold=None,
+                  reuse: dict[str, Any] | None = None,
+                  reuse_inner: dict[str, Any] | None = None, on_fold=None,
                   say=print) -> dict[str, Any]:
     """Nested selection of a fine-tuning recipe among ``candidates`` (names of
     :data:`CANDIDATES`), scored on the outer folds that no choice looked at.
@@ -95,6 +97,11 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
         the first candidate is chosen and it is that section's fine-tuned recipe, its fold
         score is taken from there instead of training the same model again (the same rows,
         seed and settings give the same model).
+    reuse_inner : dict, optional
+        An earlier ``bench select`` record (:func:`inner_reuse`); the inner scores of each of
+        ``candidates`` that it measured with the same settings, folds, profile and init are
+        taken from it instead of fine-tuning them again, so a new candidate costs only its
+        own fine-tunes.
     on_fold : callable, optional
         Called with the result so far (``complete`` False) after each outer fold but the
         last, so a run of hours that is stopped keeps the folds it finished.
@@ -115,17 +122,22 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
     folds, about = cv_folds(real_h5, outer_folds, seed, split, grouping=grouping)
     groups = grouping[1]
     reused = _reusable(reuse, about, profile, candidates[0])
+    earlier = {} if reuse_inner is None else inner_reuse(reuse_inner, candidates, profile,
+                                                         init, inner_folds)
+    if earlier and reuse_inner.get("cv") != about["cv"]:
+        raise Galaxy10Error("--reuse-inner: its record was measured on other outer folds "
+                            f"({reuse_inner.get('cv')}) than these ({about['cv']})")
     runner = FinetuneRunner(real_h5, profile, init)
     rows: list[dict[str, Any]] = []
 
     def result(complete: bool) -> dict[str, Any]:
-        return _result(rows, about, profile, init, candidates, inner_folds, split, started,
-                       complete)
+        return _result(rows, about, profile, init, candidates, inner_folds, split, seed,
+                       started, complete)
 
     try:
         for k, (train, test) in enumerate(folds):
             rows.append(_outer_fold(runner, k, train, test, groups, candidates, seed,
-                                    inner_folds, reused, say))
+                                    inner_folds, reused, _fold_of(earlier, k), say))
             if on_fold is not None and k + 1 < len(folds):
                 on_fold(result(False))
     finally:
@@ -134,19 +146,21 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
 
 
 def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile, init,
-            candidates: Sequence[str], inner_folds: int, split: str, started: float,
-            complete: bool) -> dict[str, Any]:
+            candidates: Sequence[str], inner_folds: int, split: str, seed: int,
+            started: float, complete: bool) -> dict[str, Any]:
     """The ``recipe_selection_<split>`` record of the outer folds in ``rows``."""
+    from galaxy10.core.identity import file_sha256
     from galaxy10.reporting.metrics import provenance
 
     return {"what": "nested selection of the fine-tuning recipe: each outer fold chooses by "
                     f"an inner {inner_folds}-fold CV of its training images alone ({split} "
                     "grouping), then trains the choice on them and scores its test images",
-            **about, "profile": profile.name, "init": os.fspath(init),
+            **about, "seed": seed, "profile": profile.name,
+            "profile_settings": profile.to_dict(), "init": os.fspath(init),
+            "init_sha256": file_sha256(init),
             "inner_folds": inner_folds, "selection_score": "inner mean balanced accuracy",
-            "candidates": {name: {"jitter": CANDIDATES[name].jitter,
-                                  "overrides": CANDIDATES[name].overrides,
-                                  "about": CANDIDATES[name].about} for name in candidates},
+            "candidates": {name: _settings(name) | {"about": CANDIDATES[name].about}
+                           for name in candidates},
             "folds": rows, "nested": _nested_summary(rows),
             "chosen": {name: sum(r["chosen"] == name for r in rows) for name in candidates},
             "complete": complete, "provenance": provenance(started)}
@@ -154,25 +168,34 @@ def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile,
 
 def _outer_fold(runner: FinetuneRunner, k: int, train: np.ndarray, test: np.ndarray,
                 groups: np.ndarray, candidates: Sequence[str], seed: int, inner_folds: int,
-                reused: list[dict[str, Any]] | None, say) -> dict[str, Any]:
-    """One outer fold: every candidate's inner CV, the choice, and its outer score."""
+                reused: list[dict[str, Any]] | None, earlier: dict[str, dict[str, Any]],
+                say) -> dict[str, Any]:
+    """One outer fold: every candidate's inner CV (taken from ``earlier``, a name's recorded
+    inner scores of this fold, where its inner folds are the same sizes), the choice, and its
+    outer score."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     y = runner.y
     inner = list(StratifiedGroupKFold(n_splits=inner_folds, shuffle=True,
                                       random_state=seed + 1 + k)
                  .split(np.zeros(len(train)), y[train], groups[train]))
+    sizes = [[int(len(a)), int(len(b))] for a, b in inner]
     scores: dict[str, Any] = {}
     for name in candidates:
-        per = [runner.fit_and_score(name, train[a], train[b], seed + k) for a, b in inner]
-        scores[name] = {"balanced_accuracy": [p["balanced_accuracy"] for p in per],
-                        "mean": float(np.mean([p["balanced_accuracy"] for p in per])),
-                        SURVEY_SHIFT: float(np.mean([p[SURVEY_SHIFT] for p in per])),
-                        "train_seconds": float(np.mean([p["train_seconds"] for p in per]))}
+        recorded = earlier.get(name)
+        if recorded is not None and recorded["sizes"] == sizes:
+            scores[name] = {**recorded["scores"], "reused": True}
+        else:
+            per = [runner.fit_and_score(name, train[a], train[b], seed + k) for a, b in inner]
+            scores[name] = {"balanced_accuracy": [p["balanced_accuracy"] for p in per],
+                            "mean": float(np.mean([p["balanced_accuracy"] for p in per])),
+                            SURVEY_SHIFT: float(np.mean([p[SURVEY_SHIFT] for p in per])),
+                            "train_seconds": float(np.mean([p["train_seconds"] for p in per])),
+                            "reused": False}
         each = " / ".join(f"{v:.3f}" for v in scores[name]["balanced_accuracy"])
         say(f"outer fold {k + 1}: {name:<20} inner balanced accuracy "
             f"{scores[name]['mean']:.3f} ({each}), {SURVEY_SHIFT} "
-            f"{scores[name][SURVEY_SHIFT]:.3f}")
+            f"{scores[name][SURVEY_SHIFT]:.3f}{' (reused)' if scores[name]['reused'] else ''}")
     chosen = max(candidates, key=lambda name: scores[name]["mean"])  # first of equals
     if reused is not None and chosen == candidates[0]:
         outer = {**reused[k], "reused": True}
@@ -182,8 +205,7 @@ def _outer_fold(runner: FinetuneRunner, k: int, train: np.ndarray, test: np.ndar
     say(f"outer fold {k + 1}: chose {chosen}, outer balanced accuracy "
         f"{outer['balanced_accuracy']:.3f}{' (reused)' if outer['reused'] else ''}")
     return {"fold": k, "n_train": int(len(train)), "n_test": int(len(test)),
-            "inner_sizes": [[int(len(a)), int(len(b))] for a, b in inner],
-            "inner": scores, "chosen": chosen, "outer": outer}
+            "inner_sizes": sizes, "inner": scores, "chosen": chosen, "outer": outer}
 
 
 def _nested_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -225,6 +247,83 @@ def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Pr
              **({SURVEY_SHIFT: r["shifts"][SURVEY_SHIFT]}
                 if SURVEY_SHIFT in r.get("shifts", {}) else {})}
             for r in section["models"][name]["folds"]]
+
+
+def _settings(name: str) -> dict[str, Any]:
+    """Candidate ``name``'s settings in plain JSON: its augmentation by name and in full, and
+    its profile overrides."""
+    from galaxy10.modeling.augment import JITTERS
+
+    candidate = CANDIDATES[name]
+    return json.loads(json.dumps({"jitter": candidate.jitter,
+                                  "jitter_settings": JITTERS[candidate.jitter],
+                                  "overrides": candidate.overrides}))
+
+
+def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Profile,
+                init: str | os.PathLike[str], inner_folds: int) -> dict[str, dict[int, Any]]:
+    """The inner scores an earlier ``bench select`` ``record`` measured for each of
+    ``candidates``: name -> outer fold -> ``{"sizes", "scores"}``.
+
+    A recorded candidate stands for one of ``candidates`` when its augmentation and overrides
+    are the same (by name and, where the record keeps them, in full), and the record used
+    the same profile (its settings, where kept), number of inner folds and init (by SHA-256,
+    where kept; else by file name). The outer folds are compared by the caller, and each
+    fold's inner fold sizes before a score is taken.
+    """
+    from galaxy10.core.identity import file_sha256
+
+    if not isinstance(record, dict):
+        return {}
+    kept = record.get("profile_settings")
+    same_run = (record.get("profile") == profile.name and record.get("inner_folds") == inner_folds
+                and (kept is None or kept == json.loads(json.dumps(profile.to_dict())))
+                and (record.get("init_sha256") == file_sha256(init)
+                     if "init_sha256" in record
+                     else Path(str(record.get("init", ""))).name == Path(init).name))
+    if not same_run:
+        return {}
+    recorded = record.get("candidates")
+    rows = [row for row in record.get("folds") or [] if _inner_row(row)]
+    out: dict[str, dict[int, Any]] = {}
+    for name in candidates:
+        ours = _settings(name)
+        same = [theirs_name for theirs_name, theirs in
+                (recorded.items() if isinstance(recorded, dict) else [])
+                if isinstance(theirs, dict) and theirs.get("jitter") == ours["jitter"]
+                and theirs.get("overrides", {}) == ours["overrides"]
+                and theirs.get("jitter_settings", ours["jitter_settings"])
+                == ours["jitter_settings"]]
+        folds = {row["fold"]: {"sizes": row["inner_sizes"],
+                               "scores": _inner_scores(row["inner"][same[0]])}
+                 for row in rows if same and _inner_scores(row["inner"].get(same[0]))}
+        if folds:
+            out[name] = folds
+    return out
+
+
+def _inner_row(row: Any) -> bool:
+    """Whether ``row`` has the shape of a recorded outer fold's inner CV."""
+    return (isinstance(row, dict) and isinstance(row.get("fold"), int)
+            and isinstance(row.get("inner_sizes"), list) and isinstance(row.get("inner"), dict))
+
+
+def _inner_scores(recorded: Any) -> dict[str, Any] | None:
+    """The score fields of one recorded candidate's inner CV, or None where they are not
+    all there as numbers."""
+    keys = ("balanced_accuracy", "mean", SURVEY_SHIFT, "train_seconds")
+    if not isinstance(recorded, dict) or not all(k in recorded for k in keys):
+        return None
+    scores = recorded["balanced_accuracy"]
+    numbers = [recorded[k] for k in keys[1:]] + (scores if isinstance(scores, list) else [None])
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        return None
+    return {k: recorded[k] for k in keys}
+
+
+def _fold_of(earlier: dict[str, dict[int, Any]], k: int) -> dict[str, dict[str, Any]]:
+    """Outer fold ``k``'s recorded inner scores, by candidate name."""
+    return {name: folds[k] for name, folds in earlier.items() if k in folds}
 
 
 class FinetuneRunner:
@@ -305,4 +404,9 @@ def format_selection(result: dict[str, Any]) -> str:
         lines.append(f"under '{SURVEY_SHIFT}': {result['nested'][SURVEY_SHIFT]:.3f}")
     if any(row["outer"]["reused"] for row in result["folds"]):
         lines.append("* the same model's score, taken from the bench real record (--reuse)")
+    again = sorted({n for row in result["folds"] for n in names
+                    if row["inner"][n].get("reused")})
+    if again:
+        lines.append(f"inner scores of {', '.join(again)} taken from an earlier bench select "
+                     "record of the same settings and folds (--reuse-inner)")
     return "\n".join(lines)

@@ -40,6 +40,11 @@ def select_arguments(p: argparse.ArgumentParser) -> None:
                    help="a metrics.json whose bench real record of the same folds gives the "
                         "first candidate's outer scores where it is chosen (the same models), "
                         "instead of training them again")
+    p.add_argument("--reuse-inner", type=Path, metavar="SELECTION_JSON",
+                   help="an earlier bench select record (a metrics.json, or "
+                        "reports/reference/recipe_selection.json) whose inner scores of "
+                        "candidates with the same settings, folds, profile and init are taken "
+                        "instead of fine-tuning them again")
     add_seed(p)
 
 
@@ -64,24 +69,47 @@ def select_check(args: argparse.Namespace) -> None:
     args.folds = n_folds
     args.checked_reuse = None
     if args.reuse is not None:
-        import json
-
         from galaxy10.bench.real import REAL_CV_SECTIONS
-        from galaxy10.core.files import unreadable_reason
 
         section = REAL_CV_SECTIONS[args.cv]
-        reason = unreadable_reason(args.reuse, what="JSON file")
-        if reason:
-            raise GalaxyDataError(args.reuse, f"--reuse: {reason}")
-        try:
-            record = json.loads(args.reuse.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise GalaxyDataError(args.reuse, f"--reuse: not a JSON file ({exc})") from None
-        if not isinstance(record, dict) or not isinstance(record.get(section), dict):
-            raise GalaxyDataError(args.reuse, f"--reuse: no '{section}' record of bench real "
-                                              f"--cv {args.cv} in it")
-        args.checked_reuse = record[section]
+        args.checked_reuse = _record(args.reuse, "--reuse", [section],
+                                     f"record of bench real --cv {args.cv}")
+    args.checked_reuse_inner = None
+    if args.reuse_inner is not None:
+        from galaxy10.bench.selection import inner_reuse
+
+        sections = [f"recipe_selection_{args.cv}", f"nested_{args.cv}"]
+        record = _record(args.reuse_inner, "--reuse-inner", sections,
+                         f"record of bench select --cv {args.cv}")
+        if not inner_reuse(record, args.candidates, profile, args.checked_init,
+                           args.inner_folds):
+            raise GalaxyDataError(args.reuse_inner, "--reuse-inner: none of its candidates "
+                                  "was measured with the settings of --candidates "
+                                  f"{' '.join(args.candidates)}, profile {profile.name}, "
+                                  f"{args.inner_folds} inner folds and this init")
+        args.checked_reuse_inner = record
     args.metrics = metrics_store(args.reports_dir)
+
+
+def _record(path: Path, option: str, sections: list[str], what: str) -> dict:
+    """The first of ``sections`` in the JSON file ``option`` names; one clear error if the
+    file cannot be read, is not JSON, or holds none of them."""
+    import json
+
+    from galaxy10.core.files import unreadable_reason
+
+    reason = unreadable_reason(path, what="JSON file")
+    if reason:
+        raise GalaxyDataError(path, f"{option}: {reason}")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise GalaxyDataError(path, f"{option}: not a JSON file ({exc})") from None
+    found = [record[s] for s in sections
+             if isinstance(record, dict) and isinstance(record.get(s), dict)]
+    if not found:
+        raise GalaxyDataError(path, f"{option}: no '{sections[0]}' {what} in it")
+    return found[0]
 
 
 def select_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
@@ -98,7 +126,8 @@ def select_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
         result = select_recipe(  # each finished outer fold is recorded, marked incomplete
             real, args.checked_profile, args.candidates, init=args.checked_init,
             seed=args.seed, outer_folds=args.folds, inner_folds=args.inner_folds,
-            split=args.cv, reuse=args.checked_reuse, say=say,
+            split=args.cv, reuse=args.checked_reuse,
+            reuse_inner=args.checked_reuse_inner, say=say,
             on_fold=lambda partial: update_metrics(args.metrics, f"{section}_partial", partial))
     print(format_selection(result))
     return update_metrics(args.metrics, section, result)

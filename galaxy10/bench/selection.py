@@ -255,9 +255,8 @@ def _settings(name: str) -> dict[str, Any]:
     from galaxy10.modeling.augment import JITTERS
 
     candidate = CANDIDATES[name]
-    return json.loads(json.dumps({"jitter": candidate.jitter,
-                                  "jitter_settings": JITTERS[candidate.jitter],
-                                  "overrides": candidate.overrides}))
+    return _plain({"jitter": candidate.jitter, "jitter_settings": JITTERS[candidate.jitter],
+                   "overrides": candidate.overrides})
 
 
 def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Profile,
@@ -277,7 +276,7 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         return {}
     kept = record.get("profile_settings")
     same_run = (record.get("profile") == profile.name and record.get("inner_folds") == inner_folds
-                and (kept is None or kept == json.loads(json.dumps(profile.to_dict())))
+                and (kept is None or _plain(kept) == _plain(profile.to_dict()))
                 and (record.get("init_sha256") == file_sha256(init)
                      if "init_sha256" in record
                      else Path(str(record.get("init", ""))).name == Path(init).name))
@@ -300,6 +299,11 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         if folds:
             out[name] = folds
     return out
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples become lists), for comparing with a record."""
+    return json.loads(json.dumps(value))
 
 
 def _inner_row(row: Any) -> bool:

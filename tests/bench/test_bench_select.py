@@ -69,6 +69,24 @@ def test_nested_selection_chooses_on_training_images_only(tmp_path, tiny_real, m
     assert sum(record["chosen"].values()) == 2 and "brighter cores, noisier sky" in record["nested"]
     assert "nested estimate:" in out
 
+    # a second selection takes shipped's inner scores from the first instead of fine-tuning
+    calls.clear()
+    again = tmp_path / "again"
+    assert main(["bench", "select", "--real", str(tiny_real), "--init",
+                 str(model_bundle["model"]), "--profile", "smoke", "--folds", "2",
+                 "--candidates", "shipped", "robust", "--reuse-inner",
+                 str(reports / "metrics.json"), "--reports-dir", str(again), "-q"]) == 0
+    assert "(--reuse-inner)" in capsys.readouterr().out
+    second = json.loads((again / "metrics.json").read_text())["recipe_selection_region"]
+    assert {c[0] for c in calls if not c[3]} == {"robust"}
+    assert len([c for c in calls if not c[3]]) == 2 * 2  # outer folds x inner folds, robust only
+    for first, later in zip(record["folds"], second["folds"], strict=True):
+        assert later["inner"]["shipped"]["reused"] is True
+        assert later["inner"]["robust"]["reused"] is False
+        for key in ("balanced_accuracy", "mean", "brighter cores, noisier sky"):
+            assert later["inner"]["shipped"][key] == first["inner"]["shipped"][key]
+    assert second["seed"] == 0 and second["init_sha256"] == record["init_sha256"]
+
 
 def test_reuse_takes_the_same_models_scores_only(tiny_real):
     from galaxy10.bench.real import cv_folds
@@ -94,6 +112,56 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
         json.dumps(SURVEY_JITTER))}, "models": {"galaxy_cnn_finetuned_survey": {"folds": [fold]}}}
     assert _reusable(shipped, about, faithful, "shipped") is not None
     assert _reusable(shipped, about, faithful, "no_label_smoothing") is None  # other settings
+
+
+def _selection(jitter_settings=True, **changes):
+    """A recorded two-fold selection of the shipped recipe and 80 epochs."""
+    from galaxy10.bench.selection import _settings
+    from galaxy10.core.identity import file_sha256
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.shipped import shipped_bundle
+
+    candidates = {"then_shipped": _settings("shipped"), "half": _settings("80_epochs")}
+    if not jitter_settings:  # records before the full settings were kept name the jitter only
+        candidates = {k: {x: y for x, y in v.items() if x != "jitter_settings"}
+                      for k, v in candidates.items()}
+    inner = {"balanced_accuracy": [0.7, 0.8], "mean": 0.75,
+             "brighter cores, noisier sky": 0.7, "train_seconds": 3.0}
+    record = {"cv": "folds", "profile": "faithful", "inner_folds": 2,
+              "profile_settings": get_profile("faithful").to_dict(),
+              "init": str(shipped_bundle()), "init_sha256": file_sha256(shipped_bundle()),
+              "candidates": candidates,
+              "folds": [{"fold": k, "inner_sizes": [[40, 40], [40, 40]],
+                         "inner": {"then_shipped": inner, "half": {**inner, "mean": 0.6}}}
+                        for k in range(2)]}
+    return {**record, **changes}
+
+
+def test_inner_reuse_takes_only_candidates_measured_the_same_way():
+    from galaxy10.bench.selection import inner_reuse
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.shipped import shipped_bundle
+
+    faithful, init = get_profile("faithful"), shipped_bundle()
+    names = ["shipped", "80_epochs", "no_label_smoothing"]
+    found = inner_reuse(_selection(), names, faithful, init, 2)
+    assert set(found) == {"shipped", "80_epochs"}  # matched by settings, not by name
+    assert found["80_epochs"][1]["scores"]["mean"] == 0.6
+    assert found["shipped"][0]["sizes"] == [[40, 40], [40, 40]]
+    assert set(inner_reuse(_selection(False), names, faithful, init, 2)) == {"shipped",
+                                                                             "80_epochs"}
+    assert inner_reuse(_selection(), names, get_profile("smoke"), init, 2) == {}
+    assert inner_reuse(_selection(), names, faithful, init, 3) == {}
+    assert inner_reuse(_selection(init_sha256="0" * 64), names, faithful, init, 2) == {}
+    settings = {**get_profile("faithful").to_dict(), "finetune_epochs": 7}
+    assert inner_reuse(_selection(profile_settings=settings), names, faithful, init, 2) == {}
+    other = _selection()
+    other["candidates"]["then_shipped"]["jitter_settings"] = {"noise": [0, 1]}
+    assert set(inner_reuse(other, names, faithful, init, 2)) == {"80_epochs"}
+    for broken in (_selection(folds="x"), _selection(candidates=[1]), [],
+                   _selection(folds=[{"fold": 0, "inner_sizes": [], "inner": {
+                       "then_shipped": {"mean": "high"}}}])):
+        assert inner_reuse(broken, names, faithful, init, 2) == {}
 
 
 @pytest.mark.parametrize(("extra", "expected"), [

@@ -92,6 +92,9 @@ def world(tmp_path_factory) -> Path:
     with Galaxy10Writer(root / "oneclass.h5", 12, source="imported") as w:
         w.write(0, np.zeros((12, 256, 256, 3), np.uint8), np.zeros(12, np.uint8))
     (root / "notes.txt").write_text("my notes, not galaxy10's\n")
+    (root / "selection.json").write_text(json.dumps(  # a selection of no candidate of ours
+        {"recipe_selection_random": {"profile": "faithful", "inner_folds": 2,
+                                     "candidates": {"mine": {"jitter": "x"}}, "folds": []}}))
     (root / "README.md").write_text("# my project\n")
     (root / "outdir").mkdir()
     for label in (0, 1):
@@ -354,6 +357,16 @@ CASES = [
     ("bench-select-reuse-notes", ["bench", "select", "--real", "fifty.h5", "--cv", "random",
                                   "--reuse", "notes.txt"], {}, 2,
      "notes.txt: --reuse: not a JSON file"),
+    ("bench-select-reuse-inner-notes", ["bench", "select", "--real", "fifty.h5", "--cv",
+                                        "random", "--reuse-inner", "notes.txt"], {}, 2,
+     "notes.txt: --reuse-inner: not a JSON file"),
+    ("bench-select-reuse-inner-no-record", ["bench", "select", "--real", "fifty.h5", "--cv",
+                                            "random", "--reuse-inner",
+                                            "reports/benchmarks.json"], {}, 2,
+     "benchmarks.json: --reuse-inner: no 'recipe_selection_random' record of bench select"),
+    ("bench-select-reuse-inner-no-match", ["bench", "select", "--real", "fifty.h5", "--cv",
+                                           "random", "--reuse-inner", "selection.json"], {}, 2,
+     "selection.json: --reuse-inner: none of its candidates was measured with the settings"),
     ("train-refit-without-init", ["train", "--data", "data.h5", "--out", "m.keras",
                                   "--refit-all"], {}, 2,
      "--refit-all: it repeats a fine-tuning, so it needs --init"),

@@ -38,7 +38,8 @@ def _committed_json(relative: str) -> dict:
 def _expected_block() -> str:
     return results_block(_committed_json("reports/reference/metrics.json"),
                          _committed_json("reports/reference/benchmarks.json"),
-                         _committed_json("reports/reference/quick/metrics.json"))
+                         _committed_json("reports/reference/quick/metrics.json"),
+                         _committed_json("reports/reference/recipe_selection.json"))
 
 
 def test_the_results_page_matches_the_committed_reports():
@@ -269,6 +270,29 @@ def test_a_model_merged_from_a_later_run_says_so_and_its_extra_shift_shows():
     assert "old comes from" not in text
     assert "| brighter cores, noisier sky | – | 0.770 |" in text
     assert "| gamma 0.7 | 0.770 | 0.780 |" in text
+
+
+def test_recipe_checks_show_each_candidate_against_the_first_over_the_folds():
+    from galaxy10.reporting.results import recipe_checks_markdown
+
+    def inner(mean, shifted):
+        return {"mean": mean, "brighter cores, noisier sky": shifted}
+
+    record = {"cv": "folds", "inner_folds": 2, "profile": "faithful", "complete": False,
+              "provenance": {"commit": "abc1234", "wall_minutes": 30.4},
+              "candidates": {"shipped": {"jitter": "survey", "overrides": {}, "about": "now"},
+                             "80_epochs": {"jitter": "survey", "about": "half",
+                                           "overrides": {"finetune_epochs": 80}}},
+              "folds": [{"inner": {"shipped": inner(0.74, 0.70), "80_epochs": inner(0.72, 0.69)}},
+                        {"inner": {"shipped": inner(0.70, 0.66), "80_epochs": inner(0.71, 0.64)}}],
+              "chosen": {"shipped": 1, "80_epochs": 1},
+              "nested": {"balanced_accuracy": {"mean": 0.78, "sd": 0.01}}}
+    text = "\n".join(recipe_checks_markdown({"nested_region_80": record, "what": "x"}))
+    assert ("| `nested_region_80` | shipped (survey) | 80_epochs (survey, finetune_epochs 80) | "
+            "2 (stopped early) | 0.720 | 0.715 | +0.005 ± 0.021 (1 of 2 folds above 0) | "
+            "+0.015 ± 0.007 (2 of 2 folds above 0) | 1 / 1 | 0.780 ± 0.010 |") in text
+    assert "commit abc1234, 30 min" in text
+    assert recipe_checks_markdown({"what": "x"}) == []
 
 
 def test_the_reference_holds_the_current_records_only():

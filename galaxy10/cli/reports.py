@@ -38,14 +38,15 @@ def _cmd_results(args: argparse.Namespace) -> int:
     folder = results_dir(args.reports_dir)
     docs = {name: read_metrics(folder / relative) for name, relative in (
         ("metrics", "metrics.json"), ("benchmarks", "benchmarks.json"),
-        ("quick", "quick/metrics.json"))}
+        ("quick", "quick/metrics.json"), ("selection", "recipe_selection.json"))}
     if args.update_readme:
         from galaxy10.reporting.results import readme_results, update_readme
 
-        block = readme_results(docs["metrics"], docs["benchmarks"], docs["quick"])
+        block = readme_results(docs["metrics"], docs["benchmarks"], docs["quick"],
+                               docs["selection"])
         print(f"results block of {update_readme(args.update_readme, block)} updated")
         return 0
-    print(results_markdown(docs["metrics"], docs["benchmarks"]) or
+    print(results_markdown(docs["metrics"], docs["benchmarks"], docs["selection"]) or
           f"no results yet in {folder}: run `python -m galaxy10 run` first, or name the "
           "folder it wrote with --reports-dir")
     return 0

@@ -141,7 +141,9 @@ class LabellingPanel:
         self.image = w.Image(format="png", width=SIDE, height=SIDE,
                              layout=w.Layout(width=f"{SIDE}px", height=f"{SIDE}px",
                                              border="1px solid #ccc"))
+        self.image.add_class("galaxy10-galaxy")  # the page's galaxy, for a browser to find
         self.caption = w.HTML()
+        self.caption.add_class("galaxy10-caption")  # its id
         self.guesses = w.HTML(layout=w.Layout(min_width="340px"))
         self.neighbours = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self._tiles = [self._tile(w) for _ in range(NEIGHBOURS)]
@@ -164,6 +166,7 @@ class LabellingPanel:
         self.counts = w.HTML()
         self.accuracy = w.HTML()
         self.status = w.HTML()
+        self.status.add_class("galaxy10-status")  # what the last key did
         header = w.HTML(f"<b>Label galaxies</b> &nbsp; {html.escape(what)} &nbsp; "
                         f"<b>Labels:</b> {html.escape(session.labels_path.name)} "
                         f"(as {html.escape(session.who)})")

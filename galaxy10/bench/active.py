@@ -16,8 +16,9 @@ only.
 :func:`finetune_curve` fine-tunes the shipped recipe on the first N galaxies each run revealed
 (the full fine-tune's curve, minutes per point, so only when asked).
 :func:`bench_refit` times one refit on a few hundred labelled vectors and one re-rank over
-100,000 synthetic candidates of the embedding's width, and
-:func:`galaxy10.bench.clicks.bench_clicks` a click in the labelling panel.
+100,000 synthetic candidates of the embedding's width,
+:func:`galaxy10.bench.clicks.bench_clicks` a click in the labelling panel (the kernel's share),
+and :func:`galaxy10.bench.clicks.bench_browser_clicks` a click in the served page, in a browser.
 """
 
 from __future__ import annotations
@@ -307,10 +308,31 @@ def bench_refit(width: int, *, candidates: int = CANDIDATES, labelled: int = REF
     return out
 
 
+def _click_sections(real_h5: str | os.PathLike[str], init: str | os.PathLike[str],
+                    probs: np.ndarray, vectors: np.ndarray, clicks: int, browser_clicks: int,
+                    seed: int, say: Say) -> dict[str, Any]:
+    """``clicks`` (the kernel's share, :func:`galaxy10.bench.clicks.bench_clicks`) and
+    ``clicks_browser`` (the served page in a browser,
+    :func:`galaxy10.bench.clicks.bench_browser_clicks`), each when asked for."""
+    from galaxy10.bench.clicks import bench_browser_clicks, bench_clicks
+
+    out = {}
+    if clicks:
+        say(f"timing {clicks} answers in the labelling panel...")
+        out["clicks"] = bench_clicks(real_h5, probs, vectors, clicks=clicks, seed=seed)
+    if browser_clicks:
+        say(f"timing {browser_clicks} answers in the served labelling page (headless "
+            "Chromium)...")
+        out["clicks_browser"] = bench_browser_clicks(real_h5, init, clicks=browser_clicks,
+                                                     seed=seed)
+    return out
+
+
 def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *,
                  splits: Sequence[str] = ("random",), n_folds: int = 5, seeds: int = SEEDS,
                  sizes: Sequence[int] = SIZES, start: int = START, batch: int = BATCH,
-                 candidates: int = CANDIDATES, clicks: int = 0, seed: int = 0,
+                 candidates: int = CANDIDATES, clicks: int = 0, browser_clicks: int = 0,
+                 seed: int = 0,
                  finetune_sizes: Sequence[int] = (),
                  finetune_strategies: Sequence[str] = FINETUNE_STRATEGIES,
                  finetune_seeds: int = 1, profile: Profile | None = None,
@@ -334,6 +356,9 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     clicks : int, default 0
         Answers timed in the labelling panel (:func:`galaxy10.bench.clicks.bench_clicks`);
         0 times none.
+    browser_clicks : int, default 0
+        Answers timed in the served page in headless Chromium, on ``init``
+        (:func:`galaxy10.bench.clicks.bench_browser_clicks`); 0 times none.
     seed : int
         Seed of the folds and of every run (:func:`run_seed`).
     finetune_sizes, finetune_strategies, finetune_seeds
@@ -350,7 +375,8 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     dict
         The run's settings, ``splits[split]`` (:func:`curves`' result with the CV's
         description), ``refit`` (:func:`bench_refit`), the embedding's seconds and width, the
-        figure's path, ``clicks`` (with ``clicks``) and the provenance; with
+        figure's path, ``clicks`` (with ``clicks``), ``clicks_browser`` (with
+        ``browser_clicks``) and the provenance; with
         ``finetune_sizes`` each split's ``finetune`` too.
 
     Raises
@@ -389,11 +415,8 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
     say(f"timing a refit and a re-rank over {candidates:,} candidates...")
     out["refit"] = bench_refit(int(vectors.shape[1]), candidates=candidates, batch=batch,
                                seed=seed)
-    if clicks:
-        from galaxy10.bench.clicks import bench_clicks
-
-        say(f"timing {clicks} answers in the labelling panel...")
-        out["clicks"] = bench_clicks(real_h5, probs, vectors, clicks=clicks, seed=seed)
+    out.update(_click_sections(real_h5, init, probs, vectors, clicks, browser_clicks, seed,
+                               say))
     if out_figure is not None:
         from galaxy10.reporting.figures import active_curve, save_figure
 
@@ -423,7 +446,8 @@ def _curve_lines(title: str, summary: dict[str, Any], what: str) -> list[str]:
 def format_active(result: dict[str, Any]) -> str:
     """``bench active``'s tables: balanced accuracy (mean +- sd) by strategy and size for each
     CV, the labels each strategy needs to match random's largest-size accuracy, and the
-    refit-and-rerank seconds."""
+    refit-and-rerank seconds; and the clicks' milliseconds, the kernel's share and the
+    browser's whole, when they were timed."""
     lines = []
     for split, section in result["splits"].items():
         lines += _curve_lines(
@@ -447,4 +471,8 @@ def format_active(result: dict[str, Any]) -> str:
         from galaxy10.bench.clicks import format_clicks
 
         lines.append(format_clicks(result["clicks"]))
+    if "clicks_browser" in result:
+        from galaxy10.bench.clicks import format_browser_clicks
+
+        lines.append(format_browser_clicks(result["clicks_browser"]))
     return "\n".join(lines)

@@ -57,6 +57,11 @@ def active_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clicks", type=count_at_most(MAX_LABELS, low=0),
                    help="answers timed in the labelling panel, click to the next galaxy drawn "
                         f"(default {CLICKS}, or every image of a smaller file; 0 times none)")
+    p.add_argument("--browser-clicks", type=count_at_most(MAX_LABELS, low=0), default=0,
+                   help="answers timed in the served labelling page (app --page label) in "
+                        "headless Chromium, click to the next galaxy decoded in the page, "
+                        "websocket and kernel included (default 0: none; needs playwright and "
+                        "chromium; the page runs --init over every image first)")
     p.add_argument("--finetune-sizes", type=count_at_most(MAX_LABELS), nargs="+", metavar="N",
                    default=[], help="also fine-tune the shipped recipe on the first N labels "
                    "each strategy revealed, scored on the fold's test images (each of --sizes' "
@@ -123,6 +128,22 @@ def _check_cv(args: argparse.Namespace, source: Path) -> None:
     args.checked_splits = ["random", "region"] if cv == "both" else [cv]
 
 
+def _check_browser(clicks: int, n_images: int, source: Path) -> None:
+    """Refuse ``--browser-clicks`` above the images less one, or without playwright, chromium
+    or the ``app`` extra (Voilà) to serve and drive the page."""
+    if clicks >= n_images:
+        raise GalaxyDataError(source, f"--browser-clicks {clicks}: it holds {n_images} labelled "
+                                      "images, each answered once, and each timed answer shows "
+                                      f"a next one; give at most {n_images - 1}")
+    from galaxy10.bench.browser import missing_browser
+    from galaxy10.pipeline.runner import require_extra
+
+    missing = missing_browser()
+    if missing:
+        raise Galaxy10Error(f"--browser-clicks {clicks}: timing the page in a browser {missing}")
+    require_extra("app")
+
+
 def active_check(args: argparse.Namespace) -> None:
     """Check every option, input and output of ``bench active`` before any work."""
     from galaxy10.core.paths import get_reports_home, project_root
@@ -148,6 +169,8 @@ def active_check(args: argparse.Namespace) -> None:
     elif args.clicks > len(labels):
         raise GalaxyDataError(source, f"--clicks {args.clicks}: it holds {len(labels)} labelled "
                                       "images, each answered once; give at most that")
+    if args.browser_clicks:
+        _check_browser(args.browser_clicks, len(labels), source)
     _check_cv(args, source)
     reports = get_reports_home(args.reports_dir)
     out = args.out or reports / "active_labelling.json"
@@ -176,7 +199,8 @@ def active_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
         result = bench_active(real, args.checked_init, splits=args.checked_splits,
                               n_folds=args.folds, seeds=args.seeds, sizes=args.sizes,
                               start=args.start, batch=args.batch, candidates=args.candidates,
-                              clicks=args.clicks, seed=args.seed,
+                              clicks=args.clicks, browser_clicks=args.browser_clicks,
+                              seed=args.seed,
                               finetune_sizes=args.finetune_sizes,
                               finetune_strategies=args.finetune_strategies,
                               finetune_seeds=args.finetune_seeds, profile=args.checked_profile,

@@ -104,3 +104,32 @@ def test_label_page_saves_clicks_and_keys_and_a_killed_kernel_loses_nothing(mode
     assert all(r["who"] == "browser" for r in rows)
     assert len(read_manifest(labels)) == len(rows)  # the manifest import reads
     assert "Estimated accuracy: not yet" in body and "Nearest labelled galaxies" in body
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("chromium_path")
+def test_bench_times_clicks_in_the_served_page_and_leaves_no_labels_behind(tmp_path,
+                                                                         monkeypatch):
+    """``bench active --browser-clicks``' timing, on a small synthetic file and an untrained
+    bundle: three answers timed in the page; the labels CSV lived in a temporary folder."""
+    import tempfile
+
+    from tiny_bundles import tiny_bundle
+
+    from galaxy10.bench.clicks import bench_browser_clicks, format_browser_clicks
+    from galaxy10.datasets import synthetic
+
+    real = synthetic.generate(tmp_path / "data" / "real.h5", n=30, seed=4, progress=False)
+    bundle = tiny_bundle(tmp_path / "data" / "tiny.keras")
+    user, tmp = tmp_path / "user", tmp_path / "tmp"
+    user.mkdir()
+    tmp.mkdir()
+    monkeypatch.chdir(user)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    got = bench_browser_clicks(real, bundle, clicks=3, seed=0)
+    assert got["clicks"] == got["saved"] == got["all"]["n"] == 3 and got["galaxies"] == 30
+    assert got["plain"]["n"] == 3 and not got["refit"]  # the fifth label would refit
+    assert 0 < got["all"]["median_ms"] <= got["all"]["p95_ms"] <= got["all"]["max_ms"]
+    assert "performance.now()" in got["covers"] and "websocket" in got["covers"]
+    assert "== served labelling page: 3 answers" in format_browser_clicks(got)
+    assert list(user.iterdir()) == [] and list(tmp.iterdir()) == []

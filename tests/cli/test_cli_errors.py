@@ -535,6 +535,14 @@ CASES = [
     ("bench-active-clicks-past-images", ["bench", "active", "--real", "fifty.h5", "--folds",
                                          "2", "--sizes", "20", "--clicks", "51"], {}, 2,
      "fifty.h5: --clicks 51: it holds 50 labelled images, each answered once"),
+    ("bench-active-browser-clicks-negative", ["bench", "active", "--real", "fifty.h5",
+                                              "--browser-clicks", "-1"], {}, 2,
+     "argument --browser-clicks: must be at least 0, got -1"),
+    ("bench-active-browser-clicks-every-image", ["bench", "active", "--real", "fifty.h5",
+                                                 "--folds", "2", "--sizes", "20",
+                                                 "--browser-clicks", "50"], {}, 2,
+     "fifty.h5: --browser-clicks 50: it holds 50 labelled images, each answered once, and each "
+     "timed answer shows a next one; give at most 49"),
     ("bench-active-finetune-size-past-sizes", ["bench", "active", "--real", "fifty.h5",
                                                "--folds", "2", "--sizes", "20",
                                                "--finetune-sizes", "30"], {}, 2,
@@ -576,6 +584,29 @@ def test_misuse_is_one_line_and_changes_nothing(world, monkeypatch, capsys, argv
     assert len(error_lines) == 1, err
     assert err.strip().splitlines()[-1] == error_lines[0]
     assert expected in error_lines[0]
+    assert _hashes(world) == before
+
+
+def test_browser_clicks_without_playwright_or_chromium_is_one_line(world, monkeypatch, capsys):
+    """``bench active --browser-clicks`` names what is missing and how to install it, in its
+    check (before the images are embedded)."""
+    import importlib.util
+
+    import galaxy10.bench.browser as browser
+
+    monkeypatch.chdir(world)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "playwright" else find_spec(name, *a))
+    monkeypatch.setattr(browser, "CHROMIUM", str(world / "no-chromium"))
+    before = _hashes(world)
+    argv = ["bench", "active", "--real", "fifty.h5", "--folds", "2", "--sizes", "20",
+            "--browser-clicks", "3"]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("error: --browser-clicks 3: timing the page in a browser needs playwright "
+                    "(pip install playwright) and chromium at "
+                    f"{world / 'no-chromium'} (apt install chromium)")
     assert _hashes(world) == before
 
 

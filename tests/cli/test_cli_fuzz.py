@@ -237,6 +237,7 @@ COMMANDS = {
                             opt("--init", st.sampled_from(MODELS)), opt("--folds", number),
                             opt("--seeds", number), opt("--start", number),
                             opt("--batch", number), opt("--clicks", number),
+                            opt("--browser-clicks", number),
                             st.one_of(st.just([]), st.lists(number, min_size=1, max_size=2).map(
                                 lambda sizes: ["--finetune-sizes", *sizes])),
                             opt("--finetune-seeds", number),

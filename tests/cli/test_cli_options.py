@@ -96,7 +96,8 @@ def test_every_benchmark_is_a_sub_command():
     ["bench", "memory", "--folds", "5"], ["bench", "layout", "--real", "imgs"],
     ["bench", "inference", "--profile", "quick"], ["bench", "real", "--n", "5"],
     ["bench", "button", "--data", "x.h5"], ["bench", "accuracy", "--overlay"],
-    ["bench", "pipeline", "--models-dir", "m"]], ids=lambda a: f"{a[1]} {a[2]}")
+    ["bench", "pipeline", "--models-dir", "m"], ["bench", "real", "--browser-clicks", "3"]],
+    ids=lambda a: f"{a[1]} {a[2]}")
 def test_an_option_of_one_benchmark_is_refused_by_another(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(argv)

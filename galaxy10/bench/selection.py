@@ -27,10 +27,7 @@ import numpy as np
 from galaxy10.core.errors import Galaxy10Error
 from galaxy10.core.profiles import Profile
 from galaxy10.modeling.augment import FINETUNE_JITTER
-
-SURVEY_SHIFT = "brighter cores, noisier sky"
-"""The shift (:data:`galaxy10.modeling.shifts.SHIFTS`) each score is also measured under:
-another export's look of the same survey."""
+from galaxy10.modeling.shifts import SURVEY_SHIFT
 
 
 @dataclass(frozen=True)

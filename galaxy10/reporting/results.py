@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from galaxy10.core.classes import CLASS_NAMES, MODEL_LABELS
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _mean_sd(summary: dict[str, Any]) -> str:
-    """A ``{"mean", "sd"}`` summary over folds as ``mean ± sd``."""
-    return f"{_fmt(summary['mean'])} ± {_fmt(summary['sd'])}"
+from galaxy10.reporting.markdown import fmt as _fmt
+from galaxy10.reporting.markdown import mean_sd as _mean_sd
+from galaxy10.reporting.recipe_checks import recipe_checks_markdown
 
 
 def same_procedure_markdown(metrics: dict[str, Any]) -> list[str]:
@@ -395,76 +389,6 @@ def real_cv_region_markdown(metrics: dict[str, Any]) -> list[str]:
     if later:
         out += ["", *later]
     return out
-
-
-def recipe_checks_markdown(selection: dict[str, Any]) -> list[str]:
-    """``bench select``'s nested records (``nested_*`` in ``recipe_selection.json``): for each
-    candidate against the first (the recipe of its run), the inner-fold effect of the choice
-    it turns back, on images the benchmark's outer folds then test, and what choosing this
-    way scored there."""
-    from galaxy10.bench.selection import SURVEY_SHIFT
-
-    records = {k: v for k, v in sorted(selection.items())
-               if k.startswith("nested_") and isinstance(v, dict) and v.get("folds")}
-    if not records:
-        return []
-    out = ["### Recipe choices re-checked blind (`bench select`)", "",
-           "Each row compares a candidate with the recipe its run listed first (the shipped "
-           "recipe of that run; in brackets, each one's augmentation and changed settings), "
-           "on inner folds made of each outer fold's *training* images only (grouped like the "
-           "outer folds: in a region record, whole sky cells held out), none of which the "
-           "outer fold then tests. The "
-           "difference is first − candidate, mean ± sd over the outer folds (positive: the "
-           "first recipe's choice helps), also under the other export's look "
-           f"(*{SURVEY_SHIFT}*). The last column is what choosing between the two this way "
-           "scored on the outer test images.", "",
-           "| record | first | candidate | folds | inner: first | inner: candidate | "
-           "first − candidate | under the other export | chosen (first / candidate) | "
-           "nested estimate |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for key, record in records.items():
-        names = list(record["candidates"])
-        first, folds = names[0], record["folds"]
-        for name in names[1:]:
-            mine = [row["inner"][first]["mean"] for row in folds]
-            theirs = [row["inner"][name]["mean"] for row in folds]
-            shift = [row["inner"][first][SURVEY_SHIFT] - row["inner"][name][SURVEY_SHIFT]
-                     for row in folds]
-            chosen = record.get("chosen", {})
-            partial = "" if record.get("complete", True) else " (stopped early)"
-            cands = record["candidates"]
-            out.append(
-                f"| `{key}` | {_recipe(first, cands[first])} | {_recipe(name, cands[name])} | "
-                f"{len(folds)}{partial} | "
-                f"{_fmt(_mean(mine))} | {_fmt(_mean(theirs))} | "
-                f"{_diff(mine, theirs)} | {_diff(shift, [0.0] * len(shift))} | "
-                f"{chosen.get(first, 0)} / {chosen.get(name, 0)} | "
-                f"{_mean_sd(record['nested']['balanced_accuracy'])} |")
-    for key, record in records.items():
-        about = "; ".join(f"{n}: {c['about']}" for n, c in record["candidates"].items())
-        prov = record.get("provenance") or {}
-        out += ["", f"`{key}`: {about} ({record['cv']}; inner {record['inner_folds']}-fold; "
-                    f"profile {record['profile']}; commit {prov.get('commit', '?')}, "
-                    f"{prov.get('wall_minutes', 0):.0f} min)."]
-    return out
-
-
-def _recipe(name: str, candidate: dict[str, Any]) -> str:
-    """A candidate's name with its augmentation and overrides, as its record keeps them."""
-    changes = "".join(f", {k} {v}" for k, v in candidate.get("overrides", {}).items())
-    return f"{name} ({candidate['jitter']}{changes})"
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def _diff(a: list[float], b: list[float]) -> str:
-    """``mean ± sd`` over folds of ``a - b``, signed, and how many folds are above zero."""
-    import numpy as np
-
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
-    return f"{d.mean():+.3f} ± {sd:.3f} ({int((d > 0).sum())} of {d.size} folds above 0)"
 
 
 def _cv_seed(cv: dict[str, Any]) -> str:

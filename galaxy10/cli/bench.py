@@ -232,13 +232,8 @@ def _real_check(args: argparse.Namespace) -> None:
                           "CV runs (the region-held-out one needs ra/dec)")
     cv = args.cv or ("both" if placed else "random")
     args.checked_splits = ["random", "region"] if cv == "both" else [cv]
-    if "region" in args.checked_splits:
-        if not placed:
-            raise GalaxyDataError(source, f"--cv {args.cv}: no sky positions, which the "
-                                          "region-held-out CV needs: give an .h5 with ra/dec, "
-                                          "or a manifest with ra and dec columns (or h5_row, "
-                                          "joined with the published table: --coords of "
-                                          "`import`, or GALAXY10_COORDS); or --cv random")
+    if "region" in args.checked_splits and not placed:
+        checks.region_positions(source, f"--cv {args.cv}")
     if args.models and args.init == "none":
         needy = sorted({"finetuned", "linear_probe"} & set(args.models))
         if needy:

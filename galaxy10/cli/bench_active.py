@@ -122,9 +122,7 @@ def _check_cv(args: argparse.Namespace, source: Path) -> None:
                           "CV runs (the region-held-out one needs ra/dec)")
     cv = args.cv or ("both" if placed else "random")
     if cv != "random" and not placed:
-        raise GalaxyDataError(source, f"--cv {cv}: no sky positions, which the region-held-out "
-                                      "CV needs: give an .h5 with ra/dec, or a manifest with ra "
-                                      "and dec (or h5_row) columns; or --cv random")
+        checks.region_positions(source, f"--cv {cv}")
     args.checked_splits = ["random", "region"] if cv == "both" else [cv]
 
 

@@ -60,11 +60,7 @@ def select_check(args: argparse.Namespace) -> None:
     source, labels = checks.real_labels(args.real, required=True, probe=True)
     args.checked_real = source
     if args.cv == "region":
-        from galaxy10.datasets.labelled import source_positions
-
-        if source_positions(source) is None:
-            raise GalaxyDataError(source, "--cv region: no sky positions, which the "
-                                          "region-held-out selection needs; or --cv random")
+        checks.region_positions(source, "--cv region")
     n_folds = checks.folds(labels, args.folds, profile, source)
     args.folds = n_folds
     args.checked_reuse = None

@@ -237,6 +237,23 @@ def label_sizes(sizes: list[int] | None, labels: np.ndarray, n_folds: int, sourc
     return sorted(sizes)
 
 
+def region_positions(source: Path, option: str) -> None:
+    """Refuse a region-held-out CV (``option``, e.g. ``--cv region``) of ``source`` when its
+    images have no sky positions, saying every way to give them."""
+    from galaxy10.core.paths import ENV_COORDINATES, default_coordinates
+    from galaxy10.datasets.labelled import source_positions
+
+    if source_positions(source) is not None:
+        return
+    table = default_coordinates()
+    where = "" if table.is_file() else f"; the published table is not at {table}"
+    raise GalaxyDataError(source, f"{option}: no sky positions, which the region-held-out CV "
+                                  "needs: give an .h5 with ra/dec, or a manifest with ra and "
+                                  "dec columns (or h5_row, joined with the published table: "
+                                  f"--coords of `import`, or {ENV_COORDINATES}{where}); or "
+                                  "--cv random")
+
+
 def free_space(folder: str | os.PathLike[str], n_images: int, what: str,
                image_bytes: int = 256 * 256 * 3) -> None:
     """Refuse writing ``n_images`` cut-outs into ``folder`` when they cannot fit on its disk."""

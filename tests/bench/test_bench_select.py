@@ -192,8 +192,12 @@ def test_reuse_must_be_a_bench_real_record(tmp_path, tiny_real, capsys):
     assert code == 2 and "no 'real_cv_region' record" in err
 
 
-def test_region_selection_needs_sky_positions(tmp_path, small_h5, capsys):
+def test_region_selection_needs_sky_positions(tmp_path, small_h5, capsys, monkeypatch):
+    table = tmp_path / "nowhere" / "Galaxy10_coord.csv"
+    monkeypatch.setenv("GALAXY10_COORDS", str(table))
     code = main(["bench", "select", "--real", str(small_h5), "--reports-dir",
                  str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "no sky positions" in err and str(small_h5) in err
+    assert f"GALAXY10_COORDS; the published table is not at {table}" in err  # every way out
+    assert len(err.strip().splitlines()) == 1

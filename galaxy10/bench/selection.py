@@ -30,6 +30,10 @@ from galaxy10.modeling.augment import FINETUNE_JITTER
 from galaxy10.modeling.shifts import SURVEY_SHIFT
 
 
+class OtherFoldsError(Galaxy10Error):
+    """An earlier selection's record (``reuse_inner``) was measured on other outer folds."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A fine-tuning recipe: a named augmentation (:data:`galaxy10.modeling.augment.JITTERS`)
@@ -122,8 +126,8 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
     earlier = {} if reuse_inner is None else inner_reuse(reuse_inner, candidates, profile,
                                                          init, inner_folds)
     if earlier and reuse_inner.get("cv") != about["cv"]:
-        raise Galaxy10Error("--reuse-inner: its record was measured on other outer folds "
-                            f"({reuse_inner.get('cv')}) than these ({about['cv']})")
+        raise OtherFoldsError("--reuse-inner: its record was measured on other outer folds "
+                              f"({reuse_inner.get('cv')}) than these ({about['cv']})")
     runner = FinetuneRunner(real_h5, profile, init)
     rows: list[dict[str, Any]] = []
 

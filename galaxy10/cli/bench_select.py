@@ -112,18 +112,22 @@ def select_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
     """Run the nested selection, print its table and record it."""
     import tempfile
 
-    from galaxy10.bench.selection import format_selection, select_recipe
+    from galaxy10.bench.selection import OtherFoldsError, format_selection, select_recipe
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.reporting.metrics import update_metrics
 
     section = f"recipe_selection_{args.cv}"
     with tempfile.TemporaryDirectory() as tmp:
         real = labelled_images_h5(args.checked_real, tmp)
-        result = select_recipe(  # each finished outer fold is recorded, marked incomplete
-            real, args.checked_profile, args.candidates, init=args.checked_init,
-            seed=args.seed, outer_folds=args.folds, inner_folds=args.inner_folds,
-            split=args.cv, reuse=args.checked_reuse,
-            reuse_inner=args.checked_reuse_inner, say=say,
-            on_fold=lambda partial: update_metrics(args.metrics, f"{section}_partial", partial))
+        try:
+            result = select_recipe(  # each finished outer fold is recorded, marked incomplete
+                real, args.checked_profile, args.candidates, init=args.checked_init,
+                seed=args.seed, outer_folds=args.folds, inner_folds=args.inner_folds,
+                split=args.cv, reuse=args.checked_reuse,
+                reuse_inner=args.checked_reuse_inner, say=say,
+                on_fold=lambda partial: update_metrics(args.metrics, f"{section}_partial",
+                                                       partial))
+        except OtherFoldsError as exc:  # found once the images are grouped, before training
+            raise GalaxyDataError(args.reuse_inner, str(exc)) from None
     print(format_selection(result))
     return update_metrics(args.metrics, section, result)

@@ -164,6 +164,16 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
         assert inner_reuse(broken, names, faithful, init, 2) == {}
 
 
+def test_inner_scores_of_other_outer_folds_are_refused_before_training(tiny_real):
+    from galaxy10.bench.selection import OtherFoldsError, select_recipe
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.modeling.shipped import shipped_bundle
+
+    with pytest.raises(OtherFoldsError, match="other outer folds"):  # "folds" is no CV's
+        select_recipe(tiny_real, get_profile("faithful"), ["shipped", "80_epochs"],
+                      init=shipped_bundle(), outer_folds=2, reuse_inner=_selection())
+
+
 @pytest.mark.parametrize(("extra", "expected"), [
     (["--candidates", "shipped"], "at least two different recipes"),
     (["--candidates", "shipped", "shipped"], "at least two different recipes"),

@@ -280,9 +280,9 @@ def test_recipe_checks_show_each_candidate_against_the_first_over_the_folds():
 
     record = {"cv": "folds", "inner_folds": 2, "profile": "faithful", "complete": False,
               "provenance": {"commit": "abc1234", "wall_minutes": 30.4},
-              "candidates": {"shipped": {"jitter": "survey", "overrides": {}, "about": "now"},
-                             "80_epochs": {"jitter": "survey", "about": "half",
-                                           "overrides": {"finetune_epochs": 80}}},
+              "candidates": {"80_epochs": {"jitter": "survey", "about": "half",  # sorted keys
+                                           "overrides": {"finetune_epochs": 80}},
+                             "shipped": {"jitter": "survey", "overrides": {}, "about": "now"}},
               "folds": [{"inner": {"shipped": inner(0.74, 0.70), "80_epochs": inner(0.72, 0.69)}},
                         {"inner": {"shipped": inner(0.70, 0.66), "80_epochs": inner(0.71, 0.64)}}],
               "chosen": {"shipped": 1, "80_epochs": 1},
@@ -293,6 +293,10 @@ def test_recipe_checks_show_each_candidate_against_the_first_over_the_folds():
             "+0.015 ± 0.007 (2 of 2 folds above 0) | 1 / 1 | 0.780 ± 0.010 |") in text
     assert "commit abc1234, 30 min" in text
     assert recipe_checks_markdown({"what": "x"}) == []
+    listed = "\n".join(recipe_checks_markdown({"nested_x": {**record, "order": ["80_epochs",
+                                                                              "shipped"]}}))
+    assert "| `nested_x` | 80_epochs (survey, finetune_epochs 80) | shipped (survey) |" in listed
+    assert "-0.005 ± 0.021 (1 of 2 folds above 0)" in listed
 
 
 def test_the_reference_holds_the_current_records_only():

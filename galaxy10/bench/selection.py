@@ -162,6 +162,7 @@ def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile,
             "inner_folds": inner_folds, "selection_score": "inner mean balanced accuracy",
             "candidates": {name: _settings(name) | {"about": CANDIDATES[name].about}
                            for name in candidates},
+            "order": list(candidates),  # the first wins ties; JSON files sort the keys
             "folds": rows, "nested": _nested_summary(rows),
             "chosen": {name: sum(r["chosen"] == name for r in rows) for name in candidates},
             "complete": complete, "provenance": provenance(started)}

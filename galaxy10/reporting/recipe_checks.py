@@ -35,7 +35,7 @@ def recipe_checks_markdown(selection: dict[str, Any]) -> list[str]:
            "first − candidate | under the other export | chosen (first / candidate) | "
            "nested estimate |", "|---|---|---|---|---|---|---|---|---|---|"]
     for key, record in records.items():
-        names = list(record["candidates"])
+        names = _order(record)
         first, folds = names[0], record["folds"]
         for name in names[1:]:
             mine = [row["inner"][first]["mean"] for row in folds]
@@ -59,6 +59,17 @@ def recipe_checks_markdown(selection: dict[str, Any]) -> list[str]:
                     f"profile {record['profile']}; commit {prov.get('commit', '?')}, "
                     f"{prov.get('wall_minutes', 0):.0f} min)."]
     return out
+
+
+def _order(record: dict[str, Any]) -> list[str]:
+    """The record's candidates, the one its run listed first (the recipe of the time) first:
+    by its ``order``; a record without one (its keys sorted by the JSON file) ran the
+    ``shipped`` candidate first."""
+    names = list(record.get("order") or record["candidates"])
+    if "order" not in record and "shipped" in names:
+        names.remove("shipped")
+        names.insert(0, "shipped")
+    return names
 
 
 def _recipe(name: str, candidate: dict[str, Any]) -> str:

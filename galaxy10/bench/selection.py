@@ -37,11 +37,14 @@ class OtherFoldsError(Galaxy10Error):
 @dataclass(frozen=True)
 class Candidate:
     """A fine-tuning recipe: a named augmentation (:data:`galaxy10.modeling.augment.JITTERS`)
-    and profile settings that differ from the profile's (``Profile.with_overrides``)."""
+    and profile settings that differ from the profile's (``Profile.with_overrides``);
+    ``pretrained`` False trains the network from scratch instead, as ``train`` without
+    ``--init`` does."""
 
     jitter: str
     about: str
     overrides: dict[str, Any] = field(default_factory=dict)
+    pretrained: bool = True
 
 
 CANDIDATES: dict[str, Candidate] = {
@@ -57,10 +60,15 @@ CANDIDATES: dict[str, Candidate] = {
                                                       "average",
                                      {"finetune_average_fraction": 0.0}),
     "no_augmentation": Candidate("none", "no augmentation while fine-tuning"),
+    "no_pretraining": Candidate("default", "no synthetic pre-training: the network trained "
+                                           "from scratch on the labels, as train without "
+                                           "--init does (its default augmentation)",
+                                pretrained=False),
 }
 """The recipes ``bench select --candidates`` can compare, by name; ``shipped`` is the one
 ``train --init`` runs (augmentation :data:`~galaxy10.modeling.augment.FINETUNE_JITTER`). The
-others each change one adopted choice back. The reference run of issue #38 compared
+others each change one adopted choice back (``no_pretraining`` the synthetic pre-training
+itself). The reference run of issue #38 compared
 ``shipped`` (then the robust augmentation) with ``survey`` (now shipped); its record keeps each
 candidate's settings."""
 
@@ -231,7 +239,7 @@ def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Pr
               first: str) -> list[dict[str, Any]] | None:
     """The outer fold scores of ``section`` for candidate ``first``, where they are the same
     models (same folds, profile and fine-tuning recipe); else None."""
-    if section is None or CANDIDATES[first].overrides:
+    if section is None or CANDIDATES[first].overrides or not CANDIDATES[first].pretrained:
         return None
     from galaxy10.modeling.augment import JITTERS
 
@@ -258,7 +266,7 @@ def _settings(name: str) -> dict[str, Any]:
 
     candidate = CANDIDATES[name]
     return _plain({"jitter": candidate.jitter, "jitter_settings": JITTERS[candidate.jitter],
-                   "overrides": candidate.overrides})
+                   "overrides": candidate.overrides, "pretrained": candidate.pretrained})
 
 
 def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Profile,
@@ -293,6 +301,7 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
                 (recorded.items() if isinstance(recorded, dict) else [])
                 if isinstance(theirs, dict) and theirs.get("jitter") == ours["jitter"]
                 and theirs.get("overrides", {}) == ours["overrides"]
+                and theirs.get("pretrained", True) == ours["pretrained"]
                 and theirs.get("jitter_settings", ours["jitter_settings"])
                 == ours["jitter_settings"]]
         folds = {row["fold"]: {"sizes": row["inner_sizes"],
@@ -367,7 +376,8 @@ class FinetuneRunner:
         path = Path(self._tmp.name) / f"{name}.keras"
         start = time.perf_counter()
         trained = train_bundle(self.galaxies, np.sort(rows), path, profile, seed=seed,
-                               init=self.init, jitter=JITTERS[candidate.jitter],
+                               init=self.init if candidate.pretrained else None,
+                               jitter=JITTERS[candidate.jitter],
                                cache_dir=self.cache_dir)
         seconds = time.perf_counter() - start
         y = self.y[test]

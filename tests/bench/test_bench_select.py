@@ -69,20 +69,36 @@ def test_nested_selection_chooses_on_training_images_only(tmp_path, tiny_real, m
     assert sum(record["chosen"].values()) == 2 and "brighter cores, noisier sky" in record["nested"]
     assert "nested estimate:" in out
 
-    # a second selection takes shipped's inner scores from the first instead of fine-tuning
+    # a second selection takes shipped's inner scores from the first instead of fine-tuning;
+    # its new candidate trains from scratch
+    from galaxy10.pipeline import training
+
     calls.clear()
+    inits = []
+    train_bundle = training.train_bundle
+
+    def spy_train(*args, init=None, **kwargs):
+        inits.append(init)
+        return train_bundle(*args, init=init, **kwargs)
+
+    monkeypatch.setattr(training, "train_bundle", spy_train)
     again = tmp_path / "again"
     assert main(["bench", "select", "--real", str(tiny_real), "--init",
                  str(model_bundle["model"]), "--profile", "smoke", "--folds", "2",
-                 "--candidates", "shipped", "robust", "--reuse-inner",
+                 "--candidates", "shipped", "no_pretraining", "--reuse-inner",
                  str(reports / "metrics.json"), "--reports-dir", str(again), "-q"]) == 0
     assert "(--reuse-inner)" in capsys.readouterr().out
     second = json.loads((again / "metrics.json").read_text())["recipe_selection_region"]
-    assert {c[0] for c in calls if not c[3]} == {"robust"}
-    assert len([c for c in calls if not c[3]]) == 2 * 2  # outer folds x inner folds, robust only
+    assert {c[0] for c in calls if not c[3]} == {"no_pretraining"}
+    assert len([c for c in calls if not c[3]]) == 2 * 2  # outer folds x inner folds, new only
+    scratch_fits = 4 + second["chosen"]["no_pretraining"]  # inner fits, chosen outer ones
+    assert inits.count(None) == scratch_fits  # from scratch, not from the pre-trained bundle
+    assert {str(i) for i in inits if i is not None} <= {str(model_bundle["model"])}
+    assert second["order"] == ["shipped", "no_pretraining"]
+    assert second["candidates"]["no_pretraining"]["pretrained"] is False
     for first, later in zip(record["folds"], second["folds"], strict=True):
         assert later["inner"]["shipped"]["reused"] is True
-        assert later["inner"]["robust"]["reused"] is False
+        assert later["inner"]["no_pretraining"]["reused"] is False
         for key in ("balanced_accuracy", "mean", "brighter cores, noisier sky"):
             assert later["inner"]["shipped"][key] == first["inner"]["shipped"][key]
     assert second["seed"] == 0 and second["init_sha256"] == record["init_sha256"]
@@ -155,6 +171,11 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
     assert inner_reuse(_selection(init_sha256="0" * 64), names, faithful, init, 2) == {}
     settings = {**get_profile("faithful").to_dict(), "finetune_epochs": 7}
     assert inner_reuse(_selection(profile_settings=settings), names, faithful, init, 2) == {}
+    scratch = _selection()  # the same augmentation and settings, but not pre-trained
+    scratch["candidates"]["then_shipped"]["pretrained"] = False
+    assert set(inner_reuse(scratch, names, faithful, init, 2)) == {"80_epochs"}
+    assert inner_reuse(_selection(False), ["no_pretraining", "shipped"], faithful, init,
+                       2).keys() == {"shipped"}  # a record without the flag was pre-trained
     other = _selection()
     other["candidates"]["then_shipped"]["jitter_settings"] = {"noise": [0, 1]}
     assert set(inner_reuse(other, names, faithful, init, 2)) == {"80_epochs"}

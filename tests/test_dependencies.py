@@ -25,8 +25,10 @@ CORE = [Requirement(r) for r in PROJECT["project"]["dependencies"]]
 EXTRAS = {name: [Requirement(r) for r in reqs]
           for name, reqs in PROJECT["project"]["optional-dependencies"].items()}
 
-IMPORTED_FROM_EXTRAS = {"papermill": "run", "faiss": "scale", "voila": "app"}
-"""Imports that only a command of an extra makes (``run``); everything else must be core."""
+IMPORTED_FROM_EXTRAS = {"papermill": "run", "faiss": "scale", "voila": "app",
+                        "playwright": "dev"}
+"""Imports that only a command of an extra makes (``run``; ``bench active --browser-clicks``
+drives Chromium with the ``dev`` extra's Playwright); everything else must be core."""
 RUN_NOT_IMPORTED = {"ipykernel": "the kernel that `run` and `app` start",
                     "jupyterlab": "opens the notebooks (`jupyter lab`)"}
 """Declared distributions that run as programs, so that no ``import`` names them."""

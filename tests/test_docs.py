@@ -288,15 +288,20 @@ def test_recipe_checks_show_each_candidate_against_the_first_over_the_folds():
               "chosen": {"shipped": 1, "80_epochs": 1},
               "nested": {"balanced_accuracy": {"mean": 0.78, "sd": 0.01}}}
     text = "\n".join(recipe_checks_markdown({"nested_region_80": record, "what": "x"}))
-    assert ("| `nested_region_80` | shipped (survey) | 80_epochs (survey, finetune_epochs 80) | "
+    assert ("| `nested_region_80` | shipped (survey augmentation) | 80_epochs (survey "
+            "augmentation, finetune_epochs 80) | "
             "2 (stopped early) | 0.720 | 0.715 | +0.005 ± 0.021 (1 of 2 folds above 0) | "
             "+0.015 ± 0.007 (2 of 2 folds above 0) | 1 / 1 | 0.780 ± 0.010 |") in text
     assert "commit abc1234, 30 min" in text
     assert recipe_checks_markdown({"what": "x"}) == []
     listed = "\n".join(recipe_checks_markdown({"nested_x": {**record, "order": ["80_epochs",
                                                                               "shipped"]}}))
-    assert "| `nested_x` | 80_epochs (survey, finetune_epochs 80) | shipped (survey) |" in listed
+    assert ("| `nested_x` | 80_epochs (survey augmentation, finetune_epochs 80) | shipped (survey "
+            "augmentation) |") in listed
     assert "-0.005 ± 0.021 (1 of 2 folds above 0)" in listed
+    record["candidates"]["80_epochs"]["pretrained"] = False
+    assert "finetune_epochs 80, from scratch) |" in "\n".join(recipe_checks_markdown(
+        {"nested_y": record}))
 
 
 def test_the_reference_holds_the_current_records_only():

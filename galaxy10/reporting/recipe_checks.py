@@ -75,7 +75,8 @@ def _order(record: dict[str, Any]) -> list[str]:
 def _recipe(name: str, candidate: dict[str, Any]) -> str:
     """A candidate's name with its augmentation and overrides, as its record keeps them."""
     changes = "".join(f", {k} {v}" for k, v in candidate.get("overrides", {}).items())
-    return f"{name} ({candidate['jitter']}{changes})"
+    scratch = "" if candidate.get("pretrained", True) else ", from scratch"
+    return f"{name} ({candidate['jitter']} augmentation{changes}{scratch})"
 
 
 def _mean(values: list[float]) -> float:

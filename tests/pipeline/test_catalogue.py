@@ -517,3 +517,21 @@ def test_a_local_cluster_says_nothing_when_another_holds_port_8787():
     finally:
         holder.close()
     assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def test_a_refused_scheduler_is_called_refused_even_when_dasks_retries_time_out(monkeypatch):
+    """On a busy machine Dask's connect can end in its own time-out, with no refusal left in
+    its chain of errors; the message must still give the system's reason."""
+    import distributed.comm
+
+    from galaxy10.bench.browser import free_port
+    from galaxy10.pipeline.catalogue.cluster import probe_scheduler
+    from galaxy10.pipeline.catalogue.layout import CatalogueError
+
+    async def timed_out(address, timeout=None, **_):
+        raise OSError(f"Timed out trying to connect to {address} after {timeout} s")
+
+    monkeypatch.setattr(distributed.comm, "connect", timed_out)
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(CatalogueError, match=r"no connection within 2 s \(Connection refused\)"):
+        probe_scheduler(address, timeout=2)

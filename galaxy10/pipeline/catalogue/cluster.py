@@ -125,7 +125,7 @@ def probe_scheduler(address: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
                                  f"handshake within {timeout:g} s (is that the scheduler's "
                                  f"port?); {hint}") from None
         except OSError as exc:
-            why = _root_reason(exc)
+            why = _system_reason(exc) or _socket_reason(address) or failure_reason(exc)
             raise CatalogueError(f"{where}: no connection within {timeout:g} s ({why}); "
                                  f"{hint}") from None
         except Exception as exc:  # noqa: BLE001 - any garbled answer is not a scheduler
@@ -138,9 +138,9 @@ def probe_scheduler(address: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
     return identity
 
 
-def _root_reason(exc: BaseException) -> str:
+def _system_reason(exc: BaseException) -> str | None:
     """The system's words at the bottom of Dask's chain of connection errors
-    (``Connection refused``, ``Name or service not known``), else ``exc``'s own."""
+    (``Connection refused``, ``Name or service not known``), else None."""
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
@@ -148,7 +148,32 @@ def _root_reason(exc: BaseException) -> str:
         if isinstance(seen, OSError) and seen.strerror:
             return seen.strerror
         seen = seen.__cause__ or seen.__context__
-    return failure_reason(exc)
+    return None
+
+
+def _root_reason(exc: BaseException) -> str:
+    """:func:`_system_reason`, else ``exc``'s own words."""
+    return _system_reason(exc) or failure_reason(exc)
+
+
+def _socket_reason(address: str) -> str | None:
+    """The system's words for one plain TCP connection to ``address`` (``tcp://host:port``),
+    or None when it connects or the address is of another kind.
+
+    On a busy machine Dask's retries can end in its own time-out, whose chain no longer holds
+    the refusal each attempt met; one attempt of our own recovers it.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
+        return None
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=2.0):
+            return None
+    except OSError as exc:
+        return exc.strerror or None
 
 
 def _lost_reason(exc: BaseException) -> str:

@@ -125,6 +125,7 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
         provenance.
     """
     from galaxy10.bench.real import cv_folds, cv_groups
+    from galaxy10.core.identity import file_sha256
 
     started = time.time()
     grouping = cv_groups(real_h5, split)  # the duplicate search reads every image: once
@@ -137,11 +138,12 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
         raise OtherFoldsError("--reuse-inner: its record was measured on other outer folds "
                               f"({reuse_inner.get('cv')}) than these ({about['cv']})")
     runner = FinetuneRunner(real_h5, profile, init)
+    init_sha256 = file_sha256(init)  # once, not at every fold's record
     rows: list[dict[str, Any]] = []
 
     def result(complete: bool) -> dict[str, Any]:
-        return _result(rows, about, profile, init, candidates, inner_folds, split, seed,
-                       started, complete)
+        return _result(rows, about, profile, init, init_sha256, candidates, inner_folds,
+                       split, seed, started, complete)
 
     try:
         for k, (train, test) in enumerate(folds):
@@ -155,10 +157,9 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
 
 
 def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile, init,
-            candidates: Sequence[str], inner_folds: int, split: str, seed: int,
+            init_sha256: str, candidates: Sequence[str], inner_folds: int, split: str, seed: int,
             started: float, complete: bool) -> dict[str, Any]:
     """The ``recipe_selection_<split>`` record of the outer folds in ``rows``."""
-    from galaxy10.core.identity import file_sha256
     from galaxy10.reporting.metrics import provenance
 
     return {"what": "nested selection of the fine-tuning recipe: each outer fold chooses by "
@@ -166,7 +167,7 @@ def _result(rows: list[dict[str, Any]], about: dict[str, Any], profile: Profile,
                     "grouping), then trains the choice on them and scores its test images",
             **about, "seed": seed, "profile": profile.name,
             "profile_settings": profile.to_dict(), "init": os.fspath(init),
-            "init_sha256": file_sha256(init),
+            "init_sha256": init_sha256,
             "inner_folds": inner_folds, "selection_score": "inner mean balanced accuracy",
             "candidates": {name: _settings(name) | {"about": CANDIDATES[name].about}
                            for name in candidates},

@@ -16,10 +16,12 @@ Voilà alike.
 A click runs no model: the probabilities and embeddings were computed when the session's
 galaxies were drawn; the pictures are encoded on first use and the next suggestions' ahead
 of time, and the neighbours' thumbnails reuse their widgets, so the next galaxy shows at once.
-Every few labels the probe refits before the next galaxy is chosen (it ranks them); its
-cross-validated accuracy estimate, five more fits, runs after the galaxy is shown, in a
-background thread that updates the estimate's line (:meth:`LabellingPanel.settle` waits
-for it).
+Every few labels the probe learns, after the next galaxy is shown, in a background thread:
+it refits on the labels so far, re-ranks the suggestions that follow and redraws the guesses
+of the galaxy on screen; then its cross-validated accuracy estimate (five more fits) updates
+the estimate's line (:meth:`LabellingPanel.settle` waits for it). So the galaxy shown right
+after a refit's label is still the previous ranking's choice; every later one is the
+refitted probe's.
 
 "Fine-tune on these labels" runs the full fine-tune in the background, as its own process:
 ``python -m galaxy10 train --init pretrained --data <labels> --out <models>/<labels>_finetuned.keras``
@@ -121,10 +123,10 @@ class LabellingPanel:
         import ipywidgets as w
 
         self.session = session
-        session.defer_estimate = True  # the next galaxy first, the estimate after
-        self._lock = threading.Lock()  # the session, between a click and the estimate's thread
-        self._estimator: threading.Thread | None = None
-        self._estimate_again = False
+        session.defer_learning = True  # the next galaxy first, the refit after
+        self._lock = threading.Lock()  # the session, between a click and the learning thread
+        self._learner: threading.Thread | None = None
+        self._learning = False  # a learning thread is at work (set and cleared under the lock)
         if tuned is None:
             from galaxy10.core.paths import get_models_home
 
@@ -212,37 +214,48 @@ class LabellingPanel:
             except LabelsChangedError as exc:  # another panel saved to the file: nothing lost
                 done = f"not saved: {exc}"
             self.show(done)
-            self._estimate_after()
+            self._learn_after()
         return done
 
-    # -- the accuracy estimate, after the galaxy is shown -------------------------------------
-    def _estimate_after(self) -> None:
-        """Start the estimate the last refit left due, in the background (once at a time;
-        a refit meanwhile makes the thread estimate again). Called with the lock held."""
-        if not self.session.estimate_due:
+    # -- learning, after the next galaxy is shown ---------------------------------------------
+    def _learn_after(self) -> None:
+        """Start the refit the last answer made due, in the background: one thread at a
+        time, which learns again before it ends if another refit fell due meanwhile. Called
+        with the lock held."""
+        if not self.session.learning_due or self._learning:
             return
-        if self._estimator is not None and self._estimator.is_alive():
-            self._estimate_again = True
-            return
-        snapshot = self.session.estimate_snapshot()
-        self._estimator = threading.Thread(target=self._estimate, args=(snapshot,),
-                                           daemon=True)
-        self._estimator.start()
+        self._learning = True
+        self._learner = threading.Thread(target=self._learn, args=(self.session.snapshot(),),
+                                         daemon=True)
+        self._learner.start()
 
-    def _estimate(self, snapshot) -> None:
-        while True:
-            estimate = self.session.estimate_now(snapshot)
-            self.accuracy.value = html.escape(estimate.line())
+    def _learn(self, snapshot) -> None:
+        s = self.session
+        try:
+            while True:
+                learned = s.learn(snapshot)
+                with self._lock:
+                    s.adopt(learned)
+                    if s.current is not None:
+                        self.guesses.value = self._guesses(s.current)
+                    upcoming = s.upcoming(AHEAD)
+                for j in upcoming:
+                    self.png(j)
+                self.accuracy.value = html.escape(s.estimate_now(snapshot).line())
+                with self._lock:
+                    if not s.learning_due:
+                        self._learning = False
+                        return
+                    snapshot = s.snapshot()
+        except BaseException:
             with self._lock:
-                if not self._estimate_again:
-                    return
-                self._estimate_again = False
-                snapshot = self.session.estimate_snapshot()
+                self._learning = False
+            raise
 
     def settle(self, timeout: float | None = None) -> None:
-        """Wait for the accuracy estimate running in the background, if any."""
-        if self._estimator is not None:
-            self._estimator.join(timeout)
+        """Wait for the probe's refit and estimate running in the background, if any."""
+        if self._learner is not None:
+            self._learner.join(timeout)
 
     def _do(self, key: str) -> str:
         """The answer or undo ``key`` stands for, done; what was done, in words."""
@@ -320,8 +333,6 @@ class LabellingPanel:
     def show(self, done: str = "") -> None:
         """Draw the galaxy on screen, its guesses and neighbours, the counts and the estimate;
         then encode the next suggestions' pictures."""
-        from galaxy10.app.widget import top3_html
-
         s = self.session
         i = s.current
         buttons = [*self.class_buttons, self.skip_button, self.reject_button]
@@ -335,8 +346,7 @@ class LabellingPanel:
             self.image.value = self.png(i)
             self.caption.value = (f"<span style='font-size:13px'>{html.escape(s.candidates.ids[i])}"
                                   "</span>")
-            self.guesses.value = (top3_html(s.probs[i]) + "<span style='font-size:11px;"
-                                  f"color:#666'>guesses of {html.escape(s.learner)}</span>")
+            self.guesses.value = self._guesses(i)
             self._draw_neighbours(i)
         labelled = sum(s.counts().values())
         self.counts.value = ("<span style='font-size:12px'><b>Labels per class:</b> " +
@@ -347,6 +357,14 @@ class LabellingPanel:
         self.status.value = f"<span style='font-size:12px'>{html.escape(done)}</span>"
         for j in s.upcoming(AHEAD):
             self.png(j)
+
+    def _guesses(self, index: int) -> str:
+        """The top-3 guesses for candidate ``index``, and whose they are."""
+        from galaxy10.app.widget import top3_html
+
+        s = self.session
+        return (top3_html(s.probs[index]) + "<span style='font-size:11px;color:#666'>guesses "
+                f"of {html.escape(s.learner)}</span>")
 
     def _draw_neighbours(self, index: int) -> None:
         found = self.session.neighbours(index, NEIGHBOURS)

@@ -4,11 +4,12 @@
 (:class:`galaxy10.app.labelling.LabellingPanel`) on real images, with a fresh labels CSV in a
 temporary folder, and answers ``clicks`` suggestions with their true class, as a labeller
 would. Each answer is timed from the click handler's start to the end of its redraw: the save
-(atomic, under the file's lock), every ``refit_every`` labels the probe's refit and re-rank,
-and the redraw of the next galaxy, its guesses and its labelled neighbours. The accuracy
-estimate that follows a refit runs in the background (it competes for the cores with the
-next clicks, as it does for a user). That is the kernel's share of a click. What the browser
-adds (one websocket message each way and drawing a PNG) is not in it.
+(atomic, under the file's lock) and the redraw of the next galaxy, its guesses and its
+labelled neighbours. Every ``refit_every`` labels the probe's refit, its re-rank and the
+accuracy estimate follow in the background, after the next galaxy is shown (they compete
+for the cores with the next clicks, as they do for a user); ``refit`` times the answers that
+start them. That is the kernel's share of a click. What the browser adds (one websocket
+message each way and drawing a PNG) is not in it.
 
 :func:`bench_browser_clicks` times the whole of it, as a user sees it: it serves the labelling
 page as a user does (``python -m galaxy10 app --page label``, every image of the file drawn,
@@ -99,9 +100,9 @@ def bench_clicks(real_h5: str | os.PathLike[str], probs: np.ndarray, vectors: np
     Returns
     -------
     dict
-        ``all``, ``plain`` (answers without a refit) and ``refit`` (answers that refitted the
-        probe): ``n``, ``median_ms``, ``p95_ms`` and ``max_ms`` of each; the settings; and
-        what the timing covers.
+        ``all``, ``plain`` (answers without a refit) and ``refit`` (answers that started the
+        probe's refit in the background): ``n``, ``median_ms``, ``p95_ms`` and ``max_ms`` of
+        each; the settings; and what the timing covers.
     """
     from galaxy10.app.labelling import LabellingPanel, key_of
     from galaxy10.datasets.reader import Galaxy10File
@@ -130,9 +131,9 @@ def bench_clicks(real_h5: str | os.PathLike[str], probs: np.ndarray, vectors: np
     return {"clicks": len(plain) + len(refit), "saved": int(saved),
             "refit_every": session.refit_every, "all": _quantiles(plain + refit),
             "plain": _quantiles(plain), "refit": _quantiles(refit),
-            "covers": "the kernel's share of a click: save, refit and re-rank every few labels, "
-                      "redraw (the accuracy estimate runs after, in the background); not the "
-                      "browser's round trip"}
+            "covers": "the kernel's share of a click: save and redraw (every few labels the "
+                      "probe's refit, re-rank and accuracy estimate run after, in the "
+                      "background); not the browser's round trip"}
 
 
 def _answer_in_page(page, y: np.ndarray, clicks: int, refit_every: int
@@ -178,8 +179,9 @@ def bench_browser_clicks(real_h5: str | os.PathLike[str], model: str | os.PathLi
     Returns
     -------
     dict
-        ``all``, ``plain`` (answers without a refit) and ``refit`` (answers that refitted the
-        probe): ``n``, ``median_ms``, ``p95_ms`` and ``max_ms`` of each; ``saved`` (rows of
+        ``all``, ``plain`` (answers without a refit) and ``refit`` (answers that started the
+        probe's refit in the background): ``n``, ``median_ms``, ``p95_ms`` and ``max_ms`` of
+        each; ``saved`` (rows of
         the labels CSV at the end), the galaxies the page drew, the settings; and what the
         timing covers.
 
@@ -229,8 +231,9 @@ def bench_browser_clicks(real_h5: str | os.PathLike[str], model: str | os.PathLi
             "covers": "a click in the served page (app --page label) in headless Chromium, from "
                       "the click's dispatch to the next galaxy's picture in the DOM and "
                       "decoded, timed in the page with performance.now(): the websocket "
-                      "message each way, the kernel's share (save, refit and re-rank every few "
-                      "labels, redraw) and the PNG's decoding; not the paint after it"}
+                      "message each way, the kernel's share (save and redraw; every few "
+                      "labels the probe's refit, re-rank and estimate run after, in the "
+                      "background) and the PNG's decoding; not the paint after it"}
 
 
 def _rows(result: dict[str, Any]) -> list[str]:
@@ -248,7 +251,8 @@ def format_clicks(result: dict[str, Any]) -> str:
     """:func:`bench_clicks`' table: a line per kind of click."""
     return "\n".join([
         f"== labelling panel: {result['clicks']} answers, click to the next galaxy drawn "
-        f"(kernel side; the probe refits every {result['refit_every']} labels), ms ==",
+        f"(kernel side; the probe refits every {result['refit_every']} labels, after the "
+        "next galaxy is shown), ms ==",
         *_rows(result)])
 
 
@@ -257,4 +261,5 @@ def format_browser_clicks(result: dict[str, Any]) -> str:
     return "\n".join([
         f"== served labelling page: {result['clicks']} answers, click to the next galaxy "
         f"decoded in headless Chromium (websocket and kernel; the probe refits every "
-        f"{result['refit_every']} labels), ms ==", *_rows(result)])
+        f"{result['refit_every']} labels, after the next galaxy is shown), ms ==",
+        *_rows(result)])

@@ -259,6 +259,34 @@ def estimate_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) ->
     return Estimate(float(np.mean(scores)), float(np.std(scores)), folds, len(labels))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The labels a refit learns from, taken at once (:meth:`LabellingSession.snapshot`), so
+    that the refit may run while labelling goes on."""
+
+    rows: np.ndarray
+    """Candidate indices of the labelled galaxies."""
+    labels: np.ndarray
+    """Their labels."""
+    left: np.ndarray
+    """The candidates unanswered then (the ones the refit ranks)."""
+    answers: int
+    """Answers given then (seeds the ranking's random picks)."""
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What a refit learned from a :class:`Snapshot` (:meth:`LabellingSession.learn`)."""
+
+    probs: np.ndarray | None
+    """The probe's probabilities of every candidate; None with fewer than two classes
+    labelled (the model's stay)."""
+    order: list[int]
+    """The next suggestions, best first, among the candidates unanswered then."""
+    learner: str
+    """Whose probabilities they are, in words."""
+
+
 # -- the session --------------------------------------------------------------------------
 class LabellingSession:
     """Suggest, record, undo, learn; see the module's description.
@@ -282,10 +310,11 @@ class LabellingSession:
     cutout : callable, optional
         ``cutout(index)``: the uint8 image of a candidate without a file, saved as a PNG in
         :func:`cutouts_folder` when it is labelled (without it, its ``file`` stays empty).
-    defer_estimate : bool, default False
-        Leave the accuracy estimate (up to five more probe fits) out of the refit that an
-        answer triggers and set :attr:`estimate_due` instead, so that a panel shows the next
-        galaxy first and estimates after (:meth:`estimate_now`).
+    defer_learning : bool, default False
+        Leave the refit that an answer makes due (the probe's fit, the re-rank and the
+        accuracy estimate) to the caller and set :attr:`learning_due` instead, so that a panel
+        shows the next galaxy at once and learns after it, in the background
+        (:meth:`snapshot`, :meth:`learn`, :meth:`adopt`, :meth:`estimate_now`).
 
     Raises
     ------
@@ -297,7 +326,7 @@ class LabellingSession:
                  who: str | None = None, refit_every: int = REFIT_EVERY, seed: int = 0,
                  by: str = "margin", random_share: float = 0.1, queue: int = QUEUE,
                  cutout: Callable[[int], np.ndarray] | None = None,
-                 defer_estimate: bool = False) -> None:
+                 defer_learning: bool = False) -> None:
         if refit_every < 1 or queue < 1:
             raise ValueError("refit_every and queue must be at least 1")
         self.candidates = candidates
@@ -306,7 +335,7 @@ class LabellingSession:
         self.who = who or default_who()
         self.refit_every, self.seed, self.by = refit_every, seed, by
         self.random_share, self.queue_size, self.cutout = random_share, queue, cutout
-        self.defer_estimate, self.estimate_due = defer_estimate, False
+        self.defer_learning, self.learning_due = defer_learning, False
         self._by_id = {ident: i for i, ident in enumerate(candidates.ids)}
         self._by_file = {os.path.realpath(f): i for i, f in enumerate(candidates.files or ())
                          if f}
@@ -340,6 +369,10 @@ class LabellingSession:
     def answered(self) -> set[int]:
         """The candidates answered (labelled, skipped or not galaxies)."""
         return {i for i in map(self.index_of, self.answers) if i is not None}
+
+    def unanswered(self) -> np.ndarray:
+        """The candidates not answered yet, in order."""
+        return np.setdiff1d(np.arange(len(self.candidates)), list(self.answered()))
 
     def counts(self) -> dict[int, int]:
         """Labels per class, every class listed (labels of galaxies outside the candidates
@@ -375,18 +408,19 @@ class LabellingSession:
     # -- suggesting ------------------------------------------------------------------------
     def rank(self) -> list[int]:
         """Rank the next :attr:`queue_size` unanswered candidates (the queue)."""
+        self.queue = self._ranking(self.probs, self.unanswered(), len(self.answers))
+        return self.queue
+
+    def _ranking(self, probs: np.ndarray, left: np.ndarray, answers: int) -> list[int]:
+        """The best :attr:`queue_size` of candidates ``left`` by ``probs``, best first."""
         from galaxy10.modeling.suggest import rank_suggestions
 
-        left = np.setdiff1d(np.arange(len(self.candidates)), list(self.answered()))
         if not left.size:
-            self.queue = []
-            return self.queue
-        picks = rank_suggestions(self.probs[left], self.candidates.embeddings[left],
+            return []
+        picks = rank_suggestions(probs[left], self.candidates.embeddings[left],
                                  min(self.queue_size, left.size), by=self.by,  # type: ignore[arg-type]
-                                 random_share=self.random_share,
-                                 seed=self.seed + len(self.answers))
-        self.queue = [int(left[i]) for i in picks.order]
-        return self.queue
+                                 random_share=self.random_share, seed=self.seed + answers)
+        return [int(left[i]) for i in picks.order]
 
     def advance(self) -> int | None:
         """Put the next suggestion on screen (:attr:`current`; None when all are answered)."""
@@ -433,7 +467,10 @@ class LabellingSession:
         if label is not None:
             self.since_refit += 1
             if self.since_refit >= self.refit_every:
-                self.refit(estimate=not self.defer_estimate)
+                if self.defer_learning:
+                    self.since_refit, self.learning_due = 0, True
+                else:
+                    self.refit()
         self.advance()
         return answer
 
@@ -501,41 +538,57 @@ class LabellingSession:
         self._on_disk[path] = text.encode("utf-8")
         return written
 
-    def refit(self, estimate: bool = True) -> Estimate:
-        """Fit the linear probe on the labelled candidates, rank with its probabilities, and
-        estimate its accuracy (or, without ``estimate``, mark it due: :attr:`estimate_due`);
-        with fewer than two classes labelled, the model's stay.
+    def refit(self) -> Estimate:
+        """Fit the linear probe on the labelled candidates, rank with its probabilities and
+        estimate its accuracy, at once (with fewer than two classes labelled, the model's
+        probabilities stay).
 
-        The probe is the one ``bench active`` measures the loop with
+        :meth:`snapshot`, :meth:`learn`, :meth:`adopt` and :meth:`estimate_now` in a row: a
+        panel runs them apart (``defer_learning``), the fit and the estimate in the
+        background. The probe is the one ``bench active`` measures the loop with
         (:func:`galaxy10.modeling.active.fit_probe`, as in
-        :func:`~galaxy10.modeling.active.refit_and_rerank`), and :meth:`rank` ranks with
-        ``suggest``'s :func:`~galaxy10.modeling.suggest.rank_suggestions`, its ``mix``."""
+        :func:`~galaxy10.modeling.active.refit_and_rerank`), and the ranking is ``suggest``'s
+        :func:`~galaxy10.modeling.suggest.rank_suggestions`."""
+        snapshot = self.snapshot()
+        self.adopt(self.learn(snapshot))
+        return self.estimate_now(snapshot)
+
+    def snapshot(self) -> Snapshot:
+        """The labels now, for a refit (:meth:`learn`); clears :attr:`learning_due`."""
+        rows, labels = self.labelled()
+        self.since_refit, self.learning_due = 0, False
+        return Snapshot(rows, labels, self.unanswered(), len(self.answers))
+
+    def learn(self, snapshot: Snapshot) -> Learned:
+        """Fit the probe on ``snapshot``'s labels and rank the candidates unanswered then by
+        its probabilities. Changes nothing (:meth:`adopt` does), so it may run in a thread
+        while labelling goes on."""
         from galaxy10.modeling.active import fit_probe, probe_probabilities
 
-        rows, labels = self.labelled()
-        self.since_refit = 0
         vectors = np.asarray(self.candidates.embeddings, dtype=np.float64)
-        probe = fit_probe(vectors[rows], labels, seed=self.seed)
-        if probe is not None:
-            self.probs = probe_probabilities(probe, labels, vectors)
-            self.learner = f"the linear probe on {len(rows)} labels"
-            self.queue = []
-        if estimate:
-            self.estimate = estimate_accuracy(vectors[rows], labels, self.seed)
-        self.estimate_due = not estimate
-        return self.estimate
+        probe = fit_probe(vectors[snapshot.rows], snapshot.labels, seed=self.seed)
+        if probe is None:
+            return Learned(None, [], self.learner)
+        probs = probe_probabilities(probe, snapshot.labels, vectors)
+        return Learned(probs, self._ranking(probs, snapshot.left, snapshot.answers),
+                       f"the linear probe on {len(snapshot.rows)} labels")
 
-    def estimate_snapshot(self) -> tuple[np.ndarray, np.ndarray]:
-        """The labelled embeddings and labels an estimate is computed on (taken at once, so
-        that :meth:`estimate_now` may run while labelling goes on); clears
-        :attr:`estimate_due`."""
-        rows, labels = self.labelled()
-        self.estimate_due = False
-        return np.asarray(self.candidates.embeddings[rows], dtype=np.float64), labels
+    def adopt(self, learned: Learned) -> None:
+        """Rank with what a refit learned from then on: its probabilities, and its order for
+        the next suggestions (less what was answered since and the galaxy on screen)."""
+        if learned.probs is None:
+            return
+        self.probs, self.learner = learned.probs, learned.learner
+        done = self.answered()
+        self.queue = [i for i in learned.order if i not in done and i != self.current]
 
-    def estimate_now(self, snapshot: tuple[np.ndarray, np.ndarray] | None = None) -> Estimate:
-        """Estimate the probe's accuracy on ``snapshot`` (default: the labels now) and keep it
-        as :attr:`estimate`."""
-        vectors, labels = snapshot if snapshot is not None else self.estimate_snapshot()
+    def estimate_now(self, snapshot: Snapshot | None = None) -> Estimate:
+        """Estimate the probe's accuracy on ``snapshot``'s labels (default: the labels now)
+        and keep it as :attr:`estimate`."""
+        if snapshot is None:
+            rows, labels = self.labelled()
+        else:
+            rows, labels = snapshot.rows, snapshot.labels
+        vectors = np.asarray(self.candidates.embeddings[rows], dtype=np.float64)
         self.estimate = estimate_accuracy(vectors, labels, self.seed)
         return self.estimate

@@ -100,40 +100,71 @@ def test_neighbours_guesses_and_the_estimate_follow_the_labels(panel):
     assert panel.neighbours.children == () and "not yet" in panel.accuracy.value
     assert "guesses of the model" in panel.guesses.value
     truth = np.arange(40) % 3
-    for _ in range(9):
+    for _ in range(12):
         panel.press(key_of(int(truth[s.current])))
     assert len(panel.neighbours.children) == 6
-    assert "guesses of the linear probe on 9 labels" in panel.guesses.value
-    panel.settle()
-    assert "Estimated accuracy: 1.00 ± 0.00 (3-fold" in panel.accuracy.value
+    panel.settle()  # the refit of the twelfth label redraws the guesses of the galaxy shown
+    assert "guesses of the linear probe on 12 labels" in panel.guesses.value
+    assert "Estimated accuracy: 1.00 ± 0.00 (" in panel.accuracy.value
+    assert "on 12 labels" in panel.accuracy.value
     tiles = panel.neighbours.children
     panel.press(key_of(int(truth[s.current])))
     assert panel.neighbours.children == tiles  # the same widgets, refilled
 
 
-def test_the_estimate_runs_after_the_next_galaxy_is_shown(panel, monkeypatch):
+def test_the_probe_learns_after_the_next_galaxy_is_shown(panel, monkeypatch):
     import threading
 
+    import galaxy10.modeling.active as active
     import galaxy10.pipeline.labelling as labelling
 
     where, shown = [], []
-    original = labelling.estimate_accuracy
 
-    def spy(*args, **kwargs):
-        where.append((threading.current_thread() is threading.main_thread(),
-                      panel.session.current))
-        return original(*args, **kwargs)
+    def spy(name, original):
+        def spied(*args, **kwargs):
+            where.append((name, threading.current_thread() is threading.main_thread(),
+                          panel.session.current))
+            return original(*args, **kwargs)
+        return spied
 
-    monkeypatch.setattr(labelling, "estimate_accuracy", spy)
+    monkeypatch.setattr(active, "fit_probe", spy("fit", active.fit_probe))
+    monkeypatch.setattr(labelling, "estimate_accuracy",
+                        spy("estimate", labelling.estimate_accuracy))
     s = panel.session
     truth = np.arange(40) % 3
     for _ in range(6):  # two refits (every 3 labels)
         panel.press(key_of(int(truth[s.current])))
         shown.append(s.current)
         panel.settle()
-    assert len(where) == 2 and not any(main for main, _ in where)  # never on the click's thread
-    assert [on for _, on in where] == [shown[2], shown[5]]  # the next galaxy was already shown
-    assert not s.estimate_due and "on 6 labels" in panel.accuracy.value
+    assert [name for name, _, _ in where] == ["fit", "estimate"] * 2
+    assert not any(main for _, main, _ in where)  # never on the click's thread
+    assert [on for _, _, on in where] == [shown[2]] * 2 + [shown[5]] * 2  # the next was shown
+    assert not s.learning_due and "on 6 labels" in panel.accuracy.value
+    assert s.learner == "the linear probe on 6 labels"
+    assert s.current not in s.queue and not set(s.queue) & s.answered()
+
+
+def test_labels_given_while_the_probe_learns_are_learned_from_next(panel, monkeypatch):
+    import galaxy10.pipeline.labelling as labelling
+
+    s = panel.session
+    truth = np.arange(40) % 3
+    learned, original = [], labelling.LabellingSession.learn
+
+    def slow_learn(self, snapshot):
+        if not learned:  # the first refit: three more labels are given before it ends
+            for _ in range(3):
+                panel.press(key_of(int(truth[s.current])))
+        learned.append(len(snapshot.rows))
+        return original(self, snapshot)
+
+    monkeypatch.setattr(labelling.LabellingSession, "learn", slow_learn)
+    for _ in range(3):
+        panel.press(key_of(int(truth[s.current])))
+    panel.settle()
+    assert learned == [3, 6]  # the refit due meanwhile ran in the same thread, after
+    assert s.learner == "the linear probe on 6 labels" and not s.learning_due
+    assert not panel._learning
 
 
 def test_pictures_are_encoded_once_and_ahead_of_the_click(panel):

@@ -466,9 +466,10 @@ class LabellingSession:
             raise
         if label is not None:
             self.since_refit += 1
-            if self.since_refit >= self.refit_every:
+            if self.since_refit >= self.refit_every:  # a refit every refit_every labels
+                self.since_refit = 0
                 if self.defer_learning:
-                    self.since_refit, self.learning_due = 0, True
+                    self.learning_due = True
                 else:
                     self.refit()
         self.advance()
@@ -556,7 +557,7 @@ class LabellingSession:
     def snapshot(self) -> Snapshot:
         """The labels now, for a refit (:meth:`learn`); clears :attr:`learning_due`."""
         rows, labels = self.labelled()
-        self.since_refit, self.learning_due = 0, False
+        self.learning_due = False
         return Snapshot(rows, labels, self.unanswered(), len(self.answers))
 
     def learn(self, snapshot: Snapshot) -> Learned:

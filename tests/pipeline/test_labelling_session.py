@@ -154,6 +154,31 @@ def test_the_probe_refits_every_few_labels_and_reranks(tmp_path):
     assert np.mean(session.probs[left][seen].argmax(axis=1) == truth[left][seen]) > 0.9
 
 
+def test_a_deferred_refit_learns_what_a_refit_at_once_does(tmp_path):
+    """``defer_learning`` (the panel's way): the answer only marks the refit due; snapshot,
+    learn and adopt, run later, give the probabilities a session refitting at once on the
+    same labels has, and never suggest the galaxy on screen or an answered one."""
+    cands, truth = clustered(n=60, files=tmp_path)
+    labels = tmp_path / "labels.csv"
+    session = LabellingSession(cands, labels, refit_every=4, defer_learning=True)
+    for _ in range(4):
+        session.label(int(truth[session.current]) % 2)  # two classes, so the probe fits
+    assert session.learning_due and session.learner == "the model"
+    assert session.since_refit == 0  # the next refit falls due four labels on, meanwhile too
+    snapshot = session.snapshot()
+    session.label(int(truth[session.current]) % 2)  # an answer while the probe learns
+    learned = session.learn(snapshot)
+    assert session.learner == "the model" and not session.learning_due  # learn changes nothing
+    session.adopt(learned)
+    assert session.learner == "the linear probe on 4 labels"
+    assert session.current not in session.queue and not set(session.queue) & session.answered()
+    at_once = LabellingSession(cands, tmp_path / "copy.csv", refit_every=4)
+    at_once.answers = session.answers[:4]
+    at_once.refit()
+    np.testing.assert_allclose(learned.probs, at_once.probs)
+    assert session.estimate_now(snapshot) == at_once.estimate
+
+
 def test_the_accuracy_estimate_waits_for_two_labels_of_every_class():
     rng = np.random.default_rng(0)
     vectors = np.concatenate([rng.normal(size=(6, 4)), rng.normal(size=(6, 4)) + 20])

@@ -302,6 +302,9 @@ def test_recipe_checks_show_each_candidate_against_the_first_over_the_folds():
     record["candidates"]["80_epochs"]["pretrained"] = False
     assert "finetune_epochs 80, from scratch) |" in "\n".join(recipe_checks_markdown(
         {"nested_y": record}))
+    record["candidates"]["80_epochs"]["jitter"] = "none"  # no jitter: the views still turn
+    assert "| 80_epochs (flips and rotations only, finetune_epochs 80, from scratch) |" in \
+        "\n".join(recipe_checks_markdown({"nested_z": record}))
 
 
 def test_the_reference_holds_the_current_records_only():

@@ -59,7 +59,8 @@ CANDIDATES: dict[str, Candidate] = {
                                                       "(early stopping) instead of the weight "
                                                       "average",
                                      {"finetune_average_fraction": 0.0}),
-    "no_augmentation": Candidate("none", "no augmentation while fine-tuning"),
+    "no_augmentation": Candidate("none", "no augmentation while fine-tuning beyond the "
+                                         "flips and 90-degree rotations"),
     "no_pretraining": Candidate("default", "no synthetic pre-training: the network trained "
                                            "from scratch on the labels, as train without "
                                            "--init does (its default augmentation)",

@@ -76,7 +76,9 @@ def _recipe(name: str, candidate: dict[str, Any]) -> str:
     """A candidate's name with its augmentation and overrides, as its record keeps them."""
     changes = "".join(f", {k} {v}" for k, v in candidate.get("overrides", {}).items())
     scratch = "" if candidate.get("pretrained", True) else ", from scratch"
-    return f"{name} ({candidate['jitter']} augmentation{changes}{scratch})"
+    jitter = candidate["jitter"]
+    augmentation = "flips and rotations only" if jitter == "none" else f"{jitter} augmentation"
+    return f"{name} ({augmentation}{changes}{scratch})"
 
 
 def _mean(values: list[float]) -> float:

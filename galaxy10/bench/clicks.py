@@ -181,9 +181,8 @@ def bench_browser_clicks(real_h5: str | os.PathLike[str], model: str | os.PathLi
     dict
         ``all``, ``plain`` (answers without a refit) and ``refit`` (answers that started the
         probe's refit in the background): ``n``, ``median_ms``, ``p95_ms`` and ``max_ms`` of
-        each; ``saved`` (rows of
-        the labels CSV at the end), the galaxies the page drew, the settings; and what the
-        timing covers.
+        each; ``saved`` (rows of the labels CSV at the end), the galaxies the page drew, the
+        settings; and what the timing covers.
 
     Raises
     ------

@@ -20,17 +20,28 @@ a subclass that
 Both answers are written by the handler itself (status and a short body): raising an HTTP
 error from Voilà's page handlers renders Jupyter's error template, which itself fails in
 Voilà (no ``static_path``) with another traceback.
+
+It also stops when the ``app`` process that started it is gone (:func:`watch_parent`), as
+on SIGTERM, so a killed ``app`` leaves no server behind. On Linux the kernel sends it SIGTERM
+then too (:func:`galaxy10.app.serve._parent_death_signal`), but that signal was seen lost
+under load; macOS has no such signal at all.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from tornado.ioloop import PeriodicCallback
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods a cross-site page may not use on the served app."""
+PARENT_CHECK_MS = 1000
+"""How often :func:`watch_parent` looks for the ``app`` process, in milliseconds."""
 
 
 def same_site(headers: Any) -> bool:
@@ -94,15 +105,49 @@ def guard_handlers(handlers: Sequence[tuple]) -> list[tuple]:
     return [(pattern, guarded(cls), *rest) for pattern, cls, *rest in handlers]
 
 
+def watch_parent(parent: int, stop: Callable[[], None], every_ms: int = PARENT_CHECK_MS
+                 ) -> PeriodicCallback:
+    """Call ``stop`` once this process's parent is no longer ``parent``, checking every
+    ``every_ms`` on the current Tornado loop; returns the started ``PeriodicCallback``.
+
+    A process whose parent dies is handed to another (init, or a subreaper), so
+    ``os.getppid()`` changes: a check that needs no signal, and works where the kernel sends
+    none (macOS) or where its signal was lost. Windows does not hand processes over, so there
+    it never fires.
+    """
+    from tornado.ioloop import PeriodicCallback
+
+    def check() -> None:
+        if os.getppid() != parent:
+            watcher.stop()
+            stop()
+
+    watcher = PeriodicCallback(check, every_ms)
+    watcher.start()
+    return watcher
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run Voilà as ``python -m voila`` would, with every handler guarded."""
+    """Run Voilà as ``python -m voila`` would, with every handler guarded, until it is
+    stopped or the process that started it is gone (:func:`watch_parent`)."""
+    from tornado.ioloop import IOLoop
     from voila.app import Voila as Unguarded
 
+    parent = os.getppid()
+
     class Voila(Unguarded):  # the same name: its configuration and log lines are Voila's
-        """Voilà whose handlers are :func:`guarded`."""
+        """Voilà whose handlers are :func:`guarded`, and which stops with its parent."""
 
         def init_handlers(self) -> list:
             return guard_handlers(super().init_handlers())
+
+        def start(self) -> None:
+            watch_parent(parent, self._parent_gone)
+            super().start()
+
+        def _parent_gone(self) -> None:
+            self.log.info("The process that started Voila ended: stopping.")
+            IOLoop.current().stop()  # then Voila shuts its kernels down, as on SIGTERM
 
     Voila.launch_instance(list(sys.argv[1:] if argv is None else argv))
 

@@ -19,8 +19,9 @@ folder when it is killed. :class:`AppServer` runs it so that
   (:mod:`galaxy10.app.guard`, which runs Voilà);
 * Voilà's connection files, its temporary files and its kernels' live in one private
   temporary folder that is removed when the server stops (Ctrl-C, SIGTERM, or the ``with``
-  block ending); Voilà itself runs in its own session and, on Linux, is told to stop when its
-  parent dies, so even a killed parent leaves no server behind.
+  block ending); Voilà itself runs in its own session and stops when its parent dies (on
+  Linux the kernel sends it SIGTERM, and :func:`galaxy10.app.guard.watch_parent` checks every
+  second), so even a killed parent leaves no server behind.
 
 The settings go to Voilà in a configuration file inside that private folder, deleted once Voilà
 has read it, so the token is never on a command line that other users can read with ``ps``.

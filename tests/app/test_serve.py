@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -256,6 +259,36 @@ def test_a_killed_app_leaves_no_server_behind(tmp_path):
     assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
 
 
+@pytest.mark.slow
+def test_the_server_stops_with_its_parent_even_without_a_death_signal(tmp_path):
+    """The guard's own check (``watch_parent``), not the kernel's signal: macOS sends none, and
+    on Linux it was seen lost under load. A parent that asked for no signal is killed."""
+    port = free_port()
+    code = ("import sys, time\n"
+            "from pathlib import Path\n"
+            "import galaxy10.app.serve as serve\n"
+            "serve._parent_death_signal = lambda: None\n"
+            f"serve.AppServer(Path({str(NOTEBOOK)!r}), port={port}, token=None).__enter__()\n"
+            "print('serving', flush=True)\n"
+            "time.sleep(600)\n")
+    (tmp_path / "tmp").mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                                  TMPDIR=str(tmp_path / "tmp")))
+    try:
+        assert parent.stdout.readline().strip() == "serving"
+        assert answers(port)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 90  # Voila shuts its kernels down first: slow on a busy machine
+    while answers(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not answers(port)
+    left = [p.name for p in (tmp_path / "tmp").rglob("*")]
+    assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
+
+
 @pytest.mark.parametrize("headers, same", [
     ({"Host": "127.0.0.1:8866"}, True),  # a script: neither header
     ({"Host": "127.0.0.1:8866", "Origin": "http://127.0.0.1:8866"}, True),
@@ -298,3 +331,28 @@ def test_a_stuck_server_is_killed_with_or_without_process_groups(monkeypatch, ha
             proc.kill()
             proc.wait()
     assert groups == ([proc.pid] if has_killpg else [])
+
+
+@pytest.mark.parametrize("orphaned", [True, False])
+def test_watch_parent_stops_only_once_the_parent_is_another(orphaned):
+    from tornado.ioloop import IOLoop
+
+    from galaxy10.app.guard import watch_parent
+
+    loop = IOLoop(make_current=False)
+    stopped = []
+
+    def stop():
+        stopped.append(True)
+        loop.stop()
+
+    async def watch():
+        parent = os.getppid() + 1 if orphaned else os.getppid()  # as if handed to another
+        return watch_parent(parent, stop, every_ms=10)
+
+    watcher = loop.run_sync(watch)
+    loop.call_later(0.5, loop.stop)  # long enough for dozens of checks
+    loop.start()
+    loop.close(all_fds=True)
+    assert stopped == ([True] if orphaned else [])
+    assert watcher.is_running() is not orphaned

@@ -25,7 +25,7 @@ CORE = [Requirement(r) for r in PROJECT["project"]["dependencies"]]
 EXTRAS = {name: [Requirement(r) for r in reqs]
           for name, reqs in PROJECT["project"]["optional-dependencies"].items()}
 
-IMPORTED_FROM_EXTRAS = {"papermill": "run", "faiss": "scale", "voila": "app",
+IMPORTED_FROM_EXTRAS = {"papermill": "run", "faiss": "scale", "voila": "app", "tornado": "app",
                         "playwright": "dev"}
 """Imports that only a command of an extra makes (``run``; ``bench active --browser-clicks``
 drives Chromium with the ``dev`` extra's Playwright); everything else must be core."""

@@ -130,7 +130,6 @@ def watch_parent(parent: int, stop: Callable[[], None], every_ms: int = PARENT_C
 def main(argv: Sequence[str] | None = None) -> None:
     """Run Voilà as ``python -m voila`` would, with every handler guarded, until it is
     stopped or the process that started it is gone (:func:`watch_parent`)."""
-    from tornado.ioloop import IOLoop
     from voila.app import Voila as Unguarded
 
     parent = os.getppid()
@@ -147,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         def _parent_gone(self) -> None:
             self.log.info("The process that started Voila ended: stopping.")
-            IOLoop.current().stop()  # then Voila shuts its kernels down, as on SIGTERM
+            self.ioloop.stop()  # Voila's own SIGTERM step: its kernels are then shut down
 
     Voila.launch_instance(list(sys.argv[1:] if argv is None else argv))
 

@@ -245,18 +245,28 @@ def test_stopping_the_app_removes_every_file_it_made(tmp_path, sig, status):
     assert "Traceback" not in "".join(app.stderr)
 
 
+def wait_until_closed(port: int, seconds: float = 90) -> None:
+    """Wait until nothing answers on ``port``, at most ``seconds`` (Voila shuts its kernels
+    down first: slow on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while answers(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def assert_no_voila_files(folder: Path) -> None:
+    left = [p.name for p in folder.rglob("*")]
+    assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
+
+
 @pytest.mark.slow
 def test_a_killed_app_leaves_no_server_behind(tmp_path):
     port = free_port()
     with AppProcess(["--port", str(port)], tmp_path / "tmp") as app:
         app.url()
         assert app.stop(signal.SIGKILL) == -signal.SIGKILL
-    deadline = time.monotonic() + 90  # Voila shuts its kernels down first: slow on a busy machine
-    while answers(port) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until_closed(port)
     assert not answers(port)  # Voila was told its parent died, and stopped
-    left = [p.name for p in (tmp_path / "tmp").rglob("*")]
-    assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
+    assert_no_voila_files(tmp_path / "tmp")
 
 
 @pytest.mark.slow
@@ -281,12 +291,9 @@ def test_the_server_stops_with_its_parent_even_without_a_death_signal(tmp_path):
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 90  # Voila shuts its kernels down first: slow on a busy machine
-    while answers(port) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until_closed(port)
     assert not answers(port)
-    left = [p.name for p in (tmp_path / "tmp").rglob("*")]
-    assert not any(name.startswith("voila_") or name == "voila.json" for name in left), left
+    assert_no_voila_files(tmp_path / "tmp")
 
 
 @pytest.mark.parametrize("headers, same", [

@@ -78,11 +78,16 @@ def _check_app(args: argparse.Namespace) -> None:
             read_answers(path, decisions=skips)
     if not labels.parent.is_dir():
         raise GalaxyDataError(labels, "--labels: its folder does not exist")
-    if args.galaxies is not None and args.galaxies not in DATA_WORDS and \
-            not Path(args.galaxies).exists():
-        raise GalaxyDataError(args.galaxies, "--galaxies: not found (a Galaxy10 .h5 file, a folder of "
-                                         "pictures, a catalogue folder, or "
-                                         f"{', '.join(DATA_WORDS)})")
+    if args.galaxies is not None and args.galaxies not in DATA_WORDS:
+        galaxies = Path(args.galaxies)
+        if not galaxies.exists():
+            raise GalaxyDataError(args.galaxies, "--galaxies: not found (a Galaxy10 .h5 file, a "
+                                             "folder of pictures, a catalogue folder, or "
+                                             f"{', '.join(DATA_WORDS)})")
+        if not galaxies.is_dir():  # a file is read as a Galaxy10 .h5: check it is one, now
+            from galaxy10.datasets.reader import Galaxy10File
+
+            Galaxy10File(galaxies).close()
 
 
 def _cmd_app(args: argparse.Namespace) -> int:

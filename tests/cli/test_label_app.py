@@ -57,3 +57,12 @@ def test_labelling_options_need_the_labelling_page(option):
 def test_n_is_a_count():
     done = galaxy10("app", "--page", "label", "--n", "0")
     assert done.returncode == 2 and "argument --n: must be at least 1" in done.stderr
+
+
+def test_a_galaxies_file_that_is_not_a_galaxy10_file_is_refused_before_serving(tmp_path):
+    picture = tmp_path / "galaxy.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    line = one_line_error(galaxy10("app", "--page", "label", "--labels", tmp_path / "l.csv",
+                                   "--galaxies", picture, "--port", "1"))
+    assert line.startswith(f"error: {picture}: not an HDF5 file")
+    assert not (tmp_path / "l.csv").exists()

@@ -18,6 +18,11 @@ The strategies (:data:`STRATEGIES`) are
     greedy k-centre on the L2-normalised embeddings, continued from the labelled galaxies
     (:func:`farthest_first`): each pick is the candidate farthest from everything labelled or
     picked so far; it needs no probe;
+``typical``
+    the most typical galaxy of each of the largest clusters no label covers yet
+    (:func:`typical_picks`, TypiClust: Hacohen, Dekel & Weinshall 2022): for the first few
+    dozen labels, when a probe is too weak to say what it is unsure of, dense and common
+    galaxies teach it more than outliers (which k-centre finds first); it needs no probe;
 ``mix``
     what ``suggest`` does by default (:func:`galaxy10.modeling.suggest.rank_suggestions`):
     margin, k-centre within each predicted class's most uncertain candidates, class caps and a
@@ -35,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-STRATEGIES: tuple[str, ...] = ("random", "uncertainty", "diversity", "mix")
+STRATEGIES: tuple[str, ...] = ("random", "uncertainty", "diversity", "typical", "mix")
 """The ways :func:`next_batch` picks the galaxies to label next."""
 NEEDS_PROBE: frozenset[str] = frozenset({"uncertainty", "mix"})
 """The strategies that rank by the probe's probabilities (the others need no refit)."""
@@ -43,6 +48,14 @@ MIX_RANDOM_SHARE = 0.1
 """The random share of ``mix``: ``suggest``'s default ``--random-share``."""
 _CHUNK = 8192
 """Candidates per block when measuring their distance to the labelled galaxies."""
+TYPICALITY_NEIGHBOURS = 20
+"""Neighbours whose mean distance measures a galaxy's typicality (TypiClust's 20)."""
+TYPICALITY_REFERENCE = 2000
+"""Most members of a cluster whose typicality is measured, and against which (a seeded
+sample of a larger cluster: its densest part stays the densest)."""
+EXACT_KMEANS_UP_TO = 20_000
+"""Galaxies up to which :func:`typical_picks` clusters with k-means itself; beyond, with
+mini-batch k-means, which keeps a re-rank over 100,000 candidates within seconds."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,80 @@ def farthest_first(candidates: np.ndarray, centres: np.ndarray, k: int) -> np.nd
     return np.asarray(picks, dtype=np.int64)
 
 
+def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: int = 0
+                  ) -> np.ndarray:
+    """``n`` candidate indices, each the most typical galaxy of a large cluster that no label
+    covers yet (TypiClust, Hacohen, Dekel & Weinshall 2022, "Active learning on a budget").
+
+    The labelled and candidate galaxies (L2-normalised) are cut by k-means into as many
+    clusters as labels there will be (labelled + ``n``). Each pick takes the cluster with the
+    fewest labelled galaxies and picks, the largest first, and from it the candidate whose
+    :data:`TYPICALITY_NEIGHBOURS` nearest members lie closest on average (the inverse of that
+    mean distance is its typicality). With few labels this beats picks by uncertainty, whose
+    probe is still poor, and by k-centre, which favours outliers; with many, uncertainty wins.
+
+    Parameters
+    ----------
+    candidates : ndarray (m, d)
+        The unlabelled galaxies' embeddings.
+    labelled : ndarray (l, d)
+        The labelled galaxies' embeddings (may be empty).
+    n : int
+        How many to pick, 1 to m.
+    seed : int
+        Seed of the k-means and of the reference samples.
+
+    Returns
+    -------
+    ndarray of int64
+        ``n`` distinct candidate indices, in the order picked.
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    from galaxy10.modeling.suggest import normalise
+
+    m = len(candidates)
+    if not 1 <= n <= m:
+        raise ValueError(f"n must be 1 to {m} (the candidates), got {n}")
+    points = normalise(np.concatenate([np.asarray(labelled, dtype=np.float64).reshape(
+        -1, candidates.shape[1]), np.asarray(candidates, dtype=np.float64)]))
+    known = len(points) - m
+    k = min(known + n, len(points))
+    if len(points) <= EXACT_KMEANS_UP_TO:
+        clusters = KMeans(k, n_init=1, random_state=seed).fit_predict(points)
+    else:
+        clusters = MiniBatchKMeans(k, n_init=1, batch_size=4096, random_state=seed
+                                   ).fit_predict(points)
+    size = np.bincount(clusters, minlength=k)
+    covered = np.bincount(clusters[:known], minlength=k)
+    taken = np.zeros(len(points), dtype=bool)
+    taken[:known] = True
+    rng = np.random.default_rng(seed)
+    picks: list[int] = []
+    for _ in range(n):
+        open_ = np.bincount(clusters[~taken], minlength=k) > 0
+        order = np.lexsort((-size, covered))  # fewest labels first, then the largest
+        chosen = int(order[open_[order]][0])
+        members = np.flatnonzero(clusters == chosen)
+        free = members[~taken[members]]
+        if len(free) > TYPICALITY_REFERENCE:
+            free = np.sort(rng.choice(free, size=TYPICALITY_REFERENCE, replace=False))
+        reference = members if len(members) <= TYPICALITY_REFERENCE else \
+            rng.choice(members, size=TYPICALITY_REFERENCE, replace=False)
+        neighbours = min(TYPICALITY_NEIGHBOURS, len(reference) - 1)
+        if neighbours < 1:
+            best = int(free[0])
+        else:  # one more neighbour: a member is its own nearest
+            found = NearestNeighbors(n_neighbors=neighbours + 1).fit(points[reference])
+            distance, _ = found.kneighbors(points[free])
+            best = int(free[np.argmin(distance[:, 1:].mean(axis=1))])
+        taken[best] = True
+        covered[chosen] += 1
+        picks.append(best - known)
+    return np.asarray(picks, dtype=np.int64)
+
+
 def next_batch(strategy: str, candidates: np.ndarray, n: int, *,
                labelled: np.ndarray | None = None, probs: np.ndarray | None = None,
                seed: int = 0) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -133,11 +220,13 @@ def next_batch(strategy: str, candidates: np.ndarray, n: int, *,
     n : int
         How many to pick, 1 to m.
     labelled : ndarray (l, d), optional
-        The labelled galaxies' embeddings (``diversity`` spreads away from them).
+        The labelled galaxies' embeddings (``diversity`` spreads away from them, ``typical``
+        covers their clusters first).
     probs : ndarray (m, classes), optional
         The probe's probabilities of the candidates; required by ``uncertainty`` and ``mix``.
     seed : int, default 0
-        Seed of the random picks (``random``, and ``mix``'s random share).
+        Seed of the random picks (``random``, and ``mix``'s random share) and of
+        ``typical``'s clustering.
 
     Returns
     -------
@@ -162,6 +251,9 @@ def next_batch(strategy: str, candidates: np.ndarray, n: int, *,
     elif strategy == "diversity":
         centres = np.empty((0, candidates.shape[1])) if labelled is None else labelled
         order = farthest_first(candidates, centres, n)
+    elif strategy == "typical":
+        centres = np.empty((0, candidates.shape[1])) if labelled is None else labelled
+        order = typical_picks(candidates, centres, n, seed)
     else:
         from galaxy10.modeling.suggest import rank_suggestions
 
@@ -192,8 +284,8 @@ def refit_and_rerank(labelled: np.ndarray, labels: np.ndarray, candidates: np.nd
     n : int
         How many to suggest, 1 to m.
     strategy : str, default "mix"
-        One of :data:`STRATEGIES`; ``mix`` is ``suggest``'s ranking. ``random`` and
-        ``diversity`` fit no probe.
+        One of :data:`STRATEGIES`; ``mix`` is ``suggest``'s ranking. ``random``,
+        ``diversity`` and ``typical`` fit no probe.
     seed : int, default 0
         Seed of the probe's regression and of the random picks.
 

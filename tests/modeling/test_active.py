@@ -11,6 +11,7 @@ from galaxy10.modeling.active import (
     farthest_first,
     next_batch,
     refit_and_rerank,
+    typical_picks,
 )
 from galaxy10.modeling.suggest import margin, rank_suggestions
 
@@ -29,7 +30,7 @@ def test_every_strategy_picks_n_distinct_candidates(strategy):
     assert len(got.order) == len(got.reasons) == 12
     assert len(set(got.order.tolist())) == 12
     assert got.order.min() >= 0 and got.order.max() < 170
-    if strategy in ("random", "diversity"):  # no probe is fitted for them
+    if strategy in ("random", "diversity", "typical"):  # no probe is fitted for them
         assert got.probe is None and got.probs is None
     else:
         assert got.probs.shape == (170, 10)
@@ -62,6 +63,56 @@ def test_diversity_spreads_away_from_the_labelled_galaxies():
     assert reasons == ("diversity",) * 3
     # a candidate equal to a labelled galaxy comes last
     assert farthest_first(np.array([[2.0, 0.0], side, far]), labelled, 3)[-1] == 0
+
+
+def _blobs(sizes: list[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tight blobs of ``sizes`` points around orthogonal directions, each with one outlier
+    just beyond it; the blob of each point (-1 for an outlier)."""
+    rng = np.random.default_rng(seed)
+    points, blob = [], []
+    for b, size in enumerate(sizes):
+        centre = np.eye(8)[b] * 10
+        points += [centre + rng.normal(scale=0.3, size=(size, 8)),
+                   centre[None] + rng.normal(scale=3.0, size=(1, 8))]
+        blob += [b] * size + [-1]
+    return np.concatenate(points), np.asarray(blob)
+
+
+def test_typical_picks_cover_the_largest_clusters_with_their_densest_galaxies():
+    """TypiClust: one pick per cluster, the largest first, never an outlier; a cluster a
+    label covers already comes after the uncovered ones."""
+    points, blob = _blobs([60, 40, 30, 20])
+    order, reasons = next_batch("typical", points, 4, seed=0)
+    assert reasons == ("typical",) * 4
+    assert blob[order].tolist() == [0, 1, 2, 3]
+    # the pick of blob 0 lies nearer its blob's mean than most of the blob does
+    members = points[blob == 0]
+    spread = np.linalg.norm(members - members.mean(axis=0), axis=1)
+    assert np.linalg.norm(points[order[0]] - members.mean(axis=0)) <= np.median(spread)
+    # with blob 0 labelled, its cluster is covered: the picks go to the others first
+    covered = typical_picks(points[blob != 0], points[blob == 0][:1], 3, seed=0)
+    assert sorted(blob[blob != 0][covered].tolist()) == [1, 2, 3]
+
+
+def test_typical_picks_follow_their_seed_and_take_every_candidate_once():
+    points, _ = _blobs([25, 15, 10])
+    a = typical_picks(points, np.empty((0, 8)), 8, seed=4)
+    assert a.tolist() == typical_picks(points, np.empty((0, 8)), 8, seed=4).tolist()
+    every = typical_picks(points, np.empty((0, 8)), len(points), seed=4)
+    assert sorted(every.tolist()) == list(range(len(points)))
+
+
+def test_typical_picks_cluster_large_sets_in_mini_batches(monkeypatch):
+    """Beyond EXACT_KMEANS_UP_TO galaxies the clustering is mini-batch k-means, and large
+    clusters are measured on a sample; the picks are still distinct and seeded."""
+    import galaxy10.modeling.active as active
+
+    monkeypatch.setattr(active, "EXACT_KMEANS_UP_TO", 50)
+    monkeypatch.setattr(active, "TYPICALITY_REFERENCE", 20)
+    points, blob = _blobs([60, 40, 30, 20])
+    a = typical_picks(points, np.empty((0, 8)), 4, seed=1)
+    assert a.tolist() == typical_picks(points, np.empty((0, 8)), 4, seed=1).tolist()
+    assert len(set(a.tolist())) == 4 and -1 not in blob[a].tolist()
 
 
 def test_random_picks_follow_their_seed():

@@ -24,9 +24,10 @@ The strategies (:data:`STRATEGIES`) are
     dozen labels, when a probe is too weak to say what it is unsure of, dense and common
     galaxies teach it more than outliers (which k-centre finds first); it needs no probe;
 ``mix``
-    what ``suggest`` does by default (:func:`galaxy10.modeling.suggest.rank_suggestions`):
-    margin, k-centre within each predicted class's most uncertain candidates, class caps and a
-    10% random share.
+    what the labelling panel does (:func:`mix_ranking`): ``typical`` picks for the first
+    :data:`TYPICAL_FIRST` labels, then what ``suggest`` does by default
+    (:func:`galaxy10.modeling.suggest.rank_suggestions`): margin, k-centre within each
+    predicted class's most uncertain candidates, class caps and a 10% random share.
 
 Only the labels given are used: nothing here sees a candidate's label, which is what lets the
 benchmark hide the real sample's labels and reveal them one batch at a time.
@@ -46,6 +47,11 @@ NEEDS_PROBE: frozenset[str] = frozenset({"uncertainty", "mix"})
 """The strategies that rank by the probe's probabilities (the others need no refit)."""
 MIX_RANDOM_SHARE = 0.1
 """The random share of ``mix``: ``suggest``'s default ``--random-share``."""
+TYPICAL_FIRST = 50
+"""Labels below which ``mix`` picks typical galaxies (:func:`typical_picks`) rather than
+uncertain ones: about five per class, the low-budget regime where TypiClust's authors found
+typicality beats uncertainty, and where a probe on so few labels is unsure for the wrong
+reasons."""
 _CHUNK = 8192
 """Candidates per block when measuring their distance to the labelled galaxies."""
 TYPICALITY_NEIGHBOURS = 20
@@ -53,9 +59,10 @@ TYPICALITY_NEIGHBOURS = 20
 TYPICALITY_REFERENCE = 2000
 """Most members of a cluster whose typicality is measured, and against which (a seeded
 sample of a larger cluster: its densest part stays the densest)."""
-EXACT_KMEANS_UP_TO = 20_000
-"""Galaxies up to which :func:`typical_picks` clusters with k-means itself; beyond, with
-mini-batch k-means, which keeps a re-rank over 100,000 candidates within seconds."""
+EXACT_KMEANS_UP_TO = 10_000
+"""Galaxies up to which :func:`typical_picks` clusters them all with k-means; a larger set is
+clustered by mini-batch k-means on a seeded sample of that many, and every galaxy joins its
+nearest centre, which keeps a re-rank over 100,000 candidates within seconds."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,8 @@ def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: in
     covers yet (TypiClust, Hacohen, Dekel & Weinshall 2022, "Active learning on a budget").
 
     The labelled and candidate galaxies (L2-normalised) are cut by k-means into as many
-    clusters as labels there will be (labelled + ``n``). Each pick takes the cluster with the
+    clusters as labels there will be (labelled + ``n``; :data:`EXACT_KMEANS_UP_TO` says how
+    a large set is clustered). Each pick takes the cluster with the
     fewest labelled galaxies and picks, the largest first, and from it the candidate whose
     :data:`TYPICALITY_NEIGHBOURS` nearest members lie closest on average (the inverse of that
     mean distance is its typicality). With few labels this beats picks by uncertainty, whose
@@ -172,16 +180,17 @@ def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: in
         -1, candidates.shape[1]), np.asarray(candidates, dtype=np.float64)]))
     known = len(points) - m
     k = min(known + n, len(points))
+    rng = np.random.default_rng(seed)
     if len(points) <= EXACT_KMEANS_UP_TO:
         clusters = KMeans(k, n_init=1, random_state=seed).fit_predict(points)
     else:
+        sample = rng.choice(len(points), size=EXACT_KMEANS_UP_TO, replace=False)
         clusters = MiniBatchKMeans(k, n_init=1, batch_size=4096, random_state=seed
-                                   ).fit_predict(points)
+                                   ).fit(points[sample]).predict(points)
     size = np.bincount(clusters, minlength=k)
     covered = np.bincount(clusters[:known], minlength=k)
     taken = np.zeros(len(points), dtype=bool)
     taken[:known] = True
-    rng = np.random.default_rng(seed)
     picks: list[int] = []
     for _ in range(n):
         open_ = np.bincount(clusters[~taken], minlength=k) > 0
@@ -255,12 +264,35 @@ def next_batch(strategy: str, candidates: np.ndarray, n: int, *,
         centres = np.empty((0, candidates.shape[1])) if labelled is None else labelled
         order = typical_picks(candidates, centres, n, seed)
     else:
-        from galaxy10.modeling.suggest import rank_suggestions
-
-        picks = rank_suggestions(probs, candidates, n, by="margin",
-                                 random_share=MIX_RANDOM_SHARE, seed=seed)
-        return picks.order, picks.reasons
+        centres = np.empty((0, candidates.shape[1])) if labelled is None else labelled
+        return mix_ranking(candidates, centres, probs, n, seed=seed)
     return order, (strategy,) * n
+
+
+def mix_ranking(candidates: np.ndarray, labelled: np.ndarray, probs: np.ndarray, n: int, *,
+                by: str = "margin", random_share: float = MIX_RANDOM_SHARE, seed: int = 0
+                ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``mix``: the labelling panel's ranking of ``n`` candidates.
+
+    With fewer than :data:`TYPICAL_FIRST` labelled galaxies, :func:`typical_picks` (reason
+    ``typical``); from then on ``suggest``'s ranking,
+    :func:`galaxy10.modeling.suggest.rank_suggestions` by ``probs`` (``by`` and
+    ``random_share`` as there).
+
+    Returns
+    -------
+    order : ndarray of int64
+        ``n`` candidate indices, best first.
+    reasons : tuple of str
+        Why each was picked.
+    """
+    from galaxy10.modeling.suggest import rank_suggestions
+
+    if len(labelled) < TYPICAL_FIRST:
+        return typical_picks(candidates, labelled, n, seed), ("typical",) * n
+    picks = rank_suggestions(probs, candidates, n, by=by,  # type: ignore[arg-type]
+                             random_share=random_share, seed=seed)
+    return picks.order, picks.reasons
 
 
 def refit_and_rerank(labelled: np.ndarray, labels: np.ndarray, candidates: np.ndarray, n: int,
@@ -284,7 +316,7 @@ def refit_and_rerank(labelled: np.ndarray, labels: np.ndarray, candidates: np.nd
     n : int
         How many to suggest, 1 to m.
     strategy : str, default "mix"
-        One of :data:`STRATEGIES`; ``mix`` is ``suggest``'s ranking. ``random``,
+        One of :data:`STRATEGIES`; ``mix`` is the panel's ranking. ``random``,
         ``diversity`` and ``typical`` fit no probe.
     seed : int, default 0
         Seed of the probe's regression and of the random picks.

@@ -5,7 +5,9 @@
 probabilities and embeddings (:class:`Candidates`) and the path of a labels CSV, it
 
 * serves the next galaxy to label: the candidates are ranked by
-  :func:`galaxy10.modeling.suggest.rank_suggestions` (uncertainty, k-centre diversity, class
+  :func:`galaxy10.modeling.active.mix_ranking` (for the first labels the most typical galaxy
+  of each large cluster no label covers yet; then ``suggest``'s
+  :func:`galaxy10.modeling.suggest.rank_suggestions`: uncertainty, k-centre diversity, class
   caps, a random share), a few at a time, leaving out every galaxy already answered;
 * records a class, a skip or "not a galaxy", with who answered and when (UTC, ISO 8601), and
   rewrites the file that changed atomically (:mod:`galaxy10.core.atomic`) after every
@@ -408,19 +410,24 @@ class LabellingSession:
     # -- suggesting ------------------------------------------------------------------------
     def rank(self) -> list[int]:
         """Rank the next :attr:`queue_size` unanswered candidates (the queue)."""
-        self.queue = self._ranking(self.probs, self.unanswered(), len(self.answers))
+        self.queue = self._ranking(self.probs, self.unanswered(), self.labelled()[0],
+                                   len(self.answers))
         return self.queue
 
-    def _ranking(self, probs: np.ndarray, left: np.ndarray, answers: int) -> list[int]:
-        """The best :attr:`queue_size` of candidates ``left`` by ``probs``, best first."""
-        from galaxy10.modeling.suggest import rank_suggestions
+    def _ranking(self, probs: np.ndarray, left: np.ndarray, labelled: np.ndarray,
+                 answers: int) -> list[int]:
+        """The best :attr:`queue_size` of candidates ``left`` by ``probs``, best first, with the
+        candidates ``labelled`` so far (:func:`galaxy10.modeling.active.mix_ranking`: typical
+        galaxies first, then uncertain ones)."""
+        from galaxy10.modeling.active import mix_ranking
 
         if not left.size:
             return []
-        picks = rank_suggestions(probs[left], self.candidates.embeddings[left],
-                                 min(self.queue_size, left.size), by=self.by,  # type: ignore[arg-type]
-                                 random_share=self.random_share, seed=self.seed + answers)
-        return [int(left[i]) for i in picks.order]
+        embeddings = np.asarray(self.candidates.embeddings, dtype=np.float64)
+        order, _ = mix_ranking(embeddings[left], embeddings[labelled], probs[left],
+                               min(self.queue_size, left.size), by=self.by,
+                               random_share=self.random_share, seed=self.seed + answers)
+        return [int(left[i]) for i in order]
 
     def advance(self) -> int | None:
         """Put the next suggestion on screen (:attr:`current`; None when all are answered)."""
@@ -548,8 +555,8 @@ class LabellingSession:
         panel runs them apart (``defer_learning``), the fit and the estimate in the
         background. The probe is the one ``bench active`` measures the loop with
         (:func:`galaxy10.modeling.active.fit_probe`, as in
-        :func:`~galaxy10.modeling.active.refit_and_rerank`), and the ranking is ``suggest``'s
-        :func:`~galaxy10.modeling.suggest.rank_suggestions`."""
+        :func:`~galaxy10.modeling.active.refit_and_rerank`), and the ranking is its ``mix``
+        (:func:`~galaxy10.modeling.active.mix_ranking`)."""
         snapshot = self.snapshot()
         self.adopt(self.learn(snapshot))
         return self.estimate_now(snapshot)
@@ -571,7 +578,8 @@ class LabellingSession:
         if probe is None:
             return Learned(None, [], self.learner)
         probs = probe_probabilities(probe, snapshot.labels, vectors)
-        return Learned(probs, self._ranking(probs, snapshot.left, snapshot.answers),
+        return Learned(probs, self._ranking(probs, snapshot.left, snapshot.rows,
+                                            snapshot.answers),
                        f"the linear probe on {len(snapshot.rows)} labels")
 
     def adopt(self, learned: Learned) -> None:

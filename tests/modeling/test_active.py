@@ -8,6 +8,7 @@ import pytest
 
 from galaxy10.modeling.active import (
     STRATEGIES,
+    TYPICAL_FIRST,
     farthest_first,
     next_batch,
     refit_and_rerank,
@@ -44,14 +45,23 @@ def test_uncertainty_picks_the_smallest_margins():
     assert reasons == ("uncertainty", "uncertainty")
 
 
-def test_mix_is_the_suggest_ranking():
+def test_mix_is_the_suggest_ranking_once_the_typical_start_is_labelled():
     vectors, y = _clusters()
-    got = refit_and_rerank(vectors[:40], y[:40], vectors[40:], 10, strategy="mix", seed=5)
-    again = rank_suggestions(got.probs, vectors[40:], 10, by="margin", random_share=0.1, seed=5)
+    first = TYPICAL_FIRST
+    got = refit_and_rerank(vectors[:first], y[:first], vectors[first:], 10, strategy="mix",
+                           seed=5)
+    again = rank_suggestions(got.probs, vectors[first:], 10, by="margin", random_share=0.1,
+                             seed=5)
     assert got.order.tolist() == again.order.tolist()
     assert set(got.reasons) <= {"uncertain", "diverse", "random"}
     # the probe's uncertainty decides: the most uncertain candidate leads
     assert got.order[0] == int(np.argmin(margin(got.probs)))
+    # one label fewer: still the typical start
+    early = refit_and_rerank(vectors[:first - 1], y[:first - 1], vectors[first - 1:], 10,
+                             strategy="mix", seed=5)
+    typical = typical_picks(vectors[first - 1:], vectors[:first - 1], 10, seed=5)
+    assert early.order.tolist() == typical.tolist()
+    assert early.reasons == ("typical",) * 10
 
 
 def test_diversity_spreads_away_from_the_labelled_galaxies():

@@ -494,8 +494,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                          "over 100,000 vectors, 'More like this' latency",
               _similar_arguments, _similar, _similar_check),
     Benchmark("active", "active labelling on real images with hidden labels: balanced accuracy "
-                        "by labels for random, uncertainty, diversity and mix; refit-and-rerank "
-                        "seconds", active_arguments, active_run, active_check),
+                        "by labels for random, uncertainty, diversity, typical and mix; "
+                        "refit-and-rerank seconds", active_arguments, active_run, active_check),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 

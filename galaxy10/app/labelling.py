@@ -241,7 +241,7 @@ class LabellingPanel:
                     upcoming = s.upcoming(AHEAD)
                 for j in upcoming:
                     self.png(j)
-                self.accuracy.value = html.escape(s.estimate_now(snapshot).line())
+                self.accuracy.value = html.escape(s.estimate.line())
                 with self._lock:
                     if not s.learning_due:
                         self._learning = False

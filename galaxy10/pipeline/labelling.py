@@ -15,9 +15,12 @@ probabilities and embeddings (:class:`Candidates`) and the path of a labels CSV,
 * undoes the last answer (the galaxy comes back on screen), counts the labels per class, and
   resumes from the files a previous session wrote;
 * learns as it goes: every ``refit_every`` labels a linear probe
-  (:mod:`galaxy10.modeling.probe`) is fitted on the labelled galaxies' embeddings, its
-  probabilities replace the model's for the ranking, and a stratified cross-validation of the
-  probe on the labels so far estimates its accuracy (:func:`estimate_accuracy`).
+  (:mod:`galaxy10.modeling.probe`) is fitted on the labelled galaxies' embeddings, and a
+  stratified cross-validation of the probe on the labels so far estimates its accuracy
+  (:func:`estimate_accuracy`); the probe's probabilities replace the model's, for the guesses
+  shown and the ranking, once that estimate beats the model's own accuracy on the same labels
+  (:func:`probe_is_better`). A probe on a handful of labels guesses worse than the model it
+  learns from, and the model's accuracy on labels it never saw is an honest measure.
 
 Two files are written. The labels CSV (:data:`LABEL_COLUMNS`: ``id``, ``file``, ``label`` as
 the class number 0-9, ``class_name``, ``who``, ``when``) is a manifest that ``import``,
@@ -261,6 +264,16 @@ def estimate_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) ->
     return Estimate(float(np.mean(scores)), float(np.std(scores)), folds, len(labels))
 
 
+def probe_is_better(estimate: Estimate, model_probs: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether the probe's cross-validated accuracy (``estimate``) beats the model's accuracy
+    on the same labelled galaxies (``model_probs``, its probabilities of them); False while
+    the probe has no estimate (too few labels of some class to test it on)."""
+    if estimate.mean is None or not len(labels):
+        return False
+    hits = np.asarray(model_probs).argmax(axis=1) == np.asarray(labels)
+    return bool(estimate.mean > float(np.mean(hits)))
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The labels a refit learns from, taken at once (:meth:`LabellingSession.snapshot`), so
@@ -281,12 +294,15 @@ class Learned:
     """What a refit learned from a :class:`Snapshot` (:meth:`LabellingSession.learn`)."""
 
     probs: np.ndarray | None
-    """The probe's probabilities of every candidate; None with fewer than two classes
-    labelled (the model's stay)."""
+    """The probabilities of every candidate from then on: the probe's, or the model's while
+    the probe is not better (:func:`probe_is_better`); None with fewer than two classes
+    labelled (nothing changes)."""
     order: list[int]
     """The next suggestions, best first, among the candidates unanswered then."""
     learner: str
     """Whose probabilities they are, in words."""
+    estimate: Estimate
+    """The probe's cross-validated accuracy on the snapshot's labels."""
 
 
 # -- the session --------------------------------------------------------------------------
@@ -316,7 +332,7 @@ class LabellingSession:
         Leave the refit that an answer makes due (the probe's fit, the re-rank and the
         accuracy estimate) to the caller and set :attr:`learning_due` instead, so that a panel
         shows the next galaxy at once and learns after it, in the background
-        (:meth:`snapshot`, :meth:`learn`, :meth:`adopt`, :meth:`estimate_now`).
+        (:meth:`snapshot`, :meth:`learn`, :meth:`adopt`).
 
     Raises
     ------
@@ -547,19 +563,17 @@ class LabellingSession:
         return written
 
     def refit(self) -> Estimate:
-        """Fit the linear probe on the labelled candidates, rank with its probabilities and
-        estimate its accuracy, at once (with fewer than two classes labelled, the model's
-        probabilities stay).
+        """Fit the linear probe on the labelled candidates, estimate its accuracy and rank
+        with its probabilities (the model's while the probe is not better), at once.
 
-        :meth:`snapshot`, :meth:`learn`, :meth:`adopt` and :meth:`estimate_now` in a row: a
-        panel runs them apart (``defer_learning``), the fit and the estimate in the
-        background. The probe is the one ``bench active`` measures the loop with
+        :meth:`snapshot`, :meth:`learn` and :meth:`adopt` in a row: a panel runs them apart
+        (``defer_learning``), the fit and the estimate in the background. The probe is the
+        one ``bench active`` measures the loop with
         (:func:`galaxy10.modeling.active.fit_probe`, as in
         :func:`~galaxy10.modeling.active.refit_and_rerank`), and the ranking is its ``mix``
         (:func:`~galaxy10.modeling.active.mix_ranking`)."""
-        snapshot = self.snapshot()
-        self.adopt(self.learn(snapshot))
-        return self.estimate_now(snapshot)
+        self.adopt(self.learn(self.snapshot()))
+        return self.estimate
 
     def snapshot(self) -> Snapshot:
         """The labels now, for a refit (:meth:`learn`); clears :attr:`learning_due`."""
@@ -569,35 +583,37 @@ class LabellingSession:
 
     def learn(self, snapshot: Snapshot) -> Learned:
         """Fit the probe on ``snapshot``'s labels and rank the candidates unanswered then by
-        its probabilities. Changes nothing (:meth:`adopt` does), so it may run in a thread
-        while labelling goes on."""
+        its probabilities, or by the model's while the probe is not better on those labels
+        (:func:`probe_is_better`). Changes nothing (:meth:`adopt` does), so it may run in a
+        thread while labelling goes on."""
         from galaxy10.modeling.active import fit_probe, probe_probabilities
 
         vectors = np.asarray(self.candidates.embeddings, dtype=np.float64)
-        probe = fit_probe(vectors[snapshot.rows], snapshot.labels, seed=self.seed)
+        rows, labels = snapshot.rows, snapshot.labels
+        probe = fit_probe(vectors[rows], labels, seed=self.seed)
+        estimate = estimate_accuracy(vectors[rows], labels, self.seed)
         if probe is None:
-            return Learned(None, [], self.learner)
-        probs = probe_probabilities(probe, snapshot.labels, vectors)
-        return Learned(probs, self._ranking(probs, snapshot.left, snapshot.rows,
-                                            snapshot.answers),
-                       f"the linear probe on {len(snapshot.rows)} labels")
+            return Learned(None, [], self.learner, estimate)
+        model = np.asarray(self.candidates.probs, dtype=np.float64)
+        if probe_is_better(estimate, model[rows], labels):
+            probs = probe_probabilities(probe, labels, vectors)
+            learner = f"the linear probe on {len(rows)} labels"
+        else:
+            probs = model
+            hits = int(np.sum(model[rows].argmax(axis=1) == labels))
+            learner = (f"the model (right on {hits} of your {len(rows)} labels; the linear "
+                       "probe is not better yet)")
+        return Learned(probs, self._ranking(probs, snapshot.left, rows, snapshot.answers),
+                       learner, estimate)
 
     def adopt(self, learned: Learned) -> None:
         """Rank with what a refit learned from then on: its probabilities, and its order for
-        the next suggestions (less what was answered since and the galaxy on screen)."""
+        the next suggestions (less what was answered since and the galaxy on screen); keep
+        its estimate (:attr:`estimate`)."""
+        self.estimate = learned.estimate
         if learned.probs is None:
             return
         self.probs, self.learner = learned.probs, learned.learner
         done = self.answered()
         self.queue = [i for i in learned.order if i not in done and i != self.current]
 
-    def estimate_now(self, snapshot: Snapshot | None = None) -> Estimate:
-        """Estimate the probe's accuracy on ``snapshot``'s labels (default: the labels now)
-        and keep it as :attr:`estimate`."""
-        if snapshot is None:
-            rows, labels = self.labelled()
-        else:
-            rows, labels = snapshot.rows, snapshot.labels
-        vectors = np.asarray(self.candidates.embeddings[rows], dtype=np.float64)
-        self.estimate = estimate_accuracy(vectors, labels, self.seed)
-        return self.estimate

@@ -18,9 +18,12 @@ from galaxy10.datasets.labelled import read_manifest
 from galaxy10.pipeline.labelling import (
     NOT_A_GALAXY,
     SKIP,
+    Candidates,
+    Estimate,
     LabellingSession,
     decisions_path,
     estimate_accuracy,
+    probe_is_better,
     read_answers,
 )
 from galaxy10.pipeline.suggest import read_labelled
@@ -143,15 +146,40 @@ def test_the_probe_refits_every_few_labels_and_reranks(tmp_path):
     assert session.learner == "the model"
     model_probs = session.probs.copy()
     labelled_classes = set()
-    while len(labelled_classes) < 2 or len(session.labelled()[0]) % 3:
+    while not session.learner.startswith("the linear probe on"):
+        # the model (random guesses here) keeps them while the probe cannot be tested: a
+        # class with one label
+        assert session.learner.startswith("the model") and np.allclose(session.probs,
+                                                                        model_probs)
         labelled_classes.add(int(truth[session.current]))
         session.label(int(truth[session.current]))
-    assert session.learner.startswith("the linear probe on")
+        assert len(session.labelled()[0]) <= 12
+    assert session.estimate.mean is not None and len(session.labelled()[0]) % 3 == 0
     assert not np.allclose(session.probs, model_probs)
     # the probe learnt the clusters: its guess for the unlabelled is their true class
     left = np.setdiff1d(np.arange(90), session.labelled()[0])
     seen = np.isin(truth[left], sorted(labelled_classes))
     assert np.mean(session.probs[left][seen].argmax(axis=1) == truth[left][seen]) > 0.9
+
+
+def test_the_model_keeps_its_guesses_while_the_probe_is_not_better(tmp_path):
+    """A model right on every label stays the one guessing: the probe's estimate on the same
+    labels cannot beat it. The rule itself: a better estimate, or nothing to compare."""
+    cands, truth = clustered(n=60, files=tmp_path)
+    sure = np.eye(10)[truth] * 0.9 + 0.01
+    cands = Candidates(cands.ids, sure, cands.embeddings, cands.files)
+    session = LabellingSession(cands, tmp_path / "labels.csv", refit_every=3)
+    for _ in range(12):
+        session.label(int(truth[session.current]))
+    assert session.estimate.mean is not None  # the probe was tested, and lost or tied
+    assert session.learner == ("the model (right on 12 of your 12 labels; the linear probe "
+                               "is not better yet)")
+    np.testing.assert_allclose(session.probs, sure)
+    labels = np.array([0, 1, 1])
+    guesses = np.eye(10)[[0, 1, 0]]  # the model: 2 of 3
+    assert probe_is_better(Estimate(0.7, 0.1, 2, 3), guesses, labels)
+    assert not probe_is_better(Estimate(0.6, 0.1, 2, 3), guesses, labels)
+    assert not probe_is_better(Estimate(None, None, 0, 3, "too few"), guesses, labels)
 
 
 def test_a_deferred_refit_learns_what_a_refit_at_once_does(tmp_path):
@@ -176,7 +204,7 @@ def test_a_deferred_refit_learns_what_a_refit_at_once_does(tmp_path):
     at_once.answers = session.answers[:4]
     at_once.refit()
     np.testing.assert_allclose(learned.probs, at_once.probs)
-    assert session.estimate_now(snapshot) == at_once.estimate
+    assert learned.estimate == at_once.estimate == session.estimate
 
 
 def test_the_accuracy_estimate_waits_for_two_labels_of_every_class():

@@ -179,6 +179,17 @@ def curves(vectors: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.
     return _curve_summary(runs, sizes)
 
 
+def network_score(y: np.ndarray, probs: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
+                  ) -> dict[str, Any]:
+    """The frozen network's own guesses (its calibrated probabilities' argmax, no label used)
+    scored on each fold's test images: mean and sd over the folds, what a labelling panel
+    shows before any label, and what the probe has to beat."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    return _summary([float(balanced_accuracy_score(y[test], probs[test].argmax(axis=1)))
+                     for _pool, test in folds])
+
+
 def _last_scores(runs: dict[str, dict[int, list[float]]], size: int) -> str:
     """The progress line's scores: each strategy's latest run at ``size`` labels."""
     return ", ".join(f"{s} {by_size[size][-1]:.3f}" for s, by_size in runs.items()) \
@@ -407,7 +418,8 @@ def bench_active(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], 
         orders: dict[tuple[str, int, int], np.ndarray] = {}
         out["splits"][split] = {**about, **curves(vectors, y, found, STRATEGIES, sizes,
                                                   seeds=seeds, start=start, batch=batch,
-                                                  seed=seed, say=say, orders=orders)}
+                                                  seed=seed, say=say, orders=orders),
+                                "network": network_score(y, probs, found)}
         if finetune_sizes:
             out["splits"][split]["finetune"] = _finetune_section(
                 real_h5, init, profile, found, orders, finetune_strategies, finetune_sizes,
@@ -454,6 +466,10 @@ def format_active(result: dict[str, Any]) -> str:
             f"== active labelling, {split} CV: balanced accuracy of the linear probe (mean +- sd "
             f"over {result['folds']} folds x {result['seeds']} seeds) by labels ==",
             section, "accuracy")
+        if "network" in section:
+            net = section["network"]
+            lines.append(f"the frozen network's own guesses, no label: {net['mean']:.3f} +- "
+                         f"{net['sd']:.3f} (over the folds)")
         tuned = section.get("finetune")
         if tuned:
             lines += _curve_lines(

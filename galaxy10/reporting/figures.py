@@ -268,8 +268,9 @@ def active_curve(result: Mapping, title: str):
 
     ``result["splits"][split]["curves"][strategy][size]`` holds the mean and sd over runs;
     random selection's accuracy at the largest size (``target``), which the other
-    strategies are compared with, is a dotted line; the full fine-tune's points (a split's
-    ``finetune``), where measured, are dashed in the strategy's colour. The x axis is
+    strategies are compared with, is a dotted line, and the frozen network's own guesses (a
+    split's ``network``, where recorded) a dash-dotted one; the full fine-tune's points (a
+    split's ``finetune``), where measured, are dashed in the strategy's colour. The x axis is
     logarithmic.
     """
     plt = _pyplot()
@@ -293,6 +294,9 @@ def active_curve(result: Mapping, title: str):
         if "target" in section:
             ax.axhline(section["target"], color="black", ls=":", lw=1,
                        label=f"random at {sizes[-1]} labels")
+        if "network" in section:
+            ax.axhline(section["network"]["mean"], color="black", ls="-.", lw=1,
+                       label="the frozen network, no label")
         ax.axhline(1 / N_CLASSES, color="grey", ls=":", lw=1, label=f"chance ({N_CLASSES} classes)")
         ax.set_xscale("log")
         ax.set_xticks(sizes)

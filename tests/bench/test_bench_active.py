@@ -160,6 +160,9 @@ def test_the_command_prints_the_tables_and_records_the_curves(tmp_path, tiny_rea
     for strategy in STRATEGIES:
         assert len(record["splits"]["random"]["curves"][strategy]["20"]["runs"]) == 4
     assert set(record["refit"]["strategies"]) == set(STRATEGIES)
+    network = record["splits"]["random"]["network"]  # the network's own guesses, per fold
+    assert len(network["runs"]) == 2 and all(0 <= v <= 1 for v in network["runs"])
+    assert f"the frozen network's own guesses, no label: {network['mean']:.3f}" in out
     assert record["machine"] and (reports / "figures" / "active_curve.png").is_file()
     assert "== labelling panel: 12 answers" in out
     clicks = record["clicks"]

@@ -168,7 +168,10 @@ def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: in
     ndarray of int64
         ``n`` distinct candidate indices, in the order picked.
     """
+    import warnings
+
     from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neighbors import NearestNeighbors
 
     from galaxy10.modeling.suggest import normalise
@@ -181,12 +184,14 @@ def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: in
     known = len(points) - m
     k = min(known + n, len(points))
     rng = np.random.default_rng(seed)
-    if len(points) <= EXACT_KMEANS_UP_TO:
-        clusters = KMeans(k, n_init=1, random_state=seed).fit_predict(points)
-    else:
-        sample = rng.choice(len(points), size=EXACT_KMEANS_UP_TO, replace=False)
-        clusters = MiniBatchKMeans(k, n_init=1, batch_size=4096, random_state=seed
-                                   ).fit(points[sample]).predict(points)
+    with warnings.catch_warnings():  # copies (blank cut-outs) make fewer distinct clusters
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if len(points) <= EXACT_KMEANS_UP_TO:
+            clusters = KMeans(k, n_init=1, random_state=seed).fit_predict(points)
+        else:
+            sample = rng.choice(len(points), size=EXACT_KMEANS_UP_TO, replace=False)
+            clusters = MiniBatchKMeans(k, n_init=1, batch_size=4096, random_state=seed
+                                       ).fit(points[sample]).predict(points)
     size = np.bincount(clusters, minlength=k)
     covered = np.bincount(clusters[:known], minlength=k)
     taken = np.zeros(len(points), dtype=bool)

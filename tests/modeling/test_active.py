@@ -112,6 +112,17 @@ def test_typical_picks_follow_their_seed_and_take_every_candidate_once():
     assert sorted(every.tolist()) == list(range(len(points)))
 
 
+def test_typical_picks_take_copies_quietly():
+    """Identical embeddings (blank cut-outs) make fewer distinct clusters than asked: every
+    candidate is still picked once, and no warning reaches the user."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        picks = typical_picks(np.ones((5, 4)), np.ones((3, 4)), 5, seed=0)
+    assert sorted(picks.tolist()) == [0, 1, 2, 3, 4]
+
+
 def test_typical_picks_cluster_large_sets_in_mini_batches(monkeypatch):
     """Beyond EXACT_KMEANS_UP_TO galaxies the clustering is mini-batch k-means, and large
     clusters are measured on a sample; the picks are still distinct and seeded."""

@@ -17,10 +17,11 @@ probabilities and embeddings (:class:`Candidates`) and the path of a labels CSV,
 * learns as it goes: every ``refit_every`` labels a linear probe
   (:mod:`galaxy10.modeling.probe`) is fitted on the labelled galaxies' embeddings, and a
   stratified cross-validation of the probe on the labels so far estimates its accuracy
-  (:func:`estimate_accuracy`); the probe's probabilities replace the model's, for the guesses
-  shown and the ranking, once that estimate beats the model's own accuracy on the same labels
-  (:func:`probe_is_better`). A probe on a handful of labels guesses worse than the model it
-  learns from, and the model's accuracy on labels it never saw is an honest measure.
+  (:func:`galaxy10.modeling.probe.estimate_accuracy`); the probe's probabilities replace the
+  model's, for the guesses shown and the ranking, once that estimate beats the model's own
+  accuracy on the same labels (:func:`~galaxy10.modeling.probe.probe_is_better`). A probe on
+  a handful of labels guesses worse than the model it learns from, and the model's accuracy
+  on labels it never saw is an honest measure.
 
 Two files are written. The labels CSV (:data:`LABEL_COLUMNS`: ``id``, ``file``, ``label`` as
 the class number 0-9, ``class_name``, ``who``, ``when``) is a manifest that ``import``,
@@ -48,6 +49,7 @@ import numpy as np
 
 from galaxy10.core.classes import CLASS_NAMES, N_CLASSES, label_number
 from galaxy10.core.errors import GalaxyDataError
+from galaxy10.modeling.probe import Estimate, estimate_accuracy, probe_is_better
 
 LABEL_COLUMNS = ("id", "file", "label", "class_name", "who", "when")
 """The columns of the labels CSV the session writes."""
@@ -60,8 +62,6 @@ REFIT_EVERY = 5
 """Default labels between two refits of the linear probe."""
 QUEUE = 20
 """Suggestions ranked at a time (the queue is ranked again when it runs out or after a refit)."""
-MAX_FOLDS = 5
-"""Most folds of the accuracy estimate's cross-validation."""
 
 
 class LabelsChangedError(GalaxyDataError):
@@ -217,63 +217,6 @@ def answers_csv(answers: Sequence[Answer], *, decisions: bool = False) -> str:
     return buffer.getvalue()
 
 
-# -- learning as you go -------------------------------------------------------------------
-@dataclass(frozen=True)
-class Estimate:
-    """The probe's cross-validated accuracy on the labels so far, or why there is none."""
-
-    mean: float | None
-    sd: float | None
-    folds: int
-    labels: int
-    reason: str = ""
-
-    def line(self) -> str:
-        """What the panel shows."""
-        if self.mean is None:
-            return f"Estimated accuracy: not yet ({self.reason})"
-        return (f"Estimated accuracy: {self.mean:.2f} ± {self.sd:.2f} ({self.folds}-fold "
-                f"stratified CV of the linear probe on {self.labels} labels)")
-
-
-def estimate_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) -> Estimate:
-    """Stratified cross-validated accuracy of the linear probe, mean ± sd over the folds.
-
-    Only once at least two classes are labelled and every class labelled has two labels or
-    more (a class with one label cannot be both trained on and tested); the folds are as
-    many as the rarest class allows, at most :data:`MAX_FOLDS`.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    from galaxy10.modeling.probe import fit_linear_probe
-
-    labels = np.asarray(labels, dtype=np.int64)
-    classes, counts = np.unique(labels, return_counts=True)
-    if len(classes) < 2:
-        return Estimate(None, None, 0, len(labels), "it needs labels of two classes or more")
-    if counts.min() < 2:
-        rare = ", ".join(CLASS_NAMES[c] for c in classes[counts < 2])
-        return Estimate(None, None, 0, len(labels), "it needs two labels or more of every "
-                                                    f"class labelled; one of: {rare}")
-    folds = int(min(MAX_FOLDS, counts.min()))
-    scores = []
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(
-            vectors, labels):
-        probe = fit_linear_probe(vectors[train], labels[train], seed=seed)
-        scores.append(float(np.mean(probe.predict(vectors[test]) == labels[test])))
-    return Estimate(float(np.mean(scores)), float(np.std(scores)), folds, len(labels))
-
-
-def probe_is_better(estimate: Estimate, model_probs: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether the probe's cross-validated accuracy (``estimate``) beats the model's accuracy
-    on the same labelled galaxies (``model_probs``, its probabilities of them); False while
-    the probe has no estimate (too few labels of some class to test it on)."""
-    if estimate.mean is None or not len(labels):
-        return False
-    hits = np.asarray(model_probs).argmax(axis=1) == np.asarray(labels)
-    return bool(estimate.mean > float(np.mean(hits)))
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """The labels a refit learns from, taken at once (:meth:`LabellingSession.snapshot`), so
@@ -295,8 +238,8 @@ class Learned:
 
     probs: np.ndarray | None
     """The probabilities of every candidate from then on: the probe's, or the model's while
-    the probe is not better (:func:`probe_is_better`); None with fewer than two classes
-    labelled (nothing changes)."""
+    the probe is not better (:func:`~galaxy10.modeling.probe.probe_is_better`); None with
+    fewer than two classes labelled (nothing changes)."""
     order: list[int]
     """The next suggestions, best first, among the candidates unanswered then."""
     learner: str
@@ -584,8 +527,8 @@ class LabellingSession:
     def learn(self, snapshot: Snapshot) -> Learned:
         """Fit the probe on ``snapshot``'s labels and rank the candidates unanswered then by
         its probabilities, or by the model's while the probe is not better on those labels
-        (:func:`probe_is_better`). Changes nothing (:meth:`adopt` does), so it may run in a
-        thread while labelling goes on."""
+        (:func:`~galaxy10.modeling.probe.probe_is_better`). Changes nothing (:meth:`adopt`
+        does), so it may run in a thread while labelling goes on."""
         from galaxy10.modeling.active import fit_probe, probe_probabilities
 
         vectors = np.asarray(self.candidates.embeddings, dtype=np.float64)

@@ -194,13 +194,13 @@ def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: in
                                        ).fit(points[sample]).predict(points)
     size = np.bincount(clusters, minlength=k)
     covered = np.bincount(clusters[:known], minlength=k)
+    left = size - covered  # candidates not picked yet, per cluster
     taken = np.zeros(len(points), dtype=bool)
     taken[:known] = True
     picks: list[int] = []
     for _ in range(n):
-        open_ = np.bincount(clusters[~taken], minlength=k) > 0
         order = np.lexsort((-size, covered))  # fewest labels first, then the largest
-        chosen = int(order[open_[order]][0])
+        chosen = int(order[left[order] > 0][0])
         members = np.flatnonzero(clusters == chosen)
         free = members[~taken[members]]
         if len(free) > TYPICALITY_REFERENCE:
@@ -216,6 +216,7 @@ def typical_picks(candidates: np.ndarray, labelled: np.ndarray, n: int, seed: in
             best = int(free[np.argmin(distance[:, 1:].mean(axis=1))])
         taken[best] = True
         covered[chosen] += 1
+        left[chosen] -= 1
         picks.append(best - known)
     return np.asarray(picks, dtype=np.int64)
 

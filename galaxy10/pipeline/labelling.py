@@ -309,7 +309,7 @@ class LabellingSession:
         self.answers.sort(key=lambda a: a.when)
         if not self.labels_path.exists():  # made now: an unwritable place fails before a click
             self.save(decisions=False)
-        self.probs = np.asarray(candidates.probs, dtype=np.float64)
+        self.model_probs = self.probs = np.asarray(candidates.probs, dtype=np.float64)
         self.learner = "the model"
         self.estimate = Estimate(None, None, 0, 0, "no labels yet")
         self.since_refit = 0
@@ -382,7 +382,7 @@ class LabellingSession:
 
         if not left.size:
             return []
-        embeddings = np.asarray(self.candidates.embeddings, dtype=np.float64)
+        embeddings = self.candidates.embeddings  # rows first: no copy of every candidate's
         order, _ = mix_ranking(embeddings[left], embeddings[labelled], probs[left],
                                min(self.queue_size, left.size), by=self.by,
                                random_share=self.random_share, seed=self.seed + answers)
@@ -537,7 +537,7 @@ class LabellingSession:
         estimate = estimate_accuracy(vectors[rows], labels, self.seed)
         if probe is None:
             return Learned(None, [], self.learner, estimate)
-        model = np.asarray(self.candidates.probs, dtype=np.float64)
+        model = self.model_probs
         if probe_is_better(estimate, model[rows], labels):
             probs = probe_probabilities(probe, labels, vectors)
             learner = f"the linear probe on {len(rows)} labels"

@@ -8,7 +8,7 @@ One module per command group, each adding its commands with ``register(sub)``:
 
 * :mod:`~galaxy10.cli.data`: ``fetch``, ``synth``, ``info``, ``import``, ``repack``, ``audit``;
 * :mod:`~galaxy10.cli.notebooks`: ``run``, ``app``;
-* :mod:`~galaxy10.cli.models`: ``train``, ``pretrain``, ``predict``;
+* :mod:`~galaxy10.cli.models`: ``train``, ``pretrain``, ``adapt``, ``predict``;
 * :mod:`~galaxy10.cli.catalogue`: ``classify``;
 * :mod:`~galaxy10.cli.similar`: ``similar``;
 * :mod:`~galaxy10.cli.suggest`: ``suggest``;
@@ -67,7 +67,7 @@ def _add_to_commands(parser: argparse.ArgumentParser) -> None:
                     _add_to_commands(child)
 
 
-TF_COMMANDS = frozenset({"predict", "train", "pretrain", "similar", "bench"})
+TF_COMMANDS = frozenset({"predict", "train", "pretrain", "adapt", "similar", "bench"})
 """Commands of which some load TensorFlow in this process (each such parser sets
 ``tensorflow=True``): it is imported quietly after the command's check, before its work."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import galaxy10.cli.checks as checks
 from galaxy10.cli.bench_active import active_arguments, active_check, active_run
+from galaxy10.cli.bench_adapt import adapt_arguments, adapt_check, adapt_run
 from galaxy10.cli.bench_select import select_arguments, select_check, select_run
 from galaxy10.cli.boundary import count_at_most, folds
 from galaxy10.cli.models import jitter_settings
@@ -496,6 +497,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("active", "active labelling on real images with hidden labels: balanced accuracy "
                         "by labels for random, uncertainty, diversity, typical and mix; "
                         "refit-and-rerank seconds", active_arguments, active_run, active_check),
+    Benchmark("adapt", "batch-normalisation statistics re-estimated on the galaxies to classify "
+                       "(adapt): balanced accuracy before and after, on real images as they are "
+                       "and under other sources' shifts", adapt_arguments, adapt_run,
+              adapt_check),
 )
 """Every ``bench`` sub-command, in the order ``bench --help`` lists them."""
 

@@ -112,7 +112,7 @@ def _check_sizes(args: argparse.Namespace, n_images: int, source: Path) -> None:
                                 f"({args.seeds}), the runs there are to fine-tune on")
 
 
-def _check_cv(args: argparse.Namespace, source: Path) -> None:
+def check_cv(args: argparse.Namespace, source: Path) -> None:
     """``args.checked_splits``: the fold assignments ``--cv`` asks for and the images allow."""
     from galaxy10.datasets.labelled import source_positions
 
@@ -169,7 +169,7 @@ def active_check(args: argparse.Namespace) -> None:
                                       "images, each answered once; give at most that")
     if args.browser_clicks:
         _check_browser(args.browser_clicks, len(labels), source)
-    _check_cv(args, source)
+    check_cv(args, source)
     reports = get_reports_home(args.reports_dir)
     out = args.out or reports / "active_labelling.json"
     import galaxy10

@@ -1,4 +1,5 @@
-"""The model commands: ``train``, ``pretrain`` (make a bundle) and ``predict`` (use one)."""
+"""The model commands: ``train``, ``pretrain`` (make a bundle), ``adapt`` (fit one to your
+images) and ``predict`` (use one)."""
 
 from __future__ import annotations
 
@@ -154,6 +155,30 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_adapt(args: argparse.Namespace) -> None:
+    """Inputs, bundle (a modern CNN) and output, before the bundle is loaded."""
+    from galaxy10.cli.catalogue import check_inputs, checked_model
+    from galaxy10.modeling.bundle import read_bundle
+
+    check_inputs(args.inputs)
+    args.model = checked_model(args.model, args.quiet)
+    kind = read_bundle(args.model).kind
+    if kind != "galaxy":
+        raise Galaxy10Error(f"{args.model}: a '{kind}' bundle has no batch-normalisation layer "
+                            "to adapt (--model); adapt a modern-CNN bundle")
+    args.out = check_out(args.out, "bundle", args.force, inputs=[*args.inputs, args.model],
+                         companions=[Path(args.out).with_suffix(".json")])
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from galaxy10.pipeline.adapt import adapt_bundle
+
+    result = adapt_bundle(args.model, args.inputs, args.out, images=args.images,
+                          seed=args.seed, progress=not args.quiet)
+    print("\n".join(result.lines()))
+    return 0
+
+
 def _check_predict(args: argparse.Namespace) -> None:
     from galaxy10.modeling.shipped import default_model
 
@@ -195,8 +220,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``train``, ``pretrain`` and ``predict`` commands to ``sub``."""
+    """Add the ``train``, ``pretrain``, ``adapt`` and ``predict`` commands to ``sub``."""
     from galaxy10.modeling.augment import FINETUNE_JITTER, JITTERS
+    from galaxy10.pipeline.adapt import ADAPT_IMAGES
 
     p = sub.add_parser("train", help="train the modern CNN on any Galaxy10-schema file")
     add_data(p, default=None, why="since a bundle records the data it learned from: name it; "
@@ -244,6 +270,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_seed(p)
     add_quiet(p, "no per-epoch progress")
     p.set_defaults(func=_cmd_pretrain, check=_check_pretrain, tensorflow=True)
+
+    p = sub.add_parser("adapt", help="fit a bundle to your own unlabelled images (another "
+                                     "survey or pipeline): batch-normalisation statistics "
+                                     "re-estimated, AdaBN")
+    p.description = ("Write a copy of the bundle whose batch-normalisation statistics are those "
+                     "of a seeded random sample of your images (AdaBN: no label read, no weight "
+                     "trained), for cut-outs whose depth, noise, stretch or scale differ from "
+                     "the images the network learned from. Use it as classify's or suggest's "
+                     "--model, in the labelling panel, or as train's --init.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                   help="what classify reads: Galaxy10 .h5, .parquet, CSV manifests, folders "
+                        "of images, image files")
+    p.add_argument("--out", type=Path, required=True, help="the adapted bundle to write (.keras)")
+    p.add_argument("--model", type=Path, help="the bundle to adapt (default as classify: "
+                                              "models/galaxy_cnn.keras, else the shipped one)")
+    p.add_argument("--images", type=count_at_most(1_000_000), default=ADAPT_IMAGES,
+                   help=f"rows sampled from the inputs (default {ADAPT_IMAGES})")
+    add_force(p, "--out (or its .json)")
+    add_seed(p)
+    add_quiet(p, "no progress lines")
+    p.set_defaults(func=_cmd_adapt, check=_check_adapt, tensorflow=True)
 
     p = sub.add_parser("predict", help="classify image files with a trained model")
     p.add_argument("images", nargs="+", type=Path, help="JPEG/PNG files")

@@ -480,6 +480,15 @@ def read_bundle(model_path: str | os.PathLike[str]) -> BundleParams:
     path = params_path(model_path)
     return _checked(_read_json(path), path)
 
+def read_bundle_json(model_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The bundle's JSON as parsed, after the same checks as :func:`read_bundle`: for a
+    writer that makes a new bundle from this one and keeps the facts it does not change."""
+    path = params_path(model_path)
+    raw = _read_json(path)
+    _checked(raw, path)
+    return raw
+
+
 def write_calibration(model_path: str | os.PathLike[str], record: dict[str, Any]) -> Path:
     """Store a calibration record in the bundle's JSON (atomically), keeping the rest."""
     return _write_section(model_path, "calibration", record)

@@ -61,7 +61,7 @@ def test_real_is_one_option_with_one_meaning():
     real = _with("--real")
     assert set(real) == {("pretrain",), ("gallery",), ("realism",), ("bench", "accuracy"),
                          ("bench", "real"), ("bench", "similar"), ("bench", "shipped"),
-                         ("bench", "active"), ("bench", "select")}
+                         ("bench", "active"), ("bench", "select"), ("bench", "adapt")}
     assert len({a.help.split("; 'none'")[0] for a in real.values()}) == 1
     for words in real:
         assert _parse(words).real is None  # the default sample is looked up when it runs
@@ -80,7 +80,7 @@ def test_profile_defaults_follow_one_rule():
     assert defaults == {("run",): DEFAULT_PROFILE, ("bench", "accuracy"): DEFAULT_PROFILE,
                         ("train",): RECIPE_PROFILE, ("pretrain",): RECIPE_PROFILE,
                         ("bench", "real"): RECIPE_PROFILE, ("bench", "select"): RECIPE_PROFILE,
-                        ("bench", "active"): RECIPE_PROFILE}
+                        ("bench", "active"): RECIPE_PROFILE, ("bench", "adapt"): RECIPE_PROFILE}
     for action in _with("--profile").values():
         assert f"default {action.default}, " in action.help  # and says why
 
@@ -145,7 +145,8 @@ REQUIRED_ANYWHERE = {("train",): ["--out", "m.keras", "--data", "x.h5"], ("predi
                      ("similar",): ["0", "--in", "x.h5"], ("classify",): ["x.h5", "--out", "o"],
                      ("info",): ["x.h5"], ("import",): ["src", "--out", "x.h5"],
                      ("repack",): ["x.h5", "--out", "y.h5"], ("audit",): ["x.h5"],
-                     ("gallery",): ["--out", "g.png"], ("suggest",): ["cat", "--out", "n.csv"]}
+                     ("gallery",): ["--out", "g.png"], ("suggest",): ["cat", "--out", "n.csv"],
+                     ("adapt",): ["imgs", "--out", "a.keras"]}
 """Arguments each command needs before it parses at all."""
 
 

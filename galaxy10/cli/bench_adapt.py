@@ -1,0 +1,77 @@
+"""``bench adapt``'s options, checks and run (:mod:`galaxy10.bench.adapt`): one row of
+:data:`galaxy10.cli.bench.BENCHMARKS`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import galaxy10.cli.checks as checks
+from galaxy10.cli.bench_active import check_cv
+from galaxy10.cli.boundary import folds
+from galaxy10.cli.options import add_models_dir, add_profile, add_real, add_seed
+from galaxy10.cli.outputs import check_out
+from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
+from galaxy10.core.profiles import RECIPE_PROFILE
+
+
+def adapt_arguments(p: argparse.ArgumentParser) -> None:
+    """``bench adapt``'s own options."""
+    add_real(p)
+    p.add_argument("--init", type=Path, help="the pre-trained modern-CNN bundle, frozen and the "
+                                             "fine-tunes' start (default <models-dir>/"
+                                             "pretrained_synthetic.keras, else the one shipped "
+                                             "with galaxy10)")
+    add_models_dir(p)
+    p.add_argument("--cv", choices=["random", "region", "both"],
+                   help="fold assignment, as bench real's (default: both where the images have "
+                        "sky positions, else random)")
+    p.add_argument("--folds", type=folds, default=5, help="outer folds (default 5)")
+    p.add_argument("--no-shifts", dest="shifts", action="store_false",
+                   help="the test images as they are only (default: also under every shift "
+                        "bench real scores)")
+    p.add_argument("--finetune", action="store_true",
+                   help="also fine-tune the shipped recipe on each fold's training images and "
+                        "adapt that (minutes per fold on a CPU)")
+    add_profile(p, RECIPE_PROFILE)
+    p.add_argument("--out", type=Path, help="the JSON record (default "
+                                            "<reports-dir>/benchmarks.json, section adapt)")
+    add_seed(p)
+
+
+def adapt_check(args: argparse.Namespace) -> None:
+    """Check every option, input and output of ``bench adapt`` before any work."""
+    from galaxy10.core.paths import get_reports_home
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.datasets.resample import check_folds
+
+    args.checked_init = checks.init_bundle(args.init, args.models_dir)
+    args.checked_profile = get_profile(args.profile)
+    source, labels = checks.real_labels(args.real, required=True, probe=True)
+    args.checked_real = source
+    try:
+        check_folds(labels, args.folds)
+    except Galaxy10Error as exc:
+        raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
+    check_cv(args, source)
+    out = args.out or get_reports_home(args.reports_dir) / "benchmarks.json"
+    args.checked_out = check_out(out, "metrics", inputs=[source], lock=False)
+
+
+def adapt_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
+    """Run ``bench adapt``, print its tables and record them in ``--out``."""
+    import tempfile
+
+    from galaxy10.bench.adapt import bench_adapt, format_adapt
+    from galaxy10.bench.records import record
+    from galaxy10.datasets.importer import labelled_images_h5
+
+    with tempfile.TemporaryDirectory() as tmp:
+        real = labelled_images_h5(args.checked_real, tmp)
+        result = bench_adapt(real, args.checked_init, splits=args.checked_splits,
+                             n_folds=args.folds, seed=args.seed,
+                             shifts=None if args.shifts else (), finetune=args.finetune,
+                             profile=args.checked_profile, say=say)
+    print(format_adapt(result))
+    return record("adapt", result, args.checked_out)

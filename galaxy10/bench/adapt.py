@@ -188,3 +188,31 @@ def format_adapt(result: dict[str, Any]) -> str:
             gains = [row["gain"]["mean"] for row in rows.values()]
             lines.append(f"mean gain over the {len(gains)} conditions: {np.mean(gains):+.3f}")
     return "\n".join(lines)
+
+
+def adapt_markdown(result: dict[str, Any]) -> list[str]:
+    """The record's tables in Markdown (one per CV: a row per condition; for each model the
+    balanced accuracy plain and adapted and the gain, mean ± sd over the folds), for the docs,
+    which print them from the committed record."""
+    lines: list[str] = []
+    for split, section in result["splits"].items():
+        models = [m for m in section if m != "cv"]
+        lines += [f"**{split} CV** ({result['folds']} folds; mean ± sd over the folds)", "",
+                  "| condition | " + " | ".join(f"{m} {what}" for m in models
+                                                 for what in ("plain", "adapted", "gain"))
+                  + " |",
+                  "|---|" + "---|" * (3 * len(models))]
+        for name in section[models[0]]:
+            cells = []
+            for m in models:
+                row = section[m][name]
+                cells += [f"{row['plain']['mean']:.3f} ± {row['plain']['sd']:.3f}",
+                          f"{row['adapted']['mean']:.3f} ± {row['adapted']['sd']:.3f}",
+                          f"{row['gain']['mean']:+.3f} ± {row['gain']['sd']:.3f}"]
+            label = "as they are" if name == AS_THEY_ARE else name
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        means = [f"{m} {np.mean([r['gain']['mean'] for r in section[m].values()]):+.3f}"
+                 for m in models]
+        lines += ["", f"Mean gain over the {len(section[models[0]])} conditions: "
+                      + ", ".join(means) + ".", ""]
+    return lines

@@ -277,8 +277,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.description = ("Write a copy of the bundle whose batch-normalisation statistics are those "
                      "of a seeded random sample of your images (AdaBN: no label read, no weight "
                      "trained), for cut-outs whose depth, noise, stretch or scale differ from "
-                     "the images the network learned from. Use it as classify's or suggest's "
-                     "--model, in the labelling panel, or as train's --init.")
+                     "the images the network learned from. Use it as classify's, suggest's or "
+                     "predict's --model, or in the labelling panel (fine-tuning learns the "
+                     "statistics of its own images anyway).")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                    help="what classify reads: Galaxy10 .h5, .parquet, CSV manifests, folders "
                         "of images, image files")

@@ -56,8 +56,8 @@ class Adapted:
                "predicted classes on those images, before -> after:"]
         for k, name in enumerate(CLASS_NAMES):
             out.append(f"  {k} {name:<28} {self.before[k]:6.1%} -> {self.after[k]:6.1%}")
-        out.append(f"wrote {self.out} (and its .json); classify, suggest, the labelling panel "
-                   "and train --init take it as --model / --init")
+        out.append(f"wrote {self.out} (and its .json): give it as --model to classify, "
+                   "suggest, predict or the labelling panel")
         return out
 
 

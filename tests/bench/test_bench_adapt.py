@@ -51,3 +51,18 @@ def test_the_record_has_every_condition_and_the_gain_is_adapted_less_plain(world
     again = bench_adapt(world["data"], world["model"], n_folds=2, shifts=["noise x2"],
                         say=lines.append)
     assert again["splits"] == result["splits"]  # seeded: the same numbers
+
+
+def test_the_markdown_has_a_row_per_condition_and_three_columns_per_model(world) -> None:
+    from galaxy10.bench.adapt import adapt_markdown
+
+    result = bench_adapt(world["data"], world["model"], n_folds=2, shifts=["blur 1.5 px"],
+                         say=lambda line: None)
+    lines = adapt_markdown(result)
+    header = next(line for line in lines if line.startswith("| condition"))
+    assert header.count("|") == 5 and "frozen gain" in header
+    rows = [line for line in lines if line.startswith("| as they are") or
+            line.startswith("| blur 1.5 px")]
+    assert len(rows) == 2
+    gain = result["splits"]["random"]["frozen"]["blur 1.5 px"]["gain"]["mean"]
+    assert f"{gain:+.3f} ±" in rows[1]

@@ -26,6 +26,10 @@ ADAPT_IMAGES = 2000
 """Default sample of the inputs whose statistics are taken: enough for every channel's mean
 and variance to settle, few enough to read and run in about a minute on 2 cores."""
 
+FEW_IMAGES = 200
+"""Below this many images ``adapt`` warns: ``bench adapt`` measures it on 200 per fold, and
+statistics of fewer galaxies follow the few more than the survey."""
+
 KEPT_OUT = ("bundle_version", "kind", "image", "tta", "class_names", "model_file", "scaler",
             "scores", "provenance")
 """Fields of the source bundle's JSON that the adapted bundle does not copy: the first six
@@ -49,11 +53,17 @@ class Adapted:
 
     def lines(self) -> list[str]:
         """What ``adapt`` prints: the sample, the layers, and how the guesses moved."""
+        rows = "1 input row" if self.rows == 1 else f"{self.rows:,} input rows"
         out = [f"adapted the {self.layers} batch-normalisation layers of {self.model.name} to "
-               f"{self.images:,} images (a seeded sample of {self.rows:,} input rows"
+               f"{self.images:,} image{'' if self.images == 1 else 's'} (a seeded sample of "
+               f"{rows}"
                + (f"; {self.skipped:,} unreadable or not galaxy cut-outs left out" if
                   self.skipped else "") + f") in {self.seconds:.0f} s",
                "predicted classes on those images, before -> after:"]
+        if self.images < FEW_IMAGES:
+            out.insert(1, f"warning: statistics of fewer than {FEW_IMAGES} galaxies follow those "
+                          "few more than your survey; the adapted bundle may do worse than the "
+                          "original: give more images")
         for k, name in enumerate(CLASS_NAMES):
             out.append(f"  {k} {name:<28} {self.before[k]:6.1%} -> {self.after[k]:6.1%}")
         out.append(f"wrote {self.out} (and its .json): give it as --model to classify, "

@@ -113,3 +113,11 @@ def test_the_command_writes_the_bundle_and_says_how_the_guesses_moved(world, tmp
     text = capsys.readouterr().out
     assert "predicted classes on those images, before -> after:" in text
     assert f"wrote {out}" in text and read_bundle(out).lineage[-1]["stage"] == "adapt"
+
+
+def test_a_small_sample_is_adapted_to_with_a_warning(world, tmp_path) -> None:
+    result = adapt_bundle(world["model"], [world["data"]], tmp_path / "few.keras", images=1,
+                          progress=False)
+    text = "\n".join(result.lines())
+    assert "to 1 image (a seeded sample of 40 input rows)" in text
+    assert "warning: statistics of fewer than 200 galaxies" in text

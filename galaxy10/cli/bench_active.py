@@ -20,6 +20,21 @@ MAX_LABELS = 10_000_000
 """Bound of ``--sizes``, ``--start`` and ``--batch`` (the fold's pool is checked too)."""
 
 
+def add_images_bundle_and_folds(p: argparse.ArgumentParser, init: str) -> None:
+    """``--real``, ``--init`` (described by ``init``), ``--models-dir``, ``--cv`` and
+    ``--folds``: the options ``bench active`` and ``bench adapt`` share (checked by
+    :func:`check_cv` and ``checks``)."""
+    add_real(p)
+    p.add_argument("--init", type=Path, help=f"{init} (default <models-dir>/"
+                                             "pretrained_synthetic.keras, else the one shipped "
+                                             "with galaxy10)")
+    add_models_dir(p)
+    p.add_argument("--cv", choices=["random", "region", "both"],
+                   help="fold assignment, as bench real's (default: both where the images have "
+                        "sky positions, else random)")
+    p.add_argument("--folds", type=folds, default=5, help="outer folds (default 5)")
+
+
 def active_arguments(p: argparse.ArgumentParser) -> None:
     """``bench active``'s own options."""
     from galaxy10.bench.active import (
@@ -33,16 +48,8 @@ def active_arguments(p: argparse.ArgumentParser) -> None:
     from galaxy10.bench.clicks import CLICKS
     from galaxy10.modeling.active import STRATEGIES
 
-    add_real(p)
-    p.add_argument("--init", type=Path, help="the frozen pre-trained bundle whose embedding the "
-                                             "probe learns on (default <models-dir>/"
-                                             "pretrained_synthetic.keras, else the one shipped "
-                                             "with galaxy10)")
-    add_models_dir(p)
-    p.add_argument("--cv", choices=["random", "region", "both"],
-                   help="fold assignment, as bench real's (default: both where the images have "
-                        "sky positions, else random)")
-    p.add_argument("--folds", type=folds, default=5, help="outer folds (default 5)")
+    add_images_bundle_and_folds(p, "the frozen pre-trained bundle whose embedding the probe "
+                                   "learns on")
     p.add_argument("--seeds", type=count_at_most(MAX_SEEDS), default=SEEDS,
                    help=f"runs of each fold, each its own cold start (default {SEEDS})")
     p.add_argument("--sizes", type=count_at_most(MAX_LABELS), nargs="+", metavar="N",

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import galaxy10.cli.checks as checks
-from galaxy10.cli.bench_active import check_cv
-from galaxy10.cli.boundary import folds
-from galaxy10.cli.options import add_models_dir, add_profile, add_real, add_seed
+from galaxy10.cli.bench_active import add_images_bundle_and_folds, check_cv
+from galaxy10.cli.options import add_profile, add_seed
 from galaxy10.cli.outputs import check_out
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
 from galaxy10.core.profiles import RECIPE_PROFILE
@@ -18,16 +17,8 @@ from galaxy10.core.profiles import RECIPE_PROFILE
 
 def adapt_arguments(p: argparse.ArgumentParser) -> None:
     """``bench adapt``'s own options."""
-    add_real(p)
-    p.add_argument("--init", type=Path, help="the pre-trained modern-CNN bundle, frozen and the "
-                                             "fine-tunes' start (default <models-dir>/"
-                                             "pretrained_synthetic.keras, else the one shipped "
-                                             "with galaxy10)")
-    add_models_dir(p)
-    p.add_argument("--cv", choices=["random", "region", "both"],
-                   help="fold assignment, as bench real's (default: both where the images have "
-                        "sky positions, else random)")
-    p.add_argument("--folds", type=folds, default=5, help="outer folds (default 5)")
+    add_images_bundle_and_folds(p, "the pre-trained modern-CNN bundle, frozen and the "
+                                   "fine-tunes' start")
     p.add_argument("--no-shifts", dest="shifts", action="store_false",
                    help="the test images as they are only (default: also under every shift "
                         "bench real scores)")

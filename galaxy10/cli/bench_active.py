@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import galaxy10.cli.checks as checks
 from galaxy10.cli.boundary import count_at_most, folds
@@ -13,6 +14,9 @@ from galaxy10.cli.options import add_models_dir, add_profile, add_real, add_seed
 from galaxy10.cli.outputs import check_out, note_after_checks
 from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
 from galaxy10.core.profiles import RECIPE_PROFILE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_SEEDS = 100
 """Most runs of each fold ``--seeds`` takes."""
@@ -119,6 +123,20 @@ def _check_sizes(args: argparse.Namespace, n_images: int, source: Path) -> None:
                                 f"({args.seeds}), the runs there are to fine-tune on")
 
 
+def check_real_and_folds(args: argparse.Namespace) -> tuple[Path, np.ndarray]:
+    """``--real`` (labelled images, read once; ``args.checked_real``) and ``--folds`` against
+    its classes; returns the images' source and labels."""
+    from galaxy10.datasets.resample import check_folds
+
+    source, labels = checks.real_labels(args.real, required=True, probe=True)
+    args.checked_real = source
+    try:
+        check_folds(labels, args.folds)
+    except Galaxy10Error as exc:
+        raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
+    return source, labels
+
+
 def check_cv(args: argparse.Namespace, source: Path) -> None:
     """``args.checked_splits``: the fold assignments ``--cv`` asks for and the images allow."""
     from galaxy10.datasets.labelled import source_positions
@@ -152,7 +170,6 @@ def _check_browser(clicks: int, n_images: int, source: Path) -> None:
 def active_check(args: argparse.Namespace) -> None:
     """Check every option, input and output of ``bench active`` before any work."""
     from galaxy10.core.paths import get_reports_home, project_root
-    from galaxy10.datasets.resample import check_folds
 
     args.checked_init = checks.init_bundle(args.init, args.models_dir, kind=None)
     if args.finetune_sizes:  # fine-tuning needs the modern CNN
@@ -160,12 +177,7 @@ def active_check(args: argparse.Namespace) -> None:
     from galaxy10.core.profiles import get_profile
 
     args.checked_profile = get_profile(args.profile)
-    source, labels = checks.real_labels(args.real, required=True, probe=True)
-    args.checked_real = source
-    try:
-        check_folds(labels, args.folds)
-    except Galaxy10Error as exc:
-        raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
+    source, labels = check_real_and_folds(args)
     _check_sizes(args, len(labels), source)
     if args.clicks is None:
         from galaxy10.bench.clicks import CLICKS

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import galaxy10.cli.checks as checks
-from galaxy10.cli.bench_active import add_images_bundle_and_folds, check_cv
+from galaxy10.cli.bench_active import (
+    add_images_bundle_and_folds,
+    check_cv,
+    check_real_and_folds,
+)
 from galaxy10.cli.options import add_profile, add_seed
 from galaxy10.cli.outputs import check_out
-from galaxy10.core.errors import Galaxy10Error, GalaxyDataError
 from galaxy10.core.profiles import RECIPE_PROFILE
 
 
@@ -35,16 +38,10 @@ def adapt_check(args: argparse.Namespace) -> None:
     """Check every option, input and output of ``bench adapt`` before any work."""
     from galaxy10.core.paths import get_reports_home
     from galaxy10.core.profiles import get_profile
-    from galaxy10.datasets.resample import check_folds
 
     args.checked_init = checks.init_bundle(args.init, args.models_dir)
     args.checked_profile = get_profile(args.profile)
-    source, labels = checks.real_labels(args.real, required=True, probe=True)
-    args.checked_real = source
-    try:
-        check_folds(labels, args.folds)
-    except Galaxy10Error as exc:
-        raise GalaxyDataError(source, f"--folds {args.folds}: {exc}") from None
+    source, _labels = check_real_and_folds(args)
     check_cv(args, source)
     out = args.out or get_reports_home(args.reports_dir) / "benchmarks.json"
     args.checked_out = check_out(out, "metrics", inputs=[source], lock=False)

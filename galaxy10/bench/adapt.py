@@ -39,45 +39,74 @@ def _summary(values: list[float]) -> dict[str, Any]:
             "runs": [float(v) for v in arr]}
 
 
-def plain_and_adapted(predictor, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Balanced accuracy of ``predictor`` on ``images`` as it is, then adapted to them; its
+WAYS = ("plain", "adapted", "survey_mix")
+"""The three scores of each condition: the network as it is; adapted to the test images (a
+fold's test images keep the sample's equal classes); adapted to a survey's mix of them."""
+
+
+def survey_mix(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Rows of ``labels`` drawn (as many as there are, with replacement, seeded) so that each
+    class's share is its share of the whole Galaxy10 DECaLS (1.9 % Cigar Shaped Smooth to
+    14.9 % Round Smooth): what a survey's catalogue holds, where a fold holds equal classes.
+    Only the benchmark reads the labels to draw it; the adaptation reads none."""
+    from galaxy10.core.classes import REAL_CLASS_COUNTS
+
+    labels = np.asarray(labels, dtype=np.int64)
+    shares = np.asarray(REAL_CLASS_COUNTS, dtype=np.float64) / sum(REAL_CLASS_COUNTS)
+    counts = np.bincount(labels, minlength=len(shares))
+    weights = shares[labels] / counts[labels]
+    rng = np.random.default_rng(seed)
+    return rng.choice(len(labels), size=len(labels), replace=True, p=weights / weights.sum())
+
+
+def plain_and_adapted(predictor, images: np.ndarray, labels: np.ndarray, seed: int = 0
+                      ) -> dict[str, float]:
+    """Balanced accuracy of ``predictor`` on ``images`` (:data:`WAYS`): as it is, adapted to
+    them, and adapted to a survey's class mix of them (:func:`survey_mix`); its
     batch-normalisation statistics are put back afterwards."""
     from sklearn.metrics import balanced_accuracy_score
 
     from galaxy10.modeling.adapt import adapt_batch_norm, batch_norm_layers
 
     x = predictor.preprocess(images)
-    plain = balanced_accuracy_score(labels, predictor.predict_proba(x, preprocessed=True)
-                                    .argmax(axis=1))
+
+    def score() -> float:
+        guess = predictor.predict_proba(x, preprocessed=True).argmax(axis=1)
+        return float(balanced_accuracy_score(labels, guess))
+
+    out = {"plain": score()}
     saved = [layer.get_weights() for layer in batch_norm_layers(predictor.model)]
     try:
-        adapt_batch_norm(predictor.model, x)
-        adapted = balanced_accuracy_score(labels, predictor.predict_proba(x, preprocessed=True)
-                                          .argmax(axis=1))
+        for way, rows in (("adapted", slice(None)), ("survey_mix", survey_mix(labels, seed))):
+            adapt_batch_norm(predictor.model, x[rows])
+            out[way] = score()
+            for layer, weights in zip(batch_norm_layers(predictor.model), saved, strict=True):
+                layer.set_weights(weights)
     finally:
         for layer, weights in zip(batch_norm_layers(predictor.model), saved, strict=True):
             layer.set_weights(weights)
-    return float(plain), float(adapted)
+    return out
 
 
 def score_conditions(predictor, images: np.ndarray, labels: np.ndarray,
-                     conditions: Sequence[str], seed: int) -> dict[str, tuple[float, float]]:
+                     conditions: Sequence[str], seed: int) -> dict[str, dict[str, float]]:
     """:func:`plain_and_adapted` under each condition (:data:`AS_THEY_ARE` or a shift)."""
     from galaxy10.modeling.shifts import apply_shift
 
     return {name: plain_and_adapted(predictor, images if name == AS_THEY_ARE
-                                    else apply_shift(images, name, seed=seed), labels)
+                                    else apply_shift(images, name, seed=seed), labels, seed)
             for name in conditions}
 
 
-def _section(scores: list[dict[str, tuple[float, float]]]) -> dict[str, Any]:
-    """Per condition, the plain and adapted scores and their difference over the folds."""
+def _section(scores: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """Per condition, each way's scores and each adapted way's gain over plain, over the
+    folds."""
     out: dict[str, Any] = {}
     for name in scores[0]:
-        plain = [fold[name][0] for fold in scores]
-        adapted = [fold[name][1] for fold in scores]
-        out[name] = {"plain": _summary(plain), "adapted": _summary(adapted),
-                     "gain": _summary([a - p for p, a in zip(plain, adapted, strict=True)])}
+        runs = {way: [fold[name][way] for fold in scores] for way in WAYS}
+        out[name] = {way: _summary(values) for way, values in runs.items()}
+        for way in WAYS[1:]:
+            out[name][f"{way}_gain"] = _summary(np.subtract(runs[way], runs["plain"]).tolist())
     return out
 
 
@@ -121,15 +150,18 @@ def bench_adapt(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *
     started = time.time()
     conditions = [AS_THEY_ARE, *(SHIFTS if shifts is None else shifts)]
     out: dict[str, Any] = {"init": os.fspath(init), "folds": n_folds, "seed": seed,
-                           "conditions": conditions, "adapted_on": "each fold's test images "
-                           "(labels unread), as the shift left them", "splits": {}}
+                           "conditions": conditions, "adapted_on": {
+                               "adapted": "each fold's test images (labels unread), as the "
+                                          "shift left them",
+                               "survey_mix": "the same images drawn with replacement in the "
+                                             "whole data set's class shares"}, "splits": {}}
     frozen = Predictor(init)
     with Galaxy10File(real_h5) as galaxies, tempfile.TemporaryDirectory() as tmp:
         y = galaxies.labels.astype(np.int64)
         out["n_images"] = int(len(y))
         for split in splits:
             folds, about = cv_folds(real_h5, n_folds, seed, split)
-            models: dict[str, list[dict[str, tuple[float, float]]]] = {"frozen": []}
+            models: dict[str, list[dict[str, dict[str, float]]]] = {"frozen": []}
             for k, (train, test) in enumerate(folds):
                 fold_seed = run_seed(seed, 0, k)
                 images = galaxies.read(np.sort(test))
@@ -141,8 +173,11 @@ def bench_adapt(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *
                     models.setdefault("fine-tuned", []).append(
                         score_conditions(tuned, images, labels, conditions, fold_seed))
                 say(f"{split} CV fold {k + 1}/{n_folds}: " + ", ".join(
-                    f"{name} {runs[-1][AS_THEY_ARE][0]:.3f} -> {runs[-1][AS_THEY_ARE][1]:.3f}"
-                    for name, runs in models.items()) + " (as they are, plain -> adapted)")
+                    f"{name} {runs[-1][AS_THEY_ARE]['plain']:.3f} -> "
+                    f"{runs[-1][AS_THEY_ARE]['adapted']:.3f} / "
+                    f"{runs[-1][AS_THEY_ARE]['survey_mix']:.3f}"
+                    for name, runs in models.items())
+                    + " (as they are: plain -> adapted / adapted to a survey's mix)")
             out["splits"][split] = {"cv": about["cv"],
                                     **{name: _section(runs) for name, runs in models.items()}}
     if finetune:
@@ -172,47 +207,56 @@ def _finetuned(galaxies, train: np.ndarray, init, profile: Profile | None, seed:
                         cache_dir=cache).predictor
 
 
+def _cell(row: dict[str, Any], way: str) -> str:
+    """One way's mean ± sd, with its gain over plain for the adapted ways."""
+    text = f"{row[way]['mean']:.3f} ± {row[way]['sd']:.3f}"
+    if way != "plain":
+        text += f" ({row[way + '_gain']['mean']:+.3f})"
+    return text
+
+
+def _mean_gains(rows: dict[str, Any]) -> str:
+    """Each adapted way's gain over plain, averaged over the conditions."""
+    means = {way: np.mean([row[f"{way}_gain"]["mean"] for row in rows.values()])
+             for way in WAYS[1:]}
+    return ", ".join(f"{way.replace('_', ' ')} {mean:+.3f}" for way, mean in means.items())
+
+
 def format_adapt(result: dict[str, Any]) -> str:
-    """``bench adapt``'s tables: per CV and model, balanced accuracy plain and adapted, and
-    the gain, mean +- sd over the folds, under each condition."""
+    """``bench adapt``'s tables: per CV and model, balanced accuracy plain, adapted to the
+    test images and adapted to a survey's mix of them (mean ± sd over the folds, gain over
+    plain in brackets), under each condition."""
     lines = []
     for split, section in result["splits"].items():
         for model, rows in ((m, r) for m, r in section.items() if m != "cv"):
             lines.append(f"== adapt, {split} CV, {model} network: balanced accuracy (mean +- sd "
-                         f"over {result['folds']} folds), adapted to the test images ==")
-            lines.append(f"{'condition':<30} {'plain':>15} {'adapted':>15} {'gain':>15}")
+                         f"over {result['folds']} folds; gain over plain) ==")
+            lines.append(f"{'condition':<30} {'plain':>15} {'adapted':>26} {'survey mix':>26}")
             for name, row in rows.items():
-                lines.append(f"{name:<30} " + " ".join(
-                    f"{row[key]['mean']:>7.3f} +- {row[key]['sd']:.3f}"
-                    for key in ("plain", "adapted", "gain")))
-            gains = [row["gain"]["mean"] for row in rows.values()]
-            lines.append(f"mean gain over the {len(gains)} conditions: {np.mean(gains):+.3f}")
+                lines.append(f"{name:<30} {_cell(row, 'plain'):>15} "
+                             f"{_cell(row, 'adapted'):>26} {_cell(row, 'survey_mix'):>26}")
+            lines.append(f"mean gain over the {len(rows)} conditions: {_mean_gains(rows)}")
     return "\n".join(lines)
 
 
 def adapt_markdown(result: dict[str, Any]) -> list[str]:
-    """The record's tables in Markdown (one per CV: a row per condition; for each model the
-    balanced accuracy plain and adapted and the gain, mean ± sd over the folds), for the docs,
-    which print them from the committed record."""
+    """The record's tables in Markdown, one per CV: a row per condition; for each model the
+    balanced accuracy plain, adapted to the test images and adapted to a survey's mix of them
+    (mean ± sd over the folds, gain over plain in brackets). The docs print them from the
+    committed record."""
     lines: list[str] = []
+    heads = {"plain": "plain", "adapted": "adapted", "survey_mix": "adapted, survey's mix"}
     for split, section in result["splits"].items():
         models = [m for m in section if m != "cv"]
-        lines += [f"**{split} CV** ({result['folds']} folds; mean ± sd over the folds)", "",
-                  "| condition | " + " | ".join(f"{m} {what}" for m in models
-                                                 for what in ("plain", "adapted", "gain"))
-                  + " |",
-                  "|---|" + "---|" * (3 * len(models))]
+        lines += [f"**{split} CV** ({result['folds']} folds; mean ± sd over the folds, gain "
+                  "over plain in brackets)", "",
+                  "| condition | " + " | ".join(f"{m}: {heads[way]}" for m in models
+                                                 for way in WAYS) + " |",
+                  "|---|" + "---|" * (len(WAYS) * len(models))]
         for name in section[models[0]]:
-            cells = []
-            for m in models:
-                row = section[m][name]
-                cells += [f"{row['plain']['mean']:.3f} ± {row['plain']['sd']:.3f}",
-                          f"{row['adapted']['mean']:.3f} ± {row['adapted']['sd']:.3f}",
-                          f"{row['gain']['mean']:+.3f} ± {row['gain']['sd']:.3f}"]
             label = "as they are" if name == AS_THEY_ARE else name
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        means = [f"{m} {np.mean([r['gain']['mean'] for r in section[m].values()]):+.3f}"
-                 for m in models]
-        lines += ["", f"Mean gain over the {len(section[models[0]])} conditions: "
-                      + ", ".join(means) + ".", ""]
+            lines.append(f"| {label} | " + " | ".join(
+                _cell(section[m][name], way) for m in models for way in WAYS) + " |")
+        lines += ["", f"Mean gain over the {len(section[models[0]])} conditions: " + "; ".join(
+            f"{m}: {_mean_gains(section[m])}" for m in models) + ".", ""]
     return lines

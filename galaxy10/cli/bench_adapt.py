@@ -22,9 +22,14 @@ def adapt_arguments(p: argparse.ArgumentParser) -> None:
     """``bench adapt``'s own options."""
     add_images_bundle_and_folds(p, "the pre-trained modern-CNN bundle, frozen and the "
                                    "fine-tunes' start")
-    p.add_argument("--no-shifts", dest="shifts", action="store_false",
-                   help="the test images as they are only (default: also under every shift "
-                        "bench real scores)")
+    from galaxy10.modeling.shifts import SHIFTS
+
+    shifts = p.add_mutually_exclusive_group()
+    shifts.add_argument("--shifts", nargs="+", choices=list(SHIFTS), metavar="SHIFT",
+                        help="the shifts to score besides the images as they are (default: "
+                             f"every one bench real scores: {', '.join(SHIFTS)})")
+    shifts.add_argument("--no-shifts", dest="shifts", action="store_const", const=[],
+                        help="the test images as they are only")
     p.add_argument("--finetune", action="store_true",
                    help="also fine-tune the shipped recipe on each fold's training images and "
                         "adapt that (minutes per fold on a CPU)")
@@ -59,7 +64,7 @@ def adapt_run(args: argparse.Namespace, say: Callable[[str], None]) -> Path:
         real = labelled_images_h5(args.checked_real, tmp)
         result = bench_adapt(real, args.checked_init, splits=args.checked_splits,
                              n_folds=args.folds, seed=args.seed,
-                             shifts=None if args.shifts else (), finetune=args.finetune,
+                             shifts=args.shifts, finetune=args.finetune,
                              profile=args.checked_profile, say=say)
     print(format_adapt(result))
     return record("adapt", result, args.checked_out)

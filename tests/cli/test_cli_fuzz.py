@@ -253,6 +253,7 @@ COMMANDS = {
                            opt("--init", st.sampled_from(MODELS)),
                            opt("--cv", st.sampled_from(["random", "region", "x"])),
                            opt("--folds", number), flag("--no-shifts"), flag("--finetune"),
+                           opt("--shifts", st.sampled_from(["x", "noise x2", ""])),
                            opt("--out", st.sampled_from(HOSTILE_OUTS)), words("-q")),
     "bench select": command(words("bench", "select"), must("--real", hostile),
                             opt("--init", st.sampled_from(MODELS)), opt("--folds", number),

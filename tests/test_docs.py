@@ -401,3 +401,16 @@ def test_both_fold_assignments_are_shown_side_by_side_with_the_lagging_classes()
     text = "\n".join(real_cv_assignments_markdown({"real_cv": section(0, 0.78),
                                                    "real_cv_assignment1": confused}))
     assert "| 0.80 | 0.15 | 0.570 |" in text
+
+
+def test_the_adaptation_table_is_printed_from_its_record():
+    """docs/real-galaxies.md shows `bench adapt`'s committed record, line for line."""
+    from galaxy10.bench.adapt import adapt_markdown
+
+    record = _committed_json("reports/reference/adaptation.json")
+    assert record, "reports/reference/adaptation.json is missing"
+    text = (ROOT / "docs" / "real-galaxies.md").read_text(encoding="utf-8")
+    for section in record.values():
+        missing = [line for line in adapt_markdown(section) if line and line not in text]
+        assert not missing, ("docs/real-galaxies.md's adaptation table differs from "
+                             f"reports/reference/adaptation.json: {missing[:2]}")

@@ -138,7 +138,7 @@ def labels_to_match(sizes: Sequence[int], means: Sequence[float], target: float
     return None
 
 
-def _summary(values: list[float]) -> dict[str, Any]:
+def runs_summary(values: Sequence[float]) -> dict[str, Any]:
     """Mean and sample sd over runs (sd 0 for one run), and the runs' values."""
     arr = np.asarray(values, dtype=np.float64)
     return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
@@ -186,7 +186,7 @@ def network_score(y: np.ndarray, probs: np.ndarray, folds: list[tuple[np.ndarray
     shows before any label, and what the probe has to beat."""
     from sklearn.metrics import balanced_accuracy_score
 
-    return _summary([float(balanced_accuracy_score(y[test], probs[test].argmax(axis=1)))
+    return runs_summary([float(balanced_accuracy_score(y[test], probs[test].argmax(axis=1)))
                      for _pool, test in folds])
 
 
@@ -200,7 +200,7 @@ def _curve_summary(runs: dict[str, dict[int, list[float]]], sizes: list[int]
                    ) -> dict[str, Any]:
     """Each strategy's mean, sd and runs by size; with ``random`` among them, its mean at the
     largest size (``target``) and the labels each strategy needs to reach it."""
-    out: dict[str, Any] = {"curves": {s: {str(n): _summary(by_size[n]) for n in sizes}
+    out: dict[str, Any] = {"curves": {s: {str(n): runs_summary(by_size[n]) for n in sizes}
                                       for s, by_size in runs.items()}}
     if "random" in runs:
         target = out["curves"]["random"][str(sizes[-1])]["mean"]

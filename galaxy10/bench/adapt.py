@@ -15,11 +15,10 @@ when asked, the shipped recipe fine-tuned on the fold's training images (what ``
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,12 +30,6 @@ AS_THEY_ARE = "none"
 """The condition name of the test images unchanged."""
 
 Say = Callable[[str], None]
-
-
-def _summary(values: list[float]) -> dict[str, Any]:
-    arr = np.asarray(values, dtype=np.float64)
-    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-            "runs": [float(v) for v in arr]}
 
 
 WAYS = ("plain", "adapted", "survey_mix")
@@ -75,16 +68,15 @@ def plain_and_adapted(predictor, images: np.ndarray, labels: np.ndarray, seed: i
         return float(balanced_accuracy_score(labels, guess))
 
     out = {"plain": score()}
-    saved = [layer.get_weights() for layer in batch_norm_layers(predictor.model)]
-    try:
-        for way, rows in (("adapted", slice(None)), ("survey_mix", survey_mix(labels, seed))):
+    layers = batch_norm_layers(predictor.model)
+    saved = [layer.get_weights() for layer in layers]
+    for way, rows in (("adapted", slice(None)), ("survey_mix", survey_mix(labels, seed))):
+        try:
             adapt_batch_norm(predictor.model, x[rows])
             out[way] = score()
-            for layer, weights in zip(batch_norm_layers(predictor.model), saved, strict=True):
+        finally:  # each way starts from the network as it was
+            for layer, weights in zip(layers, saved, strict=True):
                 layer.set_weights(weights)
-    finally:
-        for layer, weights in zip(batch_norm_layers(predictor.model), saved, strict=True):
-            layer.set_weights(weights)
     return out
 
 
@@ -101,12 +93,14 @@ def score_conditions(predictor, images: np.ndarray, labels: np.ndarray,
 def _section(scores: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
     """Per condition, each way's scores and each adapted way's gain over plain, over the
     folds."""
+    from galaxy10.bench.active import runs_summary
+
     out: dict[str, Any] = {}
     for name in scores[0]:
         runs = {way: [fold[name][way] for fold in scores] for way in WAYS}
-        out[name] = {way: _summary(values) for way, values in runs.items()}
+        out[name] = {way: runs_summary(values) for way, values in runs.items()}
         for way in WAYS[1:]:
-            out[name][f"{way}_gain"] = _summary(np.subtract(runs[way], runs["plain"]).tolist())
+            out[name][f"{way}_gain"] = runs_summary(np.subtract(runs[way], runs["plain"]))
     return out
 
 
@@ -136,9 +130,9 @@ def bench_adapt(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *
     Returns
     -------
     dict
-        ``splits[split][model][condition]``: ``plain``, ``adapted`` and ``gain`` (mean, sd
-        and runs of the balanced accuracy over the folds), for ``model`` ``frozen`` (and
-        ``fine-tuned``); the settings and provenance.
+        ``splits[split][model][condition]``: each of :data:`WAYS` and the adapted ways'
+        ``<way>_gain`` over plain (mean, sd and runs of the balanced accuracy over the folds),
+        for ``model`` ``frozen`` (and ``fine-tuned``); the settings and provenance.
     """
     from galaxy10.bench.active import run_seed
     from galaxy10.bench.real import cv_folds
@@ -156,7 +150,15 @@ def bench_adapt(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *
                                "survey_mix": "the same images drawn with replacement in the "
                                              "whole data set's class shares"}, "splits": {}}
     frozen = Predictor(init)
-    with Galaxy10File(real_h5) as galaxies, tempfile.TemporaryDirectory() as tmp:
+    runner = None
+    if finetune:
+        from galaxy10.bench.selection import FinetuneRunner
+        from galaxy10.core.profiles import RECIPE_PROFILE, get_profile
+
+        runner = FinetuneRunner(real_h5, profile or get_profile(RECIPE_PROFILE), init)
+    with Galaxy10File(real_h5) as galaxies, contextlib.ExitStack() as stack:
+        if runner is not None:
+            stack.callback(runner.close)
         y = galaxies.labels.astype(np.int64)
         out["n_images"] = int(len(y))
         for split in splits:
@@ -168,8 +170,8 @@ def bench_adapt(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *
                 labels = y[np.sort(test)]
                 models["frozen"].append(score_conditions(frozen, images, labels, conditions,
                                                          fold_seed))
-                if finetune:
-                    tuned = _finetuned(galaxies, train, init, profile, fold_seed, Path(tmp))
+                if runner is not None:
+                    tuned = runner.fit("shipped", train, fold_seed)[0].predictor
                     models.setdefault("fine-tuned", []).append(
                         score_conditions(tuned, images, labels, conditions, fold_seed))
                 say(f"{split} CV fold {k + 1}/{n_folds}: " + ", ".join(
@@ -180,31 +182,12 @@ def bench_adapt(real_h5: str | os.PathLike[str], init: str | os.PathLike[str], *
                     + " (as they are: plain -> adapted / adapted to a survey's mix)")
             out["splits"][split] = {"cv": about["cv"],
                                     **{name: _section(runs) for name, runs in models.items()}}
-    if finetune:
+    if runner is not None:
         from galaxy10.bench.selection import CANDIDATES
-        from galaxy10.core.profiles import RECIPE_PROFILE, get_profile
 
-        out["finetune"] = {"recipe": CANDIDATES["shipped"].about,
-                           "profile": (profile or get_profile(RECIPE_PROFILE)).name}
+        out["finetune"] = {"recipe": CANDIDATES["shipped"].about, "profile": runner.profile.name}
     out["provenance"] = provenance(started)
     return out
-
-
-def _finetuned(galaxies, train: np.ndarray, init, profile: Profile | None, seed: int,
-               folder: Path):
-    """The shipped recipe fine-tuned from ``init`` on ``train``, as a predictor."""
-    from galaxy10.bench.selection import CANDIDATES
-    from galaxy10.core.profiles import RECIPE_PROFILE, get_profile
-    from galaxy10.modeling.augment import JITTERS
-    from galaxy10.pipeline.training import train_bundle
-
-    candidate = CANDIDATES["shipped"]
-    profile = (profile or get_profile(RECIPE_PROFILE)).with_overrides(**candidate.overrides)
-    cache = folder / "cache"
-    cache.mkdir(exist_ok=True)
-    return train_bundle(galaxies, np.sort(train), folder / "fine-tuned.keras", profile,
-                        seed=seed, init=init, jitter=JITTERS[candidate.jitter],
-                        cache_dir=cache).predictor
 
 
 def _cell(row: dict[str, Any], way: str) -> str:

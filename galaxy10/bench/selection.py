@@ -362,15 +362,16 @@ class FinetuneRunner:
         self.cache_dir = Path(self._tmp.name) / "cache"
         self.cache_dir.mkdir()
 
-    def fit_and_score(self, name: str, rows: np.ndarray, test: np.ndarray, seed: int,
-                      full: bool = False) -> dict[str, Any]:
-        """Balanced accuracy on ``test`` (as it is and under :data:`SURVEY_SHIFT`) of
-        candidate ``name`` fine-tuned on ``rows`` with ``seed``; ``full`` adds per-class
-        recall."""
-        from sklearn.metrics import balanced_accuracy_score, recall_score
+    def fit(self, name: str, rows: np.ndarray, seed: int):
+        """Candidate ``name`` fine-tuned (or trained) on ``rows`` with ``seed``, and the
+        seconds it took; its bundle lives in the runner's folder until the next fit of the
+        same candidate.
 
+        Returns
+        -------
+        galaxy10.pipeline.training.TrainedBundle, float
+        """
         from galaxy10.modeling.augment import JITTERS
-        from galaxy10.modeling.shifts import apply_shift
         from galaxy10.pipeline.training import train_bundle
 
         candidate = CANDIDATES[name]
@@ -381,7 +382,19 @@ class FinetuneRunner:
                                init=self.init if candidate.pretrained else None,
                                jitter=JITTERS[candidate.jitter],
                                cache_dir=self.cache_dir)
-        seconds = time.perf_counter() - start
+        return trained, time.perf_counter() - start
+
+    def fit_and_score(self, name: str, rows: np.ndarray, test: np.ndarray, seed: int,
+                      full: bool = False) -> dict[str, Any]:
+        """Balanced accuracy on ``test`` (as it is and under :data:`SURVEY_SHIFT`) of
+        candidate ``name`` fine-tuned on ``rows`` with ``seed``; ``full`` adds per-class
+        recall."""
+        from sklearn.metrics import balanced_accuracy_score, recall_score
+
+        from galaxy10.modeling.shifts import apply_shift
+
+        trained, seconds = self.fit(name, rows, seed)
+        path = trained.path
         y = self.y[test]
         images = self.images[test]
         predicted = trained.predictor.predict_proba(images).argmax(axis=1)

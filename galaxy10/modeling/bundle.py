@@ -480,6 +480,7 @@ def read_bundle(model_path: str | os.PathLike[str]) -> BundleParams:
     path = params_path(model_path)
     return _checked(_read_json(path), path)
 
+
 def read_bundle_json(model_path: str | os.PathLike[str]) -> dict[str, Any]:
     """The bundle's JSON as parsed, after the same checks as :func:`read_bundle`: for a
     writer that makes a new bundle from this one and keeps the facts it does not change."""
@@ -509,8 +510,7 @@ def _write_section(model_path: str | os.PathLike[str], name: str, record: dict[s
                    ) -> Path:
     """Add or replace one section of a bundle's JSON; the result must pass the schema too."""
     path = params_path(model_path)
-    params = _read_json(path)
-    _checked(params, path)
+    params = read_bundle_json(model_path)
     params[name] = record
     _checked(params, path)  # a writer never leaves what a reader would refuse
     return write_json(path, params)

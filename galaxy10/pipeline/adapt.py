@@ -191,7 +191,7 @@ def adapt_bundle(model: str | os.PathLike[str], inputs: Sequence[str | os.PathLi
     extra = {k: v for k, v in params.items() if k not in KEPT_OUT}
     extra["lineage"] = [*params.get("lineage", []), step]
     path = save_bundle(predictor.model, out, kind="galaxy", config=predictor.config,
-                       tta=bool(params.get("tta", False)), **extra)
+                       tta=predictor.tta, **extra)
     return Adapted(out=Path(path), model=Path(model), rows=int(rows), images=int(len(x)),
                    skipped=int(skipped), layers=layers, seconds=time.perf_counter() - clock,
                    before=class_shares(before), after=class_shares(after))

@@ -39,7 +39,10 @@ class FinetuneRecipe:
     ``head_epochs`` trains only the new head at ``head_learning_rate``, then every layer trains
     for ``epochs`` at ``learning_rate`` (cosine decay), ending on the mean weights of the last
     ``average_last`` epochs (0: early stopping after ``patience`` epochs without progress),
-    on targets smoothed by ``label_smoothing``. ``refit_all``: the whole recipe runs again on
+    on targets smoothed by ``label_smoothing``. ``refresh_batch_norm``: the batch-normalisation
+    statistics are then recomputed on the training images as they are (their 8 flips and
+    quarter turns, :func:`galaxy10.modeling.adapt.adapt_batch_norm`), not kept as the average
+    of those of augmented batches. ``refit_all``: the whole recipe runs again on
     every labelled image, keeping the first run's calibration
     (:func:`galaxy10.pipeline.training.train_bundle`). The defaults of the optional fields
     are the plain method (no averaging, hard labels, one run).
@@ -53,6 +56,7 @@ class FinetuneRecipe:
     head_learning_rate: float = FINETUNE_HEAD_LEARNING_RATE
     average_last: int = 0
     label_smoothing: float = 0.0
+    refresh_batch_norm: bool = False
     refit_all: bool = False
 
 
@@ -97,6 +101,11 @@ class Profile:
     #: voted by volunteers are not certain, and softer targets keep a class's embeddings close
     #: together, which the similarity search relies on; 0 trains on hard labels
     finetune_label_smoothing: float = 0.1
+    #: after fine-tuning, the batch-normalisation statistics are recomputed on the training
+    #: images as they are, instead of kept from the augmented batches (averaged with the
+    #: weights): the SWA paper's "bn_update", here without augmentation. A candidate of
+    #: ``bench select`` (``refreshed_statistics``)
+    finetune_refresh_batch_norm: bool = False
     #: fine-tuning runs twice from the same start and seed: first without its validation
     #: split, which calibrates it, then on every labelled image (10% more labels), which keeps
     #: that calibration; twice the time. Off: on the development fold assignment it added
@@ -128,6 +137,7 @@ class Profile:
                               learning_rate=self.finetune_learning_rate,
                               average_last=self.finetune_average_epochs,
                               label_smoothing=self.finetune_label_smoothing,
+                              refresh_batch_norm=self.finetune_refresh_batch_norm,
                               refit_all=self.finetune_refit_all)
 
     def with_epochs(self, epochs: int | None) -> Profile:

@@ -423,6 +423,7 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray,
     targets of both phases (:func:`fit_galaxy_cnn`). ``train_on_validation`` trains both
     phases on the validation split too (it needs ``average_last``); the head phase then
     ends on its last epoch instead of its best on the validation split.
+    ``refresh_batch_norm`` ends with :func:`refresh_batch_norm`.
 
     Parameters
     ----------
@@ -465,7 +466,31 @@ def finetune_galaxy_cnn(model, x: np.ndarray, y: np.ndarray,
                              else None)
     history["head"] = {k: v for k, v in head_history.items() if k != "val_rows"}
     history["seconds"] += head_history.get("seconds", 0.0)
+    if r.refresh_batch_norm:
+        history["batch_norm_refreshed"] = refresh_batch_norm(model, x, history["val_rows"],
+                                                             train_on_validation)
     return history
+
+
+def refresh_batch_norm(model, x: np.ndarray, val_rows: list[int],
+                       train_on_validation: bool = False) -> int:
+    """Recompute the batch-normalisation statistics of a trained ``model`` on the images it
+    trained on, as they are, in place; the number of layers refreshed.
+
+    Training leaves each layer's statistics as a running (or, with weight averaging, an
+    averaged) estimate over augmented batches, measured while the weights still moved; the
+    SWA paper (Izmailov et al. 2018) recomputes them for the final weights ("bn_update").
+    Here they are the exact statistics of the training images and their 8 flips and quarter
+    turns (:func:`galaxy10.modeling.adapt.adapt_batch_norm`), without the other
+    augmentations, which is what the network meets at inference. The validation rows
+    ``val_rows`` are left out, unless the model ``train_on_validation``.
+    """
+    from galaxy10.modeling.adapt import adapt_batch_norm
+
+    rows = np.arange(len(x))
+    if not train_on_validation:
+        rows = np.setdiff1d(rows, np.asarray(val_rows, dtype=np.int64))
+    return adapt_batch_norm(model, np.asarray(x[rows], dtype=np.float32))
 
 
 def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.ndarray,

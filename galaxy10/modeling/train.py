@@ -490,7 +490,7 @@ def refresh_batch_norm(model, x: np.ndarray, val_rows: list[int],
     rows = np.arange(len(x))
     if not train_on_validation:
         rows = np.setdiff1d(rows, np.asarray(val_rows, dtype=np.int64))
-    return adapt_batch_norm(model, np.asarray(x[rows], dtype=np.float32))
+    return adapt_batch_norm(model, np.asarray(x[rows]))
 
 
 def finetune_from_bundle(init: str | os.PathLike[str], galaxies, train_rows: np.ndarray,

@@ -117,10 +117,11 @@ def test_the_finetuning_recipe_is_read_from_the_profile_alone():
     tuned = faithful.with_overrides(finetune_epochs=8, finetune_head_epochs=2,
                                     finetune_learning_rate=5e-4, finetune_patience=3,
                                     finetune_average_fraction=0.5, finetune_label_smoothing=0,
-                                    finetune_refit_all=True, batch_size=16).finetune_recipe()
+                                    finetune_refit_all=True, finetune_refresh_batch_norm=True,
+                                    batch_size=16).finetune_recipe()
     assert tuned == FinetuneRecipe(epochs=8, head_epochs=2, patience=3, batch_size=16,
                                    learning_rate=5e-4, average_last=4, label_smoothing=0.0,
-                                   refit_all=True)
+                                   refresh_batch_norm=True, refit_all=True)
     assert get_profile("smoke").finetune_recipe().epochs == 2
 
 

@@ -283,6 +283,49 @@ def test_finetuning_ends_with_the_mean_weights_of_its_last_epochs():
                                model.get_layer("conv0").weights[0].name)])
 
 
+def test_finetuning_can_end_on_the_training_images_own_statistics():
+    """``refresh_batch_norm``: after the weight average, each batch-normalisation layer holds
+    the mean of its input over the training rows' eight views, the validation rows left out;
+    the averaged statistics it replaces were not those."""
+    from galaxy10.core.quiet import load_keras
+    from galaxy10.modeling.adapt import batch_norm_layers
+    from galaxy10.modeling.augment import dihedral
+    from galaxy10.modeling.models import build_galaxy_cnn
+    from galaxy10.modeling.train import finetune_galaxy_cnn
+
+    keras = load_keras()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(60, 16, 16, 3), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 6)
+
+    def input_mean(model, rows) -> np.ndarray:
+        first = batch_norm_layers(model)[0]
+        sub = keras.Model(model.inputs, first.input)
+        seen = np.concatenate([np.asarray(sub(dihedral(x[rows], v), training=False))
+                               for v in range(8)])
+        return seen.reshape(-1, seen.shape[-1]).mean(axis=0)
+
+    models, histories = [], []
+    for refresh in (False, True):
+        model = build_galaxy_cnn((16, 16, 3), filters=(4, 8), seed=0)
+        histories.append(finetune_galaxy_cnn(model, x, y, epochs=2, head_epochs=0, patience=1,
+                                             batch_size=16, average_last=2,
+                                             refresh_batch_norm=refresh))
+        models.append(model)
+    plain, refreshed = models
+    assert "batch_norm_refreshed" not in histories[0]
+    assert histories[1]["batch_norm_refreshed"] == len(batch_norm_layers(refreshed)) > 0
+    train_rows = np.setdiff1d(np.arange(len(x)), histories[1]["val_rows"])
+    mean = np.asarray(batch_norm_layers(refreshed)[0].moving_mean)
+    np.testing.assert_allclose(mean, input_mean(refreshed, train_rows), rtol=1e-5, atol=1e-6)
+    assert np.abs(mean - input_mean(refreshed, np.arange(len(x)))).max() > 1e-4  # val left out
+    assert not np.allclose(np.asarray(batch_norm_layers(plain)[0].moving_mean), mean,
+                           rtol=1e-3, atol=1e-3)
+    for a, b in zip(plain.get_layer("conv0").get_weights(),
+                    refreshed.get_layer("conv0").get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same training: only the statistics differ
+
+
 def test_profiles_average_the_last_quarter_of_fine_tuning():
     from galaxy10.core.profiles import get_profile
 

@@ -292,7 +292,7 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         return {}
     kept = record.get("profile_settings")
     same_run = (record.get("profile") == profile.name and record.get("inner_folds") == inner_folds
-                and (kept is None or _plain(kept) == _plain(profile.to_dict()))
+                and (kept is None or _same_settings(kept, profile))
                 and (record.get("init_sha256") == file_sha256(init)
                      if "init_sha256" in record
                      else Path(str(record.get("init", ""))).name == Path(init).name))
@@ -316,6 +316,21 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         if folds:
             out[name] = folds
     return out
+
+
+def _same_settings(kept: Any, profile: Profile) -> bool:
+    """Whether a record's profile settings ``kept`` are ``profile``'s. A setting the record
+    lacks was added after it was made, so it ran as that setting's default does: it matches
+    where ``profile`` keeps the default."""
+    import dataclasses
+
+    if not isinstance(kept, dict):
+        return False
+    defaults = {f.name: f.default for f in dataclasses.fields(Profile)}
+    ours = _plain(profile.to_dict())
+    missing = {k: v for k, v in ours.items() if k not in kept}
+    return (_plain(kept) == {k: v for k, v in ours.items() if k in kept}
+            and all(_plain(defaults.get(k)) == v for k, v in missing.items()))
 
 
 def _plain(value: Any) -> Any:

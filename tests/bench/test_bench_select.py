@@ -171,6 +171,12 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
     assert inner_reuse(_selection(init_sha256="0" * 64), names, faithful, init, 2) == {}
     settings = {**get_profile("faithful").to_dict(), "finetune_epochs": 7}
     assert inner_reuse(_selection(profile_settings=settings), names, faithful, init, 2) == {}
+    older = {k: v for k, v in get_profile("faithful").to_dict().items()
+             if k != "finetune_refresh_batch_norm"}  # made before the setting existed
+    assert set(inner_reuse(_selection(profile_settings=older), names, faithful, init,
+                           2)) == {"shipped", "80_epochs"}
+    assert inner_reuse(_selection(profile_settings=older), names,
+                       faithful.with_overrides(finetune_refresh_batch_norm=True), init, 2) == {}
     scratch = _selection()  # the same augmentation and settings, but not pre-trained
     scratch["candidates"]["then_shipped"]["pretrained"] = False
     assert set(inner_reuse(scratch, names, faithful, init, 2)) == {"80_epochs"}

@@ -196,7 +196,8 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
         real_h5, splits, names, sizes, profile, init=init, seed=seed, shifts=shifts,
         tuned=tuned, scratch_jitter=scratch_jitter, say=say)
     out: dict[str, Any] = {"n_images": int(len(y)), "folds": n_folds, **about,
-                           "profile": profile.name, "init": os.fspath(init) if init else None,
+                           "profile": profile.name, "profile_settings": profile.to_dict(),
+                           "init": os.fspath(init) if init else None,
                            "finetune_jitters": tuned, "scratch_jitter": scratch_jitter,
                            "model_order": names,
                            "models": {name: _model_summary(rows)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.core.profiles import Profile
+from galaxy10.core.profiles import Profile, same_settings
 from galaxy10.modeling.augment import FINETUNE_JITTER
 from galaxy10.modeling.shifts import SURVEY_SHIFT
 
@@ -244,7 +244,7 @@ def _nested_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Profile,
               first: str) -> list[dict[str, Any]] | None:
     """The outer fold scores of ``section`` for candidate ``first``, where they are the same
-    models (same folds, profile and fine-tuning recipe); else None."""
+    models (same folds, profile and its settings, and fine-tuning recipe); else None."""
     if section is None or CANDIDATES[first].overrides or not CANDIDATES[first].pretrained:
         return None
     from galaxy10.modeling.augment import JITTERS
@@ -253,6 +253,7 @@ def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Pr
     name = "galaxy_cnn_finetuned" if jitter == "none" else f"galaxy_cnn_finetuned_{jitter}"
     recorded = (section.get("finetune_jitters") or {}).get(name)
     same = (section.get("cv") == about["cv"] and section.get("profile") == profile.name
+            and same_settings(section.get("profile_settings"), profile)
             and recorded is not None
             and json.loads(json.dumps(recorded)) == json.loads(json.dumps(JITTERS[jitter]))
             and name in section.get("models", {}))
@@ -292,7 +293,7 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         return {}
     kept = record.get("profile_settings")
     same_run = (record.get("profile") == profile.name and record.get("inner_folds") == inner_folds
-                and (kept is None or _same_settings(kept, profile))
+                and same_settings(kept, profile)
                 and (record.get("init_sha256") == file_sha256(init)
                      if "init_sha256" in record
                      else Path(str(record.get("init", ""))).name == Path(init).name))
@@ -316,21 +317,6 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         if folds:
             out[name] = folds
     return out
-
-
-def _same_settings(kept: Any, profile: Profile) -> bool:
-    """Whether a record's profile settings ``kept`` are ``profile``'s. A setting the record
-    lacks was added after it was made, so it ran as that setting's default does: it matches
-    where ``profile`` keeps the default."""
-    import dataclasses
-
-    if not isinstance(kept, dict):
-        return False
-    defaults = {f.name: f.default for f in dataclasses.fields(Profile)}
-    ours = _plain(profile.to_dict())
-    missing = {k: v for k, v in ours.items() if k not in kept}
-    return (_plain(kept) == {k: v for k, v in ours.items() if k in kept}
-            and all(_plain(defaults.get(k)) == v for k, v in missing.items()))
 
 
 def _plain(value: Any) -> Any:

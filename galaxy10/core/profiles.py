@@ -206,6 +206,30 @@ class Profile:
         return asdict(self)
 
 
+SETTINGS_ADDED: dict[str, Any] = {"finetune_refresh_batch_norm": False}
+"""Profile settings added after runs were recorded, with the value every earlier run had: a
+record that lacks one of them ran with that value."""
+
+
+def same_settings(recorded: Any, profile: Profile) -> bool:
+    """Whether a record's profile settings (``recorded``: an earlier ``to_dict()``, read back
+    from JSON) are ``profile``'s, so that its scores stand for this profile's.
+
+    A setting missing from the record (:data:`SETTINGS_ADDED`) ran with its value of before
+    it existed. ``recorded`` None is a record that kept the profile's name only: it matches
+    where every added setting has its value of before.
+    """
+    import json
+
+    ours = json.loads(json.dumps(profile.to_dict()))
+    if recorded is None:
+        return all(ours[k] == v for k, v in SETTINGS_ADDED.items())
+    if not isinstance(recorded, dict):
+        return False
+    theirs = json.loads(json.dumps({**SETTINGS_ADDED, **recorded}))
+    return theirs == ours
+
+
 def settings() -> dict[str, Any]:
     """Every setting an override may change (all but ``name`` and ``preset``) -> its type."""
     return {k: v for k, v in get_type_hints(Profile).items() if k not in ("name", "preset")}

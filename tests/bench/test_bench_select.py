@@ -128,6 +128,11 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
         json.dumps(SURVEY_JITTER))}, "models": {"galaxy_cnn_finetuned_survey": {"folds": [fold]}}}
     assert _reusable(shipped, about, faithful, "shipped") is not None
     assert _reusable(shipped, about, faithful, "no_label_smoothing") is None  # other settings
+    refreshed = faithful.with_overrides(finetune_refresh_batch_norm=True)
+    assert _reusable(shipped, about, refreshed, "shipped") is None  # kept no settings: before
+    kept = {**shipped, "profile_settings": refreshed.to_dict()}
+    assert _reusable(kept, about, refreshed, "shipped") is not None
+    assert _reusable(kept, about, faithful, "shipped") is None
 
 
 def _selection(jitter_settings=True, **changes):

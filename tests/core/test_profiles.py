@@ -174,3 +174,22 @@ def test_open_run_refuses_a_bad_override_before_it_reads_the_data(tmp_path):
         open_run(tmp_path / "absent.h5", "smoke", overrides={"ffn_epochs": -1},
                  reports_dir=tmp_path / "r", models_dir=tmp_path / "m", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_record_stands_for_a_profile_only_with_the_same_settings():
+    """A record made before a setting existed ran with that setting's value of before."""
+    import json
+
+    from galaxy10.core.profiles import SETTINGS_ADDED, get_profile, same_settings
+
+    faithful = get_profile("faithful")
+    recorded = json.loads(json.dumps(faithful.to_dict()))
+    assert same_settings(recorded, faithful)
+    assert not same_settings(recorded, get_profile("smoke"))
+    assert not same_settings({**recorded, "finetune_epochs": 80}, faithful)
+    older = {k: v for k, v in recorded.items() if k not in SETTINGS_ADDED}
+    assert same_settings(older, faithful) and same_settings(None, faithful)
+    changed = faithful.with_overrides(finetune_refresh_batch_norm=True)
+    assert not same_settings(older, changed) and not same_settings(None, changed)
+    assert same_settings(json.loads(json.dumps(changed.to_dict())), changed)
+    assert not same_settings(["not", "a", "record"], faithful)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.core.profiles import Profile, same_settings
+from galaxy10.core.profiles import Profile, recorded_settings, same_settings
 from galaxy10.modeling.augment import FINETUNE_JITTER
 from galaxy10.modeling.shifts import SURVEY_SHIFT
 
@@ -281,19 +281,21 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
     """The inner scores an earlier ``bench select`` ``record`` measured for each of
     ``candidates``: name -> outer fold -> ``{"sizes", "scores"}``.
 
-    A recorded candidate stands for one of ``candidates`` when its augmentation and overrides
-    are the same (by name and, where the record keeps them, in full), and the record used
-    the same profile (its settings, where kept), number of inner folds and init (by SHA-256,
-    where kept; else by file name). The outer folds are compared by the caller, and each
-    fold's inner fold sizes before a score is taken.
+    A recorded candidate stands for one of ``candidates`` when its augmentation (by name
+    and, where the record keeps it, in full) is the same, and its settings, the record's
+    profile settings (:func:`~galaxy10.core.profiles.recorded_settings`) with its overrides,
+    are ``profile``'s with the candidate's: a recipe that a later default adopted is found
+    under the name it had as a candidate. The record must have used the same profile, number
+    of inner folds and init (by SHA-256, where kept; else by file name). The outer folds
+    are compared by the caller, and each fold's inner fold sizes before a score is taken.
     """
     from galaxy10.core.identity import file_sha256
 
     if not isinstance(record, dict):
         return {}
-    kept = record.get("profile_settings")
-    same_run = (record.get("profile") == profile.name and record.get("inner_folds") == inner_folds
-                and same_settings(kept, profile)
+    base = recorded_settings(record.get("profile_settings"), profile)
+    same_run = (base is not None and record.get("profile") == profile.name
+                and record.get("inner_folds") == inner_folds
                 and (record.get("init_sha256") == file_sha256(init)
                      if "init_sha256" in record
                      else Path(str(record.get("init", ""))).name == Path(init).name))
@@ -301,13 +303,16 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         return {}
     recorded = record.get("candidates")
     rows = [row for row in record.get("folds") or [] if _inner_row(row)]
+    ours_base = _plain(profile.to_dict())
     out: dict[str, dict[int, Any]] = {}
     for name in candidates:
         ours = _settings(name)
         same = [theirs_name for theirs_name, theirs in
                 (recorded.items() if isinstance(recorded, dict) else [])
                 if isinstance(theirs, dict) and theirs.get("jitter") == ours["jitter"]
-                and theirs.get("overrides", {}) == ours["overrides"]
+                and isinstance(theirs.get("overrides", {}), dict)
+                and _plain({**base, **theirs.get("overrides", {})})
+                == _plain({**ours_base, **ours["overrides"]})
                 and theirs.get("pretrained", True) == ours["pretrained"]
                 and theirs.get("jitter_settings", ours["jitter_settings"])
                 == ours["jitter_settings"]]

@@ -211,23 +211,29 @@ SETTINGS_ADDED: dict[str, Any] = {"finetune_refresh_batch_norm": False}
 record that lacks one of them ran with that value."""
 
 
-def same_settings(recorded: Any, profile: Profile) -> bool:
-    """Whether a record's profile settings (``recorded``: an earlier ``to_dict()``, read back
-    from JSON) are ``profile``'s, so that its scores stand for this profile's.
+def recorded_settings(recorded: Any, profile: Profile) -> dict[str, Any] | None:
+    """Every setting a recorded run of ``profile``'s name had, in plain JSON, from the
+    record's ``to_dict()`` (``recorded``, read back from JSON); None if it is not one.
 
     A setting missing from the record (:data:`SETTINGS_ADDED`) ran with its value of before
-    it existed. ``recorded`` None is a record that kept the profile's name only: it matches
-    where every added setting has its value of before.
+    it existed. ``recorded`` None is a record that kept the profile's name only: it ran with
+    ``profile``'s settings as they were before the added ones.
     """
     import json
 
-    ours = json.loads(json.dumps(profile.to_dict()))
     if recorded is None:
-        return all(ours[k] == v for k, v in SETTINGS_ADDED.items())
+        return json.loads(json.dumps({**profile.to_dict(), **SETTINGS_ADDED}))
     if not isinstance(recorded, dict):
-        return False
-    theirs = json.loads(json.dumps({**SETTINGS_ADDED, **recorded}))
-    return theirs == ours
+        return None
+    return json.loads(json.dumps({**SETTINGS_ADDED, **recorded}))
+
+
+def same_settings(recorded: Any, profile: Profile) -> bool:
+    """Whether a record's profile settings (:func:`recorded_settings`) are ``profile``'s, so
+    that its scores stand for this profile's."""
+    import json
+
+    return recorded_settings(recorded, profile) == json.loads(json.dumps(profile.to_dict()))
 
 
 def settings() -> dict[str, Any]:

@@ -159,7 +159,7 @@ def _selection(jitter_settings=True, **changes):
 
 
 def test_inner_reuse_takes_only_candidates_measured_the_same_way():
-    from galaxy10.bench.selection import inner_reuse
+    from galaxy10.bench.selection import _settings, inner_reuse
     from galaxy10.core.profiles import get_profile
     from galaxy10.modeling.shipped import shipped_bundle
 
@@ -175,13 +175,26 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
     assert inner_reuse(_selection(), names, faithful, init, 3) == {}
     assert inner_reuse(_selection(init_sha256="0" * 64), names, faithful, init, 2) == {}
     settings = {**get_profile("faithful").to_dict(), "finetune_epochs": 7}
+    assert set(inner_reuse(_selection(profile_settings=settings), names, faithful, init,
+                           2)) == {"80_epochs"}  # its override makes up for what differs
+    settings["finetune_label_smoothing"] = 0.3
     assert inner_reuse(_selection(profile_settings=settings), names, faithful, init, 2) == {}
     older = {k: v for k, v in get_profile("faithful").to_dict().items()
              if k != "finetune_refresh_batch_norm"}  # made before the setting existed
     assert set(inner_reuse(_selection(profile_settings=older), names, faithful, init,
                            2)) == {"shipped", "80_epochs"}
-    assert inner_reuse(_selection(profile_settings=older), names,
-                       faithful.with_overrides(finetune_refresh_batch_norm=True), init, 2) == {}
+    refreshed = faithful.with_overrides(finetune_refresh_batch_norm=True)
+    assert inner_reuse(_selection(profile_settings=older), names, refreshed, init, 2) == {}
+    adopted = _selection()  # a candidate's override, later the default: found under its name
+    adopted["candidates"]["refreshed"] = {**_settings("shipped"),
+                                          "overrides": {"finetune_refresh_batch_norm": True}}
+    for row in adopted["folds"]:
+        row["inner"]["refreshed"] = {**row["inner"]["then_shipped"], "mean": 0.9}
+    found = inner_reuse(adopted, ["shipped", "refreshed_statistics"], refreshed, init, 2)
+    assert found["shipped"][0]["scores"]["mean"] == 0.9
+    assert found["refreshed_statistics"][0]["scores"]["mean"] == 0.9  # the same recipe
+    assert inner_reuse(adopted, ["shipped"], faithful, init, 2)["shipped"][0]["scores"][
+        "mean"] == 0.75
     scratch = _selection()  # the same augmentation and settings, but not pre-trained
     scratch["candidates"]["then_shipped"]["pretrained"] = False
     assert set(inner_reuse(scratch, names, faithful, init, 2)) == {"80_epochs"}

@@ -9,6 +9,7 @@ reports, so a figure cannot drift from the run that produced it.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,28 @@ def _later_runs(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _settings_then(section: dict[str, Any]) -> list[str]:
+    """A line where a ``bench real`` section was measured with profile settings that its
+    profile no longer has (a recipe setting adopted since): its fine-tuned rows describe the
+    recipe of then, not today's ``train --init``."""
+    from galaxy10.core.errors import ProfileError
+    from galaxy10.core.profiles import get_profile, recorded_settings
+
+    try:
+        profile = get_profile(section.get("profile", ""))
+    except ProfileError:
+        return []
+    then = recorded_settings(section.get("profile_settings"), profile) or {}
+    now = json.loads(json.dumps(profile.to_dict()))
+    changed = [k for k in now if k in then and then[k] != now[k]]
+    if not changed:
+        return []
+    return ["", f"Measured before profile {profile.name} changed "
+                + ", ".join(f"`{k}` from {then[k]} to {now[k]}" for k in changed)
+                + ": the fine-tuned rows are the recipe of then, not today's `train --init`, "
+                  "until `bench real` is run again."]
+
+
 def _count_word(n: int) -> str:
     """``n`` in words up to twelve (the docs' style), else in digits."""
     words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -327,6 +350,7 @@ def real_cv_markdown(metrics: dict[str, Any]) -> list[str]:
     later = _later_runs(cv)
     if later:
         out += ["", *later]
+    out += _settings_then(cv)
     shifted = [n for n in order if cv["models"][n].get("shift")]
     if shifted:
         from galaxy10.modeling.shifts import SHIFTS
@@ -388,7 +412,7 @@ def real_cv_region_markdown(metrics: dict[str, Any]) -> list[str]:
     later = _later_runs(region)
     if later:
         out += ["", *later]
-    return out
+    return out + _settings_then(region)
 
 
 def _cv_seed(cv: dict[str, Any]) -> str:

@@ -242,10 +242,14 @@ def test_the_real_cv_table_shows_the_region_held_out_cv_beside_the_random_one():
     assert "59 groups of 15° × 10° sky cells; each fold tests 13/13/10/12/11" in region
     assert "| galaxy_cnn_finetuned_robust | 0.761 ± 0.020 | 0.721 ± 0.020 | 0.040 |" in region
     assert "0.40 → 0.40" in region  # recall, random -> region
-    assert "Measured before" not in table + region  # no settings kept: those of before
+    from galaxy10.core.profiles import SETTINGS_ADDED, get_profile
 
-    from galaxy10.core.profiles import get_profile
-
+    before = get_profile("faithful").with_overrides(**SETTINGS_ADDED)
+    kept_none = before == get_profile("faithful")  # no settings kept: those of before
+    assert ("Measured before" in table + region) is not kept_none
+    now = "\n".join(real_cv_region_markdown({**metrics, "real_cv_region": section(
+        0.721, regions=regions, profile_settings=get_profile("faithful").to_dict())}))
+    assert "Measured before" not in now
     then = {**get_profile("faithful").to_dict(), "finetune_epochs": 80}
     older = "\n".join(real_cv_region_markdown({**metrics, "real_cv_region": section(
         0.721, regions=regions, profile_settings=then)}))

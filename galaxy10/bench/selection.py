@@ -59,10 +59,12 @@ CANDIDATES: dict[str, Candidate] = {
                                                       "(early stopping) instead of the weight "
                                                       "average",
                                      {"finetune_average_fraction": 0.0}),
-    "refreshed_statistics": Candidate(FINETUNE_JITTER, "the batch-normalisation statistics "
-                                                       "recomputed on the training images as "
-                                                       "they are after the weight average",
-                                      {"finetune_refresh_batch_norm": True}),
+    "no_refreshed_statistics": Candidate(FINETUNE_JITTER, "the batch-normalisation "
+                                                          "statistics kept as averaged with "
+                                                          "the weights, from augmented "
+                                                          "batches, instead of recomputed on "
+                                                          "the training images",
+                                         {"finetune_refresh_batch_norm": False}),
     "no_augmentation": Candidate("none", "no augmentation while fine-tuning beyond the "
                                          "flips and 90-degree rotations"),
     "no_pretraining": Candidate("default", "no synthetic pre-training: the network trained "

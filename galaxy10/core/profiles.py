@@ -103,9 +103,10 @@ class Profile:
     finetune_label_smoothing: float = 0.1
     #: after fine-tuning, the batch-normalisation statistics are recomputed on the training
     #: images as they are, instead of kept from the augmented batches (averaged with the
-    #: weights): the SWA paper's "bn_update", here without augmentation. A candidate of
-    #: ``bench select`` (``refreshed_statistics``)
-    finetune_refresh_batch_norm: bool = False
+    #: weights): the SWA paper's "bn_update", here without augmentation. Chosen by ``bench
+    #: select``'s nested, region-held-out selection (``nested_region_refreshed_statistics``
+    #: in reports/reference/recipe_selection.json); off is the recipe before
+    finetune_refresh_batch_norm: bool = True
     #: fine-tuning runs twice from the same start and seed: first without its validation
     #: split, which calibrates it, then on every labelled image (10% more labels), which keeps
     #: that calibration; twice the time. Off: on the development fold assignment it added

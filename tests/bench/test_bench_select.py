@@ -107,7 +107,7 @@ def test_nested_selection_chooses_on_training_images_only(tmp_path, tiny_real, m
 def test_reuse_takes_the_same_models_scores_only(tiny_real):
     from galaxy10.bench.real import cv_folds
     from galaxy10.bench.selection import _reusable
-    from galaxy10.core.profiles import get_profile
+    from galaxy10.core.profiles import SETTINGS_ADDED, get_profile
     from galaxy10.modeling.augment import ROBUST_JITTER, SURVEY_JITTER
 
     _, about = cv_folds(tiny_real, 2, seed=0, split="region")
@@ -117,7 +117,7 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
                "finetune_jitters": {"galaxy_cnn_finetuned_robust": json.loads(
                    json.dumps(ROBUST_JITTER))},
                "models": {"galaxy_cnn_finetuned_robust": {"folds": [fold, fold]}}}
-    faithful = get_profile("faithful")
+    faithful = get_profile("faithful").with_overrides(**SETTINGS_ADDED)  # kept no settings
     reused = _reusable(section, about, faithful, "robust")
     assert reused is not None and reused[0]["balanced_accuracy"] == 0.7
     assert reused[0]["brighter cores, noisier sky"] == 0.6
@@ -128,18 +128,24 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
         json.dumps(SURVEY_JITTER))}, "models": {"galaxy_cnn_finetuned_survey": {"folds": [fold]}}}
     assert _reusable(shipped, about, faithful, "shipped") is not None
     assert _reusable(shipped, about, faithful, "no_label_smoothing") is None  # other settings
-    refreshed = faithful.with_overrides(finetune_refresh_batch_norm=True)
-    assert _reusable(shipped, about, refreshed, "shipped") is None  # kept no settings: before
-    kept = {**shipped, "profile_settings": refreshed.to_dict()}
-    assert _reusable(kept, about, refreshed, "shipped") is not None
+    now = get_profile("faithful")  # a setting added since, not at its value of before
+    assert _reusable(shipped, about, now, "shipped") is None
+    kept = {**shipped, "profile_settings": now.to_dict()}
+    assert _reusable(kept, about, now, "shipped") is not None
     assert _reusable(kept, about, faithful, "shipped") is None
+
+
+def _before():
+    """Profile faithful as it was before the settings added since (the records' profile)."""
+    from galaxy10.core.profiles import SETTINGS_ADDED, get_profile
+
+    return get_profile("faithful").with_overrides(**SETTINGS_ADDED)
 
 
 def _selection(jitter_settings=True, **changes):
     """A recorded two-fold selection of the shipped recipe and 80 epochs."""
     from galaxy10.bench.selection import _settings
     from galaxy10.core.identity import file_sha256
-    from galaxy10.core.profiles import get_profile
     from galaxy10.modeling.shipped import shipped_bundle
 
     candidates = {"then_shipped": _settings("shipped"), "half": _settings("80_epochs")}
@@ -149,7 +155,7 @@ def _selection(jitter_settings=True, **changes):
     inner = {"balanced_accuracy": [0.7, 0.8], "mean": 0.75,
              "brighter cores, noisier sky": 0.7, "train_seconds": 3.0}
     record = {"cv": "folds", "profile": "faithful", "inner_folds": 2,
-              "profile_settings": get_profile("faithful").to_dict(),
+              "profile_settings": _before().to_dict(),
               "init": str(shipped_bundle()), "init_sha256": file_sha256(shipped_bundle()),
               "candidates": candidates,
               "folds": [{"fold": k, "inner_sizes": [[40, 40], [40, 40]],
@@ -163,7 +169,7 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
     from galaxy10.core.profiles import get_profile
     from galaxy10.modeling.shipped import shipped_bundle
 
-    faithful, init = get_profile("faithful"), shipped_bundle()
+    faithful, init = _before(), shipped_bundle()
     names = ["shipped", "80_epochs", "no_label_smoothing"]
     found = inner_reuse(_selection(), names, faithful, init, 2)
     assert set(found) == {"shipped", "80_epochs"}  # matched by settings, not by name
@@ -174,25 +180,25 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
     assert inner_reuse(_selection(), names, get_profile("smoke"), init, 2) == {}
     assert inner_reuse(_selection(), names, faithful, init, 3) == {}
     assert inner_reuse(_selection(init_sha256="0" * 64), names, faithful, init, 2) == {}
-    settings = {**get_profile("faithful").to_dict(), "finetune_epochs": 7}
+    settings = {**faithful.to_dict(), "finetune_epochs": 7}
     assert set(inner_reuse(_selection(profile_settings=settings), names, faithful, init,
                            2)) == {"80_epochs"}  # its override makes up for what differs
     settings["finetune_label_smoothing"] = 0.3
     assert inner_reuse(_selection(profile_settings=settings), names, faithful, init, 2) == {}
-    older = {k: v for k, v in get_profile("faithful").to_dict().items()
+    older = {k: v for k, v in faithful.to_dict().items()
              if k != "finetune_refresh_batch_norm"}  # made before the setting existed
     assert set(inner_reuse(_selection(profile_settings=older), names, faithful, init,
                            2)) == {"shipped", "80_epochs"}
-    refreshed = faithful.with_overrides(finetune_refresh_batch_norm=True)
-    assert inner_reuse(_selection(profile_settings=older), names, refreshed, init, 2) == {}
+    now = get_profile("faithful")  # refreshes the statistics, as no older record did
+    assert inner_reuse(_selection(profile_settings=older), names, now, init, 2) == {}
     adopted = _selection()  # a candidate's override, later the default: found under its name
     adopted["candidates"]["refreshed"] = {**_settings("shipped"),
                                           "overrides": {"finetune_refresh_batch_norm": True}}
     for row in adopted["folds"]:
         row["inner"]["refreshed"] = {**row["inner"]["then_shipped"], "mean": 0.9}
-    found = inner_reuse(adopted, ["shipped", "refreshed_statistics"], refreshed, init, 2)
+    found = inner_reuse(adopted, ["shipped", "no_refreshed_statistics"], now, init, 2)
     assert found["shipped"][0]["scores"]["mean"] == 0.9
-    assert found["refreshed_statistics"][0]["scores"]["mean"] == 0.9  # the same recipe
+    assert found["no_refreshed_statistics"][0]["scores"]["mean"] == 0.75  # the recipe then
     assert inner_reuse(adopted, ["shipped"], faithful, init, 2)["shipped"][0]["scores"][
         "mean"] == 0.75
     scratch = _selection()  # the same augmentation and settings, but not pre-trained
@@ -211,11 +217,10 @@ def test_inner_reuse_takes_only_candidates_measured_the_same_way():
 
 def test_inner_scores_of_other_outer_folds_are_refused_before_training(tiny_real):
     from galaxy10.bench.selection import OtherFoldsError, select_recipe
-    from galaxy10.core.profiles import get_profile
     from galaxy10.modeling.shipped import shipped_bundle
 
     with pytest.raises(OtherFoldsError, match="other outer folds"):  # "folds" is no CV's
-        select_recipe(tiny_real, get_profile("faithful"), ["shipped", "80_epochs"],
+        select_recipe(tiny_real, _before(), ["shipped", "80_epochs"],
                       init=shipped_bundle(), outer_folds=2, reuse_inner=_selection())
 
 

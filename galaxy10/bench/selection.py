@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.core.profiles import Profile, recorded_settings, same_settings
+from galaxy10.core.profiles import Profile, plain_settings, recorded_settings, same_settings
 from galaxy10.modeling.augment import FINETUNE_JITTER
 from galaxy10.modeling.shifts import SURVEY_SHIFT
 
@@ -305,7 +305,7 @@ def inner_reuse(record: dict[str, Any], candidates: Sequence[str], profile: Prof
         return {}
     recorded = record.get("candidates")
     rows = [row for row in record.get("folds") or [] if _inner_row(row)]
-    ours_base = _plain(profile.to_dict())
+    ours_base = plain_settings(profile)
     out: dict[str, dict[int, Any]] = {}
     for name in candidates:
         ours = _settings(name)

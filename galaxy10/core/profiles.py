@@ -220,21 +220,29 @@ def recorded_settings(recorded: Any, profile: Profile) -> dict[str, Any] | None:
     it existed. ``recorded`` None is a record that kept the profile's name only: it ran with
     ``profile``'s settings as they were before the added ones.
     """
-    import json
-
     if recorded is None:
-        return json.loads(json.dumps({**profile.to_dict(), **SETTINGS_ADDED}))
+        return {**plain_settings(profile), **_plain(SETTINGS_ADDED)}
     if not isinstance(recorded, dict):
         return None
-    return json.loads(json.dumps({**SETTINGS_ADDED, **recorded}))
+    return _plain({**SETTINGS_ADDED, **recorded})
 
 
 def same_settings(recorded: Any, profile: Profile) -> bool:
     """Whether a record's profile settings (:func:`recorded_settings`) are ``profile``'s, so
     that its scores stand for this profile's."""
+    return recorded_settings(recorded, profile) == plain_settings(profile)
+
+
+def plain_settings(profile: Profile) -> dict[str, Any]:
+    """``profile.to_dict()`` as a JSON record gives it back (tuples as lists), to compare
+    with a record's."""
+    return _plain(profile.to_dict())
+
+
+def _plain(value: Any) -> Any:
     import json
 
-    return recorded_settings(recorded, profile) == json.loads(json.dumps(profile.to_dict()))
+    return json.loads(json.dumps(value))
 
 
 def settings() -> dict[str, Any]:

@@ -9,7 +9,6 @@ reports, so a figure cannot drift from the run that produced it.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -250,14 +249,14 @@ def _settings_then(section: dict[str, Any]) -> list[str]:
     profile no longer has (a recipe setting adopted since): its fine-tuned rows describe the
     recipe of then, not today's ``train --init``."""
     from galaxy10.core.errors import ProfileError
-    from galaxy10.core.profiles import get_profile, recorded_settings
+    from galaxy10.core.profiles import get_profile, plain_settings, recorded_settings
 
     try:
         profile = get_profile(section.get("profile", ""))
     except ProfileError:
         return []
     then = recorded_settings(section.get("profile_settings"), profile) or {}
-    now = json.loads(json.dumps(profile.to_dict()))
+    now = plain_settings(profile)
     changed = [k for k in now if k in then and then[k] != now[k]]
     if not changed:
         return []

@@ -427,3 +427,33 @@ def test_the_adaptation_table_is_printed_from_its_record():
         missing = [line for line in adapt_markdown(section) if line and line not in text]
         assert not missing, ("docs/real-galaxies.md's adaptation table differs from "
                              f"reports/reference/adaptation.json: {missing[:2]}")
+
+
+def test_fine_tuned_rows_merged_from_a_later_run_are_judged_by_their_own_settings():
+    from galaxy10.core.profiles import get_profile
+    from galaxy10.reporting.results import real_cv_markdown
+
+    def model(**extra):
+        return {"balanced_accuracy": {"mean": 0.78, "sd": 0.02},
+                "macro_f1": {"mean": 0.78, "sd": 0.02}, "train_seconds": {"mean": 60.0},
+                "recall": {"Disturbed": 0.5}, **extra}
+
+    now = get_profile("faithful").to_dict()
+    then = {**now, "finetune_epochs": 80}
+    cv = {"folds": 5, "n_images": 1000, "profile": "faithful", "profile_settings": then,
+          "cv": "StratifiedGroupKFold(5, shuffle=True, random_state=0)",
+          "model_order": ["seed_cnn", "galaxy_cnn_finetuned_robust",
+                          "galaxy_cnn_finetuned_survey"],
+          "models": {"seed_cnn": model(), "galaxy_cnn_finetuned_robust": model(),
+                     "galaxy_cnn_finetuned_survey": model(
+                         provenance={"commit": "abc1234"}, profile_settings=now)}}
+    text = "\n".join(real_cv_markdown({"real_cv": cv}))
+    assert ("changed `finetune_epochs` from 80 to 160: galaxy_cnn_finetuned_robust is the "
+            "recipe of then") in text
+    assert text.count("Measured before") == 1
+    cv["models"]["galaxy_cnn_finetuned_survey"]["profile_settings"] = then
+    both = "\n".join(real_cv_markdown({"real_cv": cv}))
+    assert "the fine-tuned rows are the recipe of then" in both
+    cv["models"]["galaxy_cnn_finetuned_robust"]["profile_settings"] = now
+    cv["models"]["galaxy_cnn_finetuned_survey"]["profile_settings"] = now
+    assert "Measured before" not in "\n".join(real_cv_markdown({"real_cv": cv}))

@@ -79,12 +79,16 @@ SOURCE_LABELS = {
 only for a file whose checksum was verified."""
 
 
+FINETUNED_MODEL = "galaxy_cnn_finetuned"
+"""The name of the network fine-tuned from a pre-trained bundle; ``bench real`` names one per
+fine-tuning augmentation ``<FINETUNED_MODEL>_<augmentation>``."""
+
 MODEL_LABELS = {
     "random_forest": "RandomForest (seed features)",
     "seed_cnn_lastfold": "Seed CNN, last fold (original's choice)",
     "seed_cnn": "Seed CNN, refitted on all training rows",
     "galaxy_cnn": "Modern CNN (colour, all data, augmentation, TTA)",
-    "galaxy_cnn_finetuned": "Modern CNN pre-trained on synthetic images, fine-tuned",
+    FINETUNED_MODEL: "Modern CNN pre-trained on synthetic images, fine-tuned",
 }
 """Display names of the models that notebook 05 evaluates, used in every table."""
 

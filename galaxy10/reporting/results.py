@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from galaxy10.core.classes import CLASS_NAMES, MODEL_LABELS
+from galaxy10.core.classes import CLASS_NAMES, FINETUNED_MODEL, MODEL_LABELS
 from galaxy10.reporting.markdown import fmt as _fmt
 from galaxy10.reporting.markdown import mean_sd as _mean_sd
 from galaxy10.reporting.recipe_checks import recipe_checks_markdown
@@ -245,9 +245,13 @@ def _later_runs(section: dict[str, Any]) -> list[str]:
 
 
 def _settings_then(section: dict[str, Any]) -> list[str]:
-    """A line where a ``bench real`` section was measured with profile settings that its
-    profile no longer has (a recipe setting adopted since): its fine-tuned rows describe the
-    recipe of then, not today's ``train --init``."""
+    """A line per set of fine-tuned rows of a ``bench real`` section measured with profile
+    settings that its profile no longer has (a recipe setting adopted since): those rows
+    describe the recipe of then, not today's ``train --init``.
+
+    A model merged from a later run (its own ``provenance``) carries its own
+    ``profile_settings``; the others were measured with the section's.
+    """
     from galaxy10.core.errors import ProfileError
     from galaxy10.core.profiles import get_profile, plain_settings, recorded_settings
 
@@ -255,15 +259,25 @@ def _settings_then(section: dict[str, Any]) -> list[str]:
         profile = get_profile(section.get("profile", ""))
     except ProfileError:
         return []
-    then = recorded_settings(section.get("profile_settings"), profile) or {}
     now = plain_settings(profile)
-    changed = [k for k in now if k in then and then[k] != now[k]]
-    if not changed:
-        return []
-    return ["", f"Measured before profile {profile.name} changed "
-                + ", ".join(f"`{k}` from {then[k]} to {now[k]}" for k in changed)
-                + ": the fine-tuned rows are the recipe of then, not today's `train --init`, "
-                  "until `bench real` is run again."]
+    models = section.get("models", {})
+    tuned = [n for n in section.get("model_order", models) if n.startswith(FINETUNED_MODEL)]
+    stale: dict[tuple[tuple[str, Any], ...], list[str]] = {}
+    for name in tuned:
+        kept = models.get(name, {}).get("profile_settings", section.get("profile_settings"))
+        then = recorded_settings(kept, profile) or {}
+        changed = tuple((k, then[k]) for k in now if k in then and then[k] != now[k])
+        if changed:
+            stale.setdefault(changed, []).append(name)
+    out = []
+    for changed, names in stale.items():
+        rows = ("the fine-tuned rows are" if names == tuned else
+                ", ".join(names) + (" is" if len(names) == 1 else " are"))
+        out += ["", f"Measured before profile {profile.name} changed "
+                    + ", ".join(f"`{k}` from {was} to {now[k]}" for k, was in changed)
+                    + f": {rows} the recipe of then, not today's `train --init`, "
+                      "until `bench real` is run again."]
+    return out
 
 
 def _count_word(n: int) -> str:

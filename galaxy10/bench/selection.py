@@ -117,7 +117,7 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
         An earlier ``bench select`` record (:func:`inner_reuse`); the inner scores of each of
         ``candidates`` that it measured with the same settings, folds, profile and init are
         taken from it instead of fine-tuning them again, so a new candidate costs only its
-        own fine-tunes.
+        own fine-tunes. Where none matches, a line says so before any training.
     on_fold : callable, optional
         Called with the result so far (``complete`` False) after each outer fold but the
         last, so a run of hours that is stopped keeps the folds it finished.
@@ -144,6 +144,9 @@ def select_recipe(real_h5: str | os.PathLike[str], profile: Profile, candidates:
     if earlier and reuse_inner.get("cv") != about["cv"]:
         raise OtherFoldsError("--reuse-inner: its record was measured on other outer folds "
                               f"({reuse_inner.get('cv')}) than these ({about['cv']})")
+    if reuse_inner is not None and not earlier:  # asked for, but nothing matched: say so
+        say("--reuse-inner: no candidate's inner scores in it were measured with these "
+            "settings, profile, bundle and inner folds; every candidate fine-tunes afresh")
     runner = FinetuneRunner(real_h5, profile, init)
     init_sha256 = file_sha256(init)  # once, not at every fold's record
     rows: list[dict[str, Any]] = []

@@ -224,6 +224,23 @@ def test_inner_scores_of_other_outer_folds_are_refused_before_training(tiny_real
                       init=shipped_bundle(), outer_folds=2, reuse_inner=_selection())
 
 
+def test_inner_scores_that_match_no_candidate_are_said_to_be_unused(tiny_real):
+    from galaxy10.bench.selection import select_recipe
+    from galaxy10.modeling.shipped import shipped_bundle
+
+    said = []
+
+    def say(line: str) -> None:
+        said.append(line)
+        if line.startswith("--reuse-inner"):
+            raise KeyboardInterrupt  # stop here: the line comes before any training
+
+    with pytest.raises(KeyboardInterrupt):
+        select_recipe(tiny_real, _before(), ["shipped", "80_epochs"], init=shipped_bundle(),
+                      outer_folds=2, reuse_inner=_selection(init_sha256="0" * 64), say=say)
+    assert said[-1].startswith("--reuse-inner: no candidate's inner scores in it")
+
+
 @pytest.mark.parametrize(("extra", "expected"), [
     (["--candidates", "shipped"], "at least two different recipes"),
     (["--candidates", "shipped", "shipped"], "at least two different recipes"),

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.errors import Galaxy10Error
-from galaxy10.core.profiles import Profile, plain_settings, recorded_settings, same_settings
+from galaxy10.core.profiles import (
+    Profile,
+    model_settings,
+    plain_settings,
+    recorded_settings,
+    same_settings,
+)
 from galaxy10.modeling.augment import FINETUNE_JITTER
 from galaxy10.modeling.shifts import SURVEY_SHIFT
 
@@ -252,13 +258,14 @@ def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Pr
     models (same folds, profile and its settings, and fine-tuning recipe); else None."""
     if section is None or CANDIDATES[first].overrides or not CANDIDATES[first].pretrained:
         return None
+    from galaxy10.core.classes import FINETUNED_MODEL
     from galaxy10.modeling.augment import JITTERS
 
     jitter = CANDIDATES[first].jitter
-    name = "galaxy_cnn_finetuned" if jitter == "none" else f"galaxy_cnn_finetuned_{jitter}"
+    name = FINETUNED_MODEL if jitter == "none" else f"{FINETUNED_MODEL}_{jitter}"
     recorded = (section.get("finetune_jitters") or {}).get(name)
     same = (section.get("cv") == about["cv"] and section.get("profile") == profile.name
-            and same_settings(section.get("profile_settings"), profile)
+            and same_settings(model_settings(section, name), profile)
             and recorded is not None
             and json.loads(json.dumps(recorded)) == json.loads(json.dumps(JITTERS[jitter]))
             and name in section.get("models", {}))

@@ -227,6 +227,14 @@ def recorded_settings(recorded: Any, profile: Profile) -> dict[str, Any] | None:
     return _plain({**SETTINGS_ADDED, **recorded})
 
 
+def model_settings(section: Mapping[str, Any], model: str) -> Any:
+    """The profile settings ``model`` of a ``bench real`` section was measured with, as
+    recorded: its own where it was merged from a later run (which keeps them beside its
+    ``provenance``), else the section's (None where the section kept none)."""
+    entry = (section.get("models") or {}).get(model) or {}
+    return entry.get("profile_settings", section.get("profile_settings"))
+
+
 def same_settings(recorded: Any, profile: Profile) -> bool:
     """Whether a record's profile settings (:func:`recorded_settings`) are ``profile``'s, so
     that its scores stand for this profile's."""

@@ -253,19 +253,23 @@ def _settings_then(section: dict[str, Any]) -> list[str]:
     ``profile_settings``; the others were measured with the section's.
     """
     from galaxy10.core.errors import ProfileError
-    from galaxy10.core.profiles import get_profile, plain_settings, recorded_settings
+    from galaxy10.core.profiles import (
+        get_profile,
+        model_settings,
+        plain_settings,
+        recorded_settings,
+    )
 
     try:
         profile = get_profile(section.get("profile", ""))
     except ProfileError:
         return []
     now = plain_settings(profile)
-    models = section.get("models", {})
-    tuned = [n for n in section.get("model_order", models) if n.startswith(FINETUNED_MODEL)]
+    tuned = [n for n in section.get("model_order", section.get("models", {}))
+             if n.startswith(FINETUNED_MODEL)]
     stale: dict[tuple[tuple[str, Any], ...], list[str]] = {}
     for name in tuned:
-        kept = models.get(name, {}).get("profile_settings", section.get("profile_settings"))
-        then = recorded_settings(kept, profile) or {}
+        then = recorded_settings(model_settings(section, name), profile) or {}
         changed = tuple((k, then[k]) for k in now if k in then and then[k] != now[k])
         if changed:
             stale.setdefault(changed, []).append(name)

@@ -133,6 +133,10 @@ def test_reuse_takes_the_same_models_scores_only(tiny_real):
     kept = {**shipped, "profile_settings": now.to_dict()}
     assert _reusable(kept, about, now, "shipped") is not None
     assert _reusable(kept, about, faithful, "shipped") is None
+    merged = json.loads(json.dumps(shipped))  # the model rerun later, beside older ones
+    merged["models"]["galaxy_cnn_finetuned_survey"]["profile_settings"] = now.to_dict()
+    assert _reusable(merged, about, now, "shipped") is not None  # its own settings count
+    assert _reusable(merged, about, faithful, "shipped") is None
 
 
 def _before():

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from galaxy10.core.atomic import write_npz
-from galaxy10.core.classes import source_label
+from galaxy10.core.classes import FINETUNED_MODEL, source_label
 from galaxy10.core.errors import MissingStepError
 from galaxy10.core.paths import get_models_home, get_reports_home
 from galaxy10.core.profiles import Profile, get_profile, parse_overrides
@@ -134,9 +134,9 @@ class Run:
         from galaxy10.pipeline.steps import ensure_models
 
         paths = ensure_models(self, progress=progress)
-        tuned = self.model_path("galaxy_cnn_finetuned")
+        tuned = self.model_path(FINETUNED_MODEL)
         if tuned.is_file() and tuned.with_suffix(".json").is_file():
-            paths["galaxy_cnn_finetuned"] = tuned
+            paths[FINETUNED_MODEL] = tuned
         return paths
 
     def finetune_pretrained(self, pretrained: str | os.PathLike[str] | None = None
@@ -173,7 +173,7 @@ class Run:
         print(f"[galaxy10] fine-tuning: {note}", flush=True)
         splits = self.splits()
         trained = train_bundle(self.galaxies, splits.all_train,
-                               self.model_path("galaxy_cnn_finetuned"), self.profile,
+                               self.model_path(FINETUNED_MODEL), self.profile,
                                seed=self.seed, init=path, test_rows=splits.test)
         return {"bundle": os.fspath(trained.path), "history": trained.history,
                 "calibration": trained.calibration,

@@ -22,6 +22,13 @@ SAME_FOLDS: tuple[str, ...] = ("cv", "n_images", "folds", "duplicate_rows", "reg
 fold assignment (and, for the region split, the same sky cells), the same profile."""
 
 
+def differing_folds(section: dict[str, Any], rerun: dict[str, Any]) -> list[str]:
+    """The keys of :data:`SAME_FOLDS` in which ``rerun`` (a section, or what a run about to
+    start will record) differs from ``section``; empty when its scores compare fold for
+    fold."""
+    return [key for key in SAME_FOLDS if section.get(key) != rerun.get(key)]
+
+
 def merge_rerun(section: dict[str, Any], rerun: dict[str, Any], note: str = ""
                 ) -> dict[str, Any]:
     """``section`` with every model of ``rerun`` in place of (or beside) its rows.
@@ -39,7 +46,9 @@ def merge_rerun(section: dict[str, Any], rerun: dict[str, Any], note: str = ""
     Returns
     -------
     dict
-        A new section; ``section`` itself is not changed.
+        A new section; ``section`` itself is not changed. Its ``gap_to_random`` (a region
+        section's, which compares it with the random one) is dropped: it described the rows
+        of before.
 
     Raises
     ------
@@ -47,11 +56,12 @@ def merge_rerun(section: dict[str, Any], rerun: dict[str, Any], note: str = ""
         When the two differ in any of :data:`SAME_FOLDS`: their scores would not compare
         fold for fold.
     """
-    differ = [key for key in SAME_FOLDS if section.get(key) != rerun.get(key)]
+    differ = differing_folds(section, rerun)
     if differ:
         raise Galaxy10Error("the rerun is not of the same folds as the section it would join "
                             f"(they differ in {', '.join(differ)}); record it on its own")
     merged = copy.deepcopy(section)
+    merged.pop("gap_to_random", None)  # an older run's: the caller recomputes it
     provenance = {**rerun["provenance"], **({"note": note} if note else {})}
     order = merged.setdefault("model_order", list(merged.get("models", {})))
     for name in rerun["model_order"]:

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import galaxy10.cli.checks as checks
 from galaxy10.cli.bench_active import active_arguments, active_check, active_run
@@ -209,6 +210,12 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-figure", type=Path,
                    help="the curve's PNG, with --labels (default "
                         "<reports-dir>/figures/real_label_curve.png)")
+    p.add_argument("--merge", action="store_true",
+                   help="merge the models trained into the sections already in "
+                        "<reports-dir>/metrics.json, each row with its own commit and "
+                        "settings, instead of replacing them (a rerun of one model's recipe "
+                        "beside the others; the folds must be the same, checked before "
+                        "training)")
     add_seed(p)
 
 
@@ -273,6 +280,7 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         real = labelled_images_h5(args.checked_real, tmp)
+        earlier = _sections_to_merge(args, real) if args.merge else {}
         for split in args.checked_splits:  # the label curve rides on the first CV only
             first = split == args.checked_splits[0]
             results[split] = bench_real(
@@ -282,12 +290,24 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
                 scratch_jitter=jitter_settings(args.scratch_jitter), models=args.models,
                 labels=args.checked_labels if first else None,
                 out_figure=args.checked_figure if first else None)
+    curves = {split: result.pop("label_curve", None) for split, result in results.items()}
+    for result in results.values():
+        print(format_real_cv(result))  # the run's own rows, before any merge
+    if earlier:
+        from galaxy10.bench.rerun import merge_rerun
+
+        cv = "both" if len(args.checked_splits) == 2 else args.checked_splits[0]
+        note = " ".join(["bench real --cv", cv, *(["--models", *args.models] if args.models
+                                                  else []),
+                         "--finetune-jitter", *args.finetune_jitter, "--seed", str(args.seed),
+                         "--merge"])
+        results = {split: merge_rerun(earlier[split], result, note) if split in earlier
+                   else result for split, result in results.items()}
     if len(results) == 2:
         results["region"]["gap_to_random"] = region_gap(results["random"], results["region"])
     path = args.metrics
     for split, result in results.items():
-        curve = result.pop("label_curve", None)
-        print(format_real_cv(result))
+        curve = curves[split]
         if curve is not None:
             print(format_label_curve(curve))
             print(f"label curve figure written to {curve['figure']}")
@@ -296,6 +316,34 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
     if "gap_to_random" in results.get("region", {}):
         print(format_region_gap(results["region"]["gap_to_random"]))
     return path
+
+
+def _sections_to_merge(args: argparse.Namespace, real: Path) -> dict[str, dict[str, Any]]:
+    """``--merge``: the sections of ``args.metrics`` the run's rows will join, by split, each
+    checked to be of the folds the run is about to make (before any training)."""
+    from galaxy10.bench.real import REAL_CV_SECTIONS, cv_folds
+    from galaxy10.bench.rerun import differing_folds
+    from galaxy10.datasets.reader import Galaxy10File
+    from galaxy10.reporting.metrics import read_metrics
+
+    recorded = read_metrics(args.metrics)
+    with Galaxy10File(real) as f:
+        n_images = len(f)
+    n_folds = int(args.folds or args.checked_profile.cv_folds)
+    found = {}
+    for split in args.checked_splits:
+        section = recorded.get(REAL_CV_SECTIONS[split])
+        if not isinstance(section, dict):
+            continue  # nothing to join: the run's section is recorded as it is
+        _, about = cv_folds(real, n_folds, args.seed, split)
+        differ = differing_folds(section, {**about, "n_images": n_images, "folds": n_folds,
+                                           "profile": args.checked_profile.name})
+        if differ:
+            raise GalaxyDataError(args.metrics, f"--merge: its {REAL_CV_SECTIONS[split]} is "
+                                  f"of other folds (they differ in {', '.join(differ)}); "
+                                  "record this run on its own (another --reports-dir)")
+        found[split] = section
+    return found
 
 
 def _shipped_arguments(p: argparse.ArgumentParser) -> None:

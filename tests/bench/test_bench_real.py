@@ -173,3 +173,33 @@ def test_bench_real_refuses_a_region_cv_without_positions_before_any_work(tmp_pa
                  "--models", "finetuned", "seed_cnn"])
     err = capsys.readouterr().err
     assert code == 2 and "--models finetuned" in err and "--init none" in err
+
+
+@pytest.mark.slow
+def test_bench_real_merge_puts_a_rerun_model_beside_the_older_rows(tmp_path, tiny_real,
+                                                                  model_bundle, capsys):
+    reports = tmp_path / "reports"
+    common = ["bench", "real", "--real", str(tiny_real), "--init", str(model_bundle["model"]),
+              "--profile", "smoke", "--folds", "2", "--no-shifts", "--cv", "both",
+              "--reports-dir", str(reports)]
+    assert main([*common, "--models", "seed_cnn", "linear_probe"]) == 0
+    first = json.loads((reports / "metrics.json").read_text())
+    assert main([*common, "--models", "linear_probe", "--merge"]) == 0
+    capsys.readouterr()
+    merged = json.loads((reports / "metrics.json").read_text())
+    for section in ("real_cv", "real_cv_region"):
+        rows = merged[section]["models"]
+        assert merged[section]["model_order"] == ["seed_cnn", "linear_probe"]
+        assert rows["seed_cnn"] == first[section]["models"]["seed_cnn"]  # left alone
+        assert rows["linear_probe"]["provenance"]["note"] == (
+            "bench real --cv both --models linear_probe --finetune-jitter survey --seed 0 "
+            "--merge")
+        assert rows["linear_probe"]["profile_settings"] == first[section]["profile_settings"]
+    gap = merged["real_cv_region"]["gap_to_random"]
+    assert set(gap) == {"seed_cnn", "linear_probe"}
+    before = (reports / "metrics.json").read_bytes()
+    code = main([*common, "--models", "linear_probe", "--merge", "--seed", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--merge: its real_cv is of other folds (they differ in cv" in err
+    assert str(reports / "metrics.json") in err and "Traceback" not in err
+    assert (reports / "metrics.json").read_bytes() == before  # refused before any training

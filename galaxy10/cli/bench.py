@@ -274,48 +274,49 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
         format_region_gap,
         region_gap,
     )
+    from galaxy10.bench.rerun import merge_rerun
     from galaxy10.datasets.importer import labelled_images_h5
     from galaxy10.reporting.metrics import update_metrics
 
     results = {}
+    path = args.metrics
     with tempfile.TemporaryDirectory() as tmp:
         real = labelled_images_h5(args.checked_real, tmp)
         earlier = _sections_to_merge(args, real) if args.merge else {}
         for split in args.checked_splits:  # the label curve rides on the first CV only
             first = split == args.checked_splits[0]
-            results[split] = bench_real(
+            result = bench_real(
                 real, args.checked_profile, init=args.checked_init, seed=args.seed,
                 folds=args.folds, split=split, shifts=not args.no_shifts,
                 finetune_jitters={name: jitter_settings(name) for name in args.finetune_jitter},
                 scratch_jitter=jitter_settings(args.scratch_jitter), models=args.models,
                 labels=args.checked_labels if first else None,
                 out_figure=args.checked_figure if first else None)
-    curves = {split: result.pop("label_curve", None) for split, result in results.items()}
-    for result in results.values():
-        print(format_real_cv(result))  # the run's own rows, before any merge
-    if earlier:
-        from galaxy10.bench.rerun import merge_rerun
-
-        cv = "both" if len(args.checked_splits) == 2 else args.checked_splits[0]
-        note = " ".join(["bench real --cv", cv, *(["--models", *args.models] if args.models
-                                                  else []),
-                         "--finetune-jitter", *args.finetune_jitter, "--seed", str(args.seed),
-                         "--merge"])
-        results = {split: merge_rerun(earlier[split], result, note) if split in earlier
-                   else result for split, result in results.items()}
+            curve = result.pop("label_curve", None)
+            print(format_real_cv(result))  # the run's own rows, before any merge
+            if curve is not None:
+                print(format_label_curve(curve))
+                print(f"label curve figure written to {curve['figure']}")
+                update_metrics(args.metrics, "label_curve", curve)
+            if split in earlier:
+                result = merge_rerun(earlier[split], result, _merge_note(args))
+            # recorded as soon as it ends: a later CV that fails or is stopped loses only itself
+            path = update_metrics(args.metrics, REAL_CV_SECTIONS[split], result)
+            results[split] = result
     if len(results) == 2:
-        results["region"]["gap_to_random"] = region_gap(results["random"], results["region"])
-    path = args.metrics
-    for split, result in results.items():
-        curve = curves[split]
-        if curve is not None:
-            print(format_label_curve(curve))
-            print(f"label curve figure written to {curve['figure']}")
-            update_metrics(args.metrics, "label_curve", curve)
-        path = update_metrics(args.metrics, REAL_CV_SECTIONS[split], result)
-    if "gap_to_random" in results.get("region", {}):
-        print(format_region_gap(results["region"]["gap_to_random"]))
+        results["region"]["gap_to_random"] = gap = region_gap(results["random"],
+                                                              results["region"])
+        path = update_metrics(args.metrics, REAL_CV_SECTIONS["region"], results["region"])
+        print(format_region_gap(gap))
     return path
+
+
+def _merge_note(args: argparse.Namespace) -> str:
+    """How a ``bench real --merge`` run was made, for each merged row's provenance."""
+    cv = "both" if len(args.checked_splits) == 2 else args.checked_splits[0]
+    return " ".join(["bench real --cv", cv, *(["--models", *args.models] if args.models else []),
+                     "--finetune-jitter", *args.finetune_jitter, "--seed", str(args.seed),
+                     "--merge"])
 
 
 def _sections_to_merge(args: argparse.Namespace, real: Path) -> dict[str, dict[str, Any]]:

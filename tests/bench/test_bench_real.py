@@ -203,3 +203,26 @@ def test_bench_real_merge_puts_a_rerun_model_beside_the_older_rows(tmp_path, tin
     assert code == 2 and "--merge: its real_cv is of other folds (they differ in cv" in err
     assert str(reports / "metrics.json") in err and "Traceback" not in err
     assert (reports / "metrics.json").read_bytes() == before  # refused before any training
+
+
+def test_a_finished_cv_is_recorded_when_the_next_one_fails(tmp_path, tiny_real, monkeypatch,
+                                                           capsys):
+    import galaxy10.bench.real as real
+    from galaxy10.core.errors import Galaxy10Error
+
+    trained = real.bench_real
+
+    def region_fails(*args, split="random", **kwargs):
+        if split == "region":
+            raise Galaxy10Error("the region CV stopped")
+        return trained(*args, split=split, **kwargs)
+
+    monkeypatch.setattr(real, "bench_real", region_fails)
+    reports = tmp_path / "reports"
+    code = main(["bench", "real", "--real", str(tiny_real), "--init", "none", "--profile",
+                 "smoke", "--folds", "2", "--no-shifts", "--cv", "both", "--models",
+                 "seed_cnn", "--reports-dir", str(reports)])
+    assert code != 0 and "the region CV stopped" in capsys.readouterr().err
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert set(metrics) == {"real_cv"}  # the random CV, finished first, is kept
+    assert metrics["real_cv"]["model_order"] == ["seed_cnn"]

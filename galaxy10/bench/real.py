@@ -30,7 +30,14 @@ CV_SPLITS: tuple[str, ...] = ("random", "region")
 ``region`` (stratified, whole sky cells held out, :func:`galaxy10.datasets.sky.region_groups`)."""
 
 REAL_CV_SECTIONS: dict[str, str] = {"random": "real_cv", "region": "real_cv_region"}
-"""The ``metrics.json`` section each fold assignment of ``bench real`` is recorded as."""
+"""The ``metrics.json`` section each split of ``bench real`` is recorded as (for seed 0)."""
+
+
+def real_cv_section(split: str, seed: int = 0) -> str:
+    """The ``metrics.json`` section of a ``bench real`` CV: :data:`REAL_CV_SECTIONS` for the
+    fold assignment of seed 0, ``<that>_assignment<seed>`` for another seed's, so that
+    another fold assignment is recorded beside the first, not over it."""
+    return REAL_CV_SECTIONS[split] + (f"_assignment{seed}" if seed else "")
 
 MODEL_KINDS: tuple[str, ...] = ("seed_cnn", "galaxy_cnn_scratch", "finetuned", LINEAR_PROBE)
 """The models ``bench real`` can train; ``finetuned`` is one model per fine-tuning augmentation,

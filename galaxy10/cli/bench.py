@@ -192,7 +192,8 @@ def _real_arguments(p: argparse.ArgumentParser) -> None:
                         "recorded as real_cv), region (whole sky cells held out, so every test "
                         "galaxy's region is unseen in training; real_cv_region; needs sky "
                         "positions) or both, with their gap (default: both where the images "
-                        "have sky positions, else random)")
+                        "have sky positions, else random); with --seed N other than 0 the "
+                        "sections end in _assignmentN")
     p.add_argument("--models", choices=list(MODEL_KINDS), nargs="+",
                    help="which models to train (default all; finetuned and linear_probe need "
                         "--init)")
@@ -267,11 +268,11 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
     import tempfile
 
     from galaxy10.bench.real import (
-        REAL_CV_SECTIONS,
         bench_real,
         format_label_curve,
         format_real_cv,
         format_region_gap,
+        real_cv_section,
         region_gap,
     )
     from galaxy10.bench.rerun import merge_rerun
@@ -301,12 +302,13 @@ def _real(args: argparse.Namespace, say: Say) -> Path:
             if split in earlier:
                 result = merge_rerun(earlier[split], result, _merge_note(args))
             # recorded as soon as it ends: a later CV that fails or is stopped loses only itself
-            path = update_metrics(args.metrics, REAL_CV_SECTIONS[split], result)
+            path = update_metrics(args.metrics, real_cv_section(split, args.seed), result)
             results[split] = result
     if len(results) == 2:
         results["region"]["gap_to_random"] = gap = region_gap(results["random"],
                                                               results["region"])
-        path = update_metrics(args.metrics, REAL_CV_SECTIONS["region"], results["region"])
+        path = update_metrics(args.metrics, real_cv_section("region", args.seed),
+                              results["region"])
         print(format_region_gap(gap))
     return path
 
@@ -322,7 +324,7 @@ def _merge_note(args: argparse.Namespace) -> str:
 def _sections_to_merge(args: argparse.Namespace, real: Path) -> dict[str, dict[str, Any]]:
     """``--merge``: the sections of ``args.metrics`` the run's rows will join, by split, each
     checked to be of the folds the run is about to make (before any training)."""
-    from galaxy10.bench.real import REAL_CV_SECTIONS, cv_folds
+    from galaxy10.bench.real import cv_folds, real_cv_section
     from galaxy10.bench.rerun import differing_folds
     from galaxy10.datasets.reader import Galaxy10File
     from galaxy10.reporting.metrics import read_metrics
@@ -333,14 +335,15 @@ def _sections_to_merge(args: argparse.Namespace, real: Path) -> dict[str, dict[s
     n_folds = int(args.folds or args.checked_profile.cv_folds)
     found = {}
     for split in args.checked_splits:
-        section = recorded.get(REAL_CV_SECTIONS[split])
+        name = real_cv_section(split, args.seed)
+        section = recorded.get(name)
         if not isinstance(section, dict):
             continue  # nothing to join: the run's section is recorded as it is
         _, about = cv_folds(real, n_folds, args.seed, split)
         differ = differing_folds(section, {**about, "n_images": n_images, "folds": n_folds,
                                            "profile": args.checked_profile.name})
         if differ:
-            raise GalaxyDataError(args.metrics, f"--merge: its {REAL_CV_SECTIONS[split]} is "
+            raise GalaxyDataError(args.metrics, f"--merge: its {name} is "
                                   f"of other folds (they differ in {', '.join(differ)}); "
                                   "record this run on its own (another --reports-dir)")
         found[split] = section

@@ -65,9 +65,9 @@ def select_check(args: argparse.Namespace) -> None:
     args.folds = n_folds
     args.checked_reuse = None
     if args.reuse is not None:
-        from galaxy10.bench.real import REAL_CV_SECTIONS
+        from galaxy10.bench.real import real_cv_section
 
-        section = REAL_CV_SECTIONS[args.cv]
+        section = real_cv_section(args.cv, args.seed)
         args.checked_reuse = _record(args.reuse, "--reuse", [section],
                                      f"record of bench real --cv {args.cv}")
     args.checked_reuse_inner = None

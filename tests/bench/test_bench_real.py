@@ -198,9 +198,9 @@ def test_bench_real_merge_puts_a_rerun_model_beside_the_older_rows(tmp_path, tin
     gap = merged["real_cv_region"]["gap_to_random"]
     assert set(gap) == {"seed_cnn", "linear_probe"}
     before = (reports / "metrics.json").read_bytes()
-    code = main([*common, "--models", "linear_probe", "--merge", "--seed", "1"])
+    code = main([*common, "--models", "linear_probe", "--merge", "--folds", "3"])
     err = capsys.readouterr().err
-    assert code == 2 and "--merge: its real_cv is of other folds (they differ in cv" in err
+    assert code == 2 and "--merge: its real_cv is of other folds (they differ in cv, folds" in err
     assert str(reports / "metrics.json") in err and "Traceback" not in err
     assert (reports / "metrics.json").read_bytes() == before  # refused before any training
 
@@ -221,8 +221,19 @@ def test_a_finished_cv_is_recorded_when_the_next_one_fails(tmp_path, tiny_real, 
     reports = tmp_path / "reports"
     code = main(["bench", "real", "--real", str(tiny_real), "--init", "none", "--profile",
                  "smoke", "--folds", "2", "--no-shifts", "--cv", "both", "--models",
-                 "seed_cnn", "--reports-dir", str(reports)])
+                 "seed_cnn", "--seed", "1", "--reports-dir", str(reports)])
     assert code != 0 and "the region CV stopped" in capsys.readouterr().err
     metrics = json.loads((reports / "metrics.json").read_text())
-    assert set(metrics) == {"real_cv"}  # the random CV, finished first, is kept
-    assert metrics["real_cv"]["model_order"] == ["seed_cnn"]
+    # the random CV, finished first, is kept; fold assignment 1 beside assignment 0's name
+    assert set(metrics) == {"real_cv_assignment1"}
+    assert metrics["real_cv_assignment1"]["model_order"] == ["seed_cnn"]
+    assert "random_state=1" in metrics["real_cv_assignment1"]["cv"]
+
+
+def test_each_fold_assignment_has_a_section_of_its_own():
+    from galaxy10.bench.real import real_cv_section
+
+    assert real_cv_section("random") == "real_cv"
+    assert real_cv_section("region", 0) == "real_cv_region"
+    assert real_cv_section("random", 1) == "real_cv_assignment1"  # as the results page reads
+    assert real_cv_section("region", 2) == "real_cv_region_assignment2"

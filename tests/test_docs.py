@@ -414,6 +414,15 @@ def test_both_fold_assignments_are_shown_side_by_side_with_the_lagging_classes()
     text = "\n".join(real_cv_assignments_markdown({"real_cv": section(0, 0.78),
                                                    "real_cv_assignment1": confused}))
     assert "| 0.80 | 0.15 | 0.570 |" in text
+    assert "Measured before" not in text  # no profile recorded: nothing to compare
+    from galaxy10.core.profiles import get_profile
+
+    then = {**get_profile("faithful").to_dict(), "finetune_epochs": 80}
+    text = "\n".join(real_cv_assignments_markdown({
+        "real_cv": section(0, 0.78),
+        "real_cv_assignment1": {**confused, "profile": "faithful", "profile_settings": then}}))
+    assert ("changed `finetune_epochs` from 80 to 160: the fine-tuned rows (seed 1) are the "
+            "recipe of then") in text
 
 
 def test_the_adaptation_table_is_printed_from_its_record():

@@ -244,13 +244,14 @@ def _later_runs(section: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _settings_then(section: dict[str, Any]) -> list[str]:
+def _settings_then(section: dict[str, Any], where: str = "") -> list[str]:
     """A line per set of fine-tuned rows of a ``bench real`` section measured with profile
     settings that its profile no longer has (a recipe setting adopted since): those rows
     describe the recipe of then, not today's ``train --init``.
 
     A model merged from a later run (its own ``provenance``) carries its own
-    ``profile_settings``; the others were measured with the section's.
+    ``profile_settings``; the others were measured with the section's. ``where`` follows the
+    rows' names, for a table that shows more than this section (e.g. " (seed 1)").
     """
     from galaxy10.core.errors import ProfileError
     from galaxy10.core.profiles import (
@@ -275,8 +276,8 @@ def _settings_then(section: dict[str, Any]) -> list[str]:
             stale.setdefault(changed, []).append(name)
     out = []
     for changed, names in stale.items():
-        rows = ("the fine-tuned rows are" if names == tuned else
-                ", ".join(names) + (" is" if len(names) == 1 else " are"))
+        rows = (f"the fine-tuned rows{where} are" if names == tuned else
+                ", ".join(names) + where + (" is" if len(names) == 1 else " are"))
         out += ["", f"Measured before profile {profile.name} changed "
                     + ", ".join(f"`{k}` from {was} to {now[k]}" for k, was in changed)
                     + f": {rows} the recipe of then, not today's `train --init`, "
@@ -471,7 +472,7 @@ def real_cv_assignments_markdown(metrics: dict[str, Any]) -> list[str]:
             out.append(f"| {name} | {seed} | {_mean_sd(ba)} | "
                        + " | ".join(_fmt(r["recall"].get(c), 2) for c in lagging)
                        + f" | {_fmt(mistaken, 2)} | {_fmt(nn['mean']) if nn else '–'} |")
-    return out
+    return out + _settings_then(cvs[1], where=" (seed 1)")
 
 
 def layout_markdown(benchmarks: dict[str, Any]) -> list[str]:

@@ -223,15 +223,15 @@ def bench_real(real_h5: str | os.PathLike[str], profile: Profile, *,
 def _model_names(init, finetune_jitters: dict[str, dict[str, Any]] | None,
                  models: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
     """The fine-tuned models' augmentations by model name, and every model's name in order."""
-    from galaxy10.core.classes import FINETUNED_MODEL
+    from galaxy10.core.classes import finetuned_name
 
     if finetune_jitters is None:
         from galaxy10.modeling.augment import FINETUNE_JITTER, JITTERS
 
         finetune_jitters = {FINETUNE_JITTER: JITTERS[FINETUNE_JITTER]}
     kinds = list(models or MODEL_KINDS)
-    tuned = {(FINETUNED_MODEL if key == "none" else f"{FINETUNED_MODEL}_{key}"): jit
-             for key, jit in finetune_jitters.items()} if init is not None else {}
+    tuned = ({finetuned_name(key): jit for key, jit in finetune_jitters.items()}
+             if init is not None else {})
     names = [*(k for k in ("seed_cnn", "galaxy_cnn_scratch") if k in kinds),
              *(tuned if "finetuned" in kinds else {}),
              *([LINEAR_PROBE] if init is not None and LINEAR_PROBE in kinds else [])]

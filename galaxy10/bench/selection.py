@@ -258,11 +258,11 @@ def _reusable(section: dict[str, Any] | None, about: dict[str, Any], profile: Pr
     models (same folds, profile and its settings, and fine-tuning recipe); else None."""
     if section is None or CANDIDATES[first].overrides or not CANDIDATES[first].pretrained:
         return None
-    from galaxy10.core.classes import FINETUNED_MODEL
+    from galaxy10.core.classes import finetuned_name
     from galaxy10.modeling.augment import JITTERS
 
     jitter = CANDIDATES[first].jitter
-    name = FINETUNED_MODEL if jitter == "none" else f"{FINETUNED_MODEL}_{jitter}"
+    name = finetuned_name(jitter)
     recorded = (section.get("finetune_jitters") or {}).get(name)
     same = (section.get("cv") == about["cv"] and section.get("profile") == profile.name
             and same_settings(model_settings(section, name), profile)

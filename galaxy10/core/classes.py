@@ -83,6 +83,14 @@ FINETUNED_MODEL = "galaxy_cnn_finetuned"
 """The name of the network fine-tuned from a pre-trained bundle; ``bench real`` names one per
 fine-tuning augmentation ``<FINETUNED_MODEL>_<augmentation>``."""
 
+
+def finetuned_name(jitter: str) -> str:
+    """The model name of the network fine-tuned with augmentation ``jitter`` in ``bench real``
+    and ``bench select``: :data:`FINETUNED_MODEL` for "none", else
+    ``<FINETUNED_MODEL>_<jitter>``."""
+    return FINETUNED_MODEL if jitter == "none" else f"{FINETUNED_MODEL}_{jitter}"
+
+
 MODEL_LABELS = {
     "random_forest": "RandomForest (seed features)",
     "seed_cnn_lastfold": "Seed CNN, last fold (original's choice)",
